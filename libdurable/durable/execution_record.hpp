@@ -1,0 +1,140 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "durable/error.hpp"
+#include "durable/options.hpp"
+#include "durable/status.hpp"
+#include "durable/time.hpp"
+
+namespace durable {
+
+/// The kinds of task. Stored; never reorder.
+enum class task_kind : std::uint8_t {
+  task = 0,     ///< a body that returns an output
+  parent = 1,   ///< a body that returns an output and children
+  sequence = 2, ///< a chain of steps, each output the next input
+  loop = 3,     ///< an iteration task repeated until done
+  sleeping = 4, ///< no body: woken from outside by a unique id
+};
+
+std::string_view to_string(task_kind k) noexcept;
+
+/// A link to an execution: its task and its id.
+struct execution_ref {
+  std::string task_id;
+  std::string execution_id;
+
+  friend bool operator==(const execution_ref&, const execution_ref&) = default;
+};
+
+/// How a child sees its parent.
+struct parent_link {
+  std::string task_id;
+  std::string execution_id;
+  /// Position in the parent's children (sequence step, loop iteration).
+  std::uint32_t index = 0;
+  bool is_only_child = false;
+  /// The child is the parent's finalize task, not one of its children.
+  bool is_finalize = false;
+
+  friend bool operator==(const parent_link&, const parent_link&) = default;
+};
+
+void to_json(nlohmann::json& j, const execution_ref& r);
+void from_json(const nlohmann::json& j, execution_ref& r);
+void to_json(nlohmann::json& j, const parent_link& p);
+void from_json(const nlohmann::json& j, parent_link& p);
+
+/// One stored execution: the row every store keeps.
+///
+/// Payloads (`input`, `output`, `run_output`) are JSON text. Every transition
+/// replaces the mutable fields as a whole and is guarded by `version` (see
+/// store.hpp). Two fields belong to the store and are never overwritten by a
+/// transition: `watched` and, between transitions, `lease_expires_at` (moved
+/// by lease renewal without a version bump).
+struct execution_record {
+  // -- identity -------------------------------------------------------------
+  std::string id;
+  std::string task_id;
+  task_kind kind = task_kind::task;
+  std::optional<parent_link> parent;
+  /// The root of the tree; the execution itself when it has no parent.
+  execution_ref root;
+  std::optional<std::string> sleeping_id;
+  std::optional<std::string> idempotency_key;
+
+  // -- options in force -----------------------------------------------------
+  retry_options retry;
+  millis sleep_before_run{0};
+  millis timeout{0};
+
+  // -- payloads -------------------------------------------------------------
+  std::string input = "null";
+  std::optional<std::string> output;
+  /// A parent's own output while it waits for children and finalize.
+  std::optional<std::string> run_output;
+  /// The error of the previous attempt (while ready/running) or the end error.
+  std::optional<execution_error> error;
+
+  // -- state ----------------------------------------------------------------
+  execution_status status = execution_status::ready;
+  /// Bumped by every transition; guards every write (optimistic locking).
+  std::uint64_t version = 0;
+  /// Earlier retries: 0 on the first run.
+  int attempt = 0;
+  /// Times the execution was taken over from an owner whose lease expired.
+  int recoveries = 0;
+  /// The incarnation that holds the lease (running bodies, waiting parents).
+  std::optional<std::string> owner;
+  std::optional<timestamp> lease_expires_at;
+
+  // -- timing ---------------------------------------------------------------
+  timestamp start_at{};
+  timestamp created_at{};
+  timestamp updated_at{};
+  std::optional<timestamp> started_at;
+  /// The run deadline of a body, or the wake-up deadline of a sleeper.
+  std::optional<timestamp> expires_at;
+  std::optional<timestamp> waiting_for_children_started_at;
+  std::optional<timestamp> waiting_for_finalize_started_at;
+  std::optional<timestamp> finished_at;
+  /// Set once every side effect of finishing is durable (with finishing).
+  std::optional<timestamp> closed_at;
+
+  // -- children -------------------------------------------------------------
+  std::vector<execution_ref> children;
+  std::optional<execution_ref> finalize;
+  /// The current step of a sequence or the current iteration of a loop.
+  std::uint32_t step = 0;
+
+  // -- store-managed --------------------------------------------------------
+  /// Someone waits for this execution to finish: its end is announced.
+  bool watched = false;
+
+  bool is_finished() const noexcept {
+    return durable::is_finished(status);
+  }
+
+  bool is_sleeping() const noexcept {
+    return kind == task_kind::sleeping;
+  }
+};
+
+/// Every field as JSON (for APIs, logs and tests); payloads are embedded as
+/// parsed JSON where they parse, as strings otherwise.
+void to_json(nlohmann::json& j, const execution_record& r);
+
+/// Builds the row of a new top-level or child execution. `now` is the
+/// store's clock; the row starts `ready` at `now + sleep_before_run`
+/// (sleeping tasks start `running` with a deadline of `now + sleep + timeout`).
+execution_record make_execution(std::string task_id, task_kind kind,
+                                const task_options& opts, std::string input,
+                                timestamp now);
+
+} // namespace durable

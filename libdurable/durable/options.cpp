@@ -1,0 +1,175 @@
+#include "durable/options.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "durable/error.hpp"
+
+namespace durable {
+
+namespace {
+
+constexpr int max_retry_attempts = 1000;
+constexpr millis max_base_delay{3'600'000};
+constexpr millis max_max_delay{86'400'000};
+constexpr double min_multiplier = 0.1;
+constexpr double max_multiplier = 10.0;
+constexpr std::size_t max_task_id_length = 255;
+
+[[noreturn]] void invalid_retry(std::string_view task_id,
+                                std::string_view why) {
+  throw error::non_retryable(
+    fmt::format("Invalid retry options for task {}: {}", task_id, why));
+}
+
+[[noreturn]] void invalid_options(std::string_view why) {
+  throw error::non_retryable(fmt::format("Invalid options: {}", why));
+}
+
+} // namespace
+
+void to_json(nlohmann::json& j, const retry_options& r) {
+  j = nlohmann::json{{"max_attempts", r.max_attempts},
+                     {"base_delay_ms", r.base_delay.count()},
+                     {"multiplier", r.multiplier},
+                     {"jitter", static_cast<int>(r.jitter)}};
+  if (r.max_delay)
+    j["max_delay_ms"] = r.max_delay->count();
+}
+
+void from_json(const nlohmann::json& j, retry_options& r) {
+  r.max_attempts = j.at("max_attempts").get<int>();
+  r.base_delay = millis{j.value("base_delay_ms", std::int64_t{0})};
+  r.multiplier = j.value("multiplier", 1.0);
+  r.jitter = static_cast<jitter_mode>(j.value("jitter", 0));
+  if (auto it = j.find("max_delay_ms"); it != j.end() && !it->is_null())
+    r.max_delay = millis{it->get<std::int64_t>()};
+  else
+    r.max_delay.reset();
+}
+
+void to_json(nlohmann::json& j, const enqueue_options& o) {
+  j = nlohmann::json::object();
+  if (o.retry)
+    j["retry"] = *o.retry;
+  if (o.sleep_before_run)
+    j["sleep_before_run_ms"] = o.sleep_before_run->count();
+  if (o.timeout)
+    j["timeout_ms"] = o.timeout->count();
+  if (o.idempotency_key)
+    j["idempotency_key"] = *o.idempotency_key;
+}
+
+void from_json(const nlohmann::json& j, enqueue_options& o) {
+  o = {};
+  if (auto it = j.find("retry"); it != j.end() && !it->is_null())
+    o.retry = it->get<retry_options>();
+  if (auto it = j.find("sleep_before_run_ms"); it != j.end())
+    o.sleep_before_run = millis{it->get<std::int64_t>()};
+  if (auto it = j.find("timeout_ms"); it != j.end())
+    o.timeout = millis{it->get<std::int64_t>()};
+  if (auto it = j.find("idempotency_key"); it != j.end())
+    o.idempotency_key = it->get<std::string>();
+}
+
+bool is_valid_task_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > max_task_id_length)
+    return false;
+  for (char c : id) {
+    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                || (c >= '0' && c <= '9') || c == '_';
+    if (!word)
+      return false;
+  }
+  return true;
+}
+
+void validate(const retry_options& r, std::string_view task_id) {
+  if (r.max_attempts < 0 || r.max_attempts > max_retry_attempts)
+    invalid_retry(task_id, fmt::format("max_attempts must be in 0..{}",
+                                       max_retry_attempts));
+  if (r.base_delay.count() < 0 || r.base_delay > max_base_delay)
+    invalid_retry(task_id, "base_delay must be in 0..3600000 ms");
+  if (!std::isfinite(r.multiplier) || r.multiplier < min_multiplier
+      || r.multiplier > max_multiplier)
+    invalid_retry(task_id, "multiplier must be in 0.1..10");
+  if (r.max_delay) {
+    if (r.max_delay->count() < 0 || *r.max_delay > max_max_delay)
+      invalid_retry(task_id, "max_delay must be in 0..86400000 ms");
+    if (*r.max_delay < r.base_delay)
+      invalid_retry(task_id, "max_delay must be >= base_delay");
+  }
+  if (r.jitter > jitter_mode::equal)
+    invalid_retry(task_id, "unknown jitter mode");
+}
+
+void validate(const task_options& opts) {
+  if (!is_valid_task_id(opts.id))
+    throw error::non_retryable(fmt::format(
+      "Invalid task id [taskId={}]: must be 1..255 characters of letters, "
+      "digits and underscores",
+      opts.id));
+  if (opts.timeout.count() < 1)
+    throw error::non_retryable(
+      fmt::format("Invalid timeout value for task {}: must be >= 1 ms",
+                  opts.id));
+  if (opts.sleep_before_run.count() < 0)
+    throw error::non_retryable(
+      fmt::format("Invalid sleep ms before run for task {}: must be >= 0",
+                  opts.id));
+  validate(opts.retry, opts.id);
+}
+
+task_options merge(const task_options& base, const enqueue_options& o) {
+  auto result = base;
+  if (o.retry)
+    result.retry = *o.retry;
+  if (o.sleep_before_run)
+    result.sleep_before_run = *o.sleep_before_run;
+  if (o.timeout)
+    result.timeout = *o.timeout;
+  validate(result);
+  return result;
+}
+
+void validate(const executor_options& o) {
+  auto in = [](auto value, auto lo, auto hi) {
+    return value >= lo && value <= hi;
+  };
+  constexpr std::size_t kib = 1024;
+  constexpr std::size_t mib = 1024 * kib;
+  if (!in(o.max_concurrent, std::size_t{1}, std::size_t{1'000'000}))
+    invalid_options("max_concurrent must be in 1..1000000");
+  if (!in(o.claim_batch_size, std::size_t{1}, std::size_t{1000}))
+    invalid_options("claim_batch_size must be in 1..1000");
+  if (!in(o.max_children, std::size_t{1}, std::size_t{1000}))
+    invalid_options("max_children must be in 1..1000");
+  if (!in(o.max_input_bytes, kib, 10 * mib))
+    invalid_options("max_input_bytes must be in 1 KiB..10 MiB");
+  if (!in(o.max_output_bytes, kib, 10 * mib))
+    invalid_options("max_output_bytes must be in 1 KiB..10 MiB");
+  if (!in(o.worker_threads, std::size_t{1}, std::size_t{4096}))
+    invalid_options("worker_threads must be in 1..4096");
+  if (o.scheduler_threads > 256)
+    invalid_options("scheduler_threads must be in 0..256");
+  if (o.lease_duration < millis{500})
+    invalid_options("lease_duration must be >= 500 ms");
+  if (o.lease_renew_interval.count() < 1
+      || o.lease_renew_interval * 2 > o.lease_duration)
+    invalid_options("lease_renew_interval must be >= 1 ms and at most half "
+                    "of lease_duration");
+  if (!in(o.poll_interval, millis{10}, millis{60'000}))
+    invalid_options("poll_interval must be in 10..60000 ms");
+  if (o.supervisor_recheck_interval < millis{10})
+    invalid_options("supervisor_recheck_interval must be >= 10 ms");
+  if (!in(o.max_recoveries, 0, 1000))
+    invalid_options("max_recoveries must be in 0..1000");
+  if (!in(o.shutdown_grace, millis{0}, millis{600'000}))
+    invalid_options("shutdown_grace must be in 0..600000 ms");
+  if (o.node_name.empty())
+    invalid_options("node_name must not be empty");
+}
+
+} // namespace durable

@@ -1,0 +1,116 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "durable/time.hpp"
+
+namespace durable {
+
+/// How a retry delay is randomised. `none` keeps the reference's exact
+/// delays; `full` draws from [0, delay]; `equal` from [delay/2, delay].
+enum class jitter_mode : std::uint8_t { none = 0, full = 1, equal = 2 };
+
+/// Retry policy of a task. `max_attempts` counts *retries*: a task runs at
+/// most `1 + max_attempts` times. The delay before retry k (k from 0) is
+/// `base_delay * multiplier^k`, capped at `max_delay`, then jittered.
+///
+/// Ranges (checked by validate()): max_attempts 0..1000, base_delay
+/// 0..1 h, multiplier 0.1..10, max_delay 0..24 h and >= base_delay.
+struct retry_options {
+  int max_attempts = 0;
+  millis base_delay{0};
+  double multiplier = 1.0;
+  std::optional<millis> max_delay{};
+  jitter_mode jitter = jitter_mode::none;
+
+  friend bool operator==(const retry_options&, const retry_options&) = default;
+};
+
+void to_json(nlohmann::json& j, const retry_options& r);
+void from_json(const nlohmann::json& j, retry_options& r);
+
+/// The options every task kind shares. `timeout` is required (>= 1 ms) and
+/// covers one run of the body (for a parent: only its own run, not the wait
+/// for children). `sleep_before_run` delays the first start only.
+struct task_options {
+  std::string id{};
+  millis timeout{0};
+  retry_options retry{};
+  millis sleep_before_run{0};
+  /// Whether the body may block. Blocking bodies run on the executor's
+  /// worker pool; non-blocking ones run on the execution actor itself and
+  /// must return quickly (pure computation).
+  bool may_block = true;
+};
+
+/// Per-enqueue overrides of a task's options.
+struct enqueue_options {
+  std::optional<retry_options> retry{};
+  std::optional<millis> sleep_before_run{};
+  std::optional<millis> timeout{};
+  /// A second enqueue with the same key returns the first execution.
+  std::optional<std::string> idempotency_key{};
+};
+
+void to_json(nlohmann::json& j, const enqueue_options& o);
+void from_json(const nlohmann::json& j, enqueue_options& o);
+
+/// Task ids: 1..255 characters from [A-Za-z0-9_].
+bool is_valid_task_id(std::string_view id) noexcept;
+
+/// Throws durable::error (non-retryable) with the reference's messages:
+/// "Invalid task id …", "Invalid timeout value for task <id>",
+/// "Invalid retry options for task <id>: …",
+/// "Invalid sleep ms before run for task <id>".
+void validate(const task_options& opts);
+
+/// Checks retry options alone; `task_id` names the task in the message.
+void validate(const retry_options& r, std::string_view task_id);
+
+/// Applies the overrides of `overrides` to `base`, validating each.
+task_options merge(const task_options& base, const enqueue_options& overrides);
+
+/// Options of one executor (one node). Ranges are checked by validate();
+/// a violation throws "Invalid options: <what>".
+struct executor_options {
+  /// Bodies running at once on this node (the concurrency slots).
+  std::size_t max_concurrent = 5000;
+  /// Rows claimed per claim statement (1..1000).
+  std::size_t claim_batch_size = 100;
+  /// Children a parent may spawn in one run (1..1000).
+  std::size_t max_children = 1000;
+  /// Serialized input cap in bytes (1 KiB..10 MiB).
+  std::size_t max_input_bytes = 1024 * 1024;
+  /// Serialized output cap in bytes (1 KiB..10 MiB).
+  std::size_t max_output_bytes = 1024 * 1024;
+  /// Threads that run blocking bodies (1..4096).
+  std::size_t worker_threads = 64;
+  /// CAF scheduler threads; 0 means one per core.
+  std::size_t scheduler_threads = 0;
+  /// How long a claim lasts without renewal (>= 500 ms). A killed node's
+  /// work runs again elsewhere within about this time.
+  millis lease_duration{6000};
+  /// How often the lease keeper renews (1 ms..lease_duration / 2).
+  millis lease_renew_interval{1500};
+  /// Safety-net poll for ready work and expired leases (10 ms..60 s).
+  millis poll_interval{500};
+  /// Safety-net re-check of a waiting parent's children (>= 10 ms).
+  millis supervisor_recheck_interval{5000};
+  /// Times an execution may be recovered from a dead owner before it fails.
+  int max_recoveries = 3;
+  /// How long shutdown waits for running bodies (0..10 min).
+  millis shutdown_grace{15000};
+  /// A label for logs; ownership uses a random per-start incarnation id.
+  std::string node_name = "node";
+};
+
+/// Throws durable::error "Invalid options: …" when a field is out of range.
+void validate(const executor_options& opts);
+
+} // namespace durable

@@ -1,0 +1,7 @@
+#include "durable/store.hpp"
+
+namespace durable {
+
+store::~store() = default;
+
+} // namespace durable

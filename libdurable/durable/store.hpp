@@ -1,0 +1,200 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "durable/execution_record.hpp"
+
+namespace durable {
+
+// -- requests and outcomes ----------------------------------------------------
+
+/// The outcome of inserting one new execution.
+struct insert_outcome {
+  enum class kind : std::uint8_t {
+    inserted,              ///< the row is stored
+    duplicate_key,         ///< `execution_id` names the existing execution
+    duplicate_sleeping_id, ///< a sleeping execution with that id exists
+    duplicate_id,          ///< the execution id exists already
+  };
+  kind result = kind::inserted;
+  std::string execution_id;
+};
+
+/// One conditional write of an execution, computed by the engine from the
+/// row it last read.
+///
+/// The write applies only if the stored row's version equals
+/// `expected_version`; the stored version then becomes `expected_version + 1`
+/// and every field takes the value of `next` except the store-managed ones
+/// (`watched`; and `lease_expires_at` never moves back while the owner stays
+/// the same, since a renewal may have moved it after the writer read it). Status, owner and every other expectation are implied by the
+/// version, because every transition and every claim bumps it.
+struct transition {
+  execution_record next;
+  std::uint64_t expected_version = 0;
+  /// New rows inserted in the same transaction, only if the write applies.
+  std::vector<execution_record> children;
+  /// Cancel every unfinished descendant in the same transaction (a parent
+  /// that ends not-completed). Each gets status `cancelled`, error
+  /// "Parent task failed [parentTaskId=…] [parentExecutionId=…]: <msg>".
+  bool cancel_descendants = false;
+};
+
+/// The outcome of one transition.
+enum class write_status : std::uint8_t {
+  applied,   ///< written; `current` is the row after the write
+  conflict,  ///< the version did not match; `current` is the stored row
+  not_found, ///< no such row; nothing written
+  rejected,  ///< a child's id, sleeping id or idempotency key exists
+             ///< already; nothing written, `current` is the stored row
+};
+
+struct write_outcome {
+  write_status status = write_status::not_found;
+  std::optional<execution_record> current;
+};
+
+/// What a dispatcher asks for.
+struct claim_request {
+  /// The incarnation that takes the leases.
+  std::string owner;
+  millis lease{0};
+  std::size_t limit = 0;
+  /// Only executions of these tasks are claimed (the tasks this node runs).
+  std::vector<std::string> task_ids;
+};
+
+/// What a claim took, and when the next ready row becomes due.
+struct claim_result {
+  std::vector<execution_record> claimed;
+  /// The earliest `start_at` of a ready row of the requested tasks that was
+  /// not yet due, so the dispatcher can wake exactly then.
+  std::optional<timestamp> next_ready_at;
+};
+
+/// Sleeping executions whose deadline passed, and the next deadline.
+struct sleeper_scan {
+  std::vector<execution_record> expired;
+  std::optional<timestamp> next_deadline;
+};
+
+/// Something a store announces after a commit.
+struct store_event {
+  enum class type : std::uint8_t {
+    work_ready, ///< ready rows became (or become at `at`) claimable
+    finished,   ///< a watched or child execution finished
+    cancelled,  ///< an execution with an owner was cancelled
+    deadline,   ///< a sleeping execution was stored with deadline `at`
+  };
+  type kind = type::work_ready;
+  std::string execution_id;
+  /// The parent of a finished child; empty otherwise.
+  std::string parent_id;
+  /// The owner a cancelled execution had; empty otherwise.
+  std::string owner;
+  timestamp at{};
+};
+
+using store_listener = std::function<void(std::vector<store_event>)>;
+
+// -- the interface ------------------------------------------------------------
+
+/// Persistent home of executions, shared by every node of a cluster.
+///
+/// **Threading.** Every member function is safe to call from any thread. Calls
+/// may block on I/O; the engine calls them only from its storage actor (and
+/// the lease keeper), never from CAF scheduler threads.
+///
+/// **Durability.** When a call returns, what it reports is committed. A call
+/// that throws committed nothing, unless the exception is
+/// `durable::error` with kind generic and the message says "in doubt": then
+/// the caller must re-read the rows concerned.
+///
+/// **Atomicity.** Each insert row, each transition (with its children and
+/// cascade) and each claim row is atomic. A batch may be committed as one
+/// transaction, but one row's failure (a duplicate key, a version conflict)
+/// never fails the others.
+///
+/// **Clock.** Every time a store writes or compares comes from now(), the
+/// store's clock, never a node's.
+///
+/// **Events.** After each commit the store calls every listener once with
+/// the events of that commit, outside its locks, on the committing thread:
+/// - insert: `work_ready` (at = earliest `start_at`) if a ready row was
+///   inserted, and `deadline` per sleeping row;
+/// - apply: per applied transition, `finished` when `next` finished and has a
+///   parent or is watched; `work_ready` when `next` or a child is ready;
+///   `deadline` per sleeping child; `cancelled` (with the previous owner) for
+///   the row and every cascaded descendant that had an owner; `finished` for
+///   every cascaded descendant that has a parent or is watched.
+/// Listeners must return quickly and must not call back into the store.
+class store {
+public:
+  virtual ~store();
+
+  /// The store's clock.
+  virtual timestamp now() = 0;
+
+  /// Inserts new executions. Rows whose idempotency key exists already are
+  /// not inserted: their outcome names the existing execution.
+  virtual std::vector<insert_outcome>
+  insert(std::vector<execution_record> rows) = 0;
+
+  /// Applies conditional transitions; one outcome per transition, in order.
+  virtual std::vector<write_outcome> apply(std::vector<transition> ts) = 0;
+
+  /// Claims up to `limit` executions of the given tasks, oldest first:
+  /// - ready rows with `start_at <= now()` become `running` (`started_at`,
+  ///   `expires_at = now + timeout`);
+  /// - rows whose lease expired (`running` non-sleeping, or waiting for
+  ///   children or finalize) are taken over; a `running` one counts a
+  ///   recovery (`recoveries + 1`), a waiting parent does not.
+  /// Each claimed row gets `owner`, `lease_expires_at = now + lease` and a
+  /// version bump. Two concurrent claims never take the same row.
+  virtual claim_result claim(const claim_request& req) = 0;
+
+  /// Moves `lease_expires_at` to `now + lease` on every active row that
+  /// `owner` holds, without a version bump. Returns the number of rows.
+  virtual std::size_t renew_leases(const std::string& owner, millis lease) = 0;
+
+  /// Ends every lease `owner` holds now (drain): its rows become claimable
+  /// by any node at once, without counting a recovery for running rows.
+  /// Each row loses its owner and gets `lease_expires_at = now()`, without a
+  /// version bump; the missing owner is what tells the next claim that the
+  /// row was handed over rather than lost (see store_rules::claim).
+  virtual std::size_t release_leases(const std::string& owner) = 0;
+
+  virtual std::optional<execution_record> get(const std::string& id) = 0;
+
+  virtual std::optional<execution_record>
+  get_by_sleeping_id(const std::string& sleeping_id) = 0;
+
+  /// Every child of `parent_id` (finalize included), ordered by index with
+  /// the finalize last.
+  virtual std::vector<execution_record>
+  children_of(const std::string& parent_id) = 0;
+
+  /// Sleeping executions still `running` whose deadline is `<= now()`, up to
+  /// `limit`, oldest deadline first, and the earliest later deadline.
+  virtual sleeper_scan scan_sleepers(std::size_t limit) = 0;
+
+  /// Marks the execution watched, so that its end is announced, and returns
+  /// it as stored (nullopt if it does not exist).
+  virtual std::optional<execution_record> watch(const std::string& id) = 0;
+
+  /// Removes one execution (tests and retention). True if it existed.
+  virtual bool erase(const std::string& id) = 0;
+
+  /// Registers a listener; returns a token for unsubscribe().
+  virtual std::uint64_t subscribe(store_listener listener) = 0;
+
+  /// Removes a listener; after it returns the listener is never called again.
+  virtual void unsubscribe(std::uint64_t token) = 0;
+};
+
+} // namespace durable

@@ -1,0 +1,63 @@
+#include "durable/store_rules.hpp"
+
+#include <fmt/format.h>
+
+namespace durable::store_rules {
+
+bool is_claimable(const execution_record& r, timestamp now) noexcept {
+  switch (r.status) {
+    case execution_status::ready:
+      return r.start_at <= now;
+    case execution_status::running:
+      if (r.is_sleeping())
+        return false;
+      [[fallthrough]];
+    case execution_status::waiting_for_children:
+    case execution_status::waiting_for_finalize:
+      return !r.lease_expires_at || *r.lease_expires_at <= now;
+    default:
+      return false;
+  }
+}
+
+void claim(execution_record& r, timestamp now, const std::string& owner,
+           millis lease) {
+  if (r.status == execution_status::ready) {
+    r.status = execution_status::running;
+    r.started_at = now;
+    r.expires_at = now + r.timeout;
+  } else if (r.status == execution_status::running) {
+    // The previous owner died mid-run: run the body again, same attempt.
+    // A row without an owner was released (drained), not lost: no recovery.
+    if (r.owner)
+      r.recoveries += 1;
+    r.started_at = now;
+    r.expires_at = now + r.timeout;
+  }
+  r.owner = owner;
+  r.lease_expires_at = now + lease;
+  r.version += 1;
+  r.updated_at = now;
+}
+
+execution_error parent_failed_error(const execution_record& parent) {
+  auto msg = parent.error ? parent.error->message : std::string{};
+  return cancelled_error(
+    fmt::format("Parent task failed [parentTaskId={}] [parentExecutionId={}]: "
+                "{}",
+                parent.task_id, parent.id, msg));
+}
+
+void cancel_descendant(execution_record& r, const execution_record& parent,
+                       timestamp now) {
+  r.status = execution_status::cancelled;
+  r.error = parent_failed_error(parent);
+  r.finished_at = now;
+  r.closed_at = now;
+  r.updated_at = now;
+  r.run_output.reset();
+  r.lease_expires_at.reset();
+  r.version += 1;
+}
+
+} // namespace durable::store_rules

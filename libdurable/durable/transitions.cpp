@@ -1,0 +1,173 @@
+#include "durable/transitions.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "durable/ids.hpp"
+
+namespace durable::transitions {
+
+namespace {
+
+transition begin(const execution_record& r, timestamp now) {
+  transition t;
+  t.expected_version = r.version;
+  t.next = r;
+  t.next.updated_at = now;
+  return t;
+}
+
+void release_lease(execution_record& r) {
+  r.owner.reset();
+  r.lease_expires_at.reset();
+}
+
+nlohmann::json parse_or_text(const std::string& text) {
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json(text) : parsed;
+}
+
+} // namespace
+
+transition complete(const execution_record& r, std::string output,
+                    timestamp now) {
+  return finish(r, execution_status::completed, std::move(output),
+                std::nullopt, now);
+}
+
+transition fail_run(const execution_record& r, execution_error e,
+                    timestamp now, millis delay) {
+  bool retry = e.retryable && r.attempt < r.retry.max_attempts;
+  if (!retry) {
+    auto status = execution_status::failed;
+    if (e.kind == error_kind::timed_out)
+      status = execution_status::timed_out;
+    else if (e.kind == error_kind::cancelled)
+      status = execution_status::cancelled;
+    return finish(r, status, std::nullopt, std::move(e), now);
+  }
+  auto t = begin(r, now);
+  auto& n = t.next;
+  n.status = execution_status::ready;
+  n.attempt += 1;
+  n.error = std::move(e);
+  n.start_at = now + delay;
+  n.started_at.reset();
+  n.expires_at.reset();
+  n.run_output.reset();
+  release_lease(n);
+  return t;
+}
+
+transition finish(const execution_record& r, execution_status status,
+                  std::optional<std::string> output,
+                  std::optional<execution_error> e, timestamp now) {
+  auto t = begin(r, now);
+  auto& n = t.next;
+  n.status = status;
+  n.output = std::move(output);
+  n.error = is_errored(status) ? std::move(e) : std::nullopt;
+  n.finished_at = now;
+  n.closed_at = now;
+  n.run_output.reset();
+  n.expires_at.reset();
+  n.lease_expires_at.reset();
+  if (status != execution_status::cancelled)
+    n.owner.reset();
+  t.cancel_descendants = is_errored(status);
+  return t;
+}
+
+transition wait_for_children(const execution_record& r,
+                             std::optional<std::string> run_output,
+                             std::vector<execution_record> children,
+                             timestamp now) {
+  auto t = begin(r, now);
+  auto& n = t.next;
+  n.status = execution_status::waiting_for_children;
+  n.run_output = std::move(run_output);
+  n.waiting_for_children_started_at = now;
+  n.expires_at.reset();
+  n.error.reset();
+  n.children.clear();
+  n.children.reserve(children.size());
+  for (auto& c : children)
+    n.children.push_back({c.task_id, c.id});
+  t.children = std::move(children);
+  return t;
+}
+
+transition wait_for_finalize(const execution_record& r,
+                             std::optional<std::string> run_output,
+                             execution_record finalize_child, timestamp now) {
+  auto t = begin(r, now);
+  auto& n = t.next;
+  n.status = execution_status::waiting_for_finalize;
+  if (run_output)
+    n.run_output = std::move(run_output);
+  n.waiting_for_finalize_started_at = now;
+  n.expires_at.reset();
+  n.error.reset();
+  n.finalize = execution_ref{finalize_child.task_id, finalize_child.id};
+  t.children.push_back(std::move(finalize_child));
+  return t;
+}
+
+transition next_step(const execution_record& r, execution_record child,
+                     timestamp now) {
+  auto t = begin(r, now);
+  auto& n = t.next;
+  if (n.status != execution_status::waiting_for_children) {
+    n.status = execution_status::waiting_for_children;
+    n.waiting_for_children_started_at = now;
+  }
+  n.expires_at.reset();
+  n.error.reset();
+  n.step = child.parent ? child.parent->index : 0;
+  n.children.push_back({child.task_id, child.id});
+  t.children.push_back(std::move(child));
+  return t;
+}
+
+transition cancel(const execution_record& r, timestamp now) {
+  return finish(r, execution_status::cancelled, std::nullopt,
+                cancelled_error(), now);
+}
+
+transition expire_sleeper(const execution_record& r, timestamp now) {
+  return finish(r, execution_status::timed_out, std::nullopt,
+                timed_out_error(), now);
+}
+
+execution_record make_child(const execution_record& parent,
+                            std::string task_id, task_kind kind,
+                            const task_options& opts, std::string input,
+                            std::uint32_t index, std::size_t siblings,
+                            bool is_finalize, timestamp now) {
+  auto c = make_execution(std::move(task_id), kind, opts, std::move(input),
+                          now);
+  c.parent = parent_link{parent.task_id, parent.id, index, siblings == 1,
+                         is_finalize};
+  c.root = parent.root;
+  return c;
+}
+
+std::string children_outcome(const std::optional<std::string>& run_output,
+                             const std::vector<execution_record>& children) {
+  auto out = nlohmann::json::object();
+  out["output"] = run_output ? parse_or_text(*run_output) : nullptr;
+  auto list = nlohmann::json::array();
+  for (const auto& c : children) {
+    nlohmann::json entry{{"task_id", c.task_id},
+                         {"execution_id", c.id},
+                         {"status", to_string(c.status)}};
+    if (c.status == execution_status::completed)
+      entry["output"] = c.output ? parse_or_text(*c.output) : nullptr;
+    else if (c.error)
+      entry["error"] = *c.error;
+    list.push_back(std::move(entry));
+  }
+  out["children"] = std::move(list);
+  return out.dump();
+}
+
+} // namespace durable::transitions

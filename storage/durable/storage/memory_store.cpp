@@ -1,0 +1,551 @@
+#include "durable/storage/memory_store.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <string_view>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "durable/error.hpp"
+#include "durable/store_rules.hpp"
+
+namespace durable::storage {
+
+namespace {
+
+/// Whether a claim may take the row over once its lease expired (see
+/// store_rules::is_claimable): running bodies and waiting parents.
+bool takes_lease(const execution_record& r) noexcept {
+  switch (r.status) {
+    case execution_status::running:
+      return !r.is_sleeping();
+    case execution_status::waiting_for_children:
+    case execution_status::waiting_for_finalize:
+      return true;
+    default:
+      return false;
+  }
+}
+
+timestamp lease_key(const execution_record& r) noexcept {
+  // No lease at all means claimable at once: order it first.
+  return r.lease_expires_at.value_or(timestamp::min());
+}
+
+bool is_live_sleeper(const execution_record& r) noexcept {
+  return r.is_sleeping() && r.status == execution_status::running
+         && r.expires_at.has_value();
+}
+
+std::string parent_id_of(const execution_record& r) {
+  return r.parent ? r.parent->execution_id : std::string{};
+}
+
+} // namespace
+
+// -- constructors, destructors, and assignment operators ----------------------
+
+memory_store::memory_store(std::function<timestamp()> clock)
+  : clock_(std::move(clock)) {
+}
+
+memory_store::~memory_store() = default;
+
+// -- properties ---------------------------------------------------------------
+
+void memory_store::set_clock(std::function<timestamp()> clock) {
+  std::lock_guard guard{mutex_};
+  clock_ = std::move(clock);
+}
+
+std::size_t memory_store::size() {
+  std::lock_guard guard{mutex_};
+  return rows_.size();
+}
+
+timestamp memory_store::now() {
+  std::lock_guard guard{mutex_};
+  return clock_();
+}
+
+// -- writes -------------------------------------------------------------------
+
+std::vector<insert_outcome>
+memory_store::insert(std::vector<execution_record> rows) {
+  std::vector<insert_outcome> out;
+  out.reserve(rows.size());
+  std::vector<store_event> events;
+  const bool want = listener_count_.load() > 0;
+  {
+    std::lock_guard guard{mutex_};
+    const execution_record* earliest = nullptr;
+    for (auto& r : rows) {
+      if (auto bad = check_new_row(r)) {
+        out.push_back(std::move(*bad));
+        continue;
+      }
+      auto& stored = put_row(std::move(r));
+      out.push_back({insert_outcome::kind::inserted, stored.id});
+      if (!want)
+        continue;
+      if (stored.status == execution_status::ready
+          && (!earliest || stored.start_at < earliest->start_at))
+        earliest = &stored;
+      if (stored.is_sleeping())
+        events.push_back({store_event::type::deadline, stored.id, {}, {},
+                          stored.expires_at.value_or(stored.start_at)});
+    }
+    if (earliest)
+      events.push_back({store_event::type::work_ready, earliest->id, {}, {},
+                        earliest->start_at});
+  }
+  notify(std::move(events));
+  return out;
+}
+
+std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
+  std::vector<write_outcome> out;
+  out.reserve(ts.size());
+  std::vector<store_event> events;
+  const bool want = listener_count_.load() > 0;
+  {
+    std::lock_guard guard{mutex_};
+    const auto now = clock_();
+    batch_keys seen;
+    std::vector<execution_record*> kids;
+    std::vector<store_event> cascaded;
+    for (auto& t : ts) {
+      auto it = rows_.find(t.next.id);
+      if (it == rows_.end()) {
+        out.push_back({write_status::not_found, std::nullopt});
+        continue;
+      }
+      auto& row = it->second;
+      if (row.version != t.expected_version) {
+        out.push_back({write_status::conflict, row});
+        continue;
+      }
+      if (children_clash(t, seen)) {
+        out.push_back({write_status::rejected, row});
+        continue;
+      }
+      // A renewal may have moved the lease since the writer read the row:
+      // a transition that keeps the owner never moves the lease back.
+      if (t.next.owner && t.next.owner == row.owner && row.lease_expires_at
+          && (!t.next.lease_expires_at
+              || *t.next.lease_expires_at < *row.lease_expires_at))
+        t.next.lease_expires_at = row.lease_expires_at;
+      auto prev_owner = row.owner;
+      const bool watched = row.watched;
+      const bool identity_changed = row.sleeping_id != t.next.sleeping_id
+                                    || row.idempotency_key
+                                         != t.next.idempotency_key
+                                    || row.parent != t.next.parent;
+      unindex_state(row);
+      if (identity_changed)
+        unindex_identity(row);
+      row = std::move(t.next);
+      row.version = t.expected_version + 1;
+      row.watched = watched;
+      if (identity_changed)
+        index_identity(row);
+      index_state(row);
+      kids.clear();
+      for (auto& child : t.children)
+        kids.push_back(&put_row(std::move(child)));
+      cascaded.clear();
+      if (t.cancel_descendants)
+        cascade(row, now, want ? &cascaded : nullptr);
+      out.push_back({write_status::applied, row});
+      if (!want)
+        continue;
+      // Events describe the state after the whole transition, cascade
+      // included, so a child the cascade cancelled is not announced ready.
+      if (row.is_finished() && (row.parent || row.watched))
+        events.push_back({store_event::type::finished, row.id,
+                          parent_id_of(row), {},
+                          row.finished_at.value_or(now)});
+      const execution_record* earliest = nullptr;
+      if (row.status == execution_status::ready)
+        earliest = &row;
+      for (auto* kid : kids)
+        if (kid->status == execution_status::ready
+            && (!earliest || kid->start_at < earliest->start_at))
+          earliest = kid;
+      if (earliest)
+        events.push_back({store_event::type::work_ready, earliest->id, {},
+                          {}, earliest->start_at});
+      for (auto* kid : kids)
+        if (is_live_sleeper(*kid))
+          events.push_back({store_event::type::deadline, kid->id, {}, {},
+                            *kid->expires_at});
+      if (row.status == execution_status::cancelled && prev_owner)
+        events.push_back({store_event::type::cancelled, row.id, {},
+                          std::move(*prev_owner), now});
+      std::move(cascaded.begin(), cascaded.end(), std::back_inserter(events));
+    }
+  }
+  notify(std::move(events));
+  return out;
+}
+
+claim_result memory_store::claim(const claim_request& req) {
+  claim_result res;
+  std::lock_guard guard{mutex_};
+  const auto now = clock_();
+  // Claim oldest first across every requested task: merge the ready and
+  // leased indexes of each task, each already ordered by its due time.
+  struct stream {
+    ordered_index::iterator pos;
+    ordered_index::iterator end;
+  };
+  std::vector<stream> streams;
+  std::vector<const ordered_index*> ready_sets;
+  std::vector<std::string_view> tasks(req.task_ids.begin(),
+                                      req.task_ids.end());
+  std::sort(tasks.begin(), tasks.end());
+  tasks.erase(std::unique(tasks.begin(), tasks.end()), tasks.end());
+  for (auto task : tasks) {
+    // The maps are keyed by std::string; one allocation per task is cheap.
+    std::string key{task};
+    if (auto i = ready_.find(key); i != ready_.end()) {
+      streams.push_back({i->second.begin(), i->second.end()});
+      ready_sets.push_back(&i->second);
+    }
+    if (auto i = leased_.find(key); i != leased_.end())
+      streams.push_back({i->second.begin(), i->second.end()});
+  }
+  // Pick first, then write: a zero lease would otherwise put a claimed row
+  // back in front of the merge.
+  std::vector<execution_record*> picked;
+  const entry_less less;
+  while (picked.size() < req.limit) {
+    stream* best = nullptr;
+    for (auto& s : streams)
+      if (s.pos != s.end && s.pos->at <= now
+          && (!best || less(*s.pos, *best->pos)))
+        best = &s;
+    if (!best)
+      break;
+    picked.push_back(best->pos->row);
+    ++best->pos;
+  }
+  res.claimed.reserve(picked.size());
+  for (auto* r : picked) {
+    unindex_state(*r);
+    store_rules::claim(*r, now, req.owner, req.lease);
+    index_state(*r);
+    res.claimed.push_back(*r);
+  }
+  for (auto* set : ready_sets)
+    if (auto i = set->upper_bound(now); i != set->end())
+      if (!res.next_ready_at || i->at < *res.next_ready_at)
+        res.next_ready_at = i->at;
+  return res;
+}
+
+std::size_t memory_store::renew_leases(const std::string& owner,
+                                       millis lease) {
+  std::lock_guard guard{mutex_};
+  auto it = by_owner_.find(owner);
+  if (it == by_owner_.end())
+    return 0;
+  const auto until = clock_() + lease;
+  // Only the lease index moves: the owner and the version stay.
+  for (auto* r : it->second) {
+    if (takes_lease(*r)) {
+      auto& index = leased_[r->task_id];
+      index.erase(entry{lease_key(*r), r});
+      r->lease_expires_at = until;
+      index.insert(entry{until, r});
+    } else {
+      r->lease_expires_at = until;
+    }
+  }
+  return it->second.size();
+}
+
+std::size_t memory_store::release_leases(const std::string& owner) {
+  std::lock_guard guard{mutex_};
+  auto it = by_owner_.find(owner);
+  if (it == by_owner_.end())
+    return 0;
+  const auto now = clock_();
+  auto held = std::move(it->second);
+  by_owner_.erase(it);
+  // Clearing the owner (without a version bump, like an expiry) is what
+  // tells the next claim that this was a hand-over, not a recovery.
+  for (auto* r : held) {
+    if (takes_lease(*r)) {
+      auto& index = leased_[r->task_id];
+      index.erase(entry{lease_key(*r), r});
+      r->lease_expires_at = now;
+      index.insert(entry{now, r});
+    } else {
+      r->lease_expires_at = now;
+    }
+    r->owner.reset();
+  }
+  return held.size();
+}
+
+// -- reads --------------------------------------------------------------------
+
+std::optional<execution_record> memory_store::get(const std::string& id) {
+  std::lock_guard guard{mutex_};
+  if (auto it = rows_.find(id); it != rows_.end())
+    return it->second;
+  return std::nullopt;
+}
+
+std::optional<execution_record>
+memory_store::get_by_sleeping_id(const std::string& sleeping_id) {
+  std::lock_guard guard{mutex_};
+  if (auto it = by_sleeping_id_.find(sleeping_id);
+      it != by_sleeping_id_.end())
+    return *it->second;
+  return std::nullopt;
+}
+
+std::vector<execution_record>
+memory_store::children_of(const std::string& parent_id) {
+  std::vector<execution_record> out;
+  {
+    std::lock_guard guard{mutex_};
+    auto it = by_parent_.find(parent_id);
+    if (it == by_parent_.end())
+      return out;
+    out.reserve(it->second.size());
+    for (auto* r : it->second)
+      out.push_back(*r);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    auto key = [](const execution_record& r) {
+      return std::tie(r.parent->is_finalize, r.parent->index, r.id);
+    };
+    return key(x) < key(y);
+  });
+  return out;
+}
+
+sleeper_scan memory_store::scan_sleepers(std::size_t limit) {
+  sleeper_scan res;
+  std::lock_guard guard{mutex_};
+  const auto now = clock_();
+  for (auto it = sleepers_.begin();
+       it != sleepers_.end() && it->at <= now && res.expired.size() < limit;
+       ++it)
+    res.expired.push_back(*it->row);
+  if (auto it = sleepers_.upper_bound(now); it != sleepers_.end())
+    res.next_deadline = it->at;
+  return res;
+}
+
+// -- store-managed fields -----------------------------------------------------
+
+std::optional<execution_record> memory_store::watch(const std::string& id) {
+  std::lock_guard guard{mutex_};
+  auto it = rows_.find(id);
+  if (it == rows_.end())
+    return std::nullopt;
+  it->second.watched = true;
+  return it->second;
+}
+
+bool memory_store::erase(const std::string& id) {
+  std::lock_guard guard{mutex_};
+  auto it = rows_.find(id);
+  if (it == rows_.end())
+    return false;
+  unindex_state(it->second);
+  unindex_identity(it->second);
+  rows_.erase(it);
+  return true;
+}
+
+// -- listeners ----------------------------------------------------------------
+
+std::uint64_t memory_store::subscribe(store_listener listener) {
+  std::lock_guard guard{listeners_mutex_};
+  auto token = next_token_++;
+  listeners_.emplace_back(token, std::move(listener));
+  listener_count_.store(listeners_.size());
+  return token;
+}
+
+void memory_store::unsubscribe(std::uint64_t token) {
+  // Taking the mutex waits for a notification in progress.
+  std::lock_guard guard{listeners_mutex_};
+  std::erase_if(listeners_, [token](const auto& x) {
+    return x.first == token;
+  });
+  listener_count_.store(listeners_.size());
+}
+
+void memory_store::notify(std::vector<store_event>&& events) {
+  if (events.empty())
+    return;
+  std::lock_guard guard{listeners_mutex_};
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    // The commit stands whatever a listener does: an exception escaping
+    // here would tell the caller that nothing was written.
+    try {
+      if (i + 1 == listeners_.size())
+        listeners_[i].second(std::move(events));
+      else
+        listeners_[i].second(events);
+    } catch (...) {
+    }
+  }
+}
+
+// -- helpers ------------------------------------------------------------------
+
+std::optional<insert_outcome>
+memory_store::check_new_row(const execution_record& r) const {
+  using kind = insert_outcome::kind;
+  if (r.idempotency_key)
+    if (auto it = by_key_.find(*r.idempotency_key); it != by_key_.end())
+      return insert_outcome{kind::duplicate_key, it->second->id};
+  if (rows_.contains(r.id))
+    return insert_outcome{kind::duplicate_id, r.id};
+  if (r.sleeping_id)
+    if (auto it = by_sleeping_id_.find(*r.sleeping_id);
+        it != by_sleeping_id_.end())
+      return insert_outcome{kind::duplicate_sleeping_id, it->second->id};
+  return std::nullopt;
+}
+
+bool memory_store::children_clash(const transition& t,
+                                  batch_keys& seen) const {
+  for (const auto& c : t.children) {
+    if (rows_.contains(c.id) || seen.ids.contains(c.id))
+      return true;
+    if (c.sleeping_id
+        && (by_sleeping_id_.contains(*c.sleeping_id)
+            || seen.sleeping_ids.contains(*c.sleeping_id)))
+      return true;
+    if (c.idempotency_key
+        && (by_key_.contains(*c.idempotency_key)
+            || seen.keys.contains(*c.idempotency_key)))
+      return true;
+  }
+  for (const auto& c : t.children) {
+    seen.ids.insert(c.id);
+    if (c.sleeping_id)
+      seen.sleeping_ids.insert(*c.sleeping_id);
+    if (c.idempotency_key)
+      seen.keys.insert(*c.idempotency_key);
+  }
+  return false;
+}
+
+execution_record& memory_store::put_row(execution_record&& r) {
+  auto id = r.id;
+  auto [it, added] = rows_.try_emplace(std::move(id), std::move(r));
+  auto& row = it->second;
+  index_identity(row);
+  index_state(row);
+  return row;
+}
+
+void memory_store::index_identity(execution_record& r) {
+  if (r.sleeping_id)
+    by_sleeping_id_[*r.sleeping_id] = &r;
+  if (r.idempotency_key)
+    by_key_[*r.idempotency_key] = &r;
+  if (r.parent)
+    by_parent_[r.parent->execution_id].insert(&r);
+}
+
+void memory_store::unindex_identity(execution_record& r) {
+  auto drop = [&r](auto& map, const std::optional<std::string>& key) {
+    if (!key)
+      return;
+    if (auto it = map.find(*key); it != map.end() && it->second == &r)
+      map.erase(it);
+  };
+  drop(by_sleeping_id_, r.sleeping_id);
+  drop(by_key_, r.idempotency_key);
+  if (r.parent) {
+    if (auto it = by_parent_.find(r.parent->execution_id);
+        it != by_parent_.end()) {
+      it->second.erase(&r);
+      if (it->second.empty())
+        by_parent_.erase(it);
+    }
+  }
+}
+
+void memory_store::index_state(execution_record& r) {
+  if (r.status == execution_status::ready)
+    ready_[r.task_id].insert(entry{r.start_at, &r});
+  else if (takes_lease(r))
+    leased_[r.task_id].insert(entry{lease_key(r), &r});
+  else if (is_live_sleeper(r))
+    sleepers_.insert(entry{*r.expires_at, &r});
+  if (is_active(r.status) && r.owner)
+    by_owner_[*r.owner].insert(&r);
+}
+
+void memory_store::unindex_state(execution_record& r) {
+  auto drop = [&r](auto& per_task, timestamp at) {
+    if (auto it = per_task.find(r.task_id); it != per_task.end())
+      it->second.erase(entry{at, &r});
+  };
+  if (r.status == execution_status::ready)
+    drop(ready_, r.start_at);
+  else if (takes_lease(r))
+    drop(leased_, lease_key(r));
+  else if (is_live_sleeper(r))
+    sleepers_.erase(entry{*r.expires_at, &r});
+  if (is_active(r.status) && r.owner) {
+    if (auto it = by_owner_.find(*r.owner); it != by_owner_.end()) {
+      it->second.erase(&r);
+      if (it->second.empty())
+        by_owner_.erase(it);
+    }
+  }
+}
+
+void memory_store::cascade(const execution_record& root, timestamp now,
+                           std::vector<store_event>* events) {
+  // Depth first from the root; `seen` guards against a parent link that
+  // loops back (only a corrupt row could make one).
+  std::vector<const execution_record*> todo{&root};
+  std::unordered_set<const execution_record*> seen{&root};
+  while (!todo.empty()) {
+    const auto* parent = todo.back();
+    todo.pop_back();
+    auto it = by_parent_.find(parent->id);
+    if (it == by_parent_.end())
+      continue;
+    for (auto* child : it->second) {
+      if (!seen.insert(child).second)
+        continue;
+      todo.push_back(child);
+      if (child->is_finished())
+        continue;
+      auto prev_owner = child->owner;
+      unindex_state(*child);
+      store_rules::cancel_descendant(*child, *parent, now);
+      index_state(*child);
+      if (!events)
+        continue;
+      if (prev_owner)
+        events->push_back({store_event::type::cancelled, child->id, {},
+                           std::move(*prev_owner), now});
+      events->push_back({store_event::type::finished, child->id,
+                         parent_id_of(*child), {}, now});
+    }
+  }
+}
+
+// -- factory ------------------------------------------------------------------
+
+std::shared_ptr<durable::store> memory() {
+  return std::make_shared<memory_store>();
+}
+
+} // namespace durable::storage

@@ -1,0 +1,207 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "durable/store.hpp"
+
+namespace durable::storage {
+
+/// A `durable::store` that keeps every execution in the memory of this
+/// process.
+///
+/// It exists for unit and integration tests, for benchmarks that measure the
+/// engine rather than a database, and for single-process deployments that do
+/// not need durability. **Nothing survives the process**: when the store is
+/// destroyed or the process dies, every execution is gone. Within the process
+/// it honours every rule of `durable::store` (versions, leases, cascades,
+/// events), so an engine that passes its tests against it behaves the same
+/// against a durable backend.
+///
+/// **Threading.** Every member function is safe to call from any thread. One
+/// mutex guards all rows and indexes, so each call is atomic as a whole
+/// (stronger than the per-row atomicity the interface promises). Listeners
+/// run after that mutex is released, on the calling thread, serialized by a
+/// second mutex; they must not call back into the store (unsubscribe()
+/// included), or they deadlock.
+///
+/// **Durability.** A call that returns has "committed" to memory only. A
+/// call never throws after changing anything, so an exception always means
+/// nothing changed.
+///
+/// **Children that collide.** A transition whose child reuses an existing
+/// (or earlier-in-the-batch) execution id, sleeping id or idempotency key is
+/// `rejected`: nothing of it is written, the rest of the batch is.
+///
+/// **Cost.** Rows are indexed by id, sleeping id, idempotency key, parent
+/// and owner; ready rows by `(task, start_at)`, leased rows by
+/// `(task, lease_expires_at)` and sleepers by deadline. Claims, renewals,
+/// cascades and sleeper scans therefore touch only the rows they return or
+/// change, never the whole store.
+class memory_store final : public durable::store {
+public:
+  // -- constructors, destructors, and assignment operators -------------------
+
+  /// Creates an empty store whose clock is `clock`. Tests inject a fake
+  /// clock so that leases, start times and deadlines move without sleeping.
+  /// The clock is called with the store's mutex held, from any thread.
+  explicit memory_store(std::function<timestamp()> clock
+                        = durable::system_now);
+
+  ~memory_store() override;
+
+  memory_store(const memory_store&) = delete;
+  memory_store& operator=(const memory_store&) = delete;
+
+  // -- properties -------------------------------------------------------------
+
+  /// Replaces the clock; every later call uses it.
+  void set_clock(std::function<timestamp()> clock);
+
+  /// The number of stored executions (tests and benchmarks).
+  std::size_t size();
+
+  // -- durable::store ---------------------------------------------------------
+
+  timestamp now() override;
+
+  std::vector<insert_outcome>
+  insert(std::vector<execution_record> rows) override;
+
+  std::vector<write_outcome> apply(std::vector<transition> ts) override;
+
+  claim_result claim(const claim_request& req) override;
+
+  std::size_t renew_leases(const std::string& owner, millis lease) override;
+
+  std::size_t release_leases(const std::string& owner) override;
+
+  std::optional<execution_record> get(const std::string& id) override;
+
+  std::optional<execution_record>
+  get_by_sleeping_id(const std::string& sleeping_id) override;
+
+  std::vector<execution_record>
+  children_of(const std::string& parent_id) override;
+
+  sleeper_scan scan_sleepers(std::size_t limit) override;
+
+  std::optional<execution_record> watch(const std::string& id) override;
+
+  bool erase(const std::string& id) override;
+
+  std::uint64_t subscribe(store_listener listener) override;
+
+  void unsubscribe(std::uint64_t token) override;
+
+private:
+  // -- index types ------------------------------------------------------------
+
+  /// An entry of an ordered index: a time and the row (rows live in the
+  /// nodes of `rows_`, so they never move while stored).
+  struct entry {
+    timestamp at;
+    execution_record* row;
+  };
+
+  /// Orders by time, then id; also compares with a bare time, so that
+  /// `upper_bound(now)` finds the first entry not yet due.
+  struct entry_less {
+    using is_transparent = void;
+
+    bool operator()(const entry& x, const entry& y) const noexcept {
+      if (x.at != y.at)
+        return x.at < y.at;
+      return x.row->id < y.row->id;
+    }
+
+    bool operator()(const entry& x, timestamp y) const noexcept {
+      return x.at < y;
+    }
+
+    bool operator()(timestamp x, const entry& y) const noexcept {
+      return x < y.at;
+    }
+  };
+
+  using ordered_index = std::set<entry, entry_less>;
+  using row_set = std::unordered_set<execution_record*>;
+
+  // -- helpers (all require mutex_) -------------------------------------------
+
+  /// Why a new row cannot be stored, if it cannot.
+  std::optional<insert_outcome> check_new_row(const execution_record& r) const;
+
+  /// Stores a row that passed check_new_row() and indexes it.
+  execution_record& put_row(execution_record&& r);
+
+  void index_identity(execution_record& r);
+  void unindex_identity(execution_record& r);
+
+  /// Adds or removes the indexes that depend on status, times and owner.
+  /// Call unindex_state() before changing those fields, index_state() after.
+  void index_state(execution_record& r);
+  void unindex_state(execution_record& r);
+
+  /// Identities of the children already accepted in one apply() batch.
+  struct batch_keys {
+    std::unordered_set<std::string> ids;
+    std::unordered_set<std::string> sleeping_ids;
+    std::unordered_set<std::string> keys;
+  };
+
+  /// True if a child of `t` collides with a stored row or with a child
+  /// accepted earlier in the batch; otherwise records `t`'s children.
+  bool children_clash(const transition& t, batch_keys& seen) const;
+
+  /// Cancels every unfinished descendant of `root` (recursively), adding
+  /// their events to `events` unless it is null.
+  void cascade(const execution_record& root, timestamp now,
+               std::vector<store_event>* events);
+
+  void notify(std::vector<store_event>&& events);
+
+  // -- state ------------------------------------------------------------------
+
+  std::mutex mutex_;
+  std::function<timestamp()> clock_;
+  std::unordered_map<std::string, execution_record> rows_;
+  std::unordered_map<std::string, execution_record*> by_sleeping_id_;
+  std::unordered_map<std::string, execution_record*> by_key_;
+  std::unordered_map<std::string, row_set> by_parent_;
+  /// Active rows with an owner, by owner (renewal and release).
+  std::unordered_map<std::string, row_set> by_owner_;
+  /// Ready rows by task, ordered by start_at.
+  std::unordered_map<std::string, ordered_index> ready_;
+  /// Rows a claim may take over once their lease expires (running bodies,
+  /// waiting parents), by task, ordered by lease expiry.
+  std::unordered_map<std::string, ordered_index> leased_;
+  /// Running sleepers, ordered by deadline.
+  ordered_index sleepers_;
+
+  // -- listeners --------------------------------------------------------------
+
+  /// Held while listeners run, so that unsubscribe() waits for a running
+  /// notification and the listener is never called after it returns.
+  std::mutex listeners_mutex_;
+  std::vector<std::pair<std::uint64_t, store_listener>> listeners_;
+  std::uint64_t next_token_ = 1;
+  /// Lets commits skip building events nobody listens to.
+  std::atomic<std::size_t> listener_count_{0};
+};
+
+/// A new, empty memory_store on the system clock.
+std::shared_ptr<durable::store> memory();
+
+} // namespace durable::storage

@@ -1,0 +1,104 @@
+#include "storage_conformance/conformance.hpp"
+
+using namespace durable;
+using namespace durable::test::conformance;
+
+TEST_SUITE("storage.conformance.leases") {
+
+DURABLE_CONFORMANCE_CASE(
+  "renew_leases moves the lease without a version bump") {
+  fixture f{Backend::make};
+  f.put({f.make_row("te_1"), f.make_row("te_2")});
+  auto claimed = f.claim("owner_a", {"task_a"}, 10, 1s).claimed;
+  REQUIRE(claimed.size() == 2);
+  f.clock.advance(800ms);
+  CHECK(f.store->renew_leases("owner_a", 5s) == 2);
+  for (const auto& before : claimed) {
+    auto expected = before;
+    expected.lease_expires_at = f.clock.now() + 5s;
+    check_same_row(expected, f.must_get(before.id));
+  }
+}
+
+DURABLE_CONFORMANCE_CASE(
+  "renew_leases touches only active rows of that owner") {
+  fixture f{Backend::make};
+  f.put({f.make_row("te_a"), f.make_row("te_done")});
+  f.claim("owner_a", {"task_a"}, 10, 1s);
+  f.put(f.make_row("te_b"));
+  auto b = f.claim("owner_b", {"task_a"}, 10, 1s).claimed.at(0);
+  auto done = f.must_get("te_done");
+  auto fin = f.finish(done, execution_status::completed);
+  fin.next.lease_expires_at = done.lease_expires_at; // keep it, to see
+  done = *f.apply(fin).current;
+  f.clock.advance(500ms);
+  CHECK(f.store->renew_leases("owner_a", 10s) == 1);
+  CHECK(f.must_get("te_a").lease_expires_at == f.clock.now() + 10s);
+  check_same_row(b, f.must_get("te_b"));
+  check_same_row(done, f.must_get("te_done"));
+  CHECK(f.store->renew_leases("owner_nobody", 10s) == 0);
+}
+
+DURABLE_CONFORMANCE_CASE(
+  "a renewed lease is not taken over at its old expiry") {
+  fixture f{Backend::make};
+  f.put(f.make_row("te_x"));
+  f.claim("owner_a", {"task_a"}, 10, 1s);
+  f.clock.advance(900ms);
+  f.store->renew_leases("owner_a", 1s);
+  f.clock.advance(500ms);
+  CHECK(f.claim("owner_b").claimed.empty());
+  f.clock.advance(500ms);
+  auto res = f.claim("owner_b");
+  REQUIRE(res.claimed.size() == 1);
+  CHECK(res.claimed[0].recoveries == 1);
+}
+
+DURABLE_CONFORMANCE_CASE("release_leases makes the rows claimable at once") {
+  fixture f{Backend::make};
+  f.put({f.make_row("te_1"), f.make_row("te_2")});
+  auto claimed = f.claim("owner_a", {"task_a"}, 10, 1min).claimed;
+  REQUIRE(claimed.size() == 2);
+  f.clock.advance(1s);
+  CHECK(f.store->release_leases("owner_a") == 2);
+  for (const auto& before : claimed) {
+    auto r = f.must_get(before.id);
+    CHECK(r.version == before.version);
+    CHECK(r.status == execution_status::running);
+    CHECK(r.lease_expires_at == f.clock.now());
+    CHECK_FALSE(r.owner.has_value());
+  }
+  CHECK(f.store->renew_leases("owner_a", 1min) == 0);
+  auto res = f.claim("owner_b");
+  CHECK(res.claimed.size() == 2);
+}
+
+DURABLE_CONFORMANCE_CASE(
+  "a released running row is taken over without a recovery") {
+  fixture f{Backend::make};
+  f.put(f.make_row("te_x"));
+  auto first = f.claim("owner_a", {"task_a"}, 10, 1min).claimed.at(0);
+  f.store->release_leases("owner_a");
+  auto res = f.claim("owner_b");
+  REQUIRE(res.claimed.size() == 1);
+  auto r = res.claimed[0];
+  CHECK(r.recoveries == first.recoveries);
+  CHECK(r.status == execution_status::running);
+  CHECK(r.owner == std::optional<std::string>{"owner_b"});
+  CHECK(r.version == first.version + 1);
+}
+
+DURABLE_CONFORMANCE_CASE("release_leases touches only the rows of that owner") {
+  fixture f{Backend::make};
+  f.put(f.make_row("te_a"));
+  f.claim("owner_a", {"task_a"}, 10, 1min);
+  f.put(f.make_row("te_b"));
+  auto b = f.claim("owner_b", {"task_a"}, 10, 1min).claimed.at(0);
+  CHECK(f.store->release_leases("owner_a") == 1);
+  check_same_row(b, f.must_get("te_b"));
+  CHECK(ids_of(f.claim("owner_c").claimed)
+        == std::vector<std::string>{"te_a"});
+  CHECK(f.store->release_leases("owner_nobody") == 0);
+}
+
+} // TEST_SUITE

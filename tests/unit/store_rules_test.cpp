@@ -1,0 +1,199 @@
+#include "durable/store_rules.hpp"
+
+#include <string>
+
+#include <doctest/doctest.h>
+
+namespace durable::test {
+
+namespace {
+
+using store_rules::is_claimable;
+
+const timestamp now = from_micros(1'700'000'000'000'000);
+constexpr millis lease{6000};
+
+execution_record row(execution_status status,
+                     task_kind kind = task_kind::task) {
+  task_options o;
+  o.id = "t";
+  o.timeout = millis{30'000};
+  auto r = make_execution("t", kind, o, "null", now - millis{60'000});
+  r.status = status;
+  r.version = 3;
+  return r;
+}
+
+execution_record leased(execution_status status, timestamp expires,
+                        task_kind kind = task_kind::task) {
+  auto r = row(status, kind);
+  r.owner = "de_old";
+  r.lease_expires_at = expires;
+  return r;
+}
+
+execution_record failed_parent() {
+  auto p = row(execution_status::failed, task_kind::parent);
+  p.task_id = "parent_task";
+  p.error = execution_error{error_kind::generic, "boom", false, false};
+  return p;
+}
+
+} // namespace
+
+TEST_SUITE("core.store_rules") {
+
+TEST_CASE("a ready row is claimable once start_at is due") {
+  auto r = row(execution_status::ready);
+  r.start_at = now;
+  CHECK(is_claimable(r, now));
+  r.start_at = now - millis{1};
+  CHECK(is_claimable(r, now));
+}
+
+TEST_CASE("a ready row is not claimable before start_at") {
+  auto r = row(execution_status::ready);
+  r.start_at = now + std::chrono::microseconds{1};
+  CHECK_FALSE(is_claimable(r, now));
+}
+
+TEST_CASE("a running row is claimable once its lease has expired") {
+  CHECK(is_claimable(leased(execution_status::running, now), now));
+  CHECK(is_claimable(leased(execution_status::running, now - lease), now));
+}
+
+TEST_CASE("a running row with an unexpired lease is not claimable") {
+  auto r = leased(execution_status::running,
+                  now + std::chrono::microseconds{1});
+  CHECK_FALSE(is_claimable(r, now));
+}
+
+TEST_CASE("a running row without a lease is claimable") {
+  CHECK(is_claimable(row(execution_status::running), now));
+}
+
+TEST_CASE("a sleeping execution is never claimable") {
+  auto r = row(execution_status::running, task_kind::sleeping);
+  CHECK_FALSE(is_claimable(r, now));
+  r.lease_expires_at = now - lease;
+  CHECK_FALSE(is_claimable(r, now));
+  r.expires_at = now - lease;
+  CHECK_FALSE(is_claimable(r, now));
+}
+
+TEST_CASE("a waiting parent is claimable only once its lease has expired") {
+  for (auto status : {execution_status::waiting_for_children,
+                      execution_status::waiting_for_finalize}) {
+    CAPTURE(to_string(status));
+    CHECK(is_claimable(leased(status, now, task_kind::parent), now));
+    CHECK_FALSE(is_claimable(leased(status, now + lease, task_kind::parent),
+                             now));
+  }
+}
+
+TEST_CASE("a finished row is never claimable") {
+  for (auto status :
+       {execution_status::completed, execution_status::failed,
+        execution_status::timed_out, execution_status::finalize_failed,
+        execution_status::cancelled}) {
+    CAPTURE(to_string(status));
+    auto r = row(status);
+    r.start_at = now - lease;
+    CHECK_FALSE(is_claimable(r, now));
+    r.lease_expires_at = now - lease;
+    CHECK_FALSE(is_claimable(r, now));
+  }
+}
+
+TEST_CASE("claiming a ready row starts it under the new owner's lease") {
+  auto r = row(execution_status::ready);
+  r.attempt = 2;
+  r.recoveries = 1;
+  store_rules::claim(r, now, "de_me", lease);
+  CHECK_EQ(r.status, execution_status::running);
+  CHECK_EQ(r.started_at, now);
+  CHECK_EQ(r.expires_at, now + millis{30'000});
+  CHECK_EQ(r.owner, "de_me");
+  CHECK_EQ(r.lease_expires_at, now + lease);
+  CHECK_EQ(r.version, 4);
+  CHECK_EQ(r.updated_at, now);
+  CHECK_EQ(r.attempt, 2);
+  CHECK_EQ(r.recoveries, 1);
+}
+
+TEST_CASE("claiming an expired running row counts one recovery") {
+  auto r = leased(execution_status::running, now - millis{1});
+  r.attempt = 1;
+  r.started_at = now - millis{40'000};
+  r.expires_at = now - millis{10'000};
+  store_rules::claim(r, now, "de_me", lease);
+  CHECK_EQ(r.status, execution_status::running);
+  CHECK_EQ(r.recoveries, 1);
+  CHECK_EQ(r.attempt, 1);
+  CHECK_EQ(r.started_at, now);
+  CHECK_EQ(r.expires_at, now + millis{30'000});
+  CHECK_EQ(r.owner, "de_me");
+  CHECK_EQ(r.lease_expires_at, now + lease);
+  CHECK_EQ(r.version, 4);
+}
+
+TEST_CASE("claiming a released running row counts no recovery") {
+  auto r = row(execution_status::running);
+  r.recoveries = 1;
+  store_rules::claim(r, now, "de_me", lease);
+  CHECK_EQ(r.recoveries, 1);
+  CHECK_EQ(r.status, execution_status::running);
+  CHECK_EQ(r.started_at, now);
+  CHECK_EQ(r.owner, "de_me");
+}
+
+TEST_CASE("claiming a waiting parent keeps its status and counts no "
+          "recovery") {
+  auto r = leased(execution_status::waiting_for_children, now,
+                  task_kind::parent);
+  r.started_at = now - millis{50'000};
+  r.expires_at = now - millis{20'000};
+  r.waiting_for_children_started_at = now - millis{30'000};
+  store_rules::claim(r, now, "de_me", lease);
+  CHECK_EQ(r.status, execution_status::waiting_for_children);
+  CHECK_EQ(r.recoveries, 0);
+  CHECK_EQ(r.started_at, now - millis{50'000});
+  CHECK_EQ(r.expires_at, now - millis{20'000});
+  CHECK_EQ(r.waiting_for_children_started_at, now - millis{30'000});
+  CHECK_EQ(r.owner, "de_me");
+  CHECK_EQ(r.lease_expires_at, now + lease);
+  CHECK_EQ(r.version, 4);
+}
+
+TEST_CASE("parent_failed_error names the parent and its error") {
+  auto p = failed_parent();
+  auto e = store_rules::parent_failed_error(p);
+  CHECK_EQ(e.message, "Parent task failed [parentTaskId=parent_task] "
+                      "[parentExecutionId="
+                        + p.id + "]: boom");
+  CHECK_EQ(e.kind, error_kind::cancelled);
+  CHECK_FALSE(e.retryable);
+  CHECK_FALSE(e.internal);
+}
+
+TEST_CASE("cancel_descendant ends the descendant cancelled and closed") {
+  auto p = failed_parent();
+  auto r = leased(execution_status::waiting_for_children, now + lease,
+                  task_kind::parent);
+  r.run_output = "1";
+  auto later = now + millis{5};
+  store_rules::cancel_descendant(r, p, later);
+  CHECK_EQ(r.status, execution_status::cancelled);
+  CHECK_EQ(r.error, store_rules::parent_failed_error(p));
+  CHECK_EQ(r.finished_at, later);
+  CHECK_EQ(r.closed_at, later);
+  CHECK_EQ(r.updated_at, later);
+  CHECK_FALSE(r.run_output.has_value());
+  CHECK_FALSE(r.lease_expires_at.has_value());
+  CHECK_EQ(r.version, 4);
+  CHECK_FALSE(is_claimable(r, later + lease));
+}
+
+} // TEST_SUITE
+
+} // namespace durable::test
