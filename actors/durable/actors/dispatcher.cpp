@@ -1,0 +1,239 @@
+#include "durable/actors/dispatcher.hpp"
+
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "durable/actors/execution_actor.hpp"
+#include "durable/actors/messages.hpp"
+
+namespace durable::actors {
+
+namespace {
+
+struct dispatcher_state {
+  runtime_ptr rt;
+  std::unordered_map<std::string, caf::actor> live;
+  std::size_t running_bodies = 0;
+  bool claiming = false;
+  /// Work may be left behind: claim again when a claim ends or a slot frees.
+  bool backlog = false;
+  bool draining = false;
+  /// The earliest time a wake-up for future work is set for.
+  std::optional<timestamp> wake_at;
+  std::vector<std::string> task_ids;
+  std::uint64_t task_generation = ~std::uint64_t{0};
+  std::unordered_map<std::string, std::vector<caf::response_promise>> watchers;
+  std::vector<caf::response_promise> drained;
+  std::uint64_t claimed = 0;
+  std::uint64_t claims = 0;
+};
+
+using state_ptr = std::shared_ptr<dispatcher_state>;
+
+void claim(caf::event_based_actor* self, const state_ptr& st);
+
+void schedule_wake(caf::event_based_actor* self, const state_ptr& st,
+                   timestamp at) {
+  if (st->wake_at && *st->wake_at <= at)
+    return;
+  st->wake_at = at;
+  st->rt->set_timer(caf::actor_cast<caf::actor>(self),
+                    st->rt->delay_until(at),
+                    caf::make_message(rerun_atom::value));
+}
+
+void on_ready(caf::event_based_actor* self, const state_ptr& st,
+              timestamp at) {
+  if (at <= st->rt->db->now())
+    claim(self, st);
+  else
+    schedule_wake(self, st, at);
+}
+
+void check_drained(const state_ptr& st) {
+  if (st->draining && st->running_bodies == 0 && !st->claiming) {
+    for (auto& rp : st->drained)
+      rp.deliver(true);
+    st->drained.clear();
+  }
+}
+
+void claim(caf::event_based_actor* self, const state_ptr& st) {
+  if (st->draining)
+    return;
+  if (st->claiming) {
+    st->backlog = true;
+    return;
+  }
+  auto& opts = st->rt->options;
+  auto free = opts.max_concurrent - std::min(opts.max_concurrent,
+                                             st->running_bodies);
+  if (free == 0) {
+    st->backlog = true;
+    return;
+  }
+  if (auto gen = st->rt->tasks->generation(); gen != st->task_generation) {
+    st->task_ids = st->rt->tasks->ids();
+    st->task_generation = gen;
+  }
+  if (st->task_ids.empty())
+    return;
+  claim_request req{st->rt->incarnation, opts.lease_duration,
+                    std::min(opts.claim_batch_size, free), st->task_ids};
+  auto limit = req.limit;
+  st->claiming = true;
+  st->backlog = false;
+  ++st->claims;
+  self->request(st->rt->storage, caf::infinite, claim_atom::value,
+                std::move(req))
+    .then(
+      [=](claim_result& res) {
+        st->claiming = false;
+        st->claimed += res.claimed.size();
+        for (auto& row : res.claimed) {
+          if (takes_slot(row))
+            ++st->running_bodies;
+          auto id = row.id;
+          st->live[id] = spawn_execution(self, st->rt, std::move(row));
+        }
+        if (res.claimed.size() >= limit)
+          st->backlog = true;
+        if (res.next_ready_at)
+          schedule_wake(self, st, *res.next_ready_at);
+        check_drained(st);
+        if (st->backlog)
+          claim(self, st);
+      },
+      [=](caf::error&) {
+        // The store is unavailable: the poll tries again.
+        st->claiming = false;
+        check_drained(st);
+      });
+}
+
+void deliver_watchers(const state_ptr& st, const std::string& id,
+                      const maybe_record& r) {
+  auto i = st->watchers.find(id);
+  if (i == st->watchers.end())
+    return;
+  for (auto& rp : i->second)
+    if (r.record)
+      rp.deliver(r);
+    else
+      rp.deliver(caf::make_error(caf::sec::runtime_error,
+                                 "Task execution not found [executionId="
+                                   + id + "]"));
+  st->watchers.erase(i);
+}
+
+void fetch_for_watchers(caf::event_based_actor* self, const state_ptr& st,
+                        const std::string& id) {
+  self->request(st->rt->storage, caf::infinite, fetch_atom::value, id)
+    .then(
+      [=](maybe_record& r) {
+        if (!r.record || r.record->is_finished())
+          deliver_watchers(st, id, r);
+      },
+      [](caf::error&) {});
+}
+
+void route(caf::event_based_actor* self, const state_ptr& st,
+           const std::vector<store_event>& events) {
+  for (const auto& e : events) {
+    switch (e.kind) {
+      case store_event::type::work_ready:
+        on_ready(self, st, e.at);
+        break;
+      case store_event::type::finished:
+        if (!e.parent_id.empty())
+          if (auto i = st->live.find(e.parent_id); i != st->live.end())
+            self->send(i->second, child_done_atom::value, e.execution_id);
+        if (st->watchers.count(e.execution_id) != 0)
+          fetch_for_watchers(self, st, e.execution_id);
+        break;
+      case store_event::type::cancelled:
+        if (e.owner == st->rt->incarnation)
+          if (auto i = st->live.find(e.execution_id); i != st->live.end())
+            self->send(i->second, cancel_atom::value);
+        break;
+      case store_event::type::deadline:
+        self->send(st->rt->janitor, deadline_atom::value, e.at);
+        break;
+    }
+  }
+}
+
+} // namespace
+
+caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
+  auto st = std::make_shared<dispatcher_state>();
+  st->rt = std::move(rt);
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& [id, a] : st->live)
+      self->send_exit(a, msg.reason);
+    st->live.clear();
+    self->quit(msg.reason);
+  });
+  auto poll = st->rt->options.poll_interval;
+  return {
+    [=](poll_atom) {
+      claim(self, st);
+      if (!st->draining)
+        st->rt->set_timer(caf::actor_cast<caf::actor>(self),
+                          std::chrono::duration_cast<caf::timespan>(poll),
+                          caf::make_message(poll_atom::value));
+    },
+    [=](rerun_atom) {
+      st->wake_at.reset();
+      claim(self, st);
+    },
+    [=](events_atom, const std::vector<store_event>& events) {
+      route(self, st, events);
+    },
+    [=](slot_free_atom) {
+      if (st->running_bodies > 0)
+        --st->running_bodies;
+      check_drained(st);
+      if (st->backlog)
+        claim(self, st);
+    },
+    [=](gone_atom, const std::string& id, const caf::actor_addr& addr) {
+      auto i = st->live.find(id);
+      if (i != st->live.end() && i->second.address() == addr)
+        st->live.erase(i);
+    },
+    [=](watch_atom, const std::string& id) {
+      auto rp = self->make_response_promise();
+      st->watchers[id].push_back(rp);
+      self->request(st->rt->storage, caf::infinite, watch_atom::value, id)
+        .then(
+          [=](maybe_record& r) {
+            if (!r.record || r.record->is_finished())
+              deliver_watchers(st, id, r);
+          },
+          [=](caf::error& err) {
+            auto i = st->watchers.find(id);
+            if (i == st->watchers.end())
+              return;
+            for (auto& w : i->second)
+              w.deliver(err);
+            st->watchers.erase(i);
+          });
+      return rp;
+    },
+    [=](drain_atom) {
+      st->draining = true;
+      auto rp = self->make_response_promise();
+      st->drained.push_back(rp);
+      check_drained(st);
+      return rp;
+    },
+    [=](stats_atom) {
+      return engine_stats{st->running_bodies, st->live.size(), st->claimed,
+                          st->claims};
+    },
+  };
+}
+
+} // namespace durable::actors

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include "durable/actors/runtime.hpp"
+
+namespace durable::actors {
+
+/// Claims ready work for this node and routes what the store announces.
+///
+/// **Claims.** Whenever work may be ready (a `work_ready` event, a retry
+/// coming due, a freed slot while work was left behind, the safety-net poll)
+/// it claims up to `min(claim_batch_size, free slots)` executions of the
+/// tasks this node registered, in one store call, with at most one claim in
+/// flight. It spawns one execution actor per claimed row. Only running
+/// bodies hold slots (see takes_slot()). The claim also takes executions
+/// whose owner's lease expired, so recovery needs no separate scan.
+///
+/// **Routing.** Store events arrive as `(events, vector<store_event>)`: a
+/// finished child is pushed to its parent's supervisor if it lives here, a
+/// cancel to the execution actor that runs it, a sleeper deadline to the
+/// janitor, and a finished watched execution to everyone waiting on it.
+///
+/// Protocol besides events: `(watch, id)` -> `maybe_record` once the
+/// execution finished (an error if it does not exist); `(drain)` -> `bool`
+/// once claiming stopped and no body runs; `(stats)` -> `engine_stats`;
+/// `(slotfree)`, `(gone, id, addr)` from execution actors.
+caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt);
+
+} // namespace durable::actors

@@ -1,0 +1,49 @@
+#include "durable/actors/engine.hpp"
+
+#include <caf/all.hpp>
+
+#include "durable/actors/dispatcher.hpp"
+#include "durable/actors/janitor.hpp"
+#include "durable/actors/messages.hpp"
+#include "durable/actors/storage_actor.hpp"
+#include "durable/actors/timer_service.hpp"
+
+namespace durable::actors {
+
+std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
+  // Actors read the handles in `rt` once they run, so the ones that use
+  // other actors start lazily and are kicked after every handle is set.
+  rt->timers = sys.spawn(timer_service);
+  if (rt->detached_io) {
+    rt->storage = sys.spawn<caf::detached>(storage_actor, rt);
+  } else {
+    rt->storage = sys.spawn(storage_actor, rt);
+  }
+  rt->janitor = sys.spawn<caf::lazy_init>(janitor, rt);
+  rt->dispatcher = sys.spawn<caf::lazy_init>(dispatcher, rt);
+  if (rt->detached_io)
+    rt->lease_keeper = sys.spawn<caf::detached + caf::lazy_init>(lease_keeper,
+                                                                 rt);
+  else
+    rt->lease_keeper = sys.spawn<caf::lazy_init>(lease_keeper, rt);
+  auto token = rt->db->subscribe(
+    [d = rt->dispatcher](std::vector<store_event> events) {
+      caf::anon_send(d, events_atom::value, std::move(events));
+    });
+  caf::anon_send(rt->janitor, poll_atom::value);
+  caf::anon_send(rt->dispatcher, poll_atom::value);
+  caf::anon_send(rt->lease_keeper, renew_atom::value);
+  return token;
+}
+
+void stop_engine(const runtime_ptr& rt, std::uint64_t listener_token) {
+  rt->db->unsubscribe(listener_token);
+  for (auto* a : {&rt->dispatcher, &rt->janitor, &rt->lease_keeper,
+                  &rt->storage, &rt->timers}) {
+    // Handles stay set: actors that are still finishing may read them.
+    if (*a)
+      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  }
+}
+
+} // namespace durable::actors

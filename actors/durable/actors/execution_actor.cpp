@@ -1,0 +1,620 @@
+#include "durable/actors/execution_actor.hpp"
+
+#include <caf/all.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "durable/actors/messages.hpp"
+#include "durable/transitions.hpp"
+
+namespace durable::actors {
+
+namespace {
+
+using nlohmann::json;
+
+/// Runs a body and turns whatever it throws into an execution error.
+body_outcome run_body(const task_definition& def, task_context& ctx,
+                      const std::string& input) {
+  body_outcome out;
+  try {
+    if (def.kind == task_kind::parent)
+      out.parent = def.run_parent(ctx, input);
+    else
+      out.output = def.run(ctx, input);
+  } catch (...) {
+    out.error = to_execution_error(std::current_exception());
+  }
+  return out;
+}
+
+/// Runs an inline finalize; its errors are never retried and keep only
+/// their message (as the reference does).
+body_outcome run_finalize(const task_definition& def, const std::string& in) {
+  body_outcome out;
+  try {
+    out.output = def.finalize_function(in);
+  } catch (...) {
+    auto e = to_execution_error(std::current_exception());
+    out.error = execution_error{error_kind::generic, e.message, false, false};
+  }
+  return out;
+}
+
+execution_error non_retryable(std::string message) {
+  return {error_kind::generic, std::move(message), false, false};
+}
+
+caf::timespan to_timespan(millis d) {
+  return std::chrono::duration_cast<caf::timespan>(d);
+}
+
+class execution_actor : public caf::event_based_actor {
+public:
+  execution_actor(caf::actor_config& cfg, runtime_ptr rt,
+                  execution_record row)
+    : caf::event_based_actor(cfg),
+      rt_(std::move(rt)),
+      storage_(rt_->storage),
+      dispatcher_(rt_->dispatcher),
+      row_(std::move(row)),
+      slot_held_(takes_slot(row_)) {
+    def_ = rt_->tasks->find(row_.task_id);
+  }
+
+  caf::behavior make_behavior() override {
+    start();
+    return {
+      [this](body_done_atom, body_outcome& out) {
+        on_body_done(std::move(out));
+      },
+      [this](timeout_atom) { on_timeout(); },
+      [this](cancel_atom) {
+        cancel_.request_stop();
+        end();
+      },
+      [this](child_done_atom, const std::string&) {
+        if (phase_ != phase::supervising)
+          return;
+        if (--remaining_ <= 0)
+          check_children();
+      },
+      [this](recheck_atom) {
+        recheck_token_ = 0;
+        if (phase_ == phase::supervising)
+          check_children();
+      },
+    };
+  }
+
+private:
+  enum class phase { starting, running_body, finalizing, writing,
+                     supervising, done };
+
+  // -- start ----------------------------------------------------------------
+
+  void start() {
+    if (!def_) {
+      // Claims filter by registered task, so this only happens if a row's
+      // task vanished between claim and spawn: fail it clearly.
+      end_with(transitions::finish(
+        row_, execution_status::failed, std::nullopt,
+        execution_error{error_kind::not_found,
+                        fmt::format("Task not found [taskId={}]",
+                                    row_.task_id)},
+        now()));
+      return;
+    }
+    if (row_.status == execution_status::running
+        && row_.recoveries > rt_->options.max_recoveries) {
+      end_with(transitions::finish(
+        row_, execution_status::failed, std::nullopt,
+        execution_error{error_kind::generic,
+                        fmt::format("Task execution recovered too many times "
+                                    "[recoveries={}] [maxRecoveries={}]",
+                                    row_.recoveries,
+                                    rt_->options.max_recoveries),
+                        false, true},
+        now()));
+      return;
+    }
+    switch (row_.status) {
+      case execution_status::running:
+        if (row_.kind == task_kind::sequence || row_.kind == task_kind::loop)
+          start_steps();
+        else
+          start_body();
+        return;
+      case execution_status::waiting_for_children:
+      case execution_status::waiting_for_finalize:
+        supervise();
+        return;
+      default:
+        end();
+    }
+  }
+
+  void start_body() {
+    phase_ = phase::running_body;
+    auto deadline = row_.expires_at ? rt_->delay_until(*row_.expires_at)
+                                    : to_timespan(row_.timeout);
+    timeout_token_ = rt_->set_timer(caf::actor_cast<caf::actor>(this),
+                                    deadline,
+                                    caf::make_message(timeout_atom::value));
+    task_context ctx{row_.task_id,   row_.id,     row_.attempt,
+                     row_.error,     row_.parent, row_.root,
+                     cancel_.get_token(), rt_->shutdown.get_token()};
+    if (!def_->options.may_block) {
+      on_body_done(run_body(*def_, ctx, row_.input));
+      return;
+    }
+    // The slot is free once the body returned *and* this actor persisted
+    // its outcome (or ended): whichever comes last frees it. So a body that
+    // outlives its deadline keeps its slot busy, and a drain that sees no
+    // busy slot knows every outcome is stored.
+    slot_held_ = false;
+    ticket_ = std::make_shared<std::atomic<int>>(2);
+    rt_->workers->submit([def = def_, ctx = std::move(ctx), input = row_.input,
+                          self = caf::actor_cast<caf::actor>(this),
+                          dispatcher = dispatcher_,
+                          ticket = ticket_]() mutable {
+      auto out = run_body(*def, ctx, input);
+      caf::anon_send(self, body_done_atom::value, std::move(out));
+      if (ticket->fetch_sub(1) == 1)
+        caf::anon_send(dispatcher, slot_free_atom::value);
+    });
+  }
+
+  void start_steps() {
+    auto child = make_step(0, row_.input);
+    if (!child)
+      return;
+    write(transitions::next_step(row_, std::move(*child), now()),
+          [this] { supervise(); });
+  }
+
+  // -- body outcomes --------------------------------------------------------
+
+  void on_timeout() {
+    timeout_token_ = 0;
+    if (phase_ != phase::running_body)
+      return;
+    cancel_.request_stop();
+    fail(timed_out_error());
+  }
+
+  void on_body_done(body_outcome out) {
+    if (phase_ == phase::finalizing) {
+      on_finalize_done(std::move(out));
+      return;
+    }
+    if (phase_ != phase::running_body)
+      return; // a late result after a timeout: discarded
+    cancel_timeout();
+    if (out.error) {
+      fail(std::move(*out.error));
+      return;
+    }
+    if (out.parent) {
+      on_parent_run(std::move(*out.parent));
+      return;
+    }
+    auto output = std::move(out.output).value_or("null");
+    if (!check_output(output))
+      return;
+    end_with(transitions::complete(row_, std::move(output), now()));
+  }
+
+  void fail(execution_error e) {
+    auto delay = retry_delay(row_.retry, row_.attempt, rt_->random);
+    end_with(transitions::fail_run(row_, std::move(e), now(), delay));
+  }
+
+  bool check_output(const std::string& output) {
+    auto cap = rt_->options.max_output_bytes;
+    if (output.size() <= cap)
+      return true;
+    end_with(transitions::finish(
+      row_, execution_status::failed, std::nullopt,
+      non_retryable(fmt::format("Serialized data size exceeds maximum "
+                                "allowed size [size={}] [maxSize={}]",
+                                output.size(), cap)),
+      now()));
+    return false;
+  }
+
+  void on_parent_run(parent_run pr) {
+    if (!check_output(pr.output))
+      return;
+    auto n = pr.children.size();
+    if (n > rt_->options.max_children) {
+      fail(non_retryable(fmt::format(
+        "Parent task tried to spawn more than max children tasks "
+        "[maxChildren={}] [childrenCount={}]",
+        rt_->options.max_children, n)));
+      return;
+    }
+    std::vector<execution_record> kids;
+    kids.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& req = pr.children[i];
+      auto c = make_child(req.task_id, std::move(req.input), req.options,
+                          static_cast<std::uint32_t>(i), n, false);
+      if (!c)
+        return;
+      kids.push_back(std::move(*c));
+    }
+    if (!kids.empty()) {
+      write(transitions::wait_for_children(row_, std::move(pr.output),
+                                           std::move(kids), now()),
+            [this] { supervise(); });
+      return;
+    }
+    auto outcome = transitions::children_outcome(pr.output, {});
+    after_children(std::move(outcome), std::move(pr.output));
+  }
+
+  /// Every child finished (or there were none): finalize or complete.
+  void after_children(std::string outcome,
+                      std::optional<std::string> run_output) {
+    if (def_->finalize_function) {
+      run_inline_finalize(std::move(outcome));
+      return;
+    }
+    if (!def_->finalize_task.empty()) {
+      auto fin = make_child(def_->finalize_task, std::move(outcome), {},
+                            static_cast<std::uint32_t>(row_.children.size()),
+                            1, true);
+      if (!fin)
+        return;
+      write(transitions::wait_for_finalize(row_, std::move(run_output),
+                                           std::move(*fin), now()),
+            [this] { supervise(); });
+      return;
+    }
+    if (!check_output(outcome))
+      return;
+    end_with(transitions::complete(row_, std::move(outcome), now()));
+  }
+
+  void run_inline_finalize(std::string input) {
+    phase_ = phase::finalizing;
+    if (!def_->options.may_block) {
+      on_finalize_done(run_finalize(*def_, input));
+      return;
+    }
+    rt_->workers->submit([def = def_, input = std::move(input),
+                          self = caf::actor_cast<caf::actor>(this)] {
+      caf::anon_send(self, body_done_atom::value, run_finalize(*def, input));
+    });
+  }
+
+  void on_finalize_done(body_outcome out) {
+    if (out.error) {
+      end_with(transitions::finish(row_, execution_status::finalize_failed,
+                                   std::nullopt, std::move(out.error),
+                                   now()));
+      return;
+    }
+    auto output = std::move(out.output).value_or("null");
+    if (!check_output(output))
+      return;
+    end_with(transitions::complete(row_, std::move(output), now()));
+  }
+
+  // -- children -------------------------------------------------------------
+
+  /// Builds a child row, or fails this execution and returns nullopt.
+  std::optional<execution_record>
+  make_child(const std::string& task_id, std::string input,
+             const enqueue_options& overrides, std::uint32_t index,
+             std::size_t siblings, bool is_finalize) {
+    auto child_def = rt_->tasks->find(task_id);
+    if (!child_def) {
+      fail(execution_error{error_kind::not_found,
+                           fmt::format("Task not found [taskId={}]",
+                                       task_id)});
+      return std::nullopt;
+    }
+    try {
+      auto opts = merge(child_def->options, overrides);
+      if (input.size() > rt_->options.max_input_bytes)
+        throw error::non_retryable(fmt::format(
+          "Serialized data size exceeds maximum allowed size [size={}] "
+          "[maxSize={}]",
+          input.size(), rt_->options.max_input_bytes));
+      std::optional<std::string> sleeping_id;
+      if (child_def->kind == task_kind::sleeping) {
+        auto parsed = json::parse(input, nullptr, false);
+        if (!parsed.is_string() || parsed.get<std::string>().empty()
+            || parsed.get<std::string>().size() > 255)
+          throw error::non_retryable(fmt::format(
+            "Invalid sleeping task unique id for task {}: must be a "
+            "non-empty string of at most 255 characters",
+            task_id));
+        sleeping_id = parsed.get<std::string>();
+        input = "null";
+      }
+      auto c = transitions::make_child(row_, task_id, child_def->kind, opts,
+                                       std::move(input), index, siblings,
+                                       is_finalize, now());
+      c.sleeping_id = std::move(sleeping_id);
+      return c;
+    } catch (const error& e) {
+      fail(e.info());
+      return std::nullopt;
+    }
+  }
+
+  /// The child of step `k` of a sequence or loop.
+  std::optional<execution_record> make_step(std::uint32_t k,
+                                            std::string input) {
+    if (row_.kind == task_kind::sequence)
+      return make_child(def_->steps.at(k), std::move(input), {}, k,
+                        def_->steps.size(), false);
+    enqueue_options o;
+    if (def_->iteration_pause)
+      o.sleep_before_run = def_->iteration_pause(static_cast<int>(k));
+    return make_child(def_->iteration_task, std::move(input), o, k,
+                      static_cast<std::size_t>(def_->max_iterations), false);
+  }
+
+  void supervise() {
+    phase_ = phase::supervising;
+    check_children();
+  }
+
+  void check_children() {
+    if (checking_)
+      return;
+    checking_ = true;
+    request(storage_, caf::infinite, children_atom::value, row_.id)
+      .then(
+        [this](std::vector<execution_record>& kids) {
+          checking_ = false;
+          if (phase_ == phase::supervising)
+            on_children(std::move(kids));
+        },
+        [this](caf::error&) {
+          checking_ = false;
+          arm_recheck();
+        });
+  }
+
+  void arm_recheck() {
+    if (recheck_token_ == 0)
+      recheck_token_ = rt_->set_timer(
+        caf::actor_cast<caf::actor>(this),
+        to_timespan(rt_->options.supervisor_recheck_interval),
+        caf::make_message(recheck_atom::value));
+  }
+
+  void on_children(std::vector<execution_record> kids) {
+    if (row_.status == execution_status::waiting_for_finalize) {
+      on_finalize_child(kids);
+      return;
+    }
+    // Children of this parent in order, finalize excluded (it is last).
+    std::vector<execution_record> mine;
+    mine.reserve(kids.size());
+    int unfinished = 0;
+    for (auto& k : kids) {
+      if (k.parent && k.parent->is_finalize)
+        continue;
+      if (!k.is_finished())
+        ++unfinished;
+      mine.push_back(std::move(k));
+    }
+    if (unfinished > 0 || mine.size() < row_.children.size()) {
+      if (unfinished == 0) {
+        end_with(transitions::finish(
+          row_, execution_status::failed, std::nullopt,
+          non_retryable(fmt::format(
+            "Some children task executions not found [expected={}] "
+            "[found={}]",
+            row_.children.size(), mine.size())),
+          now()));
+        return;
+      }
+      remaining_ = unfinished;
+      arm_recheck();
+      return;
+    }
+    switch (row_.kind) {
+      case task_kind::sequence:
+        on_step_done(mine.back());
+        return;
+      case task_kind::loop:
+        on_iteration_done(mine.back());
+        return;
+      default:
+        after_children(transitions::children_outcome(row_.run_output, mine),
+                       std::nullopt);
+    }
+  }
+
+  void on_finalize_child(const std::vector<execution_record>& kids) {
+    const execution_record* fin = nullptr;
+    for (const auto& k : kids)
+      if (row_.finalize && k.id == row_.finalize->execution_id)
+        fin = &k;
+    if (fin == nullptr) {
+      end_with(transitions::finish(
+        row_, execution_status::failed, std::nullopt,
+        non_retryable("Some children task executions not found [finalize]"),
+        now()));
+      return;
+    }
+    if (!fin->is_finished()) {
+      remaining_ = 1;
+      arm_recheck();
+      return;
+    }
+    if (fin->status == execution_status::completed) {
+      end_with(transitions::complete(row_, fin->output.value_or("null"),
+                                     now()));
+      return;
+    }
+    auto e = fin->error.value_or(non_retryable("Finalize task failed"));
+    e.retryable = false;
+    end_with(transitions::finish(row_, execution_status::finalize_failed,
+                                 std::nullopt, std::move(e), now()));
+  }
+
+  void on_step_done(const execution_record& step) {
+    if (step.status != execution_status::completed) {
+      auto msg = step.error ? step.error->message : std::string{"unknown"};
+      end_with(transitions::finish(
+        row_, execution_status::finalize_failed, std::nullopt,
+        non_retryable(fmt::format(
+          "Sequential task failed [parentTaskId={}] [index={}]: {}",
+          row_.task_id, row_.step, msg)),
+        now()));
+      return;
+    }
+    auto output = step.output.value_or("null");
+    auto next = row_.step + 1;
+    if (next >= def_->steps.size()) {
+      end_with(transitions::complete(row_, std::move(output), now()));
+      return;
+    }
+    auto child = make_step(next, std::move(output));
+    if (!child)
+      return;
+    write(transitions::next_step(row_, std::move(*child), now()),
+          [this] { check_children(); });
+  }
+
+  void on_iteration_done(const execution_record& it) {
+    if (it.status != execution_status::completed) {
+      auto msg = it.error ? it.error->message : std::string{"unknown error"};
+      end_with(transitions::finish(
+        row_, execution_status::finalize_failed, std::nullopt,
+        non_retryable(fmt::format("Iteration task failed [taskId={}]: {}",
+                                  def_->iteration_task, msg)),
+        now()));
+      return;
+    }
+    auto result = json::parse(it.output.value_or("null"), nullptr, false);
+    bool done = result.is_object() && result.value("done", false);
+    if (done) {
+      json out{{"is_success", true}, {"output", result.value("output", json{})}};
+      end_with(transitions::complete(row_, out.dump(), now()));
+      return;
+    }
+    auto next = row_.step + 1;
+    if (static_cast<int>(next) >= def_->max_iterations) {
+      end_with(transitions::complete(
+        row_, json{{"is_success", false}}.dump(), now()));
+      return;
+    }
+    auto child = make_step(next, row_.input);
+    if (!child)
+      return;
+    write(transitions::next_step(row_, std::move(*child), now()),
+          [this] { check_children(); });
+  }
+
+  // -- persistence and the end ----------------------------------------------
+
+  template <class Then>
+  void write(transition t, Then then) {
+    auto prev = phase_;
+    phase_ = phase::writing;
+    request(storage_, caf::infinite, apply_atom::value, std::move(t))
+      .then(
+        [this, prev, then](write_outcome& out) mutable {
+          if (out.status == write_status::rejected && out.current) {
+            // A child's sleeping id (or key) is taken: a permanent error.
+            row_ = std::move(*out.current);
+            end_with(transitions::finish(
+              row_, execution_status::failed, std::nullopt,
+              non_retryable("Cannot create children: a child's sleeping "
+                            "task unique id or idempotency key exists "
+                            "already"),
+              now()));
+            return;
+          }
+          if (out.status != write_status::applied || !out.current) {
+            end(); // cancelled or taken over: our view is stale
+            return;
+          }
+          row_ = std::move(*out.current);
+          phase_ = prev;
+          if (row_.status != execution_status::running)
+            free_slot(); // the body's outcome is stored
+          then();
+        },
+        [this](caf::error&) { end(); }); // left to lease expiry
+  }
+
+  void end_with(transition t) {
+    write(std::move(t), [this] { end(); });
+  }
+
+  void cancel_timeout() {
+    if (timeout_token_ != 0) {
+      rt_->cancel_timer(timeout_token_);
+      timeout_token_ = 0;
+    }
+  }
+
+  /// Gives up this actor's claim on the concurrency slot (see start_body).
+  void free_slot() {
+    if (slot_held_) {
+      slot_held_ = false;
+      send(dispatcher_, slot_free_atom::value);
+    }
+    if (ticket_) {
+      if (ticket_->fetch_sub(1) == 1)
+        send(dispatcher_, slot_free_atom::value);
+      ticket_.reset();
+    }
+  }
+
+  void end() {
+    if (phase_ == phase::done)
+      return;
+    phase_ = phase::done;
+    cancel_timeout();
+    if (recheck_token_ != 0)
+      rt_->cancel_timer(recheck_token_);
+    free_slot();
+    send(dispatcher_, gone_atom::value, row_.id, address());
+    quit();
+  }
+
+  timestamp now() const {
+    return rt_->db->now();
+  }
+
+  runtime_ptr rt_;
+  // Copies, so that shutdown may drop the runtime's handles while this
+  // actor is still being torn down.
+  caf::actor storage_;
+  caf::actor dispatcher_;
+  execution_record row_;
+  task_definition_ptr def_;
+  bool slot_held_;
+  phase phase_ = phase::starting;
+  std::stop_source cancel_;
+  std::shared_ptr<std::atomic<int>> ticket_;
+  std::uint64_t timeout_token_ = 0;
+  std::uint64_t recheck_token_ = 0;
+  int remaining_ = 0;
+  bool checking_ = false;
+};
+
+} // namespace
+
+bool takes_slot(const execution_record& r) noexcept {
+  return r.status == execution_status::running
+         && (r.kind == task_kind::task || r.kind == task_kind::parent);
+}
+
+caf::actor spawn_execution(caf::event_based_actor* spawner, runtime_ptr rt,
+                           execution_record row) {
+  return spawner->spawn<execution_actor>(std::move(rt), std::move(row));
+}
+
+} // namespace durable::actors

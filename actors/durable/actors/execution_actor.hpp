@@ -1,0 +1,33 @@
+#pragma once
+
+#include <caf/event_based_actor.hpp>
+
+#include "durable/actors/runtime.hpp"
+#include "durable/execution_record.hpp"
+
+namespace durable::actors {
+
+/// Whether a claimed row takes one of the node's concurrency slots: only a
+/// body about to run does (tasks and parent tasks in `running`). Sequences,
+/// loops and adopted waiting parents take none, so deep or recursive trees
+/// never deadlock on the concurrency limit.
+bool takes_slot(const execution_record& r) noexcept;
+
+/// Spawns the actor that carries one claimed execution to its next resting
+/// point: it runs the body (on the worker pool, or inline for non-blocking
+/// tasks), enforces the timeout, persists the outcome, and, for parents,
+/// sequences and loops, stays on as the supervisor that reacts to its
+/// children's ends (pushed by the dispatcher) until the parent finishes.
+///
+/// Every write is a guarded transition; a write that loses (the execution was
+/// cancelled, or another node took it over) ends the actor and drops its
+/// stale view. The cancel token of the body fires on cancel and timeout; a
+/// late result of a body that outlived its deadline is discarded.
+///
+/// Messages: `(bodydone, body_outcome)`, `(timeout)`, `(cancel)`,
+/// `(childdone, child_id)`, `(recheck)`. On its end it sends the dispatcher
+/// `(gone, id, address)` and, if it still held a slot, `(slotfree)`.
+caf::actor spawn_execution(caf::event_based_actor* spawner, runtime_ptr rt,
+                           execution_record row);
+
+} // namespace durable::actors

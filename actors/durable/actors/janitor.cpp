@@ -1,0 +1,92 @@
+#include "durable/actors/janitor.hpp"
+
+#include <caf/all.hpp>
+
+#include "durable/actors/messages.hpp"
+
+namespace durable::actors {
+
+namespace {
+
+struct janitor_state {
+  runtime_ptr rt;
+  std::optional<timestamp> wake_at;
+  bool scanning = false;
+  bool rescan = false;
+};
+
+void scan(caf::event_based_actor* self,
+          const std::shared_ptr<janitor_state>& st);
+
+void wake_at(caf::event_based_actor* self,
+             const std::shared_ptr<janitor_state>& st, timestamp at) {
+  if (st->wake_at && *st->wake_at <= at)
+    return;
+  st->wake_at = at;
+  st->rt->set_timer(caf::actor_cast<caf::actor>(self),
+                    st->rt->delay_until(at),
+                    caf::make_message(expire_atom::value));
+}
+
+void scan(caf::event_based_actor* self,
+          const std::shared_ptr<janitor_state>& st) {
+  if (st->scanning) {
+    st->rescan = true;
+    return;
+  }
+  st->scanning = true;
+  self->request(st->rt->storage, caf::infinite, expire_atom::value)
+    .then(
+      [=](maybe_time& next) {
+        st->scanning = false;
+        if (next.at)
+          wake_at(self, st, *next.at);
+        if (st->rescan) {
+          st->rescan = false;
+          scan(self, st);
+        }
+      },
+      [=](caf::error&) { st->scanning = false; });
+}
+
+caf::timespan to_timespan(millis d) {
+  return std::chrono::duration_cast<caf::timespan>(d);
+}
+
+} // namespace
+
+caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt) {
+  auto st = std::make_shared<janitor_state>();
+  st->rt = std::move(rt);
+  return {
+    [=](deadline_atom, timestamp at) { wake_at(self, st, at); },
+    [=](expire_atom) {
+      st->wake_at.reset();
+      scan(self, st);
+    },
+    [=](poll_atom) {
+      scan(self, st);
+      st->rt->set_timer(caf::actor_cast<caf::actor>(self),
+                        to_timespan(st->rt->options.poll_interval),
+                        caf::make_message(poll_atom::value));
+    },
+  };
+}
+
+caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt) {
+  auto interval = to_timespan(rt->options.lease_renew_interval);
+  return {
+    [=](renew_atom) {
+      try {
+        rt->db->renew_leases(rt->incarnation, rt->options.lease_duration);
+      } catch (const std::exception&) {
+        // Unreachable store: the next interval tries again; leases that
+        // expire meanwhile are recovered by other nodes, and our late
+        // writes are fenced by the version.
+      }
+      self->delayed_send(self, interval, renew_atom::value);
+    },
+  };
+}
+
+} // namespace durable::actors

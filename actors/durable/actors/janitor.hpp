@@ -1,0 +1,24 @@
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include "durable/actors/runtime.hpp"
+
+namespace durable::actors {
+
+/// Times out sleeping executions whose deadline passed.
+///
+/// It learns deadlines from the store's `deadline` events (routed by the
+/// dispatcher as `(deadline, timestamp)`), keeps one wake-up at the earliest
+/// through the timer service, and also scans every poll interval as the
+/// safety net. Closing needs no sweep: finishing a row and cancelling its
+/// descendants happen in one transaction.
+caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt);
+
+/// Renews every lease this node holds, one store call per interval.
+///
+/// Runs detached (its own thread, and on PostgreSQL its own connection) so
+/// that a busy scheduler can never make a healthy node lose its work.
+caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt);
+
+} // namespace durable::actors

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+#include "durable/actors/task_registry.hpp"
+#include "durable/actors/worker_pool.hpp"
+#include "durable/options.hpp"
+#include "durable/retry.hpp"
+#include "durable/store.hpp"
+
+namespace durable::actors {
+
+/// What every actor of one executor shares: the store, the tasks, the
+/// options, the incarnation id and the handles of the service actors.
+///
+/// Threading: fields are set before the first actor starts and only read
+/// afterwards, except `next_timer_token` (atomic) and `shutdown` (a
+/// std::stop_source, itself thread-safe).
+struct runtime {
+  std::shared_ptr<durable::store> db;
+  std::shared_ptr<task_registry> tasks;
+  executor_options options;
+  /// Owner of every lease this node takes; new at each start.
+  std::string incarnation;
+  std::shared_ptr<worker_pool> workers;
+  std::stop_source shutdown;
+  random_source random = default_random;
+  /// Spawn I/O actors detached (own threads). Off only under CAF's
+  /// deterministic test coordinator, where every actor must be scheduled.
+  bool detached_io = true;
+  std::atomic<std::uint64_t> next_timer_token{1};
+
+  caf::actor storage;
+  caf::actor timers;
+  caf::actor dispatcher;
+  caf::actor janitor;
+  caf::actor lease_keeper;
+
+  /// The delay from the store's now until `at` (zero if past).
+  caf::timespan delay_until(timestamp at) const;
+
+  /// Asks the timer service to send `msg` to `target` after `delay`;
+  /// returns the token that cancels it.
+  std::uint64_t set_timer(const caf::actor& target, caf::timespan delay,
+                          caf::message msg);
+
+  void cancel_timer(std::uint64_t token);
+};
+
+using runtime_ptr = std::shared_ptr<runtime>;
+
+} // namespace durable::actors

@@ -1,0 +1,258 @@
+#include "durable/actors/storage_actor.hpp"
+
+#include <caf/all.hpp>
+#include <fmt/format.h>
+
+#include "durable/actors/messages.hpp"
+#include "durable/transitions.hpp"
+
+namespace durable::actors {
+
+namespace {
+
+/// Conditional writes that lose a race are re-read and retried this often
+/// by the compound operations (cancel, wake, expire) before giving up.
+constexpr int max_compound_attempts = 16;
+constexpr std::size_t sleeper_batch = 100;
+
+struct pending_insert {
+  std::vector<execution_record> rows;
+  caf::response_promise rp;
+  insert_callback cb;
+};
+
+struct pending_apply {
+  transition t;
+  caf::response_promise rp;
+};
+
+struct storage_state {
+  runtime_ptr rt;
+  std::vector<pending_insert> inserts;
+  std::vector<pending_apply> applies;
+  bool flush_scheduled = false;
+};
+
+caf::error store_error(const std::exception& e) {
+  return caf::make_error(caf::sec::runtime_error, e.what());
+}
+
+void schedule_flush(caf::event_based_actor* self, storage_state& st) {
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, caf::flush_atom::value);
+  }
+}
+
+void flush_inserts(storage_state& st) {
+  if (st.inserts.empty())
+    return;
+  auto batch = std::move(st.inserts);
+  st.inserts.clear();
+  std::vector<execution_record> rows;
+  for (auto& p : batch)
+    for (auto& r : p.rows)
+      rows.push_back(std::move(r));
+  insert_reply all;
+  try {
+    all.outcomes = st.rt->db->insert(std::move(rows));
+  } catch (const std::exception& e) {
+    all.error = e.what();
+  }
+  std::size_t offset = 0;
+  for (auto& p : batch) {
+    insert_reply mine;
+    mine.error = all.error;
+    if (all.error.empty()) {
+      auto first = all.outcomes.begin() + static_cast<std::ptrdiff_t>(offset);
+      mine.outcomes.assign(first,
+                           first + static_cast<std::ptrdiff_t>(p.rows.size()));
+    }
+    offset += p.rows.size();
+    if (p.cb)
+      p.cb(std::move(mine));
+    else
+      p.rp.deliver(std::move(mine));
+  }
+}
+
+void flush_applies(storage_state& st) {
+  if (st.applies.empty())
+    return;
+  auto batch = std::move(st.applies);
+  st.applies.clear();
+  std::vector<transition> ts;
+  ts.reserve(batch.size());
+  for (auto& p : batch)
+    ts.push_back(std::move(p.t));
+  try {
+    auto outcomes = st.rt->db->apply(std::move(ts));
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      batch[i].rp.deliver(std::move(outcomes[i]));
+  } catch (const std::exception& e) {
+    for (auto& p : batch)
+      p.rp.deliver(store_error(e));
+  }
+}
+
+/// Re-reads and re-applies `step` until it applies, the row is gone, or the
+/// step declines (returns nullopt: nothing to do for that row).
+template <class Step>
+std::optional<execution_record>
+apply_until_settled(durable::store& db, std::optional<execution_record> row,
+                    Step step) {
+  for (int i = 0; i < max_compound_attempts && row; ++i) {
+    auto t = step(*row);
+    if (!t)
+      return row;
+    auto out = db.apply({std::move(*t)});
+    if (out[0].status == write_status::applied)
+      return out[0].current;
+    row = out[0].current;
+  }
+  return row;
+}
+
+wake_reply wake(durable::store& db, const wake_request& req) {
+  wake_reply reply;
+  auto row = db.get_by_sleeping_id(req.sleeping_id);
+  if (!row || row->task_id != req.task_id) {
+    reply.error = execution_error{
+      error_kind::not_found,
+      fmt::format("Task execution not found [taskId={}] "
+                  "[sleepingTaskUniqueId={}]",
+                  req.task_id, req.sleeping_id)};
+    return reply;
+  }
+  reply.record = apply_until_settled(
+    db, std::move(row), [&](const execution_record& r)
+                          -> std::optional<transition> {
+      if (r.is_finished())
+        return std::nullopt;
+      auto now = db.now();
+      if (req.output)
+        return transitions::complete(r, *req.output, now);
+      return transitions::finish(
+        r, execution_status::failed, std::nullopt,
+        execution_error{error_kind::generic, req.error_message, false, false},
+        now);
+    });
+  return reply;
+}
+
+std::optional<timestamp> expire_sleepers(durable::store& db) {
+  for (;;) {
+    auto scan = db.scan_sleepers(sleeper_batch);
+    for (auto& r : scan.expired)
+      apply_until_settled(
+        db, std::optional<execution_record>{std::move(r)},
+        [&](const execution_record& row) -> std::optional<transition> {
+          if (row.is_finished())
+            return std::nullopt;
+          return transitions::expire_sleeper(row, db.now());
+        });
+    if (scan.expired.size() < sleeper_batch)
+      return scan.next_deadline;
+  }
+}
+
+} // namespace
+
+caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
+  auto st = std::make_shared<storage_state>();
+  st->rt = std::move(rt);
+  auto& db = *st->rt->db;
+  return {
+    [=](insert_atom, std::vector<execution_record>& rows) {
+      st->inserts.push_back({std::move(rows), self->make_response_promise(),
+                             nullptr});
+      schedule_flush(self, *st);
+    },
+    [=](insert_atom, std::vector<execution_record>& rows,
+        insert_callback& cb) {
+      st->inserts.push_back({std::move(rows), {}, std::move(cb)});
+      schedule_flush(self, *st);
+    },
+    [=](apply_atom, transition& t) {
+      st->applies.push_back({std::move(t), self->make_response_promise()});
+      schedule_flush(self, *st);
+    },
+    [=](caf::flush_atom) {
+      st->flush_scheduled = false;
+      flush_inserts(*st);
+      flush_applies(*st);
+    },
+    [=, &db](claim_atom, const claim_request& req) -> caf::result<claim_result> {
+      try {
+        return db.claim(req);
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](fetch_atom, const std::string& id) -> caf::result<maybe_record> {
+      try {
+        return maybe_record{db.get(id)};
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](watch_atom, const std::string& id) -> caf::result<maybe_record> {
+      try {
+        return maybe_record{db.watch(id)};
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](children_atom, const std::string& parent_id)
+      -> caf::result<std::vector<execution_record>> {
+      try {
+        return db.children_of(parent_id);
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](cancel_atom, const std::string& id) -> caf::result<maybe_record> {
+      try {
+        return maybe_record{apply_until_settled(
+          db, db.get(id),
+          [&](const execution_record& r) -> std::optional<transition> {
+            if (r.is_finished())
+              return std::nullopt;
+            return transitions::cancel(r, db.now());
+          })};
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](wake_atom, const wake_request& req) -> caf::result<wake_reply> {
+      try {
+        return wake(db, req);
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](expire_atom) -> caf::result<maybe_time> {
+      try {
+        return maybe_time{expire_sleepers(db)};
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](release_atom) -> caf::result<std::size_t> {
+      try {
+        return db.release_leases(st->rt->incarnation);
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+    [=, &db](erase_atom, const std::string& id) -> caf::result<bool> {
+      try {
+        return db.erase(id);
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+  };
+}
+
+} // namespace durable::actors

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include "durable/actors/runtime.hpp"
+
+namespace durable::actors {
+
+/// Owns the node's access to the store for the engine and the facade.
+///
+/// **Group commit.** Inserts and transitions that arrive while a batch is
+/// open are committed together: the first request of a batch sends the
+/// actor a `flush` message, which the mailbox delivers after every request
+/// already queued. Each row keeps its own guard (see durable::store), so
+/// batching never weakens a per-row guarantee.
+///
+/// **Blocking.** Store calls may block on I/O, so the actor runs detached
+/// (its own thread) unless the runtime says otherwise (deterministic tests).
+///
+/// Protocol (every reply is sent after the commit it reports):
+/// - `(insert, vector<execution_record>)` -> `insert_reply`; or with an
+///   `insert_callback` instead of a reply (callable from outside actors);
+/// - `(apply, transition)` -> `write_outcome`;
+/// - `(claim, claim_request)` -> `claim_result`;
+/// - `(fetch, id)`, `(watch, id)` -> `maybe_record`;
+/// - `(children, parent_id)` -> `vector<execution_record>`;
+/// - `(cancel, id)` -> `maybe_record`: cancels an unfinished execution and
+///   its unfinished descendants; a finished one is returned unchanged;
+/// - `(wake, wake_request)` -> `wake_reply`;
+/// - `(expire)` -> `maybe_time`: times out due sleepers, returns the next
+///   sleeper deadline;
+/// - `(release)` -> `size_t`: hands this node's leases back;
+/// - `(erase, id)` -> `bool`.
+/// A store exception becomes a `caf::error` reply (sec::runtime_error with
+/// the message); the engine leaves the row to lease expiry.
+caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt);
+
+} // namespace durable::actors
