@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "durable/actors/engine.hpp"
+#include "durable/actors/runtime.hpp"
+#include "durable/storage/memory_store.hpp"
+#include "durable/task_definition.hpp"
+
+namespace durable::test {
+
+/// An engine on CAF's deterministic test coordinator: nothing runs until
+/// the test calls run() or advance(), and time is virtual. The memory
+/// store's clock follows the coordinator's clock, so store deadlines and
+/// actor timers agree.
+///
+/// Blocking bodies still run on real worker threads (one by default); tests
+/// that use them wait for the pool with settle() before run().
+class deterministic_fixture {
+public:
+  explicit deterministic_fixture(executor_options opts = fast_options(),
+                                 std::size_t worker_threads = 1);
+  ~deterministic_fixture();
+
+  /// Options with intervals far apart, so that only what a test advances
+  /// to happens.
+  static executor_options fast_options();
+
+  /// Runs every pending message.
+  void run();
+
+  /// Moves virtual time forward and runs what becomes due.
+  void advance(caf::timespan d);
+
+  /// Waits (real time, bounded) until the worker pool is idle, then runs.
+  void settle();
+
+  /// Registers a task.
+  void add(task_definition def);
+
+  /// Stores a new execution of `task_id` (as the facade would) and runs.
+  execution_record enqueue(const std::string& task_id,
+                           std::string input = "null");
+
+  execution_record get(const std::string& id);
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::actor_clock::time_point origin;
+  timestamp epoch;
+  std::shared_ptr<storage::memory_store> db;
+  actors::runtime_ptr rt;
+  std::uint64_t listener = 0;
+
+private:
+  static caf::actor_system_config& configure(caf::actor_system_config& cfg);
+};
+
+} // namespace durable::test
