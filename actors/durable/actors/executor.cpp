@@ -231,7 +231,10 @@ execution_record executor::get(const std::string& execution_id) {
 std::optional<execution_record>
 executor::wait(const std::string& execution_id,
                std::optional<millis> timeout) {
-  get(execution_id); // not-found before waiting
+  // Not-found before waiting; a finished execution is returned at once,
+  // whatever the timeout (even zero).
+  if (auto current = get(execution_id); current.is_finished())
+    return current;
   caf::scoped_actor self{*impl_->sys};
   std::optional<execution_record> row;
   bool timed_out = false;
