@@ -1,0 +1,188 @@
+#pragma once
+
+/// Small helpers shared by the parent, executor, backpressure and scenario
+/// integration tests: executor options sized for a small machine, hang
+/// guards and a store that records the claims the engine makes.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "durable/durable.hpp"
+#include "durable/storage/memory_store.hpp"
+
+namespace engine_test {
+
+using namespace std::chrono_literals;
+
+/// The longest any test waits for something before it calls it a hang.
+inline constexpr durable::millis hang_guard{30'000};
+
+/// Executor options for tests: fast polling, few threads.
+inline durable::executor_options test_options() {
+  durable::executor_options o;
+  o.poll_interval = durable::millis{50};
+  o.supervisor_recheck_interval = durable::millis{200};
+  o.worker_threads = 8;
+  o.scheduler_threads = 2;
+  return o;
+}
+
+/// Waits for the end of an execution; fails the test on a hang.
+template <class Out>
+durable::finished<Out> await(const durable::handle<Out>& h,
+                             durable::millis timeout = hang_guard) {
+  auto r = h.wait_for(timeout);
+  REQUIRE_MESSAGE(r.has_value(), "execution did not finish: "
+                                   << h.execution_id());
+  return std::move(*r);
+}
+
+/// Polls `pred` every few milliseconds until it holds or `timeout` passed.
+inline bool eventually(const std::function<bool()>& pred,
+                       durable::millis timeout = hang_guard) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+/// Waits until the stored execution has `status`.
+inline bool reaches(durable::executor& exec, const std::string& id,
+                    durable::execution_status status) {
+  return eventually([&] { return exec.get(id).status == status; });
+}
+
+/// Blocks the calling body until `flag` is set or its run should stop.
+inline void block_until(const std::atomic<bool>& flag,
+                        const durable::task_context& ctx) {
+  auto deadline = std::chrono::steady_clock::now() + hang_guard;
+  while (!flag.load() && !ctx.stop_requested()
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(2ms);
+}
+
+/// A memory store that records every claim request and how many rows each
+/// claim returned.
+class recording_store final : public durable::store {
+public:
+  struct claim_call {
+    std::size_t limit = 0;
+    std::size_t claimed = 0;
+  };
+
+  recording_store() : inner_(durable::storage::memory()) {
+  }
+
+  std::vector<claim_call> claims() {
+    std::lock_guard guard{mtx_};
+    return claims_;
+  }
+
+  durable::timestamp now() override {
+    return inner_->now();
+  }
+
+  std::vector<durable::insert_outcome>
+  insert(std::vector<durable::execution_record> rows) override {
+    return inner_->insert(std::move(rows));
+  }
+
+  std::vector<durable::write_outcome>
+  apply(std::vector<durable::transition> ts) override {
+    return inner_->apply(std::move(ts));
+  }
+
+  durable::claim_result claim(const durable::claim_request& req) override {
+    auto res = inner_->claim(req);
+    std::lock_guard guard{mtx_};
+    claims_.push_back({req.limit, res.claimed.size()});
+    return res;
+  }
+
+  std::size_t renew_leases(const std::string& owner,
+                           durable::millis lease) override {
+    return inner_->renew_leases(owner, lease);
+  }
+
+  std::size_t release_leases(const std::string& owner) override {
+    return inner_->release_leases(owner);
+  }
+
+  std::optional<durable::execution_record>
+  get(const std::string& id) override {
+    return inner_->get(id);
+  }
+
+  std::optional<durable::execution_record>
+  get_by_sleeping_id(const std::string& sleeping_id) override {
+    return inner_->get_by_sleeping_id(sleeping_id);
+  }
+
+  std::vector<durable::execution_record>
+  children_of(const std::string& parent_id) override {
+    return inner_->children_of(parent_id);
+  }
+
+  durable::sleeper_scan scan_sleepers(std::size_t limit) override {
+    return inner_->scan_sleepers(limit);
+  }
+
+  std::optional<durable::execution_record>
+  watch(const std::string& id) override {
+    return inner_->watch(id);
+  }
+
+  bool erase(const std::string& id) override {
+    return inner_->erase(id);
+  }
+
+  std::uint64_t subscribe(durable::store_listener listener) override {
+    return inner_->subscribe(std::move(listener));
+  }
+
+  void unsubscribe(std::uint64_t token) override {
+    inner_->unsubscribe(token);
+  }
+
+private:
+  std::shared_ptr<durable::store> inner_;
+  std::mutex mtx_;
+  std::vector<claim_call> claims_;
+};
+
+/// The message of an API error thrown by `f`, or "" if it threw none.
+template <class F>
+std::string thrown_message(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
+/// The kind of the durable::error thrown by `f`, if it threw one.
+template <class F>
+std::optional<durable::error_kind> thrown_kind(F&& f) {
+  try {
+    f();
+  } catch (const durable::error& e) {
+    return e.kind();
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+} // namespace engine_test
