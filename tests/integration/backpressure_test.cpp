@@ -86,7 +86,7 @@ TEST_SUITE("integration.backpressure") {
 TEST_CASE("at most max_concurrent bodies run and all queued ones complete") {
   auto opts = test_options();
   opts.max_concurrent = 3;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   gate g;
   auto task = g.define(exec);
   auto hs = exec.enqueue_many(task, {0, 1, 2, 3, 4});
@@ -110,7 +110,7 @@ TEST_CASE("at most max_concurrent bodies run and all queued ones complete") {
 TEST_CASE("running_count never exceeds the limit while work drains") {
   auto opts = test_options();
   opts.max_concurrent = 3;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   busy b;
   auto task = b.define(exec, 20ms);
   std::vector<int> inputs(30);
@@ -138,7 +138,7 @@ TEST_CASE("running_count never exceeds the limit while work drains") {
 TEST_CASE("a freed slot lets the next queued execution start") {
   auto opts = test_options();
   opts.max_concurrent = 2;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   gate g;
   auto task = g.define(exec);
   auto hs = exec.enqueue_many(task, {0, 1, 2, 3});
@@ -157,7 +157,7 @@ TEST_CASE("a freed slot lets the next queued execution start") {
 TEST_CASE("the running count goes down as tasks finish") {
   auto opts = test_options();
   opts.max_concurrent = 10;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   gate g;
   auto task = g.define(exec);
   auto hs = exec.enqueue_many(task, {0, 1, 2});
@@ -226,7 +226,7 @@ TEST_CASE("a claim asks for no more rows than there are free slots") {
 TEST_CASE("a claim_batch_size of one still drains a large queue") {
   auto opts = test_options();
   opts.claim_batch_size = 1;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   busy b;
   auto task = b.define(exec, 0ms);
   std::vector<int> inputs(100);
@@ -241,7 +241,7 @@ TEST_CASE("a claim_batch_size of one still drains a large queue") {
 TEST_CASE("a waiting parent takes no slot so children run at limit one") {
   auto opts = test_options();
   opts.max_concurrent = 1;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   busy b;
   auto child = b.define(exec, 1ms);
   auto parent = exec.parent_task<int, std::string>(
@@ -266,7 +266,7 @@ TEST_CASE("a waiting parent takes no slot so children run at limit one") {
 TEST_CASE("a recursive tree completes with a single slot") {
   auto opts = test_options();
   opts.max_concurrent = 1;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   std::atomic<int> runs{0};
   durable::task_ref<int, int> self_ref{"tree"};
   auto tree = exec.parent_task<int, int>(
@@ -295,7 +295,7 @@ TEST_CASE("a recursive tree completes with a single slot") {
 TEST_CASE("sleeping executions take no slot") {
   auto opts = test_options();
   opts.max_concurrent = 1;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   auto sleeper = exec.sleeping_task<int>({.id = "sleeper", .timeout = 60s});
   busy b;
   auto task = b.define(exec, 1ms);
@@ -314,7 +314,7 @@ TEST_CASE("sleeping executions take no slot") {
 TEST_CASE("a body past its deadline keeps its slot until it returns") {
   auto opts = test_options();
   opts.max_concurrent = 1;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   std::atomic<bool> let_go{false};
   std::atomic<bool> stubborn_returned{false};
   auto stubborn = exec.task<int, int>(
@@ -349,7 +349,7 @@ TEST_CASE("a body past its deadline keeps its slot until it returns") {
 }
 
 TEST_CASE("each executor sharing a store keeps its own limit") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   auto opts = test_options();
   opts.max_concurrent = 2;
   durable::executor a{db, opts};
@@ -373,7 +373,7 @@ TEST_CASE("a burst far above the limit completes without exceeding it") {
   auto opts = test_options();
   opts.max_concurrent = 4;
   opts.claim_batch_size = 3;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   busy b;
   auto task = b.define(exec, 0ms);
   std::vector<int> inputs(300);

@@ -18,6 +18,7 @@
 
 #include "durable/durable.hpp"
 #include "durable/storage/memory_store.hpp"
+#include "support/store_factory.hpp"
 
 namespace engine_test {
 
@@ -82,7 +83,7 @@ public:
     std::size_t claimed = 0;
   };
 
-  recording_store() : inner_(durable::storage::memory()) {
+  recording_store() : inner_(durable::test::make_store()) {
   }
 
   std::vector<claim_call> claims() {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/durable.hpp"
+#include "support/store_factory.hpp"
 #include "durable/storage/memory_store.hpp"
 
 using namespace std::chrono_literals;
@@ -60,7 +61,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(signup, name, age)
 TEST_SUITE("integration.examples") {
 
 TEST_CASE("example sync task says hello") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto hello = exec.task<std::string, std::string>(
     {.id = "say_hello", .timeout = 1s},
     [](durable::task_context&, const std::string& name) {
@@ -72,7 +73,7 @@ TEST_CASE("example sync task says hello") {
 }
 
 TEST_CASE("example async task awaits its work") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto hello = exec.task<std::string, std::string>(
     {.id = "say_hello_async", .timeout = 1s},
     [](durable::task_context&, const std::string& name) {
@@ -88,7 +89,7 @@ TEST_CASE("example async task awaits its work") {
 }
 
 TEST_CASE("example validate input accepts good names and rejects empty ones") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto hello = exec.task_with_validation<std::string, std::string>(
     {.id = "validated_hello", .timeout = 1s},
@@ -111,7 +112,7 @@ TEST_CASE("example validate input accepts good names and rejects empty ones") {
 }
 
 TEST_CASE("example input schema parses a structured input") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto greet = exec.task<signup, std::string>(
     {.id = "schema_hello", .timeout = 1s},
     [](durable::task_context&, const signup& s) {
@@ -128,7 +129,7 @@ TEST_CASE("example input schema parses a structured input") {
 }
 
 TEST_CASE("example retries make three attempts in total") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto flaky = exec.task<int, std::string>(
     {.id = "flaky_example", .timeout = 1s, .retry = {.max_attempts = 2}},
@@ -147,7 +148,7 @@ TEST_CASE("example retries make three attempts in total") {
 }
 
 TEST_CASE("example run context shows attempt zero and a te id") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto info = exec.task<int, nlohmann::json>(
     {.id = "context_info", .timeout = 1s},
     [](durable::task_context& ctx, int) {
@@ -166,7 +167,7 @@ TEST_CASE("example run context shows attempt zero and a te id") {
 }
 
 TEST_CASE("example parallel children run at the same time") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   // Each child waits until all three run: that only ends if they overlap.
   auto arrived = std::make_shared<std::atomic<int>>(0);
   auto child = exec.task<int, int>(
@@ -202,7 +203,7 @@ TEST_CASE("example parallel children run at the same time") {
 }
 
 TEST_CASE("example combined output merges every child in a finalize") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto fetch_name = exec.task<int, std::string>(
     {.id = "fetch_name", .timeout = 1s},
     [](durable::task_context&, int id) { return "user" + std::to_string(id); });
@@ -229,7 +230,7 @@ TEST_CASE("example combined output merges every child in a finalize") {
 }
 
 TEST_CASE("example fail if any child fails ends the parent finalize_failed") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto maybe = exec.task<int, int>({.id = "maybe_fails", .timeout = 1s},
                                    [](durable::task_context&, int x) -> int {
                                      if (x == 2)
@@ -263,7 +264,7 @@ TEST_CASE("example fail if any child fails ends the parent finalize_failed") {
 }
 
 TEST_CASE("example partial success counts successes and failures") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto odd_only = exec.task<int, int>(
     {.id = "odd_only", .timeout = 1s},
     [](durable::task_context&, int x) -> int {
@@ -301,7 +302,7 @@ TEST_CASE("example partial success counts successes and failures") {
 }
 
 TEST_CASE("example sequential helper runs steps in order") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto fetch = exec.task<std::string, int>(
     {.id = "fetch_user", .timeout = 1s},
     [](durable::task_context&, const std::string& name) {
@@ -323,7 +324,7 @@ TEST_CASE("example sequential helper runs steps in order") {
 }
 
 TEST_CASE("example manual sequence chains parents through finalize tasks") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto add_one = exec.task<int, int>({.id = "manual_add_one", .timeout = 1s},
                                      [](durable::task_context&, int x) {
                                        return x + 1;
@@ -356,7 +357,7 @@ TEST_CASE("example manual sequence chains parents through finalize tasks") {
 }
 
 TEST_CASE("example multiple parents run one after another in a sequence") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto inc = exec.task<int, int>({.id = "multi_inc", .timeout = 1s},
                                  [](durable::task_context&, int x) {
                                    return x + 1;
@@ -394,7 +395,7 @@ TEST_CASE("example multiple parents run one after another in a sequence") {
 }
 
 TEST_CASE("example task tree mixes parallel parents and sequences") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto leaf = exec.task<int, int>({.id = "tree_leaf", .timeout = 1s},
                                   [](durable::task_context&, int x) {
                                     return x + 1;
@@ -434,7 +435,7 @@ TEST_CASE("example task tree mixes parallel parents and sequences") {
 }
 
 TEST_CASE("example recursive task counts to ten") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto runs = std::make_shared<std::atomic<int>>(0);
   durable::task_ref<int, int> self{"recursive_count"};
   auto counter = exec.parent_task<int, int>(
@@ -461,7 +462,7 @@ TEST_CASE("example recursive task counts to ten") {
 }
 
 TEST_CASE("example looping helper polls until the value is ready") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto polls = std::make_shared<std::atomic<int>>(0);
   auto poll = exec.task<std::string, durable::loop_step<std::string>>(
     {.id = "poll_status", .timeout = 1s},
@@ -481,7 +482,7 @@ TEST_CASE("example looping helper polls until the value is ready") {
 }
 
 TEST_CASE("example manual loop is a parent that respawns itself") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto polls = std::make_shared<std::atomic<int>>(0);
   durable::task_ref<int, nlohmann::json> self{"manual_loop"};
   auto loop = exec.parent_task<int, nlohmann::json>(
@@ -510,7 +511,7 @@ TEST_CASE("example manual loop is a parent that respawns itself") {
 }
 
 TEST_CASE("example parent with a sleeping child waits for its wake up") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto approval = exec.sleeping_task<std::string>(
     {.id = "await_approval", .timeout = 60s});
   auto request = exec.parent_task<std::string, std::string>(

@@ -82,7 +82,7 @@ TEST_SUITE("integration.executor") {
 TEST_CASE("invalid executor options are rejected with Invalid options") {
   auto rejects = [](durable::executor_options o) {
     return thrown_message([&] {
-      durable::executor exec{durable::storage::memory(), o};
+      durable::executor exec{durable::test::make_store(), o};
     });
   };
   auto base = test_options();
@@ -121,14 +121,14 @@ TEST_CASE("an executor without a store is rejected") {
 }
 
 TEST_CASE("defining a task after shutdown throws") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   exec.shutdown();
   auto msg = thrown_message([&] { add_one(exec); });
   CHECK(msg == "Durable executor shutdown");
 }
 
 TEST_CASE("shutdown waits for a running task that returns early") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   std::string id;
   std::atomic<bool> started{false};
   std::atomic<bool> saw_shutdown{false};
@@ -160,7 +160,7 @@ TEST_CASE("shutdown waits for a running task that returns early") {
 }
 
 TEST_CASE("a task that cancels itself on shutdown ends cancelled") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor exec{db, test_options()};
   std::atomic<bool> started{false};
   auto worker = exec.task<int, int>(
@@ -182,7 +182,7 @@ TEST_CASE("a task that cancels itself on shutdown ends cancelled") {
 }
 
 TEST_CASE("shutdown is idempotent") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   CHECK_FALSE(exec.is_shut_down());
   exec.shutdown();
   CHECK(exec.is_shut_down());
@@ -192,7 +192,7 @@ TEST_CASE("shutdown is idempotent") {
 }
 
 TEST_CASE("enqueue and get_handle after shutdown throw") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);
   auto h = exec.enqueue(task, 1);
   REQUIRE(await(h).ok());
@@ -212,8 +212,8 @@ TEST_CASE("enqueue and get_handle after shutdown throw") {
 // -- registration -------------------------------------------------------------
 
 TEST_CASE("enqueueing a task unknown to the executor throws not found") {
-  durable::executor a{durable::storage::memory(), test_options()};
-  durable::executor b{durable::storage::memory(), test_options()};
+  durable::executor a{durable::test::make_store(), test_options()};
+  durable::executor b{durable::test::make_store(), test_options()};
   auto task = add_one(a);
   CHECK(thrown_message([&] { b.enqueue(task, 1); })
         == "Task not found [taskId=add_one]");
@@ -224,7 +224,7 @@ TEST_CASE("enqueueing a task unknown to the executor throws not found") {
 }
 
 TEST_CASE("a duplicate task id is rejected") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   add_one(exec);
   auto msg = thrown_message([&] { add_one(exec); });
   CHECK(msg.starts_with("Task with given id already exists"));
@@ -236,8 +236,8 @@ TEST_CASE("a duplicate task id is rejected") {
 }
 
 TEST_CASE("get_handle for an unknown task throws not found") {
-  durable::executor a{durable::storage::memory(), test_options()};
-  durable::executor b{durable::storage::memory(), test_options()};
+  durable::executor a{durable::test::make_store(), test_options()};
+  durable::executor b{durable::test::make_store(), test_options()};
   auto task = add_one(a);
   auto h = a.enqueue(task, 1);
   CHECK(thrown_message([&] { b.get_handle(task, h.execution_id()); })
@@ -245,7 +245,7 @@ TEST_CASE("get_handle for an unknown task throws not found") {
 }
 
 TEST_CASE("get_handle for a missing execution throws not found") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);
   CHECK(thrown_message([&] { exec.get_handle(task, "te_missing"); })
         == "Task execution not found [executionId=te_missing]");
@@ -254,7 +254,7 @@ TEST_CASE("get_handle for a missing execution throws not found") {
 }
 
 TEST_CASE("get_handle for an execution of another task throws") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);
   auto other = exec.task<int, int>({.id = "other", .timeout = 5s},
                                    [](durable::task_context&, int x) {
@@ -270,7 +270,7 @@ TEST_CASE("get_handle for an execution of another task throws") {
 }
 
 TEST_CASE("get after the row is erased throws not found") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor exec{db, test_options()};
   auto task = add_one(exec);
   auto h = exec.enqueue(task, 1);
@@ -283,7 +283,7 @@ TEST_CASE("get after the row is erased throws not found") {
 }
 
 TEST_CASE("a handle rebuilt with get_handle sees the same execution") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);
   auto h = exec.enqueue(task, 41);
   auto again = exec.get_handle(task, h.execution_id());
@@ -295,7 +295,7 @@ TEST_CASE("a handle rebuilt with get_handle sees the same execution") {
 // -- two executors on one store -----------------------------------------------
 
 TEST_CASE("two executors racing for the same work run each execution once") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor a{db, test_options()};
   durable::executor b{db, test_options()};
   constexpr int n = 200;
@@ -316,7 +316,7 @@ TEST_CASE("two executors racing for the same work run each execution once") {
 }
 
 TEST_CASE("a task enqueued on one executor runs once on either of two") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor a{db, test_options()};
   durable::executor b{db, test_options()};
   run_counter counter{5};
@@ -336,7 +336,7 @@ TEST_CASE("a task enqueued on one executor runs once on either of two") {
 }
 
 TEST_CASE("a parent with 3 children over two executors keeps child order") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor a{db, test_options()};
   durable::executor b{db, test_options()};
   auto define = [](durable::executor& exec) {
@@ -366,7 +366,7 @@ TEST_CASE("a parent with 3 children over two executors keeps child order") {
 }
 
 TEST_CASE("a parent with 1000 children over two executors") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor a{db, test_options()};
   durable::executor b{db, test_options()};
   std::vector<std::atomic<int>> runs(1000);
@@ -403,7 +403,7 @@ TEST_CASE("a parent with 1000 children over two executors") {
 }
 
 TEST_CASE("an execution of a task the node does not know stays ready") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor exec{db, test_options()};
   add_one(exec);
   auto row = durable::make_execution("unknown_here", durable::task_kind::task,
@@ -430,7 +430,7 @@ TEST_CASE("an execution of a task the node does not know stays ready") {
 }
 
 TEST_CASE("a second executor that knows the task runs what the first cannot") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor a{db, test_options()};
   durable::executor b{db, test_options()};
   add_one(a);
@@ -443,7 +443,7 @@ TEST_CASE("a second executor that knows the task runs what the first cannot") {
 }
 
 TEST_CASE("deleted children make the waiting parent fail") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor exec{db, test_options()};
   auto sleeper = exec.sleeping_task<int>({.id = "sleeper", .timeout = 60s});
   auto parent = exec.parent_task<int, std::string>(
@@ -470,7 +470,7 @@ TEST_CASE("deleted children make the waiting parent fail") {
 // -- recovery and leases ------------------------------------------------------
 
 TEST_CASE("an execution of a dead node is recovered with the same attempt") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   auto dead = crash_row(*db, "recoverable", "5", 1);
   REQUIRE(dead.owner == "dead-node");
   REQUIRE(dead.status == execution_status::running);
@@ -494,7 +494,7 @@ TEST_CASE("an execution of a dead node is recovered with the same attempt") {
 }
 
 TEST_CASE("an execution recovered more than max_recoveries times fails") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   auto dead = crash_row(*db, "crashy", "5", 0);
   std::atomic<int> runs{0};
   auto opts = test_options();
@@ -515,7 +515,7 @@ TEST_CASE("an execution recovered more than max_recoveries times fails") {
 }
 
 TEST_CASE("a live node renews its lease so nobody else recovers its work") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   auto opts = test_options();
   opts.lease_duration = 1000ms;
   opts.lease_renew_interval = 100ms;
@@ -540,7 +540,7 @@ TEST_CASE("a live node renews its lease so nobody else recovers its work") {
 }
 
 TEST_CASE("work handed back at shutdown runs elsewhere without a recovery") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   auto opts = test_options();
   opts.shutdown_grace = 100ms;
   std::atomic<int> runs_a{0};
@@ -578,7 +578,7 @@ TEST_CASE("work handed back at shutdown runs elsewhere without a recovery") {
 }
 
 TEST_CASE("a waiting parent is adopted by another node after shutdown") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   auto define = [](durable::executor& exec) {
     auto sleeper = exec.sleeping_task<int>({.id = "sleeper", .timeout = 60s});
     auto parent = exec.parent_task<int, std::string>(
@@ -633,7 +633,7 @@ TEST_CASE("a repeated idempotency key returns the first execution") {
 }
 
 TEST_CASE("enqueue_many stores every input and returns handles in order") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);
   std::vector<int> inputs;
   for (int i = 0; i < 50; ++i)
@@ -663,7 +663,7 @@ TEST_CASE("enqueue_many with an idempotency key is idempotent per item") {
 }
 
 TEST_CASE("enqueue_async gives a handle once the execution is stored") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);
   std::vector<std::future<durable::handle<int>>> fs;
   for (int i = 0; i < 10; ++i)
@@ -675,8 +675,8 @@ TEST_CASE("enqueue_async gives a handle once the execution is stored") {
 }
 
 TEST_CASE("enqueue_async for an unknown task reports not found") {
-  durable::executor a{durable::storage::memory(), test_options()};
-  durable::executor b{durable::storage::memory(), test_options()};
+  durable::executor a{durable::test::make_store(), test_options()};
+  durable::executor b{durable::test::make_store(), test_options()};
   auto task = add_one(a);
   CHECK(thrown_message([&] { b.enqueue_async(task, 1).get(); })
         == "Task not found [taskId=add_one]");
@@ -701,7 +701,7 @@ TEST_CASE("invalid enqueue overrides are refused and store nothing") {
 // -- cancel -------------------------------------------------------------------
 
 TEST_CASE("cancel on a finished execution keeps its stored version") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);
   auto h = exec.enqueue(task, 1);
   auto done = await(h);
@@ -717,7 +717,7 @@ TEST_CASE("cancel on a finished execution keeps its stored version") {
 }
 
 TEST_CASE("eight threads cancelling one running execution all succeed") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> runs{0};
   std::atomic<bool> started{false};
   std::atomic<bool> saw_cancel{false};
@@ -754,7 +754,7 @@ TEST_CASE("eight threads cancelling one running execution all succeed") {
 }
 
 TEST_CASE("concurrent cancels before the start prevent any run") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> runs{0};
   auto task = add_one(exec, &runs);
   auto h = exec.enqueue(task, 1,
@@ -772,7 +772,7 @@ TEST_CASE("concurrent cancels before the start prevent any run") {
 }
 
 TEST_CASE("cancelling an unknown execution throws not found") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   CHECK(thrown_kind([&] { exec.cancel("te_nothing"); })
         == durable::error_kind::not_found);
 }

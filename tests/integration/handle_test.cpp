@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "durable/durable.hpp"
+#include "support/store_factory.hpp"
 #include "durable/storage/memory_store.hpp"
 
 using namespace std::chrono_literals;
@@ -108,7 +109,7 @@ TEST_CASE("enqueueing an unknown task is refused with Task not found") {
 }
 
 TEST_CASE("a handle for an unregistered task is refused with Task not found") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "known_task"};
   auto h = exec.enqueue(g.ref, 1);
   durable::task_ref<int, int> unknown{"unknown_task"};
@@ -120,7 +121,7 @@ TEST_CASE("a handle for an unregistered task is refused with Task not found") {
 }
 
 TEST_CASE("a handle rebuilt from a correct id sees the running execution") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "rebuild"};
   auto h = exec.enqueue(g.ref, 1);
   REQUIRE(eventually([&] { return g.started.load(); }));
@@ -140,7 +141,7 @@ TEST_CASE("a handle rebuilt from a correct id sees the running execution") {
 }
 
 TEST_CASE("a handle for an unknown execution id is refused as not found") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "some_task"};
   auto e = error_of([&] { exec.get_handle(g.ref, "te_doesnotexist"); });
   REQUIRE(e.has_value());
@@ -150,7 +151,7 @@ TEST_CASE("a handle for an unknown execution id is refused as not found") {
 }
 
 TEST_CASE("a handle for an execution of another task is refused") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated a{exec, "task_a"};
   gated b{exec, "task_b"};
   auto h = exec.enqueue(a.ref, 1);
@@ -163,7 +164,7 @@ TEST_CASE("a handle for an execution of another task is refused") {
 }
 
 TEST_CASE("enqueue returns before the execution finishes") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "no_wait"};
   auto h = exec.enqueue(g.ref, 41);
   CHECK(h.task_id() == "no_wait");
@@ -177,7 +178,7 @@ TEST_CASE("enqueue returns before the execution finishes") {
 
 TEST_CASE("waiting with no time left returns nothing for an unfinished "
           "execution") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "zero_wait"};
   auto h = exec.enqueue(g.ref, 1);
   CHECK_FALSE(h.wait_for(0ms).has_value());
@@ -189,7 +190,7 @@ TEST_CASE("waiting with no time left returns nothing for an unfinished "
 
 TEST_CASE("a wait that runs out mid run returns nothing and the execution "
           "goes on") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "mid_wait"};
   auto h = exec.enqueue(g.ref, 1);
   REQUIRE(eventually([&] { return g.started.load(); }));
@@ -202,7 +203,7 @@ TEST_CASE("a wait that runs out mid run returns nothing and the execution "
 }
 
 TEST_CASE("waiting after the finish returns the finished execution") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "wait_after"};
   g.release = true;
   auto h = exec.enqueue(g.ref, 1);
@@ -216,7 +217,7 @@ TEST_CASE("waiting after the finish returns the finished execution") {
 }
 
 TEST_CASE("every waiter on one execution is woken by its end") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "many_waiters"};
   auto h = exec.enqueue(g.ref, 1);
   std::atomic<int> woken{0};
@@ -235,7 +236,7 @@ TEST_CASE("every waiter on one execution is woken by its end") {
 }
 
 TEST_CASE("a handle whose execution is gone throws not found") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor exec{db, fast()};
   gated g{exec, "erased"};
   g.release = true;
@@ -252,7 +253,7 @@ TEST_CASE("a handle whose execution is gone throws not found") {
 }
 
 TEST_CASE("a handle still reads its execution after shutdown") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   gated g{exec, "after_shutdown"};
   g.release = true;
   auto h = exec.enqueue(g.ref, 1);

@@ -69,7 +69,7 @@ std::string describe(const int_input& in) {
 TEST_SUITE("integration.parent") {
 
 TEST_CASE("a parent without finalize outputs its children in order") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
     {.id = "parent", .timeout = 5s}, spawn_all(child));
@@ -96,7 +96,7 @@ TEST_CASE("a parent without finalize outputs its children in order") {
 }
 
 TEST_CASE("a parent with no children completes at once without waiting") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
     {.id = "parent", .timeout = 5s}, spawn_all(child));
@@ -110,7 +110,7 @@ TEST_CASE("a parent with no children completes at once without waiting") {
 }
 
 TEST_CASE("a finalize function receives the parent output and children") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
     {.id = "parent", .timeout = 5s}, spawn_all(child),
@@ -122,7 +122,7 @@ TEST_CASE("a finalize function receives the parent output and children") {
 }
 
 TEST_CASE("a finalize task runs as a child and gives the parent output") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> finalize_runs{0};
   std::atomic<bool> linked_as_finalize{false};
   auto child = doubler(exec);
@@ -150,7 +150,7 @@ TEST_CASE("a finalize task runs as a child and gives the parent output") {
 }
 
 TEST_CASE("a finalize function runs even when there are no children") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
     {.id = "parent", .timeout = 5s}, spawn_all(child),
@@ -162,7 +162,7 @@ TEST_CASE("a finalize function runs even when there are no children") {
 }
 
 TEST_CASE("a finalize task without children goes straight to finalize") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto fin = exec.task<int_input, std::string>(
     {.id = "fin", .timeout = 5s},
@@ -180,7 +180,7 @@ TEST_CASE("a finalize task without children goes straight to finalize") {
 }
 
 TEST_CASE("children failures do not fail a parent without finalize") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto ok = doubler(exec);
   auto bad = failing_child(exec);
   auto parent = exec.parent_task<int, std::string>(
@@ -205,7 +205,7 @@ TEST_CASE("children failures do not fail a parent without finalize") {
 }
 
 TEST_CASE("a finalize function sees a failing child and fails the parent") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto ok = doubler(exec);
   auto bad = failing_child(exec);
   auto parent = exec.parent_task<int, std::string>(
@@ -230,7 +230,7 @@ TEST_CASE("a finalize function sees a failing child and fails the parent") {
 }
 
 TEST_CASE("a finalize task sees several failing children in order") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto ok = doubler(exec);
   auto bad = failing_child(exec);
   auto fin = exec.task<int_input, std::string>(
@@ -261,7 +261,7 @@ TEST_CASE("a finalize task sees several failing children in order") {
 }
 
 TEST_CASE("a parent spawning 1001 children fails without being retried") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> runs{0};
   std::atomic<int> child_runs{0};
   auto child = doubler(exec, &child_runs);
@@ -287,7 +287,7 @@ TEST_CASE("a parent spawning 1001 children fails without being retried") {
 TEST_CASE("the max children option bounds the children of one run") {
   auto opts = test_options();
   opts.max_children = 3;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   auto child = doubler(exec);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
     {.id = "parent", .timeout = 5s}, spawn_all(child));
@@ -301,7 +301,7 @@ TEST_CASE("the max children option bounds the children of one run") {
 }
 
 TEST_CASE("a throwing finalize function with children ends finalize_failed") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
     {.id = "parent", .timeout = 5s}, spawn_all(child),
@@ -316,7 +316,7 @@ TEST_CASE("a throwing finalize function with children ends finalize_failed") {
 }
 
 TEST_CASE("a throwing finalize function without children fails the parent") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
     {.id = "parent", .timeout = 5s}, spawn_all(child),
@@ -329,7 +329,7 @@ TEST_CASE("a throwing finalize function without children fails the parent") {
 }
 
 TEST_CASE("a failing finalize task with children ends finalize_failed") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> fin_runs{0};
   auto child = doubler(exec);
   auto fin = exec.task<int_input, std::string>(
@@ -352,7 +352,7 @@ TEST_CASE("a failing finalize task with children ends finalize_failed") {
 }
 
 TEST_CASE("a failing finalize task without children fails the parent") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto child = doubler(exec);
   auto fin = exec.task<int_input, std::string>(
     {.id = "fin", .timeout = 5s},
@@ -367,7 +367,7 @@ TEST_CASE("a failing finalize task without children fails the parent") {
 }
 
 TEST_CASE("a nested finalize parent runs its own children and finalize") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> runs{0};
   auto letter = exec.task<std::string, std::string>(
     {.id = "letter", .timeout = 5s},
@@ -419,7 +419,7 @@ TEST_CASE("a nested finalize parent runs its own children and finalize") {
 }
 
 TEST_CASE("cancelling a parent while a child runs cancels the child") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<bool> child_started{false};
   std::atomic<bool> child_saw_cancel{false};
   std::atomic<int> completions{0};
@@ -462,7 +462,7 @@ TEST_CASE("cancelling a parent while a child runs cancels the child") {
 }
 
 TEST_CASE("cancelling a parent waiting for its finalize cancels the finalize") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<bool> fin_started{false};
   auto child = doubler(exec);
   auto fin = exec.task<int_input, std::string>(
@@ -488,7 +488,7 @@ TEST_CASE("cancelling a parent waiting for its finalize cancels the finalize") {
 }
 
 TEST_CASE("a grandchild failure propagates through two finalize functions") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto bad = failing_child(exec);
   auto rethrow = [](const std::string& prefix) {
     return [prefix](const int_input& in) -> int {
@@ -527,7 +527,7 @@ TEST_CASE("a grandchild failure propagates through two finalize functions") {
 }
 
 TEST_CASE("a timed out child is reported to the finalize") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto slow = exec.task<int, int>(
     {.id = "slow", .timeout = 100ms},
     [](durable::task_context& ctx, int x) {
@@ -557,7 +557,7 @@ TEST_CASE("a timed out child is reported to the finalize") {
 }
 
 TEST_CASE("a parent timeout covers only its own run not its children") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto slowish = exec.task<int, int>(
     {.id = "slowish", .timeout = 10s},
     [](durable::task_context&, int x) {
@@ -573,7 +573,7 @@ TEST_CASE("a parent timeout covers only its own run not its children") {
 }
 
 TEST_CASE("a sleeping child woken with an output completes the parent") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto sleeper = exec.sleeping_task<std::string>(
     {.id = "sleeper", .timeout = 60s});
   auto parent = exec.parent_task<std::string, std::string>(
@@ -598,7 +598,7 @@ TEST_CASE("a sleeping child woken with an output completes the parent") {
 }
 
 TEST_CASE("a sleeping child woken with a failure is seen by the finalize") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto sleeper = exec.sleeping_task<std::string>(
     {.id = "sleeper", .timeout = 60s});
   auto parent = exec.parent_task<std::string, std::string>(
@@ -623,7 +623,7 @@ TEST_CASE("a sleeping child woken with a failure is seen by the finalize") {
 }
 
 TEST_CASE("a finished parent and its children are closed") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> child_runs{0};
   auto child = doubler(exec, &child_runs);
   auto parent = exec.parent_task<std::vector<int>, std::string>(
@@ -644,7 +644,7 @@ TEST_CASE("a finished parent and its children are closed") {
 }
 
 TEST_CASE("children know their parent their index and their root") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::mutex mtx;
   std::vector<durable::parent_link> links;
   std::vector<durable::execution_ref> roots;
@@ -681,7 +681,7 @@ TEST_CASE("children know their parent their index and their root") {
 }
 
 TEST_CASE("a child of an unregistered task fails the parent run") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   durable::task_ref<int, int> ghost{"ghost"};
   auto parent = exec.parent_task<int, std::string>(
     {.id = "parent", .timeout = 5s}, [&](durable::task_context&, int x) {
@@ -697,7 +697,7 @@ TEST_CASE("a child of an unregistered task fails the parent run") {
 }
 
 TEST_CASE("a parent body that throws is retried and spawns children once") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   std::atomic<int> parent_runs{0};
   std::atomic<int> child_runs{0};
   auto child = doubler(exec, &child_runs);
@@ -722,7 +722,7 @@ TEST_CASE("a parent body that throws is retried and spawns children once") {
 }
 
 TEST_CASE("per child enqueue overrides apply to that child only") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   auto slowish = exec.task<int, int>(
     {.id = "slowish", .timeout = 50ms},
     [](durable::task_context& ctx, int x) {

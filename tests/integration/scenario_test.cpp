@@ -330,14 +330,14 @@ struct scenario {
 TEST_SUITE("integration.scenario") {
 
 TEST_CASE("the end to end scenario completes on one executor") {
-  durable::executor exec{durable::storage::memory(), test_options()};
+  durable::executor exec{durable::test::make_store(), test_options()};
   scenario s;
   s.define(exec);
   s.run(exec);
 }
 
 TEST_CASE("the end to end scenario completes on two executors of one store") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   durable::executor a{db, test_options()};
   durable::executor b{db, test_options()};
   scenario s;
@@ -350,7 +350,7 @@ TEST_CASE("the end to end scenario completes with four concurrency slots") {
   auto opts = test_options();
   opts.max_concurrent = 4;
   opts.claim_batch_size = 2;
-  durable::executor exec{durable::storage::memory(), opts};
+  durable::executor exec{durable::test::make_store(), opts};
   scenario s;
   s.define(exec);
   s.run(exec);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "durable/durable.hpp"
+#include "support/store_factory.hpp"
 #include "durable/storage/memory_store.hpp"
 
 using namespace std::chrono_literals;
@@ -85,7 +86,7 @@ TEST_SUITE("integration.chains") {
 // -- sequences ----------------------------------------------------------------
 
 TEST_CASE("a sequence pipes string to number to boolean through validators") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto to_number = exec.task_with_validation<std::string, int>(
     {.id = "to_number", .timeout = 5s},
     [](durable::task_context&, const std::string& s) { return std::stoi(s); },
@@ -115,7 +116,7 @@ TEST_CASE("a sequence pipes string to number to boolean through validators") {
 }
 
 TEST_CASE("a transforming validator on the first step feeds the chain") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto trim = exec.task_with_validation<std::string, std::size_t>(
     {.id = "trimmed_length", .timeout = 5s},
     [](durable::task_context&, const std::string& s) { return s.size(); },
@@ -134,7 +135,7 @@ TEST_CASE("a transforming validator on the first step feeds the chain") {
 }
 
 TEST_CASE("an empty sequence is rejected with No tasks provided") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   durable::task_definition def;
   def.kind = durable::task_kind::sequence;
   def.options = {.id = "empty_seq", .timeout = 30s};
@@ -143,7 +144,7 @@ TEST_CASE("an empty sequence is rejected with No tasks provided") {
 }
 
 TEST_CASE("a sequence with an unregistered step is rejected") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto first = exec.task<int, int>({.id = "first_ok", .timeout = 5s},
                                    [](durable::task_context&, int x) {
                                      return x;
@@ -154,7 +155,7 @@ TEST_CASE("a sequence with an unregistered step is rejected") {
 }
 
 TEST_CASE("a failing second step fails the sequence and skips the third") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs1{0};
   std::atomic<int> runs3{0};
   auto s1 = exec.task<int, int>({.id = "step_one", .timeout = 5s},
@@ -185,7 +186,7 @@ TEST_CASE("a failing second step fails the sequence and skips the third") {
 }
 
 TEST_CASE("cancelling a sequence mid step cancels it and its running step") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<bool> started{false};
   std::atomic<bool> saw_cancel{false};
   std::atomic<int> runs2{0};
@@ -215,7 +216,7 @@ TEST_CASE("cancelling a sequence mid step cancels it and its running step") {
 }
 
 TEST_CASE("a timed out step fails the sequence with the timeout message") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto slow = exec.task<int, int>({.id = "slow_step", .timeout = 20ms},
                                   [](durable::task_context& ctx, int x) {
                                     block_until(ctx.cancel_token);
@@ -235,7 +236,7 @@ TEST_CASE("a timed out step fails the sequence with the timeout message") {
 }
 
 TEST_CASE("a single step sequence completes with the step output") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto only = exec.task<int, std::string>({.id = "only_step", .timeout = 5s},
                                           [](durable::task_context&, int x) {
                                             return "got " + std::to_string(x);
@@ -247,7 +248,7 @@ TEST_CASE("a single step sequence completes with the step output") {
 }
 
 TEST_CASE("a single step sequence fails when its step fails") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto only = exec.task<int, int>({.id = "only_bad", .timeout = 5s},
                                   [](durable::task_context&, int) -> int {
                                     throw durable::error::non_retryable("nope");
@@ -262,7 +263,7 @@ TEST_CASE("a single step sequence fails when its step fails") {
 }
 
 TEST_CASE("a step retries on its own before the sequence goes on") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto flaky = exec.task<int, int>(
     {.id = "flaky_step", .timeout = 5s, .retry = {.max_attempts = 2}},
@@ -284,7 +285,7 @@ TEST_CASE("a step retries on its own before the sequence goes on") {
 }
 
 TEST_CASE("sequence steps are children in order under the same root") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto inc = exec.task<int, int>({.id = "inc_child", .timeout = 5s},
                                  [](durable::task_context&, int x) {
                                    return x + 1;
@@ -308,7 +309,7 @@ TEST_CASE("sequence steps are children in order under the same root") {
 }
 
 TEST_CASE("a sequence of three sleeping tasks is chained by unique ids") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s1 = exec.sleeping_task<std::string>({.id = "sleep_a", .timeout = 60s});
   auto s2 = exec.sleeping_task<std::string>({.id = "sleep_b", .timeout = 60s});
   auto s3 = exec.sleeping_task<std::string>({.id = "sleep_c", .timeout = 60s});
@@ -334,7 +335,7 @@ TEST_CASE("a sequence of three sleeping tasks is chained by unique ids") {
 // -- loops --------------------------------------------------------------------
 
 TEST_CASE("a loop completes when an iteration reports done") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto it = exec.task<int, durable::loop_step<std::string>>(
     {.id = "until_three", .timeout = 5s},
@@ -359,7 +360,7 @@ TEST_CASE("a loop completes when an iteration reports done") {
 }
 
 TEST_CASE("a loop iteration with a validator receives the loop input") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto it = exec.task_with_validation<int, durable::loop_step<int>>(
     {.id = "validated_iteration", .timeout = 5s},
@@ -382,7 +383,7 @@ TEST_CASE("a loop iteration with a validator receives the loop input") {
 }
 
 TEST_CASE("an iteration that rejects its input fails the loop") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto it = exec.task_with_validation<int, durable::loop_step<int>>(
     {.id = "strict_iteration", .timeout = 5s},
     [](durable::task_context&, int x) {
@@ -403,7 +404,7 @@ TEST_CASE("an iteration that rejects its input fails the loop") {
 }
 
 TEST_CASE("an iteration error fails the loop with the iteration message") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto it = exec.task<int, durable::loop_step<int>>(
     {.id = "iteration", .timeout = 5s},
@@ -424,7 +425,7 @@ TEST_CASE("an iteration error fails the loop with the iteration message") {
 
 TEST_CASE("a loop that is never done completes unsuccessfully after max "
           "iterations") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto it = exec.task<int, durable::loop_step<int>>(
     {.id = "never_done", .timeout = 5s},
@@ -442,7 +443,7 @@ TEST_CASE("a loop that is never done completes unsuccessfully after max "
 }
 
 TEST_CASE("a loop with no positive max iterations is rejected") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto it = exec.task<int, durable::loop_step<int>>(
     {.id = "some_iteration", .timeout = 5s},
     [](durable::task_context&, int x) {
@@ -456,7 +457,7 @@ TEST_CASE("a loop with no positive max iterations is rejected") {
 }
 
 TEST_CASE("a constant loop pause delays every iteration") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto it = exec.task<int, durable::loop_step<int>>(
     {.id = "paused_iteration", .timeout = 5s},
     [](durable::task_context& ctx, int) {
@@ -480,7 +481,7 @@ TEST_CASE("a constant loop pause delays every iteration") {
 }
 
 TEST_CASE("a loop pause given as a function of the iteration is applied") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::vector<int> asked;
   std::mutex mtx;
   auto it = exec.task<int, durable::loop_step<int>>(
@@ -513,7 +514,7 @@ TEST_CASE("a loop pause given as a function of the iteration is applied") {
 
 TEST_CASE("without a pause function iterations use their own sleep before "
           "run") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto it = exec.task<int, durable::loop_step<int>>(
     {.id = "self_paused", .timeout = 5s, .sleep_before_run = 50ms},
     [](durable::task_context& ctx, int) {
@@ -531,7 +532,7 @@ TEST_CASE("without a pause function iterations use their own sleep before "
 }
 
 TEST_CASE("cancelling a loop cancels its running iteration") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<bool> started{false};
   std::atomic<bool> saw_cancel{false};
   auto it = exec.task<int, durable::loop_step<int>>(
@@ -555,7 +556,7 @@ TEST_CASE("cancelling a loop cancels its running iteration") {
 // -- sleeping tasks -----------------------------------------------------------
 
 TEST_CASE("a sleeping execution starts running with its unique id") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "sleeper", .timeout = 60s});
   auto h = exec.enqueue(s, std::string{"wait_here"});
   auto row = h.get();
@@ -569,7 +570,7 @@ TEST_CASE("a sleeping execution starts running with its unique id") {
 }
 
 TEST_CASE("waking a sleeping execution completes it with the output") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<std::string>({.id = "approval", .timeout = 60s});
   auto h = exec.enqueue(s, std::string{"order_1"});
   auto woken = exec.wake(s, "order_1",
@@ -584,7 +585,7 @@ TEST_CASE("waking a sleeping execution completes it with the output") {
 }
 
 TEST_CASE("waking a sleeping execution with a failure fails it") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "fail_me", .timeout = 60s});
   auto h = exec.enqueue(s, std::string{"f1"});
   auto woken = exec.wake(s, "f1", durable::failed("rejected by reviewer"));
@@ -598,7 +599,7 @@ TEST_CASE("waking a sleeping execution with a failure fails it") {
 }
 
 TEST_CASE("a sleeping execution nobody wakes times out") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "short_nap", .timeout = 50ms});
   auto h = exec.enqueue(s, std::string{"nap"});
   auto r = finish(h);
@@ -611,7 +612,7 @@ TEST_CASE("a sleeping execution nobody wakes times out") {
 }
 
 TEST_CASE("an enqueue timeout override applies to a sleeping execution") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "long_nap", .timeout = 1h});
   auto h = exec.enqueue(s, std::string{"nap2"}, {.timeout = 40ms});
   CHECK(*h.get().expires_at - h.get().created_at == 40ms);
@@ -619,7 +620,7 @@ TEST_CASE("an enqueue timeout override applies to a sleeping execution") {
 }
 
 TEST_CASE("waking a cancelled sleeping execution returns it cancelled") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "cancel_sleep", .timeout = 60s});
   auto h = exec.enqueue(s, std::string{"c1"});
   h.cancel();
@@ -631,7 +632,7 @@ TEST_CASE("waking a cancelled sleeping execution returns it cancelled") {
 }
 
 TEST_CASE("waking an already woken execution returns it unchanged") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "wake_twice", .timeout = 60s});
   auto h = exec.enqueue(s, std::string{"w2"});
   auto first = exec.wake(s, "w2", durable::completed(1));
@@ -645,7 +646,7 @@ TEST_CASE("waking an already woken execution returns it unchanged") {
 }
 
 TEST_CASE("waking through a task that is not sleeping is refused") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto plain = exec.task<std::string, int>(
     {.id = "plain", .timeout = 5s},
     [](durable::task_context&, const std::string&) { return 1; });
@@ -657,7 +658,7 @@ TEST_CASE("waking through a task that is not sleeping is refused") {
 }
 
 TEST_CASE("waking an unknown unique id throws not found") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "lonely", .timeout = 60s});
   auto e = error_of([&] { exec.wake(s, "nobody", durable::completed(1)); });
   REQUIRE(e.has_value());
@@ -665,7 +666,7 @@ TEST_CASE("waking an unknown unique id throws not found") {
 }
 
 TEST_CASE("waking through the wrong sleeping task throws not found") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto a = exec.sleeping_task<int>({.id = "sleeper_a", .timeout = 60s});
   auto b = exec.sleeping_task<int>({.id = "sleeper_b", .timeout = 60s});
   auto h = exec.enqueue(a, std::string{"shared"});
@@ -676,7 +677,7 @@ TEST_CASE("waking through the wrong sleeping task throws not found") {
 }
 
 TEST_CASE("a sleeping unique id can never be used twice") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<int>({.id = "unique_sleep", .timeout = 60s});
   auto h = exec.enqueue(s, std::string{"once"});
   CHECK_THROWS_WITH_AS(exec.enqueue(s, std::string{"once"}),
@@ -688,7 +689,7 @@ TEST_CASE("a sleeping unique id can never be used twice") {
 
 TEST_CASE("an oversize wake output is refused and the sleeper keeps "
           "sleeping") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<std::string>({.id = "big_wake", .timeout = 60s});
   auto h = exec.enqueue(s, std::string{"big"});
   auto e = error_of([&] {

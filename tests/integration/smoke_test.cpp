@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "durable/durable.hpp"
+#include "support/store_factory.hpp"
 #include "durable/storage/memory_store.hpp"
 
 using namespace std::chrono_literals;
@@ -10,7 +11,7 @@ using namespace std::chrono_literals;
 TEST_SUITE("integration.smoke") {
 
 TEST_CASE("a plain task completes with its output") {
-  durable::executor exec{durable::storage::memory(), {.poll_interval = 50ms}};
+  durable::executor exec{durable::test::make_store(), {.poll_interval = 50ms}};
   auto add_one = exec.task<int, int>({.id = "add_one", .timeout = 5s},
                                      [](durable::task_context&, int x) {
                                        return x + 1;
@@ -22,7 +23,7 @@ TEST_CASE("a plain task completes with its output") {
 }
 
 TEST_CASE("a parent fans out and its finalize sees every child in order") {
-  durable::executor exec{durable::storage::memory(), {.poll_interval = 50ms}};
+  durable::executor exec{durable::test::make_store(), {.poll_interval = 50ms}};
   auto twice = exec.task<int, int>({.id = "twice", .timeout = 5s},
                                    [](durable::task_context&, int x) {
                                      return 2 * x;
@@ -48,7 +49,7 @@ TEST_CASE("a parent fans out and its finalize sees every child in order") {
 }
 
 TEST_CASE("a task that fails twice then succeeds is retried") {
-  durable::executor exec{durable::storage::memory(), {.poll_interval = 50ms}};
+  durable::executor exec{durable::test::make_store(), {.poll_interval = 50ms}};
   std::atomic<int> runs{0};
   auto flaky = exec.task<int, int>(
     {.id = "flaky", .timeout = 5s, .retry = {.max_attempts = 3}},
@@ -66,7 +67,7 @@ TEST_CASE("a task that fails twice then succeeds is retried") {
 }
 
 TEST_CASE("a chain pipes outputs and a sleeper is woken") {
-  durable::executor exec{durable::storage::memory(), {.poll_interval = 50ms}};
+  durable::executor exec{durable::test::make_store(), {.poll_interval = 50ms}};
   auto inc = exec.task<int, int>({.id = "inc", .timeout = 5s},
                                  [](durable::task_context&, int x) {
                                    return x + 1;

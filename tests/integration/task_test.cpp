@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/durable.hpp"
+#include "support/store_factory.hpp"
 #include "durable/storage/memory_store.hpp"
 
 using namespace std::chrono_literals;
@@ -91,7 +92,7 @@ TEST_SUITE("integration.task") {
 // -- completion ---------------------------------------------------------------
 
 TEST_CASE("a task completes with the output of its body") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<std::string, std::string>(
     {.id = "greet", .timeout = 5s},
     [](durable::task_context&, const std::string& name) {
@@ -106,7 +107,7 @@ TEST_CASE("a task completes with the output of its body") {
 }
 
 TEST_CASE("a task whose body waits on asynchronous work completes") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>(
     {.id = "async_double", .timeout = 5s},
     [](durable::task_context&, int x) {
@@ -122,7 +123,7 @@ TEST_CASE("a task whose body waits on asynchronous work completes") {
 }
 
 TEST_CASE("a non blocking task runs on its actor and completes") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>({.id = "inline_inc", .timeout = 5s,
                                 .may_block = false},
                                [](durable::task_context&, int x) {
@@ -134,7 +135,7 @@ TEST_CASE("a non blocking task runs on its actor and completes") {
 }
 
 TEST_CASE("a task enqueued without blocking completes") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>({.id = "async_enqueue", .timeout = 5s},
                                [](durable::task_context&, int x) {
                                  return x * 3;
@@ -145,7 +146,7 @@ TEST_CASE("a task enqueued without blocking completes") {
 }
 
 TEST_CASE("a task enqueued as raw json text completes") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   exec.task<person, std::string>(
     {.id = "raw_person", .timeout = 5s},
     [](durable::task_context&, const person& p) {
@@ -161,7 +162,7 @@ TEST_CASE("a task enqueued as raw json text completes") {
 }
 
 TEST_CASE("many executions enqueued in one batch all complete") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>({.id = "square", .timeout = 5s},
                                [&](durable::task_context&, int x) {
@@ -178,7 +179,7 @@ TEST_CASE("many executions enqueued in one batch all complete") {
 // -- input validation ---------------------------------------------------------
 
 TEST_CASE("a validator that accepts the input transforms it before the body") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task_with_validation<std::string, std::string>(
     {.id = "validated", .timeout = 5s},
@@ -200,7 +201,7 @@ TEST_CASE("a validator that accepts the input transforms it before the body") {
 }
 
 TEST_CASE("an input the validator rejects fails without running the body") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task_with_validation<int, int>(
     {.id = "positive", .timeout = 5s, .retry = {.max_attempts = 3}},
@@ -225,7 +226,7 @@ TEST_CASE("an input the validator rejects fails without running the body") {
 }
 
 TEST_CASE("a structured input that matches its schema is parsed") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<person, int>({.id = "age_next_year", .timeout = 5s},
                                   [](durable::task_context&, const person& p) {
                                     return p.age + 1;
@@ -236,7 +237,7 @@ TEST_CASE("a structured input that matches its schema is parsed") {
 }
 
 TEST_CASE("an input that does not match its schema fails as invalid input") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   exec.task<person, int>({.id = "schema_person", .timeout = 5s},
                          [&](durable::task_context&, const person& p) {
@@ -257,7 +258,7 @@ TEST_CASE("an input that does not match its schema fails as invalid input") {
 // -- errors and retries -------------------------------------------------------
 
 TEST_CASE("a plain exception fails the task with a retryable generic error") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>({.id = "throws", .timeout = 5s},
                                [&](durable::task_context&, int) -> int {
@@ -276,7 +277,7 @@ TEST_CASE("a plain exception fails the task with a retryable generic error") {
 }
 
 TEST_CASE("with one retry a task that fails once completes on its second run") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "fails_once", .timeout = 5s, .retry = {.max_attempts = 1}},
@@ -294,7 +295,7 @@ TEST_CASE("with one retry a task that fails once completes on its second run") {
 }
 
 TEST_CASE("with one retry a task that always fails ends with its last error") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "always_fails", .timeout = 5s, .retry = {.max_attempts = 1}},
@@ -311,7 +312,7 @@ TEST_CASE("with one retry a task that always fails ends with its last error") {
 }
 
 TEST_CASE("a non retryable error is not retried") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "no_retry", .timeout = 5s, .retry = {.max_attempts = 5}},
@@ -329,7 +330,7 @@ TEST_CASE("a non retryable error is not retried") {
 }
 
 TEST_CASE("a not found error thrown by a body fails the task without retry") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "lookup", .timeout = 5s, .retry = {.max_attempts = 3}},
@@ -346,7 +347,7 @@ TEST_CASE("a not found error thrown by a body fails the task without retry") {
 }
 
 TEST_CASE("a retry waits at least the base delay") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::vector<std::chrono::steady_clock::time_point> starts;
   std::mutex mtx;
   auto t = exec.task<int, int>(
@@ -371,7 +372,7 @@ TEST_CASE("a retry waits at least the base delay") {
 }
 
 TEST_CASE("a failed attempt waits for its retry as ready with its error") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "later_retry",
@@ -400,7 +401,7 @@ TEST_CASE("a failed attempt waits for its retry as ready with its error") {
 
 TEST_CASE("a body that outlives its timeout ends timed_out with a retryable "
           "error") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>({.id = "slow", .timeout = 10ms},
                                [&](durable::task_context&, int x) {
@@ -419,7 +420,7 @@ TEST_CASE("a body that outlives its timeout ends timed_out with a retryable "
 }
 
 TEST_CASE("a timed out body sees its cancel token fire") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<bool> saw_stop{false};
   auto t = exec.task<int, int>({.id = "watch_timeout", .timeout = 20ms},
                                [&](durable::task_context& ctx, int x) {
@@ -432,7 +433,7 @@ TEST_CASE("a timed out body sees its cancel token fire") {
 }
 
 TEST_CASE("a timed out run is retried when retries are left") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "slow_once", .timeout = 50ms, .retry = {.max_attempts = 1}},
@@ -450,7 +451,7 @@ TEST_CASE("a timed out run is retried when retries are left") {
 }
 
 TEST_CASE("an enqueue timeout override lets a slow task complete") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>({.id = "slow_ok", .timeout = 10ms},
                                [](durable::task_context&, int x) {
                                  std::this_thread::sleep_for(100ms);
@@ -464,7 +465,7 @@ TEST_CASE("an enqueue timeout override lets a slow task complete") {
 }
 
 TEST_CASE("a body that throws timed_out ends the task timed_out") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>({.id = "throws_timeout", .timeout = 5s},
                                [](durable::task_context&, int) -> int {
                                  throw durable::error::timed_out();
@@ -476,7 +477,7 @@ TEST_CASE("a body that throws timed_out ends the task timed_out") {
 }
 
 TEST_CASE("an invalid timeout is rejected when the task is defined") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto e = error_of([&] {
     exec.task<int, int>({.id = "bad_timeout", .timeout = 0ms},
                         [](durable::task_context&, int x) { return x; });
@@ -511,7 +512,7 @@ TEST_CASE("an invalid timeout override is rejected and stores nothing") {
 // -- cancellation -------------------------------------------------------------
 
 TEST_CASE("a task cancelled before it starts never runs") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "cancel_early", .timeout = 5s, .sleep_before_run = 1h},
@@ -532,7 +533,7 @@ TEST_CASE("a task cancelled before it starts never runs") {
 }
 
 TEST_CASE("cancelling a running task ends it cancelled and fires its token") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<bool> started{false};
   std::atomic<bool> saw_cancel{false};
   auto t = exec.task<int, int>({.id = "cancel_running", .timeout = 60s},
@@ -554,7 +555,7 @@ TEST_CASE("cancelling a running task ends it cancelled and fires its token") {
 }
 
 TEST_CASE("a cancelled body holds its slot until it returns") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<bool> started{false};
   std::atomic<bool> saw_cancel{false};
   std::atomic<bool> release{false};
@@ -577,7 +578,7 @@ TEST_CASE("a cancelled body holds its slot until it returns") {
 }
 
 TEST_CASE("concurrent cancels before the start are safe") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "cancel_race_ready", .timeout = 5s, .sleep_before_run = 1h},
@@ -598,7 +599,7 @@ TEST_CASE("concurrent cancels before the start are safe") {
 }
 
 TEST_CASE("concurrent cancels of a running task are safe") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   std::atomic<bool> started{false};
   auto t = exec.task<int, int>({.id = "cancel_race_running", .timeout = 60s},
@@ -622,7 +623,7 @@ TEST_CASE("concurrent cancels of a running task are safe") {
 }
 
 TEST_CASE("cancelling a finished execution changes nothing") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>({.id = "done_then_cancel", .timeout = 5s},
                                [](durable::task_context&, int x) {
                                  return x + 1;
@@ -638,7 +639,7 @@ TEST_CASE("cancelling a finished execution changes nothing") {
 }
 
 TEST_CASE("a body that throws cancelled ends cancelled without retry") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, int>(
     {.id = "self_cancel", .timeout = 5s, .retry = {.max_attempts = 3}},
@@ -655,7 +656,7 @@ TEST_CASE("a body that throws cancelled ends cancelled without retry") {
 // -- context and delays -------------------------------------------------------
 
 TEST_CASE("the context names the execution and its root") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::promise<durable::task_context> seen;
   auto t = exec.task<int, int>({.id = "ctx_ids", .timeout = 5s},
                                [&](durable::task_context& ctx, int x) {
@@ -677,7 +678,7 @@ TEST_CASE("the context names the execution and its root") {
 }
 
 TEST_CASE("attempt and previous error progress across retries") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::mutex mtx;
   std::vector<int> attempts;
   std::vector<std::optional<durable::execution_error>> prev;
@@ -707,7 +708,7 @@ TEST_CASE("attempt and previous error progress across retries") {
 }
 
 TEST_CASE("sleep before run delays the first start") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>(
     {.id = "sleepy", .timeout = 5s, .sleep_before_run = 250ms},
     [](durable::task_context&, int x) { return x; });
@@ -720,7 +721,7 @@ TEST_CASE("sleep before run delays the first start") {
 }
 
 TEST_CASE("an enqueue override of sleep before run delays the first start") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>({.id = "sleepy_override", .timeout = 5s},
                                [](durable::task_context&, int x) {
                                  return x;
@@ -764,7 +765,7 @@ TEST_CASE("a retry does not wait for sleep before run again") {
 }
 
 TEST_CASE("a negative sleep before run is rejected") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto e = error_of([&] {
     exec.task<int, int>({.id = "neg_sleep", .timeout = 5s,
                          .sleep_before_run = -1ms},
@@ -785,7 +786,7 @@ TEST_CASE("a negative sleep before run is rejected") {
 }
 
 TEST_CASE("negative or too many max attempts are rejected") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto e = error_of([&] {
     exec.task<int, int>({.id = "neg_retry", .timeout = 5s,
                          .retry = {.max_attempts = -1}},
@@ -817,7 +818,7 @@ TEST_CASE("negative or too many max attempts are rejected") {
 // -- shutdown -----------------------------------------------------------------
 
 TEST_CASE("a running body observes shutdown and ends cancelled") {
-  auto db = durable::storage::memory();
+  auto db = durable::test::make_store();
   std::atomic<bool> started{false};
   std::atomic<bool> saw_shutdown{false};
   std::string id;
@@ -846,7 +847,7 @@ TEST_CASE("a running body observes shutdown and ends cancelled") {
 }
 
 TEST_CASE("enqueue after shutdown is refused") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto t = exec.task<int, int>({.id = "late", .timeout = 5s},
                                [](durable::task_context&, int x) {
                                  return x;
@@ -880,7 +881,7 @@ TEST_CASE("an input over the size cap is rejected at enqueue") {
 }
 
 TEST_CASE("an output over the size cap fails the task without retry") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> runs{0};
   auto t = exec.task<int, std::string>(
     {.id = "big_output", .timeout = 5s, .retry = {.max_attempts = 2}},
@@ -903,7 +904,7 @@ TEST_CASE("an output over the size cap fails the task without retry") {
 // -- closure ------------------------------------------------------------------
 
 TEST_CASE("a finished execution is closed no earlier than it finished") {
-  durable::executor exec{durable::storage::memory(), fast()};
+  durable::executor exec{durable::test::make_store(), fast()};
   auto ok = exec.task<int, int>({.id = "close_ok", .timeout = 5s},
                                 [](durable::task_context&, int x) {
                                   return x;

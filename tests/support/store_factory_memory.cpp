@@ -1,0 +1,15 @@
+#include "support/store_factory.hpp"
+
+#include "durable/storage/memory_store.hpp"
+
+namespace durable::test {
+
+std::shared_ptr<durable::store> make_store() {
+  return durable::storage::memory();
+}
+
+std::string store_name() {
+  return "memory";
+}
+
+} // namespace durable::test
