@@ -44,8 +44,10 @@ struct task_options {
   retry_options retry{};
   millis sleep_before_run{0};
   /// Whether the body may block. Blocking bodies run on the executor's
-  /// worker pool; non-blocking ones run on the execution actor itself and
-  /// must return quickly (pure computation).
+  /// worker pool and are timed out at their deadline. Non-blocking ones run
+  /// on the execution actor itself (no thread hop) and must return quickly
+  /// (pure computation): nothing can interrupt them, so a run that took
+  /// longer than `timeout` is recorded as timed out when it returns.
   bool may_block = true;
 };
 

@@ -136,18 +136,27 @@ private:
 
   void start_body() {
     phase_ = phase::running_body;
+    task_context ctx{row_.task_id,   row_.id,     row_.attempt,
+                     row_.error,     row_.parent, row_.root,
+                     cancel_.get_token(), rt_->shutdown.get_token()};
+    if (!def_->options.may_block) {
+      // Nothing can interrupt a body running on this very actor, so no
+      // timer is set; a run that took longer than its timeout still counts
+      // as timed out once it returns.
+      auto started = std::chrono::steady_clock::now();
+      auto out = run_body(*def_, ctx, row_.input);
+      if (std::chrono::steady_clock::now() - started > row_.timeout) {
+        out = body_outcome{};
+        out.error = timed_out_error();
+      }
+      on_body_done(std::move(out));
+      return;
+    }
     auto deadline = row_.expires_at ? rt_->delay_until(*row_.expires_at)
                                     : to_timespan(row_.timeout);
     timeout_token_ = rt_->set_timer(caf::actor_cast<caf::actor>(this),
                                     deadline,
                                     caf::make_message(timeout_atom::value));
-    task_context ctx{row_.task_id,   row_.id,     row_.attempt,
-                     row_.error,     row_.parent, row_.root,
-                     cancel_.get_token(), rt_->shutdown.get_token()};
-    if (!def_->options.may_block) {
-      on_body_done(run_body(*def_, ctx, row_.input));
-      return;
-    }
     // The slot is free once the body returned *and* this actor persisted
     // its outcome (or ended): whichever comes last frees it. So a body that
     // outlives its deadline keeps its slot busy, and a drain that sees no

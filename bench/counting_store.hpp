@@ -1,0 +1,116 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "durable/store.hpp"
+
+namespace durable::bench {
+
+/// A store decorator that records, per finished execution, when it was
+/// created, started and finished, so that the harness can compute rates
+/// and latencies without reading the store back. Thread-safe.
+class counting_store final : public durable::store {
+public:
+  explicit counting_store(std::shared_ptr<durable::store> inner)
+    : inner_(std::move(inner)) {
+  }
+
+  struct sample {
+    timestamp created;
+    timestamp started;
+    timestamp finished;
+  };
+
+  std::size_t finished() const {
+    return finished_.load();
+  }
+
+  std::vector<sample> samples() {
+    std::lock_guard guard{mtx_};
+    return samples_;
+  }
+
+  timestamp now() override {
+    return inner_->now();
+  }
+
+  std::vector<insert_outcome>
+  insert(std::vector<execution_record> rows) override {
+    return inner_->insert(std::move(rows));
+  }
+
+  std::vector<write_outcome> apply(std::vector<transition> ts) override {
+    auto out = inner_->apply(std::move(ts));
+    std::vector<sample> mine;
+    for (const auto& o : out)
+      if (o.status == write_status::applied && o.current
+          && o.current->is_finished())
+        mine.push_back({o.current->created_at,
+                        o.current->started_at.value_or(o.current->created_at),
+                        o.current->finished_at.value_or(o.current->updated_at)});
+    if (!mine.empty()) {
+      std::lock_guard guard{mtx_};
+      samples_.insert(samples_.end(), mine.begin(), mine.end());
+      finished_ += mine.size();
+    }
+    return out;
+  }
+
+  claim_result claim(const claim_request& req) override {
+    return inner_->claim(req);
+  }
+
+  std::size_t renew_leases(const std::string& owner, millis lease) override {
+    return inner_->renew_leases(owner, lease);
+  }
+
+  std::size_t release_leases(const std::string& owner) override {
+    return inner_->release_leases(owner);
+  }
+
+  std::optional<execution_record> get(const std::string& id) override {
+    return inner_->get(id);
+  }
+
+  std::optional<execution_record>
+  get_by_sleeping_id(const std::string& id) override {
+    return inner_->get_by_sleeping_id(id);
+  }
+
+  std::vector<execution_record>
+  children_of(const std::string& parent_id) override {
+    return inner_->children_of(parent_id);
+  }
+
+  sleeper_scan scan_sleepers(std::size_t limit) override {
+    return inner_->scan_sleepers(limit);
+  }
+
+  std::optional<execution_record> watch(const std::string& id) override {
+    return inner_->watch(id);
+  }
+
+  bool erase(const std::string& id) override {
+    return inner_->erase(id);
+  }
+
+  std::uint64_t subscribe(store_listener l) override {
+    return inner_->subscribe(std::move(l));
+  }
+
+  void unsubscribe(std::uint64_t token) override {
+    inner_->unsubscribe(token);
+  }
+
+private:
+  std::shared_ptr<durable::store> inner_;
+  std::atomic<std::size_t> finished_{0};
+  std::mutex mtx_;
+  std::vector<sample> samples_;
+};
+
+} // namespace durable::bench
