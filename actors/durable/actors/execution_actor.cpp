@@ -581,10 +581,18 @@ private:
     }
   }
 
+  void on_exit() override {
+    // Killed at shutdown, or ended: a body still running must stop too.
+    cancel_.request_stop();
+  }
+
   void end() {
     if (phase_ == phase::done)
       return;
     phase_ = phase::done;
+    // The row moved on without us (cancelled, taken over after a lost
+    // lease, or finished): a body still running should stop.
+    cancel_.request_stop();
     cancel_timeout();
     if (recheck_token_ != 0)
       rt_->cancel_timer(recheck_token_);

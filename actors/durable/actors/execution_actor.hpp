@@ -21,8 +21,10 @@ bool takes_slot(const execution_record& r) noexcept;
 ///
 /// Every write is a guarded transition; a write that loses (the execution was
 /// cancelled, or another node took it over) ends the actor and drops its
-/// stale view. The cancel token of the body fires on cancel and timeout; a
-/// late result of a body that outlived its deadline is discarded.
+/// stale view. The cancel token of the body fires on cancel, on timeout,
+/// and whenever the actor ends before the body returned (a lost lease is
+/// noticed at the next write, which conflicts); a late result of a body
+/// that outlived its deadline is discarded.
 ///
 /// Messages: `(bodydone, body_outcome)`, `(timeout)`, `(cancel)`,
 /// `(childdone, child_id)`, `(recheck)`. On its end it sends the dispatcher
