@@ -220,6 +220,10 @@ struct scenario {
   void run(durable::executor& exec) {
     std::thread setter([this] {
       std::this_thread::sleep_for(1s);
+      // The loop must see the value unset once: a durable store (an fsync or
+      // a write per transition) may start it later than 1 s on a busy
+      // machine, so wait for its first iteration.
+      engine_test::eventually([this] { return iterations.load() >= 1; });
       value_set = true;
     });
     // 1. a tree of a parent with finalize and a chain, under a root finalize

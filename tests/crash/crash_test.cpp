@@ -1,0 +1,247 @@
+// Real processes, a real SIGKILL: a worker is killed in the middle of a
+// fan-out on a SQLite file, and a second worker on the same file finishes
+// every execution exactly once (see crash_worker.cpp for the workflow).
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "durable/storage/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
+
+#ifndef DURABLE_CRASH_WORKER
+#  error "DURABLE_CRASH_WORKER must name the durable-crash-worker binary"
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+/// A child process whose stdout is read line by line.
+class worker {
+public:
+  explicit worker(std::vector<std::string> args) {
+    // Everything the child needs is built before fork(): between fork and
+    // exec only async-signal-safe calls are allowed.
+    std::string exe = DURABLE_CRASH_WORKER;
+    std::vector<char*> argv;
+    argv.push_back(exe.data());
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(fds[1], STDOUT_FILENO);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      ::execv(exe.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    fd_ = fds[0];
+  }
+
+  ~worker() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  pid_t pid() const noexcept {
+    return pid_;
+  }
+
+  /// The next line, or nullopt at end of output or when `deadline` passed.
+  std::optional<std::string> next_line(clock_type::time_point deadline) {
+    for (;;) {
+      if (auto pos = buffer_.find('\n'); pos != std::string::npos) {
+        auto line = buffer_.substr(0, pos);
+        buffer_.erase(0, pos + 1);
+        return line;
+      }
+      if (eof_)
+        return std::nullopt;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock_type::now());
+      if (left <= 0ms)
+        return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        continue;
+      char chunk[4096];
+      auto n = ::read(fd_, chunk, sizeof chunk);
+      if (n <= 0)
+        eof_ = true;
+      else
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  void kill_hard() {
+    REQUIRE(::kill(pid_, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(::waitpid(pid_, &status, 0) == pid_);
+    reaped_ = true;
+    CHECK(WIFSIGNALED(status));
+  }
+
+  /// Waits for the exit; returns the exit code (-1 if it did not exit).
+  int join() {
+    int status = 0;
+    REQUIRE(::waitpid(pid_, &status, 0) == pid_);
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool eof_ = false;
+  bool reaped_ = false;
+  std::string buffer_;
+};
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+} // namespace
+
+TEST_SUITE("storage.sqlite.crash") {
+
+TEST_CASE("a worker killed mid fan-out is finished by a second worker once") {
+  constexpr int children = 20;
+  auto dir = durable::test::make_temp_dir("durable-crash-");
+  auto db = dir + "/crash.db";
+  auto log = dir + "/children.log";
+  auto common = std::vector<std::string>{
+    "--store", "sqlite:" + db, "--log", log, "--lease-ms", "1000",
+    "--children", std::to_string(children), "--max-concurrent", "4"};
+
+  // First worker: enqueue, run, and die by SIGKILL once a few children
+  // finished their bodies but not all of them.
+  int progress_before_kill = 0;
+  pid_t first_pid = 0;
+  {
+    auto args = common;
+    args.push_back("--enqueue");
+    args.push_back("--wait");
+    worker first{args};
+    first_pid = first.pid();
+    auto deadline = clock_type::now() + 30s;
+    while (progress_before_kill < 5) {
+      auto line = first.next_line(deadline);
+      REQUIRE_MESSAGE(line.has_value(), "the first worker stopped early");
+      if (starts_with(*line, "progress child "))
+        ++progress_before_kill;
+      REQUIRE_MESSAGE(!starts_with(*line, "result "),
+                      "the first worker finished before the kill");
+    }
+    first.kill_hard();
+  }
+  REQUIRE(progress_before_kill < children);
+
+  // Second worker: same file, short lease; it takes over the dead worker's
+  // leases and finishes everything.
+  nlohmann::json result;
+  pid_t second_pid = 0;
+  {
+    auto args = common;
+    args.push_back("--wait");
+    worker second{args};
+    second_pid = second.pid();
+    auto deadline = clock_type::now() + 90s;
+    while (auto line = second.next_line(deadline))
+      if (starts_with(*line, "result "))
+        result = nlohmann::json::parse(line->substr(7));
+    CHECK(second.join() == 0);
+  }
+  INFO("result: ", result.dump());
+  REQUIRE(result.is_object());
+  int expected_sum = 0;
+  for (int i = 0; i < children; ++i)
+    expected_sum += i * 10 + 1;
+  CHECK(result["crash-fanout"]["status"] == "completed");
+  CHECK(result["crash-fanout"]["output"] == expected_sum);
+  for (int i = 1; i <= 3; ++i) {
+    auto key = "crash-twice-" + std::to_string(i);
+    CHECK(result[key]["status"] == "completed");
+    CHECK(result[key]["output"] == 2 * i * 7);
+  }
+  CHECK(result["crash-chain"]["status"] == "completed");
+  CHECK(result["crash-chain"]["output"] == "<144>");
+
+  // The store holds each child once, completed with its own output.
+  auto store = durable::storage::sqlite(db);
+  auto root_id = result["crash-fanout"]["execution_id"].get<std::string>();
+  auto kids = store->children_of(root_id);
+  REQUIRE(kids.size() == children + 1); // the finalize comes last
+  std::set<std::uint32_t> indexes;
+  std::set<std::string> child_ids;
+  for (int i = 0; i < children; ++i) {
+    const auto& k = kids[i];
+    INFO("child ", i, " ", k.id);
+    CHECK(k.status == durable::execution_status::completed);
+    CHECK(k.output == std::optional<std::string>{std::to_string(
+            static_cast<int>(k.parent->index) * 10 + 1)});
+    CHECK(k.attempt == 0);
+    indexes.insert(k.parent->index);
+    child_ids.insert(k.id);
+  }
+  CHECK(indexes.size() == children);
+  CHECK(kids.back().parent->is_finalize);
+  CHECK(kids.back().status == durable::execution_status::completed);
+
+  // Bodies ran at least once per child; a second run happened only for a
+  // body the first worker ran (or was running) when it died, never twice in
+  // one process.
+  std::ifstream in{log};
+  std::map<std::string, std::vector<long>> runs;
+  std::string id;
+  int attempt = 0;
+  long pid = 0;
+  while (in >> id >> attempt >> pid)
+    runs[id].push_back(pid);
+  int by_second = 0;
+  for (const auto& cid : child_ids) {
+    INFO("child ", cid);
+    REQUIRE(runs.contains(cid));
+    const auto& pids = runs[cid];
+    CHECK(std::set<long>(pids.begin(), pids.end()).size() == pids.size());
+    for (auto p : pids) {
+      CHECK((p == first_pid || p == second_pid));
+      if (p == second_pid)
+        ++by_second;
+    }
+  }
+  CHECK(runs.size() == child_ids.size());
+  // The kill left work behind that only the second worker could finish.
+  CHECK(by_second > 0);
+}
+
+} // TEST_SUITE
