@@ -1,14 +1,23 @@
 // durable-demo: a workflow that uses every task kind, run to completion on
 // the embedded store, with each execution's status, attempts, timings and
 // output printed at the end.
+//
+//   durable-demo [--db PATH]   SQLite file (default ./durable-demo.db)
+//   durable-demo --memory      the in-memory store (nothing is kept)
+//
+// Re-running on the same file works: every run enqueues new executions, and
+// the sleeping task's unique id carries the run's incarnation id.
 #include <atomic>
+#include <cstring>
 #include <iostream>
+#include <string>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "durable/durable.hpp"
 #include "durable/storage/memory_store.hpp"
+#include "durable/storage/sqlite_store.hpp"
 
 using namespace std::chrono_literals;
 
@@ -49,11 +58,31 @@ void print(const durable::execution_record& r, int depth = 0) {
              out);
 }
 
-} // namespace
+std::shared_ptr<durable::store> open_store(int argc, char** argv) {
+  std::string db = "durable-demo.db";
+  bool memory = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--memory") == 0) {
+      memory = true;
+    } else if (std::strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+      db = argv[++i];
+    } else {
+      throw std::invalid_argument(
+        fmt::format("unknown argument {} (usage: durable-demo [--db PATH | "
+                    "--memory])",
+                    argv[i]));
+    }
+  }
+  if (memory) {
+    fmt::print("store: memory\n");
+    return durable::storage::memory();
+  }
+  fmt::print("store: sqlite {}\n", db);
+  return durable::storage::sqlite(db);
+}
 
-int main() {
-  durable::executor exec{durable::storage::memory(),
-                         {.poll_interval = 100ms}};
+int run(int argc, char** argv) {
+  durable::executor exec{open_store(argc, argv), {.poll_interval = 100ms}};
 
   // A plain task and a parent that fans out to it, with a finalize task.
   auto price = exec.task<order, double>(
@@ -133,10 +162,12 @@ int main() {
   auto h_flaky = exec.enqueue(flaky, 0);
   auto h_loop = exec.enqueue(until_ready, 3);
   auto h_countdown = exec.enqueue(countdown, 3);
-  auto h_approval = exec.enqueue(approval, std::string{"order-42"});
+  // Unique per run: a sleeping id stays taken by the previous run's row.
+  const auto approval_id = "order-42-" + exec.incarnation();
+  auto h_approval = exec.enqueue(approval, approval_id);
 
   std::this_thread::sleep_for(50ms);
-  exec.wake(approval, "order-42", durable::completed(true));
+  exec.wake(approval, approval_id, durable::completed(true));
 
   std::vector<std::string> roots{
     h_checkout.execution_id(), h_pipeline.execution_id(),
@@ -159,4 +190,15 @@ int main() {
       print(c, 1);
   }
   return failures == 0 ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "durable-demo: {}\n", e.what());
+    return 2;
+  }
 }
