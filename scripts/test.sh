@@ -3,5 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
+# The pg tier needs a server: a throwaway cluster (reused when running),
+# unless DURABLE_PG_URL names one already.
+if [ -z "${DURABLE_PG_URL:-}" ]; then
+  DURABLE_PG_URL=$(scripts/pg-start.sh)
+fi
+export DURABLE_PG_URL
 cd build
 ctest --output-on-failure --no-tests=error -LE chaos -j2 --timeout 600

@@ -1,0 +1,943 @@
+#include "durable/storage/pg/pg_store.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iterator>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "durable/error.hpp"
+#include "durable/status.hpp"
+#include "durable/storage/pg/error_mapping.hpp"
+#include "durable/storage/pg/pg_store_impl.hpp"
+#include "durable/storage/pg/row_codec.hpp"
+#include "durable/storage/pg/schema.hpp"
+
+namespace durable::storage::pg {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t insert_chunk = 500;
+constexpr std::string_view min_bigint = "-9223372036854775808";
+constexpr std::string_view active_statuses
+  = "('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')";
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+pqxx::result exec(pqxx::transaction_base& tx, const char* name,
+                  const std::vector<param>& ps) {
+  auto ptrs = pointers(ps);
+  return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(ptrs));
+}
+
+std::string str(std::int64_t x) {
+  return fmt::format("{}", x);
+}
+
+timestamp time_of(const pqxx::field& f) {
+  return from_micros(f.as<std::int64_t>());
+}
+
+std::string parent_id_of(const execution_record& r) {
+  return r.parent ? r.parent->execution_id : std::string{};
+}
+
+bool is_live_sleeper(const execution_record& r) noexcept {
+  return r.is_sleeping() && r.status == execution_status::running
+         && r.expires_at.has_value();
+}
+
+/// `text` without its password (see redact()), and without newlines.
+std::string one_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\t', ' ');
+  return text;
+}
+
+// -- statement names ----------------------------------------------------------
+
+constexpr const char* st_get = "durable_get";
+constexpr const char* st_get_sleeping = "durable_get_sleeping";
+constexpr const char* st_children = "durable_children";
+constexpr const char* st_claim = "durable_claim";
+constexpr const char* st_apply = "durable_apply";
+constexpr const char* st_cascade = "durable_cascade";
+constexpr const char* st_lock = "durable_lock";
+constexpr const char* st_renew = "durable_renew";
+constexpr const char* st_release = "durable_release";
+constexpr const char* st_scan = "durable_scan";
+constexpr const char* st_watch = "durable_watch";
+constexpr const char* st_erase = "durable_erase";
+constexpr const char* st_insert1 = "durable_insert1";
+constexpr const char* st_conflicts = "durable_conflicts";
+constexpr const char* st_clock = "durable_clock";
+
+} // namespace
+
+// -- URL helpers --------------------------------------------------------------
+
+std::string resolve_url(const pg_options& opts) {
+  if (!opts.url.empty())
+    return opts.url;
+  if (const char* env = std::getenv("DURABLE_PG_URL"))
+    return env;
+  return {};
+}
+
+std::string redact(const std::string& url) {
+  std::string out = url;
+  // URL form: scheme://user:password@host...
+  if (auto scheme = out.find("://"); scheme != std::string::npos) {
+    auto start = scheme + 3;
+    auto at = out.find('@', start);
+    auto slash = out.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      auto colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at)
+        out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // password=... as a key/value pair or a URL query parameter.
+  for (std::size_t pos = 0;
+       (pos = out.find("password=", pos)) != std::string::npos;) {
+    auto value = pos + 9;
+    auto end = value;
+    if (end < out.size() && out[end] == '\'') {
+      ++end;
+      while (end < out.size() && out[end] != '\'') {
+        if (out[end] == '\\')
+          ++end;
+        ++end;
+      }
+      if (end < out.size())
+        ++end;
+    } else {
+      while (end < out.size() && out[end] != ' ' && out[end] != '&')
+        ++end;
+    }
+    out.replace(value, end - value, "***");
+    pos = value + 3;
+  }
+  return out;
+}
+
+// -- impl ---------------------------------------------------------------------
+
+pg_store::impl::impl(pg_options o)
+  : opts(std::move(o)), url(resolve_url(opts)),
+    target(url.empty() ? std::string{"the libpq default server (PGHOST, "
+                                      "PGPORT, PGDATABASE)"}
+                       : redact(url)),
+    table(quote_ident(opts.schema) + ".executions"),
+    pool(url, std::clamp<std::size_t>(opts.pool_size, 1, 64),
+         [this](pqxx::connection& c) { prepare(c); }) {
+  insert_prefix = fmt::format("INSERT INTO {} ({}) VALUES ", table,
+                              column_list());
+  conflicts_sql = fmt::format(
+    "SELECT id, sleeping_id, idempotency_key FROM {} WHERE id = "
+    "ANY($1::text[]) OR sleeping_id = ANY($2::text[]) OR idempotency_key = "
+    "ANY($3::text[])",
+    table);
+  build_statements();
+}
+
+timestamp pg_store::impl::now() {
+  if (opts.clock)
+    return opts.clock();
+  const auto age = steady_ns() - offset_measured_ns.load();
+  if (age > std::chrono::nanoseconds{opts.clock_refresh}.count()
+      && !refreshing.exchange(true)) {
+    // Only one caller refreshes, and only with an idle connection: now()
+    // must stay cheap, so a busy pool just keeps the old offset a while.
+    try {
+      if (auto c = pool.try_acquire())
+        measure_offset(**c);
+    } catch (...) {
+      // Keep the old offset; the next call tries again.
+    }
+    refreshing.store(false);
+  }
+  return system_now() + std::chrono::microseconds{offset_us.load()};
+}
+
+void pg_store::impl::measure_offset(pqxx::connection_base& c) {
+  pqxx::nontransaction tx{c};
+  auto before = system_now();
+  auto r = tx.exec1("SELECT (extract(epoch from clock_timestamp()) "
+                    "* 1000000)::bigint");
+  auto after = system_now();
+  auto server = r[0].as<std::int64_t>();
+  auto local = to_micros(before) + (to_micros(after) - to_micros(before)) / 2;
+  offset_us.store(server - local);
+  offset_measured_ns.store(steady_ns());
+}
+
+param pg_store::impl::now_param() {
+  if (opts.clock)
+    return str(to_micros(opts.clock()));
+  return std::nullopt;
+}
+
+void pg_store::impl::build_statements() {
+  auto add = [this](const char* name, std::string sql) {
+    statements.emplace_back(name, std::move(sql));
+  };
+  const auto& t = table;
+  const auto cols = column_list();
+  const auto ecols = column_list("e");
+  const auto leased_pred = std::string{
+    "((e.status = 'running' AND e.kind <> 4) OR e.status IN "
+    "('waiting_for_children', 'waiting_for_finalize'))"};
+  const auto lease_key
+    = fmt::format("coalesce(e.lease_expires_at, {})", min_bigint);
+  add(st_clock, "SELECT (extract(epoch from clock_timestamp()) "
+                      "* 1000000)::bigint");
+  add(st_get, fmt::format("SELECT {} FROM {} e WHERE e.id = $1", ecols,
+                                t));
+  add(st_get_sleeping,
+            fmt::format("SELECT {} FROM {} e WHERE e.sleeping_id = $1", ecols,
+                        t));
+  add(st_children,
+            fmt::format("SELECT {} FROM {} e WHERE e.parent_id = $1 ORDER BY "
+                        "e.parent_is_finalize, e.parent_index, e.id",
+                        ecols, t));
+  add(st_watch, fmt::format("UPDATE {} e SET watched = true WHERE "
+                                  "e.id = $1 RETURNING {}",
+                                  t, ecols));
+  add(st_erase, fmt::format("DELETE FROM {} WHERE id = $1", t));
+  add(st_lock, fmt::format("SELECT id FROM {} WHERE id = ANY($1::text[]) "
+                                 "ORDER BY id FOR UPDATE",
+                                 t));
+  add(st_conflicts, conflicts_sql);
+  add(st_renew,
+            fmt::format("UPDATE {} SET lease_expires_at = {} + $2::bigint "
+                        "WHERE owner = $1 AND status IN {}",
+                        t, now_expr(3), active_statuses));
+  add(st_release,
+            fmt::format("UPDATE {} SET owner = NULL, lease_expires_at = {} "
+                        "WHERE owner = $1 AND status IN {}",
+                        t, now_expr(2), active_statuses));
+  // Sleepers due now (oldest deadline first) and the next later deadline,
+  // in one round trip: one row with only `next` when none is due.
+  add(st_scan,
+            fmt::format(
+              "WITH n AS (SELECT {0} AS now), "
+              "due AS (SELECT {1} FROM {2} e WHERE e.kind = 4 AND e.status = "
+              "'running' AND e.expires_at IS NOT NULL AND e.expires_at <= "
+              "(SELECT now FROM n) ORDER BY e.expires_at, e.id LIMIT $1), "
+              "nx AS (SELECT min(e.expires_at) AS next FROM {2} e WHERE "
+              "e.kind = 4 AND e.status = 'running' AND e.expires_at IS NOT "
+              "NULL AND e.expires_at > (SELECT now FROM n)) "
+              "SELECT nx.next, due.* FROM nx LEFT JOIN due ON true "
+              "ORDER BY due.expires_at, due.id",
+              now_expr(2), ecols, t));
+  // The claim: one statement. Per requested task, the oldest due ready rows
+  // and the oldest expired leases (each an index range scan that skips rows
+  // other claimers hold), then the oldest `limit` of those, updated with
+  // store_rules::claim's semantics; plus the next ready time.
+  claim_sql = fmt::format(
+      "WITH n AS (SELECT {now} AS now), "
+      "tk AS (SELECT DISTINCT unnest($1::text[]) AS task_id), "
+      "ready AS (SELECT x.id, x.due FROM tk CROSS JOIN LATERAL ("
+      "  SELECT e.id, e.start_at AS due FROM {t} e"
+      "  WHERE e.task_id = tk.task_id AND e.status = 'ready'"
+      "    AND e.start_at <= (SELECT now FROM n)"
+      "  ORDER BY e.start_at, e.id LIMIT $2::bigint"
+      "  FOR UPDATE OF e SKIP LOCKED) x), "
+      "leased AS (SELECT x.id, x.due FROM tk CROSS JOIN LATERAL ("
+      "  SELECT e.id, {lk} AS due FROM {t} e"
+      "  WHERE e.task_id = tk.task_id AND {lp}"
+      "    AND {lk} <= (SELECT now FROM n)"
+      "  ORDER BY {lk}, e.id LIMIT $2::bigint"
+      "  FOR UPDATE OF e SKIP LOCKED) x), "
+      "c AS (SELECT id, due FROM (SELECT * FROM ready UNION ALL "
+      "  SELECT * FROM leased) a ORDER BY due, id LIMIT $2::bigint), "
+      "u AS (UPDATE {t} e SET"
+      "  status = CASE WHEN e.status = 'ready' THEN 'running' ELSE e.status "
+      "    END,"
+      "  started_at = CASE WHEN e.status IN ('ready', 'running') THEN n.now "
+      "    ELSE e.started_at END,"
+      "  expires_at = CASE WHEN e.status IN ('ready', 'running') "
+      "    THEN n.now + e.timeout_ms * 1000 ELSE e.expires_at END,"
+      "  recoveries = e.recoveries + CASE WHEN e.status = 'running' AND "
+      "    e.owner IS NOT NULL THEN 1 ELSE 0 END,"
+      "  owner = $3, lease_expires_at = n.now + $4::bigint,"
+      "  version = e.version + 1, updated_at = n.now"
+      "  FROM c, n WHERE e.id = c.id RETURNING c.due, {ecols}), "
+      "nr AS (SELECT min(f.start_at) AS next FROM tk CROSS JOIN LATERAL ("
+      "  SELECT e.start_at FROM {t} e WHERE e.task_id = tk.task_id"
+      "  AND e.status = 'ready' AND e.start_at > (SELECT now FROM n)"
+      "  ORDER BY e.start_at LIMIT 1) f) "
+      "SELECT nr.next, u.* FROM nr LEFT JOIN u ON true",
+      fmt::arg("now", now_expr(5)), fmt::arg("t", t),
+      fmt::arg("lk", lease_key), fmt::arg("lp", leased_pred),
+      fmt::arg("ecols", ecols));
+  add(st_claim, claim_sql);
+  // A transition: $1 id, $2 expected version, $3 now, then every column but
+  // id, version and watched. A transition that keeps the owner never moves
+  // the lease back (a renewal may have moved it after the writer read).
+  {
+    std::string set;
+    int k = 4;
+    int owner_k = 0;
+    int lease_k = 0;
+    for (const auto& col : columns()) {
+      if (col.name == "id" || col.name == "version" || col.name == "watched")
+        continue;
+      if (col.name == "owner")
+        owner_k = k;
+      if (col.name == "lease_expires_at")
+        lease_k = k;
+      ++k;
+    }
+    k = 4;
+    for (const auto& col : columns()) {
+      if (col.name == "id" || col.name == "version" || col.name == "watched")
+        continue;
+      if (!set.empty())
+        set += ", ";
+      if (col.name == "lease_expires_at")
+        set += fmt::format(
+          "lease_expires_at = CASE WHEN ${0}::text IS NOT NULL AND "
+          "e.owner = ${0}::text AND e.lease_expires_at IS NOT NULL AND "
+          "(${1}::bigint IS NULL OR ${1}::bigint < e.lease_expires_at) THEN "
+          "e.lease_expires_at ELSE ${1}::bigint END",
+          owner_k, lease_k);
+      else
+        set += fmt::format("{} = ${}::{}", col.name, k, col.type);
+      ++k;
+    }
+    add(st_apply,
+              fmt::format("WITH old AS (SELECT id, owner FROM {t} WHERE id = "
+                          "$1 AND version = $2::bigint FOR UPDATE), "
+                          "u AS (UPDATE {t} e SET {set}, version = "
+                          "$2::bigint + 1 FROM old WHERE e.id = old.id "
+                          "RETURNING {ecols}) "
+                          "SELECT old.owner, {now}, u.* FROM u JOIN old ON "
+                          "old.id = u.id",
+                          fmt::arg("t", t), fmt::arg("set", set),
+                          fmt::arg("ecols", ecols),
+                          fmt::arg("now", now_expr(3))));
+  }
+  // Cancels every unfinished descendant of $1 (task $2, error message $3):
+  // each gets "Parent task failed [...]" naming its immediate parent, with
+  // that parent's message after the cascade. Rows are locked in id order.
+  add(
+    st_cascade,
+    fmt::format(
+      "WITH RECURSIVE n AS (SELECT {now} AS now), "
+      "tree (id, task_id, open, msg) AS ("
+      "  SELECT e.id, e.task_id, e.status IN {act},"
+      "    (CASE WHEN e.status IN {act} THEN 'Parent task failed "
+      "[parentTaskId=' || $2::text || '] [parentExecutionId=' || $1::text || "
+      "']: ' || $3::text ELSE coalesce(e.error_message, '') END) "
+      "COLLATE \"C\""
+      "  FROM {t} e WHERE e.parent_id = $1"
+      "  UNION ALL"
+      "  SELECT e.id, e.task_id, e.status IN {act},"
+      "    (CASE WHEN e.status IN {act} THEN 'Parent task failed "
+      "[parentTaskId=' || tree.task_id || '] [parentExecutionId=' || tree.id "
+      "|| ']: ' || tree.msg ELSE coalesce(e.error_message, '') END) "
+      "COLLATE \"C\""
+      "  FROM {t} e JOIN tree ON e.parent_id = tree.id"
+      ") CYCLE id SET is_cycle USING path, "
+      "locked AS (SELECT e.id, e.owner, tree.msg FROM {t} e JOIN tree ON "
+      "  tree.id = e.id WHERE tree.open AND NOT tree.is_cycle AND e.status IN "
+      "  {act} ORDER BY e.id FOR UPDATE OF e) "
+      "UPDATE {t} e SET status = 'cancelled', error_kind = 3, error_message = "
+      "  locked.msg, error_retryable = false, error_internal = false,"
+      "  finished_at = n.now, closed_at = n.now, updated_at = n.now,"
+      "  run_output = NULL, lease_expires_at = NULL, version = e.version + 1"
+      "  FROM locked, n WHERE e.id = locked.id "
+      "RETURNING e.id, e.parent_id, locked.owner, n.now",
+      fmt::arg("now", now_expr(4)), fmt::arg("t", t),
+      fmt::arg("act", active_statuses)));
+  add(st_insert1, insert_sql(1));
+}
+
+void pg_store::impl::prepare(pqxx::connection& c) {
+  c.set_variable("application_name", c.quote(opts.application_name));
+  for (const auto& [name, sql] : statements)
+    c.prepare(name, sql);
+  // Prepare now, not at first use: the first claim or apply of a new
+  // connection would otherwise pay for planning every statement it uses.
+  for (const auto& [name, sql] : statements)
+    c.prepare_now(name);
+}
+
+std::string pg_store::impl::insert_sql(std::size_t rows) const {
+  std::string sql = insert_prefix;
+  int k = 1;
+  for (std::size_t i = 0; i < rows; ++i) {
+    sql += i == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < column_count; ++c) {
+      if (c > 0)
+        sql += ", ";
+      sql += fmt::format("${}::{}", k++, columns()[c].type);
+    }
+    sql += ')';
+  }
+  sql += " ON CONFLICT DO NOTHING RETURNING id, sleeping_id, idempotency_key";
+  return sql;
+}
+
+void pg_store::impl::fail(const char* op, const std::string& what,
+                          const char* kind) {
+  throw durable::error(fmt::format("PostgreSQL store ({}): {} {}: {}", target,
+                                   op, kind, what));
+}
+
+template <class Txn, class F>
+auto pg_store::impl::run(const char* op, mode m, F&& body)
+  -> decltype(body(std::declval<Txn&>())) {
+  const auto deadline = std::chrono::steady_clock::now()
+                        + opts.reconnect_timeout;
+  auto backoff = opts.backoff_initial;
+  int conflicts = 0;
+  auto pause = [&] {
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, opts.backoff_max);
+  };
+  for (;;) {
+    bool committing = false;
+    std::optional<connection_pool::lease> conn;
+    try {
+      conn.emplace(pool.acquire());
+      Txn tx{**conn};
+      auto result = body(tx);
+      committing = true;
+      tx.commit();
+      return result;
+    } catch (const durable::error&) {
+      throw;
+    } catch (...) {
+      auto f = classify(std::current_exception());
+      bool broken = f.kind == failure_kind::reconnect;
+      if (conn && !(*conn)->is_open())
+        broken = true;
+      if (broken && f.kind != failure_kind::in_doubt) {
+        f.kind = committing ? failure_kind::in_doubt : failure_kind::reconnect;
+        if (f.what.empty() || f.kind == failure_kind::in_doubt)
+          f.what = "connection to the server lost during COMMIT";
+      }
+      if (conn && (broken || f.kind == failure_kind::in_doubt))
+        conn->discard();
+      if (f.kind == failure_kind::in_doubt && m == mode::idempotent)
+        f.kind = failure_kind::reconnect;
+      conn.reset();
+      switch (f.kind) {
+        case failure_kind::conflict:
+          if (++conflicts < opts.max_conflict_retries) {
+            pause();
+            continue;
+          }
+          fail(op, fmt::format("{} (gave up after {} attempts)", f.what,
+                               conflicts),
+               "failed");
+        case failure_kind::reconnect:
+          if (std::chrono::steady_clock::now() < deadline) {
+            pause();
+            continue;
+          }
+          fail(op,
+               fmt::format("{}; server unreachable for {} ms", one_line(f.what),
+                           opts.reconnect_timeout.count()),
+               "failed");
+        case failure_kind::in_doubt:
+          fail(op,
+               f.what + "; the outcome is in doubt: re-read the rows concerned",
+               "is in doubt");
+        case failure_kind::fatal:
+          fail(op, one_line(f.what), "failed");
+      }
+    }
+  }
+}
+
+void pg_store::impl::notify(std::vector<store_event>&& events) {
+  if (events.empty())
+    return;
+  std::lock_guard guard{listeners_mutex};
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    // The commit stands whatever a listener does.
+    try {
+      if (i + 1 == listeners.size())
+        listeners[i].second(std::move(events));
+      else
+        listeners[i].second(events);
+    } catch (...) {
+    }
+  }
+}
+
+std::vector<insert_outcome>
+pg_store::impl::insert_rows(pqxx::transaction_base& tx,
+                            std::vector<execution_record>& rows,
+                            std::vector<store_event>* events,
+                            bool prepared) {
+  using kind = insert_outcome::kind;
+  std::vector<insert_outcome> out(rows.size());
+  std::vector<bool> inserted(rows.size(), false);
+  for (std::size_t begin = 0; begin < rows.size(); begin += insert_chunk) {
+    const auto end = std::min(rows.size(), begin + insert_chunk);
+    std::vector<param> ps;
+    ps.reserve((end - begin) * column_count);
+    for (auto i = begin; i < end; ++i) {
+      auto enc = encode(rows[i]);
+      std::move(enc.begin(), enc.end(), std::back_inserter(ps));
+    }
+    pqxx::result res;
+    if (end - begin == 1 && prepared) {
+      res = exec(tx, st_insert1, ps);
+    } else {
+      auto ptrs = pointers(ps);
+      res = tx.exec_params(insert_sql(end - begin),
+                           pqxx::prepare::make_dynamic_params(ptrs));
+    }
+    // Match each returned row to the first unmatched row of the chunk with
+    // the same identity (a batch may repeat an id).
+    for (const auto& row : res) {
+      std::string id = row[0].c_str();
+      auto sid = row[1].is_null() ? std::optional<std::string>{}
+                                  : std::optional<std::string>{row[1].c_str()};
+      auto key = row[2].is_null() ? std::optional<std::string>{}
+                                  : std::optional<std::string>{row[2].c_str()};
+      for (auto i = begin; i < end; ++i) {
+        if (!inserted[i] && rows[i].id == id && rows[i].sleeping_id == sid
+            && rows[i].idempotency_key == key) {
+          inserted[i] = true;
+          break;
+        }
+      }
+    }
+  }
+  // Why the others were not stored, in the memory store's order: a known
+  // idempotency key, then a known id, then a known sleeping id.
+  std::vector<std::string> ids, sids, keys;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (inserted[i])
+      continue;
+    ids.push_back(rows[i].id);
+    if (rows[i].sleeping_id)
+      sids.push_back(*rows[i].sleeping_id);
+    if (rows[i].idempotency_key)
+      keys.push_back(*rows[i].idempotency_key);
+  }
+  std::unordered_set<std::string> known_ids;
+  std::unordered_map<std::string, std::string> by_sid, by_key;
+  if (!ids.empty()) {
+    std::vector<param> ps{to_array_literal(ids), to_array_literal(sids),
+                          to_array_literal(keys)};
+    auto ptrs = pointers(ps);
+    auto res = prepared ? exec(tx, st_conflicts, ps)
+                        : tx.exec_params(conflicts_sql,
+                                         pqxx::prepare::make_dynamic_params(
+                                           ptrs));
+    for (const auto& row : res) {
+      std::string id = row[0].c_str();
+      if (!row[1].is_null())
+        by_sid.emplace(row[1].c_str(), id);
+      if (!row[2].is_null())
+        by_key.emplace(row[2].c_str(), id);
+      known_ids.insert(std::move(id));
+    }
+  }
+  const execution_record* earliest = nullptr;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    if (inserted[i]) {
+      out[i] = {kind::inserted, r.id};
+      if (!events)
+        continue;
+      if (r.status == execution_status::ready
+          && (!earliest || r.start_at < earliest->start_at))
+        earliest = &r;
+      if (r.is_sleeping())
+        events->push_back({store_event::type::deadline, r.id, {}, {},
+                           r.expires_at.value_or(r.start_at)});
+      continue;
+    }
+    if (r.idempotency_key)
+      if (auto it = by_key.find(*r.idempotency_key); it != by_key.end()) {
+        out[i] = {kind::duplicate_key, it->second};
+        continue;
+      }
+    if (known_ids.contains(r.id)) {
+      out[i] = {kind::duplicate_id, r.id};
+      continue;
+    }
+    if (r.sleeping_id)
+      if (auto it = by_sid.find(*r.sleeping_id); it != by_sid.end()) {
+        out[i] = {kind::duplicate_sleeping_id, it->second};
+        continue;
+      }
+    // The conflicting row vanished again (erased concurrently).
+    out[i] = {kind::duplicate_id, r.id};
+  }
+  if (earliest)
+    events->push_back({store_event::type::work_ready, earliest->id, {}, {},
+                       earliest->start_at});
+  return out;
+}
+
+// -- pg_store -----------------------------------------------------------------
+
+pg_store::pg_store(pg_options opts)
+  : impl_(std::make_unique<impl>(std::move(opts))) {
+  if (impl_->opts.schema.empty())
+    throw durable::error("PostgreSQL store: the schema name is empty");
+  try {
+    {
+      // Migrate on a plain connection first (statements can only be
+      // prepared once the tables exist), then hand it to the pool.
+      auto c = std::make_unique<pqxx::connection>(impl_->url);
+      migrate(*c, impl_->opts.schema);
+      impl_->measure_offset(*c);
+      impl_->pool.adopt(std::move(c));
+    }
+    // Open the whole pool now: fail fast, and no connect latency later.
+    std::vector<connection_pool::lease> warm;
+    for (std::size_t i = 0; i < impl_->pool.size(); ++i)
+      warm.push_back(impl_->pool.acquire());
+  } catch (const durable::error&) {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    throw durable::error(fmt::format(
+      "PostgreSQL store: cannot connect to {} (set DURABLE_PG_URL or "
+      "pg_options::url): {}",
+      impl_->target, one_line(redact(e.what()))));
+  } catch (...) {
+    auto f = classify(std::current_exception());
+    throw durable::error(fmt::format(
+      "PostgreSQL store: cannot open schema {} on {}: {}",
+      impl_->opts.schema, impl_->target, one_line(redact(f.what))));
+  }
+}
+
+pg_store::~pg_store() = default;
+
+const std::string& pg_store::schema() const noexcept {
+  return impl_->opts.schema;
+}
+
+const std::string& pg_store::target() const noexcept {
+  return impl_->target;
+}
+
+timestamp pg_store::now() {
+  return impl_->now();
+}
+
+std::vector<insert_outcome>
+pg_store::insert(std::vector<execution_record> rows) {
+  if (rows.empty())
+    return {};
+  auto& d = *impl_;
+  const bool want = d.listener_count.load() > 0;
+  std::vector<store_event> events;
+  auto out = d.run<pqxx::work>("insert", impl::mode::write,
+                               [&](pqxx::work& tx) {
+                                 events.clear();
+                                 return d.insert_rows(tx, rows,
+                                                      want ? &events
+                                                           : nullptr,
+                                                      true);
+                               });
+  d.notify(std::move(events));
+  return out;
+}
+
+std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
+  if (ts.empty())
+    return {};
+  auto& d = *impl_;
+  const bool want = d.listener_count.load() > 0;
+  std::vector<store_event> events;
+  auto body = [&](pqxx::work& tx) {
+    events.clear();
+    std::vector<write_outcome> out;
+    out.reserve(ts.size());
+    const auto now_p = d.now_param();
+    // Lock every row of the batch in id order first, so that two batches
+    // touching the same rows never deadlock.
+    {
+      std::set<std::string> ids;
+      for (const auto& t : ts)
+        ids.insert(t.next.id);
+      if (ids.size() > 1)
+        exec(tx, st_lock,
+             {to_array_literal(std::vector<std::string>(ids.begin(),
+                                                        ids.end()))});
+    }
+    for (const auto& t : ts) {
+      std::vector<param> ps;
+      ps.reserve(column_count);
+      ps.emplace_back(t.next.id);
+      ps.emplace_back(str(static_cast<std::int64_t>(t.expected_version)));
+      ps.push_back(now_p);
+      auto enc = encode(t.next);
+      for (std::size_t i = 0; i < column_count; ++i) {
+        auto name = columns()[i].name;
+        if (name == "id" || name == "version" || name == "watched")
+          continue;
+        ps.push_back(std::move(enc[i]));
+      }
+      // A savepoint per transition with children: a colliding child undoes
+      // only its own transition. (Plain SQL: libpqxx 6.4's subtransaction
+      // issues no SAVEPOINT before exec_prepared/exec_params.)
+      const bool sub = !t.children.empty();
+      if (sub)
+        tx.exec("SAVEPOINT durable_transition");
+      auto res = exec(tx, st_apply, ps);
+      if (res.empty()) {
+        if (sub)
+          tx.exec("RELEASE SAVEPOINT durable_transition");
+        auto cur = exec(tx, st_get, {t.next.id});
+        if (cur.empty())
+          out.push_back({write_status::not_found, std::nullopt});
+        else
+          out.push_back({write_status::conflict, decode(cur[0])});
+        continue;
+      }
+      std::optional<std::string> prev_owner;
+      if (!res[0][0].is_null())
+        prev_owner = res[0][0].c_str();
+      const auto now = time_of(res[0][1]);
+      auto row = decode(res[0], 2);
+      std::vector<execution_record> kids;
+      if (sub) {
+        std::vector<execution_record> copy = t.children;
+        auto outs = d.insert_rows(tx, copy, nullptr, true);
+        bool clash = std::any_of(outs.begin(), outs.end(), [](auto& o) {
+          return o.result != insert_outcome::kind::inserted;
+        });
+        if (clash) {
+          tx.exec("ROLLBACK TO SAVEPOINT durable_transition");
+          tx.exec("RELEASE SAVEPOINT durable_transition");
+          auto cur = exec(tx, st_get, {t.next.id});
+          out.push_back({write_status::rejected,
+                         cur.empty() ? std::nullopt
+                                     : std::optional{decode(cur[0])}});
+          continue;
+        }
+        tx.exec("RELEASE SAVEPOINT durable_transition");
+        kids = std::move(copy);
+      }
+      std::unordered_set<std::string> cascaded;
+      std::vector<store_event> cascade_events;
+      if (t.cancel_descendants) {
+        auto msg = row.error ? row.error->message : std::string{};
+        auto cres = exec(tx, st_cascade,
+                         {row.id, row.task_id, msg, now_p});
+        for (const auto& c : cres) {
+          std::string id = c[0].c_str();
+          std::string parent = c[1].is_null() ? "" : c[1].c_str();
+          auto at = time_of(c[3]);
+          if (want) {
+            if (!c[2].is_null())
+              cascade_events.push_back({store_event::type::cancelled, id, {},
+                                        c[2].c_str(), at});
+            cascade_events.push_back(
+              {store_event::type::finished, id, parent, {}, at});
+          }
+          cascaded.insert(std::move(id));
+        }
+      }
+      out.push_back({write_status::applied, row});
+      if (!want)
+        continue;
+      if (row.is_finished() && (row.parent || row.watched))
+        events.push_back({store_event::type::finished, row.id,
+                          parent_id_of(row), {},
+                          row.finished_at.value_or(now)});
+      const execution_record* earliest = nullptr;
+      if (row.status == execution_status::ready)
+        earliest = &row;
+      for (const auto& kid : kids)
+        if (!cascaded.contains(kid.id)
+            && kid.status == execution_status::ready
+            && (!earliest || kid.start_at < earliest->start_at))
+          earliest = &kid;
+      if (earliest)
+        events.push_back({store_event::type::work_ready, earliest->id, {}, {},
+                          earliest->start_at});
+      for (const auto& kid : kids)
+        if (!cascaded.contains(kid.id) && is_live_sleeper(kid))
+          events.push_back({store_event::type::deadline, kid.id, {}, {},
+                            *kid.expires_at});
+      if (row.status == execution_status::cancelled && prev_owner)
+        events.push_back({store_event::type::cancelled, row.id, {},
+                          std::move(*prev_owner), now});
+      std::move(cascade_events.begin(), cascade_events.end(),
+                std::back_inserter(events));
+    }
+    return out;
+  };
+  auto out = d.run<pqxx::work>("apply", impl::mode::write, body);
+  d.notify(std::move(events));
+  return out;
+}
+
+claim_result pg_store::claim(const claim_request& req) {
+  claim_result res;
+  if (req.task_ids.empty())
+    return res;
+  auto& d = *impl_;
+  std::vector<std::string> tasks = req.task_ids;
+  std::sort(tasks.begin(), tasks.end());
+  tasks.erase(std::unique(tasks.begin(), tasks.end()), tasks.end());
+  std::vector<param> ps{to_array_literal(tasks),
+                        str(static_cast<std::int64_t>(req.limit)), req.owner,
+                        str(std::chrono::microseconds{req.lease}.count()),
+                        d.now_param()};
+  return d.run<pqxx::work>("claim", impl::mode::write, [&](pqxx::work& tx) {
+    claim_result out;
+    auto rows = exec(tx, st_claim, ps);
+    std::vector<std::pair<std::int64_t, execution_record>> taken;
+    for (const auto& row : rows) {
+      if (!row[0].is_null())
+        out.next_ready_at = time_of(row[0]);
+      if (row[1].is_null())
+        continue;
+      taken.emplace_back(row[1].as<std::int64_t>(), decode(row, 2));
+    }
+    std::sort(taken.begin(), taken.end(), [](const auto& x, const auto& y) {
+      return std::tie(x.first, x.second.id) < std::tie(y.first, y.second.id);
+    });
+    out.claimed.reserve(taken.size());
+    for (auto& [due, r] : taken)
+      out.claimed.push_back(std::move(r));
+    return out;
+  });
+}
+
+std::size_t pg_store::renew_leases(const std::string& owner, millis lease) {
+  auto& d = *impl_;
+  std::vector<param> ps{owner, str(std::chrono::microseconds{lease}.count()),
+                        d.now_param()};
+  return d.run<pqxx::nontransaction>(
+    "renew_leases", impl::mode::idempotent,
+    [&](pqxx::nontransaction& tx) {
+      return static_cast<std::size_t>(exec(tx, st_renew, ps).affected_rows());
+    });
+}
+
+std::size_t pg_store::release_leases(const std::string& owner) {
+  auto& d = *impl_;
+  std::vector<param> ps{owner, d.now_param()};
+  return d.run<pqxx::work>("release_leases", impl::mode::write,
+                           [&](pqxx::work& tx) {
+                             return static_cast<std::size_t>(
+                               exec(tx, st_release, ps).affected_rows());
+                           });
+}
+
+std::optional<execution_record> pg_store::get(const std::string& id) {
+  return impl_->run<pqxx::nontransaction>(
+    "get", impl::mode::idempotent,
+    [&](pqxx::nontransaction& tx) -> std::optional<execution_record> {
+      auto r = exec(tx, st_get, {id});
+      if (r.empty())
+        return std::nullopt;
+      return decode(r[0]);
+    });
+}
+
+std::optional<execution_record>
+pg_store::get_by_sleeping_id(const std::string& sleeping_id) {
+  return impl_->run<pqxx::nontransaction>(
+    "get_by_sleeping_id", impl::mode::idempotent,
+    [&](pqxx::nontransaction& tx) -> std::optional<execution_record> {
+      auto r = exec(tx, st_get_sleeping, {sleeping_id});
+      if (r.empty())
+        return std::nullopt;
+      return decode(r[0]);
+    });
+}
+
+std::vector<execution_record>
+pg_store::children_of(const std::string& parent_id) {
+  return impl_->run<pqxx::nontransaction>(
+    "children_of", impl::mode::idempotent, [&](pqxx::nontransaction& tx) {
+      std::vector<execution_record> out;
+      auto rows = exec(tx, st_children, {parent_id});
+      out.reserve(rows.size());
+      for (const auto& row : rows)
+        out.push_back(decode(row));
+      return out;
+    });
+}
+
+sleeper_scan pg_store::scan_sleepers(std::size_t limit) {
+  auto& d = *impl_;
+  std::vector<param> ps{str(static_cast<std::int64_t>(limit)),
+                        d.now_param()};
+  return d.run<pqxx::nontransaction>(
+    "scan_sleepers", impl::mode::idempotent, [&](pqxx::nontransaction& tx) {
+      sleeper_scan out;
+      auto rows = exec(tx, st_scan, ps);
+      for (const auto& row : rows) {
+        if (!row[0].is_null())
+          out.next_deadline = time_of(row[0]);
+        if (!row[1].is_null())
+          out.expired.push_back(decode(row, 1));
+      }
+      return out;
+    });
+}
+
+std::optional<execution_record> pg_store::watch(const std::string& id) {
+  return impl_->run<pqxx::nontransaction>(
+    "watch", impl::mode::idempotent,
+    [&](pqxx::nontransaction& tx) -> std::optional<execution_record> {
+      auto r = exec(tx, st_watch, {id});
+      if (r.empty())
+        return std::nullopt;
+      return decode(r[0]);
+    });
+}
+
+bool pg_store::erase(const std::string& id) {
+  return impl_->run<pqxx::work>("erase", impl::mode::write,
+                                [&](pqxx::work& tx) {
+                                  return exec(tx, st_erase, {id})
+                                           .affected_rows()
+                                         > 0;
+                                });
+}
+
+std::uint64_t pg_store::subscribe(store_listener listener) {
+  auto& d = *impl_;
+  std::lock_guard guard{d.listeners_mutex};
+  auto token = d.next_token++;
+  d.listeners.emplace_back(token, std::move(listener));
+  d.listener_count.store(d.listeners.size());
+  return token;
+}
+
+void pg_store::unsubscribe(std::uint64_t token) {
+  auto& d = *impl_;
+  std::lock_guard guard{d.listeners_mutex};
+  std::erase_if(d.listeners, [token](const auto& x) {
+    return x.first == token;
+  });
+  d.listener_count.store(d.listeners.size());
+}
+
+std::shared_ptr<durable::store> postgres(pg_options opts) {
+  return std::make_shared<pg_store>(std::move(opts));
+}
+
+} // namespace durable::storage::pg

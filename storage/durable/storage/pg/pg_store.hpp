@@ -1,0 +1,177 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "durable/store.hpp"
+
+/// The PostgreSQL backend: the store several nodes of a cluster share.
+///
+/// Only this folder links libpqxx; this header does not include it (the
+/// store keeps its connections behind a pimpl). Code that wants to enqueue
+/// inside its own transaction includes `durable/storage/pg/outbox.hpp`.
+namespace durable::storage::pg {
+
+/// How to reach PostgreSQL and how hard to try.
+struct pg_options {
+  /// A libpq connection string or URL. Empty means the environment variable
+  /// `DURABLE_PG_URL`, then libpq's own defaults (PGHOST, PGDATABASE, ...).
+  std::string url;
+
+  /// Connections the store opens at most (1..64). Each call holds one for
+  /// its duration; more concurrent calls wait for a free one.
+  std::size_t pool_size = 4;
+
+  /// The schema that holds the tables (created if missing). Tests use one
+  /// schema per case; production keeps the default.
+  std::string schema = "durable";
+
+  /// Whole-transaction attempts on a serialization failure or deadlock.
+  int max_conflict_retries = 8;
+
+  /// How long a call keeps reconnecting after the connection broke (a
+  /// server restart, a failover) before it gives up with an error. The
+  /// start-up connect is not retried.
+  std::chrono::milliseconds reconnect_timeout{30'000};
+
+  /// First and largest pause between attempts (doubled each time).
+  std::chrono::milliseconds backoff_initial{10};
+  std::chrono::milliseconds backoff_max{1'000};
+
+  /// The `application_name` of the store's sessions (pg_stat_activity).
+  std::string application_name = "durable";
+
+  /// How often now() re-measures the offset between this host's clock and
+  /// the server's.
+  std::chrono::milliseconds clock_refresh{5'000};
+
+  /// Tests only: when set, now() returns this clock and every statement
+  /// writes and compares times from it instead of the server's `now()`
+  /// (the storage conformance suite moves time by hand).
+  std::function<timestamp()> clock;
+};
+
+/// A `durable::store` on PostgreSQL: every node of a cluster opens one on
+/// the same database and schema, and they coordinate only through it.
+///
+/// **Schema.** The constructor applies the versioned migrations of
+/// schema.hpp under an advisory lock, so several nodes may start at once.
+/// A schema written by a newer binary is refused with an error saying so.
+///
+/// **Threading.** Every member function is safe to call from any thread;
+/// each call borrows one pooled connection (a connection is never shared
+/// by two threads at once) and blocks on network I/O.
+///
+/// **Clock.** Every comparison of start times, leases and deadlines runs in
+/// SQL against the server's `now()` (the transaction's start time), never
+/// against a node's clock. now() is cheap: it returns this host's clock
+/// plus the offset to the server measured at connect and refreshed every
+/// `clock_refresh`, so the times the engine writes agree with the server's
+/// to within the network round trip.
+///
+/// **Durability.** A call that returns has committed what it reports. A call
+/// that throws `durable::error` committed nothing, except when the message
+/// says "in doubt": the connection broke while COMMIT was under way, and the
+/// caller must re-read the rows concerned (insert: by id or idempotency key).
+/// Read-only calls and lease renewals are retried even then.
+///
+/// **Failures.** Serialization failures and deadlocks re-run the whole
+/// transaction (`max_conflict_retries`); a broken connection is replaced and
+/// the transaction re-run with backoff for up to `reconnect_timeout`, but
+/// only if it never reached COMMIT. Everything else surfaces as
+/// `durable::error` with a message naming the operation and SQLSTATE, never
+/// SQL text or the password.
+///
+/// **Events.** After each commit made through *this object* the listeners
+/// get the events of that commit, with exactly the rules of store.hpp. Other
+/// processes' commits (and rows enqueued with outbox.hpp's insert_in) are
+/// seen by the next poll only: cross-process notification is not built yet.
+class pg_store final : public durable::store {
+public:
+  // -- constructors, destructors, and assignment operators -------------------
+
+  /// Connects, applies migrations and measures the clock offset.
+  /// @throws durable::error naming the server (host, port, database, user;
+  ///         never the password) if it cannot connect, or if the schema is
+  ///         newer than this binary.
+  explicit pg_store(pg_options opts);
+
+  ~pg_store() override;
+
+  pg_store(const pg_store&) = delete;
+  pg_store& operator=(const pg_store&) = delete;
+
+  // -- properties -------------------------------------------------------------
+
+  /// The schema this store uses.
+  const std::string& schema() const noexcept;
+
+  /// The server as named in messages: URL or connection string without the
+  /// password.
+  const std::string& target() const noexcept;
+
+  // -- durable::store ---------------------------------------------------------
+
+  timestamp now() override;
+
+  std::vector<insert_outcome>
+  insert(std::vector<execution_record> rows) override;
+
+  std::vector<write_outcome> apply(std::vector<transition> ts) override;
+
+  claim_result claim(const claim_request& req) override;
+
+  std::size_t renew_leases(const std::string& owner, millis lease) override;
+
+  std::size_t release_leases(const std::string& owner) override;
+
+  std::optional<execution_record> get(const std::string& id) override;
+
+  std::optional<execution_record>
+  get_by_sleeping_id(const std::string& sleeping_id) override;
+
+  std::vector<execution_record>
+  children_of(const std::string& parent_id) override;
+
+  sleeper_scan scan_sleepers(std::size_t limit) override;
+
+  std::optional<execution_record> watch(const std::string& id) override;
+
+  bool erase(const std::string& id) override;
+
+  std::uint64_t subscribe(store_listener listener) override;
+
+  void unsubscribe(std::uint64_t token) override;
+
+  // -- implementation ---------------------------------------------------------
+
+  struct impl;
+
+  /// For outbox.hpp (and tests): the implementation.
+  impl& internals() noexcept {
+    return *impl_;
+  }
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+/// Opens a PostgreSQL store (see pg_store).
+std::shared_ptr<durable::store> postgres(pg_options opts = {});
+
+/// The connection string of `opts`: `opts.url`, else `DURABLE_PG_URL`, else
+/// empty (libpq defaults).
+std::string resolve_url(const pg_options& opts);
+
+/// `url` without its password, for messages: the password of a URL
+/// (`postgresql://user:secret@host/db`) or a key/value string
+/// (`password=secret`) becomes `***`.
+std::string redact(const std::string& url);
+
+} // namespace durable::storage::pg

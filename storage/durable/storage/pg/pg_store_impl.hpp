@@ -1,0 +1,108 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "durable/storage/pg/connection_pool.hpp"
+#include "durable/storage/pg/pg_store.hpp"
+#include "durable/storage/pg/row_codec.hpp"
+
+/// The implementation behind pg_store's pimpl, shared with outbox.cpp.
+/// Internal to storage/pg.
+namespace durable::storage::pg {
+
+struct pg_store::impl {
+  explicit impl(pg_options o);
+
+  // -- configuration ----------------------------------------------------------
+
+  pg_options opts;
+  std::string url;
+  std::string target;
+
+  // -- clock ------------------------------------------------------------------
+
+  /// Server clock minus local clock, in microseconds.
+  std::atomic<std::int64_t> offset_us{0};
+  std::atomic<std::int64_t> offset_measured_ns{0};
+  std::atomic<bool> refreshing{false};
+
+  timestamp now();
+
+  /// Measures the clock offset on `c`.
+  void measure_offset(pqxx::connection_base& c);
+
+  /// The value of the "now" parameter: the test clock, or NULL (the server's
+  /// `now()`).
+  param now_param();
+
+  // -- SQL --------------------------------------------------------------------
+
+  /// The schema-qualified table, e.g. `"durable".executions`.
+  std::string table;
+  std::string insert_prefix;
+  std::string conflicts_sql;
+
+  /// The INSERT of `rows` rows (ON CONFLICT DO NOTHING RETURNING identity).
+  std::string insert_sql(std::size_t rows) const;
+
+  /// The claim statement (tests EXPLAIN it): $1 task ids (text[]), $2 limit,
+  /// $3 owner, $4 lease in microseconds, $5 now (NULL: the server's).
+  std::string claim_sql;
+
+  /// Every prepared statement: name and SQL.
+  std::vector<std::pair<std::string, std::string>> statements;
+
+  /// Builds `statements` (once, in the constructor).
+  void build_statements();
+
+  /// Sets the application name and prepares every statement on a new
+  /// connection.
+  void prepare(pqxx::connection& c);
+
+  // -- connections ------------------------------------------------------------
+
+  connection_pool pool;
+
+  /// How a unit of work may be retried after a broken connection.
+  enum class mode {
+    write,     ///< in a transaction; in doubt if the connection broke at COMMIT
+    idempotent ///< safe to re-run even if it may have committed
+  };
+
+  /// Runs `body(txn)` in a transaction of type Txn on a pooled connection,
+  /// retrying per error_mapping.hpp, and returns its result.
+  template <class Txn, class F>
+  auto run(const char* op, mode m, F&& body) -> decltype(body(
+    std::declval<Txn&>()));
+
+  [[noreturn]] void fail(const char* op, const std::string& what,
+                         const char* kind);
+
+  // -- operations (inside a transaction) --------------------------------------
+
+  /// Inserts rows with insert()'s outcomes; adds their events to `events`
+  /// unless it is null. `prepared`: `tx` runs on one of the pool's
+  /// connections (false for a caller's transaction: plain statements).
+  std::vector<insert_outcome>
+  insert_rows(pqxx::transaction_base& tx, std::vector<execution_record>& rows,
+              std::vector<store_event>* events, bool prepared);
+
+  // -- listeners --------------------------------------------------------------
+
+  std::mutex listeners_mutex;
+  std::vector<std::pair<std::uint64_t, store_listener>> listeners;
+  std::uint64_t next_token = 1;
+  std::atomic<std::size_t> listener_count{0};
+
+  void notify(std::vector<store_event>&& events);
+};
+
+} // namespace durable::storage::pg

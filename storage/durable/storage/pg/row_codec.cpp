@@ -1,0 +1,341 @@
+#include "durable/storage/pg/row_codec.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/field>
+
+#include "durable/status.hpp"
+
+namespace durable::storage::pg {
+
+namespace {
+
+constexpr std::array<column, column_count> all_columns{{
+  {"id", "text"},
+  {"task_id", "text"},
+  {"kind", "smallint"},
+  {"parent_task_id", "text"},
+  {"parent_id", "text"},
+  {"parent_index", "bigint"},
+  {"parent_only", "boolean"},
+  {"parent_is_finalize", "boolean"},
+  {"root_task_id", "text"},
+  {"root_id", "text"},
+  {"sleeping_id", "text"},
+  {"idempotency_key", "text"},
+  {"retry_max_attempts", "integer"},
+  {"retry_base_delay_ms", "bigint"},
+  {"retry_multiplier", "double precision"},
+  {"retry_max_delay_ms", "bigint"},
+  {"retry_jitter", "smallint"},
+  {"sleep_before_run_ms", "bigint"},
+  {"timeout_ms", "bigint"},
+  {"input", "text"},
+  {"output", "text"},
+  {"run_output", "text"},
+  {"error_kind", "smallint"},
+  {"error_message", "text"},
+  {"error_retryable", "boolean"},
+  {"error_internal", "boolean"},
+  {"status", "text"},
+  {"version", "bigint"},
+  {"attempt", "integer"},
+  {"recoveries", "integer"},
+  {"owner", "text"},
+  {"lease_expires_at", "bigint"},
+  {"start_at", "bigint"},
+  {"created_at", "bigint"},
+  {"updated_at", "bigint"},
+  {"started_at", "bigint"},
+  {"expires_at", "bigint"},
+  {"waiting_for_children_started_at", "bigint"},
+  {"waiting_for_finalize_started_at", "bigint"},
+  {"finished_at", "bigint"},
+  {"closed_at", "bigint"},
+  {"children", "jsonb"},
+  {"finalize_task_id", "text"},
+  {"finalize_id", "text"},
+  {"step", "bigint"},
+  {"watched", "boolean"},
+}};
+
+template <class T>
+std::string num(T x) {
+  return fmt::format("{}", x);
+}
+
+param opt_time(const std::optional<timestamp>& t) {
+  if (!t)
+    return std::nullopt;
+  return num(to_micros(*t));
+}
+
+param opt_text(const std::optional<std::string>& s) {
+  return s;
+}
+
+std::string boolean(bool b) {
+  return b ? "t" : "f";
+}
+
+// -- decoding -----------------------------------------------------------------
+
+[[noreturn]] void bad_value(std::string_view column) {
+  throw std::runtime_error(
+    fmt::format("unreadable value in column {} of executions", column));
+}
+
+std::int64_t to_int(const pqxx::field& f, std::string_view column) {
+  std::int64_t x = 0;
+  const char* b = f.c_str();
+  const char* e = b + f.size();
+  auto [p, ec] = std::from_chars(b, e, x);
+  if (ec != std::errc{} || p != e)
+    bad_value(column);
+  return x;
+}
+
+struct reader {
+  const pqxx::row& row;
+  std::size_t offset;
+
+  const pqxx::field field(std::size_t i) const {
+    return row[static_cast<pqxx::row::size_type>(offset + i)];
+  }
+
+  bool null(std::size_t i) const {
+    return field(i).is_null();
+  }
+
+  std::string text(std::size_t i) const {
+    auto f = field(i);
+    return std::string{f.c_str(), f.size()};
+  }
+
+  std::optional<std::string> opt_text(std::size_t i) const {
+    if (null(i))
+      return std::nullopt;
+    return text(i);
+  }
+
+  std::int64_t integer(std::size_t i) const {
+    return to_int(field(i), all_columns[i].name);
+  }
+
+  bool boolean(std::size_t i) const {
+    auto f = field(i);
+    return f.size() > 0 && f.c_str()[0] == 't';
+  }
+
+  std::optional<timestamp> opt_time(std::size_t i) const {
+    if (null(i))
+      return std::nullopt;
+    return from_micros(integer(i));
+  }
+
+  timestamp time(std::size_t i) const {
+    return from_micros(integer(i));
+  }
+};
+
+} // namespace
+
+const std::array<column, column_count>& columns() {
+  return all_columns;
+}
+
+std::size_t column_index(std::string_view name) {
+  for (std::size_t i = 0; i < all_columns.size(); ++i)
+    if (all_columns[i].name == name)
+      return i;
+  throw std::logic_error(fmt::format("no column {}", name));
+}
+
+std::string column_list(std::string_view alias) {
+  std::string out;
+  for (const auto& c : all_columns) {
+    if (!out.empty())
+      out += ", ";
+    if (!alias.empty()) {
+      out += alias;
+      out += '.';
+    }
+    out += c.name;
+  }
+  return out;
+}
+
+std::vector<param> encode(const execution_record& r) {
+  std::vector<param> v;
+  v.reserve(column_count);
+  v.emplace_back(r.id);
+  v.emplace_back(r.task_id);
+  v.emplace_back(num(static_cast<int>(r.kind)));
+  if (r.parent) {
+    v.emplace_back(r.parent->task_id);
+    v.emplace_back(r.parent->execution_id);
+    v.emplace_back(num(r.parent->index));
+    v.emplace_back(boolean(r.parent->is_only_child));
+    v.emplace_back(boolean(r.parent->is_finalize));
+  } else {
+    v.insert(v.end(), 5, std::nullopt);
+  }
+  v.emplace_back(r.root.task_id);
+  v.emplace_back(r.root.execution_id);
+  v.emplace_back(opt_text(r.sleeping_id));
+  v.emplace_back(opt_text(r.idempotency_key));
+  v.emplace_back(num(r.retry.max_attempts));
+  v.emplace_back(num(r.retry.base_delay.count()));
+  v.emplace_back(num(r.retry.multiplier));
+  v.emplace_back(r.retry.max_delay ? param{num(r.retry.max_delay->count())}
+                                   : std::nullopt);
+  v.emplace_back(num(static_cast<int>(r.retry.jitter)));
+  v.emplace_back(num(r.sleep_before_run.count()));
+  v.emplace_back(num(r.timeout.count()));
+  v.emplace_back(r.input);
+  v.emplace_back(opt_text(r.output));
+  v.emplace_back(opt_text(r.run_output));
+  if (r.error) {
+    v.emplace_back(num(static_cast<int>(r.error->kind)));
+    v.emplace_back(r.error->message);
+    v.emplace_back(boolean(r.error->retryable));
+    v.emplace_back(boolean(r.error->internal));
+  } else {
+    v.insert(v.end(), 4, std::nullopt);
+  }
+  v.emplace_back(std::string{to_string(r.status)});
+  v.emplace_back(num(static_cast<std::int64_t>(r.version)));
+  v.emplace_back(num(r.attempt));
+  v.emplace_back(num(r.recoveries));
+  v.emplace_back(opt_text(r.owner));
+  v.emplace_back(opt_time(r.lease_expires_at));
+  v.emplace_back(num(to_micros(r.start_at)));
+  v.emplace_back(num(to_micros(r.created_at)));
+  v.emplace_back(num(to_micros(r.updated_at)));
+  v.emplace_back(opt_time(r.started_at));
+  v.emplace_back(opt_time(r.expires_at));
+  v.emplace_back(opt_time(r.waiting_for_children_started_at));
+  v.emplace_back(opt_time(r.waiting_for_finalize_started_at));
+  v.emplace_back(opt_time(r.finished_at));
+  v.emplace_back(opt_time(r.closed_at));
+  v.emplace_back(nlohmann::json(r.children).dump());
+  if (r.finalize) {
+    v.emplace_back(r.finalize->task_id);
+    v.emplace_back(r.finalize->execution_id);
+  } else {
+    v.insert(v.end(), 2, std::nullopt);
+  }
+  v.emplace_back(num(r.step));
+  v.emplace_back(boolean(r.watched));
+  return v;
+}
+
+execution_record decode(const pqxx::row& row, std::size_t offset) {
+  reader in{row, offset};
+  execution_record r;
+  std::size_t i = 0;
+  r.id = in.text(i++);
+  r.task_id = in.text(i++);
+  r.kind = static_cast<task_kind>(in.integer(i++));
+  if (!in.null(4)) {
+    parent_link p;
+    p.task_id = in.text(3);
+    p.execution_id = in.text(4);
+    p.index = static_cast<std::uint32_t>(in.integer(5));
+    p.is_only_child = in.boolean(6);
+    p.is_finalize = in.boolean(7);
+    r.parent = std::move(p);
+  }
+  i = 8;
+  r.root.task_id = in.text(i++);
+  r.root.execution_id = in.text(i++);
+  r.sleeping_id = in.opt_text(i++);
+  r.idempotency_key = in.opt_text(i++);
+  r.retry.max_attempts = static_cast<int>(in.integer(i++));
+  r.retry.base_delay = millis{in.integer(i++)};
+  {
+    auto t = in.text(i++);
+    char* end = nullptr;
+    r.retry.multiplier = std::strtod(t.c_str(), &end);
+  }
+  if (!in.null(i))
+    r.retry.max_delay = millis{in.integer(i)};
+  ++i;
+  r.retry.jitter = static_cast<jitter_mode>(in.integer(i++));
+  r.sleep_before_run = millis{in.integer(i++)};
+  r.timeout = millis{in.integer(i++)};
+  r.input = in.text(i++);
+  r.output = in.opt_text(i++);
+  r.run_output = in.opt_text(i++);
+  if (!in.null(i)) {
+    execution_error e;
+    e.kind = static_cast<error_kind>(in.integer(i));
+    e.message = in.opt_text(i + 1).value_or("");
+    e.retryable = in.boolean(i + 2);
+    e.internal = in.boolean(i + 3);
+    r.error = std::move(e);
+  }
+  i += 4;
+  auto st = parse_status(in.text(i++));
+  if (!st)
+    bad_value("status");
+  r.status = *st;
+  r.version = static_cast<std::uint64_t>(in.integer(i++));
+  r.attempt = static_cast<int>(in.integer(i++));
+  r.recoveries = static_cast<int>(in.integer(i++));
+  r.owner = in.opt_text(i++);
+  r.lease_expires_at = in.opt_time(i++);
+  r.start_at = in.time(i++);
+  r.created_at = in.time(i++);
+  r.updated_at = in.time(i++);
+  r.started_at = in.opt_time(i++);
+  r.expires_at = in.opt_time(i++);
+  r.waiting_for_children_started_at = in.opt_time(i++);
+  r.waiting_for_finalize_started_at = in.opt_time(i++);
+  r.finished_at = in.opt_time(i++);
+  r.closed_at = in.opt_time(i++);
+  r.children = nlohmann::json::parse(in.text(i++))
+                 .get<std::vector<execution_ref>>();
+  if (!in.null(i + 1))
+    r.finalize = execution_ref{in.text(i), in.text(i + 1)};
+  i += 2;
+  r.step = static_cast<std::uint32_t>(in.integer(i++));
+  r.watched = in.boolean(i++);
+  return r;
+}
+
+std::vector<const char*> pointers(const std::vector<param>& values) {
+  std::vector<const char*> out;
+  out.reserve(values.size());
+  for (const auto& v : values)
+    out.push_back(v ? v->c_str() : nullptr);
+  return out;
+}
+
+std::string to_array_literal(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string now_expr(int k) {
+  return fmt::format(
+    "coalesce(${}::bigint, (extract(epoch from now()) * 1000000)::bigint)", k);
+}
+
+} // namespace durable::storage::pg

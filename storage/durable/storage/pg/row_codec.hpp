@@ -1,0 +1,58 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pqxx/row>
+
+#include "durable/execution_record.hpp"
+
+/// How an execution_record maps to the columns of `executions` and back,
+/// and the small SQL-text helpers the PostgreSQL store needs. Internal to
+/// storage/pg.
+namespace durable::storage::pg {
+
+/// One column of the executions table.
+struct column {
+  std::string_view name;
+  std::string_view type; ///< the SQL type parameters are cast to
+};
+
+inline constexpr std::size_t column_count = 46;
+
+/// Every column, in the order encode() produces and decode() reads.
+const std::array<column, column_count>& columns();
+
+/// The position of a column in columns() (a programming error if unknown).
+std::size_t column_index(std::string_view name);
+
+/// "id, task_id, ..." with an optional table alias ("t.id, t.task_id, ...").
+std::string column_list(std::string_view alias = {});
+
+/// A statement parameter: text or NULL.
+using param = std::optional<std::string>;
+
+/// Every column of `r` as statement parameters, in columns() order.
+std::vector<param> encode(const execution_record& r);
+
+/// Reads a row whose columns start at `offset` in columns() order.
+execution_record decode(const pqxx::row& row, std::size_t offset = 0);
+
+/// Parameters ready for `pqxx::prepare::make_dynamic_params`: pointers
+/// into `values` (which must outlive them), nullptr for NULL.
+std::vector<const char*> pointers(const std::vector<param>& values);
+
+/// A PostgreSQL array literal of text values (`{"a","b\"c"}`), every
+/// element quoted, with `"` and `\` escaped; `{}` when empty. Cast it with
+/// `$n::text[]`. libpqxx 6.4 has no vector-to-array conversion.
+std::string to_array_literal(const std::vector<std::string>& values);
+
+/// The server's clock in microseconds, or the parameter `$k` when that is
+/// not NULL (the test clock).
+std::string now_expr(int k);
+
+} // namespace durable::storage::pg

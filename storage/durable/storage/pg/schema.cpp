@@ -1,0 +1,185 @@
+#include "durable/storage/pg/schema.hpp"
+
+#include <pqxx/pqxx>
+
+#include <fmt/format.h>
+
+#include "durable/error.hpp"
+
+namespace durable::storage::pg {
+
+namespace {
+
+// The advisory lock space of durable's migrations (first key); the second
+// key is the hash of the schema name, so schemas migrate independently.
+constexpr int migration_lock_space = 0x64757261; // "dura"
+
+constexpr std::string_view migration_0001 = R"sql(
+CREATE TABLE {schema}.executions (
+  id text COLLATE "C" PRIMARY KEY,
+  task_id text COLLATE "C" NOT NULL,
+  kind smallint NOT NULL,
+  parent_task_id text COLLATE "C",
+  parent_id text COLLATE "C",
+  parent_index bigint,
+  parent_only boolean,
+  parent_is_finalize boolean,
+  root_task_id text COLLATE "C" NOT NULL,
+  root_id text COLLATE "C" NOT NULL,
+  sleeping_id text COLLATE "C" UNIQUE,
+  idempotency_key text COLLATE "C" UNIQUE,
+  retry_max_attempts integer NOT NULL,
+  retry_base_delay_ms bigint NOT NULL,
+  retry_multiplier double precision NOT NULL,
+  retry_max_delay_ms bigint,
+  retry_jitter smallint NOT NULL,
+  sleep_before_run_ms bigint NOT NULL,
+  timeout_ms bigint NOT NULL,
+  input text NOT NULL,
+  output text,
+  run_output text,
+  error_kind smallint,
+  error_message text,
+  error_retryable boolean,
+  error_internal boolean,
+  status text NOT NULL CHECK (status IN ('ready', 'running',
+    'waiting_for_children', 'waiting_for_finalize', 'completed', 'failed',
+    'timed_out', 'finalize_failed', 'cancelled')),
+  version bigint NOT NULL,
+  attempt integer NOT NULL,
+  recoveries integer NOT NULL,
+  owner text COLLATE "C",
+  lease_expires_at bigint,
+  start_at bigint NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  started_at bigint,
+  expires_at bigint,
+  waiting_for_children_started_at bigint,
+  waiting_for_finalize_started_at bigint,
+  finished_at bigint,
+  closed_at bigint,
+  children jsonb NOT NULL,
+  finalize_task_id text COLLATE "C",
+  finalize_id text COLLATE "C",
+  step bigint NOT NULL,
+  watched boolean NOT NULL
+) WITH (
+  fillfactor = 80,
+  autovacuum_vacuum_scale_factor = 0.01,
+  autovacuum_vacuum_threshold = 1000,
+  autovacuum_vacuum_cost_delay = 0,
+  autovacuum_vacuum_insert_scale_factor = 0.05,
+  autovacuum_analyze_scale_factor = 0.02
+);
+
+CREATE INDEX executions_ready ON {schema}.executions (task_id, start_at, id)
+  WHERE status = 'ready';
+
+CREATE INDEX executions_leased ON {schema}.executions
+  (task_id, (coalesce(lease_expires_at, -9223372036854775808)), id)
+  WHERE (status = 'running' AND kind <> 4)
+     OR status IN ('waiting_for_children', 'waiting_for_finalize');
+
+CREATE INDEX executions_owner ON {schema}.executions (owner)
+  WHERE owner IS NOT NULL AND status IN ('ready', 'running',
+    'waiting_for_children', 'waiting_for_finalize');
+
+CREATE INDEX executions_parent ON {schema}.executions (parent_id)
+  WHERE parent_id IS NOT NULL;
+
+CREATE INDEX executions_sleepers ON {schema}.executions (expires_at, id)
+  WHERE kind = 4 AND status = 'running' AND expires_at IS NOT NULL;
+)sql";
+
+} // namespace
+
+const std::vector<migration>& migrations() {
+  static const std::vector<migration> all{
+    {1, "executions", migration_0001},
+  };
+  return all;
+}
+
+int latest_schema_version() {
+  return migrations().back().version;
+}
+
+std::string quote_ident(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"')
+      out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string with_schema(std::string_view sql, std::string_view schema) {
+  constexpr std::string_view marker = "{schema}";
+  const auto quoted = quote_ident(schema);
+  std::string out;
+  out.reserve(sql.size() + 64);
+  std::size_t pos = 0;
+  for (;;) {
+    auto hit = sql.find(marker, pos);
+    if (hit == std::string_view::npos) {
+      out.append(sql.substr(pos));
+      return out;
+    }
+    out.append(sql.substr(pos, hit - pos));
+    out += quoted;
+    pos = hit + marker.size();
+  }
+}
+
+int schema_version(pqxx::connection_base& c, std::string_view schema) {
+  pqxx::nontransaction tx{c};
+  auto exists = tx.exec_params1(
+    "SELECT to_regclass($1) IS NOT NULL",
+    quote_ident(schema) + ".schema_migrations");
+  if (!exists[0].as<bool>())
+    return 0;
+  auto r = tx.exec1(with_schema(
+    "SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations",
+    schema));
+  return r[0].as<int>();
+}
+
+int migrate(pqxx::connection_base& c, std::string_view schema) {
+  pqxx::work tx{c};
+  tx.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                 migration_lock_space, std::string{schema});
+  tx.exec(with_schema("CREATE SCHEMA IF NOT EXISTS {schema}", schema));
+  tx.exec(with_schema(R"sql(
+    CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    ))sql",
+                      schema));
+  auto current = tx.exec1(with_schema(
+    "SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations",
+    schema))[0].as<int>();
+  if (current > latest_schema_version())
+    throw durable::error(fmt::format(
+      "PostgreSQL schema {} is at version {}, newer than this binary knows "
+      "(version {}): upgrade durable before starting this node",
+      schema, current, latest_schema_version()));
+  int applied = 0;
+  for (const auto& m : migrations()) {
+    if (m.version <= current)
+      continue;
+    tx.exec(with_schema(m.sql, schema));
+    tx.exec_params(with_schema("INSERT INTO {schema}.schema_migrations "
+                               "(version, name) VALUES ($1, $2)",
+                               schema),
+                   m.version, std::string{m.name});
+    ++applied;
+  }
+  tx.commit();
+  return applied;
+}
+
+} // namespace durable::storage::pg

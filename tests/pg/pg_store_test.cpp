@@ -1,0 +1,509 @@
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <latch>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <pqxx/pqxx>
+
+#include "durable/error.hpp"
+#include "durable/storage/pg/error_mapping.hpp"
+#include "durable/storage/pg/outbox.hpp"
+#include "durable/storage/pg/pg_store.hpp"
+#include "durable/storage/pg/pg_store_impl.hpp"
+#include "durable/storage/pg/row_codec.hpp"
+#include "durable/storage/pg/schema.hpp"
+#include "support/pg_fixture.hpp"
+
+using namespace std::chrono_literals;
+using namespace durable;
+namespace pgs = durable::storage::pg;
+namespace tpg = durable::test::pg;
+
+namespace {
+
+/// A store on its own schema, dropped at the end of the test.
+struct schema_guard {
+  std::string name = tpg::unique_schema();
+
+  ~schema_guard() {
+    try {
+      tpg::drop_schema(name);
+    } catch (...) {
+    }
+  }
+};
+
+execution_record make_row(durable::store& s, std::string id,
+                          std::string task = "task_a") {
+  task_options opts;
+  opts.id = task;
+  opts.timeout = 10s;
+  auto r = make_execution(std::move(task), task_kind::task, opts, "null",
+                          s.now());
+  r.id = std::move(id);
+  r.root = {r.task_id, r.id};
+  // Due a little in the past: now() estimates the server clock to within
+  // the round trip, and claims compare with the server's now().
+  r.start_at -= 1s;
+  return r;
+}
+
+execution_record make_sleeper(durable::store& s, std::string id,
+                              std::string sleeping_id) {
+  task_options opts;
+  opts.id = "sleeper";
+  opts.timeout = 60s;
+  auto r = make_execution("sleeper", task_kind::sleeping, opts, "null",
+                          s.now());
+  r.id = std::move(id);
+  r.root = {r.task_id, r.id};
+  r.sleeping_id = std::move(sleeping_id);
+  return r;
+}
+
+claim_request claim_req(std::string owner, std::size_t limit,
+                        std::vector<std::string> tasks = {"task_a"}) {
+  claim_request req;
+  req.owner = std::move(owner);
+  req.lease = 30s;
+  req.limit = limit;
+  req.task_ids = std::move(tasks);
+  return req;
+}
+
+int migrations_rows(const std::string& schema) {
+  pqxx::connection c{tpg::url()};
+  pqxx::nontransaction tx{c};
+  return tx
+    .exec1("SELECT count(*) FROM " + pgs::quote_ident(schema)
+           + ".schema_migrations")[0]
+    .as<int>();
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const durable::error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string{"not a durable::error: "} + e.what();
+  }
+  return {};
+}
+
+} // namespace
+
+TEST_SUITE("pg.schema") {
+
+TEST_CASE("migrations are idempotent and recorded once per version") {
+  schema_guard g;
+  { pgs::pg_store first{tpg::options(g.name)}; }
+  pgs::pg_store second{tpg::options(g.name)};
+  CHECK(migrations_rows(g.name) == pgs::latest_schema_version());
+  pqxx::connection c{tpg::url()};
+  CHECK(pgs::migrate(c, g.name) == 0);
+  CHECK(pgs::schema_version(c, g.name) == pgs::latest_schema_version());
+  CHECK(migrations_rows(g.name) == pgs::latest_schema_version());
+  // The store still works on the schema it found.
+  auto r = make_row(second, "te_x");
+  CHECK(second.insert({r}).at(0).result == insert_outcome::kind::inserted);
+}
+
+TEST_CASE("four stores starting at once on one schema apply migrations once") {
+  schema_guard g;
+  constexpr int n = 4;
+  std::latch start{n};
+  std::atomic<int> opened{0};
+  std::vector<std::string> errors(n);
+  std::vector<std::thread> threads;
+  const auto opts = tpg::options(g.name); // fails here, not in a thread
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      try {
+        pgs::pg_store s{opts};
+        opened.fetch_add(1);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  for (const auto& e : errors)
+    CHECK_MESSAGE(e.empty(), e);
+  CHECK(opened.load() == n);
+  CHECK(migrations_rows(g.name) == pgs::latest_schema_version());
+}
+
+TEST_CASE("a schema newer than the binary is refused with a message saying so") {
+  schema_guard g;
+  { pgs::pg_store s{tpg::options(g.name)}; }
+  tpg::exec_admin("INSERT INTO " + pgs::quote_ident(g.name)
+                  + ".schema_migrations (version, name) VALUES (999, 'future')");
+  auto msg = error_of([&] { pgs::pg_store s{tpg::options(g.name)}; });
+  CHECK(msg.find("newer than this binary") != std::string::npos);
+  CHECK(msg.find("999") != std::string::npos);
+}
+
+TEST_CASE("an unreachable server fails at start-up naming the target without the password") {
+  auto opts = tpg::options();
+  opts.url = "postgresql://postgres:s3cret@127.0.0.1:1/nowhere";
+  auto msg = error_of([&] { pgs::pg_store s{opts}; });
+  INFO(msg);
+  CHECK(msg.find("cannot connect") != std::string::npos);
+  CHECK(msg.find("127.0.0.1:1/nowhere") != std::string::npos);
+  CHECK(msg.find("DURABLE_PG_URL") != std::string::npos);
+  CHECK(msg.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("a malformed connection string fails at start-up with a clear error") {
+  auto opts = tpg::options();
+  opts.url = "host=127.0.0.1 port=notaport password=hidden";
+  auto msg = error_of([&] { pgs::pg_store s{opts}; });
+  INFO(msg);
+  CHECK(msg.find("PostgreSQL store") != std::string::npos);
+  CHECK(msg.find("hidden") == std::string::npos);
+  opts.url = "this is not a connection string";
+  msg = error_of([&] { pgs::pg_store s{opts}; });
+  CHECK(msg.find("PostgreSQL store") != std::string::npos);
+}
+
+TEST_CASE("redact hides passwords in URLs and key value strings") {
+  CHECK(pgs::redact("postgresql://u:pw@h:5/db") == "postgresql://u:***@h:5/db");
+  CHECK(pgs::redact("postgresql://u@h/db") == "postgresql://u@h/db");
+  CHECK(pgs::redact("postgresql://h/db?password=x&sslmode=off")
+        == "postgresql://h/db?password=***&sslmode=off");
+  CHECK(pgs::redact("host=h password='a b' user=u")
+        == "host=h password=*** user=u");
+  CHECK(pgs::redact("host=h password=abc") == "host=h password=***");
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("pg.sql") {
+
+TEST_CASE("array literals round-trip quotes and backslashes and unicode") {
+  const std::vector<std::string> values{
+    "plain", "", "with space", "a,b", "{braces}", "\"quoted\"", "back\\slash",
+    "NULL", "null", "it's", "\xc3\xbc\xf0\x9f\x99\x82", "\\\"", "x}y{z"};
+  pqxx::connection c{tpg::url()};
+  pqxx::nontransaction tx{c};
+  auto r = tx.exec_params("SELECT x, x IS NULL FROM unnest($1::text[]) "
+                          "WITH ORDINALITY AS u(x, n) ORDER BY n",
+                          pgs::to_array_literal(values));
+  REQUIRE(r.size() == values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    CHECK_FALSE(r[static_cast<int>(i)][1].as<bool>());
+    CHECK(r[static_cast<int>(i)][0].as<std::string>() == values[i]);
+  }
+  auto empty = tx.exec_params1("SELECT cardinality($1::text[])",
+                               pgs::to_array_literal({}));
+  CHECK(empty[0].as<int>() == 0);
+}
+
+TEST_CASE("claims work for task ids with SQL metacharacters") {
+  auto s = tpg::make_store();
+  std::vector<std::string> tasks{"t \"q\"", "a,b", "{x}", "back\\slash",
+                                 "NULL", "it's; DROP TABLE x; --"};
+  std::vector<execution_record> rows;
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    rows.push_back(make_row(*s, "te_" + std::to_string(i), tasks[i]));
+  rows.push_back(make_row(*s, "te_other", "other"));
+  s->insert(rows);
+  auto res = s->claim(claim_req("owner", 100, tasks));
+  auto ids = std::set<std::string>{};
+  for (auto& r : res.claimed)
+    ids.insert(r.id);
+  CHECK(ids.size() == tasks.size());
+  CHECK_FALSE(ids.contains("te_other"));
+}
+
+TEST_CASE("payloads and ids with quotes and unicode survive claim and apply") {
+  auto s = tpg::make_store();
+  std::string id = "te_'\"\\ \xe6\x97\xa5 ; --";
+  auto r = make_row(*s, id);
+  r.input = R"({"q":"it's \"x\"","b":"\\","u":"\u00fc"})";
+  s->insert({r});
+  auto c = s->claim(claim_req("own'er\"", 10));
+  REQUIRE(c.claimed.size() == 1);
+  auto row = c.claimed[0];
+  CHECK(row.id == id);
+  CHECK(row.input == r.input);
+  CHECK(row.owner == std::optional<std::string>{"own'er\""});
+  transition t;
+  t.next = row;
+  t.expected_version = row.version;
+  t.next.status = execution_status::failed;
+  t.next.error = execution_error{error_kind::generic,
+                                 "bad 'thing' \"x\" \\ \xf0\x9f\x99\x82",
+                                 false, false};
+  t.next.output = "\"\\u0000 not a nul\"";
+  auto out = s->apply({t});
+  REQUIRE(out.at(0).status == write_status::applied);
+  auto back = s->get(id);
+  REQUIRE(back.has_value());
+  CHECK(back->error == t.next.error);
+  CHECK(back->output == t.next.output);
+}
+
+TEST_CASE("the claim query uses indexes on a large table") {
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  std::vector<execution_record> rows;
+  rows.reserve(20000);
+  for (int i = 0; i < 20000; ++i) {
+    auto r = make_row(*store, "te_" + std::to_string(i),
+                      "task_" + std::to_string(i % 20));
+    if (i % 3 == 0)
+      r.status = execution_status::completed;
+    rows.push_back(std::move(r));
+  }
+  store->insert(std::move(rows));
+  auto table = pgs::quote_ident(pg.schema()) + ".executions";
+  tpg::exec_admin("ANALYZE " + table);
+  pqxx::connection c{tpg::url()};
+  pqxx::work tx{c};
+  auto plan_of = [&](const std::string& sql, auto&&... args) {
+    std::string plan;
+    for (const auto& row : tx.exec_params("EXPLAIN " + sql, args...))
+      plan += std::string{row[0].c_str()} + "\n";
+    return plan;
+  };
+  auto plan = plan_of(pg.internals().claim_sql,
+                      pgs::to_array_literal({"task_1", "task_2"}), 50, "me",
+                      30000000, nullptr);
+  INFO(plan);
+  CHECK(plan.find("Seq Scan on executions") == std::string::npos);
+  CHECK(plan.find("executions_ready") != std::string::npos);
+  CHECK(plan.find("executions_leased") != std::string::npos);
+  auto renew = plan_of("UPDATE " + table + " SET lease_expires_at = 1 WHERE "
+                       "owner = $1 AND status IN ('ready', 'running', "
+                       "'waiting_for_children', 'waiting_for_finalize')",
+                       "me");
+  INFO(renew);
+  CHECK(renew.find("executions_owner") != std::string::npos);
+  auto kids = plan_of("SELECT id FROM " + table + " WHERE parent_id = $1",
+                      "te_1");
+  CHECK(kids.find("executions_parent") != std::string::npos);
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("pg.store") {
+
+TEST_CASE("a duplicate sleeping id in a batch insert fails only its own row") {
+  auto s = tpg::make_store();
+  s->insert({make_sleeper(*s, "te_s0", "wake")});
+  auto out = s->insert({make_row(*s, "te_a"), make_sleeper(*s, "te_s1", "wake"),
+                        make_sleeper(*s, "te_s2", "fresh"),
+                        make_sleeper(*s, "te_s3", "fresh"),
+                        make_row(*s, "te_b")});
+  REQUIRE(out.size() == 5);
+  using kind = insert_outcome::kind;
+  CHECK(out[0].result == kind::inserted);
+  CHECK(out[1].result == kind::duplicate_sleeping_id);
+  CHECK(out[1].execution_id == "te_s0");
+  CHECK(out[2].result == kind::inserted);
+  CHECK(out[3].result == kind::duplicate_sleeping_id);
+  CHECK(out[3].execution_id == "te_s2");
+  CHECK(out[4].result == kind::inserted);
+  CHECK(s->get("te_a").has_value());
+  CHECK(s->get("te_b").has_value());
+  CHECK_FALSE(s->get("te_s1").has_value());
+}
+
+TEST_CASE("two stores racing claims take every row exactly once") {
+  schema_guard g;
+  pgs::pg_store a{tpg::options(g.name)};
+  pgs::pg_store b{tpg::options(g.name)};
+  constexpr int total = 3000;
+  std::vector<execution_record> rows;
+  for (int i = 0; i < total; ++i)
+    rows.push_back(make_row(a, "te_" + std::to_string(i)));
+  a.insert(std::move(rows));
+  std::vector<std::string> got_a, got_b;
+  std::vector<execution_record> rows_a, rows_b;
+  std::latch start{2};
+  auto worker = [&](pgs::pg_store& s, std::string owner,
+                    std::vector<std::string>& got,
+                    std::vector<execution_record>& claimed) {
+    start.arrive_and_wait();
+    for (;;) {
+      auto res = s.claim(claim_req(owner, 25));
+      if (res.claimed.empty())
+        return;
+      for (auto& r : res.claimed) {
+        got.push_back(r.id);
+        claimed.push_back(r);
+      }
+    }
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread ta{worker, std::ref(a), "owner_a", std::ref(got_a),
+                 std::ref(rows_a)};
+  std::thread tb{worker, std::ref(b), "owner_b", std::ref(got_b),
+                 std::ref(rows_b)};
+  ta.join();
+  tb.join();
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                            - t0)
+                .count();
+  MESSAGE("claimed " << total << " rows in " << secs << " s ("
+                     << total / secs << " rows/s, batches of 25)");
+  std::multiset<std::string> all(got_a.begin(), got_a.end());
+  all.insert(got_b.begin(), got_b.end());
+  CHECK(all.size() == std::size_t{total});
+  CHECK(std::set<std::string>(all.begin(), all.end()).size() == all.size());
+  CHECK_FALSE(got_a.empty());
+  CHECK_FALSE(got_b.empty());
+  // Completing them, 50 transitions per apply batch.
+  t0 = std::chrono::steady_clock::now();
+  std::size_t applied = 0;
+  for (std::size_t i = 0; i < rows_a.size(); i += 50) {
+    std::vector<transition> batch;
+    for (auto j = i; j < std::min(rows_a.size(), i + 50); ++j) {
+      transition t;
+      t.next = rows_a[j];
+      t.expected_version = t.next.version;
+      t.next.status = execution_status::completed;
+      t.next.output = "1";
+      batch.push_back(std::move(t));
+    }
+    for (auto& o : a.apply(std::move(batch)))
+      applied += o.status == write_status::applied ? 1 : 0;
+  }
+  secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+           .count();
+  CHECK(applied == rows_a.size());
+  MESSAGE("applied " << applied << " transitions in " << secs << " s ("
+                     << applied / secs << " /s, batches of 50)");
+}
+
+TEST_CASE("now is close to the server clock") {
+  auto s = tpg::make_store();
+  pqxx::connection c{tpg::url()};
+  pqxx::nontransaction tx{c};
+  auto before = s->now();
+  auto server = from_micros(
+    tx.exec1("SELECT (extract(epoch from clock_timestamp()) * 1000000)"
+             "::bigint")[0]
+      .as<std::int64_t>());
+  auto after = s->now();
+  CHECK(server >= before - 50ms);
+  CHECK(server <= after + 50ms);
+}
+
+TEST_CASE("the store recovers after its backends are terminated") {
+  schema_guard g;
+  auto opts = tpg::options(g.name);
+  opts.application_name = "durable_kill_" + g.name;
+  opts.pool_size = 3;
+  pgs::pg_store s{opts};
+  s.insert({make_row(s, "te_1"), make_row(s, "te_2"), make_row(s, "te_3")});
+  // Open every pooled connection, so that all of them die below.
+  {
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 3; ++i)
+      ts.emplace_back([&] {
+        for (int j = 0; j < 20; ++j)
+          s.get("te_1");
+      });
+    for (auto& t : ts)
+      t.join();
+  }
+  pqxx::connection admin{tpg::url()};
+  auto kill = [&] {
+    pqxx::nontransaction tx{admin};
+    return tx
+      .exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND pid <> "
+                   "pg_backend_pid() AND application_name = $1",
+                   opts.application_name)
+      .size();
+  };
+  CHECK(kill() >= 1);
+  auto c = s.claim(claim_req("owner", 1));
+  CHECK(c.claimed.size() == 1);
+  CHECK(kill() >= 1);
+  CHECK(s.get("te_1").has_value());
+  CHECK(kill() >= 1);
+  auto out = s.insert({make_row(s, "te_4")});
+  CHECK(out.at(0).result == insert_outcome::kind::inserted);
+  kill();
+  transition t;
+  t.next = c.claimed[0];
+  t.expected_version = t.next.version;
+  t.next.status = execution_status::completed;
+  CHECK(s.apply({t}).at(0).status == write_status::applied);
+  kill();
+  CHECK(s.renew_leases("owner", 1min) == 0);
+  CHECK(s.claim(claim_req("owner", 10)).claimed.size() == 3);
+}
+
+TEST_CASE("an insert in a caller transaction exists only if it commits") {
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  pqxx::connection c{tpg::url()};
+  {
+    pqxx::work tx{c};
+    auto out = pgs::insert_in(pg, tx, {make_row(pg, "te_rolled_back")});
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].result == insert_outcome::kind::inserted);
+    tx.abort();
+  }
+  CHECK_FALSE(store->get("te_rolled_back").has_value());
+  {
+    pqxx::work tx{c};
+    auto a = make_row(pg, "te_committed");
+    a.idempotency_key = "order-1";
+    auto b = make_row(pg, "te_second");
+    b.idempotency_key = "order-1";
+    auto out = pgs::insert_in(pg, tx, {a, b});
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].result == insert_outcome::kind::inserted);
+    CHECK(out[1].result == insert_outcome::kind::duplicate_key);
+    CHECK(out[1].execution_id == "te_committed");
+    // The caller's own statement in the same transaction still works.
+    tx.exec("SELECT 1");
+    tx.commit();
+  }
+  auto got = store->get("te_committed");
+  REQUIRE(got.has_value());
+  CHECK(got->idempotency_key == std::optional<std::string>{"order-1"});
+  CHECK(store->claim(claim_req("me", 10)).claimed.size() == 1);
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("pg.errors") {
+
+TEST_CASE("in doubt errors are never classified as retryable") {
+  using pgs::failure_kind;
+  auto kind_of = [](auto e) {
+    return pgs::classify(std::make_exception_ptr(e)).kind;
+  };
+  CHECK(kind_of(pqxx::in_doubt_error("x")) == failure_kind::in_doubt);
+  CHECK(kind_of(pqxx::statement_completion_unknown("x"))
+        == failure_kind::in_doubt);
+  CHECK(kind_of(pqxx::serialization_failure("x")) == failure_kind::conflict);
+  CHECK(kind_of(pqxx::deadlock_detected("x")) == failure_kind::conflict);
+  CHECK(kind_of(pqxx::broken_connection("x")) == failure_kind::reconnect);
+  CHECK(kind_of(pqxx::sql_error("x", "q", "57P01")) == failure_kind::reconnect);
+  CHECK(kind_of(pqxx::sql_error("x", "q", "08006")) == failure_kind::reconnect);
+  CHECK(kind_of(pqxx::unique_violation("x", "q", "23505"))
+        == failure_kind::fatal);
+  CHECK(kind_of(pqxx::syntax_error("x", "q", "42601")) == failure_kind::fatal);
+  auto f = pgs::classify(std::make_exception_ptr(
+    pqxx::sql_error("secret SQL text", "SELECT secret", "42P01")));
+  CHECK(f.what.find("secret") == std::string::npos);
+  CHECK(f.what.find("42P01") != std::string::npos);
+}
+
+} // TEST_SUITE
