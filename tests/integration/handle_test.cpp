@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "durable/durable.hpp"
+#include "common.hpp"
 #include "support/store_factory.hpp"
 #include "durable/storage/memory_store.hpp"
 
@@ -17,39 +18,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Hang guard only: every wait below normally ends in milliseconds.
-constexpr auto guard = 30s;
-
-durable::executor_options fast() {
-  return {.worker_threads = 8, .poll_interval = 20ms};
-}
-
-std::string st(durable::execution_status s) {
-  return std::string{durable::to_string(s)};
-}
-
-template <class Out>
-durable::finished<Out> finish(const durable::handle<Out>& h) {
-  auto r = h.wait_for(guard);
-  REQUIRE(r.has_value());
-  return std::move(*r);
-}
-
-bool eventually(const std::function<bool()>& pred) {
-  auto until = std::chrono::steady_clock::now() + guard;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
-
-void block_until(const std::atomic<bool>& flag) {
-  auto until = std::chrono::steady_clock::now() + guard;
-  while (!flag.load() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-}
+using namespace durable::test::common;
 
 template <class F>
 std::optional<durable::error> error_of(F&& f) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/durable.hpp"
+#include "common.hpp"
 #include "support/store_factory.hpp"
 #include "durable/storage/memory_store.hpp"
 
@@ -22,42 +23,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Hang guard only: every wait below normally ends in milliseconds.
-constexpr auto guard = 30s;
-
-durable::executor_options fast() {
-  return {.worker_threads = 8, .poll_interval = 20ms};
-}
-
-std::string st(durable::execution_status s) {
-  return std::string{durable::to_string(s)};
-}
-
-/// Waits for the end of `h` (or fails the test after the guard).
-template <class Out>
-durable::finished<Out> finish(const durable::handle<Out>& h) {
-  auto r = h.wait_for(guard);
-  REQUIRE(r.has_value());
-  return std::move(*r);
-}
-
-/// Polls `pred` until it holds or the guard passes.
-bool eventually(const std::function<bool()>& pred) {
-  auto until = std::chrono::steady_clock::now() + guard;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
-
-/// Blocks a body until `flag` is set (bounded by the guard).
-void block_until(const std::atomic<bool>& flag) {
-  auto until = std::chrono::steady_clock::now() + guard;
-  while (!flag.load() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-}
+using namespace durable::test::common;
+using durable::test::common::block_until;
 
 /// Blocks a body until its stop token fires (bounded by the guard).
 bool block_until(const std::stop_token& token) {
