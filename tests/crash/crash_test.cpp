@@ -1,10 +1,12 @@
 // Real processes, a real SIGKILL: a worker is killed in the middle of a
-// fan-out on a SQLite file, and a second worker on the same file finishes
-// every execution exactly once (see crash_worker.cpp for the workflow).
+// fan-out, and a second worker on the same store (a SQLite file, or a
+// PostgreSQL schema when built with DURABLE_CRASH_PG) finishes every
+// execution exactly once (see crash_worker.cpp for the workflow).
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -21,7 +23,11 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "durable/storage/sqlite_store.hpp"
+#ifdef DURABLE_CRASH_PG
+#  include "support/pg_fixture.hpp"
+#else
+#  include "durable/storage/sqlite_store.hpp"
+#endif
 #include "support/temp_dir.hpp"
 
 #ifndef DURABLE_CRASH_WORKER
@@ -130,17 +136,17 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;
 }
 
-} // namespace
 
-TEST_SUITE("storage.sqlite.crash") {
-
-TEST_CASE("a worker killed mid fan-out is finished by a second worker once") {
+/// Runs the scenario on the store `url` names; `reopen` opens that store
+/// in this process afterwards, to check what the workers left in it.
+void crash_scenario(const std::string& url,
+                    const std::function<std::shared_ptr<durable::store>()>&
+                      reopen) {
   constexpr int children = 20;
   auto dir = durable::test::make_temp_dir("durable-crash-");
-  auto db = dir + "/crash.db";
   auto log = dir + "/children.log";
   auto common = std::vector<std::string>{
-    "--store", "sqlite:" + db, "--log", log, "--lease-ms", "1000",
+    "--store", url, "--log", log, "--lease-ms", "1000",
     "--children", std::to_string(children), "--max-concurrent", "4"};
 
   // First worker: enqueue, run, and die by SIGKILL once a few children
@@ -197,7 +203,7 @@ TEST_CASE("a worker killed mid fan-out is finished by a second worker once") {
   CHECK(result["crash-chain"]["output"] == "<144>");
 
   // The store holds each child once, completed with its own output.
-  auto store = durable::storage::sqlite(db);
+  auto store = reopen();
   auto root_id = result["crash-fanout"]["execution_id"].get<std::string>();
   auto kids = store->children_of(root_id);
   REQUIRE(kids.size() == children + 1); // the finalize comes last
@@ -244,4 +250,32 @@ TEST_CASE("a worker killed mid fan-out is finished by a second worker once") {
   CHECK(by_second > 0);
 }
 
+} // namespace
+
+#ifdef DURABLE_CRASH_PG
+
+TEST_SUITE("storage.pg.crash") {
+
+TEST_CASE("a node killed mid fan-out on PostgreSQL is finished by another") {
+  auto schema = durable::test::pg::unique_schema();
+  crash_scenario("pg:" + schema, [&] {
+    auto opts = durable::test::pg::options(schema);
+    return durable::storage::pg::postgres(opts);
+  });
+  durable::test::pg::drop_schema(schema);
+}
+
 } // TEST_SUITE
+
+#else
+
+TEST_SUITE("storage.sqlite.crash") {
+
+TEST_CASE("a worker killed mid fan-out is finished by a second worker once") {
+  auto db = durable::test::make_temp_dir("durable-crash-db-") + "/crash.db";
+  crash_scenario("sqlite:" + db, [&] { return durable::storage::sqlite(db); });
+}
+
+} // TEST_SUITE
+
+#endif

@@ -31,15 +31,23 @@
 
 #include "durable/durable.hpp"
 #include "durable/storage/memory_store.hpp"
+#include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/sqlite_store.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-/// Opens the store a URL names: `sqlite:PATH` or `memory:`. A
-/// `postgresql://…` URL belongs here once that backend exists.
+/// Opens the store a URL names: `sqlite:PATH`, `pg:SCHEMA` (the server of
+/// DURABLE_PG_URL, that schema) or `memory:`.
 std::shared_ptr<durable::store> open_store(std::string_view url) {
+  constexpr std::string_view pg_scheme = "pg:";
+  if (url.starts_with(pg_scheme)) {
+    durable::storage::pg::pg_options opts;
+    opts.schema = std::string{url.substr(pg_scheme.size())};
+    opts.pool_size = 2;
+    return durable::storage::pg::postgres(opts);
+  }
   constexpr std::string_view sqlite_scheme = "sqlite:";
   if (url.starts_with(sqlite_scheme)) {
     auto path = url.substr(sqlite_scheme.size());
@@ -52,7 +60,7 @@ std::shared_ptr<durable::store> open_store(std::string_view url) {
   if (url == "memory:")
     return durable::storage::memory();
   throw std::invalid_argument(fmt::format(
-    "unsupported store URL \"{}\" (expected sqlite:PATH or memory:)", url));
+    "unsupported store URL \"{}\" (expected sqlite:PATH, pg:SCHEMA or memory:)", url));
 }
 
 struct settings {
