@@ -507,3 +507,34 @@ TEST_CASE("in doubt errors are never classified as retryable") {
 }
 
 } // TEST_SUITE
+
+TEST_SUITE("pg.corruption") {
+
+TEST_CASE("a claimed row that cannot be decoded fails and the rest are claimed") {
+  schema_guard g;
+  pgs::pg_store store{tpg::options(g.name)};
+  auto good = make_row(store, "te_good");
+  auto bad = make_row(store, "te_bad");
+  bad.start_at -= 1s; // claimed first
+  store.insert({good, bad});
+  {
+    pqxx::connection c{tpg::url()};
+    pqxx::work tx{c};
+    tx.exec0("UPDATE " + g.name
+             + ".executions SET children = '[{\"nope\": 1}]' WHERE id = 'te_bad'");
+    tx.commit();
+  }
+  auto res = store.claim({"de_owner", 10s, 10, {"task_a"}});
+  REQUIRE(res.claimed.size() == 1);
+  CHECK(res.claimed[0].id == "te_good");
+  auto failed = store.get("te_bad");
+  REQUIRE(failed.has_value());
+  CHECK(failed->status == execution_status::failed);
+  REQUIRE(failed->error.has_value());
+  CHECK(failed->error->message.rfind("Corrupt stored execution: ", 0) == 0);
+  CHECK_FALSE(failed->error->retryable);
+  // It is never claimed again.
+  CHECK(store.claim({"de_owner", 10s, 10, {"task_a"}}).claimed.empty());
+}
+
+} // TEST_SUITE

@@ -80,6 +80,7 @@ constexpr const char* st_release = "durable_release";
 constexpr const char* st_scan = "durable_scan";
 constexpr const char* st_watch = "durable_watch";
 constexpr const char* st_erase = "durable_erase";
+constexpr const char* st_corrupt = "durable_corrupt";
 constexpr const char* st_insert1 = "durable_insert1";
 constexpr const char* st_conflicts = "durable_conflicts";
 constexpr const char* st_clock = "durable_clock";
@@ -217,6 +218,17 @@ void pg_store::impl::build_statements() {
                                   "e.id = $1 RETURNING {}",
                                   t, ecols));
   add(st_erase, fmt::format("DELETE FROM {} WHERE id = $1", t));
+  // A claimed row that cannot be decoded ends failed instead of blocking
+  // every later claim (see claim()).
+  add(st_corrupt,
+      fmt::format("UPDATE {} SET status = 'failed', error_kind = 0, "
+                  "error_message = $2, error_retryable = false, "
+                  "error_internal = true, owner = NULL, "
+                  "lease_expires_at = NULL, children = '[]', "
+                  "finished_at = {now}, "
+                  "closed_at = {now}, updated_at = {now}, "
+                  "version = version + 1 WHERE id = $1",
+                  t, fmt::arg("now", now_expr(3))));
   add(st_lock, fmt::format("SELECT id FROM {} WHERE id = ANY($1::text[]) "
                                  "ORDER BY id FOR UPDATE",
                                  t));
@@ -811,7 +823,16 @@ claim_result pg_store::claim(const claim_request& req) {
         out.next_ready_at = time_of(row[0]);
       if (row[1].is_null())
         continue;
-      taken.emplace_back(row[1].as<std::int64_t>(), decode(row, 2));
+      try {
+        taken.emplace_back(row[1].as<std::int64_t>(), decode(row, 2));
+      } catch (const std::exception& e) {
+        // Fail the damaged row (its id is the first decoded column) in the
+        // same transaction; the other rows of the claim go on.
+        exec(tx, st_corrupt,
+             {row[2].c_str(),
+              fmt::format("Corrupt stored execution: {}", e.what()),
+              d.now_param()});
+      }
     }
     std::sort(taken.begin(), taken.end(), [](const auto& x, const auto& y) {
       return std::tie(x.first, x.second.id) < std::tie(y.first, y.second.id);
