@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -53,6 +55,25 @@ inline void block_until(const std::atomic<bool>& flag) {
   auto until = std::chrono::steady_clock::now() + guard;
   while (!flag.load() && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(1ms);
+}
+
+/// Blocks a body until its stop token fires (bounded by the guard).
+inline bool block_until(const std::stop_token& token) {
+  auto until = std::chrono::steady_clock::now() + guard;
+  while (!token.stop_requested() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  return token.stop_requested();
+}
+
+/// The durable::error `f` throws, or nullopt if it throws none.
+template <class F>
+std::optional<durable::error> error_of(F&& f) {
+  try {
+    f();
+  } catch (const durable::error& e) {
+    return e;
+  }
+  return std::nullopt;
 }
 
 } // namespace durable::test::common

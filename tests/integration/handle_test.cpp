@@ -20,16 +20,6 @@ namespace {
 
 using namespace durable::test::common;
 
-template <class F>
-std::optional<durable::error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const durable::error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
-
 /// A task whose body blocks until `release` is set. The flags live on the
 /// heap, shared with the body, so that a body still running while the test
 /// ends never touches freed memory; the destructor releases it.

@@ -21,23 +21,6 @@ namespace {
 
 using namespace durable::test::common;
 
-bool block_until(const std::stop_token& token) {
-  auto until = std::chrono::steady_clock::now() + guard;
-  while (!token.stop_requested() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-  return token.stop_requested();
-}
-
-template <class F>
-std::optional<durable::error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const durable::error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
-
 /// Waits until a sleeping execution with `sleeping_id` is stored.
 bool sleeper_exists(durable::executor& exec, const std::string& sleeping_id) {
   return eventually([&] {

@@ -26,25 +26,6 @@ namespace {
 using namespace durable::test::common;
 using durable::test::common::block_until;
 
-/// Blocks a body until its stop token fires (bounded by the guard).
-bool block_until(const std::stop_token& token) {
-  auto until = std::chrono::steady_clock::now() + guard;
-  while (!token.stop_requested() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-  return token.stop_requested();
-}
-
-/// The durable::error `f` throws, or nullopt if it throws none.
-template <class F>
-std::optional<durable::error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const durable::error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
-
 struct person {
   std::string name;
   int age = 0;
