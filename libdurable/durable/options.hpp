@@ -110,6 +110,10 @@ struct executor_options {
   millis shutdown_grace{15000};
   /// A label for logs; ownership uses a random per-start incarnation id.
   std::string node_name = "node";
+  /// False: this executor enqueues, waits, cancels and wakes, but claims
+  /// nothing and leads no maintenance (a client of a cluster whose nodes
+  /// run the work; it still registers the tasks it enqueues).
+  bool run_tasks = true;
 };
 
 /// Throws durable::error "Invalid options: …" when a field is out of range.

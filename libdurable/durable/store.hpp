@@ -90,6 +90,9 @@ struct store_event {
     finished,   ///< a watched or child execution finished
     cancelled,  ///< an execution with an owner was cancelled
     deadline,   ///< a sleeping execution was stored with deadline `at`
+    resync,     ///< announcements may have been lost (a store's link to
+                ///< other nodes broke, or a commit did too much to list):
+                ///< re-check claims, supervisors, sleepers and waiters
   };
   type kind = type::work_ready;
   std::string execution_id;
@@ -132,6 +135,9 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 ///   `deadline` per sleeping child; `cancelled` (with the previous owner) for
 ///   the row and every cascaded descendant that had an owner; `finished` for
 ///   every cascaded descendant that has a parent or is watched.
+/// A store shared by several processes also announces other processes'
+/// commits (coalesced: one `work_ready` and one `deadline` per commit), and
+/// `resync` when it may have missed some.
 /// Listeners must return quickly and must not call back into the store.
 class store {
 public:
@@ -159,8 +165,11 @@ public:
   virtual claim_result claim(const claim_request& req) = 0;
 
   /// Moves `lease_expires_at` to `now + lease` on every active row that
-  /// `owner` holds, without a version bump. Returns the number of rows.
-  virtual std::size_t renew_leases(const std::string& owner, millis lease) = 0;
+  /// `owner` holds, without a version bump. Returns the ids of those rows
+  /// (in no particular order): a row its owner still runs but that is not
+  /// among them was taken over (or finished) before the renewal.
+  virtual std::vector<std::string> renew_leases(const std::string& owner,
+                                                millis lease) = 0;
 
   /// Ends every lease `owner` holds now (drain): its rows become claimable
   /// by any node at once, without counting a recovery for running rows.
@@ -168,6 +177,14 @@ public:
   /// version bump; the missing owner is what tells the next claim that the
   /// row was handed over rather than lost (see store_rules::claim).
   virtual std::size_t release_leases(const std::string& owner) = 0;
+
+  /// Takes or keeps the lease of `role` (e.g. "maintenance") for `owner`
+  /// until `now + lease`: true if `owner` holds it when the call returns.
+  /// It succeeds if nobody holds the role, `owner` holds it already, or the
+  /// holder's lease expired; so at most one owner holds a role at a time,
+  /// and it moves within `lease` of its holder's last call.
+  virtual bool try_lead(const std::string& role, const std::string& owner,
+                        millis lease) = 0;
 
   virtual std::optional<execution_record> get(const std::string& id) = 0;
 

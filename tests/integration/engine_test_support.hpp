@@ -112,10 +112,19 @@ public:
     return res;
   }
 
-  std::size_t renew_leases(const std::string& owner,
+  std::vector<std::string> renew_leases(const std::string& owner,
                            durable::millis lease) override {
     return inner_->renew_leases(owner, lease);
   }
+
+  bool try_lead(const std::string& role, const std::string& owner,
+
+                durable::millis lease) override {
+
+    return inner_->try_lead(role, owner, lease);
+
+  }
+
 
   std::size_t release_leases(const std::string& owner) override {
     return inner_->release_leases(owner);

@@ -443,7 +443,7 @@ TEST_CASE("the store recovers after its backends are terminated") {
   t.next.status = execution_status::completed;
   CHECK(s.apply({t}).at(0).status == write_status::applied);
   kill();
-  CHECK(s.renew_leases("owner", 1min) == 0);
+  CHECK(s.renew_leases("owner", 1min).size() == 0);
   CHECK(s.claim(claim_req("owner", 10)).claimed.size() == 3);
 }
 

@@ -201,7 +201,7 @@ DURABLE_CONFORMANCE_CASE(
   f.put(f.make_row("te_p"));
   auto p = f.claim_one("te_p");
   f.clock.advance(2s);
-  REQUIRE(f.store->renew_leases(*p.owner, 600s) == 1);
+  REQUIRE(f.store->renew_leases(*p.owner, 600s).size() == 1);
   auto renewed = *f.must_get("te_p").lease_expires_at;
   auto t = f.touch(p); // computed from the row as claimed, before renewal
   t.next.status = execution_status::waiting_for_children;

@@ -12,7 +12,7 @@ DURABLE_CONFORMANCE_CASE(
   auto claimed = f.claim("owner_a", {"task_a"}, 10, 1s).claimed;
   REQUIRE(claimed.size() == 2);
   f.clock.advance(800ms);
-  CHECK(f.store->renew_leases("owner_a", 5s) == 2);
+  CHECK(f.store->renew_leases("owner_a", 5s).size() == 2);
   for (const auto& before : claimed) {
     auto expected = before;
     expected.lease_expires_at = f.clock.now() + 5s;
@@ -32,11 +32,12 @@ DURABLE_CONFORMANCE_CASE(
   fin.next.lease_expires_at = done.lease_expires_at; // keep it, to see
   done = *f.apply(fin).current;
   f.clock.advance(500ms);
-  CHECK(f.store->renew_leases("owner_a", 10s) == 1);
+  CHECK(f.store->renew_leases("owner_a", 10s)
+        == std::vector<std::string>{"te_a"});
   CHECK(f.must_get("te_a").lease_expires_at == f.clock.now() + 10s);
   check_same_row(b, f.must_get("te_b"));
   check_same_row(done, f.must_get("te_done"));
-  CHECK(f.store->renew_leases("owner_nobody", 10s) == 0);
+  CHECK(f.store->renew_leases("owner_nobody", 10s).size() == 0);
 }
 
 DURABLE_CONFORMANCE_CASE(
@@ -68,7 +69,7 @@ DURABLE_CONFORMANCE_CASE("release_leases makes the rows claimable at once") {
     CHECK(r.lease_expires_at == f.clock.now());
     CHECK_FALSE(r.owner.has_value());
   }
-  CHECK(f.store->renew_leases("owner_a", 1min) == 0);
+  CHECK(f.store->renew_leases("owner_a", 1min).size() == 0);
   auto res = f.claim("owner_b");
   CHECK(res.claimed.size() == 2);
 }

@@ -1,6 +1,7 @@
 #include "durable/actors/dispatcher.hpp"
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/all.hpp>
 
@@ -11,9 +12,17 @@ namespace durable::actors {
 
 namespace {
 
+/// An execution actor of this node and when its row was claimed.
+struct live_execution {
+  caf::actor actor;
+  /// steady_nanos() when the claim's result arrived: the claim committed
+  /// before then.
+  std::int64_t claimed_at = 0;
+};
+
 struct dispatcher_state {
   runtime_ptr rt;
-  std::unordered_map<std::string, caf::actor> live;
+  std::unordered_map<std::string, live_execution> live;
   std::size_t running_bodies = 0;
   bool claiming = false;
   /// Work may be left behind: claim again when a claim ends or a slot frees.
@@ -27,6 +36,7 @@ struct dispatcher_state {
   std::vector<caf::response_promise> drained;
   std::uint64_t claimed = 0;
   std::uint64_t claims = 0;
+  std::uint64_t leases_lost = 0;
 };
 
 using state_ptr = std::shared_ptr<dispatcher_state>;
@@ -60,7 +70,7 @@ void check_drained(const state_ptr& st) {
 }
 
 void claim(caf::event_based_actor* self, const state_ptr& st) {
-  if (st->draining)
+  if (st->draining || !st->rt->options.run_tasks)
     return;
   if (st->claiming) {
     st->backlog = true;
@@ -91,11 +101,12 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
       [=](claim_result& res) {
         st->claiming = false;
         st->claimed += res.claimed.size();
+        const auto at = steady_nanos();
         for (auto& row : res.claimed) {
           if (takes_slot(row))
             ++st->running_bodies;
           auto id = row.id;
-          st->live[id] = spawn_execution(self, st->rt, std::move(row));
+          st->live[id] = {spawn_execution(self, st->rt, std::move(row)), at};
         }
         if (res.claimed.size() >= limit)
           st->backlog = true;
@@ -148,17 +159,26 @@ void route(caf::event_based_actor* self, const state_ptr& st,
       case store_event::type::finished:
         if (!e.parent_id.empty())
           if (auto i = st->live.find(e.parent_id); i != st->live.end())
-            self->send(i->second, child_done_atom::value, e.execution_id);
+            self->send(i->second.actor, child_done_atom::value,
+                       e.execution_id);
         if (st->watchers.count(e.execution_id) != 0)
           fetch_for_watchers(self, st, e.execution_id);
         break;
       case store_event::type::cancelled:
         if (e.owner == st->rt->incarnation)
           if (auto i = st->live.find(e.execution_id); i != st->live.end())
-            self->send(i->second, cancel_atom::value);
+            self->send(i->second.actor, cancel_atom::value);
         break;
       case store_event::type::deadline:
         self->send(st->rt->janitor, deadline_atom::value, e.at);
+        break;
+      case store_event::type::resync:
+        claim(self, st);
+        for (auto& [id, x] : st->live)
+          self->send(x.actor, resync_atom::value);
+        self->send(st->rt->janitor, expire_atom::value);
+        for (auto& [id, waiting] : st->watchers)
+          fetch_for_watchers(self, st, id);
         break;
     }
   }
@@ -170,8 +190,8 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
   auto st = std::make_shared<dispatcher_state>();
   st->rt = std::move(rt);
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& [id, a] : st->live)
-      self->send_exit(a, msg.reason);
+    for (auto& [id, x] : st->live)
+      self->send_exit(x.actor, msg.reason);
     st->live.clear();
     self->quit(msg.reason);
   });
@@ -200,8 +220,21 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=](gone_atom, const std::string& id, const caf::actor_addr& addr) {
       auto i = st->live.find(id);
-      if (i != st->live.end() && i->second.address() == addr)
+      if (i != st->live.end() && i->second.actor.address() == addr)
         st->live.erase(i);
+    },
+    [=](renewed_atom, const std::vector<std::string>& renewed,
+        std::int64_t started) {
+      // A row claimed before the renewal started that it did not renew
+      // is no longer ours: our lease expired and another node claimed it
+      // (or it finished and its actor is about to end). Stop the body
+      // now rather than at its next write.
+      std::unordered_set<std::string> ours(renewed.begin(), renewed.end());
+      for (auto& [id, x] : st->live)
+        if (x.claimed_at < started && !ours.contains(id)) {
+          ++st->leases_lost;
+          self->send(x.actor, lost_atom::value);
+        }
     },
     [=](watch_atom, const std::string& id) {
       auto rp = self->make_response_promise();
@@ -231,7 +264,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=](stats_atom) {
       return engine_stats{st->running_bodies, st->live.size(), st->claimed,
-                          st->claims};
+                          st->claims, st->leases_lost};
     },
   };
 }

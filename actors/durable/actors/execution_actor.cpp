@@ -84,6 +84,18 @@ public:
         if (phase_ == phase::supervising)
           check_children();
       },
+      [this](resync_atom) {
+        // Announcements of children's ends may have been lost.
+        if (phase_ == phase::supervising)
+          check_children();
+      },
+      [this](lost_atom) {
+        // Another node took the row over (our lease expired): stop the
+        // body and drop our view without writing; the version would fence
+        // a late write anyway.
+        cancel_.request_stop();
+        end();
+      },
     };
   }
 

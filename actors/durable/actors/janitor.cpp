@@ -11,6 +11,8 @@ namespace {
 struct janitor_state {
   runtime_ptr rt;
   std::optional<timestamp> wake_at;
+  /// Only the cluster's maintenance leader scans (see lease_keeper).
+  bool leading = false;
   bool scanning = false;
   bool rescan = false;
 };
@@ -30,6 +32,8 @@ void wake_at(caf::event_based_actor* self,
 
 void scan(caf::event_based_actor* self,
           const std::shared_ptr<janitor_state>& st) {
+  if (!st->leading)
+    return;
   if (st->scanning) {
     st->rescan = true;
     return;
@@ -49,6 +53,9 @@ void scan(caf::event_based_actor* self,
       [=](caf::error&) { st->scanning = false; });
 }
 
+/// The leadership lease that lets one node of a cluster run the scans.
+constexpr const char* maintenance_role = "maintenance";
+
 caf::timespan to_timespan(millis d) {
   return std::chrono::duration_cast<caf::timespan>(d);
 }
@@ -59,7 +66,17 @@ caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt) {
   auto st = std::make_shared<janitor_state>();
   st->rt = std::move(rt);
   return {
-    [=](deadline_atom, timestamp at) { wake_at(self, st, at); },
+    [=](deadline_atom, timestamp at) {
+      if (st->leading)
+        wake_at(self, st, at);
+    },
+    [=](leader_atom, bool leading) {
+      const bool became = leading && !st->leading;
+      st->leading = leading;
+      // A new leader knows no deadlines yet: one scan finds them all.
+      if (became)
+        scan(self, st);
+    },
     [=](expire_atom) {
       st->wake_at.reset();
       scan(self, st);
@@ -78,8 +95,20 @@ caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt) {
   return {
     [=](renew_atom) {
       try {
-        rt->db->renew_leases(rt->incarnation, rt->options.lease_duration);
+        // Rows claimed before this instant that the renewal did not find
+        // were taken over by another node (see the dispatcher).
+        const auto started = steady_nanos();
+        auto renewed = rt->db->renew_leases(rt->incarnation,
+                                            rt->options.lease_duration);
+        self->send(rt->dispatcher, renewed_atom::value, std::move(renewed),
+                   started);
+        self->send(rt->janitor, leader_atom::value,
+                   rt->options.run_tasks
+                     && rt->db->try_lead(maintenance_role, rt->incarnation,
+                                         rt->options.lease_duration));
       } catch (const std::exception&) {
+        // Leadership is unknown: stop scanning until the store answers.
+        self->send(rt->janitor, leader_atom::value, false);
         // Unreachable store: the next interval tries again; leases that
         // expire meanwhile are recovered by other nodes, and our late
         // writes are fenced by the version.

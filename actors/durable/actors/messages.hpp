@@ -48,6 +48,10 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using erase_atom = caf::atom_constant<caf::atom("erase")>;
 using rerun_atom = caf::atom_constant<caf::atom("rerun")>;
+using resync_atom = caf::atom_constant<caf::atom("resync")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+using renewed_atom = caf::atom_constant<caf::atom("renewed")>;
+using leader_atom = caf::atom_constant<caf::atom("leader")>;
 
 // -- payload types ----------------------------------------------------------
 
@@ -93,6 +97,8 @@ struct engine_stats {
   std::size_t live_executions = 0;
   std::uint64_t claimed = 0;
   std::uint64_t claims = 0;
+  /// Executions stopped because another node took their row over.
+  std::uint64_t leases_lost = 0;
 };
 
 /// Reply to an insert: one outcome per row, or the store's error.

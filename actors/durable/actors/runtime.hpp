@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stop_token>
@@ -56,5 +57,13 @@ struct runtime {
 };
 
 using runtime_ptr = std::shared_ptr<runtime>;
+
+/// The steady clock in nanoseconds: orders events across this node's
+/// threads (never compared with the store's clock or another node's).
+inline std::int64_t steady_nanos() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
 
 } // namespace durable::actors

@@ -245,12 +245,14 @@ claim_result memory_store::claim(const claim_request& req) {
   return res;
 }
 
-std::size_t memory_store::renew_leases(const std::string& owner,
-                                       millis lease) {
+std::vector<std::string> memory_store::renew_leases(const std::string& owner,
+                                                    millis lease) {
   std::lock_guard guard{mutex_};
   auto it = by_owner_.find(owner);
   if (it == by_owner_.end())
-    return 0;
+    return {};
+  std::vector<std::string> renewed;
+  renewed.reserve(it->second.size());
   const auto until = clock_() + lease;
   // Only the lease index moves: the owner and the version stay.
   for (auto* r : it->second) {
@@ -262,8 +264,20 @@ std::size_t memory_store::renew_leases(const std::string& owner,
     } else {
       r->lease_expires_at = until;
     }
+    renewed.push_back(r->id);
   }
-  return it->second.size();
+  return renewed;
+}
+
+bool memory_store::try_lead(const std::string& role, const std::string& owner,
+                            millis lease) {
+  std::lock_guard guard{mutex_};
+  const auto now = clock_();
+  auto& holder = leaders_[role];
+  if (!holder.owner.empty() && holder.owner != owner && holder.until > now)
+    return false;
+  holder = {owner, now + lease};
+  return true;
 }
 
 std::size_t memory_store::release_leases(const std::string& owner) {

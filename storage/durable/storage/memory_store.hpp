@@ -83,9 +83,13 @@ public:
 
   claim_result claim(const claim_request& req) override;
 
-  std::size_t renew_leases(const std::string& owner, millis lease) override;
+  std::vector<std::string> renew_leases(const std::string& owner,
+                                        millis lease) override;
 
   std::size_t release_leases(const std::string& owner) override;
+
+  bool try_lead(const std::string& role, const std::string& owner,
+                millis lease) override;
 
   std::optional<execution_record> get(const std::string& id) override;
 
@@ -182,6 +186,12 @@ private:
   std::unordered_map<std::string, row_set> by_parent_;
   /// Active rows with an owner, by owner (renewal and release).
   std::unordered_map<std::string, row_set> by_owner_;
+
+  struct leader {
+    std::string owner;
+    timestamp until{};
+  };
+  std::unordered_map<std::string, leader> leaders_;
   /// Ready rows by task, ordered by start_at.
   std::unordered_map<std::string, ordered_index> ready_;
   /// Rows a claim may take over once their lease expires (running bodies,

@@ -35,7 +35,7 @@ struct migration {
 
 // Append only: a released migration never changes, a new one gets the next
 // version (and sqlite_store::schema_version follows it).
-constexpr std::array<migration, 1> migrations{{
+constexpr std::array<migration, 2> migrations{{
   {1, "0001_create_executions", R"sql(
 CREATE TABLE executions (
   id TEXT NOT NULL PRIMARY KEY,
@@ -87,6 +87,13 @@ CREATE INDEX executions_owner ON executions (owner)
   WHERE owner IS NOT NULL;
 CREATE INDEX executions_sleepers ON executions (expires_at, id)
   WHERE kind = 4 AND status = 1;
+)sql"},
+  {2, "0002_create_leaders", R"sql(
+CREATE TABLE leaders (
+  role TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
 )sql"},
 }};
 
@@ -1120,13 +1127,31 @@ claim_result sqlite_store::claim(const claim_request& req) {
   });
 }
 
-std::size_t sqlite_store::renew_leases(const std::string& owner,
-                                       millis lease) {
+std::vector<std::string> sqlite_store::renew_leases(const std::string& owner,
+                                                    millis lease) {
   return run("renew_leases", true, [&](txn& tx) {
     auto q = tx.prepare("UPDATE executions SET lease_expires_at = ?1 "
-                        "WHERE owner = ?2 AND status IN (0, 1, 2, 3)");
+                        "WHERE owner = ?2 AND status IN (0, 1, 2, 3) "
+                        "RETURNING id");
     q.bind(1, tx.now() + lease).bind(2, owner);
-    return q.run();
+    std::vector<std::string> renewed;
+    while (q.step())
+      renewed.push_back(q.text(0));
+    return renewed;
+  });
+}
+
+bool sqlite_store::try_lead(const std::string& role, const std::string& owner,
+                            millis lease) {
+  return run("try_lead", true, [&](txn& tx) {
+    auto q = tx.prepare(
+      "INSERT INTO leaders (role, owner, expires_at) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, "
+      "expires_at = excluded.expires_at "
+      "WHERE leaders.owner = excluded.owner OR leaders.expires_at <= ?4");
+    const auto now = tx.now();
+    q.bind(1, role).bind(2, owner).bind(3, now + lease).bind(4, now);
+    return q.run() == 1;
   });
 }
 

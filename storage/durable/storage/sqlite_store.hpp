@@ -84,7 +84,7 @@ struct sqlite_options {
 class sqlite_store final : public durable::store {
 public:
   /// The schema version this binary writes (`PRAGMA user_version`).
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   // -- constructors, destructors, and assignment operators -------------------
 
@@ -131,9 +131,13 @@ public:
 
   claim_result claim(const claim_request& req) override;
 
-  std::size_t renew_leases(const std::string& owner, millis lease) override;
+  std::vector<std::string> renew_leases(const std::string& owner,
+                                        millis lease) override;
 
   std::size_t release_leases(const std::string& owner) override;
+
+  bool try_lead(const std::string& role, const std::string& owner,
+                millis lease) override;
 
   std::optional<execution_record> get(const std::string& id) override;
 

@@ -1,5 +1,6 @@
 #include "durable/storage/pg/outbox.hpp"
 
+#include "durable/storage/pg/notification.hpp"
 #include "durable/storage/pg/pg_store_impl.hpp"
 
 namespace durable::storage::pg {
@@ -10,7 +11,15 @@ std::vector<insert_outcome> insert_in(pg_store& store,
   if (rows.empty())
     return {};
   // The caller's connection has not prepared our statements: plain ones.
-  return store.internals().insert_rows(txn, rows, nullptr, false);
+  // The NOTIFY commits with the caller's transaction; its sender is not
+  // this store, so this process's engine hears it too.
+  auto& d = store.internals();
+  std::vector<store_event> events;
+  auto out = d.insert_rows(txn, rows, &events, false);
+  if (d.opts.notify)
+    if (auto payload = encode_notification("outbox", events))
+      txn.exec_params("SELECT pg_notify($1, $2)", d.channel, *payload);
+  return out;
 }
 
 } // namespace durable::storage::pg

@@ -21,9 +21,9 @@ namespace durable::storage::pg {
 /// sleeping ids reject only their own row and never abort `txn`). Rows are
 /// written with the times they carry (build them with `store.now()`).
 ///
-/// **Events.** None: the store cannot see the caller's commit, so no
-/// listener hears of these rows; dispatchers find them on their next poll
-/// (`executor_options::poll_interval`).
+/// **Events.** A NOTIFY in `txn` (unless `pg_options::notify` is off), so
+/// that every listening store, this one included, hears of the rows when the
+/// caller commits; without it dispatchers find them on their next poll.
 ///
 /// **Errors.** libpqxx exceptions propagate to the caller unchanged (it owns
 /// the transaction and its retry policy); nothing is retried here.

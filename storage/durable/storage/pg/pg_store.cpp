@@ -12,7 +12,9 @@
 
 #include "durable/error.hpp"
 #include "durable/status.hpp"
+#include "durable/ids.hpp"
 #include "durable/storage/pg/error_mapping.hpp"
+#include "durable/storage/pg/notification.hpp"
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/schema.hpp"
@@ -84,6 +86,8 @@ constexpr const char* st_corrupt = "durable_corrupt";
 constexpr const char* st_insert1 = "durable_insert1";
 constexpr const char* st_conflicts = "durable_conflicts";
 constexpr const char* st_clock = "durable_clock";
+constexpr const char* st_notify = "durable_notify";
+constexpr const char* st_lead = "durable_lead";
 
 } // namespace
 
@@ -142,6 +146,8 @@ pg_store::impl::impl(pg_options o)
                                       "PGPORT, PGDATABASE)"}
                        : redact(url)),
     table(quote_ident(opts.schema) + ".executions"),
+    sender_id(make_incarnation_id()),
+    channel(notification_channel(opts.schema)),
     pool(url, std::clamp<std::size_t>(opts.pool_size, 1, 64),
          [this](pqxx::connection& c) { prepare(c); }) {
   insert_prefix = fmt::format("INSERT INTO {} ({}) VALUES ", table,
@@ -235,7 +241,7 @@ void pg_store::impl::build_statements() {
   add(st_conflicts, conflicts_sql);
   add(st_renew,
             fmt::format("UPDATE {} SET lease_expires_at = {} + $2::bigint "
-                        "WHERE owner = $1 AND status IN {}",
+                        "WHERE owner = $1 AND status IN {} RETURNING id",
                         t, now_expr(3), active_statuses));
   add(st_release,
             fmt::format("UPDATE {} SET owner = NULL, lease_expires_at = {} "
@@ -377,6 +383,18 @@ void pg_store::impl::build_statements() {
       fmt::arg("now", now_expr(4)), fmt::arg("t", t),
       fmt::arg("act", active_statuses)));
   add(st_insert1, insert_sql(1));
+  add(st_notify, "SELECT pg_notify($1, $2)");
+  add(st_lead,
+      fmt::format("WITH n AS (SELECT {now} AS now) "
+                  "INSERT INTO {leaders} AS l (role, owner, expires_at) "
+                  "SELECT $1, $2, n.now + $3::bigint FROM n "
+                  "ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, "
+                  "expires_at = excluded.expires_at "
+                  "WHERE l.owner = excluded.owner "
+                  "OR l.expires_at <= (SELECT now FROM n) RETURNING owner",
+                  fmt::arg("now", now_expr(4)),
+                  fmt::arg("leaders",
+                           quote_ident(opts.schema) + ".leaders")));
 }
 
 void pg_store::impl::prepare(pqxx::connection& c) {
@@ -491,6 +509,32 @@ void pg_store::impl::notify(std::vector<store_event>&& events) {
         listeners[i].second(events);
     } catch (...) {
     }
+  }
+}
+
+void pg_store::impl::announce(pqxx::transaction_base& tx,
+                              const std::vector<store_event>& events,
+                              bool prepared) {
+  if (!opts.notify)
+    return;
+  auto payload = encode_notification(sender_id, events);
+  if (!payload)
+    return;
+  if (prepared)
+    exec(tx, st_notify, {channel, *payload});
+  else
+    tx.exec_params("SELECT pg_notify($1, $2)", channel, *payload);
+}
+
+void pg_store::impl::update_inbound() {
+  std::lock_guard guard{inbound_mutex};
+  const bool wanted = opts.listen && listener_count.load() > 0;
+  if (wanted && !inbound) {
+    inbound = std::make_unique<listener>(
+      url, channel, sender_id, opts.application_name + " listener",
+      [this](std::vector<store_event> events) { notify(std::move(events)); });
+  } else if (!wanted && inbound) {
+    inbound.reset();
   }
 }
 
@@ -657,15 +701,17 @@ pg_store::insert(std::vector<execution_record> rows) {
   if (rows.empty())
     return {};
   auto& d = *impl_;
-  const bool want = d.listener_count.load() > 0;
+  const bool want = d.wants_events();
   std::vector<store_event> events;
   auto out = d.run<pqxx::work>("insert", impl::mode::write,
                                [&](pqxx::work& tx) {
                                  events.clear();
-                                 return d.insert_rows(tx, rows,
-                                                      want ? &events
-                                                           : nullptr,
-                                                      true);
+                                 auto res = d.insert_rows(tx, rows,
+                                                          want ? &events
+                                                               : nullptr,
+                                                          true);
+                                 d.announce(tx, events, true);
+                                 return res;
                                });
   d.notify(std::move(events));
   return out;
@@ -675,7 +721,7 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   if (ts.empty())
     return {};
   auto& d = *impl_;
-  const bool want = d.listener_count.load() > 0;
+  const bool want = d.wants_events();
   std::vector<store_event> events;
   auto body = [&](pqxx::work& tx) {
     events.clear();
@@ -795,6 +841,7 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
       std::move(cascade_events.begin(), cascade_events.end(),
                 std::back_inserter(events));
     }
+    d.announce(tx, events, true);
     return out;
   };
   auto out = d.run<pqxx::work>("apply", impl::mode::write, body);
@@ -844,25 +891,46 @@ claim_result pg_store::claim(const claim_request& req) {
   });
 }
 
-std::size_t pg_store::renew_leases(const std::string& owner, millis lease) {
+std::vector<std::string> pg_store::renew_leases(const std::string& owner,
+                                                millis lease) {
   auto& d = *impl_;
   std::vector<param> ps{owner, str(std::chrono::microseconds{lease}.count()),
                         d.now_param()};
   return d.run<pqxx::nontransaction>(
     "renew_leases", impl::mode::idempotent,
     [&](pqxx::nontransaction& tx) {
-      return static_cast<std::size_t>(exec(tx, st_renew, ps).affected_rows());
+      std::vector<std::string> renewed;
+      for (const auto& row : exec(tx, st_renew, ps))
+        renewed.emplace_back(row[0].c_str());
+      return renewed;
     });
+}
+
+bool pg_store::try_lead(const std::string& role, const std::string& owner,
+                        millis lease) {
+  auto& d = *impl_;
+  std::vector<param> ps{role, owner,
+                        str(std::chrono::microseconds{lease}.count()),
+                        d.now_param()};
+  return d.run<pqxx::work>("try_lead", impl::mode::idempotent,
+                           [&](pqxx::work& tx) {
+                             return !exec(tx, st_lead, ps).empty();
+                           });
 }
 
 std::size_t pg_store::release_leases(const std::string& owner) {
   auto& d = *impl_;
   std::vector<param> ps{owner, d.now_param()};
-  return d.run<pqxx::work>("release_leases", impl::mode::write,
-                           [&](pqxx::work& tx) {
-                             return static_cast<std::size_t>(
-                               exec(tx, st_release, ps).affected_rows());
-                           });
+  return d.run<pqxx::work>(
+    "release_leases", impl::mode::write, [&](pqxx::work& tx) {
+      auto n = static_cast<std::size_t>(
+        exec(tx, st_release, ps).affected_rows());
+      // Tell the other nodes that the handed-back rows are claimable now.
+      if (n > 0)
+        d.announce(tx, {{store_event::type::work_ready, {}, {}, {}, d.now()}},
+                   true);
+      return n;
+    });
 }
 
 std::optional<execution_record> pg_store::get(const std::string& id) {
@@ -941,20 +1009,28 @@ bool pg_store::erase(const std::string& id) {
 
 std::uint64_t pg_store::subscribe(store_listener listener) {
   auto& d = *impl_;
-  std::lock_guard guard{d.listeners_mutex};
-  auto token = d.next_token++;
-  d.listeners.emplace_back(token, std::move(listener));
-  d.listener_count.store(d.listeners.size());
+  std::uint64_t token = 0;
+  {
+    std::lock_guard guard{d.listeners_mutex};
+    token = d.next_token++;
+    d.listeners.emplace_back(token, std::move(listener));
+    d.listener_count.store(d.listeners.size());
+  }
+  // Outside listeners_mutex: the listener thread's callback takes it.
+  d.update_inbound();
   return token;
 }
 
 void pg_store::unsubscribe(std::uint64_t token) {
   auto& d = *impl_;
-  std::lock_guard guard{d.listeners_mutex};
-  std::erase_if(d.listeners, [token](const auto& x) {
-    return x.first == token;
-  });
-  d.listener_count.store(d.listeners.size());
+  {
+    std::lock_guard guard{d.listeners_mutex};
+    std::erase_if(d.listeners, [token](const auto& x) {
+      return x.first == token;
+    });
+    d.listener_count.store(d.listeners.size());
+  }
+  d.update_inbound();
 }
 
 std::shared_ptr<durable::store> postgres(pg_options opts) {

@@ -51,6 +51,17 @@ struct pg_options {
   /// the server's.
   std::chrono::milliseconds clock_refresh{5'000};
 
+  /// Announce each commit to the other nodes: one NOTIFY per transaction on
+  /// the schema's channel (see notification.hpp), so they react in
+  /// milliseconds instead of at their next poll.
+  bool notify = true;
+
+  /// Receive the other nodes' announcements: a dedicated connection that
+  /// LISTENs while the store has listeners. Turn off behind connection
+  /// poolers that break LISTEN (transaction pooling); the engine then
+  /// relies on its poll interval alone.
+  bool listen = true;
+
   /// Tests only: when set, now() returns this clock and every statement
   /// writes and compares times from it instead of the server's `now()`
   /// (the storage conformance suite moves time by hand).
@@ -89,9 +100,12 @@ struct pg_options {
 /// SQL text or the password.
 ///
 /// **Events.** After each commit made through *this object* the listeners
-/// get the events of that commit, with exactly the rules of store.hpp. Other
-/// processes' commits (and rows enqueued with outbox.hpp's insert_in) are
-/// seen by the next poll only: cross-process notification is not built yet.
+/// get the events of that commit, with exactly the rules of store.hpp, on
+/// the committing thread. Every write transaction with events also sends
+/// one NOTIFY (`notify`), and while the store has listeners a dedicated
+/// connection LISTENs (`listen`) and passes other stores' events (other
+/// nodes, outbox.hpp's insert_in) to them on its own thread, coalesced; a
+/// lost link or an oversized commit gives a `resync` event.
 class pg_store final : public durable::store {
 public:
   // -- constructors, destructors, and assignment operators -------------------
@@ -127,9 +141,13 @@ public:
 
   claim_result claim(const claim_request& req) override;
 
-  std::size_t renew_leases(const std::string& owner, millis lease) override;
+  std::vector<std::string> renew_leases(const std::string& owner,
+                                        millis lease) override;
 
   std::size_t release_leases(const std::string& owner) override;
+
+  bool try_lead(const std::string& role, const std::string& owner,
+                millis lease) override;
 
   std::optional<execution_record> get(const std::string& id) override;
 

@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "durable/storage/pg/connection_pool.hpp"
+#include "durable/storage/pg/listener.hpp"
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 
@@ -103,6 +104,28 @@ struct pg_store::impl {
   std::atomic<std::size_t> listener_count{0};
 
   void notify(std::vector<store_event>&& events);
+
+  // -- cross-node announcements -----------------------------------------------
+
+  /// This store instance, as the sender of its NOTIFY payloads.
+  std::string sender_id;
+  std::string channel;
+
+  /// Events are computed when someone may hear them: a local listener or,
+  /// through NOTIFY, another node.
+  bool wants_events() const {
+    return opts.notify || listener_count.load() > 0;
+  }
+
+  /// Sends the one NOTIFY of the transaction `tx` for `events`, if any.
+  void announce(pqxx::transaction_base& tx,
+                const std::vector<store_event>& events, bool prepared);
+
+  /// The LISTEN side, alive while there are listeners (and `listen`).
+  std::unique_ptr<listener> inbound;
+  std::mutex inbound_mutex;
+
+  void update_inbound();
 };
 
 } // namespace durable::storage::pg

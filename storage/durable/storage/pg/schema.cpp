@@ -92,11 +92,21 @@ CREATE INDEX executions_sleepers ON {schema}.executions (expires_at, id)
   WHERE kind = 4 AND status = 'running' AND expires_at IS NOT NULL;
 )sql";
 
+// Leadership leases (one maintenance leader per cluster).
+constexpr const char* migration_0002 = R"sql(
+CREATE TABLE {schema}.leaders (
+  role text PRIMARY KEY,
+  owner text NOT NULL,
+  expires_at bigint NOT NULL
+);
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
   static const std::vector<migration> all{
     {1, "executions", migration_0001},
+    {2, "leaders", migration_0002},
   };
   return all;
 }
