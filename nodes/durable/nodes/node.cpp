@@ -1,0 +1,91 @@
+#include "durable/nodes/node.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <fmt/format.h>
+
+#include "durable/error.hpp"
+#include "durable/nodes/node_log.hpp"
+
+namespace durable::nodes {
+
+namespace {
+
+/// Blocks SIGTERM and SIGINT in the calling thread and in every thread it
+/// starts later (the actor system's, the store's), so that only sigwait()
+/// in main sees them.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int serve(const node_config& cfg, const node_program& program,
+          const sigset_t& stop_signals) {
+  node_log log{cfg.name, "-"};
+  std::shared_ptr<store> db;
+  try {
+    db = open_store(cfg);
+  } catch (const std::exception& e) {
+    log.error("cannot open the store: {}", e.what());
+    return 1;
+  }
+  caf::actor_system_config caf_cfg;
+  if (cfg.executor.scheduler_threads > 0)
+    caf_cfg.set("scheduler.max-threads", cfg.executor.scheduler_threads);
+  caf::actor_system sys{caf_cfg};
+  executor exec{sys, db, cfg.executor};
+  log.set_incarnation(exec.incarnation());
+  if (program.register_tasks)
+    program.register_tasks(exec, cfg);
+  log.info("started store=\"{}\" max_concurrent={} lease_ms={}",
+           describe_store(cfg), cfg.executor.max_concurrent,
+           cfg.executor.lease_duration.count());
+  std::fprintf(stdout, "ready name=%s incarnation=%s\n", cfg.name.c_str(),
+               exec.incarnation().c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log.info("draining on {} running={} grace_ms={}",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT", exec.running_count(),
+           cfg.executor.shutdown_grace.count());
+  exec.shutdown();
+  log.info("stopped");
+  return 0;
+}
+
+} // namespace
+
+int run_node(int argc, char** argv, const node_program& program) {
+  node_config cfg;
+  CLI::App app{program.description, program.name};
+  add_node_options(app, cfg);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    finish_config(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program.name.c_str(), e.what());
+    return 2;
+  }
+  const auto stop_signals = block_stop_signals();
+  try {
+    return serve(cfg, program, stop_signals);
+  } catch (const std::exception& e) {
+    node_log{cfg.name, "-"}.error("node failed: {}", e.what());
+    return 1;
+  }
+}
+
+} // namespace durable::nodes

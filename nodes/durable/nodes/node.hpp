@@ -1,0 +1,47 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "durable/actors/executor.hpp"
+#include "durable/nodes/node_config.hpp"
+
+/// The composition root of a node process: configuration, store, actor
+/// system, executor, the program's tasks, and a drain on SIGTERM.
+///
+/// A program that links durable::nodes registers its task libraries and
+/// calls run_node() from main:
+///
+///     int main(int argc, char** argv) {
+///       return durable::nodes::run_node(argc, argv, {
+///         .name = "my-node",
+///         .register_tasks = [](durable::executor& exec,
+///                              const durable::nodes::node_config& cfg) {
+///           my_tasks::register_all(exec);
+///         }});
+///     }
+namespace durable::nodes {
+
+struct node_program {
+  /// The program's name in --help.
+  std::string name = "durable-node";
+  std::string description = "A durable node: runs the registered tasks.";
+  /// Registers the program's tasks on the node's executor (before it
+  /// starts claiming, so a rolling deploy with a new task set never claims
+  /// what it cannot run).
+  std::function<void(executor&, const node_config&)> register_tasks;
+};
+
+/// Parses the configuration, runs the node until SIGTERM or SIGINT, then
+/// drains: stops claiming, fires the shutdown token of running bodies,
+/// waits up to the grace period, hands the remaining leases back, exits.
+///
+/// Prints one line `ready name=<name> incarnation=<id>` on stdout once the
+/// node claims work (scripts and tests wait for it); logs go to stderr.
+///
+/// Returns the process exit code: 0 after a drain, 2 for bad configuration
+/// (the message names the setting), 1 if the node cannot start (e.g. the
+/// store is unreachable).
+int run_node(int argc, char** argv, const node_program& program);
+
+} // namespace durable::nodes

@@ -1,0 +1,125 @@
+#include "durable/nodes/node_config.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "durable/error.hpp"
+#include "durable/storage/memory_store.hpp"
+#include "durable/storage/pg/pg_store.hpp"
+#include "durable/storage/sqlite_store.hpp"
+
+namespace durable::nodes {
+
+namespace {
+
+/// A duration flag in milliseconds that writes into a `millis` field.
+void add_ms(CLI::App& app, const std::string& flag, const std::string& env,
+            millis& target, const std::string& help) {
+  app
+    .add_option_function<std::int64_t>(
+      flag, [&target](std::int64_t ms) { target = millis{ms}; },
+      help + fmt::format(" (default {})", target.count()))
+    ->envname(env)
+    ->check(CLI::NonNegativeNumber);
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+} // namespace
+
+void add_node_options(CLI::App& app, node_config& cfg) {
+  app.set_config("--config", "", "Read settings from an INI or TOML file")
+    ->envname("DURABLE_CONFIG");
+  app.add_option("--name", cfg.name, "Node name for logs (default: host name)")
+    ->envname("DURABLE_NODE_NAME");
+  app
+    .add_option("--store", cfg.store,
+                "Store: sqlite:PATH, postgres or memory")
+    ->envname("DURABLE_STORE")
+    ->capture_default_str();
+  app.add_option("--pg-url", cfg.pg_url, "PostgreSQL URL (postgres store)")
+    ->envname("DURABLE_PG_URL");
+  app.add_option("--pg-schema", cfg.pg_schema, "PostgreSQL schema")
+    ->envname("DURABLE_PG_SCHEMA")
+    ->capture_default_str();
+  app.add_option("--pg-pool", cfg.pg_pool, "PostgreSQL connections")
+    ->envname("DURABLE_PG_POOL")
+    ->check(CLI::Range(1, 64))
+    ->capture_default_str();
+  app.add_flag("--pg-no-listen", cfg.pg_no_listen,
+               "Poll only: no LISTEN (behind transaction poolers)")
+    ->envname("DURABLE_PG_NO_LISTEN");
+  auto& e = cfg.executor;
+  app.add_option("--max-concurrent", e.max_concurrent,
+                 "Bodies running at once")
+    ->envname("DURABLE_MAX_CONCURRENT")
+    ->capture_default_str();
+  app.add_option("--worker-threads", e.worker_threads,
+                 "Threads for blocking bodies")
+    ->envname("DURABLE_WORKER_THREADS")
+    ->capture_default_str();
+  app.add_option("--scheduler-threads", e.scheduler_threads,
+                 "CAF scheduler threads (0: one per core)")
+    ->envname("DURABLE_SCHEDULER_THREADS")
+    ->capture_default_str();
+  app.add_option("--max-recoveries", e.max_recoveries,
+                 "Recoveries before an execution fails")
+    ->envname("DURABLE_MAX_RECOVERIES")
+    ->capture_default_str();
+  add_ms(app, "--lease-ms", "DURABLE_LEASE_MS", e.lease_duration,
+         "Lease duration in ms");
+  add_ms(app, "--renew-ms", "DURABLE_RENEW_MS", e.lease_renew_interval,
+         "Lease renewal interval in ms");
+  add_ms(app, "--poll-ms", "DURABLE_POLL_MS", e.poll_interval,
+         "Safety-net poll interval in ms");
+  add_ms(app, "--grace-ms", "DURABLE_GRACE_MS", e.shutdown_grace,
+         "How long a drain waits for running bodies, in ms");
+}
+
+void finish_config(node_config& cfg) {
+  if (cfg.name.empty()) {
+    char host[256] = {};
+    cfg.name = ::gethostname(host, sizeof(host) - 1) == 0 && host[0] != 0
+                 ? host
+                 : "node";
+  }
+  cfg.executor.node_name = cfg.name;
+  validate(cfg.executor);
+  if (cfg.store != "memory" && cfg.store != "postgres"
+      && !(starts_with(cfg.store, "sqlite:") && cfg.store.size() > 7))
+    throw error::non_retryable(fmt::format(
+      "Invalid store {:?}: expected sqlite:PATH, postgres or memory",
+      cfg.store));
+}
+
+std::shared_ptr<store> open_store(const node_config& cfg) {
+  if (cfg.store == "memory")
+    return storage::memory();
+  if (cfg.store == "postgres") {
+    storage::pg::pg_options o;
+    o.url = cfg.pg_url;
+    o.schema = cfg.pg_schema;
+    o.pool_size = cfg.pg_pool;
+    o.listen = !cfg.pg_no_listen;
+    o.application_name = "durable-node " + cfg.name;
+    return storage::pg::postgres(std::move(o));
+  }
+  return storage::sqlite(cfg.store.substr(7));
+}
+
+std::string describe_store(const node_config& cfg) {
+  if (cfg.store != "postgres")
+    return cfg.store;
+  storage::pg::pg_options o;
+  o.url = cfg.pg_url;
+  return fmt::format("postgres {} schema={}{}",
+                     storage::pg::redact(storage::pg::resolve_url(o)),
+                     cfg.pg_schema, cfg.pg_no_listen ? " poll-only" : "");
+}
+
+} // namespace durable::nodes

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "durable/options.hpp"
+#include "durable/store.hpp"
+
+/// What a node process is told: from flags, environment variables
+/// (`DURABLE_*`) and a configuration file (`--config`, INI or TOML), in
+/// that order of precedence.
+namespace durable::nodes {
+
+struct node_config {
+  /// A label for logs and metrics (default: the host name). Leases belong to
+  /// the incarnation drawn at each start, never to this name.
+  std::string name;
+
+  /// `sqlite:PATH`, `postgres` (with `pg_url`) or `memory`.
+  std::string store = "sqlite:durable.db";
+
+  std::string pg_url;
+  std::string pg_schema = "durable";
+  std::size_t pg_pool = 4;
+  /// Poll-only mode, for connection poolers that break LISTEN.
+  bool pg_no_listen = false;
+
+  /// The engine's options (concurrency, leases, polls, grace).
+  executor_options executor;
+};
+
+/// Adds the node's flags (with their environment variables) to `app`,
+/// writing into `cfg`. Durations are given in milliseconds.
+void add_node_options(CLI::App& app, node_config& cfg);
+
+/// Fills what the flags left open (the host name) and validates.
+/// @throws durable::error naming the bad setting.
+void finish_config(node_config& cfg);
+
+/// Opens the configured store. @throws durable::error naming the store.
+std::shared_ptr<store> open_store(const node_config& cfg);
+
+/// The store as named in logs (no password).
+std::string describe_store(const node_config& cfg);
+
+} // namespace durable::nodes

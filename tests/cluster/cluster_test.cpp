@@ -1,0 +1,279 @@
+// Several durable-node processes on one PostgreSQL schema, driven by this
+// test process as a client (an executor that claims nothing). Real
+// processes, real signals: SIGKILL, SIGSTOP/SIGCONT, SIGTERM.
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <pqxx/pqxx>
+
+#include "durable/durable.hpp"
+#include "durable/storage/pg/pg_store.hpp"
+#include "example_tasks.hpp"
+#include "support/child_process.hpp"
+#include "support/pg_fixture.hpp"
+#include "support/temp_dir.hpp"
+
+#ifndef DURABLE_NODE_BINARY
+#  error "DURABLE_NODE_BINARY must name the durable-node binary"
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+using durable::test::child_process;
+using durable::test::clock_type;
+namespace ex = durable::examples;
+namespace tpg = durable::test::pg;
+
+/// Hang guard for anything a test waits on: generous for a loaded machine.
+constexpr auto hang_guard = 180s;
+
+/// One schema, the nodes on it, and a client executor.
+class cluster {
+public:
+  cluster() : schema_(tpg::unique_schema()) {
+    dir_ = durable::test::make_temp_dir("durable-cluster-");
+  }
+
+  ~cluster() {
+    client_.reset();
+    nodes_.clear();
+    try {
+      tpg::drop_schema(schema_);
+    } catch (...) {
+    }
+  }
+
+  /// Starts a node and waits for its ready line; returns its incarnation.
+  std::string start_node(const std::string& name,
+                         std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{
+      "--name", name, "--store", "postgres", "--pg-url", tpg::url(),
+      "--pg-schema", schema_, "--pg-pool", "3", "--max-concurrent", "6",
+      "--worker-threads", "8", "--scheduler-threads", "2", "--lease-ms",
+      "2000", "--renew-ms", "400", "--poll-ms", "250", "--grace-ms",
+      "20000"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto node = std::make_unique<child_process>(
+      DURABLE_NODE_BINARY, std::move(args), dir_ + "/" + name + ".log");
+    auto line = node->line_starting_with("ready ",
+                                         clock_type::now() + hang_guard);
+    REQUIRE_MESSAGE(line.has_value(), "node " << name << " did not start");
+    auto pos = line->find("incarnation=");
+    REQUIRE(pos != std::string::npos);
+    nodes_[name] = std::move(node);
+    return line->substr(pos + 12);
+  }
+
+  child_process& node(const std::string& name) {
+    return *nodes_.at(name);
+  }
+
+  /// The client: registers the example tasks (to enqueue and wake them)
+  /// but runs none of them.
+  durable::executor& client() {
+    if (!client_) {
+      durable::storage::pg::pg_options o = tpg::options(schema_);
+      store_ = durable::storage::pg::postgres(o);
+      client_ = std::make_unique<durable::executor>(
+        store_, durable::executor_options{.scheduler_threads = 2,
+                                          .run_tasks = false});
+      tasks_ = ex::register_example_tasks(*client_, "client");
+    }
+    return *client_;
+  }
+
+  const ex::example_tasks& tasks() {
+    client();
+    return tasks_;
+  }
+
+  durable::store& store() {
+    client();
+    return *store_;
+  }
+
+  /// Ids of the rows `owner` holds with a running body now.
+  std::vector<std::string> running_on(const std::string& owner) {
+    pqxx::connection c{tpg::url()};
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec_params(
+      "SELECT id FROM " + c.quote_name(schema_)
+        + ".executions WHERE owner = $1 AND status = 'running' AND kind = 0",
+      owner);
+    std::vector<std::string> ids;
+    for (const auto& row : r)
+      ids.emplace_back(row[0].c_str());
+    return ids;
+  }
+
+  /// Waits until `owner` runs at least one body; returns their ids.
+  std::vector<std::string> wait_running_on(const std::string& owner) {
+    const auto deadline = clock_type::now() + hang_guard;
+    while (clock_type::now() < deadline) {
+      if (auto ids = running_on(owner); !ids.empty())
+        return ids;
+      std::this_thread::sleep_for(20ms);
+    }
+    FAIL("no body ever ran on " << owner);
+    return {};
+  }
+
+private:
+  std::string schema_;
+  std::string dir_;
+  std::map<std::string, std::unique_ptr<child_process>> nodes_;
+  std::shared_ptr<durable::store> store_;
+  std::unique_ptr<durable::executor> client_;
+  ex::example_tasks tasks_;
+};
+
+template <class Out>
+durable::finished<Out> wait(const durable::handle<Out>& h) {
+  auto r = h.wait_for(std::chrono::duration_cast<durable::millis>(hang_guard));
+  REQUIRE_MESSAGE(r.has_value(), "execution " << h.execution_id()
+                                              << " did not finish");
+  return std::move(*r);
+}
+
+} // namespace
+
+TEST_SUITE("cluster") {
+
+TEST_CASE("three nodes finish a mixed workload although one is killed") {
+  cluster c;
+  const auto doomed = c.start_node("node-a");
+  c.start_node("node-b");
+  c.start_node("node-c");
+  auto& exec = c.client();
+  const auto& t = c.tasks();
+
+  std::vector<durable::handle<long long>> trees;
+  for (int i = 0; i < 6; ++i)
+    trees.push_back(exec.enqueue(t.fanout, ex::fanout_input{15, 100}));
+  std::vector<durable::handle<int>> chains;
+  for (int i = 0; i < 8; ++i)
+    chains.push_back(exec.enqueue(t.pipeline, i * 10));
+  std::vector<durable::handle<durable::loop_result<int>>> loops;
+  for (int i = 1; i <= 4; ++i)
+    loops.push_back(exec.enqueue(t.countdown, i + 2));
+  std::vector<durable::handle<int>> squares;
+  for (int i = 0; i < 24; ++i)
+    squares.push_back(exec.enqueue(t.square, ex::work_input{i, 300}));
+  std::vector<std::string> approvals;
+  std::vector<durable::handle<std::string>> sleepers;
+  for (int i = 0; i < 4; ++i) {
+    approvals.push_back("approval-" + std::to_string(i) + "-"
+                        + exec.incarnation());
+    sleepers.push_back(exec.enqueue(t.approval, approvals.back()));
+  }
+
+  // Kill node-a while it runs bodies.
+  auto lost = c.wait_running_on(doomed);
+  c.node("node-a").kill_hard();
+  for (std::size_t i = 0; i < approvals.size(); ++i)
+    exec.wake(t.approval, approvals[i],
+              durable::completed(std::string{"yes "} + std::to_string(i)));
+
+  for (auto& h : trees) {
+    auto r = wait(h);
+    REQUIRE_MESSAGE(r.ok(), h.execution_id());
+    CHECK(*r.output == ex::expected_fanout(15));
+    // Exactly one set of children and one finalize: a recovered parent
+    // never spawns twice.
+    auto kids = c.store().children_of(h.execution_id());
+    CHECK(kids.size() == 16);
+    std::set<std::uint32_t> indexes;
+    for (const auto& k : kids) {
+      CHECK(k.status == durable::execution_status::completed);
+      if (!k.parent->is_finalize)
+        indexes.insert(k.parent->index);
+    }
+    CHECK(indexes.size() == 15);
+  }
+  for (std::size_t i = 0; i < chains.size(); ++i) {
+    auto r = wait(chains[i]);
+    REQUIRE(r.ok());
+    CHECK(*r.output == static_cast<int>(i) * 10 + 3);
+  }
+  for (std::size_t i = 0; i < loops.size(); ++i) {
+    auto r = wait(loops[i]);
+    REQUIRE(r.ok());
+    REQUIRE(r.output->output.has_value());
+    CHECK(*r.output->output == static_cast<int>(i) + 3);
+  }
+  for (std::size_t i = 0; i < squares.size(); ++i) {
+    auto r = wait(squares[i]);
+    REQUIRE(r.ok());
+    CHECK(*r.output == static_cast<int>(i * i));
+  }
+  for (std::size_t i = 0; i < sleepers.size(); ++i) {
+    auto r = wait(sleepers[i]);
+    REQUIRE(r.ok());
+    CHECK(*r.output == "yes " + std::to_string(i));
+  }
+  // What node-a ran when it died ran again elsewhere.
+  for (const auto& id : lost) {
+    auto row = c.store().get(id);
+    REQUIRE(row.has_value());
+    CHECK(row->status == durable::execution_status::completed);
+    CHECK(row->recoveries >= 1);
+    CHECK(row->owner != std::optional<std::string>{doomed});
+  }
+}
+
+TEST_CASE("a frozen node loses its work and its late result is discarded") {
+  cluster c;
+  const auto frozen = c.start_node("node-frozen");
+  auto& exec = c.client();
+  auto h = exec.enqueue(c.tasks().whoami, ex::work_input{0, 4000});
+  c.wait_running_on(frozen);
+  c.start_node("node-live");
+  c.node("node-frozen").signal(SIGSTOP);
+  // node-live takes the row over once the frozen node's lease expired.
+  auto r = wait(h);
+  c.node("node-frozen").signal(SIGCONT);
+  REQUIRE(r.ok());
+  CHECK(*r.output == "node-live");
+  CHECK(r.execution.recoveries == 1);
+  // The frozen node's body wakes up with a stale view: whatever it does,
+  // the stored result stays node-live's.
+  std::this_thread::sleep_for(5s);
+  auto after = c.store().get(h.execution_id());
+  REQUIRE(after.has_value());
+  CHECK(after->version == r.execution.version);
+  CHECK(after->output == std::optional<std::string>{"\"node-live\""});
+  // And the resumed node keeps serving.
+  auto again = wait(exec.enqueue(c.tasks().square, ex::work_input{7, 0}));
+  CHECK(*again.output == 49);
+}
+
+TEST_CASE("a node drained by SIGTERM loses nothing") {
+  cluster c;
+  const auto drained = c.start_node("node-drained");
+  auto& exec = c.client();
+  std::vector<durable::handle<int>> hs;
+  for (int i = 0; i < 12; ++i)
+    hs.push_back(exec.enqueue(c.tasks().square, ex::work_input{i, 500}));
+  c.wait_running_on(drained);
+  c.node("node-drained").signal(SIGTERM);
+  CHECK(c.node("node-drained").join() == 0);
+  // Whatever the drained node did not finish was handed back: a second
+  // node finishes it, and nothing counts as a recovery.
+  c.start_node("node-next");
+  for (std::size_t i = 0; i < hs.size(); ++i) {
+    auto r = wait(hs[i]);
+    REQUIRE(r.ok());
+    CHECK(*r.output == static_cast<int>(i * i));
+    CHECK(r.execution.recoveries == 0);
+  }
+}
+
+} // TEST_SUITE
