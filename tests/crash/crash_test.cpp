@@ -14,12 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +22,7 @@
 #else
 #  include "durable/storage/sqlite_store.hpp"
 #endif
+#include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
 #ifndef DURABLE_CRASH_WORKER
@@ -39,97 +34,11 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-/// A child process whose stdout is read line by line.
-class worker {
-public:
-  explicit worker(std::vector<std::string> args) {
-    // Everything the child needs is built before fork(): between fork and
-    // exec only async-signal-safe calls are allowed.
-    std::string exe = DURABLE_CRASH_WORKER;
-    std::vector<char*> argv;
-    argv.push_back(exe.data());
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      ::execv(exe.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    fd_ = fds[0];
+/// The crash worker as a child process.
+struct worker : durable::test::child_process {
+  explicit worker(std::vector<std::string> args)
+    : child_process(DURABLE_CRASH_WORKER, std::move(args)) {
   }
-
-  ~worker() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-
-  worker(const worker&) = delete;
-  worker& operator=(const worker&) = delete;
-
-  pid_t pid() const noexcept {
-    return pid_;
-  }
-
-  /// The next line, or nullopt at end of output or when `deadline` passed.
-  std::optional<std::string> next_line(clock_type::time_point deadline) {
-    for (;;) {
-      if (auto pos = buffer_.find('\n'); pos != std::string::npos) {
-        auto line = buffer_.substr(0, pos);
-        buffer_.erase(0, pos + 1);
-        return line;
-      }
-      if (eof_)
-        return std::nullopt;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - clock_type::now());
-      if (left <= 0ms)
-        return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-        continue;
-      char chunk[4096];
-      auto n = ::read(fd_, chunk, sizeof chunk);
-      if (n <= 0)
-        eof_ = true;
-      else
-        buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  void kill_hard() {
-    REQUIRE(::kill(pid_, SIGKILL) == 0);
-    int status = 0;
-    REQUIRE(::waitpid(pid_, &status, 0) == pid_);
-    reaped_ = true;
-    CHECK(WIFSIGNALED(status));
-  }
-
-  /// Waits for the exit; returns the exit code (-1 if it did not exit).
-  int join() {
-    int status = 0;
-    REQUIRE(::waitpid(pid_, &status, 0) == pid_);
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool eof_ = false;
-  bool reaped_ = false;
-  std::string buffer_;
 };
 
 bool starts_with(const std::string& s, const std::string& prefix) {
