@@ -62,14 +62,23 @@ public:
       "20000"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto node = std::make_unique<child_process>(
-      DURABLE_NODE_BINARY, std::move(args), dir_ + "/" + name + ".log");
+      DURABLE_NODE_BINARY, std::move(args),
+      durable::test::child_stderr{.path = dir_ + "/" + name + ".log"});
     auto line = node->line_starting_with("ready ",
                                          clock_type::now() + hang_guard);
     REQUIRE_MESSAGE(line.has_value(), "node " << name << " did not start");
     auto pos = line->find("incarnation=");
     REQUIRE(pos != std::string::npos);
+    auto end = line->find(' ', pos);
+    if (auto gw = line->find("gateway_port="); gw != std::string::npos)
+      gateway_ports_[name] = std::stoi(line->substr(gw + 13));
     nodes_[name] = std::move(node);
-    return line->substr(pos + 12);
+    return line->substr(pos + 12, end - pos - 12);
+  }
+
+  /// The gateway port `name` reported (-1: no gateway).
+  int gateway_port(const std::string& name) {
+    return gateway_ports_.at(name);
   }
 
   child_process& node(const std::string& name) {
@@ -130,6 +139,7 @@ private:
   std::string schema_;
   std::string dir_;
   std::map<std::string, std::unique_ptr<child_process>> nodes_;
+  std::map<std::string, int> gateway_ports_;
   std::shared_ptr<durable::store> store_;
   std::unique_ptr<durable::executor> client_;
   ex::example_tasks tasks_;
@@ -274,6 +284,33 @@ TEST_CASE("a node drained by SIGTERM loses nothing") {
     CHECK(*r.output == static_cast<int>(i * i));
     CHECK(r.execution.recoveries == 0);
   }
+}
+
+TEST_CASE("a client process enqueues and waits through a node's gateway") {
+  cluster c;
+  c.start_node("node-gw", {"--gateway-port", "0"});
+  c.start_node("node-other");
+  const int port = c.gateway_port("node-gw");
+  REQUIRE(port > 0);
+  child_process client{DURABLE_GATEWAY_CLIENT,
+                       {std::to_string(port), "run", "example_add_one", "1",
+                        "41", "99"},
+                       durable::test::child_stderr{.merge = true}};
+  auto lines = client.rest(clock_type::now() + hang_guard);
+  CHECK(client.join() == 0);
+  CHECK(lines == std::vector<std::string>{"1 completed 2", "41 completed 42",
+                                          "99 completed 100"});
+  // Bad input over the gateway is refused clearly, and the node serves on.
+  child_process refused{DURABLE_GATEWAY_CLIENT,
+                        {std::to_string(port), "run", "no_such_task", "1"},
+                        durable::test::child_stderr{.merge = true}};
+  lines = refused.rest(clock_type::now() + hang_guard);
+  CHECK(refused.join() == 3);
+  CHECK(lines == std::vector<std::string>{
+                   "error: not_found Task not found [taskId=no_such_task]"});
+  auto again = wait(c.client().enqueue(c.tasks().square,
+                                       ex::work_input{5, 0}));
+  CHECK(*again.output == 25);
 }
 
 } // TEST_SUITE

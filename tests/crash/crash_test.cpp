@@ -14,12 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -40,9 +34,8 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-/// A durable-crash-worker child process.
-class worker : public durable::test::child_process {
-public:
+/// The crash worker as a child process.
+struct worker : durable::test::child_process {
   explicit worker(std::vector<std::string> args)
     : child_process(DURABLE_CRASH_WORKER, std::move(args)) {
   }

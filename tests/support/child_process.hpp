@@ -21,13 +21,20 @@ namespace durable::test {
 
 using clock_type = std::chrono::steady_clock;
 
+/// Where a child's stderr goes (inherited by default).
+struct child_stderr {
+  /// Into the same pipe as its stdout.
+  bool merge = false;
+  /// Appended to this file (when not merged and not empty).
+  std::string path;
+};
+
 /// A child process whose stdout is read line by line.
 class child_process {
 public:
-  /// Starts `exe` with `args`; its stdout is readable with next_line(),
-  /// its stderr goes to `stderr_path` (inherited when empty).
+  /// Starts `exe` with `args`; its stdout is readable with next_line().
   child_process(std::string exe, std::vector<std::string> args,
-                const std::string& stderr_path = {}) {
+                const child_stderr& err = {}) {
     // Everything the child needs is built before fork(): between fork and
     // exec only async-signal-safe calls are allowed.
     std::vector<char*> argv;
@@ -36,8 +43,8 @@ public:
       argv.push_back(a.data());
     argv.push_back(nullptr);
     int err_fd = -1;
-    if (!stderr_path.empty())
-      err_fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+    if (!err.merge && !err.path.empty())
+      err_fd = ::open(err.path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                       0644);
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
@@ -49,6 +56,8 @@ public:
         ::close(err_fd);
       }
       ::dup2(fds[1], STDOUT_FILENO);
+      if (err.merge)
+        ::dup2(fds[1], STDERR_FILENO);
       ::close(fds[0]);
       ::close(fds[1]);
       ::execv(exe.c_str(), argv.data());
@@ -100,6 +109,14 @@ public:
       else
         buffer_.append(chunk, static_cast<std::size_t>(n));
     }
+  }
+
+  /// Every remaining line until end of output (or `deadline`).
+  std::vector<std::string> rest(clock_type::time_point deadline) {
+    std::vector<std::string> lines;
+    while (auto line = next_line(deadline))
+      lines.push_back(std::move(*line));
+    return lines;
   }
 
   /// Sends `sig` (e.g. SIGSTOP, SIGCONT, SIGTERM) without waiting.

@@ -5,35 +5,19 @@
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "durable/actors/engine.hpp"
+#include "durable/actors/executor_actor.hpp"
 #include "durable/actors/messages.hpp"
+#include "durable/actors/requests.hpp"
 #include "durable/ids.hpp"
 
 namespace durable {
 
 namespace {
 
-constexpr std::size_t max_sleeping_id_length = 255;
 constexpr auto release_timeout = std::chrono::seconds{10};
 constexpr auto stop_timeout = std::chrono::seconds{10};
-
-[[noreturn]] void throw_caf(caf::actor_system& sys, const caf::error& err) {
-  throw error::internal(sys.render(err), true);
-}
-
-std::string sleeping_id_of(const std::string& task_id,
-                           const std::string& input) {
-  auto j = nlohmann::json::parse(input, nullptr, false);
-  if (!j.is_string() || j.get<std::string>().empty()
-      || j.get<std::string>().size() > max_sleeping_id_length)
-    throw error::non_retryable(fmt::format(
-      "Invalid sleeping task unique id for task {}: must be a non-empty "
-      "string of at most 255 characters",
-      task_id));
-  return j.get<std::string>();
-}
 
 } // namespace
 
@@ -42,6 +26,7 @@ struct executor::impl {
   std::unique_ptr<caf::actor_system> own_sys;
   caf::actor_system* sys = nullptr;
   actors::runtime_ptr rt;
+  actors::executor_actor actor;
   std::uint64_t listener = 0;
   std::atomic<bool> shut{false};
   std::mutex shutdown_mtx;
@@ -57,73 +42,7 @@ struct executor::impl {
     rt->workers
       = std::make_shared<actors::worker_pool>(rt->options.worker_threads);
     listener = actors::start_engine(*sys, rt);
-  }
-
-  /// Builds the rows of new executions, validating everything first so that
-  /// a refused call stores nothing.
-  std::vector<execution_record> make_rows(const std::string& task_id,
-                                          std::vector<std::string> inputs,
-                                          const enqueue_options& o) {
-    if (shut.load())
-      throw error::non_retryable("Durable executor shutdown");
-    auto def = rt->tasks->find(task_id);
-    if (!def)
-      throw error::not_found(
-        fmt::format("Task not found [taskId={}]", task_id));
-    auto opts = merge(def->options, o);
-    auto now = rt->db->now();
-    std::vector<execution_record> rows;
-    rows.reserve(inputs.size());
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      auto& input = inputs[i];
-      if (input.size() > rt->options.max_input_bytes)
-        throw error::non_retryable(fmt::format(
-          "Serialized data size exceeds maximum allowed size [size={}] "
-          "[maxSize={}]",
-          input.size(), rt->options.max_input_bytes));
-      std::optional<std::string> sleeping_id;
-      if (def->kind == task_kind::sleeping) {
-        sleeping_id = sleeping_id_of(task_id, input);
-        input = "null";
-      }
-      auto row = make_execution(task_id, def->kind, opts, std::move(input),
-                                now);
-      row.sleeping_id = std::move(sleeping_id);
-      if (o.idempotency_key)
-        row.idempotency_key = inputs.size() == 1
-                                ? *o.idempotency_key
-                                : fmt::format("{}:{}", *o.idempotency_key, i);
-      rows.push_back(std::move(row));
-    }
-    return rows;
-  }
-
-  static std::vector<std::string>
-  ids_of(const std::vector<execution_record>& rows,
-         const actors::insert_reply& reply) {
-    if (!reply.error.empty())
-      throw error::internal("Storage error: " + reply.error, true);
-    std::vector<std::string> ids;
-    ids.reserve(reply.outcomes.size());
-    for (std::size_t i = 0; i < reply.outcomes.size(); ++i) {
-      const auto& o = reply.outcomes[i];
-      switch (o.result) {
-        case insert_outcome::kind::inserted:
-        case insert_outcome::kind::duplicate_key:
-          ids.push_back(o.execution_id);
-          break;
-        case insert_outcome::kind::duplicate_sleeping_id:
-          throw error::non_retryable(fmt::format(
-            "Sleeping task unique id already exists "
-            "[sleepingTaskUniqueId={}]",
-            rows[i].sleeping_id.value_or("")));
-        case insert_outcome::kind::duplicate_id:
-          throw error::internal(
-            fmt::format("Duplicate execution id [executionId={}]",
-                        o.execution_id));
-      }
-    }
-    return ids;
+    actor = actors::spawn_executor_actor(*sys, rt);
   }
 };
 
@@ -159,13 +78,9 @@ void executor::add(task_definition def) {
   if (def.kind == task_kind::sequence && def.steps.empty())
     throw error::non_retryable("No tasks provided");
   for (const auto& step : def.steps)
-    if (!impl_->rt->tasks->find(step))
-      throw error::not_found(fmt::format("Task not found [taskId={}]", step));
-  if (!def.finalize_task.empty() && !impl_->rt->tasks->find(def.finalize_task))
-    throw error::not_found(
-      fmt::format("Task not found [taskId={}]", def.finalize_task));
+    actors::find_task(*impl_->rt, step);
   if (!def.finalize_task.empty()
-      && impl_->rt->tasks->find(def.finalize_task)->kind
+      && actors::find_task(*impl_->rt, def.finalize_task)->kind
            == task_kind::sleeping)
     throw error::non_retryable("Finalize task cannot be a sleeping task");
   impl_->rt->tasks->add(std::move(def));
@@ -184,19 +99,15 @@ std::future<std::vector<std::string>>
 executor::enqueue_raw_async(const std::string& task_id,
                             std::vector<std::string> inputs,
                             const enqueue_options& opts) {
-  auto rows = impl_->make_rows(task_id, std::move(inputs), opts);
+  auto rows
+    = actors::make_enqueue_rows(*impl_->rt, task_id, std::move(inputs), opts);
   auto promise = std::make_shared<std::promise<std::vector<std::string>>>();
   auto future = promise->get_future();
-  auto sleeping_ids = std::make_shared<std::vector<execution_record>>();
-  for (const auto& r : rows) {
-    execution_record light;
-    light.sleeping_id = r.sleeping_id;
-    sleeping_ids->push_back(std::move(light));
-  }
+  auto sleeping_ids = actors::sleeping_ids_of(rows);
   actors::insert_callback cb = [promise, sleeping_ids](
                                  actors::insert_reply reply) {
     try {
-      promise->set_value(impl::ids_of(*sleeping_ids, reply));
+      promise->set_value(actors::enqueued_ids(sleeping_ids, reply));
     } catch (...) {
       promise->set_exception(std::current_exception());
     }
@@ -210,22 +121,18 @@ execution_record executor::get(const std::string& execution_id) {
   std::optional<execution_record> row;
   if (impl_->shut.load()) {
     // Handles keep working after shutdown: they read the store directly.
-    row = impl_->rt->db->get(execution_id);
-    if (!row)
-      throw error::not_found(fmt::format(
-        "Task execution not found [executionId={}]", execution_id));
-    return std::move(*row);
+    return actors::found_record(impl_->rt->db->get(execution_id),
+                                execution_id);
   }
   caf::scoped_actor self{*impl_->sys};
   self
     ->request(impl_->rt->storage, caf::infinite, actors::fetch_atom::value,
               execution_id)
     .receive([&](actors::maybe_record& r) { row = std::move(r.record); },
-             [&](caf::error& err) { throw_caf(*impl_->sys, err); });
-  if (!row)
-    throw error::not_found(fmt::format(
-      "Task execution not found [executionId={}]", execution_id));
-  return std::move(*row);
+             [&](caf::error& err) {
+               throw actors::engine_failure(*impl_->sys, err);
+             });
+  return actors::found_record(std::move(row), execution_id);
 }
 
 std::optional<execution_record>
@@ -248,15 +155,11 @@ executor::wait(const std::string& execution_id,
                  timed_out = true;
                  return;
                }
-               throw error::not_found(fmt::format(
-                 "Task execution not found [executionId={}]", execution_id));
+               throw actors::execution_not_found(execution_id);
              });
   if (timed_out)
     return std::nullopt;
-  if (!row)
-    throw error::not_found(fmt::format(
-      "Task execution not found [executionId={}]", execution_id));
-  return row;
+  return actors::found_record(std::move(row), execution_id);
 }
 
 execution_record executor::cancel(const std::string& execution_id) {
@@ -266,55 +169,34 @@ execution_record executor::cancel(const std::string& execution_id) {
     ->request(impl_->rt->storage, caf::infinite, actors::cancel_atom::value,
               execution_id)
     .receive([&](actors::maybe_record& r) { row = std::move(r.record); },
-             [&](caf::error& err) { throw_caf(*impl_->sys, err); });
-  if (!row)
-    throw error::not_found(fmt::format(
-      "Task execution not found [executionId={}]", execution_id));
-  return std::move(*row);
+             [&](caf::error& err) {
+               throw actors::engine_failure(*impl_->sys, err);
+             });
+  return actors::found_record(std::move(row), execution_id);
 }
 
 execution_record executor::wake_raw(const std::string& task_id,
                                     const std::string& sleeping_id,
                                     std::optional<std::string> output,
                                     const std::string& error_message) {
-  if (impl_->shut.load())
-    throw error::non_retryable("Durable executor shutdown");
-  auto def = impl_->rt->tasks->find(task_id);
-  if (!def)
-    throw error::not_found(
-      fmt::format("Task not found [taskId={}]", task_id));
-  if (def->kind != task_kind::sleeping)
-    throw error::non_retryable(
-      fmt::format("Task is not a sleeping task [taskId={}]", task_id));
-  if (output && output->size() > impl_->rt->options.max_output_bytes)
-    throw error::non_retryable(fmt::format(
-      "Serialized data size exceeds maximum allowed size [size={}] "
-      "[maxSize={}]",
-      output->size(), impl_->rt->options.max_output_bytes));
+  auto req = actors::make_wake_request(*impl_->rt, task_id, sleeping_id,
+                                       std::move(output), error_message);
   caf::scoped_actor self{*impl_->sys};
   actors::wake_reply reply;
   self
     ->request(impl_->rt->storage, caf::infinite, actors::wake_atom::value,
-              actors::wake_request{task_id, sleeping_id, std::move(output),
-                                   error_message})
+              std::move(req))
     .receive([&](actors::wake_reply& r) { reply = std::move(r); },
-             [&](caf::error& err) { throw_caf(*impl_->sys, err); });
-  if (reply.error)
-    throw error{*reply.error};
-  if (!reply.record || !reply.record->is_finished())
-    throw error::internal(fmt::format(
-      "Sleeping task execution could not be woken [sleepingTaskUniqueId={}]",
-      sleeping_id));
-  return std::move(*reply.record);
+             [&](caf::error& err) {
+               throw actors::engine_failure(*impl_->sys, err);
+             });
+  return actors::woken_record(std::move(reply), sleeping_id);
 }
 
 void executor::check_handle(const std::string& task_id,
                             const std::string& execution_id) {
-  if (impl_->shut.load())
-    throw error::non_retryable("Durable executor shutdown");
-  if (!impl_->rt->tasks->find(task_id))
-    throw error::not_found(
-      fmt::format("Task not found [taskId={}]", task_id));
+  actors::check_running(*impl_->rt);
+  actors::find_task(*impl_->rt, task_id);
   auto row = get(execution_id);
   if (row.task_id != task_id)
     throw error::not_found(fmt::format(
@@ -330,6 +212,8 @@ void executor::shutdown() {
   auto& rt = impl_->rt;
   auto& sys = *impl_->sys;
   rt->shutdown.request_stop();
+  caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
+  impl_->actor = nullptr;
   {
     caf::scoped_actor self{sys};
     auto grace = caf::duration{rt->options.shutdown_grace};
@@ -368,7 +252,9 @@ std::size_t executor::running_count() {
   self
     ->request(impl_->rt->dispatcher, caf::infinite, actors::stats_atom::value)
     .receive([&](actors::engine_stats& s) { n = s.running_bodies; },
-             [&](caf::error& err) { throw_caf(*impl_->sys, err); });
+             [&](caf::error& err) {
+               throw actors::engine_failure(*impl_->sys, err);
+             });
   return n;
 }
 
@@ -378,6 +264,10 @@ const std::string& executor::incarnation() const noexcept {
 
 const executor_options& executor::options() const noexcept {
   return impl_->rt->options;
+}
+
+const actors::executor_actor& executor::actor() const noexcept {
+  return impl_->actor;
 }
 
 caf::actor_system& executor::system() noexcept {

@@ -11,6 +11,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "durable/actors/executor_actor.hpp"
 #include "durable/error.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/options.hpp"
@@ -334,6 +335,11 @@ public:
   const executor_options& options() const noexcept;
 
   caf::actor_system& system() noexcept;
+
+  /// The executor as a typed actor (executor_actor.hpp): the same calls as
+  /// the untyped API above, as messages, for CAF programs and the gateway.
+  /// Null after shutdown().
+  const actors::executor_actor& actor() const noexcept;
 
   /// The store this executor uses.
   const std::shared_ptr<store>& storage() const noexcept;

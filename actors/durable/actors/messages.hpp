@@ -9,13 +9,15 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
+#include "durable/actors/wire.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/store.hpp"
 #include "durable/task_definition.hpp"
 
 /// The messages the engine's actors exchange inside one process. None of
-/// them crosses the network (the gateway has its own, serializable types),
-/// so they are allowed as local-only message types.
+/// them crosses the network (the executor actor's types are in wire.hpp,
+/// with the atoms both share), so they are allowed as local-only message
+/// types.
 namespace durable::actors {
 
 // -- atoms (at most 10 characters in CAF 0.17) -------------------------------
@@ -26,8 +28,6 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using children_atom = caf::atom_constant<caf::atom("children")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
-using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using events_atom = caf::atom_constant<caf::atom("events")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
@@ -75,16 +75,6 @@ struct body_outcome {
   std::optional<execution_error> error;
 };
 
-/// How a sleeping execution is woken from outside.
-struct wake_request {
-  std::string task_id;
-  std::string sleeping_id;
-  /// The output JSON for a completed wake-up; unset for a failed one.
-  std::optional<std::string> output;
-  /// The message of a failed wake-up.
-  std::string error_message;
-};
-
 /// Reply to a wake_request: the execution as stored afterwards, or an error.
 struct wake_reply {
   std::optional<execution_record> record;
@@ -111,8 +101,6 @@ using insert_callback = std::function<void(insert_reply)>;
 
 } // namespace durable::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::execution_record)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<durable::execution_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::transition)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::write_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::claim_request)
@@ -123,7 +111,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::timestamp)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::maybe_record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::maybe_time)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::body_outcome)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::wake_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::wake_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::engine_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::insert_callback)

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "durable/error.hpp"
+#include "durable/nodes/gateway.hpp"
+#include "durable/nodes/network_config.hpp"
 #include "durable/nodes/node_log.hpp"
 
 namespace durable::nodes {
@@ -39,6 +41,8 @@ int serve(const node_config& cfg, const node_program& program,
     return 1;
   }
   caf::actor_system_config caf_cfg;
+  // Middleman, wire types and heartbeats, for the gateway.
+  prepare_network_config(caf_cfg);
   if (cfg.executor.scheduler_threads > 0)
     caf_cfg.set("scheduler.max-threads", cfg.executor.scheduler_threads);
   caf::actor_system sys{caf_cfg};
@@ -46,17 +50,32 @@ int serve(const node_config& cfg, const node_program& program,
   log.set_incarnation(exec.incarnation());
   if (program.register_tasks)
     program.register_tasks(exec, cfg);
-  log.info("started store=\"{}\" max_concurrent={} lease_ms={}",
+  std::optional<gateway> gw;
+  if (cfg.gateway_port) {
+    try {
+      gw.emplace(publish_gateway(exec, {cfg.gateway_bind, *cfg.gateway_port}));
+    } catch (const std::exception& e) {
+      log.error("cannot publish the gateway: {}", e.what());
+      exec.shutdown();
+      return 1;
+    }
+  }
+  log.info("started store=\"{}\" max_concurrent={} lease_ms={} gateway={}",
            describe_store(cfg), cfg.executor.max_concurrent,
-           cfg.executor.lease_duration.count());
-  std::fprintf(stdout, "ready name=%s incarnation=%s\n", cfg.name.c_str(),
-               exec.incarnation().c_str());
+           cfg.executor.lease_duration.count(),
+           gw ? fmt::format("{}:{}", gw->address(), gw->port()) : "off");
+  std::fprintf(stdout, "ready name=%s incarnation=%s gateway_port=%d\n",
+               cfg.name.c_str(), exec.incarnation().c_str(),
+               gw ? static_cast<int>(gw->port()) : -1);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log.info("draining on {} running={} grace_ms={}",
            sig == SIGTERM ? "SIGTERM" : "SIGINT", exec.running_count(),
            cfg.executor.shutdown_grace.count());
+  // Clients get a clear "connection lost" rather than a half-shut node.
+  if (gw)
+    gw->close();
   exec.shutdown();
   log.info("stopped");
   return 0;

@@ -36,8 +36,9 @@ struct node_program {
 /// drains: stops claiming, fires the shutdown token of running bodies,
 /// waits up to the grace period, hands the remaining leases back, exits.
 ///
-/// Prints one line `ready name=<name> incarnation=<id>` on stdout once the
-/// node claims work (scripts and tests wait for it); logs go to stderr.
+/// Prints one line `ready name=<name> incarnation=<id> gateway_port=<port
+/// or -1>` on stdout once the node claims work (scripts and tests wait for
+/// it); logs go to stderr.
 ///
 /// Returns the process exit code: 0 after a drain, 2 for bad configuration
 /// (the message names the setting), 1 if the node cannot start (e.g. the

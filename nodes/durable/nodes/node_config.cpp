@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "durable/error.hpp"
+#include "durable/nodes/gateway.hpp"
 #include "durable/storage/memory_store.hpp"
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/sqlite_store.hpp"
@@ -54,6 +55,16 @@ void add_node_options(CLI::App& app, node_config& cfg) {
   app.add_flag("--pg-no-listen", cfg.pg_no_listen,
                "Poll only: no LISTEN (behind transaction poolers)")
     ->envname("DURABLE_PG_NO_LISTEN");
+  app
+    .add_option("--gateway-port", cfg.gateway_port,
+                "Publish the CAF gateway for C++ clients on this port "
+                "(0: any free port; off when not given)")
+    ->envname("DURABLE_GATEWAY_PORT");
+  app
+    .add_option("--gateway-bind", cfg.gateway_bind,
+                "Gateway address (loopback only)")
+    ->envname("DURABLE_GATEWAY_BIND")
+    ->capture_default_str();
   auto& e = cfg.executor;
   app.add_option("--max-concurrent", e.max_concurrent,
                  "Bodies running at once")
@@ -90,6 +101,11 @@ void finish_config(node_config& cfg) {
   }
   cfg.executor.node_name = cfg.name;
   validate(cfg.executor);
+  if (cfg.gateway_port && !is_loopback_address(cfg.gateway_bind))
+    throw error::non_retryable(fmt::format(
+      "Invalid gateway address {:?}: only loopback addresses are allowed "
+      "(CAF's network layer has no authentication)",
+      cfg.gateway_bind));
   if (cfg.store != "memory" && cfg.store != "postgres"
       && !(starts_with(cfg.store, "sqlite:") && cfg.store.size() > 7))
     throw error::non_retryable(fmt::format(

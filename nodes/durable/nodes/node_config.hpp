@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +31,11 @@ struct node_config {
 
   /// The engine's options (concurrency, leases, polls, grace).
   executor_options executor;
+
+  /// The CAF gateway for C++ clients (durable::client): off unless a port
+  /// is given (0 picks a free one); loopback addresses only.
+  std::optional<std::uint16_t> gateway_port;
+  std::string gateway_bind = "127.0.0.1";
 };
 
 /// Adds the node's flags (with their environment variables) to `app`,

@@ -1,0 +1,170 @@
+#include "durable/actors/executor_actor.hpp"
+
+#include "durable/actors/messages.hpp"
+#include "durable/actors/requests.hpp"
+#include "durable/actors/runtime.hpp"
+#include "durable/actors/wire_errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <exception>
+
+namespace durable::actors {
+
+namespace {
+
+/// Whatever was thrown, as the caf::error the caller rebuilds it from.
+caf::error current_error() {
+  return to_caf_error(error{to_execution_error(std::current_exception())});
+}
+
+/// Delivers `make()`, or the error it throws.
+template <class T, class F>
+void settle(caf::typed_response_promise<T>& rp, F&& make) {
+  try {
+    rp.deliver(make());
+  } catch (...) {
+    rp.deliver(current_error());
+  }
+}
+
+/// Waits for `id` to finish, then delivers `finish(record)`; on timeout
+/// delivers `finish(nullopt)`. The same steps as executor::wait(): not-found
+/// first, a finished execution at once (whatever the timeout), then the
+/// dispatcher's watch, which answers when the store announces the end.
+template <class T, class Finish>
+void await_end(executor_actor::pointer self, const runtime_ptr& rt,
+               const std::string& id, caf::duration timeout,
+               caf::typed_response_promise<T> rp, Finish finish) {
+  auto fail = [=](caf::error& err) mutable {
+    rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+  };
+  self->request(rt->storage, caf::infinite, fetch_atom::value, id)
+      .then(
+          [=](maybe_record& r) mutable {
+            if (!r.record) {
+              rp.deliver(to_caf_error(execution_not_found(id)));
+              return;
+            }
+            if (r.record->is_finished()) {
+              settle(rp, [&] { return finish(std::move(r.record)); });
+              return;
+            }
+            self->request(rt->dispatcher, timeout, watch_atom::value, id)
+                .then(
+                    [=](maybe_record& w) mutable {
+                      settle(rp, [&] {
+                        return finish(found_record(std::move(w.record), id));
+                      });
+                    },
+                    [=](caf::error& err) mutable {
+                      if (err == caf::sec::request_timeout)
+                        settle(rp, [&] { return finish(std::nullopt); });
+                      else
+                        rp.deliver(to_caf_error(execution_not_found(id)));
+                    });
+          },
+          fail);
+}
+
+/// Answers with the row a storage request returns (not-found if none).
+template <class... Ts>
+caf::result<execution_record> fetch_row(executor_actor::pointer self,
+                                        const runtime_ptr& rt,
+                                        const std::string& id, Ts... request) {
+  auto rp = self->make_response_promise<execution_record>();
+  self->request(rt->storage, caf::infinite, request..., id)
+      .then(
+          [=](maybe_record& r) mutable {
+            settle(rp, [&] { return found_record(std::move(r.record), id); });
+          },
+          [=](caf::error& err) mutable {
+            rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+          });
+  return rp;
+}
+
+executor_actor::behavior_type executor_behavior(executor_actor::pointer self,
+                                                runtime_ptr rt) {
+  return {
+      [=](enqueue_atom, const std::string& task_id,
+          std::vector<std::string>& inputs, const enqueue_options& opts)
+          -> caf::result<std::vector<std::string>> {
+        std::vector<execution_record> rows;
+        try {
+          rows = make_enqueue_rows(*rt, task_id, std::move(inputs), opts);
+        } catch (...) {
+          return current_error();
+        }
+        auto sleeping_ids = sleeping_ids_of(rows);
+        auto rp = self->make_response_promise<std::vector<std::string>>();
+        self->request(rt->storage, caf::infinite, insert_atom::value,
+                      std::move(rows))
+            .then(
+                [=](insert_reply& reply) mutable {
+                  settle(rp, [&] { return enqueued_ids(sleeping_ids, reply); });
+                },
+                [=](caf::error& err) mutable {
+                  rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+                });
+        return rp;
+      },
+      [=](caf::get_atom,
+          const std::string& id) -> caf::result<execution_record> {
+        return fetch_row(self, rt, id, fetch_atom::value);
+      },
+      [=](wait_atom, const std::string& id) -> caf::result<execution_record> {
+        auto rp = self->make_response_promise<execution_record>();
+        await_end(
+            self, rt, id, caf::infinite, rp,
+            [](std::optional<execution_record> r) { return std::move(*r); });
+        return rp;
+      },
+      [=](wait_atom, const std::string& id,
+          caf::timespan timeout) -> caf::result<wait_reply> {
+        auto rp = self->make_response_promise<wait_reply>();
+        await_end(self, rt, id,
+                  caf::duration{std::max(timeout, caf::timespan{0})}, rp,
+                  [](std::optional<execution_record> r) {
+                    return wait_reply{std::move(r)};
+                  });
+        return rp;
+      },
+      [=](cancel_atom, const std::string& id) -> caf::result<execution_record> {
+        return fetch_row(self, rt, id, cancel_atom::value);
+      },
+      [=](wake_atom, wake_request& req) -> caf::result<execution_record> {
+        wake_request checked;
+        try {
+          checked = make_wake_request(*rt, std::move(req.task_id),
+                                      req.sleeping_id, std::move(req.output),
+                                      std::move(req.error_message));
+        } catch (...) {
+          return current_error();
+        }
+        auto rp = self->make_response_promise<execution_record>();
+        auto sleeping_id = checked.sleeping_id;
+        self->request(rt->storage, caf::infinite, wake_atom::value,
+                      std::move(checked))
+            .then(
+                [=](wake_reply& reply) mutable {
+                  settle(rp, [&] {
+                    return woken_record(std::move(reply), sleeping_id);
+                  });
+                },
+                [=](caf::error& err) mutable {
+                  rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+                });
+        return rp;
+      },
+  };
+}
+
+} // namespace
+
+executor_actor spawn_executor_actor(caf::actor_system& sys, runtime_ptr rt) {
+  return sys.spawn(executor_behavior, std::move(rt));
+}
+
+} // namespace durable::actors

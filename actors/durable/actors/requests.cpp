@@ -1,0 +1,156 @@
+#include "durable/actors/requests.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace durable::actors {
+
+namespace {
+
+constexpr std::size_t max_sleeping_id_length = 255;
+
+std::string sleeping_id_of(const std::string& task_id,
+                           const std::string& input) {
+  auto j = nlohmann::json::parse(input, nullptr, false);
+  if (!j.is_string() || j.get<std::string>().empty()
+      || j.get<std::string>().size() > max_sleeping_id_length)
+    throw error::non_retryable(fmt::format(
+        "Invalid sleeping task unique id for task {}: must be a non-empty "
+        "string of at most 255 characters",
+        task_id));
+  return j.get<std::string>();
+}
+
+error oversize(std::size_t size, std::size_t max) {
+  return error::non_retryable(
+      fmt::format("Serialized data size exceeds maximum allowed size [size={}] "
+                  "[maxSize={}]",
+                  size, max));
+}
+
+} // namespace
+
+task_definition_ptr find_task(const runtime& rt, const std::string& task_id) {
+  auto def = rt.tasks->find(task_id);
+  if (!def)
+    throw error::not_found(fmt::format("Task not found [taskId={}]", task_id));
+  return def;
+}
+
+void check_running(const runtime& rt) {
+  if (rt.shutdown.stop_requested())
+    throw error::non_retryable("Durable executor shutdown");
+}
+
+std::vector<execution_record> make_enqueue_rows(const runtime& rt,
+                                                const std::string& task_id,
+                                                std::vector<std::string> inputs,
+                                                const enqueue_options& o) {
+  check_running(rt);
+  auto def = find_task(rt, task_id);
+  auto opts = merge(def->options, o);
+  auto now = rt.db->now();
+  std::vector<execution_record> rows;
+  rows.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    auto& input = inputs[i];
+    if (input.size() > rt.options.max_input_bytes)
+      throw oversize(input.size(), rt.options.max_input_bytes);
+    std::optional<std::string> sleeping_id;
+    if (def->kind == task_kind::sleeping) {
+      sleeping_id = sleeping_id_of(task_id, input);
+      input = "null";
+    }
+    auto row = make_execution(task_id, def->kind, opts, std::move(input), now);
+    row.sleeping_id = std::move(sleeping_id);
+    if (o.idempotency_key)
+      row.idempotency_key = inputs.size() == 1
+                                ? *o.idempotency_key
+                                : fmt::format("{}:{}", *o.idempotency_key, i);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<std::optional<std::string>>
+sleeping_ids_of(const std::vector<execution_record>& rows) {
+  std::vector<std::optional<std::string>> ids;
+  ids.reserve(rows.size());
+  for (const auto& r : rows)
+    ids.push_back(r.sleeping_id);
+  return ids;
+}
+
+std::vector<std::string>
+enqueued_ids(const std::vector<std::optional<std::string>>& sleeping_ids,
+             const insert_reply& reply) {
+  if (!reply.error.empty())
+    throw error::internal("Storage error: " + reply.error, true);
+  std::vector<std::string> ids;
+  ids.reserve(reply.outcomes.size());
+  for (std::size_t i = 0; i < reply.outcomes.size(); ++i) {
+    const auto& o = reply.outcomes[i];
+    switch (o.result) {
+    case insert_outcome::kind::inserted:
+    case insert_outcome::kind::duplicate_key:
+      ids.push_back(o.execution_id);
+      break;
+    case insert_outcome::kind::duplicate_sleeping_id:
+      throw error::non_retryable(
+          fmt::format("Sleeping task unique id already exists "
+                      "[sleepingTaskUniqueId={}]",
+                      sleeping_ids.at(i).value_or("")));
+    case insert_outcome::kind::duplicate_id:
+      throw error::internal(fmt::format(
+          "Duplicate execution id [executionId={}]", o.execution_id));
+    }
+  }
+  return ids;
+}
+
+wake_request make_wake_request(const runtime& rt, std::string task_id,
+                               std::string sleeping_id,
+                               std::optional<std::string> output,
+                               std::string error_message) {
+  check_running(rt);
+  auto def = find_task(rt, task_id);
+  if (def->kind != task_kind::sleeping)
+    throw error::non_retryable(
+        fmt::format("Task is not a sleeping task [taskId={}]", task_id));
+  if (output && output->size() > rt.options.max_output_bytes)
+    throw oversize(output->size(), rt.options.max_output_bytes);
+  return wake_request{std::move(task_id), std::move(sleeping_id),
+                      std::move(output), std::move(error_message)};
+}
+
+execution_record woken_record(wake_reply reply,
+                              const std::string& sleeping_id) {
+  if (reply.error)
+    throw error{*reply.error};
+  if (!reply.record || !reply.record->is_finished())
+    throw error::internal(fmt::format(
+        "Sleeping task execution could not be woken [sleepingTaskUniqueId={}]",
+        sleeping_id));
+  return std::move(*reply.record);
+}
+
+execution_record found_record(std::optional<execution_record> row,
+                              const std::string& execution_id) {
+  if (!row)
+    throw execution_not_found(execution_id);
+  return std::move(*row);
+}
+
+error execution_not_found(const std::string& execution_id) {
+  return error::not_found(
+      fmt::format("Task execution not found [executionId={}]", execution_id));
+}
+
+error engine_failure(caf::actor_system& sys, const caf::error& err) {
+  return error::internal(sys.render(err), true);
+}
+
+} // namespace durable::actors

@@ -1,0 +1,74 @@
+#pragma once
+
+#include "durable/actors/messages.hpp"
+#include "durable/actors/runtime.hpp"
+#include "durable/error.hpp"
+#include "durable/execution_record.hpp"
+#include "durable/options.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+/// The checks and the reading of replies behind every call an executor
+/// serves, shared by its two faces: the C++ facade (executor.cpp, blocking
+/// calls from any thread) and the executor actor (executor_actor.cpp, typed
+/// messages, also over the network). Both refuse the same calls with the same
+/// errors because both go through these functions.
+///
+/// Every function throws durable::error (with the reference's messages) and
+/// changes nothing: the checks run before anything is stored. They only
+/// read the runtime, so they are safe from any thread.
+namespace durable::actors {
+
+/// The registered task `task_id`; throws "Task not found [taskId=…]".
+task_definition_ptr find_task(const runtime& rt, const std::string& task_id);
+
+/// Throws "Durable executor shutdown" once the executor began shutting down.
+void check_running(const runtime& rt);
+
+/// Validates an enqueue of `task_id` with `inputs` and `opts` and builds
+/// the new rows (one per input). Throws for an unknown task, invalid
+/// overrides, an oversize input, an invalid sleeping id or after shutdown.
+std::vector<execution_record> make_enqueue_rows(const runtime& rt,
+                                                const std::string& task_id,
+                                                std::vector<std::string> inputs,
+                                                const enqueue_options& opts);
+
+/// The sleeping ids of `rows`, in order: what enqueued_ids() needs to name
+/// a duplicate.
+std::vector<std::optional<std::string>>
+sleeping_ids_of(const std::vector<execution_record>& rows);
+
+/// The execution ids the store answered an insert with (for a repeated
+/// idempotency key, the first execution's id). Throws for a store error or
+/// a sleeping id that exists already.
+std::vector<std::string>
+enqueued_ids(const std::vector<std::optional<std::string>>& sleeping_ids,
+             const insert_reply& reply);
+
+/// Validates a wake-up and builds the storage request. Throws for an
+/// unknown task, a task that is not a sleeping task, an oversize output or
+/// after shutdown.
+wake_request make_wake_request(const runtime& rt, std::string task_id,
+                               std::string sleeping_id,
+                               std::optional<std::string> output,
+                               std::string error_message);
+
+/// The woken execution of the storage's reply; throws its error.
+execution_record woken_record(wake_reply reply, const std::string& sleeping_id);
+
+/// The row of `execution_id`; throws not-found when there is none.
+execution_record found_record(std::optional<execution_record> row,
+                              const std::string& execution_id);
+
+/// "Task execution not found [executionId=…]".
+error execution_not_found(const std::string& execution_id);
+
+/// An engine actor failed to answer (store unavailable, actor gone):
+/// an internal, retryable error with CAF's rendering of `err`.
+error engine_failure(caf::actor_system& sys, const caf::error& err);
+
+} // namespace durable::actors

@@ -1,0 +1,236 @@
+#pragma once
+
+#include "durable/error.hpp"
+#include "durable/execution_record.hpp"
+#include "durable/options.hpp"
+#include "durable/status.hpp"
+#include "durable/time.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/sec.hpp>
+
+#include <bit>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+/// # What crosses the network
+///
+/// The messages of the executor actor (executor_actor.hpp) travel between
+/// processes over CAF's network layer, so every type they hold has an
+/// `inspect` overload here (CAF 0.17 signature) and is registered on both
+/// sides by register_wire_types() (wire_types.hpp).
+///
+/// Two rules of CAF 0.17 shape these overloads:
+///
+/// - **No double reaches CAF's serializer.** CAF bug #1107 turns NaN into
+///   -1.0 and loops forever on infinity. The only double of the vocabulary,
+///   `retry_options::multiplier`, travels as its IEEE-754 bit pattern
+///   (an uint64), so any value round-trips exactly and the receiver's
+///   validation (which refuses non-finite multipliers) sees what was sent.
+/// - **Types allowed as local-only messages are skipped by serializers.**
+///   `durable::timestamp` is such a type for the engine's own messages, so
+///   timestamps travel as microseconds since the epoch (an int64).
+///
+/// Enumerations are checked when loaded: a value out of range fails the
+/// deserialization instead of producing an invalid enumerator.
+namespace durable::actors {
+
+// -- atoms of the executor actor (at most 10 characters in CAF 0.17) --------
+
+using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+
+// -- request and reply types ------------------------------------------------
+
+/// How a sleeping execution is woken from outside.
+struct wake_request {
+  std::string task_id;
+  std::string sleeping_id;
+  /// The output JSON for a completed wake-up; unset for a failed one.
+  std::optional<std::string> output;
+  /// The message of a failed wake-up.
+  std::string error_message;
+};
+
+/// What waiting on an execution with a timeout gives: the finished
+/// execution, or nothing when it had not finished in time.
+struct wait_reply {
+  std::optional<execution_record> record;
+};
+
+} // namespace durable::actors
+
+namespace durable::wire {
+
+/// A timestamp as microseconds since the epoch.
+struct time_field {
+  timestamp& value;
+};
+
+/// An enumeration as its underlying integer, checked against `max` on load.
+template <class E>
+struct enum_field {
+  E& value;
+  E max;
+};
+
+/// A std::optional as a flag followed by the value (CAF 0.17 knows only
+/// caf::optional).
+template <class T>
+struct optional_field {
+  std::optional<T>& value;
+};
+
+/// The form a member takes on the wire: most types as themselves.
+template <class T>
+T& field(T& x) noexcept {
+  return x;
+}
+
+inline time_field field(timestamp& x) noexcept {
+  return {x};
+}
+
+template <class T>
+optional_field<T> field(std::optional<T>& x) noexcept {
+  return {x};
+}
+
+template <class E>
+enum_field<E> field(E& x, E max) noexcept {
+  return {x, max};
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, time_field& x) {
+  auto us = to_micros(x.value);
+  return f(us, caf::meta::load_callback([&]() -> caf::error {
+             x.value = from_micros(us);
+             return caf::none;
+           }));
+}
+
+template <class Inspector, class E>
+typename Inspector::result_type inspect(Inspector& f, enum_field<E>& x) {
+  using underlying = std::underlying_type_t<E>;
+  auto raw = static_cast<underlying>(x.value);
+  return f(raw, caf::meta::load_callback([&]() -> caf::error {
+             if (raw > static_cast<underlying>(x.max))
+               return caf::make_error(caf::sec::invalid_argument,
+                                      "enumeration value out of range");
+             x.value = static_cast<E>(raw);
+             return caf::none;
+           }));
+}
+
+template <class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, optional_field<T>& x) {
+  if constexpr (Inspector::reads_state) {
+    if (!x.value)
+      return f(false);
+    auto&& v = field(*x.value);
+    return f(true, v);
+  } else {
+    bool present = false;
+    if (auto err = f(present))
+      return err;
+    if (!present) {
+      x.value.reset();
+      return caf::none;
+    }
+    T tmp{};
+    auto&& v = field(tmp);
+    auto err = f(v);
+    x.value = std::move(tmp);
+    return err;
+  }
+}
+
+} // namespace durable::wire
+
+namespace durable {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, execution_error& x) {
+  using wire::field;
+  return f(caf::meta::type_name("durable::execution_error"),
+           field(x.kind, error_kind::cancelled), x.message, x.retryable,
+           x.internal);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retry_options& x) {
+  using wire::field;
+  auto bits = std::bit_cast<std::uint64_t>(x.multiplier);
+  return f(caf::meta::type_name("durable::retry_options"), x.max_attempts,
+           x.base_delay, bits, caf::meta::load_callback([&]() -> caf::error {
+             x.multiplier = std::bit_cast<double>(bits);
+             return caf::none;
+           }),
+           field(x.max_delay), field(x.jitter, jitter_mode::equal));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, enqueue_options& x) {
+  using wire::field;
+  return f(caf::meta::type_name("durable::enqueue_options"), field(x.retry),
+           field(x.sleep_before_run), field(x.timeout),
+           field(x.idempotency_key));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, execution_ref& x) {
+  return f(caf::meta::type_name("durable::execution_ref"), x.task_id,
+           x.execution_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, parent_link& x) {
+  return f(caf::meta::type_name("durable::parent_link"), x.task_id,
+           x.execution_id, x.index, x.is_only_child, x.is_finalize);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, execution_record& x) {
+  using wire::field;
+  return f(caf::meta::type_name("durable::execution_record"), x.id, x.task_id,
+           field(x.kind, task_kind::sleeping), field(x.parent), x.root,
+           field(x.sleeping_id), field(x.idempotency_key), x.retry,
+           x.sleep_before_run, x.timeout, x.input, field(x.output),
+           field(x.run_output), field(x.error),
+           field(x.status, execution_status::cancelled), x.version, x.attempt,
+           x.recoveries, field(x.owner), field(x.lease_expires_at),
+           field(x.start_at), field(x.created_at), field(x.updated_at),
+           field(x.started_at), field(x.expires_at),
+           field(x.waiting_for_children_started_at),
+           field(x.waiting_for_finalize_started_at), field(x.finished_at),
+           field(x.closed_at), x.children, field(x.finalize), x.step,
+           x.watched);
+}
+
+} // namespace durable
+
+namespace durable::actors {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wake_request& x) {
+  using wire::field;
+  return f(caf::meta::type_name("durable::actors::wake_request"), x.task_id,
+           x.sleeping_id, field(x.output), x.error_message);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_reply& x) {
+  using wire::field;
+  return f(caf::meta::type_name("durable::actors::wait_reply"),
+           field(x.record));
+}
+
+} // namespace durable::actors
