@@ -103,14 +103,14 @@ private:
 
 /// Registers a remote task calling `url` with two retries and no delay.
 void add_remote(durable::executor& exec, const std::string& id,
-                const std::string& url) {
+                const std::string& url, durable::millis io_timeout = 20s) {
   dh::remote_task_options opts;
   opts.task = {.id = id,
-               .timeout = 20s,
+               .timeout = 120s,
                .retry = {.max_attempts = 2, .base_delay = 0ms}};
   opts.url = url;
   opts.headers = {{"Authorization", "Bearer app-secret"}};
-  opts.io_timeout = 20s;
+  opts.io_timeout = io_timeout;
   dh::remote_task(exec, opts);
 }
 
@@ -251,8 +251,12 @@ TEST_CASE("a 2xx answer that is not JSON fails without a retry and an empty "
 
 TEST_CASE("cancelling an execution ends its remote call") {
   fake_app app;
-  test_node node;
-  add_remote(node.exec(), "remote_hold", app.url("/hold"));
+  // One body thread: the second call below can only run once the first
+  // one's call has really ended, and the held call would outlast the hang
+  // guard if cancelling did not end it.
+  test_node node{{}, nullptr, 1};
+  add_remote(node.exec(), "remote_hold", app.url("/hold"), 120s);
+  add_remote(node.exec(), "remote_echo", app.url("/echo"));
   auto id = node.exec().enqueue_raw("remote_hold", {"1"}).at(0);
   auto until = std::chrono::steady_clock::now() + guard;
   while (app.calls("/hold").empty() && std::chrono::steady_clock::now() < until)
@@ -262,11 +266,11 @@ TEST_CASE("cancelling an execution ends its remote call") {
   auto r = node.exec().wait(id, guard);
   REQUIRE(r.has_value());
   CHECK(r->status == durable::execution_status::cancelled);
-  // The body's thread is back: a later call of another task still runs.
-  app.release();
-  add_remote(node.exec(), "remote_echo", app.url("/echo"));
-  CHECK(run(node.exec(), "remote_echo", 2).status
-        == durable::execution_status::completed);
+  auto next = node.exec().enqueue_raw("remote_echo", {"2"}).at(0);
+  auto done = node.exec().wait(next, guard);
+  REQUIRE(done.has_value());
+  CHECK(done->status == durable::execution_status::completed);
+  CHECK(app.calls("/hold").size() == 1);
 }
 
 TEST_CASE("remote procedure URLs are checked when the task is registered") {

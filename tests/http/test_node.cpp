@@ -9,12 +9,14 @@
 namespace durable::test::http {
 
 test_node::test_node(durable::nodes::http::server_options opts,
-                     std::shared_ptr<durable::store> db) {
+                     std::shared_ptr<durable::store> db,
+                     std::size_t worker_threads) {
   if (!db)
     db = durable::storage::memory();
   exec_ = std::make_unique<durable::executor>(
     std::move(db),
-    durable::executor_options{.worker_threads = 8, .poll_interval = 20ms});
+    durable::executor_options{.worker_threads = worker_threads,
+                              .poll_interval = 20ms});
   auto& e = *exec_;
   e.task<json, json>({.id = "echo", .timeout = 10s},
                      [](durable::task_context&, const json& in) { return in; });

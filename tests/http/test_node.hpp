@@ -32,8 +32,10 @@ inline constexpr auto guard = 30s;
 /// - `fan_out` spawns `input` (an integer) `echo` children.
 class test_node {
 public:
+  /// Threads that run bodies (8 unless a test needs a bottleneck).
   explicit test_node(durable::nodes::http::server_options opts = {},
-                     std::shared_ptr<durable::store> db = nullptr);
+                     std::shared_ptr<durable::store> db = nullptr,
+                     std::size_t worker_threads = 8);
 
   ~test_node();
 
