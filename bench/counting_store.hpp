@@ -95,6 +95,14 @@ public:
     return inner_->children_of(parent_id);
   }
 
+  list_page list(const list_request& req) override {
+    return inner_->list(req);
+  }
+
+  status_counts count_by_status(const execution_filter& f) override {
+    return inner_->count_by_status(f);
+  }
+
   sleeper_scan scan_sleepers(std::size_t limit) override {
     return inner_->scan_sleepers(limit);
   }

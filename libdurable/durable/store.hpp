@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "durable/execution_record.hpp"
+#include "durable/list_query.hpp"
 
 namespace durable {
 
@@ -199,6 +200,17 @@ public:
   /// Sleeping executions still `running` whose deadline is `<= now()`, up to
   /// `limit`, oldest deadline first, and the earliest later deadline.
   virtual sleeper_scan scan_sleepers(std::size_t limit) = 0;
+
+  /// One page of executions matching `req.filter`, newest first (see
+  /// list_query.hpp). Read-only; each page is consistent in itself, and
+  /// paging on never repeats or skips a row that existed throughout.
+  /// @throws durable::error (non-retryable) for a limit out of range or a
+  ///         cursor that no listing returned; nothing is read then.
+  virtual list_page list(const list_request& req) = 0;
+
+  /// The number of executions per status among those matching `f`.
+  /// Read-only; counts every matching row (meant for stats, not hot paths).
+  virtual status_counts count_by_status(const execution_filter& f) = 0;
 
   /// Marks the execution watched, so that its end is announced, and returns
   /// it as stored (nullopt if it does not exist).

@@ -1,6 +1,7 @@
 // Several durable-node processes on one PostgreSQL schema, driven by this
 // test process as a client (an executor that claims nothing). Real
 // processes, real signals: SIGKILL, SIGSTOP/SIGCONT, SIGTERM.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <map>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "durable/durable.hpp"
@@ -60,7 +62,14 @@ public:
       "--worker-threads", "8", "--scheduler-threads", "2", "--lease-ms",
       "2000", "--renew-ms", "400", "--poll-ms", "250", "--grace-ms",
       "20000"};
-    args.insert(args.end(), extra.begin(), extra.end());
+    // `extra` is flag/value pairs; a flag given there replaces its default.
+    for (std::size_t i = 0; i + 1 < extra.size(); i += 2) {
+      auto it = std::find(args.begin(), args.end(), extra[i]);
+      if (it != args.end())
+        *(it + 1) = extra[i + 1];
+      else
+        args.insert(args.end(), {extra[i], extra[i + 1]});
+    }
     auto node = std::make_unique<child_process>(
       DURABLE_NODE_BINARY, std::move(args),
       durable::test::child_stderr{.path = dir_ + "/" + name + ".log"});
@@ -72,6 +81,8 @@ public:
     auto end = line->find(' ', pos);
     if (auto gw = line->find("gateway_port="); gw != std::string::npos)
       gateway_ports_[name] = std::stoi(line->substr(gw + 13));
+    if (auto hp = line->find("http_port="); hp != std::string::npos)
+      http_ports_[name] = std::stoi(line->substr(hp + 10));
     nodes_[name] = std::move(node);
     return line->substr(pos + 12, end - pos - 12);
   }
@@ -79,6 +90,11 @@ public:
   /// The gateway port `name` reported (-1: no gateway).
   int gateway_port(const std::string& name) {
     return gateway_ports_.at(name);
+  }
+
+  /// The HTTP API port `name` reported (-1: no API).
+  int http_port(const std::string& name) {
+    return http_ports_.at(name);
   }
 
   child_process& node(const std::string& name) {
@@ -140,6 +156,7 @@ private:
   std::string dir_;
   std::map<std::string, std::unique_ptr<child_process>> nodes_;
   std::map<std::string, int> gateway_ports_;
+  std::map<std::string, int> http_ports_;
   std::shared_ptr<durable::store> store_;
   std::unique_ptr<durable::executor> client_;
   ex::example_tasks tasks_;
@@ -286,6 +303,26 @@ TEST_CASE("a node drained by SIGTERM loses nothing") {
   }
 }
 
+TEST_CASE("a cancel from another process stops the bodies of a whole tree") {
+  cluster c;
+  // Three slots: if a cancelled body kept running, its slot would stay
+  // taken and the square below could never start.
+  const auto runner = c.start_node("node-runner", {"--max-concurrent", "3"});
+  auto& exec = c.client();
+  auto tree = exec.enqueue(c.tasks().fanout, ex::fanout_input{3, 600'000});
+  const auto deadline = clock_type::now() + hang_guard;
+  while (c.running_on(runner).size() < 3 && clock_type::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(c.running_on(runner).size() == 3);
+  tree.cancel();
+  auto r = wait(tree);
+  CHECK(r.status() == durable::execution_status::cancelled);
+  for (const auto& kid : c.store().children_of(tree.execution_id()))
+    CHECK(kid.status == durable::execution_status::cancelled);
+  auto after = wait(exec.enqueue(c.tasks().square, ex::work_input{9, 0}));
+  CHECK(*after.output == 81);
+}
+
 TEST_CASE("a client process enqueues and waits through a node's gateway") {
   cluster c;
   c.start_node("node-gw", {"--gateway-port", "0"});
@@ -311,6 +348,34 @@ TEST_CASE("a client process enqueues and waits through a node's gateway") {
   auto again = wait(c.client().enqueue(c.tasks().square,
                                        ex::work_input{5, 0}));
   CHECK(*again.output == 25);
+}
+
+TEST_CASE("durablectl enqueues and waits through a node's HTTP API") {
+  cluster c;
+  c.start_node("node-http", {"--http-port", "0", "--http-token", "s3cret"});
+  c.start_node("node-peer");
+  const int port = c.http_port("node-http");
+  REQUIRE(port > 0);
+  const auto url = "http://127.0.0.1:" + std::to_string(port);
+  child_process ctl{DURABLECTL,
+                    {"--url", url, "--token", "s3cret", "--json", "enqueue",
+                     "example_fanout", R"({"n": 12, "ms": 10})", "--wait"},
+                    durable::test::child_stderr{.merge = true}};
+  auto lines = ctl.rest(clock_type::now() + hang_guard);
+  CHECK(ctl.join() == 0);
+  std::string all;
+  for (const auto& l : lines)
+    all += l + "\n";
+  auto j = nlohmann::json::parse(all, nullptr, false);
+  REQUIRE_MESSAGE(!j.is_discarded(), all);
+  CHECK(j.at("status") == "completed");
+  CHECK(j.at("output") == ex::expected_fanout(12));
+  // A wrong token is refused, and says so.
+  child_process denied{DURABLECTL,
+                       {"--url", url, "--token", "wrong", "stats"},
+                       durable::test::child_stderr{.merge = true}};
+  denied.rest(clock_type::now() + hang_guard);
+  CHECK(denied.join() == 4);
 }
 
 } // TEST_SUITE

@@ -145,6 +145,14 @@ public:
     return inner_->children_of(parent_id);
   }
 
+  durable::list_page list(const durable::list_request& req) override {
+    return inner_->list(req);
+  }
+
+  durable::status_counts count_by_status(const durable::execution_filter& f) override {
+    return inner_->count_by_status(f);
+  }
+
   durable::sleeper_scan scan_sleepers(std::size_t limit) override {
     return inner_->scan_sleepers(limit);
   }

@@ -102,4 +102,22 @@ DURABLE_CONFORMANCE_CASE("release_leases touches only the rows of that owner") {
   CHECK(f.store->release_leases("owner_nobody") == 0);
 }
 
+DURABLE_CONFORMANCE_CASE(
+  "one owner at a time leads a role until its lease expires") {
+  fixture f{Backend::make};
+  CHECK(f.store->try_lead("maintenance", "node_a", 2s));
+  CHECK_FALSE(f.store->try_lead("maintenance", "node_b", 2s));
+  // Another role is independent.
+  CHECK(f.store->try_lead("other", "node_b", 2s));
+  // The holder keeps it by renewing, before and across the old expiry.
+  f.clock.advance(1500ms);
+  CHECK(f.store->try_lead("maintenance", "node_a", 2s));
+  f.clock.advance(1500ms);
+  CHECK_FALSE(f.store->try_lead("maintenance", "node_b", 2s));
+  // A holder that stops renewing loses it once its lease expired.
+  f.clock.advance(600ms);
+  CHECK(f.store->try_lead("maintenance", "node_b", 2s));
+  CHECK_FALSE(f.store->try_lead("maintenance", "node_a", 2s));
+}
+
 } // TEST_SUITE

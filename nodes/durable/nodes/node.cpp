@@ -11,6 +11,7 @@
 
 #include "durable/error.hpp"
 #include "durable/nodes/gateway.hpp"
+#include "durable/nodes/http/server.hpp"
 #include "durable/nodes/network_config.hpp"
 #include "durable/nodes/node_log.hpp"
 
@@ -60,20 +61,45 @@ int serve(const node_config& cfg, const node_program& program,
       return 1;
     }
   }
-  log.info("started store=\"{}\" max_concurrent={} lease_ms={} gateway={}",
+  std::unique_ptr<http::server> api;
+  if (cfg.http_port) {
+    try {
+      http::server_options o;
+      o.bind_address = cfg.http_bind;
+      o.port = *cfg.http_port;
+      o.token = cfg.http_token;
+      o.log = [&log](std::string_view line) { log.info("http {}", line); };
+      api = std::make_unique<http::server>(exec, std::move(o));
+      api->start();
+    } catch (const std::exception& e) {
+      log.error("cannot start the HTTP API: {}", e.what());
+      if (gw)
+        gw->close();
+      exec.shutdown();
+      return 1;
+    }
+  }
+  log.info("started store=\"{}\" max_concurrent={} lease_ms={} gateway={} "
+           "http={}",
            describe_store(cfg), cfg.executor.max_concurrent,
            cfg.executor.lease_duration.count(),
-           gw ? fmt::format("{}:{}", gw->address(), gw->port()) : "off");
-  std::fprintf(stdout, "ready name=%s incarnation=%s gateway_port=%d\n",
+           gw ? fmt::format("{}:{}", gw->address(), gw->port()) : "off",
+           api ? fmt::format("{}:{}", cfg.http_bind, api->port()) : "off");
+  std::fprintf(stdout,
+               "ready name=%s incarnation=%s gateway_port=%d http_port=%d\n",
                cfg.name.c_str(), exec.incarnation().c_str(),
-               gw ? static_cast<int>(gw->port()) : -1);
+               gw ? static_cast<int>(gw->port()) : -1,
+               api ? static_cast<int>(api->port()) : -1);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log.info("draining on {} running={} grace_ms={}",
            sig == SIGTERM ? "SIGTERM" : "SIGINT", exec.running_count(),
            cfg.executor.shutdown_grace.count());
-  // Clients get a clear "connection lost" rather than a half-shut node.
+  // Clients get a clear "connection lost" (or a refused connection) rather
+  // than a half-shut node.
+  if (api)
+    api->stop();
   if (gw)
     gw->close();
   exec.shutdown();

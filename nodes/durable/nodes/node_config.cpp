@@ -65,6 +65,19 @@ void add_node_options(CLI::App& app, node_config& cfg) {
                 "Gateway address (loopback only)")
     ->envname("DURABLE_GATEWAY_BIND")
     ->capture_default_str();
+  app
+    .add_option("--http-port", cfg.http_port,
+                "Serve the HTTP/JSON API on this port (0: any free port; "
+                "off when not given)")
+    ->envname("DURABLE_HTTP_PORT");
+  app.add_option("--http-bind", cfg.http_bind, "HTTP API address")
+    ->envname("DURABLE_HTTP_BIND")
+    ->capture_default_str();
+  app
+    .add_option("--http-token", cfg.http_token,
+                "Bearer token the HTTP API requires (required beyond "
+                "loopback; prefer the environment variable)")
+    ->envname("DURABLE_HTTP_TOKEN");
   auto& e = cfg.executor;
   app.add_option("--max-concurrent", e.max_concurrent,
                  "Bodies running at once")

@@ -36,6 +36,12 @@ struct node_config {
   /// is given (0 picks a free one); loopback addresses only.
   std::optional<std::uint16_t> gateway_port;
   std::string gateway_bind = "127.0.0.1";
+
+  /// The HTTP/JSON API (docs/http-api.md): off unless a port is given.
+  /// Beyond loopback a bearer token is required.
+  std::optional<std::uint16_t> http_port;
+  std::string http_bind = "127.0.0.1";
+  std::string http_token;
 };
 
 /// Adds the node's flags (with their environment variables) to `app`,

@@ -343,6 +343,51 @@ memory_store::children_of(const std::string& parent_id) {
   return out;
 }
 
+list_page memory_store::list(const list_request& req) {
+  auto after = validate(req);
+  std::vector<const execution_record*> hits;
+  list_page page;
+  std::lock_guard guard{mutex_};
+  auto consider = [&](const execution_record& r) {
+    if (matches(req.filter, r)
+        && (!after || is_after(*after, r.created_at, r.id)))
+      hits.push_back(&r);
+  };
+  // Children come from their index; anything else is a scan (this store
+  // is for tests and single processes, not for large listings).
+  if (req.filter.parent_id) {
+    if (auto it = by_parent_.find(*req.filter.parent_id);
+        it != by_parent_.end())
+      for (auto* r : it->second)
+        consider(*r);
+  } else {
+    for (const auto& [id, r] : rows_)
+      consider(r);
+  }
+  auto newest_first = [](const execution_record* x,
+                         const execution_record* y) {
+    return std::tie(x->created_at, x->id) > std::tie(y->created_at, y->id);
+  };
+  auto n = std::min(hits.size(), req.limit + 1);
+  std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(n),
+                    hits.end(), newest_first);
+  for (std::size_t i = 0; i < n && i < req.limit; ++i)
+    page.rows.push_back(*hits[i]);
+  if (n > req.limit)
+    page.next_cursor = encode_cursor(
+      {page.rows.back().created_at, page.rows.back().id});
+  return page;
+}
+
+status_counts memory_store::count_by_status(const execution_filter& f) {
+  status_counts counts;
+  std::lock_guard guard{mutex_};
+  for (const auto& [id, r] : rows_)
+    if (matches(f, r))
+      ++counts[r.status];
+  return counts;
+}
+
 sleeper_scan memory_store::scan_sleepers(std::size_t limit) {
   sleeper_scan res;
   std::lock_guard guard{mutex_};

@@ -101,6 +101,12 @@ public:
 
   sleeper_scan scan_sleepers(std::size_t limit) override;
 
+  /// Scans every row (or a parent's children): fine for tests and small
+  /// single-process stores, not for large listings.
+  list_page list(const list_request& req) override;
+
+  status_counts count_by_status(const execution_filter& f) override;
+
   std::optional<execution_record> watch(const std::string& id) override;
 
   bool erase(const std::string& id) override;

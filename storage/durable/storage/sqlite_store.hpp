@@ -84,7 +84,7 @@ struct sqlite_options {
 class sqlite_store final : public durable::store {
 public:
   /// The schema version this binary writes (`PRAGMA user_version`).
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   // -- constructors, destructors, and assignment operators -------------------
 
@@ -148,6 +148,12 @@ public:
   children_of(const std::string& parent_id) override;
 
   sleeper_scan scan_sleepers(std::size_t limit) override;
+
+  /// Served by the indexes on `(created_at, id)`, `(status, created_at,
+  /// id)`, `(task_id, created_at, id)` and the parent index.
+  list_page list(const list_request& req) override;
+
+  status_counts count_by_status(const execution_filter& f) override;
 
   std::optional<execution_record> watch(const std::string& id) override;
 

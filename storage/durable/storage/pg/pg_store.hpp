@@ -159,6 +159,11 @@ public:
 
   sleeper_scan scan_sleepers(std::size_t limit) override;
 
+  /// Served by the listing indexes of schema version 2 (schema.hpp).
+  list_page list(const list_request& req) override;
+
+  status_counts count_by_status(const execution_filter& f) override;
+
   std::optional<execution_record> watch(const std::string& id) override;
 
   bool erase(const std::string& id) override;

@@ -93,12 +93,27 @@ CREATE INDEX executions_sleepers ON {schema}.executions (expires_at, id)
 )sql";
 
 // Leadership leases (one maintenance leader per cluster).
-constexpr const char* migration_0002 = R"sql(
+constexpr std::string_view migration_0002 = R"sql(
 CREATE TABLE {schema}.leaders (
   role text PRIMARY KEY,
   owner text NOT NULL,
   expires_at bigint NOT NULL
 );
+)sql";
+
+// Listings and counts (list(), count_by_status()): newest first by
+// (created_at, id), alone or after an equality on status or task. Not
+// CONCURRENTLY (migrations run in one transaction, where it is not
+// allowed): it blocks writes while it builds, so on a large table an
+// operator creates them CONCURRENTLY by hand first (IF NOT EXISTS).
+constexpr std::string_view migration_0003 = R"sql(
+CREATE INDEX IF NOT EXISTS executions_created ON {schema}.executions (created_at, id);
+
+CREATE INDEX IF NOT EXISTS executions_status_created ON {schema}.executions
+  (status, created_at, id);
+
+CREATE INDEX IF NOT EXISTS executions_task_created ON {schema}.executions
+  (task_id, created_at, id);
 )sql";
 
 } // namespace
@@ -107,6 +122,7 @@ const std::vector<migration>& migrations() {
   static const std::vector<migration> all{
     {1, "executions", migration_0001},
     {2, "leaders", migration_0002},
+    {3, "listing_indexes", migration_0003},
   };
   return all;
 }

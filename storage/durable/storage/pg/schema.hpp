@@ -29,7 +29,9 @@ class connection_base;
 /// `(task_id, coalesce(lease_expires_at, min), id)` (claim); active rows by
 /// owner (renew_leases, release_leases); children by parent id
 /// (children_of, cascade); live sleepers by deadline (scan_sleepers);
-/// unique sleeping id and unique idempotency key.
+/// unique sleeping id and unique idempotency key; since version 2 every
+/// row by `(created_at, id)`, `(status, created_at, id)` and `(task_id,
+/// created_at, id)` (list, count_by_status).
 namespace durable::storage::pg {
 
 /// One migration: its version and the SQL (with `{schema}` standing for the

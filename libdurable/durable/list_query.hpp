@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "durable/execution_record.hpp"
+#include "durable/status.hpp"
+#include "durable/time.hpp"
+
+/// Listing and counting stored executions, for operators and APIs (the HTTP
+/// API, durablectl); the engine never lists.
+///
+/// Pages are *keyset* pages, newest first: rows are ordered by
+/// `(created_at, id)` descending, and a page's cursor names the last row it
+/// returned, so the next page starts strictly after it. Rows inserted while
+/// someone pages through never shift later pages (they sort before the
+/// cursor, or after it if they are older), and no page costs more than its
+/// own rows with an index on `(created_at, id)`.
+namespace durable {
+
+/// Which executions a list or count covers; every field that is set must
+/// match (an empty `statuses` matches every status).
+struct execution_filter {
+  std::vector<execution_status> statuses{};
+  std::optional<std::string> task_id{};
+  /// Only children (and the finalize) of this execution.
+  std::optional<std::string> parent_id{};
+  /// `created_at >= created_from`.
+  std::optional<timestamp> created_from{};
+  /// `created_at < created_before`.
+  std::optional<timestamp> created_before{};
+};
+
+/// True if `r` passes every condition of `f` (stores without SQL use it).
+bool matches(const execution_filter& f, const execution_record& r);
+
+/// One page of a listing.
+struct list_request {
+  /// The largest page a store returns; larger limits are refused.
+  static constexpr std::size_t max_limit = 1000;
+
+  execution_filter filter{};
+  /// Rows per page, 1..max_limit.
+  std::size_t limit = 50;
+  /// Empty for the first page, else the `next_cursor` of the previous one
+  /// (opaque to callers; see encode_cursor()).
+  std::string cursor{};
+};
+
+/// What list() returns.
+struct list_page {
+  /// Newest first: `created_at` descending, then `id` descending.
+  std::vector<execution_record> rows;
+  /// The cursor of the next page; empty when this page is the last.
+  std::string next_cursor;
+};
+
+/// A position in a listing: the `(created_at, id)` of the last row seen.
+struct list_position {
+  timestamp created_at{};
+  std::string id;
+};
+
+/// The cursor that makes the next page start after `p`.
+std::string encode_cursor(const list_position& p);
+
+/// The position a cursor names.
+/// @throws durable::error (non-retryable, "Invalid cursor: …") for anything
+///         encode_cursor() did not produce.
+list_position decode_cursor(std::string_view cursor);
+
+/// Checks `req` before a store runs it: limit in range, a decodable cursor.
+/// Returns the cursor's position (nullopt for the first page).
+/// @throws durable::error (non-retryable) naming what is wrong.
+std::optional<list_position> validate(const list_request& req);
+
+/// True if the row at `(created_at, id)` sorts after `p` in a listing, i.e.
+/// strictly older, or as old with a smaller id.
+bool is_after(const list_position& p, timestamp created_at,
+              std::string_view id);
+
+/// Executions per status; statuses without executions are absent.
+using status_counts = std::map<execution_status, std::uint64_t>;
+
+} // namespace durable

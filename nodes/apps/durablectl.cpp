@@ -1,0 +1,326 @@
+// durablectl: the operator's command line for durable. It talks to a node's
+// HTTP API (--url/--token, or DURABLE_URL/DURABLE_TOKEN) and, for the read,
+// cancel, stats and migrate commands, to PostgreSQL directly (--pg, or
+// DURABLE_PG_URL). Tables for people, --json for scripts; exit codes in
+// durablectl/backend.hpp and docs/http-api.md.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "durable/status.hpp"
+#include "durablectl/backend.hpp"
+#include "durablectl/http_backend.hpp"
+#include "durablectl/output.hpp"
+#include "durablectl/pg_backend.hpp"
+
+namespace {
+
+using namespace durablectl;
+
+struct global_flags {
+  std::string url;
+  std::string token;
+  std::string pg;
+  std::string schema = "durable";
+  bool json = false;
+};
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string{v} : std::string{};
+}
+
+/// The backend for a command: `--pg` when given (or when only the database
+/// is configured), else the node.
+std::unique_ptr<backend> open_backend(const global_flags& g, bool pg_allowed) {
+  auto url = !g.url.empty() ? g.url : env("DURABLE_URL");
+  auto pg = !g.pg.empty() ? g.pg : env("DURABLE_PG_URL");
+  const bool use_pg = pg_allowed && (!g.pg.empty() || (url.empty() && !pg.empty()));
+  if (use_pg)
+    return make_pg_backend(pg, g.schema);
+  if (url.empty())
+    throw cli_error(exit_usage,
+                    pg_allowed ? "no node or database given: pass --url or "
+                                 "--pg (or set DURABLE_URL or DURABLE_PG_URL)"
+                               : "no node given: pass --url (or set "
+                                 "DURABLE_URL)");
+  auto token = !g.token.empty() ? g.token : env("DURABLE_TOKEN");
+  return make_http_backend(url, token);
+}
+
+json parse_json_arg(const std::string& what, const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded())
+    throw cli_error(exit_usage,
+                    fmt::format("{} is not valid JSON: {}", what, text));
+  return j;
+}
+
+void print_json(const json& j) {
+  fmt::print("{}\n", j.dump(2));
+}
+
+/// Long-polls until the execution finished; returns it.
+json wait_until_finished(backend& b, const std::string& id) {
+  for (;;) {
+    auto [finished, e] = b.wait(id, durable::millis{30'000});
+    if (finished)
+      return e;
+  }
+}
+
+int finished_exit_code(const json& e) {
+  return e.value("status", "") == "completed" ? exit_ok : exit_unfinished;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"durablectl: drive durable nodes and inspect executions"};
+  app.require_subcommand(1);
+  global_flags g;
+  app.add_option("--url", g.url, "node URL, e.g. http://127.0.0.1:8080 "
+                                 "(env DURABLE_URL)");
+  app.add_option("--token", g.token, "bearer token of the node "
+                                     "(env DURABLE_TOKEN)");
+  app.add_option("--pg", g.pg, "PostgreSQL URL, for show, list, cancel, "
+                               "stats and migrate (env DURABLE_PG_URL)");
+  app.add_option("--schema", g.schema, "PostgreSQL schema (with --pg)")
+    ->capture_default_str();
+  app.add_flag("--json", g.json, "print the answer as JSON");
+  app.fallthrough();
+
+  // enqueue
+  auto* enq = app.add_subcommand("enqueue", "enqueue an execution of a task");
+  std::string task, input = "null", key;
+  std::optional<std::int64_t> timeout_ms, sleep_ms, retries, retry_delay_ms;
+  bool wait_flag = false;
+  enq->add_option("task", task, "task id")->required();
+  enq->add_option("input", input, "input as JSON (default null)");
+  enq->add_option("--timeout-ms", timeout_ms, "run timeout");
+  enq->add_option("--sleep-before-run-ms", sleep_ms, "delay the first run");
+  enq->add_option("--retries", retries, "retries after the first run");
+  enq->add_option("--retry-delay-ms", retry_delay_ms, "delay before a retry");
+  enq->add_option("--idempotency-key", key, "enqueue at most once per key");
+  enq->add_flag("--wait", wait_flag, "wait for the end and print it");
+
+  // show
+  auto* show = app.add_subcommand("show", "show an execution");
+  std::string id;
+  bool tree_flag = false;
+  std::size_t max_depth = 16, max_nodes = 1000;
+  show->add_option("id", id, "execution id")->required();
+  show->add_flag("--tree", tree_flag, "show the tree of its descendants");
+  show->add_option("--max-depth", max_depth, "tree depth")
+    ->capture_default_str();
+  show->add_option("--max-nodes", max_nodes, "tree size")
+    ->capture_default_str();
+
+  // wait
+  auto* wait = app.add_subcommand("wait", "wait for an execution to finish");
+  wait->add_option("id", id, "execution id")->required();
+
+  // list
+  auto* list = app.add_subcommand("list", "list executions, newest first");
+  std::string status, list_task, parent, cursor;
+  std::optional<std::int64_t> since_us, before_us;
+  std::size_t limit = 50;
+  list->add_option("--status", status, "statuses, comma-separated");
+  list->add_option("--task", list_task, "task id");
+  list->add_option("--parent", parent, "parent execution id");
+  list->add_option("--created-from-us", since_us,
+                   "created at or after (µs since the epoch)");
+  list->add_option("--created-before-us", before_us,
+                   "created before (µs since the epoch)");
+  list->add_option("--limit", limit, "rows per page")->capture_default_str();
+  list->add_option("--cursor", cursor, "the next page of an earlier list");
+
+  // cancel
+  auto* cancel = app.add_subcommand("cancel", "cancel an execution and its "
+                                              "unfinished descendants");
+  cancel->add_option("id", id, "execution id")->required();
+
+  // wake
+  auto* wake = app.add_subcommand("wake", "wake a sleeping execution");
+  std::string sleeping_id, output, error_message;
+  wake->add_option("task", task, "sleeping task id")->required();
+  wake->add_option("sleeping_id", sleeping_id, "its unique id")->required();
+  auto* out_opt = wake->add_option("--output", output, "output as JSON");
+  auto* err_opt = wake->add_option("--error", error_message,
+                                   "fail it with this message");
+  out_opt->excludes(err_opt);
+
+  // retry
+  auto* retry = app.add_subcommand("retry", "enqueue a failed execution "
+                                            "again with the same input");
+  retry->add_option("id", id, "execution id")->required();
+  retry->add_option("--idempotency-key", key, "enqueue at most once per key");
+  retry->add_flag("--wait", wait_flag, "wait for the end and print it");
+
+  // stats
+  auto* stats = app.add_subcommand("stats", "count executions by status");
+  stats->add_option("--task", list_task, "task id");
+
+  // migrate
+  app.add_subcommand("migrate", "apply the PostgreSQL schema (needs --pg)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    auto code = app.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+
+  auto* cmd = app.get_subcommands().front();
+  const auto name = cmd->get_name();
+  try {
+    if (name == "enqueue" || name == "retry") {
+      auto b = open_backend(g, false);
+      json body;
+      std::string target_task = task;
+      if (name == "retry") {
+        auto e = b->get(id);
+        auto st = e.value("status", "");
+        auto parsed = durable::parse_status(st);
+        if (!parsed || !durable::is_errored(*parsed))
+          throw cli_error(exit_usage,
+                          fmt::format("execution {} is {}; only failed, "
+                                      "timed out, cancelled or finalize "
+                                      "failed executions can be retried",
+                                      id, st));
+        if (e.contains("parent"))
+          throw cli_error(exit_usage,
+                          fmt::format("execution {} is a child; retry its "
+                                      "root instead",
+                                      id));
+        if (e.value("kind", "") == "sleeping")
+          throw cli_error(exit_usage,
+                          fmt::format("execution {} is a sleeping execution; "
+                                      "its unique id stays taken, enqueue a "
+                                      "new one instead",
+                                      id));
+        target_task = e.at("task_id").get<std::string>();
+        body["input"] = e.value("input", json(nullptr));
+      } else {
+        body["input"] = parse_json_arg("input", input);
+        json options = json::object();
+        if (timeout_ms)
+          options["timeout_ms"] = *timeout_ms;
+        if (sleep_ms)
+          options["sleep_before_run_ms"] = *sleep_ms;
+        if (retries)
+          options["retry"] = {{"max_attempts", *retries},
+                              {"base_delay_ms", retry_delay_ms.value_or(0)}};
+        body["options"] = options;
+      }
+      if (!key.empty())
+        body["options"]["idempotency_key"] = key;
+      auto ref = b->enqueue(target_task, body);
+      auto new_id = ref.at("execution_id").get<std::string>();
+      if (!wait_flag) {
+        if (g.json)
+          print_json(ref);
+        else
+          fmt::print("{}\n", new_id);
+        return exit_ok;
+      }
+      auto e = wait_until_finished(*b, new_id);
+      g.json ? print_json(e) : print_execution(stdout, e);
+      return finished_exit_code(e);
+    }
+    if (name == "show") {
+      auto b = open_backend(g, true);
+      if (tree_flag) {
+        auto t = b->tree(id, max_depth, max_nodes);
+        g.json ? print_json(t) : print_tree(stdout, t);
+      } else {
+        auto e = b->get(id);
+        g.json ? print_json(e) : print_execution(stdout, e);
+      }
+      return exit_ok;
+    }
+    if (name == "wait") {
+      auto b = open_backend(g, false);
+      auto e = wait_until_finished(*b, id);
+      g.json ? print_json(e) : print_execution(stdout, e);
+      return finished_exit_code(e);
+    }
+    if (name == "list") {
+      auto b = open_backend(g, true);
+      query_params q{{"limit", std::to_string(limit)}};
+      if (!status.empty())
+        q.emplace("status", status);
+      if (!list_task.empty())
+        q.emplace("task_id", list_task);
+      if (!parent.empty())
+        q.emplace("parent_id", parent);
+      if (since_us)
+        q.emplace("created_from_us", std::to_string(*since_us));
+      if (before_us)
+        q.emplace("created_before_us", std::to_string(*before_us));
+      if (!cursor.empty())
+        q.emplace("cursor", cursor);
+      auto page = b->list(q);
+      g.json ? print_json(page) : print_list(stdout, page);
+      return exit_ok;
+    }
+    if (name == "cancel") {
+      auto b = open_backend(g, true);
+      auto e = b->cancel(id);
+      if (g.json)
+        print_json(e);
+      else
+        fmt::print("{} {}\n", id, e.value("status", "?"));
+      return exit_ok;
+    }
+    if (name == "wake") {
+      auto b = open_backend(g, false);
+      json body{{"sleeping_id", sleeping_id}};
+      if (*err_opt)
+        body["error"] = error_message;
+      else
+        body["output"] = out_opt->count() > 0 ? parse_json_arg("--output",
+                                                               output)
+                                              : json(nullptr);
+      auto e = b->wake(task, body);
+      g.json ? print_json(e) : print_execution(stdout, e);
+      return exit_ok;
+    }
+    if (name == "stats") {
+      auto b = open_backend(g, true);
+      query_params q;
+      if (!list_task.empty())
+        q.emplace("task_id", list_task);
+      auto counts = b->stats(q);
+      g.json ? print_json(counts) : print_stats(stdout, counts);
+      return exit_ok;
+    }
+    if (name == "migrate") {
+      if (g.pg.empty() && env("DURABLE_PG_URL").empty())
+        throw cli_error(exit_usage, "migrate needs the database: pass --pg "
+                                    "(or set DURABLE_PG_URL)");
+      auto b = open_backend(g, true);
+      auto r = b->migrate();
+      if (g.json)
+        print_json(r);
+      else
+        fmt::print("schema {} at version {} ({} migration(s) applied)\n",
+                   r["schema"].get<std::string>(), r["version"].dump(),
+                   r["applied"].dump());
+      return exit_ok;
+    }
+    throw cli_error(exit_usage, "unknown command " + name);
+  } catch (const cli_error& e) {
+    fmt::print(stderr, "durablectl: {}\n", e.what());
+    return e.code();
+  } catch (const std::exception& e) {
+    // Store errors name the operation and SQLSTATE, never SQL or passwords.
+    fmt::print(stderr, "durablectl: {}\n", e.what());
+    return exit_failure;
+  }
+}

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "durable/time.hpp"
+
+namespace durable {
+class executor;
+} // namespace durable
+
+/// The HTTP/JSON API of a node (docs/http-api.md): web apps in any language
+/// enqueue, read, wait for, cancel and wake executions, list them and read
+/// their trees.
+namespace durable::nodes::http {
+
+/// How the server listens and what it allows.
+struct server_options {
+  /// The address to listen on. Anything but a loopback address (see
+  /// is_loopback_address()) requires `token`.
+  std::string bind_address = "127.0.0.1";
+  /// 0 picks a free port (see server::port()).
+  std::uint16_t port = 0;
+  /// The bearer token every request must carry; empty for none (loopback
+  /// only). Never logged.
+  std::string token;
+  /// Larger request bodies are refused with 413 before they are read.
+  std::size_t max_body_bytes = 2 * 1024 * 1024;
+  /// Threads that serve requests (2..1024). A connection holds one while it
+  /// is open (keep-alive included), a long poll holds one while it waits.
+  std::size_t threads = 16;
+  /// Long polls allowed at once (1..threads - 1), so that waiters can never
+  /// take every thread; one more is answered 503 with `Retry-After`.
+  std::size_t max_concurrent_waits = 8;
+  /// The longest a long poll waits, whatever the client asks (1 ms..10 min).
+  millis max_wait{30'000};
+  /// A long poll re-checks whether the server stops this often, so stop()
+  /// never waits longer than this for a waiter (10 ms..max_wait).
+  millis wait_slice{1'000};
+  /// How long an idle keep-alive connection may hold a thread.
+  millis keep_alive_timeout{2'000};
+  /// Where the server logs (start, stop, internal errors with their
+  /// reference); stderr when empty. Called from any server thread.
+  std::function<void(std::string_view)> log;
+};
+
+/// An embeddable HTTP server in front of one executor.
+///
+/// It serves the routes of docs/http-api.md with cpp-httplib on a pool of
+/// its own threads, calling the executor's untyped API (and its store for
+/// listings, counts and trees). Mount it in a node with a few lines:
+///
+///     durable::nodes::http::server api{exec, {.port = 8080}};
+///     api.start();
+///     ...
+///     api.stop(); // before the executor shuts down
+///
+/// **Security.** Refuses to be built on a non-loopback address without a
+/// token; with a token, every route requires `Authorization: Bearer`, 401
+/// otherwise (compared in constant time). Error bodies never carry stack
+/// traces, SQL or secrets: internal failures are logged with a reference
+/// number and answered with that number only.
+///
+/// **Threading.** start(), stop() and port() may be called from any thread
+/// but not concurrently with each other; handlers run on the server's own
+/// threads. The executor must outlive the server.
+class server {
+public:
+  // -- constructors, destructors, and assignment operators -------------------
+
+  /// Checks `opts`.
+  /// @throws durable::error "Invalid options: …" when an option is out of
+  ///         range or a non-loopback address has no token.
+  server(durable::executor& exec, server_options opts);
+
+  /// Stops the server.
+  ~server();
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // -- lifecycle --------------------------------------------------------------
+
+  /// Binds and starts serving; returns once requests are accepted.
+  /// @throws durable::error when the address cannot be bound, or when
+  ///         called twice.
+  void start();
+
+  /// Stops accepting, lets requests in progress finish (long polls end
+  /// within `wait_slice`) and joins every thread. Idempotent.
+  void stop();
+
+  // -- properties -------------------------------------------------------------
+
+  /// The port the server listens on (the chosen one when `port` was 0);
+  /// 0 before start().
+  std::uint16_t port() const noexcept;
+
+  bool running() const noexcept;
+
+  const server_options& options() const noexcept;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Throws durable::error "Invalid options: …" if `opts` cannot be served.
+void validate(const server_options& opts);
+
+} // namespace durable::nodes::http
