@@ -1,6 +1,6 @@
-#include <thread>
-
 #include "ceilings.hpp"
+
+#include <thread>
 
 namespace durable::bench {
 

@@ -47,6 +47,9 @@ constexpr auto stall_limit = 120s;
 /// the RSS with every row stored but none running can be read first.
 constexpr auto hold_delay = 3s;
 
+/// How many of the run's costliest PostgreSQL statements to report.
+constexpr std::size_t top_statements = 8;
+
 executor_options engine_options(const settings& s, const char* name) {
   executor_options o;
   o.max_concurrent = s.max_concurrent;
@@ -204,6 +207,7 @@ int run(const settings& s) {
     db.reset();
     std::this_thread::sleep_for(500ms);
     rep.pg_commits = monitor->commits() - *commits_before;
+    rep.pg_statements = monitor->top_statements(top_statements);
     monitor.reset();
     rows = read_pg_table(place.pg_url(), place.pg_schema());
   } else {
@@ -253,6 +257,11 @@ int main(int argc, char** argv) {
     if (s.worker)
       return durable::bench::run_worker(s);
     durable::bench::check(s);
+    if (s.plot_only) {
+      durable::bench::draw_plots(durable::bench::read_json_lines(s.json_path),
+                                 s.plot_dir);
+      return 0;
+    }
     return durable::bench::run(s);
   } catch (const std::exception& e) {
     std::cerr << "durable-bench: " << e.what() << "\n";

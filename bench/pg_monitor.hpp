@@ -21,7 +21,7 @@ namespace durable::bench {
 /// Threading: one thread at a time.
 class pg_monitor {
 public:
-  pg_monitor(const std::string& url, std::string schema);
+  pg_monitor(const std::string& url, const std::string& schema);
   ~pg_monitor();
 
   pg_monitor(const pg_monitor&) = delete;
@@ -34,6 +34,12 @@ public:
 
   /// Rows of the schema's executions table with a finished_at.
   std::size_t finished_rows();
+
+  /// The statements of the run's schema that took the most time (exec +
+  /// plan), from pg_stat_statements: `[{calls, exec_ms, plan_ms, rows,
+  /// query}]`, at most `limit`. Null when the extension is not installed
+  /// in the database (it needs `shared_preload_libraries`).
+  nlohmann::json top_statements(std::size_t limit);
 
   /// Server settings that decide what a commit costs (fsync,
   /// synchronous_commit, ...) and the server version.

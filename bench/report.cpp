@@ -139,6 +139,7 @@ nlohmann::json to_json(const run_report& r) {
                                               / static_cast<double>(r.rows.rows)
                                         : 0.0;
     j["pg_settings"] = r.pg_settings;
+    j["pg_statements"] = r.pg_statements;
   }
   if (s.duration_s > 0 || r.rows.finished_per_interval.size() > 1) {
     std::vector<double> rates;

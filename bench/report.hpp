@@ -33,6 +33,8 @@ struct run_report {
   /// PostgreSQL: commits of the database during the run (all nodes).
   std::optional<std::int64_t> pg_commits;
   nlohmann::json pg_settings;
+  /// PostgreSQL: the run's costliest statements (pg_stat_statements).
+  nlohmann::json pg_statements;
   validation checked;
   bool validated = false;
 };

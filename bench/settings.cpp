@@ -74,6 +74,8 @@ void add_options(CLI::App& app, settings& s) {
   app.add_option("--json", s.json_path, "append one JSON record per run");
   app.add_option("--plot", s.plot_dir,
                  "draw PNG charts of the --json file (or this run) here");
+  app.add_flag("--plot-only", s.plot_only,
+               "only draw --plot from the records of --json, run nothing");
   app.add_option("--label", s.label, "free text stored in the JSON record");
   app.add_flag("--worker", s.worker)->group("");
 }
@@ -115,6 +117,8 @@ std::vector<std::string> worker_arguments(const settings& s,
 }
 
 void check(const settings& s) {
+  if (s.plot_only && (s.plot_dir.empty() || s.json_path.empty()))
+    throw std::invalid_argument("--plot-only needs --json and --plot");
   auto positive = [](std::size_t v, const char* name) {
     if (v == 0)
       throw std::invalid_argument(fmt::format("{} must be at least 1", name));

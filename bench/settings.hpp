@@ -55,7 +55,8 @@ struct settings {
   bool validate = true;  ///< check every row's status and output
   std::string json_path;
   std::string plot_dir;
-  std::string label; ///< free text stored in the JSON record
+  bool plot_only = false; ///< draw --plot from --json without a run
+  std::string label;      ///< free text stored in the JSON record
 
   // -- internal ---------------------------------------------------------------
   bool worker = false; ///< hidden: run as an extra node until stdin closes
