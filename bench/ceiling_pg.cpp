@@ -22,11 +22,6 @@ constexpr std::string_view now_us
     = "(extract(epoch from now()) * 1000000)::bigint";
 constexpr std::int64_t lease_us = 6'000'000;
 
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
-
 /// A text[] literal of plain values (ids and numbers need no escaping
 /// beyond quoting).
 std::string array_literal(const std::vector<std::string>& xs) {
@@ -106,10 +101,6 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
                 "v(id, version, output) WHERE e.id = v.id AND e.version = "
                 "v.version",
                 fmt::arg("t", t), fmt::arg("now", now_us)));
-  ceiling_result out;
-  out.method = "PostgreSQL: batched insert, batched claim (FOR UPDATE SKIP "
-               "LOCKED) and batched complete on the store's table";
-  out.executions = executions;
   auto t0 = std::chrono::steady_clock::now();
   for (std::size_t done = 0; done < executions;) {
     pqxx::work tx{c};
@@ -126,7 +117,7 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
     }
     tx.commit();
   }
-  const double insert_s = since(t0);
+  const double insert_s = seconds_since(t0);
   auto t1 = std::chrono::steady_clock::now();
   std::size_t completed = 0;
   std::size_t claims = 0;
@@ -152,21 +143,15 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
     tx.commit();
     completed += static_cast<std::size_t>(r.affected_rows());
   }
-  const double cycle_s = since(t1);
-  if (completed != executions)
-    throw std::runtime_error(fmt::format(
-        "PostgreSQL ceiling: completed {} of {} rows", completed, executions));
-  out.seconds = insert_s + cycle_s;
-  out.per_s = static_cast<double>(executions) / out.seconds;
-  out.details = {
-      {"insert_per_s", static_cast<double>(executions) / insert_s},
-      {"claim_complete_per_s", static_cast<double>(executions) / cycle_s},
-      {"insert_batch", insert_batch},
-      {"claim_batch", claim_batch},
-      {"claims", claims},
-      {"transactions",
-       (executions + insert_batch - 1) / insert_batch + 2 * claims + 1},
-  };
+  const double cycle_s = seconds_since(t1);
+  auto out = cycle_result(
+      "PostgreSQL",
+      "PostgreSQL: batched insert, batched claim (FOR UPDATE SKIP "
+      "LOCKED) and batched complete on the store's table",
+      executions, completed, insert_s, cycle_s, insert_batch, claim_batch,
+      claims);
+  out.details["transactions"]
+      = (executions + insert_batch - 1) / insert_batch + 2 * claims + 1;
   return out;
 }
 

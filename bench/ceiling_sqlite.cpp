@@ -19,11 +19,6 @@ namespace {
 
 constexpr std::int64_t lease_us = 6'000'000;
 
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
-
 /// One raw connection with the store's pragmas; throws on any error.
 class raw_db {
 public:
@@ -124,10 +119,6 @@ ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
       "UPDATE executions SET status = 4, output = ?2, finished_at = ?3, "
       "closed_at = ?3, updated_at = ?3, owner = NULL, lease_expires_at = NULL, "
       "version = version + 1 WHERE id = ?1 AND version = ?4");
-  ceiling_result out;
-  out.method = "SQLite: batched insert, claim and complete transactions on "
-               "the store's table and pragmas";
-  out.executions = executions;
   auto t0 = std::chrono::steady_clock::now();
   for (std::size_t done = 0; done < executions;) {
     db.exec("BEGIN IMMEDIATE");
@@ -141,7 +132,7 @@ ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
     }
     db.exec("COMMIT");
   }
-  const double insert_s = since(t0);
+  const double insert_s = seconds_since(t0);
   auto t1 = std::chrono::steady_clock::now();
   std::size_t completed = 0;
   std::size_t claims = 0;
@@ -186,20 +177,14 @@ ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
     }
     db.exec("COMMIT");
   }
-  const double cycle_s = since(t1);
-  if (completed != executions)
-    throw std::runtime_error(fmt::format(
-        "SQLite ceiling: completed {} of {} rows", completed, executions));
-  out.seconds = insert_s + cycle_s;
-  out.per_s = static_cast<double>(executions) / out.seconds;
-  out.details = {
-      {"insert_per_s", static_cast<double>(executions) / insert_s},
-      {"claim_complete_per_s", static_cast<double>(executions) / cycle_s},
-      {"insert_batch", insert_batch},
-      {"claim_batch", claim_batch},
-      {"claims", claims},
-      {"synchronous", normal_sync ? "NORMAL" : "FULL"},
-  };
+  const double cycle_s = seconds_since(t1);
+  auto out = cycle_result(
+      "SQLite",
+      "SQLite: batched insert, claim and complete transactions on "
+      "the store's table and pragmas",
+      executions, completed, insert_s, cycle_s, insert_batch, claim_batch,
+      claims);
+  out.details["synchronous"] = normal_sync ? "NORMAL" : "FULL";
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -46,7 +47,22 @@ ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
                               std::size_t executions, std::size_t insert_batch,
                               std::size_t claim_batch);
 
-/// The ceiling that belongs to `place`'s store, for `executions` rows.
+/// What one insert/claim/complete cycle measured, as a ceiling_result:
+/// `phase_seconds` are the insert and the claim/complete phases. Throws
+/// std::runtime_error naming `store` if not every row completed.
+ceiling_result cycle_result(const char* store, std::string method,
+                            std::size_t executions, std::size_t completed,
+                            double insert_seconds, double cycle_seconds,
+                            std::size_t insert_batch, std::size_t claim_batch,
+                            std::size_t claims);
+
+/// Seconds since `t0` (steady clock).
+double seconds_since(std::chrono::steady_clock::time_point t0);
+
+/// The ceiling that belongs to `place`'s store, for `executions` rows,
+/// measured in a forked child process (no shared heap, threads or
+/// allocator settings with the run). Call it before starting any thread.
+/// Throws std::runtime_error with the child's error.
 ceiling_result measure_ceiling(const settings& s, const store_place& place,
                                std::size_t executions);
 

@@ -13,6 +13,19 @@ const std::vector<std::string>& workload_names() {
   return names;
 }
 
+namespace {
+
+/// A duration option given in milliseconds (CLI11 has no std::chrono).
+void add_millis(CLI::App& app, const std::string& name,
+                std::chrono::milliseconds& target,
+                const std::string& description) {
+  app.add_option_function<long long>(
+      name, [&target](long long v) { target = std::chrono::milliseconds{v}; },
+      description);
+}
+
+} // namespace
+
 void add_options(CLI::App& app, settings& s) {
   // A repeated option takes its last value, so that scripts can override.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -31,10 +44,8 @@ void add_options(CLI::App& app, settings& s) {
   app.add_option("--chain-length", s.chain_length, "steps per chain (chain)");
   app.add_option("--retry-failures", s.retry_failures,
                  "failed runs before a retry task succeeds");
-  app.add_option_function<long long>(
-      "--retry-delay-ms",
-      [&s](long long v) { s.retry_delay = std::chrono::milliseconds{v}; },
-      "base retry delay in ms (retry)");
+  add_millis(app, "--retry-delay-ms", s.retry_delay,
+             "base retry delay in ms (retry)");
   app.add_option("--batch", s.batch, "executions per enqueue_many call");
   app.add_option("--max-concurrent", s.max_concurrent, "slots per node");
   app.add_option("--claim-batch", s.claim_batch, "rows per claim");
@@ -42,14 +53,10 @@ void add_options(CLI::App& app, settings& s) {
                  "threads for blocking bodies per node");
   app.add_option("--scheduler-threads", s.scheduler_threads,
                  "CAF scheduler threads per node (0: one per core)");
-  app.add_option_function<long long>(
-      "--poll-interval-ms",
-      [&s](long long v) { s.poll_interval = std::chrono::milliseconds{v}; },
-      "the engine's safety-net poll");
-  app.add_option_function<long long>(
-      "--recheck-interval-ms",
-      [&s](long long v) { s.recheck_interval = std::chrono::milliseconds{v}; },
-      "the engine's safety-net re-check of waiting parents");
+  add_millis(app, "--poll-interval-ms", s.poll_interval,
+             "the engine's safety-net poll");
+  add_millis(app, "--recheck-interval-ms", s.recheck_interval,
+             "the engine's safety-net re-check of waiting parents");
   app.add_option("--pg-url", s.pg_url,
                  "PostgreSQL URL (default DURABLE_PG_URL)");
   app.add_option("--pg-pool", s.pg_pool, "PostgreSQL connections per node");
