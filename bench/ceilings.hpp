@@ -56,7 +56,7 @@ ceiling_result cycle_result(const char* store, std::string method,
                             std::size_t insert_batch, std::size_t claim_batch,
                             std::size_t claims);
 
-/// Seconds since `t0` (steady clock).
+/// Seconds since `t0` (steady clock); the harness times its phases with it.
 double seconds_since(std::chrono::steady_clock::time_point t0);
 
 /// The ceiling that belongs to `place`'s store, for `executions` rows,

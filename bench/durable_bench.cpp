@@ -62,11 +62,6 @@ executor_options engine_options(const settings& s, const char* name) {
   return o;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
-
 /// Waits until `done()` reaches `target`; throws if it stalls.
 void wait_for(const std::function<std::size_t()>& done, std::size_t target,
               std::chrono::milliseconds poll) {
