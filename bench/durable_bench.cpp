@@ -1,172 +1,265 @@
-// durable-bench: end-to-end throughput and latency of the engine.
+// durable-bench: end-to-end throughput, latency and memory of the engine,
+// next to the ceiling of the layer under it, measured in the same run.
 //
 //   durable-bench --workload simple --executions 100000 --store memory
+//   durable-bench --workload fanout --parents 100 --children 50
+//     --store postgres --nodes 3 --json bench/results/latest.json
 //
-// The window opens at the first enqueue and closes when the last execution
-// is finished (as the store reports it).
-#include <algorithm>
-#include <atomic>
-#include <fstream>
-#include <iostream>
-#include <sys/resource.h>
-#include <thread>
+// A run: measure the ceiling (no engine around), open a fresh store, start
+// the extra nodes, enqueue the workload (repeatedly with --duration), wait
+// until every row finished, stop, read every row back and compute rates
+// and latencies from the store's own timestamps, validate every row, then
+// report (stdout table, --json record, --plot charts). See README.md.
+#include "durable/durable.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "ceilings.hpp"
 #include "counting_store.hpp"
-#include "durable/durable.hpp"
-#include "durable/storage/memory_store.hpp"
+#include "memory_probe.hpp"
+#include "nodes.hpp"
+#include "pg_monitor.hpp"
+#include "plot.hpp"
+#include "progress.hpp"
+#include "readback.hpp"
+#include "report.hpp"
+#include "settings.hpp"
+#include "stats.hpp"
+#include "stores.hpp"
+#include "workloads.hpp"
 
 using namespace std::chrono_literals;
 
+namespace durable::bench {
+
 namespace {
 
-struct settings {
-  std::string workload = "simple";
-  std::string store = "memory";
-  std::size_t executions = 10000;
-  std::size_t parents = 10;
-  std::size_t children = 50;
-  std::size_t chain_length = 5;
-  std::size_t batch = 1000;
-  std::size_t max_concurrent = 1000;
-  std::size_t claim_batch = 200;
-  std::string json_path;
-};
+/// A run that makes no progress this long has hung (a lost execution).
+constexpr auto stall_limit = 120s;
 
-double percentile(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto i = static_cast<std::size_t>(p * static_cast<double>(xs.size() - 1));
-  return xs[i];
+/// The hold workload enqueues its rows this far in the future, so that
+/// the RSS with every row stored but none running can be read first.
+constexpr auto hold_delay = 3s;
+
+/// How many of the run's costliest PostgreSQL statements to report.
+constexpr std::size_t top_statements = 8;
+
+executor_options engine_options(const settings& s, const char* name) {
+  executor_options o;
+  o.max_concurrent = s.max_concurrent;
+  o.claim_batch_size = s.claim_batch;
+  o.worker_threads = s.worker_threads;
+  o.scheduler_threads = s.scheduler_threads;
+  o.poll_interval = s.poll_interval;
+  o.supervisor_recheck_interval = s.recheck_interval;
+  o.node_name = name;
+  return o;
 }
 
-std::size_t peak_rss_bytes() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<std::size_t>(ru.ru_maxrss) * 1024;
+/// Waits until `done()` reaches `target`; throws if it stalls.
+void wait_for(const std::function<std::size_t()>& done, std::size_t target,
+              std::chrono::milliseconds poll) {
+  auto last = done();
+  auto last_change = std::chrono::steady_clock::now();
+  while (last < target) {
+    std::this_thread::sleep_for(poll);
+    auto now = done();
+    if (now != last) {
+      last = now;
+      last_change = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_change > stall_limit) {
+      throw std::runtime_error(fmt::format(
+          "the run stalled: {} of {} rows finished, none in the last {} s", now,
+          target, stall_limit.count()));
+    }
+  }
 }
 
-std::shared_ptr<durable::store> open_store(const settings& s) {
-  if (s.store == "memory")
-    return durable::storage::memory();
-  throw std::runtime_error("unknown store: " + s.store);
+/// `--worker`: one more node on the main process's store, until stdin
+/// closes.
+int run_worker(const settings& s) {
+  store_place place{s};
+  hold_gate gate;
+  executor exec{place.open(), engine_options(s, "bench-worker")};
+  register_tasks(exec, s, gate);
+  std::cout << "ready" << std::endl;
+  wait_for_stdin_eof();
+  exec.shutdown();
+  return 0;
+}
+
+/// The hold workload. Bytes per running execution: the RSS growth between
+/// (a) every row stored but not yet due (enqueued `hold_delay` ahead) and
+/// (b) every execution claimed and running, its body blocked on the gate,
+/// divided by the number of executions. Only `worker_threads` bodies run
+/// on a thread; the others wait in the worker pool's queue, so (b) - (a)
+/// is the engine's own cost of a running execution (execution actor,
+/// claimed row copy, task context, queued job), not threads' stacks. The
+/// rows themselves were already stored in (a).
+void run_hold(executor& exec, const task_set& tasks, const settings& s,
+              hold_gate& gate, run_report& rep, round& r,
+              const std::function<std::size_t()>& done) {
+  auto t0 = std::chrono::steady_clock::now();
+  r = enqueue_round(
+      exec, tasks, s, "hold",
+      {.sleep_before_run = std::chrono::duration_cast<millis>(hold_delay)});
+  rep.enqueue_seconds += seconds_since(t0);
+  std::this_thread::sleep_for(200ms);
+  if (exec.running_count() != 0)
+    throw std::runtime_error("hold: executions started before their delay");
+  rep.rss_idle_bytes = current_rss_bytes();
+  wait_for([&exec] { return exec.running_count(); }, s.executions, 20ms);
+  std::this_thread::sleep_for(200ms);
+  rep.rss_in_flight_bytes = current_rss_bytes();
+  gate.open();
+  wait_for(done, r.expected_rows, 5ms);
+}
+
+int run(const settings& s) {
+  run_report rep;
+  rep.options = s;
+  store_place place{s};
+  if (s.ceiling) {
+    auto n = s.ceiling_executions ? s.ceiling_executions : rows_per_round(s);
+    rep.ceiling = measure_ceiling(s, place, n);
+  }
+  auto db = place.open();
+  auto counted = std::make_shared<counting_store>(db);
+  std::unique_ptr<pg_monitor> monitor;
+  std::mutex monitor_mtx;
+  std::optional<std::int64_t> commits_before;
+  if (place.kind() == "postgres") {
+    monitor = std::make_unique<pg_monitor>(place.pg_url(), place.pg_schema());
+    rep.pg_settings = monitor->server_settings();
+  }
+  node_group nodes;
+  if (s.nodes > 1)
+    nodes.start(s.nodes - 1, worker_arguments(s, place.pg_schema()));
+  // Rows finished so far: this process's count on one node; the store's
+  // count when other processes run executions too.
+  std::function<std::size_t()> done = [&counted] {
+    return counted->finished();
+  };
+  auto poll = 1ms;
+  if (s.nodes > 1) {
+    done = [&] {
+      std::lock_guard lock{monitor_mtx};
+      return monitor->finished_rows();
+    };
+    poll = 100ms;
+  }
+  if (monitor)
+    commits_before = monitor->commits();
+  std::vector<std::string> top_ids;
+  std::size_t expected = 0;
+  timestamp t0;
+  {
+    executor exec{counted, engine_options(s, "bench-main")};
+    hold_gate gate;
+    auto tasks = register_tasks(exec, s, gate);
+    progress_bar bar{progress_wanted(s.progress),
+                     fmt::format("{}/{}", s.workload, s.store), done};
+    bar.set_total(rows_per_round(s));
+    t0 = db->now();
+    const auto start = std::chrono::steady_clock::now();
+    do {
+      round r;
+      if (s.workload == "hold") {
+        run_hold(exec, tasks, s, gate, rep, r, done);
+      } else {
+        auto e0 = std::chrono::steady_clock::now();
+        r = enqueue_round(exec, tasks, s, fmt::format("r{}", rep.rounds));
+        rep.enqueue_seconds += seconds_since(e0);
+        wake_all(exec, tasks, r);
+      }
+      ++rep.rounds;
+      rep.enqueued += r.top_ids.size();
+      expected += r.expected_rows;
+      bar.set_total(expected);
+      std::move(r.top_ids.begin(), r.top_ids.end(),
+                std::back_inserter(top_ids));
+      // Sustained runs enqueue the next round while this one is half
+      // done, so that the engine never drains between rounds.
+      const bool more = seconds_since(start) < s.duration_s;
+      wait_for(done, more ? expected - r.expected_rows / 2 : expected, poll);
+    } while (seconds_since(start) < s.duration_s);
+    wait_for(done, expected, poll);
+    bar.stop();
+    exec.shutdown();
+  }
+  const int failed_nodes = nodes.stop();
+  rep.peak_rss_bytes = peak_rss_bytes();
+  std::vector<row_sample> rows;
+  if (place.kind() == "postgres") {
+    // Closing the store's sessions flushes their statistics.
+    counted.reset();
+    db.reset();
+    std::this_thread::sleep_for(500ms);
+    rep.pg_commits = monitor->commits() - *commits_before;
+    rep.pg_statements = monitor->top_statements(top_statements);
+    monitor.reset();
+    rows = read_pg_table(place.pg_url(), place.pg_schema());
+  } else {
+    rows = read_trees(*db, top_ids);
+  }
+  rep.rows = compute_stats(rows, t0, s.interval_s);
+  if (rep.rows.last_finished)
+    rep.seconds
+        = std::chrono::duration<double>(*rep.rows.last_finished - t0).count();
+  if (s.validate) {
+    rep.checked = validate(rows, top_ids, expected, s);
+    rep.validated = true;
+  }
+  if (failed_nodes > 0) {
+    rep.checked.problems.push_back(
+        fmt::format("{} worker nodes did not exit cleanly", failed_nodes));
+    ++rep.checked.problem_count;
+  }
+  auto record = to_json(rep);
+  if (!s.json_path.empty())
+    append_json(s.json_path, record);
+  print_table({record});
+  if (!s.plot_dir.empty())
+    draw_plots(s.json_path.empty() ? std::vector{record}
+                                   : read_json_lines(s.json_path),
+               s.plot_dir);
+  if (!rep.checked.ok()) {
+    std::cerr << fmt::format("durable-bench: {} problems found in the stored "
+                             "rows (first ones printed above)\n",
+                             rep.checked.problem_count);
+    return 1;
+  }
+  return 0;
 }
 
 } // namespace
 
+} // namespace durable::bench
+
 int main(int argc, char** argv) {
-  settings s;
-  CLI::App app{"durable-bench: throughput and latency of durable"};
-  app.add_option("--workload", s.workload, "simple | fanout | chain")
-    ->check(CLI::IsMember({"simple", "fanout", "chain"}));
-  app.add_option("--store", s.store, "memory");
-  app.add_option("--executions", s.executions, "executions (simple)");
-  app.add_option("--parents", s.parents, "parents (fanout)");
-  app.add_option("--children", s.children, "children per parent (fanout)");
-  app.add_option("--chain-length", s.chain_length, "steps per chain");
-  app.add_option("--batch", s.batch, "executions per enqueue_many call");
-  app.add_option("--max-concurrent", s.max_concurrent, "slots");
-  app.add_option("--claim-batch", s.claim_batch, "rows per claim");
-  app.add_option("--json", s.json_path, "append one JSON record per run");
+  durable::bench::settings s;
+  CLI::App app{"durable-bench: throughput, latency and memory of durable "
+               "next to the ceiling of its store"};
+  durable::bench::add_options(app, s);
   CLI11_PARSE(app, argc, argv);
-
-  auto counted = std::make_shared<durable::bench::counting_store>(
-    open_store(s));
-  durable::executor_options opts;
-  opts.max_concurrent = s.max_concurrent;
-  opts.claim_batch_size = s.claim_batch;
-  durable::executor exec{counted, opts};
-
-  auto noop = exec.task<int, int>(
-    {.id = "noop", .timeout = 10s, .may_block = false},
-    [](durable::task_context&, int x) { return x; });
-  auto fan = exec.parent_task<int, int>(
-    {.id = "fan", .timeout = 10s, .may_block = false},
-    [&](durable::task_context&, int n) {
-      durable::parent_output<int> out{.output = n};
-      for (int i = 0; i < n; ++i)
-        out.children.add(noop, i);
-      return out;
-    });
-
-  std::size_t expected = 0;
-  auto t0 = std::chrono::steady_clock::now();
-  if (s.workload == "simple") {
-    expected = s.executions;
-    std::vector<int> inputs(s.batch);
-    for (std::size_t done = 0; done < s.executions; done += s.batch) {
-      inputs.resize(std::min(s.batch, s.executions - done));
-      exec.enqueue_many(noop, inputs);
+  try {
+    if (s.worker)
+      return durable::bench::run_worker(s);
+    durable::bench::check(s);
+    if (s.plot_only) {
+      durable::bench::draw_plots(durable::bench::read_json_lines(s.json_path),
+                                 s.plot_dir);
+      return 0;
     }
-  } else if (s.workload == "fanout") {
-    expected = s.parents * (s.children + 1);
-    std::vector<int> inputs(s.parents, static_cast<int>(s.children));
-    exec.enqueue_many(fan, inputs);
-  } else {
-    std::vector<durable::task_ref<int, int>> steps(s.chain_length, noop);
-    durable::task_definition def;
-    def.kind = durable::task_kind::sequence;
-    def.options = {"chain", 30s};
-    for (auto& st : steps)
-      def.steps.push_back(st.id());
-    exec.add(def);
-    expected = s.executions * (s.chain_length + 1);
-    std::vector<std::string> inputs(s.executions, "1");
-    exec.enqueue_raw("chain", inputs);
+    return durable::bench::run(s);
+  } catch (const std::exception& e) {
+    std::cerr << "durable-bench: " << e.what() << "\n";
+    return 2;
   }
-  auto t_enq = std::chrono::steady_clock::now();
-  while (counted->finished() < expected) {
-    std::this_thread::sleep_for(1ms);
-    std::cerr << fmt::format("\r{} / {} finished", counted->finished(),
-                             expected)
-              << std::flush;
-  }
-  auto t1 = std::chrono::steady_clock::now();
-  std::cerr << "\n";
-  auto secs = std::chrono::duration<double>(t1 - t0).count();
-  auto enq_secs = std::chrono::duration<double>(t_enq - t0).count();
-  std::vector<double> to_start;
-  std::vector<double> to_finish;
-  for (const auto& x : counted->samples()) {
-    to_start.push_back(
-      std::chrono::duration<double, std::milli>(x.started - x.created)
-        .count());
-    to_finish.push_back(
-      std::chrono::duration<double, std::milli>(x.finished - x.created)
-        .count());
-  }
-  nlohmann::json rec{
-    {"workload", s.workload},
-    {"store", s.store},
-    {"nodes", 1},
-    {"executions", expected},
-    {"seconds", secs},
-    {"executions_per_s", static_cast<double>(expected) / secs},
-    {"enqueue_per_s", static_cast<double>(expected) / enq_secs},
-    {"latency_ms",
-     {{"enqueue_to_start",
-       {{"p50", percentile(to_start, 0.5)}, {"p99", percentile(to_start, 0.99)}}},
-      {"enqueue_to_finish",
-       {{"p50", percentile(to_finish, 0.5)},
-        {"p99", percentile(to_finish, 0.99)}}}}},
-    {"peak_rss_bytes", peak_rss_bytes()},
-  };
-  fmt::print("{:<8} {:<7} {:>9} execs {:>7.2f} s {:>10.0f} execs/s "
-             "(enqueue {:>10.0f}/s)  start p50 {:.2f} ms p99 {:.2f} ms  "
-             "finish p50 {:.2f} ms p99 {:.2f} ms  rss {:.1f} MiB\n",
-             s.workload, s.store, expected, secs,
-             rec["executions_per_s"].get<double>(),
-             rec["enqueue_per_s"].get<double>(), percentile(to_start, 0.5),
-             percentile(to_start, 0.99), percentile(to_finish, 0.5),
-             percentile(to_finish, 0.99),
-             static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0));
-  if (!s.json_path.empty()) {
-    std::ofstream out{s.json_path, std::ios::app};
-    out << rec.dump() << "\n";
-  }
-  return 0;
 }

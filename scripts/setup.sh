@@ -8,6 +8,7 @@ packages=(
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   libpqxx-dev libcli11-dev libcpp-httplib-dev doctest-dev
   postgresql postgresql-client
+  gnuplot-nox
 )
 
 missing=()

@@ -1,0 +1,143 @@
+// The harness's own checks: the validation that makes smoke runs fail, and
+// the statistics every report is built from.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "stats.hpp"
+#include "workloads.hpp"
+
+namespace durable::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+const timestamp t0 = from_micros(1'000'000'000);
+
+row_sample row(std::string id, std::string task, std::string input,
+               std::string output, std::string parent = {}) {
+  row_sample r;
+  r.id = std::move(id);
+  r.task_id = std::move(task);
+  r.input = std::move(input);
+  r.output = std::move(output);
+  r.parent_id = std::move(parent);
+  r.status = execution_status::completed;
+  r.created_at = t0;
+  r.started_at = t0 + 1ms;
+  r.finished_at = t0 + 2ms;
+  return r;
+}
+
+/// One fanout parent of 2 children as a correct run stores it.
+std::vector<row_sample> fanout_rows() {
+  auto fin
+      = row("f", "bench_sum",
+            R"({"output":2,"children":[{"output":1},{"output":2}]})", "3", "p");
+  fin.is_finalize = true;
+  return {row("p", "bench_fan", "2", "3"),
+          row("c0", "bench_add", "0", "1", "p"),
+          row("c1", "bench_add", "1", "2", "p"), fin};
+}
+
+settings fanout_settings() {
+  settings s;
+  s.workload = "fanout";
+  s.parents = 1;
+  s.children = 2;
+  return s;
+}
+
+} // namespace
+
+TEST_SUITE("bench.validation") {
+
+  TEST_CASE("validate accepts a fanout whose rows all completed correctly") {
+    auto s = fanout_settings();
+    auto v = validate(fanout_rows(), {"p"}, rows_per_round(s), s);
+    CHECK(v.ok());
+    CHECK(v.checked == 4);
+  }
+
+  TEST_CASE("validate reports a wrong output and a missing row") {
+    auto s = fanout_settings();
+    auto rows = fanout_rows();
+    rows[1].output = "7";
+    rows.pop_back();
+    auto v = validate(rows, {"p"}, rows_per_round(s), s);
+    CHECK_FALSE(v.ok());
+    CHECK(v.problem_count == 2);
+  }
+
+  TEST_CASE("validate reports an execution that did not complete") {
+    auto s = fanout_settings();
+    auto rows = fanout_rows();
+    rows[2].status = execution_status::timed_out;
+    CHECK(validate(rows, {"p"}, rows_per_round(s), s).problem_count == 1);
+  }
+
+  TEST_CASE(
+      "validate reports a retry task that completed at the wrong attempt") {
+    settings s;
+    s.workload = "retry";
+    s.executions = 1;
+    s.retry_failures = 2;
+    auto r = row("r", "bench_flaky", "4", "5");
+    r.attempt = 1;
+    CHECK(validate({r}, {"r"}, 1, s).problem_count == 1);
+    r.attempt = 2;
+    CHECK(validate({r}, {"r"}, 1, s).ok());
+  }
+
+  TEST_CASE("validate checks a sleeper against the number in its sleeping id") {
+    settings s;
+    s.workload = "sleepers";
+    s.executions = 1;
+    auto r = row("s", "bench_sleep", "null", "17");
+    r.sleeping_id = "bench-r0-17";
+    CHECK(validate({r}, {"s"}, 1, s).ok());
+    r.output = "16";
+    CHECK_FALSE(validate({r}, {"s"}, 1, s).ok());
+  }
+
+} // TEST_SUITE
+
+TEST_SUITE("bench.stats") {
+
+  TEST_CASE("percentiles take the nearest rank") {
+    std::vector<double> xs;
+    for (int i = 1; i <= 100; ++i)
+      xs.push_back(i);
+    auto d = percentiles(xs);
+    CHECK(d.count == 100);
+    CHECK(d.p50 == 50);
+    CHECK(d.p90 == 90);
+    CHECK(d.p99 == 99);
+    CHECK(d.max == 100);
+    CHECK(percentiles({}).count == 0);
+  }
+
+  TEST_CASE("compute_stats measures child to parent delays and buckets rows") {
+    auto rows = fanout_rows();
+    rows[1].finished_at = t0 + 3ms;  // the last child
+    rows[0].finished_at = t0 + 10ms; // the parent, after its finalize
+    rows[3].finished_at = t0 + 9ms;  // the finalize does not count as a child
+    rows[2].finished_at = t0 + 1500ms;
+    rows[2].parent_id = "other";
+    auto st = compute_stats(rows, t0, 1.0);
+    CHECK(st.rows == 4);
+    CHECK(st.top_level == 1);
+    CHECK(st.child_to_parent.count == 1);
+    CHECK(st.child_to_parent.p50 == doctest::Approx(7.0));
+    REQUIRE(st.finished_per_interval.size() == 2);
+    CHECK(st.finished_per_interval[0] == 3);
+    CHECK(st.finished_per_interval[1] == 1);
+    CHECK(st.enqueue_to_start.p50 == doctest::Approx(1.0));
+  }
+
+} // TEST_SUITE
+
+} // namespace durable::bench

@@ -1,0 +1,141 @@
+#include "ceilings.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <malloc.h>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace durable::bench {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+ceiling_result cycle_result(const char* store, std::string method,
+                            std::size_t executions, std::size_t completed,
+                            double insert_seconds, double cycle_seconds,
+                            std::size_t insert_batch, std::size_t claim_batch,
+                            std::size_t claims) {
+  if (completed != executions)
+    throw std::runtime_error(fmt::format("{} ceiling: completed {} of {} rows",
+                                         store, completed, executions));
+  ceiling_result out;
+  out.method = std::move(method);
+  out.executions = executions;
+  out.seconds = insert_seconds + cycle_seconds;
+  const auto n = static_cast<double>(executions);
+  out.per_s = n / out.seconds;
+  out.details = {
+      {"insert_per_s", n / insert_seconds},
+      {"claim_complete_per_s", n / cycle_seconds},
+      {"insert_batch", insert_batch},
+      {"claim_batch", claim_batch},
+      {"claims", claims},
+  };
+  return out;
+}
+
+namespace {
+
+ceiling_result measure_here(const settings& s, const store_place& place,
+                            std::size_t executions) {
+  if (place.kind() == "postgres")
+    return pg_ceiling(place.pg_url(), place.pg_schema() + "_ceiling",
+                      executions, s.batch, s.claim_batch);
+  if (place.kind() == "sqlite") {
+    // Without this the SQLite cycle spends over half its time in madvise
+    // and TLB flushes (perf): each transaction frees the top of the heap
+    // and glibc hands it back to the kernel, only to take it again. The
+    // engine's long-lived storage thread does not hit this pattern.
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    return sqlite_ceiling(place.sqlite_path() + "-ceiling",
+                          place.sqlite_normal_sync(), executions, s.batch,
+                          s.claim_batch);
+  }
+  auto threads = s.scheduler_threads;
+  if (threads == 0)
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  return caf_ceiling(executions, s.caf_window, threads);
+}
+
+nlohmann::json to_json(const ceiling_result& r) {
+  return {{"method", r.method},
+          {"executions", r.executions},
+          {"seconds", r.seconds},
+          {"per_s", r.per_s},
+          {"details", r.details}};
+}
+
+} // namespace
+
+ceiling_result measure_ceiling(const settings& s, const store_place& place,
+                               std::size_t executions) {
+  // A child process of its own, so that the ceiling shares no heap, no
+  // threads and no allocator settings with the run measured after it.
+  // Called before the run starts any thread, so fork is safe.
+  int fds[2];
+  if (pipe(fds) != 0)
+    throw std::runtime_error("ceiling: cannot create a pipe");
+  auto pid = fork();
+  if (pid < 0)
+    throw std::runtime_error("ceiling: cannot fork");
+  if (pid == 0) {
+    close(fds[0]);
+    nlohmann::json out;
+    int rc = 0;
+    try {
+      out = to_json(measure_here(s, place, executions));
+    } catch (const std::exception& e) {
+      out = {{"error", e.what()}};
+      rc = 1;
+    }
+    auto text = out.dump();
+    for (std::size_t done = 0; done < text.size();) {
+      auto n = ::write(fds[1], text.data() + done, text.size() - done);
+      if (n <= 0)
+        break;
+      done += static_cast<std::size_t>(n);
+    }
+    close(fds[1]);
+    _exit(rc);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    auto n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception&) {
+    throw std::runtime_error(fmt::format(
+        "ceiling: the measuring process ended without a result (status {})",
+        status));
+  }
+  if (j.contains("error"))
+    throw std::runtime_error(j["error"].get<std::string>());
+  ceiling_result r;
+  r.method = j.at("method").get<std::string>();
+  r.executions = j.at("executions").get<std::size_t>();
+  r.seconds = j.at("seconds").get<double>();
+  r.per_s = j.at("per_s").get<double>();
+  r.details = j.at("details");
+  return r;
+}
+
+} // namespace durable::bench

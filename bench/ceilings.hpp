@@ -1,0 +1,69 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "settings.hpp"
+#include "stores.hpp"
+
+/// The ceiling of a run: what the layer under the engine sustains for the
+/// same number of executions when the harness drives it directly, with no
+/// engine around it, measured in the same process just before the run.
+/// Every run reports its rate as a percentage of this figure.
+namespace durable::bench {
+
+struct ceiling_result {
+  /// How the figure was measured, in a few words.
+  std::string method;
+  std::size_t executions = 0;
+  double seconds = 0;
+  double per_s = 0;
+  /// Phase rates and parameters.
+  nlohmann::json details = nlohmann::json::object();
+};
+
+/// Bare CAF: a dispatcher actor spawns one actor per execution and
+/// exchanges two messages with it (run, done), keeping at most `window`
+/// in flight, on a scheduler of `threads` threads.
+ceiling_result caf_ceiling(std::size_t executions, std::size_t window,
+                           std::size_t threads);
+
+/// PostgreSQL on the PostgreSQL store's own table (a sibling schema that
+/// the store's migrations create, dropped after): batched inserts, then
+/// batched claims with `FOR UPDATE SKIP LOCKED` and a batched complete of
+/// the claimed rows, each its own durable transaction, on one connection
+/// (the engine's storage actor also writes through one thread).
+ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
+                          std::size_t executions, std::size_t insert_batch,
+                          std::size_t claim_batch);
+
+/// SQLite: the same cycle on a file with the SQLite store's table and
+/// pragmas (WAL, synchronous FULL unless `normal_sync`), one row per
+/// statement as the store writes them.
+ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
+                              std::size_t executions, std::size_t insert_batch,
+                              std::size_t claim_batch);
+
+/// What one insert/claim/complete cycle measured, as a ceiling_result:
+/// `phase_seconds` are the insert and the claim/complete phases. Throws
+/// std::runtime_error naming `store` if not every row completed.
+ceiling_result cycle_result(const char* store, std::string method,
+                            std::size_t executions, std::size_t completed,
+                            double insert_seconds, double cycle_seconds,
+                            std::size_t insert_batch, std::size_t claim_batch,
+                            std::size_t claims);
+
+/// Seconds since `t0` (steady clock); the harness times its phases with it.
+double seconds_since(std::chrono::steady_clock::time_point t0);
+
+/// The ceiling that belongs to `place`'s store, for `executions` rows,
+/// measured in a forked child process (no shared heap, threads or
+/// allocator settings with the run). Call it before starting any thread.
+/// Throws std::runtime_error with the child's error.
+ceiling_result measure_ceiling(const settings& s, const store_place& place,
+                               std::size_t executions);
+
+} // namespace durable::bench

@@ -1,0 +1,88 @@
+#include "pg_monitor.hpp"
+
+#include "durable/storage/pg/schema.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+namespace durable::bench {
+
+struct pg_monitor::impl {
+  impl(const std::string& url, std::string s)
+      : conn{url}, schema{std::move(s)}, table{storage::pg::quote_ident(schema)
+                                               + ".executions"} {
+  }
+
+  pqxx::connection conn;
+  std::string schema;
+  std::string table;
+  /// Transactions this monitor committed itself.
+  std::int64_t own = 0;
+};
+
+pg_monitor::pg_monitor(const std::string& url, const std::string& schema)
+    : impl_(std::make_unique<impl>(url, schema)) {
+}
+
+pg_monitor::~pg_monitor() = default;
+
+std::int64_t pg_monitor::commits() {
+  pqxx::nontransaction tx{impl_->conn};
+  // A fresh snapshot of the statistics, not the one cached at first read
+  // in this transaction.
+  tx.exec("SELECT pg_stat_clear_snapshot()");
+  ++impl_->own;
+  auto r = tx.exec1("SELECT xact_commit FROM pg_stat_database "
+                    "WHERE datname = current_database()");
+  ++impl_->own;
+  return r[0].as<std::int64_t>() - impl_->own;
+}
+
+std::size_t pg_monitor::finished_rows() {
+  pqxx::nontransaction tx{impl_->conn};
+  auto r = tx.exec1("SELECT count(*) FROM " + impl_->table
+                    + " WHERE finished_at IS NOT NULL");
+  ++impl_->own;
+  return r[0].as<std::size_t>();
+}
+
+nlohmann::json pg_monitor::top_statements(std::size_t limit) {
+  pqxx::nontransaction tx{impl_->conn};
+  ++impl_->own;
+  auto installed = tx.exec1(
+      "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'");
+  if (installed[0].as<int>() == 0)
+    return nullptr;
+  // The run's schema is new and named in every statement's text, so the
+  // rows that name it are exactly the run's statements.
+  ++impl_->own;
+  auto rows = tx.exec_params(
+      "SELECT calls, total_exec_time, total_plan_time, rows, "
+      "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM "
+      "pg_stat_statements WHERE strpos(query, $1) > 0 AND dbid = (SELECT oid "
+      "FROM pg_database WHERE datname = current_database()) "
+      "ORDER BY total_exec_time + total_plan_time DESC LIMIT $2",
+      storage::pg::quote_ident(impl_->schema), static_cast<long long>(limit));
+  auto out = nlohmann::json::array();
+  for (const auto& r : rows)
+    out.push_back({{"calls", r[0].as<long long>()},
+                   {"exec_ms", r[1].as<double>()},
+                   {"plan_ms", r[2].as<double>()},
+                   {"rows", r[3].as<long long>()},
+                   {"query", r[4].c_str()}});
+  return out;
+}
+
+nlohmann::json pg_monitor::server_settings() {
+  pqxx::nontransaction tx{impl_->conn};
+  nlohmann::json out;
+  for (auto name : {"server_version", "fsync", "synchronous_commit",
+                    "full_page_writes", "shared_buffers", "max_connections"}) {
+    auto r = tx.exec1(std::string{"SHOW "} + name);
+    ++impl_->own;
+    out[name] = r[0].c_str();
+  }
+  return out;
+}
+
+} // namespace durable::bench

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace durable::bench {
+
+/// A side connection to the run's PostgreSQL database that reads what the
+/// server counted: committed transactions (pg_stat_database.xact_commit)
+/// and finished rows of the run's schema (progress when other processes
+/// run executions too).
+///
+/// Its own queries commit too; commits() subtracts them, so the delta of
+/// two readings counts only other sessions' commits. On a shared server
+/// that includes other users' commits: measure on a server of your own.
+///
+/// Threading: one thread at a time.
+class pg_monitor {
+public:
+  pg_monitor(const std::string& url, const std::string& schema);
+  ~pg_monitor();
+
+  pg_monitor(const pg_monitor&) = delete;
+  pg_monitor& operator=(const pg_monitor&) = delete;
+
+  /// Commits of the database so far, excluding this monitor's own.
+  /// Statistics reach the view when a backend is idle or disconnects, so
+  /// read it after the sessions of interest closed.
+  std::int64_t commits();
+
+  /// Rows of the schema's executions table with a finished_at.
+  std::size_t finished_rows();
+
+  /// The statements of the run's schema that took the most time (exec +
+  /// plan), from pg_stat_statements: `[{calls, exec_ms, plan_ms, rows,
+  /// query}]`, at most `limit`. Null when the extension is not installed
+  /// in the database (it needs `shared_preload_libraries`).
+  nlohmann::json top_statements(std::size_t limit);
+
+  /// Server settings that decide what a commit costs (fsync,
+  /// synchronous_commit, ...) and the server version.
+  nlohmann::json server_settings();
+
+private:
+  struct impl; // keeps libpqxx out of this header
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace durable::bench

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+} // namespace CLI
+
+namespace durable::bench {
+
+/// Everything one run of durable-bench is told on its command line. The
+/// same struct configures `--worker` processes, so that every node of a
+/// multi-node run registers the same tasks with the same options.
+struct settings {
+  // -- what to run ------------------------------------------------------------
+  std::string workload = "simple";
+  std::string store = "memory";
+  std::size_t nodes = 1;
+
+  // -- workload sizes ---------------------------------------------------------
+  std::size_t executions = 10000; ///< simple, retry, sleepers, hold
+  std::size_t parents = 10;       ///< fanout
+  std::size_t children = 50;      ///< fanout: children per parent
+  std::size_t chains = 1000;      ///< chain
+  std::size_t chain_length = 5;   ///< chain: steps per chain
+  int retry_failures = 2;         ///< retry: failed runs before success
+  std::chrono::milliseconds retry_delay{1}; ///< retry: base delay
+
+  // -- engine knobs -----------------------------------------------------------
+  std::size_t batch = 1000;          ///< executions per enqueue_many call
+  std::size_t max_concurrent = 1000; ///< slots per node
+  std::size_t claim_batch = 100;     ///< rows per claim (the engine default)
+  std::size_t worker_threads = 4;    ///< blocking-body threads per node
+  std::size_t scheduler_threads = 0; ///< CAF threads per node (0: cores)
+  std::chrono::milliseconds poll_interval{500};
+  std::chrono::milliseconds recheck_interval{5000};
+
+  // -- stores -----------------------------------------------------------------
+  std::string pg_url;      ///< default: DURABLE_PG_URL
+  std::string pg_schema;   ///< workers: the schema the main process made
+  std::size_t pg_pool = 4; ///< connections per node
+  std::string sqlite_path; ///< workers/debugging: default a temp file
+  bool sqlite_normal_sync = false;
+
+  // -- measuring --------------------------------------------------------------
+  double duration_s = 0;              ///< > 0: repeat the workload this long
+  double interval_s = 10;             ///< bucket width of the sustained series
+  bool ceiling = true;                ///< measure the store's ceiling first
+  std::size_t ceiling_executions = 0; ///< 0: as many rows as the workload
+  std::size_t caf_window = 1000;      ///< in-flight window of the CAF ceiling
+  bool progress = false; ///< force the progress bar (else: TTY only)
+  bool validate = true;  ///< check every row's status and output
+  std::string json_path;
+  std::string plot_dir;
+  bool plot_only = false; ///< draw --plot from --json without a run
+  std::string label;      ///< free text stored in the JSON record
+
+  // -- internal ---------------------------------------------------------------
+  bool worker = false; ///< hidden: run as an extra node until stdin closes
+};
+
+/// The workloads the harness knows.
+const std::vector<std::string>& workload_names();
+
+/// Registers every option on `app` (the hidden `--worker` included).
+void add_options(CLI::App& app, settings& s);
+
+/// The arguments that make a `--worker` process register the same tasks
+/// and join the same store as this run (`schema`: the PostgreSQL schema
+/// the main process created).
+std::vector<std::string> worker_arguments(const settings& s,
+                                          const std::string& schema);
+
+/// Checks combinations the parser cannot (several nodes need PostgreSQL,
+/// sizes are positive); throws std::invalid_argument naming the option.
+void check(const settings& s);
+
+} // namespace durable::bench

@@ -1,0 +1,96 @@
+#include "stores.hpp"
+
+#include "durable/storage/memory_store.hpp"
+#include "durable/storage/pg/pg_store.hpp"
+#include "durable/storage/pg/schema.hpp"
+#include "durable/storage/sqlite_store.hpp"
+
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace durable::bench {
+
+namespace {
+
+std::string unique_suffix() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return fmt::format("{}_{}", getpid(), ms);
+}
+
+} // namespace
+
+store_place::store_place(const settings& s)
+    : kind_(s.store), pg_pool_(s.pg_pool), normal_sync_(s.sqlite_normal_sync) {
+  if (kind_ == "postgres") {
+    storage::pg::pg_options o;
+    o.url = s.pg_url;
+    pg_url_ = storage::pg::resolve_url(o);
+    if (pg_url_.empty())
+      throw std::invalid_argument(
+          "--store postgres needs --pg-url or DURABLE_PG_URL (scripts/"
+          "pg-start.sh starts a server and prints its URL)");
+    pg_schema_ = s.pg_schema;
+    if (pg_schema_.empty()) {
+      pg_schema_ = "bench_" + unique_suffix();
+      owned_ = true;
+    }
+  } else if (kind_ == "sqlite") {
+    sqlite_path_ = s.sqlite_path;
+    if (sqlite_path_.empty()) {
+      sqlite_path_ = (std::filesystem::temp_directory_path()
+                      / fmt::format("durable-bench-{}.db", unique_suffix()))
+                         .string();
+      owned_ = true;
+    }
+  } else if (kind_ != "memory") {
+    throw std::invalid_argument("unknown store: " + kind_);
+  }
+}
+
+store_place::~store_place() {
+  if (!owned_)
+    return;
+  try {
+    if (kind_ == "postgres") {
+      pqxx::connection c{pg_url_};
+      pqxx::nontransaction tx{c};
+      tx.exec("DROP SCHEMA IF EXISTS " + storage::pg::quote_ident(pg_schema_)
+              + " CASCADE");
+    } else if (kind_ == "sqlite") {
+      for (auto suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(sqlite_path_ + suffix);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "durable-bench: could not remove the run's " << kind_
+              << " store: " << e.what() << "\n";
+  }
+}
+
+std::shared_ptr<durable::store> store_place::open() const {
+  if (kind_ == "postgres") {
+    storage::pg::pg_options o;
+    o.url = pg_url_;
+    o.pool_size = pg_pool_;
+    o.schema = pg_schema_;
+    o.application_name = "durable-bench";
+    return storage::pg::postgres(o);
+  }
+  if (kind_ == "sqlite") {
+    storage::sqlite_options o;
+    if (normal_sync_)
+      o.synchronous = storage::sqlite_options::sync_mode::normal;
+    return storage::sqlite(sqlite_path_, o);
+  }
+  return storage::memory();
+}
+
+} // namespace durable::bench
