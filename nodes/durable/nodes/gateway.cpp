@@ -5,21 +5,7 @@
 
 #include <fmt/format.h>
 
-#include <arpa/inet.h>
-
 namespace durable::nodes {
-
-bool is_loopback_address(const std::string& address) {
-  if (address == "localhost")
-    return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, address.c_str(), &v4) == 1)
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1)
-    return IN6_IS_ADDR_LOOPBACK(&v6) != 0;
-  return false;
-}
 
 struct gateway::impl {
   caf::actor_system* sys = nullptr;

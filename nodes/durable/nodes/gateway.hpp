@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "durable/nodes/http/auth.hpp"
+
 namespace durable::nodes {
 
 /// Where a node's gateway listens.
@@ -71,7 +73,8 @@ private:
 /// Publishes `exec`'s actor as configured by `opts` (see gateway).
 gateway publish_gateway(executor& exec, const gateway_options& opts = {});
 
-/// True for an address that only this host can reach.
-bool is_loopback_address(const std::string& address);
+/// True for an address that only this host can reach (shared with the
+/// HTTP API, which applies the same rule to its token requirement).
+using http::is_loopback_address;
 
 } // namespace durable::nodes
