@@ -49,8 +49,12 @@ std::size_t pg_monitor::finished_rows() {
 nlohmann::json pg_monitor::top_statements(std::size_t limit) {
   pqxx::nontransaction tx{impl_->conn};
   ++impl_->own;
+  // Installed in the database *and* loaded by the server (an extension
+  // created once survives a restart without shared_preload_libraries).
   auto installed = tx.exec1(
-      "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'");
+      "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements' "
+      "AND strpos(current_setting('shared_preload_libraries'), "
+      "'pg_stat_statements') > 0");
   if (installed[0].as<int>() == 0)
     return nullptr;
   // The run's schema is new and named in every statement's text, so the
