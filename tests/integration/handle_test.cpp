@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -159,6 +160,23 @@ TEST_CASE("a wait that runs out mid run returns nothing and the execution "
   auto r = finish(h);
   CHECK(st(r.status()) == "completed");
   CHECK(r.output == 2);
+}
+
+TEST_CASE("waits that run out leave no waiter behind") {
+  durable::executor exec{durable::test::make_store(), fast()};
+  gated g{exec, "many_waits"};
+  auto h = exec.enqueue(g.ref, 1);
+  REQUIRE(eventually([&] { return g.started.load(); }));
+  for (int i = 0; i < 20; ++i)
+    CHECK_FALSE(h.wait_for(5ms).has_value());
+  // Each gave up; the dispatcher drops each waiter at its deadline.
+  CHECK(eventually([&] { return exec.waiter_count() == 0; }));
+  // An untimed waiter counts until the execution finishes.
+  auto waiting = std::async(std::launch::async, [&] { return h.wait(); });
+  REQUIRE(eventually([&] { return exec.waiter_count() == 1; }));
+  g.release = true;
+  CHECK(waiting.get().output == 2);
+  CHECK(exec.waiter_count() == 0);
 }
 
 TEST_CASE("waiting after the finish returns the finished execution") {

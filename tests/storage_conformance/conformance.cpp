@@ -309,6 +309,8 @@ String StringMaker<durable::store_event::type>::convert(
       return "cancelled";
     case type::deadline:
       return "deadline";
+    case type::resync:
+      return "resync";
   }
   return "?";
 }

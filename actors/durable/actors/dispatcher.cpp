@@ -1,5 +1,7 @@
 #include "durable/actors/dispatcher.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -32,7 +34,16 @@ struct dispatcher_state {
   std::optional<timestamp> wake_at;
   std::vector<std::string> task_ids;
   std::uint64_t task_generation = ~std::uint64_t{0};
-  std::unordered_map<std::string, std::vector<caf::response_promise>> watchers;
+  /// Someone waiting for an execution's end; a timed wait is dropped by
+  /// its timer, so waits that give up never pile up.
+  struct waiter {
+    caf::response_promise rp;
+    std::uint64_t seq = 0;
+    std::uint64_t timer = 0;
+  };
+  std::unordered_map<std::string, std::vector<waiter>> watchers;
+  std::size_t waiter_count = 0;
+  std::uint64_t next_waiter = 1;
   std::vector<caf::response_promise> drained;
   std::uint64_t claimed = 0;
   std::uint64_t claims = 0;
@@ -128,13 +139,17 @@ void deliver_watchers(const state_ptr& st, const std::string& id,
   auto i = st->watchers.find(id);
   if (i == st->watchers.end())
     return;
-  for (auto& rp : i->second)
+  for (auto& w : i->second) {
+    if (w.timer != 0)
+      st->rt->cancel_timer(w.timer);
     if (r.record)
-      rp.deliver(r);
+      w.rp.deliver(r);
     else
-      rp.deliver(caf::make_error(caf::sec::runtime_error,
-                                 "Task execution not found [executionId="
-                                   + id + "]"));
+      w.rp.deliver(caf::make_error(caf::sec::runtime_error,
+                                   "Task execution not found [executionId="
+                                     + id + "]"));
+  }
+  st->waiter_count -= i->second.size();
   st->watchers.erase(i);
 }
 
@@ -182,6 +197,41 @@ void route(caf::event_based_actor* self, const state_ptr& st,
         break;
     }
   }
+}
+
+/// Registers a waiter for the end of `id` (answered from the store's
+/// announcements, or at once if it finished); a timed one is dropped with
+/// `request_timeout` when `timeout` passes.
+caf::response_promise add_waiter(caf::event_based_actor* self,
+                                  const state_ptr& st, const std::string& id,
+                                  std::optional<caf::timespan> timeout) {
+  auto rp = self->make_response_promise();
+  dispatcher_state::waiter w{rp, st->next_waiter++, 0};
+  if (timeout)
+    w.timer = st->rt->set_timer(caf::actor_cast<caf::actor>(self), *timeout,
+                                caf::make_message(unwatch_atom::value, id,
+                                                  w.seq));
+  st->watchers[id].push_back(std::move(w));
+  ++st->waiter_count;
+  self->request(st->rt->storage, caf::infinite, watch_atom::value, id)
+    .then(
+      [=](maybe_record& r) {
+        if (!r.record || r.record->is_finished())
+          deliver_watchers(st, id, r);
+      },
+      [=](caf::error& err) {
+        auto i = st->watchers.find(id);
+        if (i == st->watchers.end())
+          return;
+        for (auto& x : i->second) {
+          if (x.timer != 0)
+            st->rt->cancel_timer(x.timer);
+          x.rp.deliver(err);
+        }
+        st->waiter_count -= i->second.size();
+        st->watchers.erase(i);
+      });
+  return rp;
 }
 
 } // namespace
@@ -237,23 +287,25 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
         }
     },
     [=](watch_atom, const std::string& id) {
-      auto rp = self->make_response_promise();
-      st->watchers[id].push_back(rp);
-      self->request(st->rt->storage, caf::infinite, watch_atom::value, id)
-        .then(
-          [=](maybe_record& r) {
-            if (!r.record || r.record->is_finished())
-              deliver_watchers(st, id, r);
-          },
-          [=](caf::error& err) {
-            auto i = st->watchers.find(id);
-            if (i == st->watchers.end())
-              return;
-            for (auto& w : i->second)
-              w.deliver(err);
-            st->watchers.erase(i);
-          });
-      return rp;
+      return add_waiter(self, st, id, std::nullopt);
+    },
+    [=](watch_atom, const std::string& id, caf::timespan timeout) {
+      return add_waiter(self, st, id, timeout);
+    },
+    [=](unwatch_atom, const std::string& id, std::uint64_t seq) {
+      auto i = st->watchers.find(id);
+      if (i == st->watchers.end())
+        return;
+      auto& ws = i->second;
+      auto w = std::find_if(ws.begin(), ws.end(),
+                            [seq](const auto& x) { return x.seq == seq; });
+      if (w == ws.end())
+        return;
+      w->rp.deliver(caf::make_error(caf::sec::request_timeout));
+      ws.erase(w);
+      --st->waiter_count;
+      if (ws.empty())
+        st->watchers.erase(i);
     },
     [=](drain_atom) {
       st->draining = true;
@@ -264,7 +316,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=](stats_atom) {
       return engine_stats{st->running_bodies, st->live.size(), st->claimed,
-                          st->claims, st->leases_lost};
+                          st->claims, st->leases_lost, st->waiter_count};
     },
   };
 }

@@ -44,6 +44,18 @@ struct executor::impl {
     listener = actors::start_engine(*sys, rt);
     actor = actors::spawn_executor_actor(*sys, rt);
   }
+
+  /// The dispatcher's counters (blocks on one round trip).
+  actors::engine_stats stats() {
+    caf::scoped_actor self{*sys};
+    actors::engine_stats out;
+    self->request(rt->dispatcher, caf::infinite, actors::stats_atom::value)
+      .receive([&](actors::engine_stats& s) { out = s; },
+               [&](caf::error& err) {
+                 throw actors::engine_failure(*sys, err);
+               });
+    return out;
+  }
 };
 
 executor::executor(std::shared_ptr<store> db, executor_options opts)
@@ -145,10 +157,14 @@ executor::wait(const std::string& execution_id,
   caf::scoped_actor self{*impl_->sys};
   std::optional<execution_record> row;
   bool timed_out = false;
+  // A timed wait tells the dispatcher its deadline, so that a wait that
+  // gives up leaves nothing behind.
   auto t = timeout ? caf::duration{*timeout} : caf::infinite;
-  self
-    ->request(impl_->rt->dispatcher, t, actors::watch_atom::value,
-              execution_id)
+  auto msg = timeout
+               ? caf::make_message(actors::watch_atom::value, execution_id,
+                                   caf::timespan{*timeout})
+               : caf::make_message(actors::watch_atom::value, execution_id);
+  self->request(impl_->rt->dispatcher, t, std::move(msg))
     .receive([&](actors::maybe_record& r) { row = std::move(r.record); },
              [&](caf::error& err) {
                if (err == caf::sec::request_timeout) {
@@ -247,15 +263,11 @@ bool executor::is_shut_down() const noexcept {
 }
 
 std::size_t executor::running_count() {
-  caf::scoped_actor self{*impl_->sys};
-  std::size_t n = 0;
-  self
-    ->request(impl_->rt->dispatcher, caf::infinite, actors::stats_atom::value)
-    .receive([&](actors::engine_stats& s) { n = s.running_bodies; },
-             [&](caf::error& err) {
-               throw actors::engine_failure(*impl_->sys, err);
-             });
-  return n;
+  return impl_->stats().running_bodies;
+}
+
+std::size_t executor::waiter_count() {
+  return impl_->stats().waiters;
 }
 
 const std::string& executor::incarnation() const noexcept {

@@ -329,6 +329,10 @@ public:
   /// Bodies running on this node now.
   std::size_t running_count();
 
+  /// Callers of wait() / wait_for() (local or through the executor actor)
+  /// waiting now. A timed wait stops counting when it gives up.
+  std::size_t waiter_count();
+
   /// This start's incarnation id (the owner of its leases).
   const std::string& incarnation() const noexcept;
 

@@ -29,6 +29,13 @@ void settle(caf::typed_response_promise<T>& rp, F&& make) {
   }
 }
 
+/// A finite caf::duration as a timespan.
+caf::timespan to_timespan(caf::duration d) {
+  std::chrono::steady_clock::time_point t{};
+  t += d; // caf::duration adds to a time point (and nothing else)
+  return std::chrono::duration_cast<caf::timespan>(t.time_since_epoch());
+}
+
 /// Waits for `id` to finish, then delivers `finish(record)`; on timeout
 /// delivers `finish(nullopt)`. The same steps as executor::wait(): not-found
 /// first, a finished execution at once (whatever the timeout), then the
@@ -51,7 +58,13 @@ void await_end(executor_actor::pointer self, const runtime_ptr& rt,
               settle(rp, [&] { return finish(std::move(r.record)); });
               return;
             }
-            self->request(rt->dispatcher, timeout, watch_atom::value, id)
+            // A timed wait tells the dispatcher its deadline, so that a
+            // wait that gives up leaves nothing behind.
+            auto msg = timeout.valid()
+                           ? caf::make_message(watch_atom::value, id,
+                                               to_timespan(timeout))
+                           : caf::make_message(watch_atom::value, id);
+            self->request(rt->dispatcher, timeout, std::move(msg))
                 .then(
                     [=](maybe_record& w) mutable {
                       settle(rp, [&] {

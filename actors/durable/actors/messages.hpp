@@ -52,6 +52,7 @@ using resync_atom = caf::atom_constant<caf::atom("resync")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using renewed_atom = caf::atom_constant<caf::atom("renewed")>;
 using leader_atom = caf::atom_constant<caf::atom("leader")>;
+using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
 
 // -- payload types ----------------------------------------------------------
 
@@ -89,6 +90,8 @@ struct engine_stats {
   std::uint64_t claims = 0;
   /// Executions stopped because another node took their row over.
   std::uint64_t leases_lost = 0;
+  /// Callers waiting for an execution to finish.
+  std::size_t waiters = 0;
 };
 
 /// Reply to an insert: one outcome per row, or the store's error.
