@@ -146,10 +146,10 @@ pg_store::impl::impl(pg_options o)
                                       "PGPORT, PGDATABASE)"}
                        : redact(url)),
     table(quote_ident(opts.schema) + ".executions"),
-    sender_id(make_incarnation_id()),
-    channel(notification_channel(opts.schema)),
     pool(url, std::clamp<std::size_t>(opts.pool_size, 1, 64),
-         [this](pqxx::connection& c) { prepare(c); }) {
+         [this](pqxx::connection& c) { prepare(c); }),
+    sender_id(make_incarnation_id()),
+    channel(notification_channel(opts.schema)) {
   insert_prefix = fmt::format("INSERT INTO {} ({}) VALUES ", table,
                               column_list());
   conflicts_sql = fmt::format(
