@@ -33,8 +33,14 @@ struct insert_outcome {
 /// `expected_version`; the stored version then becomes `expected_version + 1`
 /// and every field takes the value of `next` except the store-managed ones
 /// (`watched`; and `lease_expires_at` never moves back while the owner stays
-/// the same, since a renewal may have moved it after the writer read it). Status, owner and every other expectation are implied by the
-/// version, because every transition and every claim bumps it.
+/// the same, since a renewal may have moved it after the writer read it).
+/// Status, owner and every other expectation are implied by the version,
+/// because every transition and every claim bumps it.
+///
+/// The fields fixed at insert (task id, parent and root links, sleeping
+/// id, idempotency key, retry policy, sleep before run, timeout, input,
+/// created_at) must equal the stored row's: a store may leave them as
+/// they are instead of writing them again.
 struct transition {
   execution_record next;
   std::uint64_t expected_version = 0;

@@ -106,7 +106,7 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   st->claiming = true;
   st->backlog = false;
   ++st->claims;
-  self->request(st->rt->storage, caf::infinite, claim_atom::value,
+  self->request(st->rt->claimer, caf::infinite, claim_atom::value,
                 std::move(req))
     .then(
       [=](claim_result& res) {

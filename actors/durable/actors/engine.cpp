@@ -16,8 +16,10 @@ std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
   rt->timers = sys.spawn(timer_service);
   if (rt->detached_io) {
     rt->storage = sys.spawn<caf::detached>(storage_actor, rt);
+    rt->claimer = sys.spawn<caf::detached>(claim_actor, rt);
   } else {
     rt->storage = sys.spawn(storage_actor, rt);
+    rt->claimer = sys.spawn(claim_actor, rt);
   }
   rt->janitor = sys.spawn<caf::lazy_init>(janitor, rt);
   rt->dispatcher = sys.spawn<caf::lazy_init>(dispatcher, rt);
@@ -39,7 +41,7 @@ std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
 void stop_engine(const runtime_ptr& rt, std::uint64_t listener_token) {
   rt->db->unsubscribe(listener_token);
   for (auto* a : {&rt->dispatcher, &rt->janitor, &rt->lease_keeper,
-                  &rt->storage, &rt->timers}) {
+                  &rt->storage, &rt->claimer, &rt->timers}) {
     // Handles stay set: actors that are still finishing may read them.
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);

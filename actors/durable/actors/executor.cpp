@@ -240,7 +240,7 @@ void executor::shutdown() {
       .receive([](std::size_t) {}, [](caf::error&) {});
     std::vector<caf::actor> services{rt->dispatcher, rt->janitor,
                                      rt->lease_keeper, rt->storage,
-                                     rt->timers};
+                                     rt->claimer, rt->timers};
     for (auto& a : services)
       self->monitor(a);
     actors::stop_engine(rt, impl_->listener);
@@ -254,6 +254,7 @@ void executor::shutdown() {
   // actor; a detached actor's thread ends only once nothing refers to it.
   rt->workers->close();
   rt->storage = nullptr;
+  rt->claimer = nullptr;
   rt->lease_keeper = nullptr;
   impl_->own_sys.reset(); // joins every actor of our own system
 }

@@ -40,6 +40,8 @@ struct runtime {
   std::atomic<std::uint64_t> next_timer_token{1};
 
   caf::actor storage;
+  /// Claims run on their own actor (see claim_actor), beside `storage`.
+  caf::actor claimer;
   caf::actor timers;
   caf::actor dispatcher;
   caf::actor janitor;

@@ -255,4 +255,16 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
   };
 }
 
+caf::behavior claim_actor(caf::event_based_actor*, runtime_ptr rt) {
+  return {
+    [rt](claim_atom, const claim_request& req) -> caf::result<claim_result> {
+      try {
+        return rt->db->claim(req);
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
+  };
+}
+
 } // namespace durable::actors

@@ -21,7 +21,8 @@ namespace durable::actors {
 /// - `(insert, vector<execution_record>)` -> `insert_reply`; or with an
 ///   `insert_callback` instead of a reply (callable from outside actors);
 /// - `(apply, transition)` -> `write_outcome`;
-/// - `(claim, claim_request)` -> `claim_result`;
+/// - `(claim, claim_request)` -> `claim_result` (the engine sends claims to
+///   claim_actor instead; this stays for callers with one handle);
 /// - `(fetch, id)`, `(watch, id)` -> `maybe_record`;
 /// - `(children, parent_id)` -> `vector<execution_record>`;
 /// - `(cancel, id)` -> `maybe_record`: cancels an unfinished execution and
@@ -34,5 +35,15 @@ namespace durable::actors {
 /// A store exception becomes a `caf::error` reply (sec::runtime_error with
 /// the message); the engine leaves the row to lease expiry.
 caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt);
+
+/// Runs the node's claims: `(claim, claim_request)` -> `claim_result`.
+///
+/// A claim is the dispatcher's only way to new work, so it does not queue
+/// behind the storage actor's group commits (an insert of a thousand rows,
+/// a batch of transitions): on PostgreSQL it runs on its own pooled
+/// connection at the same time. Nothing orders a claim after a write but
+/// the write's reply, which the sender sees only after the commit.
+/// Detached like the storage actor; errors as there.
+caf::behavior claim_actor(caf::event_based_actor* self, runtime_ptr rt);
 
 } // namespace durable::actors

@@ -14,6 +14,7 @@
 #include "durable/status.hpp"
 #include "durable/ids.hpp"
 #include "durable/storage/pg/error_mapping.hpp"
+#include "durable/storage/pg/json_rows.hpp"
 #include "durable/storage/pg/notification.hpp"
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/row_codec.hpp"
@@ -25,7 +26,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::size_t insert_chunk = 500;
+/// Rows per INSERT statement: bounds the size of its JSON parameter.
+constexpr std::size_t insert_chunk = 1000;
 constexpr std::string_view min_bigint = "-9223372036854775808";
 constexpr std::string_view active_statuses
   = "('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')";
@@ -40,6 +42,47 @@ pqxx::result exec(pqxx::transaction_base& tx, const char* name,
                   const std::vector<param>& ps) {
   auto ptrs = pointers(ps);
   return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(ptrs));
+}
+
+/// Every column of the table.
+json_rows all_columns() {
+  std::vector<std::size_t> all(column_count);
+  for (std::size_t i = 0; i < column_count; ++i)
+    all[i] = i;
+  return json_rows{std::move(all)};
+}
+
+/// Columns fixed at insert: a transition never changes them (store.hpp),
+/// so st_apply neither sends nor writes them.
+bool fixed_at_insert(std::string_view name) {
+  static constexpr std::string_view fixed[] = {
+    "task_id", "parent_task_id", "parent_id", "parent_index", "parent_only",
+    "parent_is_finalize", "root_task_id", "root_id", "sleeping_id",
+    "idempotency_key", "retry_max_attempts", "retry_base_delay_ms",
+    "retry_multiplier", "retry_max_delay_ms", "retry_jitter",
+    "sleep_before_run_ms", "timeout_ms", "input", "created_at"};
+  return std::find(std::begin(fixed), std::end(fixed), name)
+         != std::end(fixed);
+}
+
+/// What a batch of transitions passes (see st_apply): `id`, `version` (the
+/// expected one) and every column a transition may change; not `watched`,
+/// which the store manages.
+const std::vector<std::size_t>& transition_column_indexes() {
+  static const auto indexes = [] {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < column_count; ++i) {
+      const auto name = columns()[i].name;
+      if (name != "watched" && !fixed_at_insert(name))
+        out.push_back(i);
+    }
+    return out;
+  }();
+  return indexes;
+}
+
+json_rows transition_columns() {
+  return json_rows{transition_column_indexes()};
 }
 
 std::string str(std::int64_t x) {
@@ -71,10 +114,12 @@ std::string one_line(std::string text) {
 // -- statement names ----------------------------------------------------------
 
 constexpr const char* st_get = "durable_get";
+constexpr const char* st_get_many = "durable_get_many";
 constexpr const char* st_get_sleeping = "durable_get_sleeping";
 constexpr const char* st_children = "durable_children";
 constexpr const char* st_claim = "durable_claim";
 constexpr const char* st_apply = "durable_apply";
+constexpr const char* st_apply_owner = "durable_apply_owner";
 constexpr const char* st_cascade = "durable_cascade";
 constexpr const char* st_lock = "durable_lock";
 constexpr const char* st_renew = "durable_renew";
@@ -83,7 +128,7 @@ constexpr const char* st_scan = "durable_scan";
 constexpr const char* st_watch = "durable_watch";
 constexpr const char* st_erase = "durable_erase";
 constexpr const char* st_corrupt = "durable_corrupt";
-constexpr const char* st_insert1 = "durable_insert1";
+constexpr const char* st_insert = "durable_insert";
 constexpr const char* st_conflicts = "durable_conflicts";
 constexpr const char* st_clock = "durable_clock";
 constexpr const char* st_notify = "durable_notify";
@@ -150,8 +195,12 @@ pg_store::impl::impl(pg_options o)
          [this](pqxx::connection& c) { prepare(c); }),
     sender_id(make_incarnation_id()),
     channel(notification_channel(opts.schema)) {
-  insert_prefix = fmt::format("INSERT INTO {} ({}) VALUES ", table,
-                              column_list());
+  insert_sql = fmt::format(
+    "INSERT INTO {t} ({cols}) SELECT {vcols} FROM "
+    "jsonb_populate_recordset(NULL::{t}, $1::jsonb) AS v ON CONFLICT DO "
+    "NOTHING RETURNING id, sleeping_id, idempotency_key",
+    fmt::arg("t", table), fmt::arg("cols", column_list()),
+    fmt::arg("vcols", column_list("v")));
   conflicts_sql = fmt::format(
     "SELECT id, sleeping_id, idempotency_key FROM {} WHERE id = "
     "ANY($1::text[]) OR sleeping_id = ANY($2::text[]) OR idempotency_key = "
@@ -213,6 +262,9 @@ void pg_store::impl::build_statements() {
                       "* 1000000)::bigint");
   add(st_get, fmt::format("SELECT {} FROM {} e WHERE e.id = $1", ecols,
                                 t));
+  add(st_get_many, fmt::format("SELECT {} FROM {} e WHERE e.id = "
+                                "ANY($1::text[])",
+                                ecols, t));
   add(st_get_sleeping,
             fmt::format("SELECT {} FROM {} e WHERE e.sleeping_id = $1", ecols,
                         t));
@@ -309,51 +361,56 @@ void pg_store::impl::build_statements() {
       fmt::arg("lk", lease_key), fmt::arg("lp", leased_pred),
       fmt::arg("ecols", ecols));
   add(st_claim, claim_sql);
-  // A transition: $1 id, $2 expected version, $3 now, then every column but
-  // id, version and watched. A transition that keeps the owner never moves
-  // the lease back (a renewal may have moved it after the writer read).
+  // Transitions: $1 now, $2 the rows as JSON (json_rows.hpp) with the
+  // columns of transition_columns(), `version` holding each transition's
+  // expected version. A transition that keeps the owner never moves the
+  // lease back (a renewal may have moved it after the writer read). Both
+  // return, per applied row, what the writer does not know already: the
+  // time and the store-managed lease and `watched`.
   {
     std::string set;
-    int k = 4;
-    int owner_k = 0;
-    int lease_k = 0;
-    for (const auto& col : columns()) {
-      if (col.name == "id" || col.name == "version" || col.name == "watched")
-        continue;
-      if (col.name == "owner")
-        owner_k = k;
-      if (col.name == "lease_expires_at")
-        lease_k = k;
-      ++k;
-    }
-    k = 4;
-    for (const auto& col : columns()) {
-      if (col.name == "id" || col.name == "version" || col.name == "watched")
+    for (auto i : transition_column_indexes()) {
+      const auto name = columns()[i].name;
+      if (name == "id" || name == "version")
         continue;
       if (!set.empty())
         set += ", ";
-      if (col.name == "lease_expires_at")
-        set += fmt::format(
-          "lease_expires_at = CASE WHEN ${0}::text IS NOT NULL AND "
-          "e.owner = ${0}::text AND e.lease_expires_at IS NOT NULL AND "
-          "(${1}::bigint IS NULL OR ${1}::bigint < e.lease_expires_at) THEN "
-          "e.lease_expires_at ELSE ${1}::bigint END",
-          owner_k, lease_k);
+      if (name == "lease_expires_at")
+        set += "lease_expires_at = CASE WHEN v.owner IS NOT NULL AND "
+               "e.owner = v.owner AND e.lease_expires_at IS NOT NULL AND "
+               "(v.lease_expires_at IS NULL OR v.lease_expires_at < "
+               "e.lease_expires_at) THEN e.lease_expires_at ELSE "
+               "v.lease_expires_at END";
       else
-        set += fmt::format("{} = ${}::{}", col.name, k, col.type);
-      ++k;
+        set += fmt::format("{0} = v.{0}", name);
     }
+    const auto rows = fmt::format("jsonb_populate_recordset(NULL::{}, "
+                                  "$2::jsonb) AS v",
+                                  t);
+    // A batch: rows are updated (so locked) in the order of the JSON
+    // array, which the caller sorts by id as every multi-row lock in this
+    // store is ordered (see st_renew): a nested loop over the batch does
+    // that, and a rare other plan only risks a deadlock that run() retries.
     add(st_apply,
-              fmt::format("WITH old AS (SELECT id, owner FROM {t} WHERE id = "
-                          "$1 AND version = $2::bigint FOR UPDATE), "
-                          "u AS (UPDATE {t} e SET {set}, version = "
-                          "$2::bigint + 1 FROM old WHERE e.id = old.id "
-                          "RETURNING {ecols}) "
-                          "SELECT old.owner, {now}, u.* FROM u JOIN old ON "
-                          "old.id = u.id",
-                          fmt::arg("t", t), fmt::arg("set", set),
-                          fmt::arg("ecols", ecols),
-                          fmt::arg("now", now_expr(3))));
+        fmt::format("UPDATE {t} e SET {set}, version = v.version + 1 "
+                    "FROM {rows} WHERE e.id = v.id AND e.version = v.version "
+                    "RETURNING e.id, NULL::text, {now}, e.lease_expires_at, "
+                    "e.watched",
+                    fmt::arg("t", t), fmt::arg("set", set),
+                    fmt::arg("rows", rows), fmt::arg("now", now_expr(1))));
+    // One transition that also needs the owner it replaces (a cancel
+    // announces it): the row is locked first to read it.
+    add(st_apply_owner,
+        fmt::format("WITH n AS (SELECT {now} AS now), "
+                    "v AS (SELECT * FROM {rows}), "
+                    "old AS (SELECT e.id, e.owner FROM {t} e JOIN v ON "
+                    "e.id = v.id AND e.version = v.version FOR UPDATE OF e) "
+                    "UPDATE {t} e SET {set}, version = v.version + 1 "
+                    "FROM v, old WHERE e.id = v.id AND old.id = v.id "
+                    "RETURNING e.id, old.owner, (SELECT now FROM n), "
+                    "e.lease_expires_at, e.watched",
+                    fmt::arg("t", t), fmt::arg("set", set),
+                    fmt::arg("rows", rows), fmt::arg("now", now_expr(1))));
   }
   // Cancels every unfinished descendant of $1 (task $2, error message $3):
   // each gets "Parent task failed [...]" naming its immediate parent, with
@@ -388,7 +445,7 @@ void pg_store::impl::build_statements() {
       "RETURNING e.id, e.parent_id, locked.owner, n.now",
       fmt::arg("now", now_expr(4)), fmt::arg("t", t),
       fmt::arg("act", active_statuses)));
-  add(st_insert1, insert_sql(1));
+  add(st_insert, insert_sql);
   add(st_notify, "SELECT pg_notify($1, $2)");
   add(st_lead,
       fmt::format("WITH n AS (SELECT {now} AS now) "
@@ -411,22 +468,6 @@ void pg_store::impl::prepare(pqxx::connection& c) {
   // connection would otherwise pay for planning every statement it uses.
   for (const auto& [name, sql] : statements)
     c.prepare_now(name);
-}
-
-std::string pg_store::impl::insert_sql(std::size_t rows) const {
-  std::string sql = insert_prefix;
-  int k = 1;
-  for (std::size_t i = 0; i < rows; ++i) {
-    sql += i == 0 ? "(" : ", (";
-    for (std::size_t c = 0; c < column_count; ++c) {
-      if (c > 0)
-        sql += ", ";
-      sql += fmt::format("${}::{}", k++, columns()[c].type);
-    }
-    sql += ')';
-  }
-  sql += " ON CONFLICT DO NOTHING RETURNING id, sleeping_id, idempotency_key";
-  return sql;
 }
 
 void pg_store::impl::fail(const char* op, const std::string& what,
@@ -554,18 +595,16 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
   std::vector<bool> inserted(rows.size(), false);
   for (std::size_t begin = 0; begin < rows.size(); begin += insert_chunk) {
     const auto end = std::min(rows.size(), begin + insert_chunk);
-    std::vector<param> ps;
-    ps.reserve((end - begin) * column_count);
-    for (auto i = begin; i < end; ++i) {
-      auto enc = encode(rows[i]);
-      std::move(enc.begin(), enc.end(), std::back_inserter(ps));
-    }
+    auto batch = all_columns();
+    for (auto i = begin; i < end; ++i)
+      batch.add(encode(rows[i]));
+    std::vector<param> ps{batch.take()};
     pqxx::result res;
-    if (end - begin == 1 && prepared) {
-      res = exec(tx, st_insert1, ps);
+    if (prepared) {
+      res = exec(tx, st_insert, ps);
     } else {
       auto ptrs = pointers(ps);
-      res = tx.exec_params(insert_sql(end - begin),
+      res = tx.exec_params(insert_sql,
                            pqxx::prepare::make_dynamic_params(ptrs));
     }
     // Match each returned row to the first unmatched row of the chunk with
@@ -723,134 +762,248 @@ pg_store::insert(std::vector<execution_record> rows) {
   return out;
 }
 
+/// A transition that applied: what the store decided (the row after the
+/// write is the transition's `next` with these), and what its events need.
+struct applied_write {
+  std::optional<std::string> prev_owner;
+  timestamp now{};
+  std::optional<timestamp> lease_expires_at;
+  bool watched = false;
+  std::vector<execution_record> kids;
+  std::vector<store_event> cascade_events;
+  std::unordered_set<std::string> cascaded;
+};
+
+namespace {
+
+/// The stored row after `t` applied as `w` says.
+execution_record row_after(execution_record next, const transition& t,
+                           const applied_write& w) {
+  next.version = t.expected_version + 1;
+  next.lease_expires_at = w.lease_expires_at;
+  next.watched = w.watched;
+  return next;
+}
+
+/// Appends the events store.hpp lists for a transition that applied as `w`
+/// says; `next` is the transition's row (the store-managed fields are w's).
+void add_events(const execution_record& next, applied_write& w,
+                std::vector<store_event>& events) {
+  if (next.is_finished() && (next.parent || w.watched))
+    events.push_back({store_event::type::finished, next.id,
+                      parent_id_of(next), {}, next.finished_at.value_or(w.now)});
+  const execution_record* earliest = nullptr;
+  if (next.status == execution_status::ready)
+    earliest = &next;
+  for (const auto& kid : w.kids)
+    if (!w.cascaded.contains(kid.id) && kid.status == execution_status::ready
+        && (!earliest || kid.start_at < earliest->start_at))
+      earliest = &kid;
+  if (earliest)
+    events.push_back({store_event::type::work_ready, earliest->id, {}, {},
+                      earliest->start_at});
+  for (const auto& kid : w.kids)
+    if (!w.cascaded.contains(kid.id) && is_live_sleeper(kid))
+      events.push_back({store_event::type::deadline, kid.id, {}, {},
+                        *kid.expires_at});
+  if (next.status == execution_status::cancelled && w.prev_owner)
+    events.push_back({store_event::type::cancelled, next.id, {},
+                      std::move(*w.prev_owner), w.now});
+  std::move(w.cascade_events.begin(), w.cascade_events.end(),
+            std::back_inserter(events));
+}
+
+} // namespace
+
+void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
+                                 const std::vector<const transition*>& ts,
+                                 std::vector<applied_write*>& applied,
+                                 std::vector<write_outcome*>& out,
+                                 bool with_owner) {
+  static const auto version_index = column_index("version");
+  auto batch = transition_columns();
+  for (const auto* t : ts) {
+    auto enc = encode(t->next);
+    enc[version_index] = str(static_cast<std::int64_t>(t->expected_version));
+    batch.add(enc);
+  }
+  auto res = exec(tx, with_owner ? st_apply_owner : st_apply,
+                  {now_param(), batch.take()});
+  std::unordered_map<std::string_view, std::size_t> by_id;
+  for (std::size_t r = 0; r < res.size(); ++r)
+    by_id.emplace(res[r][0].c_str(), r);
+  std::vector<std::string> missing;
+  for (std::size_t k = 0; k < ts.size(); ++k) {
+    auto it = by_id.find(ts[k]->next.id);
+    if (it == by_id.end()) {
+      missing.push_back(ts[k]->next.id);
+      continue;
+    }
+    const auto& row = res[it->second];
+    auto& w = *applied[k];
+    if (!row[1].is_null())
+      w.prev_owner = row[1].c_str();
+    w.now = time_of(row[2]);
+    w.lease_expires_at = row[3].is_null() ? std::optional<timestamp>{}
+                                          : time_of(row[3]);
+    w.watched = row[4].as<bool>();
+    *out[k] = {write_status::applied, std::nullopt};
+  }
+  if (missing.empty())
+    return;
+  // The version did not match, or the row is gone: report the stored row.
+  std::unordered_map<std::string, execution_record> current;
+  for (const auto& row : exec(tx, st_get_many, {to_array_literal(missing)})) {
+    auto r = decode(row);
+    auto id = r.id;
+    current.emplace(std::move(id), std::move(r));
+  }
+  for (std::size_t k = 0; k < ts.size(); ++k) {
+    if (out[k]->status == write_status::applied)
+      continue;
+    applied[k] = nullptr;
+    auto it = current.find(ts[k]->next.id);
+    if (it == current.end())
+      *out[k] = {write_status::not_found, std::nullopt};
+    else
+      *out[k] = {write_status::conflict, it->second};
+  }
+}
+
+void pg_store::impl::apply_one(pqxx::transaction_base& tx,
+                               const transition& t, write_outcome& out,
+                               applied_write*& w, bool want) {
+  // A savepoint per transition with children: a colliding child undoes
+  // only its own transition. (Plain SQL: libpqxx 6.4's subtransaction
+  // issues no SAVEPOINT before exec_prepared/exec_params.)
+  const bool sub = !t.children.empty();
+  if (sub)
+    tx.exec("SAVEPOINT durable_transition");
+  {
+    std::vector<const transition*> one{&t};
+    std::vector<applied_write*> ws{w};
+    std::vector<write_outcome*> outs{&out};
+    apply_plain(tx, one, ws, outs,
+                t.next.status == execution_status::cancelled);
+    w = ws[0];
+  }
+  if (out.status != write_status::applied) {
+    if (sub)
+      tx.exec("RELEASE SAVEPOINT durable_transition");
+    return;
+  }
+  if (sub) {
+    std::vector<execution_record> copy = t.children;
+    auto kids = insert_rows(tx, copy, nullptr, true);
+    bool clash = std::any_of(kids.begin(), kids.end(), [](auto& o) {
+      return o.result != insert_outcome::kind::inserted;
+    });
+    if (clash) {
+      tx.exec("ROLLBACK TO SAVEPOINT durable_transition");
+      tx.exec("RELEASE SAVEPOINT durable_transition");
+      w = nullptr;
+      auto cur = exec(tx, st_get, {t.next.id});
+      out = {write_status::rejected,
+             cur.empty() ? std::nullopt : std::optional{decode(cur[0])}};
+      return;
+    }
+    tx.exec("RELEASE SAVEPOINT durable_transition");
+    w->kids = std::move(copy);
+  }
+  if (t.cancel_descendants) {
+    const auto& row = t.next;
+    auto msg = row.error ? row.error->message : std::string{};
+    auto cres = exec(tx, st_cascade, {row.id, row.task_id, msg, now_param()});
+    for (const auto& c : cres) {
+      std::string id = c[0].c_str();
+      std::string parent = c[1].is_null() ? "" : c[1].c_str();
+      auto at = time_of(c[3]);
+      if (want) {
+        if (!c[2].is_null())
+          w->cascade_events.push_back(
+            {store_event::type::cancelled, id, {}, c[2].c_str(), at});
+        w->cascade_events.push_back(
+          {store_event::type::finished, id, parent, {}, at});
+      }
+      w->cascaded.insert(std::move(id));
+    }
+  }
+}
+
 std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   if (ts.empty())
     return {};
   auto& d = *impl_;
   const bool want = d.wants_events();
   std::vector<store_event> events;
+  // Plain transitions (no children, no cascade, no cancel, first of their
+  // id in the batch) go in one statement, in id order; the others one by
+  // one after them.
+  std::vector<std::size_t> plain, special;
+  {
+    std::unordered_set<std::string_view> seen;
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      const auto& t = ts[i];
+      if (t.children.empty() && !t.cancel_descendants
+          && t.next.status != execution_status::cancelled
+          && seen.insert(t.next.id).second)
+        plain.push_back(i);
+      else
+        special.push_back(i);
+    }
+    std::sort(plain.begin(), plain.end(), [&](std::size_t a, std::size_t b) {
+      return ts[a].next.id < ts[b].next.id;
+    });
+  }
+  std::vector<write_outcome> out;
+  std::vector<applied_write> writes;
+  std::vector<applied_write*> applied;
+  // The body may run again (a conflict or a lost connection), so it reads
+  // `ts` without changing it; the rows are moved out after the commit.
   auto body = [&](pqxx::work& tx) {
     events.clear();
-    std::vector<write_outcome> out;
-    out.reserve(ts.size());
-    const auto now_p = d.now_param();
+    out.assign(ts.size(), write_outcome{});
+    writes.assign(ts.size(), applied_write{});
+    applied.resize(ts.size());
+    for (std::size_t i = 0; i < ts.size(); ++i)
+      applied[i] = &writes[i];
     // Lock every row of the batch in id order first, so that two batches
-    // touching the same rows never deadlock.
-    {
+    // touching the same rows never deadlock (the plain statement alone
+    // locks its rows in order too).
+    if (!special.empty() && ts.size() > 1) {
       std::set<std::string> ids;
       for (const auto& t : ts)
         ids.insert(t.next.id);
-      if (ids.size() > 1)
-        exec(tx, st_lock,
-             {to_array_literal(std::vector<std::string>(ids.begin(),
-                                                        ids.end()))});
+      exec(tx, st_lock,
+           {to_array_literal(std::vector<std::string>(ids.begin(),
+                                                      ids.end()))});
     }
-    for (const auto& t : ts) {
-      std::vector<param> ps;
-      ps.reserve(column_count);
-      ps.emplace_back(t.next.id);
-      ps.emplace_back(str(static_cast<std::int64_t>(t.expected_version)));
-      ps.push_back(now_p);
-      auto enc = encode(t.next);
-      for (std::size_t i = 0; i < column_count; ++i) {
-        auto name = columns()[i].name;
-        if (name == "id" || name == "version" || name == "watched")
-          continue;
-        ps.push_back(std::move(enc[i]));
+    if (!plain.empty()) {
+      std::vector<const transition*> batch;
+      std::vector<applied_write*> ws;
+      std::vector<write_outcome*> outs;
+      for (auto i : plain) {
+        batch.push_back(&ts[i]);
+        ws.push_back(applied[i]);
+        outs.push_back(&out[i]);
       }
-      // A savepoint per transition with children: a colliding child undoes
-      // only its own transition. (Plain SQL: libpqxx 6.4's subtransaction
-      // issues no SAVEPOINT before exec_prepared/exec_params.)
-      const bool sub = !t.children.empty();
-      if (sub)
-        tx.exec("SAVEPOINT durable_transition");
-      auto res = exec(tx, st_apply, ps);
-      if (res.empty()) {
-        if (sub)
-          tx.exec("RELEASE SAVEPOINT durable_transition");
-        auto cur = exec(tx, st_get, {t.next.id});
-        if (cur.empty())
-          out.push_back({write_status::not_found, std::nullopt});
-        else
-          out.push_back({write_status::conflict, decode(cur[0])});
-        continue;
-      }
-      std::optional<std::string> prev_owner;
-      if (!res[0][0].is_null())
-        prev_owner = res[0][0].c_str();
-      const auto now = time_of(res[0][1]);
-      auto row = decode(res[0], 2);
-      std::vector<execution_record> kids;
-      if (sub) {
-        std::vector<execution_record> copy = t.children;
-        auto outs = d.insert_rows(tx, copy, nullptr, true);
-        bool clash = std::any_of(outs.begin(), outs.end(), [](auto& o) {
-          return o.result != insert_outcome::kind::inserted;
-        });
-        if (clash) {
-          tx.exec("ROLLBACK TO SAVEPOINT durable_transition");
-          tx.exec("RELEASE SAVEPOINT durable_transition");
-          auto cur = exec(tx, st_get, {t.next.id});
-          out.push_back({write_status::rejected,
-                         cur.empty() ? std::nullopt
-                                     : std::optional{decode(cur[0])}});
-          continue;
-        }
-        tx.exec("RELEASE SAVEPOINT durable_transition");
-        kids = std::move(copy);
-      }
-      std::unordered_set<std::string> cascaded;
-      std::vector<store_event> cascade_events;
-      if (t.cancel_descendants) {
-        auto msg = row.error ? row.error->message : std::string{};
-        auto cres = exec(tx, st_cascade,
-                         {row.id, row.task_id, msg, now_p});
-        for (const auto& c : cres) {
-          std::string id = c[0].c_str();
-          std::string parent = c[1].is_null() ? "" : c[1].c_str();
-          auto at = time_of(c[3]);
-          if (want) {
-            if (!c[2].is_null())
-              cascade_events.push_back({store_event::type::cancelled, id, {},
-                                        c[2].c_str(), at});
-            cascade_events.push_back(
-              {store_event::type::finished, id, parent, {}, at});
-          }
-          cascaded.insert(std::move(id));
-        }
-      }
-      out.push_back({write_status::applied, row});
-      if (!want)
-        continue;
-      if (row.is_finished() && (row.parent || row.watched))
-        events.push_back({store_event::type::finished, row.id,
-                          parent_id_of(row), {},
-                          row.finished_at.value_or(now)});
-      const execution_record* earliest = nullptr;
-      if (row.status == execution_status::ready)
-        earliest = &row;
-      for (const auto& kid : kids)
-        if (!cascaded.contains(kid.id)
-            && kid.status == execution_status::ready
-            && (!earliest || kid.start_at < earliest->start_at))
-          earliest = &kid;
-      if (earliest)
-        events.push_back({store_event::type::work_ready, earliest->id, {}, {},
-                          earliest->start_at});
-      for (const auto& kid : kids)
-        if (!cascaded.contains(kid.id) && is_live_sleeper(kid))
-          events.push_back({store_event::type::deadline, kid.id, {}, {},
-                            *kid.expires_at});
-      if (row.status == execution_status::cancelled && prev_owner)
-        events.push_back({store_event::type::cancelled, row.id, {},
-                          std::move(*prev_owner), now});
-      std::move(cascade_events.begin(), cascade_events.end(),
-                std::back_inserter(events));
+      d.apply_plain(tx, batch, ws, outs, false);
+      for (std::size_t k = 0; k < plain.size(); ++k)
+        applied[plain[k]] = ws[k];
     }
+    for (auto i : special)
+      d.apply_one(tx, ts[i], out[i], applied[i], want);
+    if (want)
+      for (std::size_t i = 0; i < ts.size(); ++i)
+        if (applied[i])
+          add_events(ts[i].next, *applied[i], events);
     d.announce(tx, events, true);
-    return out;
+    return true;
   };
-  auto out = d.run<pqxx::work>("apply", impl::mode::write, body);
+  d.run<pqxx::work>("apply", impl::mode::write, body);
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    if (applied[i])
+      out[i].current = row_after(std::move(ts[i].next), ts[i], *applied[i]);
   d.notify(std::move(events));
   return out;
 }

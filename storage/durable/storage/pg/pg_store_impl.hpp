@@ -19,6 +19,8 @@
 /// Internal to storage/pg.
 namespace durable::storage::pg {
 
+struct applied_write;
+
 struct pg_store::impl {
   explicit impl(pg_options o);
 
@@ -48,11 +50,11 @@ struct pg_store::impl {
 
   /// The schema-qualified table, e.g. `"durable".executions`.
   std::string table;
-  std::string insert_prefix;
   std::string conflicts_sql;
 
-  /// The INSERT of `rows` rows (ON CONFLICT DO NOTHING RETURNING identity).
-  std::string insert_sql(std::size_t rows) const;
+  /// The INSERT of a batch of rows given as JSON (json_rows.hpp;
+  /// ON CONFLICT DO NOTHING RETURNING identity).
+  std::string insert_sql;
 
   /// The claim statement (tests EXPLAIN it): $1 task ids (text[]), $2 limit,
   /// $3 owner, $4 lease in microseconds, $5 now (NULL: the server's).
@@ -95,6 +97,22 @@ struct pg_store::impl {
   std::vector<insert_outcome>
   insert_rows(pqxx::transaction_base& tx, std::vector<execution_record>& rows,
               std::vector<store_event>* events, bool prepared);
+
+  /// Applies plain transitions (no children, no cascade, distinct ids) in
+  /// one statement. For each `ts[k]`, `*out[k]` gets the status (an applied
+  /// one without its row: that is `ts[k]->next` with what `*applied[k]`
+  /// records) and `applied[k]` becomes null unless it applied.
+  /// `with_owner`: also read the owner each row had (a cancel announces it);
+  /// without it the rows are updated in the order of `ts`.
+  void apply_plain(pqxx::transaction_base& tx,
+                   const std::vector<const transition*>& ts,
+                   std::vector<applied_write*>& applied,
+                   std::vector<write_outcome*>& out, bool with_owner);
+
+  /// Applies one transition of any kind (children under a savepoint, the
+  /// cascade) as apply_plain does; `want`: collect the cascade's events.
+  void apply_one(pqxx::transaction_base& tx, const transition& t,
+                 write_outcome& out, applied_write*& w, bool want);
 
   // -- listeners --------------------------------------------------------------
 
