@@ -253,6 +253,47 @@ TEST_CASE("payloads and ids with quotes and unicode survive claim and apply") {
   CHECK(back->output == t.next.output);
 }
 
+TEST_CASE("control characters in payloads survive a batch insert and a batch apply") {
+  auto s = tpg::make_store();
+  std::vector<execution_record> rows;
+  for (int i = 0; i < 3; ++i) {
+    auto r = make_row(*s, "te_ctl_" + std::to_string(i));
+    r.input = std::string{"\"line\n\ttab\x01\x1f\x7f "} + "\xc3\xa9\"";
+    rows.push_back(r);
+  }
+  s->insert(rows);
+  auto c = s->claim(claim_req("owner_a", 10));
+  REQUIRE(c.claimed.size() == 3);
+  std::vector<transition> ts;
+  for (auto& row : c.claimed) {
+    CHECK(row.input == rows[0].input);
+    transition t;
+    t.next = row;
+    t.expected_version = row.version;
+    t.next.status = execution_status::completed;
+    t.next.output = std::string{"out\r\n\b\f\x02"} + row.id;
+    ts.push_back(t);
+  }
+  ts[1].expected_version += 7; // a stale writer: conflicts, the others apply
+  auto out = s->apply(ts);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].status == write_status::applied);
+  CHECK(out[1].status == write_status::conflict);
+  CHECK(out[2].status == write_status::applied);
+  for (std::size_t i : {std::size_t{0}, std::size_t{2}}) {
+    auto back = s->get(ts[i].next.id);
+    REQUIRE(back.has_value());
+    CHECK(back->output == ts[i].next.output);
+    CHECK(back->version == ts[i].expected_version + 1);
+    CHECK(out[i].current->output == back->output);
+    CHECK(out[i].current->version == back->version);
+    CHECK(out[i].current->lease_expires_at == back->lease_expires_at);
+  }
+  REQUIRE(out[1].current.has_value());
+  CHECK(out[1].current->status == execution_status::running);
+  CHECK(out[1].current->version == c.claimed[1].version);
+}
+
 TEST_CASE("the claim query uses indexes on a large table") {
   auto store = tpg::make_store();
   auto& pg = static_cast<pgs::pg_store&>(*store);
