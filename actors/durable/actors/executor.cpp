@@ -124,7 +124,7 @@ executor::enqueue_raw_async(const std::string& task_id,
       promise->set_exception(std::current_exception());
     }
   };
-  caf::anon_send(impl_->rt->storage, actors::insert_atom::value,
+  caf::anon_send(impl_->rt->inserter, actors::insert_atom::value,
                  std::move(rows), std::move(cb));
   return future;
 }
@@ -240,7 +240,8 @@ void executor::shutdown() {
       .receive([](std::size_t) {}, [](caf::error&) {});
     std::vector<caf::actor> services{rt->dispatcher, rt->janitor,
                                      rt->lease_keeper, rt->storage,
-                                     rt->claimer, rt->timers};
+                                     rt->inserter, rt->claimer,
+                                     rt->timers};
     for (auto& a : services)
       self->monitor(a);
     actors::stop_engine(rt, impl_->listener);
@@ -254,6 +255,7 @@ void executor::shutdown() {
   // actor; a detached actor's thread ends only once nothing refers to it.
   rt->workers->close();
   rt->storage = nullptr;
+  rt->inserter = nullptr;
   rt->claimer = nullptr;
   rt->lease_keeper = nullptr;
   impl_->own_sys.reset(); // joins every actor of our own system

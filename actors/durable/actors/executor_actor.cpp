@@ -112,7 +112,7 @@ executor_actor::behavior_type executor_behavior(executor_actor::pointer self,
         }
         auto sleeping_ids = sleeping_ids_of(rows);
         auto rp = self->make_response_promise<std::vector<std::string>>();
-        self->request(rt->storage, caf::infinite, insert_atom::value,
+        self->request(rt->inserter, caf::infinite, insert_atom::value,
                       std::move(rows))
             .then(
                 [=](insert_reply& reply) mutable {

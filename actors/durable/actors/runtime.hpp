@@ -40,6 +40,10 @@ struct runtime {
   std::atomic<std::uint64_t> next_timer_token{1};
 
   caf::actor storage;
+  /// Enqueues (new top-level rows) are group-committed by a storage actor
+  /// of their own, so they run beside the engine's transitions instead of
+  /// taking turns with them; its protocol is storage_actor's.
+  caf::actor inserter;
   /// Claims run on their own actor (see claim_actor), beside `storage`.
   caf::actor claimer;
   caf::actor timers;

@@ -936,28 +936,78 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   auto& d = *impl_;
   const bool want = d.wants_events();
   std::vector<store_event> events;
-  // Plain transitions (no children, no cascade, no cancel, first of their
-  // id in the batch) go in one statement, in id order; the others one by
-  // one after them.
-  std::vector<std::size_t> plain, special;
+  // Plain transitions (no cascade, no cancel, first of their id in the
+  // batch) are one UPDATE, in id order; those of them with children
+  // ("spawning") then insert every child in one INSERT. Only if a child
+  // collides does the batch fall back to one transition at a time, so
+  // that the collision undoes only its own transition. The rest (cascades,
+  // cancels, repeated ids) go one by one.
+  std::vector<std::size_t> plain, spawning, special;
   {
     std::unordered_set<std::string_view> seen;
     for (std::size_t i = 0; i < ts.size(); ++i) {
       const auto& t = ts[i];
-      if (t.children.empty() && !t.cancel_descendants
-          && t.next.status != execution_status::cancelled
-          && seen.insert(t.next.id).second)
+      if (t.cancel_descendants || t.next.status == execution_status::cancelled
+          || !seen.insert(t.next.id).second)
+        special.push_back(i);
+      else if (t.children.empty())
         plain.push_back(i);
       else
-        special.push_back(i);
+        spawning.push_back(i);
     }
-    std::sort(plain.begin(), plain.end(), [&](std::size_t a, std::size_t b) {
+  }
+  auto by_id = [&](std::vector<std::size_t> v) {
+    std::sort(v.begin(), v.end(), [&](std::size_t a, std::size_t b) {
       return ts[a].next.id < ts[b].next.id;
     });
-  }
+    return v;
+  };
+  std::vector<std::size_t> together = plain;
+  together.insert(together.end(), spawning.begin(), spawning.end());
+  together = by_id(std::move(together));
+  plain = by_id(std::move(plain));
   std::vector<write_outcome> out;
   std::vector<applied_write> writes;
   std::vector<applied_write*> applied;
+  auto reset = [&](const std::vector<std::size_t>& which) {
+    for (auto i : which) {
+      out[i] = write_outcome{};
+      writes[i] = applied_write{};
+      applied[i] = &writes[i];
+    }
+  };
+  auto apply_plain = [&](pqxx::work& tx, const std::vector<std::size_t>& which) {
+    std::vector<const transition*> batch;
+    std::vector<applied_write*> ws;
+    std::vector<write_outcome*> outs;
+    for (auto i : which) {
+      batch.push_back(&ts[i]);
+      ws.push_back(applied[i]);
+      outs.push_back(&out[i]);
+    }
+    d.apply_plain(tx, batch, ws, outs, false);
+    for (std::size_t k = 0; k < which.size(); ++k)
+      applied[which[k]] = ws[k];
+  };
+  // Inserts the children of every spawning transition that applied; false
+  // (nothing inserted) if one collides.
+  auto insert_children = [&](pqxx::work& tx) {
+    std::vector<execution_record> kids;
+    for (auto i : spawning)
+      if (applied[i])
+        kids.insert(kids.end(), ts[i].children.begin(), ts[i].children.end());
+    if (kids.empty())
+      return true;
+    auto outcomes = d.insert_rows(tx, kids, nullptr, true);
+    if (std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
+          return o.result != insert_outcome::kind::inserted;
+        }))
+      return false;
+    for (auto i : spawning)
+      if (applied[i])
+        applied[i]->kids = ts[i].children;
+    return true;
+  };
   // The body may run again (a conflict or a lost connection), so it reads
   // `ts` without changing it; the rows are moved out after the commit.
   auto body = [&](pqxx::work& tx) {
@@ -978,18 +1028,24 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
            {to_array_literal(std::vector<std::string>(ids.begin(),
                                                       ids.end()))});
     }
-    if (!plain.empty()) {
-      std::vector<const transition*> batch;
-      std::vector<applied_write*> ws;
-      std::vector<write_outcome*> outs;
-      for (auto i : plain) {
-        batch.push_back(&ts[i]);
-        ws.push_back(applied[i]);
-        outs.push_back(&out[i]);
+    bool done = false;
+    if (!spawning.empty()) {
+      tx.exec("SAVEPOINT durable_batch");
+      apply_plain(tx, together);
+      if (insert_children(tx)) {
+        tx.exec("RELEASE SAVEPOINT durable_batch");
+        done = true;
+      } else {
+        tx.exec("ROLLBACK TO SAVEPOINT durable_batch");
+        tx.exec("RELEASE SAVEPOINT durable_batch");
+        reset(together);
       }
-      d.apply_plain(tx, batch, ws, outs, false);
-      for (std::size_t k = 0; k < plain.size(); ++k)
-        applied[plain[k]] = ws[k];
+    }
+    if (!done) {
+      if (!plain.empty())
+        apply_plain(tx, plain);
+      for (auto i : spawning)
+        d.apply_one(tx, ts[i], out[i], applied[i], want);
     }
     for (auto i : special)
       d.apply_one(tx, ts[i], out[i], applied[i], want);
