@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <pqxx/pqxx>
+
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/schema.hpp"
 #include "http/process.hpp"
@@ -44,6 +46,20 @@ TEST_CASE("durablectl migrates a PostgreSQL schema") {
   auto j = json::parse(again.out);
   CHECK(j["applied"] == 0);
   CHECK(j["version"] == pgs::latest_schema_version());
+}
+
+TEST_CASE("durablectl refuses to read a schema it would have to migrate") {
+  schema_guard schema;
+  auto url = pgt::url();
+  auto r = run_process(DURABLECTL, {"--pg", url, "--schema", schema.name,
+                                    "show", "ex_missing"});
+  INFO("stdout: " << r.out << " stderr: " << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(has(r.err, "is at version 0"));
+  CHECK(has(r.err, "durablectl migrate"));
+  // Nothing was created: the schema is still unmigrated.
+  pqxx::connection c{url};
+  CHECK(pgs::schema_version(c, schema.name) == 0);
 }
 
 TEST_CASE("durablectl reads and cancels straight from PostgreSQL") {

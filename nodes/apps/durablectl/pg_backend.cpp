@@ -89,6 +89,8 @@ private:
       opts.pool_size = 1;
       opts.schema = schema_;
       opts.application_name = "durablectl";
+      // Only `migrate` changes the schema.
+      opts.migrate = false;
       store_ = std::make_unique<pg::pg_store>(std::move(opts));
     }
     return *store_;

@@ -704,7 +704,15 @@ pg_store::pg_store(pg_options opts)
       // Migrate on a plain connection first (statements can only be
       // prepared once the tables exist), then hand it to the pool.
       auto c = std::make_unique<pqxx::connection>(impl_->url);
-      migrate(*c, impl_->opts.schema);
+      if (impl_->opts.migrate) {
+        migrate(*c, impl_->opts.schema);
+      } else if (auto v = schema_version(*c, impl_->opts.schema);
+                 v != latest_schema_version()) {
+        throw durable::error(fmt::format(
+          "PostgreSQL store: schema {} on {} is at version {}, this binary "
+          "uses version {}: apply the migrations first (durablectl migrate)",
+          impl_->opts.schema, impl_->target, v, latest_schema_version()));
+      }
       impl_->measure_offset(*c);
       impl_->pool.adopt(std::move(c));
     }

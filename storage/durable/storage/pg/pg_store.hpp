@@ -62,6 +62,12 @@ struct pg_options {
   /// relies on its poll interval alone.
   bool listen = true;
 
+  /// Apply missing migrations when the store opens (the default). Off, the
+  /// store only checks that the schema is at this binary's version and
+  /// refuses to open otherwise: tools that only read or act on executions
+  /// (durablectl) never change a schema as a side effect.
+  bool migrate = true;
+
   /// Tests only: when set, now() returns this clock and every statement
   /// writes and compares times from it instead of the server's `now()`
   /// (the storage conformance suite moves time by hand).
@@ -110,10 +116,12 @@ class pg_store final : public durable::store {
 public:
   // -- constructors, destructors, and assignment operators -------------------
 
-  /// Connects, applies migrations and measures the clock offset.
+  /// Connects, applies migrations (or checks the version, see
+  /// pg_options::migrate) and measures the clock offset.
   /// @throws durable::error naming the server (host, port, database, user;
-  ///         never the password) if it cannot connect, or if the schema is
-  ///         newer than this binary.
+  ///         never the password) if it cannot connect, if the schema is
+  ///         newer than this binary, or (without `migrate`) if it is not
+  ///         at this binary's version.
   explicit pg_store(pg_options opts);
 
   ~pg_store() override;
