@@ -74,6 +74,12 @@ struct claim_request {
   std::size_t limit = 0;
   /// Only executions of these tasks are claimed (the tasks this node runs).
   std::vector<std::string> task_ids;
+  /// Also take over expired leases (rows whose node stopped renewing).
+  /// Finding them costs a scan of the task's active rows, which a claim
+  /// loop running for every batch of new work need not pay: the engine
+  /// asks for it on its periodic poll and after a resync only, so a dead
+  /// node's work moves within `lease + poll interval`.
+  bool take_over = true;
 };
 
 /// What a claim took, and when the next ready row becomes due.
@@ -142,6 +148,8 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 ///   `deadline` per sleeping child; `cancelled` (with the previous owner) for
 ///   the row and every cascaded descendant that had an owner; `finished` for
 ///   every cascaded descendant that has a parent or is watched.
+/// - release_leases: `work_ready` without an execution id (handed-back
+///   rows are claimable at once; only a claim with `take_over` takes them).
 /// A store shared by several processes also announces other processes'
 /// commits (coalesced: one `work_ready` and one `deadline` per commit), and
 /// `resync` when it may have missed some.
@@ -164,9 +172,10 @@ public:
   /// Claims up to `limit` executions of the given tasks, oldest first:
   /// - ready rows with `start_at <= now()` become `running` (`started_at`,
   ///   `expires_at = now + timeout`);
-  /// - rows whose lease expired (`running` non-sleeping, or waiting for
-  ///   children or finalize) are taken over; a `running` one counts a
-  ///   recovery (`recoveries + 1`), a waiting parent does not.
+  /// - if `req.take_over`, rows whose lease expired (`running`
+  ///   non-sleeping, or waiting for children or finalize) are taken over;
+  ///   a `running` one counts a recovery (`recoveries + 1`), a waiting
+  ///   parent does not.
   /// Each claimed row gets `owner`, `lease_expires_at = now + lease` and a
   /// version bump. Two concurrent claims never take the same row.
   virtual claim_result claim(const claim_request& req) = 0;
@@ -189,7 +198,8 @@ public:
   /// until `now + lease`: true if `owner` holds it when the call returns.
   /// It succeeds if nobody holds the role, `owner` holds it already, or the
   /// holder's lease expired; so at most one owner holds a role at a time,
-  /// and it moves within `lease` of its holder's last call.
+  /// and it moves within `lease` of its holder's last call. A zero `lease`
+  /// hands the role back: it is free for anyone at once.
   virtual bool try_lead(const std::string& role, const std::string& owner,
                         millis lease) = 0;
 

@@ -181,6 +181,20 @@ TEST_CASE("a task that cancels itself on shutdown ends cancelled") {
   CHECK(row->attempt == 0);
 }
 
+TEST_CASE("shutdown hands the maintenance role back at once") {
+  auto store = durable::test::make_store();
+  durable::executor exec{store, test_options()};
+  // A zero lease probes without keeping the role: false once the
+  // executor's lease keeper holds it.
+  const auto until = std::chrono::steady_clock::now() + 30s; // hang guard
+  while (store->try_lead("maintenance", "probe", 0ms)) {
+    REQUIRE(std::chrono::steady_clock::now() < until);
+    std::this_thread::sleep_for(5ms);
+  }
+  exec.shutdown();
+  CHECK(store->try_lead("maintenance", "probe", 60s));
+}
+
 TEST_CASE("shutdown is idempotent") {
   durable::executor exec{durable::test::make_store(), test_options()};
   CHECK_FALSE(exec.is_shut_down());

@@ -154,6 +154,29 @@ DURABLE_CONFORMANCE_CASE("concurrent claims take every row exactly once") {
 }
 
 DURABLE_CONFORMANCE_CASE(
+  "a claim without take over leaves expired and handed back leases alone") {
+  fixture f{Backend::make};
+  f.put(f.make_row("te_x"));
+  f.put(f.make_row("te_y"));
+  auto held = f.claim("owner_a", {"task_a"}, 1, 1s).claimed.at(0);
+  f.clock.advance(1ms); // handed back after te_y became due
+  f.store->release_leases("owner_a");
+  f.claim("owner_c", {"task_a"}, 1, 1s); // te_y, its lease expires below
+  f.clock.advance(2s);
+  f.put(f.make_row("te_z"));
+  claim_request ready_only{"owner_b", 2s, 10, {"task_a"}, false};
+  auto res = f.store->claim(ready_only);
+  REQUIRE(res.claimed.size() == 1);
+  CHECK(res.claimed[0].id == "te_z");
+  auto again = f.claim("owner_b", {"task_a"}, 10, 2s); // take_over: both
+  REQUIRE(again.claimed.size() == 2);
+  CHECK(again.claimed[0].id != again.claimed[1].id);
+  for (const auto& r : again.claimed)
+    CHECK((r.id == "te_x" || r.id == "te_y"));
+  CHECK(f.must_get(held.id).owner == std::optional<std::string>{"owner_b"});
+}
+
+DURABLE_CONFORMANCE_CASE(
   "an expired lease of a running row is taken over as a recovery") {
   fixture f{Backend::make};
   f.put(f.make_row("te_x"));

@@ -29,6 +29,10 @@ struct dispatcher_state {
   bool claiming = false;
   /// Work may be left behind: claim again when a claim ends or a slot frees.
   bool backlog = false;
+  /// The next claim also takes over expired leases (claim_request::
+  /// take_over): set at start, by each poll, by a resync and when another
+  /// node hands leases back, not by the announcements of new work.
+  bool take_over = true;
   bool draining = false;
   /// The earliest time a wake-up for future work is set for.
   std::optional<timestamp> wake_at;
@@ -101,7 +105,9 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   if (st->task_ids.empty())
     return;
   claim_request req{st->rt->incarnation, opts.lease_duration,
-                    std::min(opts.claim_batch_size, free), st->task_ids};
+                    std::min(opts.claim_batch_size, free), st->task_ids,
+                    st->take_over};
+  st->take_over = false;
   auto limit = req.limit;
   st->claiming = true;
   st->backlog = false;
@@ -169,6 +175,9 @@ void route(caf::event_based_actor* self, const state_ptr& st,
   for (const auto& e : events) {
     switch (e.kind) {
       case store_event::type::work_ready:
+        // Without an execution id: leases handed back (release_leases).
+        if (e.execution_id.empty())
+          st->take_over = true;
         on_ready(self, st, e.at);
         break;
       case store_event::type::finished:
@@ -188,6 +197,7 @@ void route(caf::event_based_actor* self, const state_ptr& st,
         self->send(st->rt->janitor, deadline_atom::value, e.at);
         break;
       case store_event::type::resync:
+        st->take_over = true;
         claim(self, st);
         for (auto& [id, x] : st->live)
           self->send(x.actor, resync_atom::value);
@@ -248,6 +258,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
   auto poll = st->rt->options.poll_interval;
   return {
     [=](poll_atom) {
+      st->take_over = true;
       claim(self, st);
       if (!st->draining)
         st->rt->set_timer(caf::actor_cast<caf::actor>(self),

@@ -54,7 +54,6 @@ void scan(caf::event_based_actor* self,
 }
 
 /// The leadership lease that lets one node of a cluster run the scans.
-constexpr const char* maintenance_role = "maintenance";
 
 caf::timespan to_timespan(millis d) {
   return std::chrono::duration_cast<caf::timespan>(d);

@@ -19,6 +19,9 @@
 
 namespace durable::actors {
 
+/// The store role (store::try_lead) of the node that expires sleepers.
+inline constexpr const char* maintenance_role = "maintenance";
+
 /// What every actor of one executor shares: the store, the tasks, the
 /// options, the incarnation id and the handles of the service actors.
 ///

@@ -240,6 +240,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=, &db](release_atom) -> caf::result<std::size_t> {
       try {
+        // A drain also hands back the maintenance role (if this node held
+        // it), so the next leader need not wait for the lease to run out.
+        db.try_lead(maintenance_role, st->rt->incarnation, millis{0});
         return db.release_leases(st->rt->incarnation);
       } catch (const std::exception& e) {
         return store_error(e);

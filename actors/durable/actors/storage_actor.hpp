@@ -30,7 +30,8 @@ namespace durable::actors {
 /// - `(wake, wake_request)` -> `wake_reply`;
 /// - `(expire)` -> `maybe_time`: times out due sleepers, returns the next
 ///   sleeper deadline;
-/// - `(release)` -> `size_t`: hands this node's leases back;
+/// - `(release)` -> `size_t`: hands this node's leases back, and the
+///   maintenance role if it held it;
 /// - `(erase, id)` -> `bool`.
 /// A store exception becomes a `caf::error` reply (sec::runtime_error with
 /// the message); the engine leaves the row to lease expiry.

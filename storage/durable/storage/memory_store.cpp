@@ -213,6 +213,8 @@ claim_result memory_store::claim(const claim_request& req) {
       streams.push_back({i->second.begin(), i->second.end()});
       ready_sets.push_back(&i->second);
     }
+    if (!req.take_over)
+      continue;
     if (auto i = leased_.find(key); i != leased_.end())
       streams.push_back({i->second.begin(), i->second.end()});
   }

@@ -1093,6 +1093,8 @@ claim_result sqlite_store::claim(const claim_request& req) {
           while (q.step())
             due.emplace_back(q.int64(0), q.text(1));
         }
+        if (!req.take_over)
+          continue;
         {
           auto q = tx.prepare(expired_sql);
           q.bind(1, task).bind(2, now).bind(3, limit);

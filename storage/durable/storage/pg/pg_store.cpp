@@ -118,6 +118,7 @@ constexpr const char* st_get_many = "durable_get_many";
 constexpr const char* st_get_sleeping = "durable_get_sleeping";
 constexpr const char* st_children = "durable_children";
 constexpr const char* st_claim = "durable_claim";
+constexpr const char* st_claim_ready = "durable_claim_ready";
 constexpr const char* st_apply = "durable_apply";
 constexpr const char* st_apply_owner = "durable_apply_owner";
 constexpr const char* st_cascade = "durable_cascade";
@@ -323,7 +324,9 @@ void pg_store::impl::build_statements() {
   // and the oldest expired leases (each an index range scan that skips rows
   // other claimers hold), then the oldest `limit` of those, updated with
   // store_rules::claim's semantics; plus the next ready time.
-  claim_sql = fmt::format(
+  // Without take-over the expired leases are not looked for at all.
+  const auto claim_with = [&](bool take_over) {
+    return fmt::format(
       "WITH n AS (SELECT {now} AS now), "
       "tk AS (SELECT DISTINCT unnest($1::text[]) AS task_id), "
       "ready AS (SELECT x.id, x.due FROM tk CROSS JOIN LATERAL ("
@@ -332,12 +335,7 @@ void pg_store::impl::build_statements() {
       "    AND e.start_at <= (SELECT now FROM n)"
       "  ORDER BY e.start_at, e.id LIMIT $2::bigint"
       "  FOR UPDATE OF e SKIP LOCKED) x), "
-      "leased AS (SELECT x.id, x.due FROM tk CROSS JOIN LATERAL ("
-      "  SELECT e.id, {lk} AS due FROM {t} e"
-      "  WHERE e.task_id = tk.task_id AND {lp}"
-      "    AND {lk} <= (SELECT now FROM n)"
-      "  ORDER BY {lk}, e.id LIMIT $2::bigint"
-      "  FOR UPDATE OF e SKIP LOCKED) x), "
+      "{leased}"
       "c AS (SELECT id, due FROM (SELECT * FROM ready UNION ALL "
       "  SELECT * FROM leased) a ORDER BY due, id LIMIT $2::bigint), "
       "u AS (UPDATE {t} e SET"
@@ -358,8 +356,23 @@ void pg_store::impl::build_statements() {
       "  ORDER BY e.start_at LIMIT 1) f) "
       "SELECT nr.next, u.* FROM nr LEFT JOIN u ON true",
       fmt::arg("now", now_expr(5)), fmt::arg("t", t),
-      fmt::arg("lk", lease_key), fmt::arg("lp", leased_pred),
-      fmt::arg("ecols", ecols));
+      fmt::arg("ecols", ecols),
+      fmt::arg("leased",
+               take_over
+                 ? fmt::format(
+                     "leased AS (SELECT x.id, x.due FROM tk CROSS JOIN "
+                     "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
+                     "  WHERE e.task_id = tk.task_id AND {lp}"
+                     "    AND {lk} <= (SELECT now FROM n)"
+                     "  ORDER BY {lk}, e.id LIMIT $2::bigint"
+                     "  FOR UPDATE OF e SKIP LOCKED) x), ",
+                     fmt::arg("t", t), fmt::arg("lk", lease_key),
+                     fmt::arg("lp", leased_pred))
+                 : std::string{"leased AS (SELECT NULL::text AS id, "
+                               "NULL::bigint AS due WHERE false), "}));
+  };
+  claim_sql = claim_with(true);
+  add(st_claim_ready, claim_with(false));
   add(st_claim, claim_sql);
   // Transitions: $1 now, $2 the rows as JSON (json_rows.hpp) with the
   // columns of transition_columns(), `version` holding each transition's
@@ -1086,7 +1099,7 @@ claim_result pg_store::claim(const claim_request& req) {
                         d.now_param()};
   return d.run<pqxx::work>("claim", impl::mode::write, [&](pqxx::work& tx) {
     claim_result out;
-    auto rows = exec(tx, st_claim, ps);
+    auto rows = exec(tx, req.take_over ? st_claim : st_claim_ready, ps);
     std::vector<std::pair<std::int64_t, execution_record>> taken;
     for (const auto& row : rows) {
       if (!row[0].is_null())
