@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "durable/storage/huge_page_resource.hpp"
 #include "durable/store.hpp"
 
 namespace durable::storage {
@@ -48,7 +50,10 @@ namespace durable::storage {
 /// and owner; ready rows by `(task, start_at)`, leased rows by
 /// `(task, lease_expires_at)` and sleepers by deadline. Claims, renewals,
 /// cascades and sleeper scans therefore touch only the rows they return or
-/// change, never the whole store.
+/// change, never the whole store. Rows and index entries live in a pool
+/// fed with huge-page chunks (see huge_page_resource): storing a row costs
+/// no page fault of its own. Memory freed by erase() is reused for new
+/// rows and returned to the system only when the store is destroyed.
 class memory_store final : public durable::store {
 public:
   // -- constructors, destructors, and assignment operators -------------------
@@ -145,8 +150,10 @@ private:
     }
   };
 
-  using ordered_index = std::set<entry, entry_less>;
-  using row_set = std::unordered_set<execution_record*>;
+  using ordered_index = std::pmr::set<entry, entry_less>;
+  using row_set = std::pmr::unordered_set<execution_record*>;
+  template <class T>
+  using by_string = std::pmr::unordered_map<std::string, T>;
 
   // -- helpers (all require mutex_) -------------------------------------------
 
@@ -186,12 +193,16 @@ private:
 
   std::mutex mutex_;
   std::function<timestamp()> clock_;
-  std::unordered_map<std::string, execution_record> rows_;
-  std::unordered_map<std::string, execution_record*> by_sleeping_id_;
-  std::unordered_map<std::string, execution_record*> by_key_;
-  std::unordered_map<std::string, row_set> by_parent_;
+  /// Memory of every container below (declared first, destroyed last);
+  /// used under mutex_ only, hence unsynchronized.
+  huge_page_resource pages_;
+  std::pmr::unsynchronized_pool_resource pool_{&pages_};
+  by_string<execution_record> rows_{&pool_};
+  by_string<execution_record*> by_sleeping_id_{&pool_};
+  by_string<execution_record*> by_key_{&pool_};
+  by_string<row_set> by_parent_{&pool_};
   /// Active rows with an owner, by owner (renewal and release).
-  std::unordered_map<std::string, row_set> by_owner_;
+  by_string<row_set> by_owner_{&pool_};
 
   struct leader {
     std::string owner;
@@ -199,12 +210,12 @@ private:
   };
   std::unordered_map<std::string, leader> leaders_;
   /// Ready rows by task, ordered by start_at.
-  std::unordered_map<std::string, ordered_index> ready_;
+  by_string<ordered_index> ready_{&pool_};
   /// Rows a claim may take over once their lease expires (running bodies,
   /// waiting parents), by task, ordered by lease expiry.
-  std::unordered_map<std::string, ordered_index> leased_;
+  by_string<ordered_index> leased_{&pool_};
   /// Running sleepers, ordered by deadline.
-  ordered_index sleepers_;
+  ordered_index sleepers_{&pool_};
 
   // -- listeners --------------------------------------------------------------
 
