@@ -55,7 +55,7 @@ memory_store::~memory_store() = default;
 // -- properties ---------------------------------------------------------------
 
 void memory_store::set_clock(std::function<timestamp()> clock) {
-  std::lock_guard guard{mutex_};
+  std::lock_guard guard{clock_mutex_};
   clock_ = std::move(clock);
 }
 
@@ -65,7 +65,13 @@ std::size_t memory_store::size() {
 }
 
 timestamp memory_store::now() {
-  std::lock_guard guard{mutex_};
+  // Not under mutex_: engines ask for the time all the time, and must not
+  // wait for a long write to finish to get it.
+  return read_clock();
+}
+
+timestamp memory_store::read_clock() {
+  std::lock_guard guard{clock_mutex_};
   return clock_();
 }
 
@@ -111,7 +117,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
   const bool want = listener_count_.load() > 0;
   {
     std::lock_guard guard{mutex_};
-    const auto now = clock_();
+    const auto now = read_clock();
     batch_keys seen;
     std::vector<execution_record*> kids;
     std::vector<store_event> cascaded;
@@ -193,7 +199,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
 claim_result memory_store::claim(const claim_request& req) {
   claim_result res;
   std::lock_guard guard{mutex_};
-  const auto now = clock_();
+  const auto now = read_clock();
   // Claim oldest first across every requested task: merge the ready and
   // leased indexes of each task, each already ordered by its due time.
   struct stream {
@@ -253,7 +259,7 @@ std::vector<std::string> memory_store::renew_leases(const std::string& owner,
     return {};
   std::vector<std::string> renewed;
   renewed.reserve(it->second.size());
-  const auto until = clock_() + lease;
+  const auto until = read_clock() + lease;
   // Only the lease index moves: the owner and the version stay.
   for (auto* r : it->second) {
     if (takes_lease(*r)) {
@@ -272,7 +278,7 @@ std::vector<std::string> memory_store::renew_leases(const std::string& owner,
 bool memory_store::try_lead(const std::string& role, const std::string& owner,
                             millis lease) {
   std::lock_guard guard{mutex_};
-  const auto now = clock_();
+  const auto now = read_clock();
   auto& holder = leaders_[role];
   if (!holder.owner.empty() && holder.owner != owner && holder.until > now)
     return false;
@@ -285,7 +291,7 @@ std::size_t memory_store::release_leases(const std::string& owner) {
   auto it = by_owner_.find(owner);
   if (it == by_owner_.end())
     return 0;
-  const auto now = clock_();
+  const auto now = read_clock();
   auto held = std::move(it->second);
   by_owner_.erase(it);
   // Clearing the owner (without a version bump, like an expiry) is what
@@ -391,7 +397,7 @@ status_counts memory_store::count_by_status(const execution_filter& f) {
 sleeper_scan memory_store::scan_sleepers(std::size_t limit) {
   sleeper_scan res;
   std::lock_guard guard{mutex_};
-  const auto now = clock_();
+  const auto now = read_clock();
   for (auto it = sleepers_.begin();
        it != sleepers_.end() && it->at <= now && res.expired.size() < limit;
        ++it)

@@ -60,7 +60,8 @@ public:
 
   /// Creates an empty store whose clock is `clock`. Tests inject a fake
   /// clock so that leases, start times and deadlines move without sleeping.
-  /// The clock is called with the store's mutex held, from any thread.
+  /// The clock is called from any thread, but never concurrently (under a
+  /// mutex of its own).
   explicit memory_store(std::function<timestamp()> clock
                         = durable::system_now);
 
@@ -155,7 +156,10 @@ private:
   template <class T>
   using by_string = std::pmr::unordered_map<std::string, T>;
 
-  // -- helpers (all require mutex_) -------------------------------------------
+  // -- helpers (all require mutex_, except read_clock) -------------------------
+
+  /// The clock's time; takes clock_mutex_ (which nests inside mutex_).
+  timestamp read_clock();
 
   /// Why a new row cannot be stored, if it cannot.
   std::optional<insert_outcome> check_new_row(const execution_record& r) const;
@@ -192,6 +196,7 @@ private:
   // -- state ------------------------------------------------------------------
 
   std::mutex mutex_;
+  std::mutex clock_mutex_;
   std::function<timestamp()> clock_;
   /// Memory of every container below (declared first, destroyed last);
   /// used under mutex_ only, hence unsynchronized.
