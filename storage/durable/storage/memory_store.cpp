@@ -122,12 +122,12 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
     std::vector<execution_record*> kids;
     std::vector<store_event> cascaded;
     for (auto& t : ts) {
-      auto it = rows_.find(t.next.id);
-      if (it == rows_.end()) {
+      auto* found = rows_.find(t.next.id);
+      if (!found) {
         out.push_back({write_status::not_found, std::nullopt});
         continue;
       }
-      auto& row = it->second;
+      auto& row = *found;
       if (row.version != t.expected_version) {
         out.push_back({write_status::conflict, row});
         continue;
@@ -314,8 +314,8 @@ std::size_t memory_store::release_leases(const std::string& owner) {
 
 std::optional<execution_record> memory_store::get(const std::string& id) {
   std::lock_guard guard{mutex_};
-  if (auto it = rows_.find(id); it != rows_.end())
-    return it->second;
+  if (auto* row = rows_.find(id))
+    return *row;
   return std::nullopt;
 }
 
@@ -367,8 +367,7 @@ list_page memory_store::list(const list_request& req) {
       for (auto* r : it->second)
         consider(*r);
   } else {
-    for (const auto& [id, r] : rows_)
-      consider(r);
+    rows_.for_each(consider);
   }
   auto newest_first = [](const execution_record* x,
                          const execution_record* y) {
@@ -388,9 +387,10 @@ list_page memory_store::list(const list_request& req) {
 status_counts memory_store::count_by_status(const execution_filter& f) {
   status_counts counts;
   std::lock_guard guard{mutex_};
-  for (const auto& [id, r] : rows_)
+  rows_.for_each([&](const execution_record& r) {
     if (matches(f, r))
       ++counts[r.status];
+  });
   return counts;
 }
 
@@ -411,22 +411,21 @@ sleeper_scan memory_store::scan_sleepers(std::size_t limit) {
 
 std::optional<execution_record> memory_store::watch(const std::string& id) {
   std::lock_guard guard{mutex_};
-  auto it = rows_.find(id);
-  if (it == rows_.end())
+  auto* row = rows_.find(id);
+  if (!row)
     return std::nullopt;
-  it->second.watched = true;
-  return it->second;
+  row->watched = true;
+  return *row;
 }
 
 bool memory_store::erase(const std::string& id) {
   std::lock_guard guard{mutex_};
-  auto it = rows_.find(id);
-  if (it == rows_.end())
+  auto* row = rows_.find(id);
+  if (!row)
     return false;
-  unindex_state(it->second);
-  unindex_identity(it->second);
-  rows_.erase(it);
-  return true;
+  unindex_state(*row);
+  unindex_identity(*row);
+  return rows_.erase(id);
 }
 
 // -- listeners ----------------------------------------------------------------
@@ -473,7 +472,7 @@ memory_store::check_new_row(const execution_record& r) const {
   if (r.idempotency_key)
     if (auto it = by_key_.find(*r.idempotency_key); it != by_key_.end())
       return insert_outcome{kind::duplicate_key, it->second->id};
-  if (rows_.contains(r.id))
+  if (rows_.find(r.id))
     return insert_outcome{kind::duplicate_id, r.id};
   if (r.sleeping_id)
     if (auto it = by_sleeping_id_.find(*r.sleeping_id);
@@ -485,7 +484,7 @@ memory_store::check_new_row(const execution_record& r) const {
 bool memory_store::children_clash(const transition& t,
                                   batch_keys& seen) const {
   for (const auto& c : t.children) {
-    if (rows_.contains(c.id) || seen.ids.contains(c.id))
+    if (rows_.find(c.id) || seen.ids.contains(c.id))
       return true;
     if (c.sleeping_id
         && (by_sleeping_id_.contains(*c.sleeping_id)
@@ -507,9 +506,7 @@ bool memory_store::children_clash(const transition& t,
 }
 
 execution_record& memory_store::put_row(execution_record&& r) {
-  auto id = r.id;
-  auto [it, added] = rows_.try_emplace(std::move(id), std::move(r));
-  auto& row = it->second;
+  auto& row = *rows_.insert(std::move(r)).first;
   index_identity(row);
   index_state(row);
   return row;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "durable/storage/huge_page_resource.hpp"
+#include "durable/storage/row_table.hpp"
 #include "durable/store.hpp"
 
 namespace durable::storage {
@@ -124,8 +125,8 @@ public:
 private:
   // -- index types ------------------------------------------------------------
 
-  /// An entry of an ordered index: a time and the row (rows live in the
-  /// nodes of `rows_`, so they never move while stored).
+  /// An entry of an ordered index: a time and the row (rows live in
+  /// `rows_`, where they never move while stored).
   struct entry {
     timestamp at;
     execution_record* row;
@@ -202,7 +203,7 @@ private:
   /// used under mutex_ only, hence unsynchronized.
   huge_page_resource pages_;
   std::pmr::unsynchronized_pool_resource pool_{&pages_};
-  by_string<execution_record> rows_{&pool_};
+  row_table rows_{&pool_};
   by_string<execution_record*> by_sleeping_id_{&pool_};
   by_string<execution_record*> by_key_{&pool_};
   by_string<row_set> by_parent_{&pool_};
