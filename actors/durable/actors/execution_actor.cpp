@@ -570,9 +570,13 @@ private:
             end(); // cancelled or taken over: our view is stale
             return;
           }
+          if (ending_) {
+            end(); // stored; end() needs only the id, which row_ kept
+            return;
+          }
           row_ = std::move(*out.current);
           phase_ = prev;
-          if (row_.status != execution_status::running && !ending_)
+          if (row_.status != execution_status::running)
             free_slot(); // the body's outcome is stored
           then();
         },
