@@ -203,7 +203,8 @@ private:
   /// used under mutex_ only, hence unsynchronized.
   huge_page_resource pages_;
   std::pmr::unsynchronized_pool_resource pool_{&pages_};
-  row_table rows_{&pool_};
+  /// Its chunks are sized for huge pages already: no pool in between.
+  row_table rows_{&pages_};
   by_string<execution_record*> by_sleeping_id_{&pool_};
   by_string<execution_record*> by_key_{&pool_};
   by_string<row_set> by_parent_{&pool_};

@@ -1,5 +1,6 @@
 #include "durable/storage/row_table.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 
@@ -10,18 +11,53 @@ namespace {
 /// Slots of a new table; always a power of two.
 constexpr std::size_t initial_slots = 64;
 
+/// Rows of the first chunk; each next chunk doubles, up to as many rows
+/// as fill one 2 MiB huge page (see huge_page_resource).
+constexpr std::size_t first_chunk_rows = 16;
+constexpr std::size_t max_chunk_rows
+  = (std::size_t{2} << 20) / sizeof(execution_record);
+
 } // namespace
 
 row_table::row_table(std::pmr::memory_resource* memory)
-  : alloc_(memory), slots_(initial_slots, slot{}, memory) {
+  : memory_(memory),
+    slots_(initial_slots, slot{}, memory),
+    chunks_(memory) {
 }
 
 row_table::~row_table() {
   for (auto& s : slots_)
-    if (s.row) {
+    if (s.row)
       std::destroy_at(s.row);
-      alloc_.deallocate(s.row, 1);
-    }
+  for (auto& c : chunks_)
+    memory_->deallocate(c.rows, c.count * sizeof(execution_record),
+                        alignof(execution_record));
+}
+
+execution_record* row_table::take_memory() {
+  if (free_) {
+    auto* row = static_cast<execution_record*>(free_);
+    free_ = *static_cast<void**>(free_);
+    return row;
+  }
+  if (chunk_left_ == 0) {
+    auto count = chunks_.empty()
+                   ? first_chunk_rows
+                   : std::min(chunks_.back().count * 2, max_chunk_rows);
+    chunks_.reserve(chunks_.size() + 1); // no throw after the allocation
+    auto* rows = static_cast<execution_record*>(memory_->allocate(
+      count * sizeof(execution_record), alignof(execution_record)));
+    chunks_.push_back({rows, count});
+    chunk_left_ = count;
+  }
+  auto& last = chunks_.back();
+  return last.rows + (last.count - chunk_left_--);
+}
+
+void row_table::give_back(execution_record* row) noexcept {
+  static_assert(sizeof(execution_record) >= sizeof(void*));
+  *reinterpret_cast<void**>(row) = free_;
+  free_ = row;
 }
 
 std::uint64_t row_table::hash_of(std::string_view id) noexcept {
@@ -49,11 +85,11 @@ std::pair<execution_record*, bool> row_table::insert(execution_record&& r) {
   auto i = probe(r.id, h);
   if (slots_[i].row)
     return {slots_[i].row, false};
-  auto* row = alloc_.allocate(1);
+  auto* row = take_memory();
   try {
     std::construct_at(row, std::move(r));
   } catch (...) {
-    alloc_.deallocate(row, 1);
+    give_back(row);
     throw;
   }
   slots_[i] = {h, row};
@@ -83,7 +119,7 @@ bool row_table::erase(std::string_view id) noexcept {
   slots_[i] = slot{};
   --size_;
   std::destroy_at(row);
-  alloc_.deallocate(row, 1);
+  give_back(row);
   return true;
 }
 

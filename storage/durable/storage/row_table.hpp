@@ -19,8 +19,11 @@ namespace durable::storage {
 /// its key's characters, each a cache miss; here a lookup reads one slot
 /// and the row it finds, which the caller reads next anyway.
 ///
-/// Rows are allocated from `memory` and never move while stored, so
-/// pointers to them stay valid until erase() or the table's destruction.
+/// Rows live in chunks of rows taken from `memory` (exactly the rows'
+/// size, where a general pool would round each up to its next size class;
+/// a freed row is reused by the next insert). They never move while
+/// stored, so pointers to them stay valid until erase() or the table's
+/// destruction.
 ///
 /// **Threading.** None: the memory store calls it under its mutex.
 class row_table {
@@ -71,9 +74,24 @@ private:
 
   void grow();
 
-  std::pmr::polymorphic_allocator<execution_record> alloc_;
+  /// Memory for one row: a freed one, or the next of the current chunk.
+  execution_record* take_memory();
+
+  void give_back(execution_record* row) noexcept;
+
+  struct chunk {
+    execution_record* rows;
+    std::size_t count;
+  };
+
+  std::pmr::memory_resource* memory_;
   std::pmr::vector<slot> slots_;
   std::size_t size_ = 0;
+  std::pmr::vector<chunk> chunks_;
+  /// Rows of the last chunk not handed out yet.
+  std::size_t chunk_left_ = 0;
+  /// Freed rows, each holding the next one's address in its first bytes.
+  void* free_ = nullptr;
 };
 
 } // namespace durable::storage
