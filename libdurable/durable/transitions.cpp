@@ -8,10 +8,10 @@ namespace durable::transitions {
 
 namespace {
 
-transition begin(const execution_record& r, timestamp now) {
+transition begin(execution_record&& r, timestamp now) {
   transition t;
   t.expected_version = r.version;
-  t.next = r;
+  t.next = std::move(r);
   t.next.updated_at = now;
   return t;
 }
@@ -28,13 +28,13 @@ nlohmann::json parse_or_text(const std::string& text) {
 
 } // namespace
 
-transition complete(const execution_record& r, std::string output,
+transition complete(execution_record r, std::string output,
                     timestamp now) {
-  return finish(r, execution_status::completed, std::move(output),
+  return finish(std::move(r), execution_status::completed, std::move(output),
                 std::nullopt, now);
 }
 
-transition fail_run(const execution_record& r, execution_error e,
+transition fail_run(execution_record r, execution_error e,
                     timestamp now, millis delay) {
   bool retry = e.retryable && r.attempt < r.retry.max_attempts;
   if (!retry) {
@@ -43,9 +43,9 @@ transition fail_run(const execution_record& r, execution_error e,
       status = execution_status::timed_out;
     else if (e.kind == error_kind::cancelled)
       status = execution_status::cancelled;
-    return finish(r, status, std::nullopt, std::move(e), now);
+    return finish(std::move(r), status, std::nullopt, std::move(e), now);
   }
-  auto t = begin(r, now);
+  auto t = begin(std::move(r), now);
   auto& n = t.next;
   n.status = execution_status::ready;
   n.attempt += 1;
@@ -58,10 +58,10 @@ transition fail_run(const execution_record& r, execution_error e,
   return t;
 }
 
-transition finish(const execution_record& r, execution_status status,
+transition finish(execution_record r, execution_status status,
                   std::optional<std::string> output,
                   std::optional<execution_error> e, timestamp now) {
-  auto t = begin(r, now);
+  auto t = begin(std::move(r), now);
   auto& n = t.next;
   n.status = status;
   n.output = std::move(output);
@@ -77,11 +77,11 @@ transition finish(const execution_record& r, execution_status status,
   return t;
 }
 
-transition wait_for_children(const execution_record& r,
+transition wait_for_children(execution_record r,
                              std::optional<std::string> run_output,
                              std::vector<execution_record> children,
                              timestamp now) {
-  auto t = begin(r, now);
+  auto t = begin(std::move(r), now);
   auto& n = t.next;
   n.status = execution_status::waiting_for_children;
   n.run_output = std::move(run_output);
@@ -96,10 +96,10 @@ transition wait_for_children(const execution_record& r,
   return t;
 }
 
-transition wait_for_finalize(const execution_record& r,
+transition wait_for_finalize(execution_record r,
                              std::optional<std::string> run_output,
                              execution_record finalize_child, timestamp now) {
-  auto t = begin(r, now);
+  auto t = begin(std::move(r), now);
   auto& n = t.next;
   n.status = execution_status::waiting_for_finalize;
   if (run_output)
@@ -112,9 +112,9 @@ transition wait_for_finalize(const execution_record& r,
   return t;
 }
 
-transition next_step(const execution_record& r, execution_record child,
+transition next_step(execution_record r, execution_record child,
                      timestamp now) {
-  auto t = begin(r, now);
+  auto t = begin(std::move(r), now);
   auto& n = t.next;
   if (n.status != execution_status::waiting_for_children) {
     n.status = execution_status::waiting_for_children;
@@ -128,13 +128,13 @@ transition next_step(const execution_record& r, execution_record child,
   return t;
 }
 
-transition cancel(const execution_record& r, timestamp now) {
-  return finish(r, execution_status::cancelled, std::nullopt,
+transition cancel(execution_record r, timestamp now) {
+  return finish(std::move(r), execution_status::cancelled, std::nullopt,
                 cancelled_error(), now);
 }
 
-transition expire_sleeper(const execution_record& r, timestamp now) {
-  return finish(r, execution_status::timed_out, std::nullopt,
+transition expire_sleeper(execution_record r, timestamp now) {
+  return finish(std::move(r), execution_status::timed_out, std::nullopt,
                 timed_out_error(), now);
 }
 

@@ -11,45 +11,48 @@
 /// as last read (with its version) and returns the guarded transition that
 /// moves it on. Nothing here touches a store, a clock or a thread; the
 /// engine applies the result and drops its view if the write conflicts.
+///
+/// The row is taken by value: it becomes the transition's `next`, so a
+/// caller that no longer needs its copy moves it in and nothing is copied.
 namespace durable::transitions {
 
 /// `running` -> `completed` with `output` (JSON text).
-transition complete(const execution_record& r, std::string output,
+transition complete(execution_record r, std::string output,
                     timestamp now);
 
 /// A failed run: back to `ready` after `delay` when the error is retryable
 /// and retries remain (attempt + 1, error kept for the next attempt);
 /// otherwise `timed_out`, `cancelled` or `failed` by the error's kind.
-transition fail_run(const execution_record& r, execution_error e,
+transition fail_run(execution_record r, execution_error e,
                     timestamp now, millis delay);
 
 /// Ends `r` in `status` (an end state) with an output or an error. A parent
 /// that ends not-completed cancels its unfinished descendants.
-transition finish(const execution_record& r, execution_status status,
+transition finish(execution_record r, execution_status status,
                   std::optional<std::string> output,
                   std::optional<execution_error> e, timestamp now);
 
 /// `running` -> `waiting_for_children`, inserting `children`.
-transition wait_for_children(const execution_record& r,
+transition wait_for_children(execution_record r,
                              std::optional<std::string> run_output,
                              std::vector<execution_record> children,
                              timestamp now);
 
 /// -> `waiting_for_finalize`, inserting the finalize child.
-transition wait_for_finalize(const execution_record& r,
+transition wait_for_finalize(execution_record r,
                              std::optional<std::string> run_output,
                              execution_record finalize_child, timestamp now);
 
 /// A sequence or loop moves to its next step: stays (or becomes)
 /// `waiting_for_children` and inserts the step's child.
-transition next_step(const execution_record& r, execution_record child,
+transition next_step(execution_record r, execution_record child,
                      timestamp now);
 
 /// Cancels an unfinished execution from outside (user cancel).
-transition cancel(const execution_record& r, timestamp now);
+transition cancel(execution_record r, timestamp now);
 
 /// A sleeping execution's deadline passed: `timed_out`.
-transition expire_sleeper(const execution_record& r, timestamp now);
+transition expire_sleeper(execution_record r, timestamp now);
 
 /// Builds the row of a child of `parent` at position `index`.
 execution_record make_child(const execution_record& parent,

@@ -140,6 +140,15 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
       });
 }
 
+/// A body's slot is free: claim more if work was left behind.
+void free_slot(caf::event_based_actor* self, const state_ptr& st) {
+  if (st->running_bodies > 0)
+    --st->running_bodies;
+  check_drained(st);
+  if (st->backlog)
+    claim(self, st);
+}
+
 void deliver_watchers(const state_ptr& st, const std::string& id,
                       const maybe_record& r) {
   auto i = st->watchers.find(id);
@@ -272,17 +281,14 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     [=](events_atom, const std::vector<store_event>& events) {
       route(self, st, events);
     },
-    [=](slot_free_atom) {
-      if (st->running_bodies > 0)
-        --st->running_bodies;
-      check_drained(st);
-      if (st->backlog)
-        claim(self, st);
-    },
-    [=](gone_atom, const std::string& id, const caf::actor_addr& addr) {
+    [=](slot_free_atom) { free_slot(self, st); },
+    [=](gone_atom, const std::string& id, const caf::actor_addr& addr,
+        bool slot_freed) {
       auto i = st->live.find(id);
       if (i != st->live.end() && i->second.actor.address() == addr)
         st->live.erase(i);
+      if (slot_freed)
+        free_slot(self, st);
     },
     [=](renewed_atom, const std::vector<std::string>& renewed,
         std::int64_t started) {

@@ -148,22 +148,15 @@ private:
 
   void start_body() {
     phase_ = phase::running_body;
+    if (!def_->options.may_block) {
+      run_inline();
+      return;
+    }
+    // Only a body on another thread can be asked to stop while it runs.
+    cancel_ = std::stop_source{};
     task_context ctx{row_.task_id,   row_.id,     row_.attempt,
                      row_.error,     row_.parent, row_.root,
                      cancel_.get_token(), rt_->shutdown.get_token()};
-    if (!def_->options.may_block) {
-      // Nothing can interrupt a body running on this very actor, so no
-      // timer is set; a run that took longer than its timeout still counts
-      // as timed out once it returns.
-      auto started = std::chrono::steady_clock::now();
-      auto out = run_body(*def_, ctx, row_.input);
-      if (std::chrono::steady_clock::now() - started > row_.timeout) {
-        out = body_outcome{};
-        out.error = timed_out_error();
-      }
-      on_body_done(std::move(out));
-      return;
-    }
     auto deadline = row_.expires_at ? rt_->delay_until(*row_.expires_at)
                                     : to_timespan(row_.timeout);
     timeout_token_ = rt_->set_timer(caf::actor_cast<caf::actor>(this),
@@ -186,11 +179,28 @@ private:
     });
   }
 
+  /// Runs a non-blocking body on this actor. Nothing can interrupt it (no
+  /// message is handled until it returns), so no timer is set and its
+  /// cancel token is one that never fires; a run that took longer than its
+  /// timeout still counts as timed out once it returns.
+  void run_inline() {
+    task_context ctx{row_.task_id,     row_.id,     row_.attempt,
+                     row_.error,       row_.parent, row_.root,
+                     std::stop_token{}, rt_->shutdown.get_token()};
+    auto started = std::chrono::steady_clock::now();
+    auto out = run_body(*def_, ctx, row_.input);
+    if (std::chrono::steady_clock::now() - started > row_.timeout) {
+      out = body_outcome{};
+      out.error = timed_out_error();
+    }
+    on_body_done(std::move(out));
+  }
+
   void start_steps() {
     auto child = make_step(0, row_.input);
     if (!child)
       return;
-    write(transitions::next_step(row_, std::move(*child), now()),
+    write(transitions::next_step(take_row(), std::move(*child), now()),
           [this] { supervise(); });
   }
 
@@ -223,12 +233,12 @@ private:
     auto output = std::move(out.output).value_or("null");
     if (!check_output(output))
       return;
-    end_with(transitions::complete(row_, std::move(output), now()));
+    end_with(transitions::complete(take_row(), std::move(output), now()));
   }
 
   void fail(execution_error e) {
     auto delay = retry_delay(row_.retry, row_.attempt, rt_->random);
-    end_with(transitions::fail_run(row_, std::move(e), now(), delay));
+    end_with(transitions::fail_run(take_row(), std::move(e), now(), delay));
   }
 
   bool check_output(const std::string& output) {
@@ -266,7 +276,7 @@ private:
       kids.push_back(std::move(*c));
     }
     if (!kids.empty()) {
-      write(transitions::wait_for_children(row_, std::move(pr.output),
+      write(transitions::wait_for_children(take_row(), std::move(pr.output),
                                            std::move(kids), now()),
             [this] { supervise(); });
       return;
@@ -288,14 +298,14 @@ private:
                             1, true);
       if (!fin)
         return;
-      write(transitions::wait_for_finalize(row_, std::move(run_output),
+      write(transitions::wait_for_finalize(take_row(), std::move(run_output),
                                            std::move(*fin), now()),
             [this] { supervise(); });
       return;
     }
     if (!check_output(outcome))
       return;
-    end_with(transitions::complete(row_, std::move(outcome), now()));
+    end_with(transitions::complete(take_row(), std::move(outcome), now()));
   }
 
   void run_inline_finalize(std::string input) {
@@ -320,7 +330,7 @@ private:
     auto output = std::move(out.output).value_or("null");
     if (!check_output(output))
       return;
-    end_with(transitions::complete(row_, std::move(output), now()));
+    end_with(transitions::complete(take_row(), std::move(output), now()));
   }
 
   // -- children -------------------------------------------------------------
@@ -472,7 +482,7 @@ private:
       return;
     }
     if (fin->status == execution_status::completed) {
-      end_with(transitions::complete(row_, fin->output.value_or("null"),
+      end_with(transitions::complete(take_row(), fin->output.value_or("null"),
                                      now()));
       return;
     }
@@ -496,13 +506,13 @@ private:
     auto output = step.output.value_or("null");
     auto next = row_.step + 1;
     if (next >= def_->steps.size()) {
-      end_with(transitions::complete(row_, std::move(output), now()));
+      end_with(transitions::complete(take_row(), std::move(output), now()));
       return;
     }
     auto child = make_step(next, std::move(output));
     if (!child)
       return;
-    write(transitions::next_step(row_, std::move(*child), now()),
+    write(transitions::next_step(take_row(), std::move(*child), now()),
           [this] { check_children(); });
   }
 
@@ -520,7 +530,7 @@ private:
     bool done = result.is_object() && result.value("done", false);
     if (done) {
       json out{{"is_success", true}, {"output", result.value("output", json{})}};
-      end_with(transitions::complete(row_, out.dump(), now()));
+      end_with(transitions::complete(take_row(), out.dump(), now()));
       return;
     }
     auto next = row_.step + 1;
@@ -532,7 +542,7 @@ private:
     auto child = make_step(next, row_.input);
     if (!child)
       return;
-    write(transitions::next_step(row_, std::move(*child), now()),
+    write(transitions::next_step(take_row(), std::move(*child), now()),
           [this] { check_children(); });
   }
 
@@ -560,6 +570,10 @@ private:
             end(); // cancelled or taken over: our view is stale
             return;
           }
+          if (ending_) {
+            end(); // stored; end() needs only the id, which row_ kept
+            return;
+          }
           row_ = std::move(*out.current);
           phase_ = prev;
           if (row_.status != execution_status::running)
@@ -570,7 +584,17 @@ private:
   }
 
   void end_with(transition t) {
+    ending_ = true; // end() gives the slot back with its last message
     write(std::move(t), [this] { end(); });
+  }
+
+  /// The row, moved into a transition that replaces it: the write's reply
+  /// brings the row as stored back, and until then (or if the write fails
+  /// and the actor ends) only its id is read.
+  execution_record take_row() {
+    auto r = std::move(row_);
+    row_.id = r.id;
+    return r;
   }
 
   void cancel_timeout() {
@@ -580,17 +604,25 @@ private:
     }
   }
 
-  /// Gives up this actor's claim on the concurrency slot (see start_body).
-  void free_slot() {
+  /// Gives up this actor's claim on the concurrency slot (see start_body);
+  /// true if that frees the slot (the dispatcher must then be told).
+  bool release_slot() {
+    bool freed = false;
     if (slot_held_) {
       slot_held_ = false;
-      send(dispatcher_, slot_free_atom::value);
+      freed = true;
     }
     if (ticket_) {
       if (ticket_->fetch_sub(1) == 1)
-        send(dispatcher_, slot_free_atom::value);
+        freed = true;
       ticket_.reset();
     }
+    return freed;
+  }
+
+  void free_slot() {
+    if (release_slot())
+      send(dispatcher_, slot_free_atom::value);
   }
 
   void on_exit() override {
@@ -608,8 +640,10 @@ private:
     cancel_timeout();
     if (recheck_token_ != 0)
       rt_->cancel_timer(recheck_token_);
-    free_slot();
-    send(dispatcher_, gone_atom::value, row_.id, address());
+    // One message both drops this actor from the dispatcher and, if it
+    // still held one, frees its slot.
+    send(dispatcher_, gone_atom::value, std::move(row_.id), address(),
+         release_slot());
     quit();
   }
 
@@ -626,12 +660,16 @@ private:
   task_definition_ptr def_;
   bool slot_held_;
   phase phase_ = phase::starting;
-  std::stop_source cancel_;
+  /// Set when a body runs on the worker pool; stopping it is a no-op
+  /// otherwise (an inline body cannot be interrupted).
+  std::stop_source cancel_{std::nostopstate};
   std::shared_ptr<std::atomic<int>> ticket_;
   std::uint64_t timeout_token_ = 0;
   std::uint64_t recheck_token_ = 0;
   int remaining_ = 0;
   bool checking_ = false;
+  /// The write in flight is the last one (end_with).
+  bool ending_ = false;
 };
 
 } // namespace

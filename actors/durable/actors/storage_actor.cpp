@@ -1,5 +1,7 @@
 #include "durable/actors/storage_actor.hpp"
 
+#include <iterator>
+
 #include <caf/all.hpp>
 #include <fmt/format.h>
 
@@ -49,10 +51,23 @@ void flush_inserts(storage_state& st) {
     return;
   auto batch = std::move(st.inserts);
   st.inserts.clear();
+  // Offsets below use each caller's row count, which moving the rows out
+  // must not lose.
+  std::vector<std::size_t> sizes;
+  sizes.reserve(batch.size());
+  std::size_t total = 0;
+  for (auto& p : batch) {
+    sizes.push_back(p.rows.size());
+    total += p.rows.size();
+  }
   std::vector<execution_record> rows;
-  for (auto& p : batch)
-    for (auto& r : p.rows)
-      rows.push_back(std::move(r));
+  if (batch.size() == 1) {
+    rows = std::move(batch.front().rows); // the usual case: no copy at all
+  } else {
+    rows.reserve(total);
+    for (auto& p : batch)
+      std::move(p.rows.begin(), p.rows.end(), std::back_inserter(rows));
+  }
   insert_reply all;
   try {
     all.outcomes = st.rt->db->insert(std::move(rows));
@@ -60,15 +75,17 @@ void flush_inserts(storage_state& st) {
     all.error = e.what();
   }
   std::size_t offset = 0;
-  for (auto& p : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& p = batch[i];
     insert_reply mine;
     mine.error = all.error;
     if (all.error.empty()) {
       auto first = all.outcomes.begin() + static_cast<std::ptrdiff_t>(offset);
-      mine.outcomes.assign(first,
-                           first + static_cast<std::ptrdiff_t>(p.rows.size()));
+      mine.outcomes.assign(std::make_move_iterator(first),
+                           std::make_move_iterator(
+                             first + static_cast<std::ptrdiff_t>(sizes[i])));
     }
-    offset += p.rows.size();
+    offset += sizes[i];
     if (p.cb)
       p.cb(std::move(mine));
     else

@@ -55,7 +55,7 @@ memory_store::~memory_store() = default;
 // -- properties ---------------------------------------------------------------
 
 void memory_store::set_clock(std::function<timestamp()> clock) {
-  std::lock_guard guard{mutex_};
+  std::lock_guard guard{clock_mutex_};
   clock_ = std::move(clock);
 }
 
@@ -65,7 +65,13 @@ std::size_t memory_store::size() {
 }
 
 timestamp memory_store::now() {
-  std::lock_guard guard{mutex_};
+  // Not under mutex_: engines ask for the time all the time, and must not
+  // wait for a long write to finish to get it.
+  return read_clock();
+}
+
+timestamp memory_store::read_clock() {
+  std::lock_guard guard{clock_mutex_};
   return clock_();
 }
 
@@ -111,17 +117,17 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
   const bool want = listener_count_.load() > 0;
   {
     std::lock_guard guard{mutex_};
-    const auto now = clock_();
+    const auto now = read_clock();
     batch_keys seen;
     std::vector<execution_record*> kids;
     std::vector<store_event> cascaded;
     for (auto& t : ts) {
-      auto it = rows_.find(t.next.id);
-      if (it == rows_.end()) {
+      auto* found = rows_.find(t.next.id);
+      if (!found) {
         out.push_back({write_status::not_found, std::nullopt});
         continue;
       }
-      auto& row = it->second;
+      auto& row = *found;
       if (row.version != t.expected_version) {
         out.push_back({write_status::conflict, row});
         continue;
@@ -193,7 +199,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
 claim_result memory_store::claim(const claim_request& req) {
   claim_result res;
   std::lock_guard guard{mutex_};
-  const auto now = clock_();
+  const auto now = read_clock();
   // Claim oldest first across every requested task: merge the ready and
   // leased indexes of each task, each already ordered by its due time.
   struct stream {
@@ -255,7 +261,7 @@ std::vector<std::string> memory_store::renew_leases(const std::string& owner,
     return {};
   std::vector<std::string> renewed;
   renewed.reserve(it->second.size());
-  const auto until = clock_() + lease;
+  const auto until = read_clock() + lease;
   // Only the lease index moves: the owner and the version stay.
   for (auto* r : it->second) {
     if (takes_lease(*r)) {
@@ -274,7 +280,7 @@ std::vector<std::string> memory_store::renew_leases(const std::string& owner,
 bool memory_store::try_lead(const std::string& role, const std::string& owner,
                             millis lease) {
   std::lock_guard guard{mutex_};
-  const auto now = clock_();
+  const auto now = read_clock();
   auto& holder = leaders_[role];
   if (!holder.owner.empty() && holder.owner != owner && holder.until > now)
     return false;
@@ -287,7 +293,7 @@ std::size_t memory_store::release_leases(const std::string& owner) {
   auto it = by_owner_.find(owner);
   if (it == by_owner_.end())
     return 0;
-  const auto now = clock_();
+  const auto now = read_clock();
   auto held = std::move(it->second);
   by_owner_.erase(it);
   // Clearing the owner (without a version bump, like an expiry) is what
@@ -310,8 +316,8 @@ std::size_t memory_store::release_leases(const std::string& owner) {
 
 std::optional<execution_record> memory_store::get(const std::string& id) {
   std::lock_guard guard{mutex_};
-  if (auto it = rows_.find(id); it != rows_.end())
-    return it->second;
+  if (auto* row = rows_.find(id))
+    return *row;
   return std::nullopt;
 }
 
@@ -363,8 +369,7 @@ list_page memory_store::list(const list_request& req) {
       for (auto* r : it->second)
         consider(*r);
   } else {
-    for (const auto& [id, r] : rows_)
-      consider(r);
+    rows_.for_each(consider);
   }
   auto newest_first = [](const execution_record* x,
                          const execution_record* y) {
@@ -384,16 +389,17 @@ list_page memory_store::list(const list_request& req) {
 status_counts memory_store::count_by_status(const execution_filter& f) {
   status_counts counts;
   std::lock_guard guard{mutex_};
-  for (const auto& [id, r] : rows_)
+  rows_.for_each([&](const execution_record& r) {
     if (matches(f, r))
       ++counts[r.status];
+  });
   return counts;
 }
 
 sleeper_scan memory_store::scan_sleepers(std::size_t limit) {
   sleeper_scan res;
   std::lock_guard guard{mutex_};
-  const auto now = clock_();
+  const auto now = read_clock();
   for (auto it = sleepers_.begin();
        it != sleepers_.end() && it->at <= now && res.expired.size() < limit;
        ++it)
@@ -407,22 +413,21 @@ sleeper_scan memory_store::scan_sleepers(std::size_t limit) {
 
 std::optional<execution_record> memory_store::watch(const std::string& id) {
   std::lock_guard guard{mutex_};
-  auto it = rows_.find(id);
-  if (it == rows_.end())
+  auto* row = rows_.find(id);
+  if (!row)
     return std::nullopt;
-  it->second.watched = true;
-  return it->second;
+  row->watched = true;
+  return *row;
 }
 
 bool memory_store::erase(const std::string& id) {
   std::lock_guard guard{mutex_};
-  auto it = rows_.find(id);
-  if (it == rows_.end())
+  auto* row = rows_.find(id);
+  if (!row)
     return false;
-  unindex_state(it->second);
-  unindex_identity(it->second);
-  rows_.erase(it);
-  return true;
+  unindex_state(*row);
+  unindex_identity(*row);
+  return rows_.erase(id);
 }
 
 // -- listeners ----------------------------------------------------------------
@@ -469,7 +474,7 @@ memory_store::check_new_row(const execution_record& r) const {
   if (r.idempotency_key)
     if (auto it = by_key_.find(*r.idempotency_key); it != by_key_.end())
       return insert_outcome{kind::duplicate_key, it->second->id};
-  if (rows_.contains(r.id))
+  if (rows_.find(r.id))
     return insert_outcome{kind::duplicate_id, r.id};
   if (r.sleeping_id)
     if (auto it = by_sleeping_id_.find(*r.sleeping_id);
@@ -481,7 +486,7 @@ memory_store::check_new_row(const execution_record& r) const {
 bool memory_store::children_clash(const transition& t,
                                   batch_keys& seen) const {
   for (const auto& c : t.children) {
-    if (rows_.contains(c.id) || seen.ids.contains(c.id))
+    if (rows_.find(c.id) || seen.ids.contains(c.id))
       return true;
     if (c.sleeping_id
         && (by_sleeping_id_.contains(*c.sleeping_id)
@@ -503,9 +508,7 @@ bool memory_store::children_clash(const transition& t,
 }
 
 execution_record& memory_store::put_row(execution_record&& r) {
-  auto id = r.id;
-  auto [it, added] = rows_.try_emplace(std::move(id), std::move(r));
-  auto& row = it->second;
+  auto& row = *rows_.insert(std::move(r)).first;
   index_identity(row);
   index_state(row);
   return row;

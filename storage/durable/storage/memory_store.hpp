@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -14,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "durable/storage/huge_page_resource.hpp"
+#include "durable/storage/row_table.hpp"
 #include "durable/store.hpp"
 
 namespace durable::storage {
@@ -48,14 +51,18 @@ namespace durable::storage {
 /// and owner; ready rows by `(task, start_at)`, leased rows by
 /// `(task, lease_expires_at)` and sleepers by deadline. Claims, renewals,
 /// cascades and sleeper scans therefore touch only the rows they return or
-/// change, never the whole store.
+/// change, never the whole store. Rows and index entries live in a pool
+/// fed with huge-page chunks (see huge_page_resource): storing a row costs
+/// no page fault of its own. Memory freed by erase() is reused for new
+/// rows and returned to the system only when the store is destroyed.
 class memory_store final : public durable::store {
 public:
   // -- constructors, destructors, and assignment operators -------------------
 
   /// Creates an empty store whose clock is `clock`. Tests inject a fake
   /// clock so that leases, start times and deadlines move without sleeping.
-  /// The clock is called with the store's mutex held, from any thread.
+  /// The clock is called from any thread, but never concurrently (under a
+  /// mutex of its own).
   explicit memory_store(std::function<timestamp()> clock
                         = durable::system_now);
 
@@ -118,8 +125,8 @@ public:
 private:
   // -- index types ------------------------------------------------------------
 
-  /// An entry of an ordered index: a time and the row (rows live in the
-  /// nodes of `rows_`, so they never move while stored).
+  /// An entry of an ordered index: a time and the row (rows live in
+  /// `rows_`, where they never move while stored).
   struct entry {
     timestamp at;
     execution_record* row;
@@ -145,10 +152,15 @@ private:
     }
   };
 
-  using ordered_index = std::set<entry, entry_less>;
-  using row_set = std::unordered_set<execution_record*>;
+  using ordered_index = std::pmr::set<entry, entry_less>;
+  using row_set = std::pmr::unordered_set<execution_record*>;
+  template <class T>
+  using by_string = std::pmr::unordered_map<std::string, T>;
 
-  // -- helpers (all require mutex_) -------------------------------------------
+  // -- helpers (all require mutex_, except read_clock) -------------------------
+
+  /// The clock's time; takes clock_mutex_ (which nests inside mutex_).
+  timestamp read_clock();
 
   /// Why a new row cannot be stored, if it cannot.
   std::optional<insert_outcome> check_new_row(const execution_record& r) const;
@@ -185,13 +197,19 @@ private:
   // -- state ------------------------------------------------------------------
 
   std::mutex mutex_;
+  std::mutex clock_mutex_;
   std::function<timestamp()> clock_;
-  std::unordered_map<std::string, execution_record> rows_;
-  std::unordered_map<std::string, execution_record*> by_sleeping_id_;
-  std::unordered_map<std::string, execution_record*> by_key_;
-  std::unordered_map<std::string, row_set> by_parent_;
+  /// Memory of every container below (declared first, destroyed last);
+  /// used under mutex_ only, hence unsynchronized.
+  huge_page_resource pages_;
+  std::pmr::unsynchronized_pool_resource pool_{&pages_};
+  /// Its chunks are sized for huge pages already: no pool in between.
+  row_table rows_{&pages_};
+  by_string<execution_record*> by_sleeping_id_{&pool_};
+  by_string<execution_record*> by_key_{&pool_};
+  by_string<row_set> by_parent_{&pool_};
   /// Active rows with an owner, by owner (renewal and release).
-  std::unordered_map<std::string, row_set> by_owner_;
+  by_string<row_set> by_owner_{&pool_};
 
   struct leader {
     std::string owner;
@@ -199,12 +217,12 @@ private:
   };
   std::unordered_map<std::string, leader> leaders_;
   /// Ready rows by task, ordered by start_at.
-  std::unordered_map<std::string, ordered_index> ready_;
+  by_string<ordered_index> ready_{&pool_};
   /// Rows a claim may take over once their lease expires (running bodies,
   /// waiting parents), by task, ordered by lease expiry.
-  std::unordered_map<std::string, ordered_index> leased_;
+  by_string<ordered_index> leased_{&pool_};
   /// Running sleepers, ordered by deadline.
-  ordered_index sleepers_;
+  ordered_index sleepers_{&pool_};
 
   // -- listeners --------------------------------------------------------------
 
