@@ -294,6 +294,32 @@ TEST_CASE("control characters in payloads survive a batch insert and a batch app
   CHECK(out[1].current->version == c.claimed[1].version);
 }
 
+TEST_CASE("a NUL in an error message is dropped instead of failing the batch") {
+  auto s = tpg::make_store();
+  s->insert({make_row(*s, "te_nul_a"), make_row(*s, "te_nul_b")});
+  auto c = s->claim(claim_req("owner_a", 10));
+  REQUIRE(c.claimed.size() == 2);
+  std::vector<transition> ts;
+  for (auto& row : c.claimed) {
+    transition t;
+    t.next = row;
+    t.expected_version = row.version;
+    t.next.status = execution_status::failed;
+    t.next.error = execution_error{error_kind::generic,
+                                   std::string{"bad\0byte", 8}, false, false};
+    ts.push_back(t);
+  }
+  auto out = s->apply(ts);
+  REQUIRE(out.size() == 2);
+  for (const auto& o : out) {
+    CHECK(o.status == write_status::applied);
+    auto back = s->get(o.current->id);
+    REQUIRE(back.has_value());
+    CHECK(back->status == execution_status::failed);
+    CHECK(back->error->message == "badbyte");
+  }
+}
+
 TEST_CASE("the claim query uses indexes on a large table") {
   auto store = tpg::make_store();
   auto& pg = static_cast<pgs::pg_store&>(*store);

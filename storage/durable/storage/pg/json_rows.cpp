@@ -7,6 +7,11 @@ void append_json_string(std::string& out, const std::string& s) {
   out += '"';
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
+    if (c == '\0') {
+      // PostgreSQL text cannot hold NUL (and jsonb refuses \u0000): drop
+      // it, so one odd message never fails the whole batch it is in.
+      continue;
+    }
     if (c == '"' || c == '\\') {
       out += '\\';
       out += c;

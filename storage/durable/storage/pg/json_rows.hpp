@@ -43,7 +43,8 @@ private:
 };
 
 /// Appends `s` to `out` as a JSON string literal (RFC 8259: `"` and `\`
-/// escaped, control characters as \u00XX, everything else as is).
+/// escaped, control characters as \u00XX, everything else as is), without
+/// NUL characters, which no PostgreSQL text value can hold.
 void append_json_string(std::string& out, const std::string& s);
 
 } // namespace durable::storage::pg
