@@ -174,6 +174,7 @@ TEST_CASE("claims never ask for more than claim_batch_size rows") {
   auto db = std::make_shared<engine_test::recording_store>();
   auto opts = test_options();
   opts.claim_batch_size = 2;
+  opts.claim_on_insert = false; // every row goes through a claim
   durable::executor exec{db, opts};
   busy b;
   auto task = b.define(exec, 1ms);
@@ -200,6 +201,7 @@ TEST_CASE("a claim asks for no more rows than there are free slots") {
   auto opts = test_options();
   opts.max_concurrent = 5;
   opts.claim_batch_size = 3;
+  opts.claim_on_insert = false; // every row goes through a claim
   durable::executor exec{db, opts};
   gate g;
   auto task = g.define(exec);

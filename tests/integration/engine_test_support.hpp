@@ -74,8 +74,8 @@ inline void block_until(const std::atomic<bool>& flag,
     std::this_thread::sleep_for(2ms);
 }
 
-/// A memory store that records every claim request and how many rows each
-/// claim returned.
+/// The suite's store, recording every claim request, how many rows each
+/// claim returned and which.
 class recording_store final : public durable::store {
 public:
   struct claim_call {
@@ -89,6 +89,12 @@ public:
   std::vector<claim_call> claims() {
     std::lock_guard guard{mtx_};
     return claims_;
+  }
+
+  /// The ids of every row a claim returned, in order.
+  std::vector<std::string> claimed_ids() {
+    std::lock_guard guard{mtx_};
+    return claimed_ids_;
   }
 
   durable::timestamp now() override {
@@ -109,6 +115,8 @@ public:
     auto res = inner_->claim(req);
     std::lock_guard guard{mtx_};
     claims_.push_back({req.limit, res.claimed.size()});
+    for (const auto& r : res.claimed)
+      claimed_ids_.push_back(r.id);
     return res;
   }
 
@@ -118,13 +126,9 @@ public:
   }
 
   bool try_lead(const std::string& role, const std::string& owner,
-
                 durable::millis lease) override {
-
     return inner_->try_lead(role, owner, lease);
-
   }
-
 
   std::size_t release_leases(const std::string& owner) override {
     return inner_->release_leases(owner);
@@ -178,6 +182,7 @@ private:
   std::shared_ptr<durable::store> inner_;
   std::mutex mtx_;
   std::vector<claim_call> claims_;
+  std::vector<std::string> claimed_ids_;
 };
 
 /// The message of an API error thrown by `f`, or "" if it threw none.

@@ -1,5 +1,8 @@
 #include "storage_conformance/conformance.hpp"
 
+#include "durable/store_rules.hpp"
+#include "durable/transitions.hpp"
+
 using namespace durable;
 using namespace durable::test::conformance;
 
@@ -118,6 +121,52 @@ DURABLE_CONFORMANCE_CASE(
   f.clock.advance(600ms);
   CHECK(f.store->try_lead("maintenance", "node_b", 2s));
   CHECK_FALSE(f.store->try_lead("maintenance", "node_a", 2s));
+}
+
+// A node stores new rows it can start at once already claimed by itself
+// (executor_options::claim_on_insert): such a row must behave exactly like
+// a claimed one.
+DURABLE_CONFORMANCE_CASE(
+  "a row inserted already claimed keeps its lease until it expires") {
+  fixture f{Backend::make};
+  event_recorder rec{*f.store};
+  auto row = f.make_row("te_pre");
+  store_rules::claim(row, f.clock.now(), "owner_a", 1s);
+  check_same_row(row, f.put(row));
+  CHECK(rec.of(store_event::type::work_ready).empty());
+  CHECK(f.claim("owner_b").claimed.empty());
+  f.clock.advance(500ms);
+  CHECK(f.store->renew_leases("owner_a", 1s)
+        == std::vector<std::string>{"te_pre"});
+  f.clock.advance(900ms);
+  CHECK(f.claim("owner_b").claimed.empty());
+  f.clock.advance(100ms);
+  auto res = f.claim("owner_b");
+  REQUIRE(res.claimed.size() == 1);
+  CHECK(res.claimed[0].owner == "owner_b");
+  CHECK(res.claimed[0].recoveries == 1);
+  CHECK(res.claimed[0].version == row.version + 1);
+}
+
+DURABLE_CONFORMANCE_CASE(
+  "children inserted already claimed are not claimed again") {
+  fixture f{Backend::make};
+  f.put(f.make_row("te_parent"));
+  auto parent = f.claim_one("te_parent");
+  auto kid = f.make_child(parent, "te_kid", 0);
+  store_rules::claim(kid, f.clock.now(), "owner_a", 30s);
+  auto ready_kid = f.make_child(parent, "te_kid_ready", 1);
+  event_recorder rec{*f.store};
+  auto out = f.apply(transitions::wait_for_children(
+    parent, std::nullopt, {kid, ready_kid}, f.clock.now()));
+  REQUIRE(out.status == write_status::applied);
+  check_same_row(kid, f.must_get("te_kid"));
+  auto ready = rec.of(store_event::type::work_ready);
+  REQUIRE(ready.size() == 1);
+  CHECK(ready[0].execution_id == "te_kid_ready");
+  auto res = f.claim("owner_b", {"task_a", "task_child"});
+  REQUIRE(res.claimed.size() == 1);
+  CHECK(res.claimed[0].id == "te_kid_ready");
 }
 
 } // TEST_SUITE

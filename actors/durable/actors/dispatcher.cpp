@@ -9,6 +9,7 @@
 
 #include "durable/actors/execution_actor.hpp"
 #include "durable/actors/messages.hpp"
+#include "durable/store_rules.hpp"
 
 namespace durable::actors {
 
@@ -26,9 +27,19 @@ struct dispatcher_state {
   runtime_ptr rt;
   std::unordered_map<std::string, live_execution> live;
   std::size_t running_bodies = 0;
+  /// Rows taken locally (take_locally) whose insert has not answered yet:
+  /// each holds a slot until it is adopted or known not stored.
+  std::size_t reserved = 0;
+  /// The limit of the claim in flight: the slots its rows may fill.
+  std::size_t claim_limit = 0;
   bool claiming = false;
   /// Work may be left behind: claim again when a claim ends or a slot frees.
-  bool backlog = false;
+  /// True until the first claim shows otherwise: rows already in the store
+  /// go first (take_locally).
+  bool backlog = true;
+  /// Work may have come in while a claim was in flight: claim again when
+  /// it ends. Unlike `backlog`, no reason to think older rows wait.
+  bool rerun = false;
   /// The next claim also takes over expired leases (claim_request::
   /// take_over): set at start, by each poll, by a resync and when another
   /// node hands leases back, not by the announcements of new work.
@@ -51,12 +62,40 @@ struct dispatcher_state {
   std::vector<caf::response_promise> drained;
   std::uint64_t claimed = 0;
   std::uint64_t claims = 0;
+  std::uint64_t taken_locally = 0;
   std::uint64_t leases_lost = 0;
 };
 
 using state_ptr = std::shared_ptr<dispatcher_state>;
 
 void claim(caf::event_based_actor* self, const state_ptr& st);
+
+std::size_t free_slots(const dispatcher_state& st) {
+  const auto max = st.rt->options.max_concurrent;
+  return max - std::min(max, st.running_bodies + st.reserved + st.claim_limit);
+}
+
+/// Whether rows this node could start may be stored already claimed by it
+/// (take_locally): it runs tasks, is not draining, has a free slot, and its
+/// last claim left no ready work behind, so new rows do not overtake older
+/// ones waiting in the store.
+bool takes_locally(const dispatcher_state& st) {
+  return st.rt->options.run_tasks && st.rt->options.claim_on_insert
+         && !st.draining && !st.backlog && free_slots(st) > 0;
+}
+
+/// Publishes takes_locally() for the senders of new rows (runtime::
+/// local_claims), so rows go through this actor only when it may take them.
+void update_hint(const dispatcher_state& st) {
+  st.rt->local_claims.store(takes_locally(st), std::memory_order_relaxed);
+}
+
+void refresh_task_ids(dispatcher_state& st) {
+  if (auto gen = st.rt->tasks->generation(); gen != st.task_generation) {
+    st.task_ids = st.rt->tasks->ids();
+    st.task_generation = gen;
+  }
+}
 
 void schedule_wake(caf::event_based_actor* self, const state_ptr& st,
                    timestamp at) {
@@ -77,7 +116,8 @@ void on_ready(caf::event_based_actor* self, const state_ptr& st,
 }
 
 void check_drained(const state_ptr& st) {
-  if (st->draining && st->running_bodies == 0 && !st->claiming) {
+  if (st->draining && st->running_bodies == 0 && st->reserved == 0
+      && !st->claiming) {
     for (auto& rp : st->drained)
       rp.deliver(true);
     st->drained.clear();
@@ -88,20 +128,17 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   if (st->draining || !st->rt->options.run_tasks)
     return;
   if (st->claiming) {
-    st->backlog = true;
+    st->rerun = true;
     return;
   }
   auto& opts = st->rt->options;
-  auto free = opts.max_concurrent - std::min(opts.max_concurrent,
-                                             st->running_bodies);
+  auto free = free_slots(*st);
   if (free == 0) {
     st->backlog = true;
+    update_hint(*st);
     return;
   }
-  if (auto gen = st->rt->tasks->generation(); gen != st->task_generation) {
-    st->task_ids = st->rt->tasks->ids();
-    st->task_generation = gen;
-  }
+  refresh_task_ids(*st);
   if (st->task_ids.empty())
     return;
   claim_request req{st->rt->incarnation, opts.lease_duration,
@@ -110,13 +147,16 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   st->take_over = false;
   auto limit = req.limit;
   st->claiming = true;
+  st->claim_limit = limit;
   st->backlog = false;
+  st->rerun = false;
   ++st->claims;
   self->request(st->rt->claimer, caf::infinite, claim_atom::value,
                 std::move(req))
     .then(
       [=](claim_result& res) {
         st->claiming = false;
+        st->claim_limit = 0;
         st->claimed += res.claimed.size();
         const auto at = steady_nanos();
         for (auto& row : res.claimed) {
@@ -130,13 +170,16 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
         if (res.next_ready_at)
           schedule_wake(self, st, *res.next_ready_at);
         check_drained(st);
-        if (st->backlog)
+        if (st->backlog || st->rerun)
           claim(self, st);
+        update_hint(*st);
       },
       [=](caf::error&) {
         // The store is unavailable: the poll tries again.
         st->claiming = false;
+        st->claim_limit = 0;
         check_drained(st);
+        update_hint(*st);
       });
 }
 
@@ -147,6 +190,92 @@ void free_slot(caf::event_based_actor* self, const state_ptr& st) {
   check_drained(st);
   if (st->backlog)
     claim(self, st);
+  update_hint(*st);
+}
+
+/// New rows of this node's tasks that it may start at once, marked as
+/// claimed by it (store_rules::claim) before they are stored: they are
+/// inserted running with this node's lease, so no claim has to find them.
+struct local_claims {
+  /// Positions of the taken rows among the rows to be stored.
+  std::vector<std::size_t> positions;
+  /// Copies of the taken rows, as they will be stored.
+  std::vector<execution_record> rows;
+};
+
+/// Takes up to the free slots of `rows` (ready, due now, of a task this
+/// node runs) when takes_locally(); each holds a slot (`reserved`) until
+/// adopt() learns whether it was stored.
+std::shared_ptr<local_claims>
+take_locally(const state_ptr& st, std::vector<execution_record>& rows) {
+  auto out = std::make_shared<local_claims>();
+  if (!takes_locally(*st))
+    return out;
+  const auto free = free_slots(*st);
+  refresh_task_ids(*st);
+  const auto now = st->rt->db->now();
+  const auto& opts = st->rt->options;
+  for (std::size_t i = 0; i < rows.size() && out->rows.size() < free; ++i) {
+    auto& r = rows[i];
+    if (r.status != execution_status::ready
+        || !store_rules::is_claimable(r, now)
+        || std::find(st->task_ids.begin(), st->task_ids.end(), r.task_id)
+             == st->task_ids.end())
+      continue;
+    store_rules::claim(r, now, st->rt->incarnation, opts.lease_duration);
+    out->positions.push_back(i);
+    out->rows.push_back(r);
+  }
+  st->reserved += out->rows.size();
+  update_hint(*st);
+  return out;
+}
+
+/// Starts the rows of `taken` that were stored (`stored(k)` for the k-th),
+/// as if a claim had returned them, and gives back the slots of the others.
+template <class Stored>
+void adopt(caf::event_based_actor* self, const state_ptr& st,
+           local_claims& taken, Stored stored) {
+  st->reserved -= taken.rows.size();
+  const auto at = steady_nanos();
+  for (std::size_t k = 0; k < taken.rows.size(); ++k) {
+    if (!stored(k))
+      continue;
+    auto& row = taken.rows[k];
+    if (takes_slot(row))
+      ++st->running_bodies;
+    ++st->taken_locally;
+    auto id = row.id;
+    st->live[id] = {spawn_execution(self, st->rt, std::move(row)), at};
+  }
+  taken.rows.clear();
+  check_drained(st);
+  if (st->backlog)
+    claim(self, st);
+  update_hint(*st);
+}
+
+/// Inserts `rows` through the inserter after take_locally() took `taken`
+/// of them; `done` gets the inserter's reply, on this actor.
+void insert_taken(caf::event_based_actor* self, const state_ptr& st,
+                  std::vector<execution_record> rows,
+                  std::shared_ptr<local_claims> taken, insert_callback done) {
+  self->request(st->rt->inserter, caf::infinite, insert_atom::value,
+                std::move(rows))
+    .then(
+      [=](insert_reply& reply) {
+        adopt(self, st, *taken, [&](std::size_t k) {
+          auto i = taken->positions[k];
+          return reply.error.empty() && i < reply.outcomes.size()
+                 && reply.outcomes[i].result
+                      == insert_outcome::kind::inserted;
+        });
+        done(std::move(reply));
+      },
+      [=](caf::error& err) {
+        adopt(self, st, *taken, [](std::size_t) { return false; });
+        done(insert_reply{{}, caf::to_string(err)});
+      });
 }
 
 void deliver_watchers(const state_ptr& st, const std::string& id,
@@ -324,8 +453,60 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
       if (ws.empty())
         st->watchers.erase(i);
     },
+    // New rows, sent here instead of to the inserter while
+    // runtime::local_claims is set; what is not taken is passed on as is.
+    [=](insert_atom, std::vector<execution_record>& rows,
+        insert_callback& done) {
+      auto taken = take_locally(st, rows);
+      if (taken->rows.empty())
+        self->send(st->rt->inserter, insert_atom::value, std::move(rows),
+                   std::move(done));
+      else
+        insert_taken(self, st, std::move(rows), std::move(taken),
+                     std::move(done));
+    },
+    [=](insert_atom, std::vector<execution_record>& rows)
+      -> caf::result<insert_reply> {
+      auto taken = take_locally(st, rows);
+      if (taken->rows.empty()) {
+        self->delegate(st->rt->inserter, insert_atom::value, std::move(rows));
+        return caf::delegated<insert_reply>{};
+      }
+      auto rp = self->make_response_promise<insert_reply>();
+      insert_taken(self, st, std::move(rows), std::move(taken),
+                   [rp](insert_reply reply) mutable {
+                     rp.deliver(std::move(reply));
+                   });
+      return rp;
+    },
+    // A transition inserting children, sent here instead of to the storage
+    // actor while runtime::local_claims is set: the children this node may
+    // start at once are stored claimed by it and started once it applied.
+    [=](apply_atom, transition& t) -> caf::result<write_outcome> {
+      auto taken = take_locally(st, t.children);
+      if (taken->rows.empty()) {
+        self->delegate(st->rt->storage, apply_atom::value, std::move(t));
+        return caf::delegated<write_outcome>{};
+      }
+      auto rp = self->make_response_promise<write_outcome>();
+      self->request(st->rt->storage, caf::infinite, apply_atom::value,
+                    std::move(t))
+        .then(
+          [=](write_outcome& out) mutable {
+            adopt(self, st, *taken, [&](std::size_t) {
+              return out.status == write_status::applied;
+            });
+            rp.deliver(std::move(out));
+          },
+          [=](caf::error& err) mutable {
+            adopt(self, st, *taken, [](std::size_t) { return false; });
+            rp.deliver(std::move(err));
+          });
+      return rp;
+    },
     [=](drain_atom) {
       st->draining = true;
+      update_hint(*st);
       auto rp = self->make_response_promise();
       st->drained.push_back(rp);
       check_drained(st);
@@ -333,7 +514,8 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=](stats_atom) {
       return engine_stats{st->running_bodies, st->live.size(), st->claimed,
-                          st->claims, st->leases_lost, st->waiter_count};
+                          st->claims,         st->leases_lost,
+                          st->waiter_count,   st->taken_locally};
     },
   };
 }

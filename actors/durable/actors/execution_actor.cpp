@@ -552,7 +552,15 @@ private:
   void write(transition t, Then then) {
     auto prev = phase_;
     phase_ = phase::writing;
-    request(storage_, caf::infinite, apply_atom::value, std::move(t))
+    // New children go through the dispatcher while it may store some of
+    // them already claimed by this node (runtime::local_claims); it
+    // answers as the storage actor does.
+    const auto& target = !t.children.empty()
+                             && rt_->local_claims.load(
+                               std::memory_order_relaxed)
+                           ? dispatcher_
+                           : storage_;
+    request(target, caf::infinite, apply_atom::value, std::move(t))
       .then(
         [this, prev, then](write_outcome& out) mutable {
           if (out.status == write_status::rejected && out.current) {

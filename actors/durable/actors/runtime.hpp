@@ -26,8 +26,8 @@ inline constexpr const char* maintenance_role = "maintenance";
 /// options, the incarnation id and the handles of the service actors.
 ///
 /// Threading: fields are set before the first actor starts and only read
-/// afterwards, except `next_timer_token` (atomic) and `shutdown` (a
-/// std::stop_source, itself thread-safe).
+/// afterwards, except `next_timer_token` and `local_claims` (atomics) and
+/// `shutdown` (a std::stop_source, itself thread-safe).
 struct runtime {
   std::shared_ptr<durable::store> db;
   std::shared_ptr<task_registry> tasks;
@@ -41,6 +41,11 @@ struct runtime {
   /// deterministic test coordinator, where every actor must be scheduled.
   bool detached_io = true;
   std::atomic<std::uint64_t> next_timer_token{1};
+  /// Set by the dispatcher while it may store new rows already claimed by
+  /// this node (it has a free slot and left no ready work behind): new rows
+  /// (enqueues, children) then go through it instead of straight to the
+  /// inserter or the storage actor. Only a hint; the dispatcher checks again.
+  std::atomic<bool> local_claims{false};
 
   caf::actor storage;
   /// Enqueues (new top-level rows) are group-committed by a storage actor
