@@ -46,10 +46,7 @@ pqxx::result exec(pqxx::transaction_base& tx, const char* name,
 
 /// Every column of the table.
 json_rows all_columns() {
-  std::vector<std::size_t> all(column_count);
-  for (std::size_t i = 0; i < column_count; ++i)
-    all[i] = i;
-  return json_rows{std::move(all)};
+  return json_rows{column_set{}.set()};
 }
 
 /// Columns fixed at insert: a transition never changes them (store.hpp),
@@ -82,7 +79,13 @@ const std::vector<std::size_t>& transition_column_indexes() {
 }
 
 json_rows transition_columns() {
-  return json_rows{transition_column_indexes()};
+  static const auto set = [] {
+    column_set out;
+    for (auto i : transition_column_indexes())
+      out.set(i);
+    return out;
+  }();
+  return json_rows{set};
 }
 
 std::string str(std::int64_t x) {
@@ -610,7 +613,7 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
     const auto end = std::min(rows.size(), begin + insert_chunk);
     auto batch = all_columns();
     for (auto i = begin; i < end; ++i)
-      batch.add(encode(rows[i]));
+      batch.add(rows[i]);
     std::vector<param> ps{batch.take()};
     pqxx::result res;
     if (prepared) {
@@ -841,13 +844,9 @@ void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
                                  std::vector<applied_write*>& applied,
                                  std::vector<write_outcome*>& out,
                                  bool with_owner) {
-  static const auto version_index = column_index("version");
   auto batch = transition_columns();
-  for (const auto* t : ts) {
-    auto enc = encode(t->next);
-    enc[version_index] = str(static_cast<std::int64_t>(t->expected_version));
-    batch.add(enc);
-  }
+  for (const auto* t : ts)
+    batch.add(t->next, t->expected_version);
   auto res = exec(tx, with_owner ? st_apply_owner : st_apply,
                   {now_param(), batch.take()});
   std::unordered_map<std::string_view, std::size_t> by_id;
