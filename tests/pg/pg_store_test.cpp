@@ -350,6 +350,19 @@ TEST_CASE("the claim query uses indexes on a large table") {
   CHECK(plan.find("Seq Scan on executions") == std::string::npos);
   CHECK(plan.find("executions_ready") != std::string::npos);
   CHECK(plan.find("executions_leased") != std::string::npos);
+  // After five executions PostgreSQL may plan a prepared statement
+  // generically (for no values in particular): that plan must use the
+  // indexes too.
+  tx.exec("PREPARE claim AS " + pg.internals().claim_sql);
+  tx.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+  auto generic = plan_of(
+    "EXECUTE claim("
+    + tx.quote(pgs::to_array_literal({"task_1", "task_2"}))
+    + ", 50, 'me', 30000000, NULL)");
+  INFO(generic);
+  CHECK(generic.find("Seq Scan on executions") == std::string::npos);
+  CHECK(generic.find("executions_ready") != std::string::npos);
+  CHECK(generic.find("executions_leased") != std::string::npos);
   auto renew = plan_of("UPDATE " + table + " SET lease_expires_at = 1 WHERE "
                        "owner = $1 AND status IN ('ready', 'running', "
                        "'waiting_for_children', 'waiting_for_finalize')",

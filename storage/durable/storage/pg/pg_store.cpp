@@ -328,6 +328,13 @@ void pg_store::impl::build_statements() {
   // other claimers hold), then the oldest `limit` of those, updated with
   // store_rules::claim's semantics; plus the next ready time.
   // Without take-over the expired leases are not looked for at all.
+  // A generic plan (PostgreSQL's choice after five executions of a
+  // prepared statement) cannot know that `c` holds at most `limit` rows:
+  // joined to the table, it estimated 10% of it and hashed a sequential
+  // scan of the whole table (7x the time per row on 30,000 rows). An
+  // `id = ANY(ARRAY(...))` is an index lookup for any estimate of `c`
+  // (once the table is not tiny); `c` gives each row's `due` back at the
+  // end.
   const auto claim_with = [&](bool take_over) {
     return fmt::format(
       "WITH n AS (SELECT {now} AS now), "
@@ -352,12 +359,13 @@ void pg_store::impl::build_statements() {
       "    e.owner IS NOT NULL THEN 1 ELSE 0 END,"
       "  owner = $3, lease_expires_at = n.now + $4::bigint,"
       "  version = e.version + 1, updated_at = n.now"
-      "  FROM c, n WHERE e.id = c.id RETURNING c.due, {ecols}), "
+      "  FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM c)) RETURNING {ecols}), "
       "nr AS (SELECT min(f.start_at) AS next FROM tk CROSS JOIN LATERAL ("
       "  SELECT e.start_at FROM {t} e WHERE e.task_id = tk.task_id"
       "  AND e.status = 'ready' AND e.start_at > (SELECT now FROM n)"
       "  ORDER BY e.start_at LIMIT 1) f) "
-      "SELECT nr.next, u.* FROM nr LEFT JOIN u ON true",
+      "SELECT nr.next, c.due, u.* FROM nr LEFT JOIN (u JOIN c ON c.id = u.id) "
+      "ON true",
       fmt::arg("now", now_expr(5)), fmt::arg("t", t),
       fmt::arg("ecols", ecols),
       fmt::arg("leased",
