@@ -127,6 +127,7 @@ constexpr const char* st_apply_owner = "durable_apply_owner";
 constexpr const char* st_cascade = "durable_cascade";
 constexpr const char* st_lock = "durable_lock";
 constexpr const char* st_renew = "durable_renew";
+constexpr const char* st_renew_held = "durable_renew_held";
 constexpr const char* st_release = "durable_release";
 constexpr const char* st_scan = "durable_scan";
 constexpr const char* st_watch = "durable_watch";
@@ -295,13 +296,35 @@ void pg_store::impl::build_statements() {
                                  "ORDER BY id FOR UPDATE",
                                  t));
   add(st_conflicts, conflicts_sql);
-  // Rows are locked in id order, as apply() and the cascade lock theirs:
-  // an UPDATE that locks in plan order deadlocks with a batch transition.
+  // Renewal, in two steps (see renew_leases()). First, without waiting:
+  // every row of the owner that no one holds is renewed, and the others
+  // (a transition or a claim in flight) come back marked false. SKIP
+  // LOCKED never waits, so this step cannot be part of a deadlock, in
+  // whatever order it locks. ($3 now.)
   add(st_renew,
-      fmt::format("WITH mine AS (SELECT id FROM {t} WHERE owner = $1 AND "
-                  "status IN {act} ORDER BY id FOR UPDATE) "
-                  "UPDATE {t} e SET lease_expires_at = {now} + $2::bigint "
-                  "FROM mine WHERE e.id = mine.id AND e.owner = $1 "
+      fmt::format("WITH n AS (SELECT {now} AS now), "
+                  "held AS (SELECT id FROM {t} WHERE owner = $1 AND status "
+                  "IN {act}), "
+                  "free AS (SELECT id FROM {t} WHERE owner = $1 AND status "
+                  "IN {act} FOR UPDATE SKIP LOCKED), "
+                  "u AS (UPDATE {t} e SET lease_expires_at = n.now + "
+                  "$2::bigint FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM "
+                  "free)) RETURNING e.id) "
+                  "SELECT held.id, u.id IS NOT NULL FROM held LEFT JOIN u "
+                  "ON u.id = held.id",
+                  fmt::arg("t", t), fmt::arg("now", now_expr(3)),
+                  fmt::arg("act", active_statuses)));
+  // Then the rows that were held ($4), waiting for their holders: locked
+  // in id order, as apply() and the cascade lock theirs (an UPDATE that
+  // locks in plan order deadlocks with a batch transition), and renewed
+  // only if still the owner's and active once the holder committed.
+  add(st_renew_held,
+      fmt::format("WITH n AS (SELECT {now} AS now), "
+                  "mine AS (SELECT id FROM {t} WHERE id = ANY($4::text[]) "
+                  "AND owner = $1 AND status IN {act} ORDER BY id FOR "
+                  "UPDATE) "
+                  "UPDATE {t} e SET lease_expires_at = n.now + $2::bigint "
+                  "FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM mine)) "
                   "RETURNING e.id",
                   fmt::arg("t", t), fmt::arg("now", now_expr(3)),
                   fmt::arg("act", active_statuses)));
@@ -412,9 +435,10 @@ void pg_store::impl::build_statements() {
                                   "$2::jsonb) AS v",
                                   t);
     // A batch: rows are updated (so locked) in the order of the JSON
-    // array, which the caller sorts by id as every multi-row lock in this
-    // store is ordered (see st_renew): a nested loop over the batch does
-    // that, and a rare other plan only risks a deadlock that run() retries.
+    // array, which the caller sorts by id as every multi-row lock that
+    // waits in this store is ordered (see st_renew_held): a nested loop
+    // over the batch does that, and a rare other plan only risks a
+    // deadlock that run() retries.
     add(st_apply,
         fmt::format("UPDATE {t} e SET {set}, version = v.version + 1 "
                     "FROM {rows} WHERE e.id = v.id AND e.version = v.version "
@@ -1142,8 +1166,17 @@ std::vector<std::string> pg_store::renew_leases(const std::string& owner,
   return d.run<pqxx::nontransaction>(
     "renew_leases", impl::mode::idempotent,
     [&](pqxx::nontransaction& tx) {
-      std::vector<std::string> renewed;
+      // Each statement commits on its own: the rows renewed first are not
+      // kept locked while the second waits, and the wait is only for the
+      // few rows a transition holds, not behind it for all of them.
+      std::vector<std::string> renewed, held;
       for (const auto& row : exec(tx, st_renew, ps))
+        (row[1].as<bool>() ? renewed : held).emplace_back(row[0].c_str());
+      if (held.empty())
+        return renewed;
+      auto more = ps;
+      more.emplace_back(to_array_literal(held));
+      for (const auto& row : exec(tx, st_renew_held, more))
         renewed.emplace_back(row[0].c_str());
       return renewed;
     });
