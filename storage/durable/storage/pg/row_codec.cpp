@@ -2,8 +2,8 @@
 
 #include <cassert>
 #include <charconv>
-#include <iterator>
 #include <cstdlib>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -192,8 +192,8 @@ public:
   void integer(std::int64_t x) {
     if (next()) {
       char buf[24];
-      auto [end, ec] = std::to_chars(std::begin(buf), std::end(buf), x);
-      out_.value(i_, std::string_view{buf, static_cast<std::size_t>(end - buf)});
+      auto end = std::to_chars(std::begin(buf), std::end(buf), x).ptr;
+      out_.value(i_, {buf, static_cast<std::size_t>(end - buf)});
     }
     ++i_;
   }
