@@ -350,6 +350,19 @@ TEST_CASE("the claim query uses indexes on a large table") {
   CHECK(plan.find("Seq Scan on executions") == std::string::npos);
   CHECK(plan.find("executions_ready") != std::string::npos);
   CHECK(plan.find("executions_leased") != std::string::npos);
+  // After five executions PostgreSQL may plan a prepared statement
+  // generically (for no values in particular): that plan must use the
+  // indexes too.
+  tx.exec("PREPARE claim AS " + pg.internals().claim_sql);
+  tx.exec("SET LOCAL plan_cache_mode = force_generic_plan");
+  auto generic = plan_of(
+    "EXECUTE claim("
+    + tx.quote(pgs::to_array_literal({"task_1", "task_2"}))
+    + ", 50, 'me', 30000000, NULL)");
+  INFO(generic);
+  CHECK(generic.find("Seq Scan on executions") == std::string::npos);
+  CHECK(generic.find("executions_ready") != std::string::npos);
+  CHECK(generic.find("executions_leased") != std::string::npos);
   auto renew = plan_of("UPDATE " + table + " SET lease_expires_at = 1 WHERE "
                        "owner = $1 AND status IN ('ready', 'running', "
                        "'waiting_for_children', 'waiting_for_finalize')",
@@ -384,6 +397,48 @@ TEST_CASE("a duplicate sleeping id in a batch insert fails only its own row") {
   CHECK(s->get("te_a").has_value());
   CHECK(s->get("te_b").has_value());
   CHECK_FALSE(s->get("te_s1").has_value());
+}
+
+TEST_CASE("a renewal renews free rows at once and waits only for rows in flight") {
+  schema_guard g;
+  pgs::pg_store s{tpg::options(g.name)};
+  s.insert({make_row(s, "te_a"), make_row(s, "te_b"), make_row(s, "te_c")});
+  REQUIRE(s.claim(claim_req("me", 10)).claimed.size() == 3);
+  const auto before = s.get("te_c")->lease_expires_at.value();
+  // Another transaction holds te_a and te_b, as a transition in flight
+  // would: it finishes te_b and leaves te_a as it was.
+  pqxx::connection holder_conn{tpg::url()};
+  pqxx::work holder{holder_conn};
+  const auto table = pgs::quote_ident(g.name) + ".executions";
+  holder.exec("SELECT id FROM " + table
+              + " WHERE id IN ('te_a', 'te_b') ORDER BY id FOR UPDATE");
+  holder.exec("UPDATE " + table
+              + " SET status = 'completed', owner = NULL, lease_expires_at "
+                "= NULL WHERE id = 'te_b'");
+  std::vector<std::string> renewed;
+  std::atomic<bool> done{false};
+  std::thread renewal{[&] {
+    renewed = s.renew_leases("me", 60s);
+    done = true;
+  }};
+  // te_c is renewed while the holder still holds the others (under the
+  // old single statement it waited for them: this would time out).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool moved = false;
+  while (!moved && std::chrono::steady_clock::now() < deadline) {
+    moved = s.get("te_c")->lease_expires_at.value() > before;
+    if (!moved)
+      std::this_thread::sleep_for(10ms);
+  }
+  CHECK(moved);
+  CHECK_FALSE(done.load());
+  holder.commit();
+  renewal.join();
+  std::sort(renewed.begin(), renewed.end());
+  CHECK(renewed == std::vector<std::string>{"te_a", "te_c"});
+  CHECK(s.get("te_a")->lease_expires_at.value() > before);
+  CHECK(s.get("te_a")->version == 1);
+  CHECK_FALSE(s.get("te_b")->lease_expires_at.has_value());
 }
 
 TEST_CASE("two stores racing claims take every row exactly once") {

@@ -1,8 +1,10 @@
 #include "durable/storage/pg/json_rows.hpp"
 
+#include <fmt/format.h>
+
 namespace durable::storage::pg {
 
-void append_json_string(std::string& out, const std::string& s) {
+void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (char c : s) {
@@ -26,31 +28,47 @@ void append_json_string(std::string& out, const std::string& s) {
   out += '"';
 }
 
-json_rows::json_rows(std::vector<std::size_t> indexes)
-  : indexes_(std::move(indexes)) {
-  embedded_.reserve(indexes_.size());
-  for (auto i : indexes_)
-    embedded_.push_back(columns()[i].type == "jsonb");
+namespace {
+
+const std::size_t version_column = column_index("version");
+
+} // namespace
+
+json_rows::json_rows(const column_set& columns) : columns_(columns) {
 }
 
-void json_rows::add(const std::vector<param>& encoded) {
+void json_rows::add(const execution_record& r,
+                    std::optional<std::uint64_t> version) {
   out_ += rows_ == 0 ? "{" : ",{";
-  for (std::size_t k = 0; k < indexes_.size(); ++k) {
-    if (k > 0)
-      out_ += ',';
-    out_ += '"';
-    out_ += columns()[indexes_[k]].name;
-    out_ += "\":";
-    const auto& value = encoded[indexes_[k]];
-    if (!value)
-      out_ += "null";
-    else if (embedded_[k])
-      out_ += *value;
-    else
-      append_json_string(out_, *value);
-  }
+  first_in_row_ = true;
+  version_ = version;
+  encode(r, columns_, *this);
   out_ += '}';
   ++rows_;
+}
+
+void json_rows::key(std::size_t i) {
+  if (!first_in_row_)
+    out_ += ',';
+  first_in_row_ = false;
+  out_ += '"';
+  out_ += columns()[i].name;
+  out_ += "\":";
+}
+
+void json_rows::value(std::size_t i, std::string_view text) {
+  key(i);
+  if (i == version_column && version_)
+    fmt::format_to(std::back_inserter(out_), "\"{}\"", *version_);
+  else if (columns()[i].type == "jsonb")
+    out_ += text;
+  else
+    append_json_string(out_, text);
+}
+
+void json_rows::null(std::size_t i) {
+  key(i);
+  out_ += "null";
 }
 
 std::string json_rows::take() {

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "durable/storage/pg/row_codec.hpp"
 
@@ -16,17 +18,22 @@
 /// thousands of bound parameters (a plan per batch size). Each value is
 /// the column's text form as a JSON string, which populate feeds to the
 /// column type's input function; `jsonb` columns are embedded as JSON.
+/// Only the columns a statement reads are written, straight from the
+/// record (encode() with a column_set): a transition's JSON carries
+/// neither its input nor the other columns fixed at insert.
 /// Internal to storage/pg.
 namespace durable::storage::pg {
 
-class json_rows {
+class json_rows : private column_visitor {
 public:
-  /// Collects the columns at `indexes` (positions in columns()); the others
-  /// are absent, so they read as NULL.
-  explicit json_rows(std::vector<std::size_t> indexes);
+  /// Collects the columns in `columns`; the others are absent, so they
+  /// read as NULL.
+  explicit json_rows(const column_set& columns);
 
-  /// Appends one row: `encoded` has every column, as encode() gives them.
-  void add(const std::vector<param>& encoded);
+  /// Appends `r` as one row. `version`, if given, is written instead of
+  /// `r.version` (a transition passes the version it expects).
+  void add(const execution_record& r,
+           std::optional<std::uint64_t> version = std::nullopt);
 
   std::size_t size() const noexcept {
     return rows_;
@@ -36,8 +43,13 @@ public:
   std::string take();
 
 private:
-  std::vector<std::size_t> indexes_;
-  std::vector<bool> embedded_;
+  void value(std::size_t i, std::string_view text) override;
+  void null(std::size_t i) override;
+  void key(std::size_t i);
+
+  column_set columns_;
+  std::optional<std::uint64_t> version_;
+  bool first_in_row_ = true;
   std::string out_ = "[";
   std::size_t rows_ = 0;
 };
@@ -45,6 +57,6 @@ private:
 /// Appends `s` to `out` as a JSON string literal (RFC 8259: `"` and `\`
 /// escaped, control characters as \u00XX, everything else as is), without
 /// NUL characters, which no PostgreSQL text value can hold.
-void append_json_string(std::string& out, const std::string& s);
+void append_json_string(std::string& out, std::string_view s);
 
 } // namespace durable::storage::pg

@@ -1,7 +1,9 @@
 #include "durable/storage/pg/row_codec.hpp"
 
+#include <cassert>
 #include <charconv>
 #include <cstdlib>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -66,20 +68,6 @@ constexpr std::array<column, column_count> all_columns{{
 template <class T>
 std::string num(T x) {
   return fmt::format("{}", x);
-}
-
-param opt_time(const std::optional<timestamp>& t) {
-  if (!t)
-    return std::nullopt;
-  return num(to_micros(*t));
-}
-
-param opt_text(const std::optional<std::string>& s) {
-  return s;
-}
-
-std::string boolean(bool b) {
-  return b ? "t" : "f";
 }
 
 // -- decoding -----------------------------------------------------------------
@@ -169,69 +157,147 @@ std::string column_list(std::string_view alias) {
   return out;
 }
 
-std::vector<param> encode(const execution_record& r) {
-  std::vector<param> v;
-  v.reserve(column_count);
-  v.emplace_back(r.id);
-  v.emplace_back(r.task_id);
-  v.emplace_back(num(static_cast<int>(r.kind)));
+namespace {
+
+/// Walks the columns in order, encoding only the wanted ones.
+class emitter {
+public:
+  emitter(const column_set& wanted, column_visitor& out)
+    : wanted_(wanted), out_(out) {}
+
+  /// Whether the next column is wanted; false skips it.
+  bool next() {
+    return wanted_[i_];
+  }
+
+  void text(std::string_view s) {
+    if (next())
+      out_.value(i_, s);
+    ++i_;
+  }
+
+  void opt_text(const std::optional<std::string>& s) {
+    if (s)
+      text(*s);
+    else
+      null();
+  }
+
+  void null(std::size_t n = 1) {
+    for (; n > 0; --n, ++i_)
+      if (next())
+        out_.null(i_);
+  }
+
+  void integer(std::int64_t x) {
+    if (next()) {
+      char buf[24];
+      auto end = std::to_chars(std::begin(buf), std::end(buf), x).ptr;
+      out_.value(i_, {buf, static_cast<std::size_t>(end - buf)});
+    }
+    ++i_;
+  }
+
+  void boolean(bool b) {
+    text(b ? "t" : "f");
+  }
+
+  void time(timestamp t) {
+    integer(to_micros(t));
+  }
+
+  void opt_time(const std::optional<timestamp>& t) {
+    if (t)
+      time(*t);
+    else
+      null();
+  }
+
+  /// A value whose encoding costs something: `make()` runs only if wanted.
+  template <class F>
+  void computed(F&& make) {
+    if (next())
+      out_.value(i_, make());
+    ++i_;
+  }
+
+  std::size_t position() const noexcept {
+    return i_;
+  }
+
+private:
+  const column_set& wanted_;
+  column_visitor& out_;
+  std::size_t i_ = 0;
+};
+
+} // namespace
+
+void encode(const execution_record& r, const column_set& wanted,
+            column_visitor& out) {
+  emitter e{wanted, out};
+  e.text(r.id);
+  e.text(r.task_id);
+  e.integer(static_cast<int>(r.kind));
   if (r.parent) {
-    v.emplace_back(r.parent->task_id);
-    v.emplace_back(r.parent->execution_id);
-    v.emplace_back(num(r.parent->index));
-    v.emplace_back(boolean(r.parent->is_only_child));
-    v.emplace_back(boolean(r.parent->is_finalize));
+    e.text(r.parent->task_id);
+    e.text(r.parent->execution_id);
+    e.integer(r.parent->index);
+    e.boolean(r.parent->is_only_child);
+    e.boolean(r.parent->is_finalize);
   } else {
-    v.insert(v.end(), 5, std::nullopt);
+    e.null(5);
   }
-  v.emplace_back(r.root.task_id);
-  v.emplace_back(r.root.execution_id);
-  v.emplace_back(opt_text(r.sleeping_id));
-  v.emplace_back(opt_text(r.idempotency_key));
-  v.emplace_back(num(r.retry.max_attempts));
-  v.emplace_back(num(r.retry.base_delay.count()));
-  v.emplace_back(num(r.retry.multiplier));
-  v.emplace_back(r.retry.max_delay ? param{num(r.retry.max_delay->count())}
-                                   : std::nullopt);
-  v.emplace_back(num(static_cast<int>(r.retry.jitter)));
-  v.emplace_back(num(r.sleep_before_run.count()));
-  v.emplace_back(num(r.timeout.count()));
-  v.emplace_back(r.input);
-  v.emplace_back(opt_text(r.output));
-  v.emplace_back(opt_text(r.run_output));
+  e.text(r.root.task_id);
+  e.text(r.root.execution_id);
+  e.opt_text(r.sleeping_id);
+  e.opt_text(r.idempotency_key);
+  e.integer(r.retry.max_attempts);
+  e.integer(r.retry.base_delay.count());
+  e.computed([&] { return num(r.retry.multiplier); });
+  if (r.retry.max_delay)
+    e.integer(r.retry.max_delay->count());
+  else
+    e.null();
+  e.integer(static_cast<int>(r.retry.jitter));
+  e.integer(r.sleep_before_run.count());
+  e.integer(r.timeout.count());
+  e.text(r.input);
+  e.opt_text(r.output);
+  e.opt_text(r.run_output);
   if (r.error) {
-    v.emplace_back(num(static_cast<int>(r.error->kind)));
-    v.emplace_back(r.error->message);
-    v.emplace_back(boolean(r.error->retryable));
-    v.emplace_back(boolean(r.error->internal));
+    e.integer(static_cast<int>(r.error->kind));
+    e.text(r.error->message);
+    e.boolean(r.error->retryable);
+    e.boolean(r.error->internal);
   } else {
-    v.insert(v.end(), 4, std::nullopt);
+    e.null(4);
   }
-  v.emplace_back(std::string{to_string(r.status)});
-  v.emplace_back(num(static_cast<std::int64_t>(r.version)));
-  v.emplace_back(num(r.attempt));
-  v.emplace_back(num(r.recoveries));
-  v.emplace_back(opt_text(r.owner));
-  v.emplace_back(opt_time(r.lease_expires_at));
-  v.emplace_back(num(to_micros(r.start_at)));
-  v.emplace_back(num(to_micros(r.created_at)));
-  v.emplace_back(num(to_micros(r.updated_at)));
-  v.emplace_back(opt_time(r.started_at));
-  v.emplace_back(opt_time(r.expires_at));
-  v.emplace_back(opt_time(r.waiting_for_children_started_at));
-  v.emplace_back(opt_time(r.waiting_for_finalize_started_at));
-  v.emplace_back(opt_time(r.finished_at));
-  v.emplace_back(opt_time(r.closed_at));
-  v.emplace_back(nlohmann::json(r.children).dump());
+  e.text(to_string(r.status));
+  e.integer(static_cast<std::int64_t>(r.version));
+  e.integer(r.attempt);
+  e.integer(r.recoveries);
+  e.opt_text(r.owner);
+  e.opt_time(r.lease_expires_at);
+  e.time(r.start_at);
+  e.time(r.created_at);
+  e.time(r.updated_at);
+  e.opt_time(r.started_at);
+  e.opt_time(r.expires_at);
+  e.opt_time(r.waiting_for_children_started_at);
+  e.opt_time(r.waiting_for_finalize_started_at);
+  e.opt_time(r.finished_at);
+  e.opt_time(r.closed_at);
+  e.computed([&] { return nlohmann::json(r.children).dump(); });
   if (r.finalize) {
-    v.emplace_back(r.finalize->task_id);
-    v.emplace_back(r.finalize->execution_id);
+    e.text(r.finalize->task_id);
+    e.text(r.finalize->execution_id);
   } else {
-    v.insert(v.end(), 2, std::nullopt);
+    e.null(2);
   }
-  v.emplace_back(num(r.step));
-  v.emplace_back(boolean(r.watched));
-  return v;
+  e.integer(r.step);
+  e.boolean(r.watched);
+  assert(e.position() == column_count);
 }
 
 execution_record decode(const pqxx::row& row, std::size_t offset) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -36,8 +37,24 @@ std::string column_list(std::string_view alias = {});
 /// A statement parameter: text or NULL.
 using param = std::optional<std::string>;
 
-/// Every column of `r` as statement parameters, in columns() order.
-std::vector<param> encode(const execution_record& r);
+/// A set of columns: bit i stands for columns()[i].
+using column_set = std::bitset<column_count>;
+
+/// Receives the encoded columns of one record (see encode()).
+class column_visitor {
+public:
+  virtual ~column_visitor() = default;
+  /// Column `i` has this text form (valid only during the call).
+  virtual void value(std::size_t i, std::string_view text) = 0;
+  /// Column `i` is NULL.
+  virtual void null(std::size_t i) = 0;
+};
+
+/// Passes the columns of `r` that are in `wanted` to `out`, in columns()
+/// order, each in the text form its SQL type reads. The other columns are
+/// neither encoded nor copied (a transition never sends its input).
+void encode(const execution_record& r, const column_set& wanted,
+            column_visitor& out);
 
 /// Reads a row whose columns start at `offset` in columns() order.
 execution_record decode(const pqxx::row& row, std::size_t offset = 0);
