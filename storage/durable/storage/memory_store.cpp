@@ -79,20 +79,31 @@ timestamp memory_store::read_clock() {
 
 std::vector<insert_outcome>
 memory_store::insert(std::vector<execution_record> rows) {
+  // Most rows are stored: their outcomes (and the copies of their ids)
+  // are made before taking the lock, which then only corrects the others.
   std::vector<insert_outcome> out;
   out.reserve(rows.size());
+  for (const auto& r : rows)
+    out.push_back({insert_outcome::kind::inserted, r.id});
   std::vector<store_event> events;
   const bool want = listener_count_.load() > 0;
   {
     std::lock_guard guard{mutex_};
     const execution_record* earliest = nullptr;
-    for (auto& r : rows) {
-      if (auto bad = check_new_row(r)) {
-        out.push_back(std::move(*bad));
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (auto bad = check_new_row(rows[i])) {
+        out[i] = std::move(*bad);
         continue;
       }
-      auto& stored = put_row(std::move(r));
-      out.push_back({insert_outcome::kind::inserted, stored.id});
+      // A taken id is found by storing the row (one probe, not two).
+      auto [row, fresh] = rows_.insert(std::move(rows[i]));
+      if (!fresh) {
+        out[i].result = insert_outcome::kind::duplicate_id;
+        continue;
+      }
+      index_identity(*row);
+      index_state(*row);
+      const auto& stored = *row;
       if (!want)
         continue;
       if (stored.status == execution_status::ready
@@ -142,8 +153,9 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
           && (!t.next.lease_expires_at
               || *t.next.lease_expires_at < *row.lease_expires_at))
         t.next.lease_expires_at = row.lease_expires_at;
-      auto prev_owner = row.owner;
-      const bool watched = row.watched;
+      std::optional<std::string> prev_owner;
+      if (want && t.next.status == execution_status::cancelled)
+        prev_owner = row.owner;
       const bool identity_changed = row.sleeping_id != t.next.sleeping_id
                                     || row.idempotency_key
                                          != t.next.idempotency_key
@@ -151,9 +163,12 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
       unindex_state(row);
       if (identity_changed)
         unindex_identity(row);
-      row = std::move(t.next);
-      row.version = t.expected_version + 1;
-      row.watched = watched;
+      t.next.version = t.expected_version + 1;
+      t.next.watched = row.watched;
+      // Copied into the stored row, whose strings have the capacity of the
+      // same values already (no allocation, nothing freed under the lock);
+      // `next` itself then becomes the outcome without a copy.
+      row = t.next;
       if (identity_changed)
         index_identity(row);
       index_state(row);
@@ -163,7 +178,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
       cascaded.clear();
       if (t.cancel_descendants)
         cascade(row, now, want ? &cascaded : nullptr);
-      out.push_back({write_status::applied, row});
+      out.push_back({write_status::applied, std::move(t.next)});
       if (!want)
         continue;
       // Events describe the state after the whole transition, cascade
@@ -474,12 +489,13 @@ memory_store::check_new_row(const execution_record& r) const {
   if (r.idempotency_key)
     if (auto it = by_key_.find(*r.idempotency_key); it != by_key_.end())
       return insert_outcome{kind::duplicate_key, it->second->id};
-  if (rows_.find(r.id))
-    return insert_outcome{kind::duplicate_id, r.id};
   if (r.sleeping_id)
     if (auto it = by_sleeping_id_.find(*r.sleeping_id);
         it != by_sleeping_id_.end())
-      return insert_outcome{kind::duplicate_sleeping_id, it->second->id};
+      return rows_.find(r.id) // a taken id is reported first
+               ? insert_outcome{kind::duplicate_id, r.id}
+               : insert_outcome{kind::duplicate_sleeping_id,
+                                it->second->id};
   return std::nullopt;
 }
 

@@ -132,15 +132,21 @@ private:
     execution_record* row;
   };
 
-  /// Orders by time, then id; also compares with a bare time, so that
-  /// `upper_bound(now)` finds the first entry not yet due.
+  /// Orders by time, then by the row's address; also compares with a bare
+  /// time, so that `upper_bound(now)` finds the first entry not yet due.
+  ///
+  /// Why the address and not the id: a batch of rows shares one start_at,
+  /// so most comparisons are ties, and comparing ids would read two rows
+  /// (and their ids' characters) scattered over the whole store, a cache
+  /// miss each. Ties have no order the interface promises; the address is
+  /// stable while a row is stored and roughly follows insertion.
   struct entry_less {
     using is_transparent = void;
 
     bool operator()(const entry& x, const entry& y) const noexcept {
       if (x.at != y.at)
         return x.at < y.at;
-      return x.row->id < y.row->id;
+      return std::less<>{}(x.row, y.row);
     }
 
     bool operator()(const entry& x, timestamp y) const noexcept {
@@ -162,10 +168,11 @@ private:
   /// The clock's time; takes clock_mutex_ (which nests inside mutex_).
   timestamp read_clock();
 
-  /// Why a new row cannot be stored, if it cannot.
+  /// Why a new row cannot be stored, if it cannot, apart from a taken id
+  /// alone (which storing it finds).
   std::optional<insert_outcome> check_new_row(const execution_record& r) const;
 
-  /// Stores a row that passed check_new_row() and indexes it.
+  /// Stores a row whose id, sleeping id and key are free, and indexes it.
   execution_record& put_row(execution_record&& r);
 
   void index_identity(execution_record& r);
