@@ -87,6 +87,7 @@ memory_store::insert(std::vector<execution_record> rows) {
     out.push_back({insert_outcome::kind::inserted, r.id});
   std::vector<store_event> events;
   const bool want = listener_count_.load() > 0;
+  row_room room;
   {
     std::lock_guard guard{mutex_};
     const execution_record* earliest = nullptr;
@@ -116,8 +117,11 @@ memory_store::insert(std::vector<execution_record> rows) {
     if (earliest)
       events.push_back({store_event::type::work_ready, earliest->id, {}, {},
                         earliest->start_at});
+    room = {rows_.spare_rows(), rows_.next_chunk_bytes()};
   }
   notify(std::move(events));
+  // Expect the next insert to be as large as this one.
+  stock_rows(rows.size(), room);
   return out;
 }
 
@@ -126,6 +130,8 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
   out.reserve(ts.size());
   std::vector<store_event> events;
   const bool want = listener_count_.load() > 0;
+  std::size_t children = 0;
+  row_room room;
   {
     std::lock_guard guard{mutex_};
     const auto now = read_clock();
@@ -133,6 +139,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
     std::vector<execution_record*> kids;
     std::vector<store_event> cascaded;
     for (auto& t : ts) {
+      children += t.children.size();
       auto* found = rows_.find(t.next.id);
       if (!found) {
         out.push_back({write_status::not_found, std::nullopt});
@@ -206,8 +213,11 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
                           std::move(*prev_owner), now});
       std::move(cascaded.begin(), cascaded.end(), std::back_inserter(events));
     }
+    if (children > 0)
+      room = {rows_.spare_rows(), rows_.next_chunk_bytes()};
   }
   notify(std::move(events));
+  stock_rows(children, room);
   return out;
 }
 
@@ -482,6 +492,15 @@ void memory_store::notify(std::vector<store_event>&& events) {
 }
 
 // -- helpers ------------------------------------------------------------------
+
+void memory_store::stock_rows(std::size_t rows, row_room room) noexcept {
+  // Small chunks come from operator new: only huge-page chunks are worth
+  // faulting in ahead.
+  if (rows <= room.spare_rows
+      || room.next_chunk_bytes < huge_page_resource::huge_threshold)
+    return;
+  pages_.stock_up((rows - room.spare_rows) * sizeof(execution_record));
+}
 
 std::optional<insert_outcome>
 memory_store::check_new_row(const execution_record& r) const {
