@@ -102,8 +102,12 @@ void flush_applies(storage_state& st) {
   st.applies.reserve(ts.size());
   try {
     auto outcomes = st.rt->db->apply(std::move(ts));
-    for (std::size_t i = 0; i < outcomes.size(); ++i)
-      st.apply_promises[i].deliver(std::move(outcomes[i]));
+    for (std::size_t i = 0; i < st.apply_promises.size(); ++i)
+      if (i < outcomes.size())
+        st.apply_promises[i].deliver(std::move(outcomes[i]));
+      else // a store breaking its contract must not leave a writer waiting
+        st.apply_promises[i].deliver(caf::make_error(
+          caf::sec::runtime_error, "the store returned no outcome"));
   } catch (const std::exception& e) {
     for (auto& rp : st.apply_promises)
       rp.deliver(store_error(e));
