@@ -81,6 +81,24 @@ TEST_CASE("random inserts and erases agree with a std map") {
   CHECK(seen == model.size());
 }
 
+TEST_CASE("spare rows count the chunk's rest and the erased rows") {
+  std::pmr::unsynchronized_pool_resource pool;
+  storage::row_table t{&pool};
+  CHECK(t.spare_rows() == 0);
+  const auto first_chunk = t.next_chunk_bytes() / sizeof(execution_record);
+  REQUIRE(first_chunk > 1);
+  t.insert(row("te_a"));
+  CHECK(t.spare_rows() == first_chunk - 1);
+  // The next chunk is larger than the first.
+  CHECK(t.next_chunk_bytes() > first_chunk * sizeof(execution_record));
+  t.insert(row("te_b"));
+  CHECK(t.spare_rows() == first_chunk - 2);
+  REQUIRE(t.erase("te_a"));
+  CHECK(t.spare_rows() == first_chunk - 1);
+  t.insert(row("te_c")); // takes the erased row's memory
+  CHECK(t.spare_rows() == first_chunk - 2);
+}
+
 } // TEST_SUITE
 
 } // namespace durable::test

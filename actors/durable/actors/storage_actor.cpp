@@ -23,15 +23,14 @@ struct pending_insert {
   insert_callback cb;
 };
 
-struct pending_apply {
-  transition t;
-  caf::response_promise rp;
-};
-
 struct storage_state {
   runtime_ptr rt;
   std::vector<pending_insert> inserts;
-  std::vector<pending_apply> applies;
+  /// The transitions of the open batch and, at the same index, who waits
+  /// for each outcome. Kept apart so that a transition is moved once on
+  /// its way to the store, not twice.
+  std::vector<transition> applies;
+  std::vector<caf::response_promise> apply_promises;
   bool flush_scheduled = false;
 };
 
@@ -96,20 +95,24 @@ void flush_inserts(storage_state& st) {
 void flush_applies(storage_state& st) {
   if (st.applies.empty())
     return;
-  auto batch = std::move(st.applies);
-  st.applies.clear();
-  std::vector<transition> ts;
-  ts.reserve(batch.size());
-  for (auto& p : batch)
-    ts.push_back(std::move(p.t));
+  auto ts = std::move(st.applies);
+  // The next batch is likely as large: one allocation instead of a
+  // vector growing (and moving its transitions) step by step.
+  st.applies = {};
+  st.applies.reserve(ts.size());
   try {
     auto outcomes = st.rt->db->apply(std::move(ts));
-    for (std::size_t i = 0; i < batch.size(); ++i)
-      batch[i].rp.deliver(std::move(outcomes[i]));
+    for (std::size_t i = 0; i < st.apply_promises.size(); ++i)
+      if (i < outcomes.size())
+        st.apply_promises[i].deliver(std::move(outcomes[i]));
+      else // a store breaking its contract must not leave a writer waiting
+        st.apply_promises[i].deliver(caf::make_error(
+          caf::sec::runtime_error, "the store returned no outcome"));
   } catch (const std::exception& e) {
-    for (auto& p : batch)
-      p.rp.deliver(store_error(e));
+    for (auto& rp : st.apply_promises)
+      rp.deliver(store_error(e));
   }
+  st.apply_promises.clear();
 }
 
 /// Re-reads and re-applies `step` until it applies, the row is gone, or the
@@ -191,7 +194,8 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
       schedule_flush(self, *st);
     },
     [=](apply_atom, transition& t) {
-      st->applies.push_back({std::move(t), self->make_response_promise()});
+      st->applies.push_back(std::move(t));
+      st->apply_promises.push_back(self->make_response_promise());
       schedule_flush(self, *st);
     },
     [=](caf::flush_atom) {

@@ -79,20 +79,32 @@ timestamp memory_store::read_clock() {
 
 std::vector<insert_outcome>
 memory_store::insert(std::vector<execution_record> rows) {
+  // Most rows are stored: their outcomes (and the copies of their ids)
+  // are made before taking the lock, which then only corrects the others.
   std::vector<insert_outcome> out;
   out.reserve(rows.size());
+  for (const auto& r : rows)
+    out.push_back({insert_outcome::kind::inserted, r.id});
   std::vector<store_event> events;
   const bool want = listener_count_.load() > 0;
+  row_room room;
   {
     std::lock_guard guard{mutex_};
     const execution_record* earliest = nullptr;
-    for (auto& r : rows) {
-      if (auto bad = check_new_row(r)) {
-        out.push_back(std::move(*bad));
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (auto bad = check_new_row(rows[i])) {
+        out[i] = std::move(*bad);
         continue;
       }
-      auto& stored = put_row(std::move(r));
-      out.push_back({insert_outcome::kind::inserted, stored.id});
+      // A taken id is found by storing the row (one probe, not two).
+      auto [row, fresh] = rows_.insert(std::move(rows[i]));
+      if (!fresh) {
+        out[i].result = insert_outcome::kind::duplicate_id;
+        continue;
+      }
+      index_identity(*row);
+      index_state(*row);
+      const auto& stored = *row;
       if (!want)
         continue;
       if (stored.status == execution_status::ready
@@ -105,8 +117,11 @@ memory_store::insert(std::vector<execution_record> rows) {
     if (earliest)
       events.push_back({store_event::type::work_ready, earliest->id, {}, {},
                         earliest->start_at});
+    room = {rows_.spare_rows(), rows_.next_chunk_bytes()};
   }
   notify(std::move(events));
+  // Expect the next insert to be as large as this one.
+  stock_rows(rows.size(), room);
   return out;
 }
 
@@ -115,6 +130,8 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
   out.reserve(ts.size());
   std::vector<store_event> events;
   const bool want = listener_count_.load() > 0;
+  std::size_t children = 0;
+  row_room room;
   {
     std::lock_guard guard{mutex_};
     const auto now = read_clock();
@@ -122,6 +139,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
     std::vector<execution_record*> kids;
     std::vector<store_event> cascaded;
     for (auto& t : ts) {
+      children += t.children.size();
       auto* found = rows_.find(t.next.id);
       if (!found) {
         out.push_back({write_status::not_found, std::nullopt});
@@ -142,8 +160,9 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
           && (!t.next.lease_expires_at
               || *t.next.lease_expires_at < *row.lease_expires_at))
         t.next.lease_expires_at = row.lease_expires_at;
-      auto prev_owner = row.owner;
-      const bool watched = row.watched;
+      std::optional<std::string> prev_owner;
+      if (want && t.next.status == execution_status::cancelled)
+        prev_owner = row.owner;
       const bool identity_changed = row.sleeping_id != t.next.sleeping_id
                                     || row.idempotency_key
                                          != t.next.idempotency_key
@@ -151,9 +170,12 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
       unindex_state(row);
       if (identity_changed)
         unindex_identity(row);
-      row = std::move(t.next);
-      row.version = t.expected_version + 1;
-      row.watched = watched;
+      t.next.version = t.expected_version + 1;
+      t.next.watched = row.watched;
+      // Copied into the stored row, whose strings have the capacity of the
+      // same values already (no allocation, nothing freed under the lock);
+      // `next` itself then becomes the outcome without a copy.
+      row = t.next;
       if (identity_changed)
         index_identity(row);
       index_state(row);
@@ -163,7 +185,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
       cascaded.clear();
       if (t.cancel_descendants)
         cascade(row, now, want ? &cascaded : nullptr);
-      out.push_back({write_status::applied, row});
+      out.push_back({write_status::applied, std::move(t.next)});
       if (!want)
         continue;
       // Events describe the state after the whole transition, cascade
@@ -191,8 +213,11 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
                           std::move(*prev_owner), now});
       std::move(cascaded.begin(), cascaded.end(), std::back_inserter(events));
     }
+    if (children > 0)
+      room = {rows_.spare_rows(), rows_.next_chunk_bytes()};
   }
   notify(std::move(events));
+  stock_rows(children, room);
   return out;
 }
 
@@ -468,18 +493,28 @@ void memory_store::notify(std::vector<store_event>&& events) {
 
 // -- helpers ------------------------------------------------------------------
 
+void memory_store::stock_rows(std::size_t rows, row_room room) noexcept {
+  // Small chunks come from operator new: only huge-page chunks are worth
+  // faulting in ahead.
+  if (rows <= room.spare_rows
+      || room.next_chunk_bytes < huge_page_resource::huge_threshold)
+    return;
+  pages_.stock_up((rows - room.spare_rows) * sizeof(execution_record));
+}
+
 std::optional<insert_outcome>
 memory_store::check_new_row(const execution_record& r) const {
   using kind = insert_outcome::kind;
   if (r.idempotency_key)
     if (auto it = by_key_.find(*r.idempotency_key); it != by_key_.end())
       return insert_outcome{kind::duplicate_key, it->second->id};
-  if (rows_.find(r.id))
-    return insert_outcome{kind::duplicate_id, r.id};
   if (r.sleeping_id)
     if (auto it = by_sleeping_id_.find(*r.sleeping_id);
         it != by_sleeping_id_.end())
-      return insert_outcome{kind::duplicate_sleeping_id, it->second->id};
+      return rows_.find(r.id) // a taken id is reported first
+               ? insert_outcome{kind::duplicate_id, r.id}
+               : insert_outcome{kind::duplicate_sleeping_id,
+                                it->second->id};
   return std::nullopt;
 }
 

@@ -53,7 +53,9 @@ namespace durable::storage {
 /// cascades and sleeper scans therefore touch only the rows they return or
 /// change, never the whole store. Rows and index entries live in a pool
 /// fed with huge-page chunks (see huge_page_resource): storing a row costs
-/// no page fault of its own. Memory freed by erase() is reused for new
+/// no page fault of its own, and a write faults in the pages the next
+/// write of its size will need after releasing the lock, so that faults
+/// do not hold up the other callers. Memory freed by erase() is reused for new
 /// rows and returned to the system only when the store is destroyed.
 class memory_store final : public durable::store {
 public:
@@ -132,15 +134,21 @@ private:
     execution_record* row;
   };
 
-  /// Orders by time, then id; also compares with a bare time, so that
-  /// `upper_bound(now)` finds the first entry not yet due.
+  /// Orders by time, then by the row's address; also compares with a bare
+  /// time, so that `upper_bound(now)` finds the first entry not yet due.
+  ///
+  /// Why the address and not the id: a batch of rows shares one start_at,
+  /// so most comparisons are ties, and comparing ids would read two rows
+  /// (and their ids' characters) scattered over the whole store, a cache
+  /// miss each. Ties have no order the interface promises; the address is
+  /// stable while a row is stored and roughly follows insertion.
   struct entry_less {
     using is_transparent = void;
 
     bool operator()(const entry& x, const entry& y) const noexcept {
       if (x.at != y.at)
         return x.at < y.at;
-      return x.row->id < y.row->id;
+      return std::less<>{}(x.row, y.row);
     }
 
     bool operator()(const entry& x, timestamp y) const noexcept {
@@ -162,10 +170,24 @@ private:
   /// The clock's time; takes clock_mutex_ (which nests inside mutex_).
   timestamp read_clock();
 
-  /// Why a new row cannot be stored, if it cannot.
+  /// Why a new row cannot be stored, if it cannot, apart from a taken id
+  /// alone (which storing it finds).
   std::optional<insert_outcome> check_new_row(const execution_record& r) const;
 
-  /// Stores a row that passed check_new_row() and indexes it.
+  /// What the row table can take before it allocates, read under mutex_
+  /// for stock_rows().
+  struct row_room {
+    std::size_t spare_rows = 0;
+    std::size_t next_chunk_bytes = 0;
+  };
+
+  /// Faults in the huge pages that `rows` more rows would need beyond
+  /// `room` (see huge_page_resource::stock_up). Called after a write,
+  /// without mutex_, so that the next write takes its memory under the
+  /// lock without a page fault.
+  void stock_rows(std::size_t rows, row_room room) noexcept;
+
+  /// Stores a row whose id, sleeping id and key are free, and indexes it.
   execution_record& put_row(execution_record&& r);
 
   void index_identity(execution_record& r);

@@ -34,16 +34,22 @@ row_table::~row_table() {
                         alignof(execution_record));
 }
 
+std::size_t row_table::next_chunk_bytes() const noexcept {
+  auto count = chunks_.empty()
+                 ? first_chunk_rows
+                 : std::min(chunks_.back().count * 2, max_chunk_rows);
+  return count * sizeof(execution_record);
+}
+
 execution_record* row_table::take_memory() {
   if (free_) {
     auto* row = static_cast<execution_record*>(free_);
     free_ = *static_cast<void**>(free_);
+    --free_count_;
     return row;
   }
   if (chunk_left_ == 0) {
-    auto count = chunks_.empty()
-                   ? first_chunk_rows
-                   : std::min(chunks_.back().count * 2, max_chunk_rows);
+    auto count = next_chunk_bytes() / sizeof(execution_record);
     chunks_.reserve(chunks_.size() + 1); // no throw after the allocation
     auto* rows = static_cast<execution_record*>(memory_->allocate(
       count * sizeof(execution_record), alignof(execution_record)));
@@ -58,6 +64,7 @@ void row_table::give_back(execution_record* row) noexcept {
   static_assert(sizeof(execution_record) >= sizeof(void*));
   *reinterpret_cast<void**>(row) = free_;
   free_ = row;
+  ++free_count_;
 }
 
 std::uint64_t row_table::hash_of(std::string_view id) noexcept {

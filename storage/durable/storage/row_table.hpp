@@ -49,6 +49,14 @@ public:
   /// Removes and destroys the row with this id; false if there is none.
   bool erase(std::string_view id) noexcept;
 
+  /// Rows that can be stored without allocating a chunk.
+  std::size_t spare_rows() const noexcept {
+    return chunk_left_ + free_count_;
+  }
+
+  /// The size in bytes of the chunk allocated once the spare rows are used.
+  std::size_t next_chunk_bytes() const noexcept;
+
   /// Calls `f(const execution_record&)` for every row, in no order.
   template <class F>
   void for_each(F&& f) const {
@@ -92,6 +100,7 @@ private:
   std::size_t chunk_left_ = 0;
   /// Freed rows, each holding the next one's address in its first bytes.
   void* free_ = nullptr;
+  std::size_t free_count_ = 0;
 };
 
 } // namespace durable::storage
