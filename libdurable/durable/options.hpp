@@ -116,9 +116,9 @@ struct executor_options {
   bool run_tasks = true;
   /// New rows this node could start at once (enqueued here, or children,
   /// steps and finalize tasks of executions it runs) are stored already
-  /// claimed by it while it has free slots and no older ready work is
-  /// waiting for it: no claim has to find them, and they start as soon as
-  /// their insert commits. False: every new row is stored ready and taken
+  /// claimed by it while it has free slots to spare (one claim batch stays
+  /// free for ready rows waiting in the store): no claim has to find them,
+  /// and they start as soon as their insert commits. False: every new row is stored ready and taken
   /// by whichever node claims first (spreads bursts across a cluster).
   bool claim_on_insert = true;
 };

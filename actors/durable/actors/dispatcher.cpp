@@ -75,13 +75,23 @@ std::size_t free_slots(const dispatcher_state& st) {
   return max - std::min(max, st.running_bodies + st.reserved + st.claim_limit);
 }
 
-/// Whether rows this node could start may be stored already claimed by it
-/// (take_locally): it runs tasks, is not draining, has a free slot, and its
-/// last claim left no ready work behind, so new rows do not overtake older
-/// ones waiting in the store.
+/// How many new rows this node may store already claimed by itself
+/// (take_locally): none unless it runs tasks and is not draining; its free
+/// slots while its last claim left no ready work behind; otherwise all but
+/// one claim batch of them, so rows waiting in the store keep their room
+/// and new ones never starve them.
+std::size_t local_room(const dispatcher_state& st) {
+  const auto& opts = st.rt->options;
+  if (!opts.run_tasks || !opts.claim_on_insert || st.draining)
+    return 0;
+  const auto free = free_slots(st);
+  if (!st.backlog)
+    return free;
+  return free > opts.claim_batch_size ? free - opts.claim_batch_size : 0;
+}
+
 bool takes_locally(const dispatcher_state& st) {
-  return st.rt->options.run_tasks && st.rt->options.claim_on_insert
-         && !st.draining && !st.backlog && free_slots(st) > 0;
+  return local_room(st) > 0;
 }
 
 /// Publishes takes_locally() for the senders of new rows (runtime::
@@ -150,6 +160,7 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   st->claim_limit = limit;
   st->backlog = false;
   st->rerun = false;
+  update_hint(*st);
   ++st->claims;
   self->request(st->rt->claimer, caf::infinite, claim_atom::value,
                 std::move(req))
@@ -203,15 +214,15 @@ struct local_claims {
   std::vector<execution_record> rows;
 };
 
-/// Takes up to the free slots of `rows` (ready, due now, of a task this
-/// node runs) when takes_locally(); each holds a slot (`reserved`) until
-/// adopt() learns whether it was stored.
+/// Takes up to local_room() of `rows` (ready, due now, of a task this node
+/// runs); each holds a slot (`reserved`) until adopt() learns whether it
+/// was stored.
 std::shared_ptr<local_claims>
 take_locally(const state_ptr& st, std::vector<execution_record>& rows) {
   auto out = std::make_shared<local_claims>();
-  if (!takes_locally(*st))
+  const auto free = local_room(*st);
+  if (free == 0)
     return out;
-  const auto free = free_slots(*st);
   refresh_task_ids(*st);
   const auto now = st->rt->db->now();
   const auto& opts = st->rt->options;

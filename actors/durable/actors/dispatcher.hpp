@@ -17,12 +17,13 @@ namespace durable::actors {
 /// whose owner's lease expired, so recovery needs no separate scan.
 ///
 /// **Taking new rows locally** (executor_options::claim_on_insert). While
-/// it has free slots and its last claim left no ready work behind, it
-/// publishes runtime::local_claims, and new rows come through it: enqueues
+/// it has free slots to spare (all of them if its last claim left no ready
+/// work behind, else all but one claim batch), it publishes
+/// runtime::local_claims, and new rows come through it: enqueues
 /// as `(insert, rows[, callback])` (answered like the inserter) and
 /// transitions that insert children as `(apply, transition)` (answered like
 /// the storage actor). The rows it can start at once (ready, due, of its
-/// tasks, up to the free slots) are stored already claimed by this node
+/// tasks, up to the slots to spare) are stored already claimed by this node
 /// (store_rules::claim), hold a slot while their write is in flight, and
 /// get their execution actor when it committed, as claimed rows do. A new
 /// row then starts one commit after its enqueue, with no claim.

@@ -42,7 +42,7 @@ struct runtime {
   bool detached_io = true;
   std::atomic<std::uint64_t> next_timer_token{1};
   /// Set by the dispatcher while it may store new rows already claimed by
-  /// this node (it has a free slot and left no ready work behind): new rows
+  /// this node (it has free slots to spare, see dispatcher.hpp): new rows
   /// (enqueues, children) then go through it instead of straight to the
   /// inserter or the storage actor. Only a hint; the dispatcher checks again.
   std::atomic<bool> local_claims{false};
