@@ -1,5 +1,7 @@
 #include "durable/actors/execution_actor.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -73,9 +75,14 @@ public:
         cancel_.request_stop();
         end();
       },
-      [this](child_done_atom, const std::string&) {
+      [this](child_done_atom, const std::string& id) {
         if (phase_ != phase::supervising)
+          return; // supervise() reads the children after the write
+        if (checking_) {
+          // The read in flight may have seen this child unfinished.
+          done_while_checking_.push_back(id);
           return;
+        }
         if (--remaining_ <= 0)
           check_children();
       },
@@ -405,11 +412,19 @@ private:
           checking_ = false;
           if (phase_ == phase::supervising)
             on_children(std::move(kids));
+          done_while_checking_.clear();
         },
         [this](caf::error&) {
           checking_ = false;
+          done_while_checking_.clear();
           arm_recheck();
         });
+  }
+
+  bool announced_during_check(const std::string& id) const {
+    return std::find(done_while_checking_.begin(), done_while_checking_.end(),
+                     id)
+           != done_while_checking_.end();
   }
 
   void arm_recheck() {
@@ -447,6 +462,15 @@ private:
           now()));
         return;
       }
+      // Children announced finished while the read was in flight are
+      // not waited for again: if that leaves none, read once more.
+      for (const auto& k : mine)
+        if (!k.is_finished() && announced_during_check(k.id))
+          --unfinished;
+      if (unfinished <= 0) {
+        check_children();
+        return;
+      }
       remaining_ = unfinished;
       arm_recheck();
       return;
@@ -477,6 +501,10 @@ private:
       return;
     }
     if (!fin->is_finished()) {
+      if (announced_during_check(fin->id)) {
+        check_children();
+        return;
+      }
       remaining_ = 1;
       arm_recheck();
       return;
@@ -676,6 +704,9 @@ private:
   std::uint64_t recheck_token_ = 0;
   int remaining_ = 0;
   bool checking_ = false;
+  /// Children announced finished while a read of the children was in
+  /// flight (the read may predate their end).
+  std::vector<std::string> done_while_checking_;
   /// The write in flight is the last one (end_with).
   bool ending_ = false;
 };
