@@ -36,6 +36,8 @@ run --workload simple --store postgres --executions 20000 --duration 60
 run --workload simple --store postgres --executions 2000 --batch 1 \
   --label "idle latency: one enqueue at a time"
 run --workload fanout --store postgres --parents 100 --children 50
+run --workload fanout --store postgres --parents 20 --children 5 --batch 1 \
+  --label "idle fan-out: last child to parent done"
 run --workload chain --store postgres --chains 1000 --chain-length 5
 run --workload retry --store postgres --executions 5000
 run --workload sleepers --store postgres --executions 5000
