@@ -34,8 +34,9 @@ struct dispatcher_state {
   std::size_t claim_limit = 0;
   bool claiming = false;
   /// Work may be left behind: claim again when a claim ends or a slot frees.
-  /// True until the first claim shows otherwise: rows already in the store
-  /// go first (take_locally).
+  /// True until the first claim shows otherwise, so that until then new
+  /// rows leave a claim batch of slots to rows already in the store
+  /// (local_room).
   bool backlog = true;
   /// Work may have come in while a claim was in flight: claim again when
   /// it ends. Unlike `backlog`, no reason to think older rows wait.
