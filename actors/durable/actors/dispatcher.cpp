@@ -63,7 +63,6 @@ struct dispatcher_state {
   std::vector<caf::response_promise> drained;
   std::uint64_t claimed = 0;
   std::uint64_t claims = 0;
-  std::uint64_t taken_locally = 0;
   std::uint64_t leases_lost = 0;
 };
 
@@ -217,17 +216,18 @@ struct local_claims {
 
 /// Takes up to local_room() of `rows` (ready, due now, of a task this node
 /// runs); each holds a slot (`reserved`) until adopt() learns whether it
-/// was stored.
+/// was stored. Null when it takes none.
 std::shared_ptr<local_claims>
 take_locally(const state_ptr& st, std::vector<execution_record>& rows) {
-  auto out = std::make_shared<local_claims>();
-  const auto free = local_room(*st);
-  if (free == 0)
-    return out;
+  const auto room = local_room(*st);
+  if (room == 0)
+    return nullptr;
   refresh_task_ids(*st);
   const auto now = st->rt->db->now();
   const auto& opts = st->rt->options;
-  for (std::size_t i = 0; i < rows.size() && out->rows.size() < free; ++i) {
+  std::shared_ptr<local_claims> out;
+  for (std::size_t i = 0; i < rows.size() && (!out || out->rows.size() < room);
+       ++i) {
     auto& r = rows[i];
     if (r.status != execution_status::ready
         || !store_rules::is_claimable(r, now)
@@ -235,11 +235,15 @@ take_locally(const state_ptr& st, std::vector<execution_record>& rows) {
              == st->task_ids.end())
       continue;
     store_rules::claim(r, now, st->rt->incarnation, opts.lease_duration);
+    if (!out)
+      out = std::make_shared<local_claims>();
     out->positions.push_back(i);
     out->rows.push_back(r);
   }
-  st->reserved += out->rows.size();
-  update_hint(*st);
+  if (out) {
+    st->reserved += out->rows.size();
+    update_hint(*st);
+  }
   return out;
 }
 
@@ -256,7 +260,6 @@ void adopt(caf::event_based_actor* self, const state_ptr& st,
     auto& row = taken.rows[k];
     if (takes_slot(row))
       ++st->running_bodies;
-    ++st->taken_locally;
     auto id = row.id;
     st->live[id] = {spawn_execution(self, st->rt, std::move(row)), at};
   }
@@ -470,7 +473,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     [=](insert_atom, std::vector<execution_record>& rows,
         insert_callback& done) {
       auto taken = take_locally(st, rows);
-      if (taken->rows.empty())
+      if (!taken)
         self->send(st->rt->inserter, insert_atom::value, std::move(rows),
                    std::move(done));
       else
@@ -480,7 +483,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     [=](insert_atom, std::vector<execution_record>& rows)
       -> caf::result<insert_reply> {
       auto taken = take_locally(st, rows);
-      if (taken->rows.empty()) {
+      if (!taken) {
         self->delegate(st->rt->inserter, insert_atom::value, std::move(rows));
         return caf::delegated<insert_reply>{};
       }
@@ -496,7 +499,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     // start at once are stored claimed by it and started once it applied.
     [=](apply_atom, transition& t) -> caf::result<write_outcome> {
       auto taken = take_locally(st, t.children);
-      if (taken->rows.empty()) {
+      if (!taken) {
         self->delegate(st->rt->storage, apply_atom::value, std::move(t));
         return caf::delegated<write_outcome>{};
       }
@@ -526,8 +529,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=](stats_atom) {
       return engine_stats{st->running_bodies, st->live.size(), st->claimed,
-                          st->claims,         st->leases_lost,
-                          st->waiter_count,   st->taken_locally};
+                          st->claims, st->leases_lost, st->waiter_count};
     },
   };
 }

@@ -124,13 +124,8 @@ executor::enqueue_raw_async(const std::string& task_id,
       promise->set_exception(std::current_exception());
     }
   };
-  // The dispatcher may store some rows already claimed by this node
-  // (runtime::local_claims); otherwise the inserter takes them directly.
-  auto& rt = *impl_->rt;
-  caf::anon_send(rt.local_claims.load(std::memory_order_relaxed)
-                   ? rt.dispatcher
-                   : rt.inserter,
-                 actors::insert_atom::value, std::move(rows), std::move(cb));
+  caf::anon_send(impl_->rt->new_rows_sink(), actors::insert_atom::value,
+                 std::move(rows), std::move(cb));
   return future;
 }
 

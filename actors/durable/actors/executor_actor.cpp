@@ -112,12 +112,7 @@ executor_actor::behavior_type executor_behavior(executor_actor::pointer self,
         }
         auto sleeping_ids = sleeping_ids_of(rows);
         auto rp = self->make_response_promise<std::vector<std::string>>();
-        // As executor::enqueue_raw_async: through the dispatcher while it
-        // may store rows already claimed by this node.
-        const auto& target
-            = rt->local_claims.load(std::memory_order_relaxed) ? rt->dispatcher
-                                                               : rt->inserter;
-        self->request(target, caf::infinite, insert_atom::value,
+        self->request(rt->new_rows_sink(), caf::infinite, insert_atom::value,
                       std::move(rows))
             .then(
                 [=](insert_reply& reply) mutable {

@@ -92,9 +92,6 @@ struct engine_stats {
   std::uint64_t leases_lost = 0;
   /// Callers waiting for an execution to finish.
   std::size_t waiters = 0;
-  /// Rows stored already claimed by this node (new rows it could start at
-  /// once), so no claim had to find them.
-  std::uint64_t taken_locally = 0;
 };
 
 /// Reply to an insert: one outcome per row, or the store's error.

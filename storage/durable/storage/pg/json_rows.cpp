@@ -32,6 +32,14 @@ namespace {
 
 const std::size_t version_column = column_index("version");
 
+/// The columns embedded as JSON rather than written as JSON strings.
+const column_set jsonb_columns = [] {
+  column_set out;
+  for (std::size_t i = 0; i < column_count; ++i)
+    out.set(i, columns()[i].type == "jsonb");
+  return out;
+}();
+
 } // namespace
 
 json_rows::json_rows(const column_set& columns) : columns_(columns) {
@@ -60,7 +68,7 @@ void json_rows::value(std::size_t i, std::string_view text) {
   key(i);
   if (i == version_column && version_)
     fmt::format_to(std::back_inserter(out_), "\"{}\"", *version_);
-  else if (columns()[i].type == "jsonb")
+  else if (jsonb_columns[i])
     out_ += text;
   else
     append_json_string(out_, text);
