@@ -74,8 +74,9 @@ inline void block_until(const std::atomic<bool>& flag,
     std::this_thread::sleep_for(2ms);
 }
 
-/// The suite's store, recording every claim request, how many rows each
-/// claim returned and which.
+/// The suite's store (or a given one), recording every claim request, how
+/// many rows each claim returned and which; its children reads can be made
+/// slow.
 class recording_store final : public durable::store {
 public:
   struct claim_call {
@@ -84,6 +85,23 @@ public:
   };
 
   recording_store() : inner_(durable::test::make_store()) {
+  }
+
+  /// Records the calls made through this object to `inner` (which others
+  /// may share).
+  explicit recording_store(std::shared_ptr<durable::store> inner)
+    : inner_(std::move(inner)) {
+  }
+
+  /// How many children_of() calls have read (their delay may still run).
+  int children_reads() const {
+    return children_reads_.load();
+  }
+
+  /// From now on children_of() reads, then waits `delay` before it answers
+  /// (a slow reply to a read that was taken early).
+  void delay_children_reads(durable::millis delay) {
+    children_delay_ms_ = delay.count();
   }
 
   std::vector<claim_call> claims() {
@@ -146,7 +164,11 @@ public:
 
   std::vector<durable::execution_record>
   children_of(const std::string& parent_id) override {
-    return inner_->children_of(parent_id);
+    auto kids = inner_->children_of(parent_id);
+    ++children_reads_;
+    if (auto ms = children_delay_ms_.load(); ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+    return kids;
   }
 
   durable::list_page list(const durable::list_request& req) override {
@@ -183,6 +205,8 @@ private:
   std::mutex mtx_;
   std::vector<claim_call> claims_;
   std::vector<std::string> claimed_ids_;
+  std::atomic<std::int64_t> children_delay_ms_{0};
+  std::atomic<int> children_reads_{0};
 };
 
 /// The message of an API error thrown by `f`, or "" if it threw none.

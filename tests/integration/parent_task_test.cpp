@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -745,6 +746,46 @@ TEST_CASE("per child enqueue overrides apply to that child only") {
   CHECK(r.output->children[1].ok());
   auto second = exec.get(r.execution.children[1].execution_id);
   CHECK(second.timeout == durable::millis{20'000});
+}
+
+TEST_CASE("a parent sees children that finish while it reads its children") {
+  // The children are woken by another executor on the same store while
+  // the parent's supervisor reads them (slowly): their announcements
+  // arrive during the read, which saw them unfinished. The safety-net
+  // re-check is far beyond the hang guard, so only counting those
+  // announcements lets the parent finish.
+  auto inner = durable::test::make_store();
+  auto slow = std::make_shared<engine_test::recording_store>(inner);
+  auto opts = test_options();
+  opts.supervisor_recheck_interval = durable::millis{600000};
+  durable::executor exec{slow, opts};
+  auto client_opts = test_options();
+  client_opts.run_tasks = false;
+  durable::executor client{inner, client_opts};
+  auto approval = exec.sleeping_task<std::string>(
+    {.id = "approval", .timeout = 60s});
+  client.sleeping_task<std::string>({.id = "approval", .timeout = 60s});
+  const auto uid = exec.incarnation();
+  auto parent = exec.parent_task<int, std::string>(
+    {.id = "parent", .timeout = 60s},
+    [approval, uid](durable::task_context&, int n) {
+      durable::parent_output<std::string> out{.output = "asked"};
+      for (int i = 0; i < n; ++i)
+        out.children.add(approval, uid + "-" + std::to_string(i));
+      return out;
+    });
+  slow->delay_children_reads(1500ms);
+  auto h = exec.enqueue(parent, 2);
+  // The supervisor's first read has taken its snapshot: wake both now.
+  REQUIRE(engine_test::eventually([&] { return slow->children_reads() >= 1; }));
+  for (int i = 0; i < 2; ++i)
+    client.wake(approval, uid + "-" + std::to_string(i),
+                durable::completed(std::string{"yes"}));
+  auto r = await(h, durable::millis{30000});
+  REQUIRE(r.ok());
+  REQUIRE(r.output->children.size() == 2);
+  for (const auto& c : r.output->children)
+    CHECK(c.output() == "yes");
 }
 
 }
