@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "settings.hpp"
 #include "stats.hpp"
 #include "workloads.hpp"
 
@@ -101,6 +102,26 @@ TEST_SUITE("bench.validation") {
     CHECK(validate({r}, {"s"}, 1, s).ok());
     r.output = "16";
     CHECK_FALSE(validate({r}, {"s"}, 1, s).ok());
+  }
+
+} // TEST_SUITE
+
+TEST_SUITE("bench.settings") {
+
+  TEST_CASE("--serial is refused for workloads that finish only after every "
+            "enqueue") {
+    for (const char* w : {"sleepers", "hold", "mixed"}) {
+      settings s;
+      s.workload = w;
+      s.serial = true;
+      s.max_concurrent = s.executions;
+      CHECK_THROWS_WITH_AS(check(s), doctest::Contains("--serial"),
+                           std::invalid_argument);
+    }
+    settings s;
+    s.workload = "fanout";
+    s.serial = true;
+    CHECK_NOTHROW(check(s));
   }
 
 } // TEST_SUITE

@@ -31,6 +31,12 @@ struct settings {
 
   // -- engine knobs -----------------------------------------------------------
   std::size_t batch = 1000;          ///< executions per enqueue_many call
+  /// Wait for each enqueue call's executions to finish before the next
+  /// call: latencies on an otherwise idle node.
+  bool serial = false;
+  /// Enqueue calls in flight at once: more than one keeps the store's
+  /// inserts busy while earlier batches commit.
+  std::size_t in_flight = 1;
   std::size_t max_concurrent = 1000; ///< slots per node
   std::size_t claim_batch = 100;     ///< rows per claim (the engine default)
   std::size_t worker_threads = 4;    ///< blocking-body threads per node

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <deque>
+#include <future>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -17,6 +19,8 @@ constexpr std::size_t max_problems = 10;
 constexpr millis body_timeout = 60s;
 constexpr millis hold_timeout = 600s;
 constexpr millis sleeper_timeout = 600s;
+/// How long a --serial run waits for one call's executions: a hang guard.
+constexpr millis serial_wait = 600s;
 
 /// The workloads a `mixed` round blends, each at its configured size.
 const std::vector<std::string>& mixed_parts() {
@@ -32,34 +36,51 @@ std::vector<int> iota_inputs(std::size_t n) {
   return xs;
 }
 
+/// Enqueues `inputs` in calls of `s.batch`, up to `s.in_flight` calls at
+/// once; with `s.serial`, each call's executions finish before the next.
 template <class In, class Out>
 void enqueue_batches(executor& exec, const task_ref<In, Out>& t,
-                     const std::vector<In>& inputs, std::size_t batch,
+                     const std::vector<In>& inputs, const settings& s,
                      const enqueue_options& opts, round& out) {
-  for (std::size_t begin = 0; begin < inputs.size(); begin += batch) {
-    auto end = std::min(inputs.size(), begin + batch);
+  std::deque<std::future<std::vector<std::string>>> calls;
+  auto collect = [&] {
+    auto ids = calls.front().get();
+    calls.pop_front();
+    if (s.serial)
+      for (const auto& id : ids)
+        if (!exec.wait(id, serial_wait))
+          throw std::runtime_error(
+              fmt::format("execution {} did not finish within {} s", id,
+                          serial_wait.count() / 1000));
+    std::move(ids.begin(), ids.end(), std::back_inserter(out.top_ids));
+  };
+  for (std::size_t begin = 0; begin < inputs.size(); begin += s.batch) {
+    auto end = std::min(inputs.size(), begin + s.batch);
     std::vector<std::string> payloads;
     payloads.reserve(end - begin);
     for (auto i = begin; i < end; ++i)
       payloads.push_back(to_payload(inputs[i]));
-    auto ids = exec.enqueue_raw(t.id(), std::move(payloads), opts);
-    std::move(ids.begin(), ids.end(), std::back_inserter(out.top_ids));
+    calls.push_back(exec.enqueue_raw_async(t.id(), std::move(payloads), opts));
+    if (calls.size() >= s.in_flight)
+      collect();
   }
+  while (!calls.empty())
+    collect();
 }
 
 void enqueue_part(executor& exec, const task_set& t, const settings& s,
                   const std::string& part, const std::string& tag,
                   const enqueue_options& opts, round& out) {
   if (part == "simple") {
-    enqueue_batches(exec, t.add, iota_inputs(s.executions), s.batch, opts, out);
+    enqueue_batches(exec, t.add, iota_inputs(s.executions), s, opts, out);
   } else if (part == "fanout") {
     std::vector<int> inputs(s.parents, static_cast<int>(s.children));
-    enqueue_batches(exec, t.fan, inputs, s.batch, opts, out);
+    enqueue_batches(exec, t.fan, inputs, s, opts, out);
   } else if (part == "chain") {
     task_ref<int, int> chain{t.chain};
-    enqueue_batches(exec, chain, iota_inputs(s.chains), s.batch, opts, out);
+    enqueue_batches(exec, chain, iota_inputs(s.chains), s, opts, out);
   } else if (part == "retry") {
-    enqueue_batches(exec, t.flaky, iota_inputs(s.executions), s.batch, opts,
+    enqueue_batches(exec, t.flaky, iota_inputs(s.executions), s, opts,
                     out);
   } else if (part == "sleepers") {
     std::vector<std::string> ids;
@@ -68,9 +89,9 @@ void enqueue_part(executor& exec, const task_set& t, const settings& s,
       ids.push_back(fmt::format("bench-{}-{}", tag, i));
       out.to_wake.emplace_back(ids.back(), static_cast<int>(i));
     }
-    enqueue_batches(exec, t.sleeper, ids, s.batch, opts, out);
+    enqueue_batches(exec, t.sleeper, ids, s, opts, out);
   } else if (part == "hold") {
-    enqueue_batches(exec, t.hold, iota_inputs(s.executions), s.batch, opts,
+    enqueue_batches(exec, t.hold, iota_inputs(s.executions), s, opts,
                     out);
   } else {
     throw std::invalid_argument("unknown workload: " + part);

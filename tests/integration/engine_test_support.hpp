@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "durable/durable.hpp"
@@ -75,8 +77,9 @@ inline void block_until(const std::atomic<bool>& flag,
 }
 
 /// The suite's store (or a given one), recording every claim request, how
-/// many rows each claim returned and which; its children reads can be made
-/// slow.
+/// many rows each claim returned and which, and its reads of children and
+/// of single rows; its children reads and the writes that store children
+/// can be made slow, and it can tell its subscribers to resync.
 class recording_store final : public durable::store {
 public:
   struct claim_call {
@@ -98,10 +101,36 @@ public:
     return children_reads_.load();
   }
 
+  /// How many get() calls were made.
+  int row_reads() const {
+    return row_reads_.load();
+  }
+
   /// From now on children_of() reads, then waits `delay` before it answers
   /// (a slow reply to a read that was taken early).
   void delay_children_reads(durable::millis delay) {
     children_delay_ms_ = delay.count();
+  }
+
+  /// From now on apply() waits `delay` after storing a batch that inserts
+  /// children before it answers (their announcements come first).
+  void delay_child_inserts(durable::millis delay) {
+    insert_delay_ms_ = delay.count();
+  }
+
+  /// Tells everyone subscribed through this object that announcements may
+  /// have been lost (store_event::type::resync).
+  void announce_resync() {
+    std::vector<durable::store_listener> ls;
+    {
+      std::lock_guard guard{mtx_};
+      for (const auto& [token, l] : listeners_)
+        ls.push_back(l);
+    }
+    durable::store_event resync;
+    resync.kind = durable::store_event::type::resync;
+    for (auto& l : ls)
+      l({resync});
   }
 
   std::vector<claim_call> claims() {
@@ -126,7 +155,13 @@ public:
 
   std::vector<durable::write_outcome>
   apply(std::vector<durable::transition> ts) override {
-    return inner_->apply(std::move(ts));
+    const bool spawns = std::any_of(ts.begin(), ts.end(), [](const auto& t) {
+      return !t.children.empty();
+    });
+    auto out = inner_->apply(std::move(ts));
+    if (auto ms = insert_delay_ms_.load(); spawns && ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+    return out;
   }
 
   durable::claim_result claim(const durable::claim_request& req) override {
@@ -154,6 +189,7 @@ public:
 
   std::optional<durable::execution_record>
   get(const std::string& id) override {
+    ++row_reads_;
     return inner_->get(id);
   }
 
@@ -193,11 +229,17 @@ public:
   }
 
   std::uint64_t subscribe(durable::store_listener listener) override {
-    return inner_->subscribe(std::move(listener));
+    auto token = inner_->subscribe(listener);
+    std::lock_guard guard{mtx_};
+    listeners_.emplace_back(token, std::move(listener));
+    return token;
   }
 
   void unsubscribe(std::uint64_t token) override {
     inner_->unsubscribe(token);
+    std::lock_guard guard{mtx_};
+    std::erase_if(listeners_,
+                  [token](const auto& l) { return l.first == token; });
   }
 
 private:
@@ -205,8 +247,11 @@ private:
   std::mutex mtx_;
   std::vector<claim_call> claims_;
   std::vector<std::string> claimed_ids_;
+  std::vector<std::pair<std::uint64_t, durable::store_listener>> listeners_;
   std::atomic<std::int64_t> children_delay_ms_{0};
+  std::atomic<std::int64_t> insert_delay_ms_{0};
   std::atomic<int> children_reads_{0};
+  std::atomic<int> row_reads_{0};
 };
 
 /// The message of an API error thrown by `f`, or "" if it threw none.

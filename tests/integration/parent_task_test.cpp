@@ -748,44 +748,114 @@ TEST_CASE("per child enqueue overrides apply to that child only") {
   CHECK(second.timeout == durable::millis{20'000});
 }
 
-TEST_CASE("a parent sees children that finish while it reads its children") {
-  // The children are woken by another executor on the same store while
-  // the parent's supervisor reads them (slowly): their announcements
-  // arrive during the read, which saw them unfinished. The safety-net
-  // re-check is far beyond the hang guard, so only counting those
-  // announcements lets the parent finish.
-  auto inner = durable::test::make_store();
-  auto slow = std::make_shared<engine_test::recording_store>(inner);
+namespace {
+
+/// A parent of `n` sleeping "approval" children woken by `client` (another
+/// executor on the store under `exec`'s) with "yes".
+struct approvals {
+  durable::task_ref<std::string, std::string> approval;
+  durable::task_ref<int, durable::parent_result<std::string>> parent;
+  std::string uid;
+
+  approvals(durable::executor& exec, durable::executor& client)
+    : uid(exec.incarnation()) {
+    approval
+      = exec.sleeping_task<std::string>({.id = "approval", .timeout = 60s});
+    client.sleeping_task<std::string>({.id = "approval", .timeout = 60s});
+    parent = exec.parent_task<int, std::string>(
+      {.id = "parent", .timeout = 60s},
+      [approval = approval, uid = uid](durable::task_context&, int n) {
+        durable::parent_output<std::string> out{.output = "asked"};
+        for (int i = 0; i < n; ++i)
+          out.children.add(approval, uid + "-" + std::to_string(i));
+        return out;
+      });
+  }
+
+  void approve(durable::executor& client, int n) const {
+    for (int i = 0; i < n; ++i)
+      client.wake(approval, uid + "-" + std::to_string(i),
+                  durable::completed(std::string{"yes"}));
+  }
+};
+
+/// Options whose safety-net re-check of waiting parents is far beyond
+/// the hang guard: a parent finishes only if it counts announcements.
+durable::executor_options no_recheck_options() {
   auto opts = test_options();
   opts.supervisor_recheck_interval = durable::millis{600000};
-  durable::executor exec{slow, opts};
-  auto client_opts = test_options();
-  client_opts.run_tasks = false;
-  durable::executor client{inner, client_opts};
-  auto approval = exec.sleeping_task<std::string>(
-    {.id = "approval", .timeout = 60s});
-  client.sleeping_task<std::string>({.id = "approval", .timeout = 60s});
-  const auto uid = exec.incarnation();
-  auto parent = exec.parent_task<int, std::string>(
-    {.id = "parent", .timeout = 60s},
-    [approval, uid](durable::task_context&, int n) {
-      durable::parent_output<std::string> out{.output = "asked"};
-      for (int i = 0; i < n; ++i)
-        out.children.add(approval, uid + "-" + std::to_string(i));
-      return out;
-    });
-  slow->delay_children_reads(1500ms);
-  auto h = exec.enqueue(parent, 2);
-  // The supervisor's first read has taken its snapshot: wake both now.
-  REQUIRE(engine_test::eventually([&] { return slow->children_reads() >= 1; }));
-  for (int i = 0; i < 2; ++i)
-    client.wake(approval, uid + "-" + std::to_string(i),
-                durable::completed(std::string{"yes"}));
-  auto r = await(h, durable::millis{30000});
+  return opts;
+}
+
+durable::executor_options client_options() {
+  auto opts = test_options();
+  opts.run_tasks = false;
+  return opts;
+}
+
+void check_approved(
+  const durable::finished<durable::parent_result<std::string>>& r) {
   REQUIRE(r.ok());
   REQUIRE(r.output->children.size() == 2);
   for (const auto& c : r.output->children)
     CHECK(c.output() == "yes");
+}
+
+} // namespace
+
+TEST_CASE("a parent sees children that finish while it reads its children") {
+  // A resync makes the waiting parent read its children (slowly); they are
+  // woken while that read is in flight, so their announcements arrive
+  // during a read that saw them unfinished.
+  auto inner = durable::test::make_store();
+  auto slow = std::make_shared<engine_test::recording_store>(inner);
+  durable::executor exec{slow, no_recheck_options()};
+  durable::executor client{inner, client_options()};
+  approvals t{exec, client};
+  slow->delay_children_reads(1500ms);
+  auto h = exec.enqueue(t.parent, 2);
+  REQUIRE(engine_test::reaches(exec, h.execution_id(),
+                               execution_status::waiting_for_children));
+  slow->announce_resync();
+  // The read has taken its snapshot: wake both now.
+  REQUIRE(engine_test::eventually([&] { return slow->children_reads() >= 1; }));
+  t.approve(client, 2);
+  check_approved(await(h, durable::millis{30000}));
+}
+
+TEST_CASE("a parent sees children that finish while it stores them") {
+  // The write storing the children answers late: both children are woken
+  // and announced before the parent learns they are stored.
+  auto inner = durable::test::make_store();
+  auto slow = std::make_shared<engine_test::recording_store>(inner);
+  durable::executor exec{slow, no_recheck_options()};
+  durable::executor client{inner, client_options()};
+  approvals t{exec, client};
+  slow->delay_child_inserts(1500ms);
+  auto h = exec.enqueue(t.parent, 2);
+  REQUIRE(engine_test::eventually(
+    [&] { return inner->children_of(h.execution_id()).size() == 2; }));
+  t.approve(client, 2);
+  check_approved(await(h, durable::millis{30000}));
+  CHECK(slow->children_reads() == 1);
+}
+
+TEST_CASE("a parent with a finalize task reads its children once") {
+  // Children and the finalize task were stored by the parent's own
+  // writes: it counts their announcements, reads all children once to
+  // build the finalize input, and reads only the finalize row after it.
+  auto slow = std::make_shared<engine_test::recording_store>();
+  durable::executor exec{slow, no_recheck_options()};
+  auto child = doubler(exec);
+  auto fin = exec.task<int_input, std::string>(
+    {.id = "fin", .timeout = 5s},
+    [](durable::task_context&, const int_input& in) { return describe(in); });
+  auto parent = exec.parent_task<std::vector<int>, std::string>(
+    {.id = "parent", .timeout = 5s}, spawn_all(child), fin);
+  auto r = await(exec.enqueue(parent, std::vector<int>{1, 2, 3}));
+  REQUIRE(r.ok());
+  CHECK(r.output == "spawned:2,4,6,");
+  CHECK(slow->children_reads() == 1);
 }
 
 }

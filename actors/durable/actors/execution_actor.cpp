@@ -76,13 +76,15 @@ public:
         end();
       },
       [this](child_done_atom, const std::string& id) {
-        if (phase_ != phase::supervising)
-          return; // supervise() reads the children after the write
-        if (checking_) {
-          // The read in flight may have seen this child unfinished.
-          done_while_checking_.push_back(id);
+        if (phase_ == phase::writing || checking_) {
+          // The write in flight may be the one storing this child, and
+          // the read in flight may have seen it unfinished: await_children
+          // and the read's reply discount it.
+          announced_.push_back(id);
           return;
         }
+        if (phase_ != phase::supervising)
+          return;
         if (--remaining_ <= 0)
           check_children();
       },
@@ -95,6 +97,8 @@ public:
         // Announcements of children's ends may have been lost.
         if (phase_ == phase::supervising)
           check_children();
+        else if (phase_ == phase::writing)
+          resync_pending_ = true; // await_children reads instead
       },
       [this](lost_atom) {
         // Another node took the row over (our lease expired): stop the
@@ -208,7 +212,7 @@ private:
     if (!child)
       return;
     write(transitions::next_step(take_row(), std::move(*child), now()),
-          [this] { supervise(); });
+          [this] { await_children(); });
   }
 
   // -- body outcomes --------------------------------------------------------
@@ -285,7 +289,7 @@ private:
     if (!kids.empty()) {
       write(transitions::wait_for_children(take_row(), std::move(pr.output),
                                            std::move(kids), now()),
-            [this] { supervise(); });
+            [this] { await_children(); });
       return;
     }
     auto outcome = transitions::children_outcome(pr.output, {});
@@ -307,7 +311,7 @@ private:
         return;
       write(transitions::wait_for_finalize(take_row(), std::move(run_output),
                                            std::move(*fin), now()),
-            [this] { supervise(); });
+            [this] { await_children(); });
       return;
     }
     if (!check_output(outcome))
@@ -397,34 +401,145 @@ private:
                       static_cast<std::size_t>(def_->max_iterations), false);
   }
 
+  /// Recovered in a waiting state, or told announcements may be lost:
+  /// what the children did is unknown, so read them.
   void supervise() {
     phase_ = phase::supervising;
     check_children();
   }
 
+  /// The write that stored the children this row now waits for has
+  /// applied: none of them can have finished except those announced
+  /// meanwhile, so count on announcements instead of reading them back.
+  void await_children() {
+    phase_ = phase::supervising;
+    if (resync_pending_) {
+      resync_pending_ = false;
+      announced_.clear();
+      check_children();
+      return;
+    }
+    remaining_ = 0;
+    for_each_awaited([this](const std::string& id) {
+      if (!was_announced(id))
+        ++remaining_;
+    });
+    announced_.clear();
+    if (remaining_ <= 0) {
+      check_children();
+      return;
+    }
+    arm_recheck();
+  }
+
+  /// Calls `f` with the id of every child this row waits for now: its
+  /// finalize task, its current step, or all its children.
+  template <class F>
+  void for_each_awaited(F f) const {
+    if (row_.status == execution_status::waiting_for_finalize) {
+      if (row_.finalize)
+        f(row_.finalize->execution_id);
+    } else if (is_stepwise()) {
+      if (!row_.children.empty())
+        f(row_.children.back().execution_id);
+    } else {
+      for (const auto& c : row_.children)
+        f(c.execution_id);
+    }
+  }
+
+  bool is_stepwise() const {
+    return row_.kind == task_kind::sequence || row_.kind == task_kind::loop;
+  }
+
+  /// Reads what the awaited children did: one row for a finalize task or
+  /// a step (only its outcome matters), all children otherwise.
   void check_children() {
     if (checking_)
       return;
     checking_ = true;
+    // A reply may read again at once (checking_ is reset first); the
+    // announcements it discounted are dropped after it.
+    auto failed = [this](caf::error&) {
+      checking_ = false;
+      announced_.clear();
+      arm_recheck();
+    };
+    if (auto one = single_awaited()) {
+      request(storage_, caf::infinite, fetch_atom::value, *one)
+        .then(
+          [this](maybe_record& r) {
+            checking_ = false;
+            if (phase_ == phase::supervising)
+              on_awaited_row(std::move(r.record));
+            announced_.clear();
+          },
+          failed);
+      return;
+    }
     request(storage_, caf::infinite, children_atom::value, row_.id)
       .then(
         [this](std::vector<execution_record>& kids) {
           checking_ = false;
           if (phase_ == phase::supervising)
             on_children(std::move(kids));
-          done_while_checking_.clear();
+          announced_.clear();
         },
-        [this](caf::error&) {
-          checking_ = false;
-          done_while_checking_.clear();
-          arm_recheck();
-        });
+        failed);
   }
 
-  bool announced_during_check(const std::string& id) const {
-    return std::find(done_while_checking_.begin(), done_while_checking_.end(),
-                     id)
-           != done_while_checking_.end();
+  /// The one child whose outcome this row waits for, if it waits for one.
+  std::optional<std::string> single_awaited() const {
+    if (row_.status == execution_status::waiting_for_finalize && row_.finalize)
+      return row_.finalize->execution_id;
+    if (is_stepwise() && !row_.children.empty())
+      return row_.children.back().execution_id;
+    return std::nullopt;
+  }
+
+  void on_awaited_row(std::optional<execution_record> child) {
+    if (row_.status == execution_status::waiting_for_finalize) {
+      std::vector<execution_record> kids;
+      if (child)
+        kids.push_back(std::move(*child));
+      on_finalize_child(kids);
+      return;
+    }
+    if (!child) {
+      // A step is missing: fail with what a read of all children finds.
+      request(storage_, caf::infinite, children_atom::value, row_.id)
+        .then(
+          [this](std::vector<execution_record>& kids) {
+            if (phase_ == phase::supervising)
+              on_children(std::move(kids));
+          },
+          [this](caf::error&) { arm_recheck(); });
+      return;
+    }
+    if (!child->is_finished()) {
+      wait_for_unfinished(child->id);
+      return;
+    }
+    if (row_.kind == task_kind::sequence)
+      on_step_done(*child);
+    else
+      on_iteration_done(*child);
+  }
+
+  /// One awaited child was read unfinished: wait for its announcement,
+  /// unless it came while the read was in flight.
+  void wait_for_unfinished(const std::string& id) {
+    if (was_announced(id)) {
+      check_children();
+      return;
+    }
+    remaining_ = 1;
+    arm_recheck();
+  }
+
+  bool was_announced(const std::string& id) const {
+    return std::find(announced_.begin(), announced_.end(), id)
+           != announced_.end();
   }
 
   void arm_recheck() {
@@ -465,7 +580,7 @@ private:
       // Children announced finished while the read was in flight are
       // not waited for again: if that leaves none, read once more.
       for (const auto& k : mine)
-        if (!k.is_finished() && announced_during_check(k.id))
+        if (!k.is_finished() && was_announced(k.id))
           --unfinished;
       if (unfinished <= 0) {
         check_children();
@@ -501,12 +616,7 @@ private:
       return;
     }
     if (!fin->is_finished()) {
-      if (announced_during_check(fin->id)) {
-        check_children();
-        return;
-      }
-      remaining_ = 1;
-      arm_recheck();
+      wait_for_unfinished(fin->id);
       return;
     }
     if (fin->status == execution_status::completed) {
@@ -541,7 +651,7 @@ private:
     if (!child)
       return;
     write(transitions::next_step(take_row(), std::move(*child), now()),
-          [this] { check_children(); });
+          [this] { await_children(); });
   }
 
   void on_iteration_done(const execution_record& it) {
@@ -571,7 +681,7 @@ private:
     if (!child)
       return;
     write(transitions::next_step(take_row(), std::move(*child), now()),
-          [this] { check_children(); });
+          [this] { await_children(); });
   }
 
   // -- persistence and the end ----------------------------------------------
@@ -704,9 +814,12 @@ private:
   std::uint64_t recheck_token_ = 0;
   int remaining_ = 0;
   bool checking_ = false;
-  /// Children announced finished while a read of the children was in
-  /// flight (the read may predate their end).
-  std::vector<std::string> done_while_checking_;
+  /// Children announced finished while a write or a read was in flight
+  /// (the write may be storing them; the read may predate their end).
+  std::vector<std::string> announced_;
+  /// A resync came during a write: read the children after it instead of
+  /// counting on announcements, which may have been lost.
+  bool resync_pending_ = false;
   /// The write in flight is the last one (end_with).
   bool ending_ = false;
 };
