@@ -372,6 +372,22 @@ TEST_CASE("the claim query uses indexes on a large table") {
   auto kids = plan_of("SELECT id FROM " + table + " WHERE parent_id = $1",
                       "te_1");
   CHECK(kids.find("executions_parent") != std::string::npos);
+  // The unique indexes hold only rows with a sleeping id or key (migration
+  // 5); an equality implies NOT NULL, so lookups still use them.
+  auto sleeper = plan_of(
+    "SELECT id FROM " + table + " WHERE sleeping_id = $1", "s");
+  INFO(sleeper);
+  CHECK(sleeper.find("executions_sleeping_id") != std::string::npos);
+  CHECK(sleeper.find("executions_sleeping_id_key") == std::string::npos);
+  auto conflicts = plan_of(pg.internals().conflicts_sql,
+                           pgs::to_array_literal({"te_1"}),
+                           pgs::to_array_literal({"s"}),
+                           pgs::to_array_literal({"k"}));
+  INFO(conflicts);
+  CHECK(conflicts.find("executions_sleeping_id") != std::string::npos);
+  CHECK(conflicts.find("executions_idempotency_key") != std::string::npos);
+  CHECK(conflicts.find("executions_idempotency_key_key") == std::string::npos);
+  CHECK(conflicts.find("Seq Scan on executions") == std::string::npos);
 }
 
 } // TEST_SUITE

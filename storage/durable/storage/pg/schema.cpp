@@ -133,6 +133,23 @@ CREATE INDEX executions_leased ON {schema}.executions (task_id, id)
      OR status IN ('waiting_for_children', 'waiting_for_finalize');
 )sql";
 
+// Unique sleeping ids and idempotency keys index only the rows that have
+// one. A row's status is in several index keys, so every transition is a
+// new tuple with an entry in every index that covers it; the two unique
+// constraints indexed NULL as well, for nearly every row, and cost two of
+// those entries per insert and per transition for nothing. Lookups by
+// either column (get_by_sleeping_id, insert conflicts) compare with =,
+// which implies NOT NULL, so they still use the partial indexes.
+constexpr std::string_view migration_0005 = R"sql(
+ALTER TABLE {schema}.executions
+  DROP CONSTRAINT executions_sleeping_id_key,
+  DROP CONSTRAINT executions_idempotency_key_key;
+CREATE UNIQUE INDEX executions_sleeping_id ON {schema}.executions
+  (sleeping_id) WHERE sleeping_id IS NOT NULL;
+CREATE UNIQUE INDEX executions_idempotency_key ON {schema}.executions
+  (idempotency_key) WHERE idempotency_key IS NOT NULL;
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -141,6 +158,7 @@ const std::vector<migration>& migrations() {
     {2, "leaders", migration_0002},
     {3, "listing_indexes", migration_0003},
     {4, "hot_lease_renewals", migration_0004},
+    {5, "partial_unique_indexes", migration_0005},
   };
   return all;
 }
