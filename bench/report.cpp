@@ -60,7 +60,6 @@ nlohmann::json options_json(const settings& s) {
           {"retry_failures", s.retry_failures},
           {"retry_delay_ms", s.retry_delay.count()},
           {"batch", s.batch},
-          {"in_flight", s.in_flight},
           {"serial", s.serial},
           {"max_concurrent", s.max_concurrent},
           {"claim_batch", s.claim_batch},

@@ -17,13 +17,15 @@ OUT=${OUT:-bench/results/latest.json}
 export DURABLE_PG_URL
 run() { echo "+ durable-bench $*" >&2; "$B" --json "$OUT" "$@"; }
 
-# Memory: the engine against bare CAF.
-run --workload simple --store memory --executions 100000
-run --workload fanout --store memory --parents 100 --children 50
-run --workload chain --store memory --chains 2000 --chain-length 5
-run --workload retry --store memory --executions 10000 --retry-failures 2
-run --workload sleepers --store memory --executions 10000
-run --workload mixed --store memory --executions 10000 --parents 20 \
+# Memory: the engine against bare CAF, each with 1000 executions in flight
+# (the ceiling's --caf-window).
+mem() { run --max-concurrent 1000 "$@"; }
+mem --workload simple --store memory --executions 100000
+mem --workload fanout --store memory --parents 100 --children 50
+mem --workload chain --store memory --chains 2000 --chain-length 5
+mem --workload retry --store memory --executions 10000 --retry-failures 2
+mem --workload sleepers --store memory --executions 10000
+mem --workload mixed --store memory --executions 10000 --parents 20 \
   --chains 1000
 run --workload hold --store memory --executions 20000 --max-concurrent 20000
 
@@ -31,13 +33,13 @@ run --workload hold --store memory --executions 20000 --max-concurrent 20000
 run --workload simple --store sqlite --executions 2000
 run --workload fanout --store sqlite --parents 10 --children 50
 
-# PostgreSQL.
+# PostgreSQL, with the engine's default slots (5000 per node).
 run --workload simple --store postgres --executions 20000 --duration 60
-run --workload simple --store postgres --executions 2000 --batch 1 \
-  --label "idle latency: one enqueue at a time"
+run --workload simple --store postgres --executions 2000 --batch 1 --serial \
+  --label "idle latency: one execution at a time"
 run --workload fanout --store postgres --parents 100 --children 50
-run --workload fanout --store postgres --parents 20 --children 5 --batch 1 \
-  --label "idle fan-out: last child to parent done"
+run --workload fanout --store postgres --parents 50 --children 5 --batch 1 \
+  --serial --label "idle fan-out: one parent at a time"
 run --workload chain --store postgres --chains 1000 --chain-length 5
 run --workload retry --store postgres --executions 5000
 run --workload sleepers --store postgres --executions 5000

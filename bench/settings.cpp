@@ -50,9 +50,8 @@ void add_options(CLI::App& app, settings& s) {
   app.add_flag("--serial", s.serial,
                "wait for each call's executions to finish before the next "
                "call (latency on an idle node)");
-  app.add_option("--in-flight", s.in_flight,
-                 "enqueue calls in flight at once");
-  app.add_option("--max-concurrent", s.max_concurrent, "slots per node");
+  app.add_option("--max-concurrent", s.max_concurrent,
+                 "slots per node (default: the engine's)");
   app.add_option("--claim-batch", s.claim_batch, "rows per claim");
   app.add_option("--worker-threads", s.worker_threads,
                  "threads for blocking bodies per node");
@@ -142,7 +141,6 @@ void check(const settings& s) {
   positive(s.chains, "--chains");
   positive(s.chain_length, "--chain-length");
   positive(s.batch, "--batch");
-  positive(s.in_flight, "--in-flight");
   positive(s.claim_batch, "--claim-batch");
   positive(s.caf_window, "--caf-window");
   if (s.nodes > 1 && s.store != "postgres")
@@ -159,9 +157,6 @@ void check(const settings& s) {
     throw std::invalid_argument(
         "--workload hold needs --max-concurrent >= --executions (every "
         "execution is held open at once)");
-  if (s.serial && s.in_flight > 1)
-    throw std::invalid_argument(
-        "--serial waits for each call: it takes no --in-flight");
   if (s.serial
       && (s.workload == "sleepers" || s.workload == "hold"
           || s.workload == "mixed"))

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "durable/options.hpp"
+
 namespace CLI {
 class App;
 } // namespace CLI
@@ -34,10 +36,9 @@ struct settings {
   /// Wait for each enqueue call's executions to finish before the next
   /// call: latencies on an otherwise idle node.
   bool serial = false;
-  /// Enqueue calls in flight at once: more than one keeps the store's
-  /// inserts busy while earlier batches commit.
-  std::size_t in_flight = 1;
-  std::size_t max_concurrent = 1000; ///< slots per node
+  /// Slots per node: the engine's default (memory runs pass the bare-CAF
+  /// ceiling's window, --caf-window, so both keep as many in flight).
+  std::size_t max_concurrent = executor_options{}.max_concurrent;
   std::size_t claim_batch = 100;     ///< rows per claim (the engine default)
   std::size_t worker_threads = 4;    ///< blocking-body threads per node
   std::size_t scheduler_threads = 0; ///< CAF threads per node (0: cores)

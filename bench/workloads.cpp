@@ -4,8 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <deque>
-#include <future>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -36,16 +34,19 @@ std::vector<int> iota_inputs(std::size_t n) {
   return xs;
 }
 
-/// Enqueues `inputs` in calls of `s.batch`, up to `s.in_flight` calls at
-/// once; with `s.serial`, each call's executions finish before the next.
+/// Enqueues `inputs` in calls of `s.batch`; with `s.serial`, each call's
+/// executions finish before the next call.
 template <class In, class Out>
 void enqueue_batches(executor& exec, const task_ref<In, Out>& t,
                      const std::vector<In>& inputs, const settings& s,
                      const enqueue_options& opts, round& out) {
-  std::deque<std::future<std::vector<std::string>>> calls;
-  auto collect = [&] {
-    auto ids = calls.front().get();
-    calls.pop_front();
+  for (std::size_t begin = 0; begin < inputs.size(); begin += s.batch) {
+    auto end = std::min(inputs.size(), begin + s.batch);
+    std::vector<std::string> payloads;
+    payloads.reserve(end - begin);
+    for (auto i = begin; i < end; ++i)
+      payloads.push_back(to_payload(inputs[i]));
+    auto ids = exec.enqueue_raw(t.id(), std::move(payloads), opts);
     if (s.serial)
       for (const auto& id : ids)
         if (!exec.wait(id, serial_wait))
@@ -53,19 +54,7 @@ void enqueue_batches(executor& exec, const task_ref<In, Out>& t,
               fmt::format("execution {} did not finish within {} s", id,
                           serial_wait.count() / 1000));
     std::move(ids.begin(), ids.end(), std::back_inserter(out.top_ids));
-  };
-  for (std::size_t begin = 0; begin < inputs.size(); begin += s.batch) {
-    auto end = std::min(inputs.size(), begin + s.batch);
-    std::vector<std::string> payloads;
-    payloads.reserve(end - begin);
-    for (auto i = begin; i < end; ++i)
-      payloads.push_back(to_payload(inputs[i]));
-    calls.push_back(exec.enqueue_raw_async(t.id(), std::move(payloads), opts));
-    if (calls.size() >= s.in_flight)
-      collect();
   }
-  while (!calls.empty())
-    collect();
 }
 
 void enqueue_part(executor& exec, const task_set& t, const settings& s,
