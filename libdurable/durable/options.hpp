@@ -96,11 +96,14 @@ struct executor_options {
   /// CAF scheduler threads; 0 means one per core.
   std::size_t scheduler_threads = 0;
   /// How long a claim lasts without renewal (>= 500 ms). A killed node's
-  /// work runs again elsewhere within about this time.
+  /// work runs again elsewhere within about this time (plus at most one
+  /// renewal interval, see poll_interval).
   millis lease_duration{6000};
   /// How often the lease keeper renews (1 ms..lease_duration / 2).
   millis lease_renew_interval{1500};
-  /// Safety-net poll for ready work and expired leases (10 ms..60 s).
+  /// Safety-net poll for ready work (10 ms..60 s). Expired leases are
+  /// looked for by a poll at most once per lease_renew_interval: that scan
+  /// reads every active row of the node's tasks.
   millis poll_interval{500};
   /// Safety-net re-check of a waiting parent's children (>= 10 ms).
   millis supervisor_recheck_interval{5000};

@@ -343,6 +343,7 @@ TEST_CASE("leases are renewed each interval without a version bump") {
 TEST_CASE("a claim takes over a row whose owner stopped renewing") {
   auto opts = deterministic_fixture::fast_options();
   opts.poll_interval = 1s;
+  opts.lease_renew_interval = 1s; // polls may look for expired leases
   deterministic_fixture f{opts};
   std::atomic<int> runs{0};
   f.add(inline_task("work", [&](auto& ctx, const std::string&) {
@@ -367,9 +368,38 @@ TEST_CASE("a claim takes over a row whose owner stopped renewing") {
   CHECK(done.attempt == 0);
 }
 
+TEST_CASE("polls look for expired leases at most once per renewal interval") {
+  auto opts = deterministic_fixture::fast_options();
+  opts.poll_interval = 1s;
+  opts.lease_duration = 3s;
+  opts.lease_renew_interval = 1500ms;
+  deterministic_fixture f{opts};
+  std::atomic<int> runs{0};
+  f.add(inline_task("work", [&](auto&, const std::string&) {
+    ++runs;
+    return std::string{"1"};
+  }));
+  auto row = durable::make_execution("work", task_kind::task,
+                                     f.rt->tasks->find("work")->options,
+                                     "null", f.db->now());
+  f.db->insert({row});
+  REQUIRE(f.db->claim({"de_dead", 3000ms, 10, {"work"}}).claimed.size()
+          == 1);
+  // Expired leases are looked for at 0 s (the first claim), 2 s and 4 s:
+  // the poll at 3 s, when the lease runs out, does not look.
+  f.run();
+  for (int second = 1; second <= 3; ++second)
+    f.advance(1s);
+  CHECK(runs == 0);
+  f.advance(1s);
+  CHECK(runs == 1);
+  CHECK(f.get(row.id).recoveries == 1);
+}
+
 TEST_CASE("an execution recovered more than max_recoveries times fails") {
   auto opts = deterministic_fixture::fast_options();
   opts.poll_interval = 1s;
+  opts.lease_renew_interval = 1s; // polls may look for expired leases
   opts.max_recoveries = 0;
   deterministic_fixture f{opts};
   std::atomic<int> runs{0};
