@@ -91,6 +91,12 @@ void add_node_options(CLI::App& app, node_config& cfg) {
                  "CAF scheduler threads (0: one per core)")
     ->envname("DURABLE_SCHEDULER_THREADS")
     ->capture_default_str();
+  app.add_option("--claim-on-insert", e.claim_on_insert,
+                 "Store new rows this node can start at once already claimed "
+                 "by it (false: every new row waits for a claim, which "
+                 "spreads bursts across the cluster)")
+    ->envname("DURABLE_CLAIM_ON_INSERT")
+    ->capture_default_str();
   app.add_option("--max-recoveries", e.max_recoveries,
                  "Recoveries before an execution fails")
     ->envname("DURABLE_MAX_RECOVERIES")

@@ -1,0 +1,65 @@
+// durable-node's configuration as its command line and environment give it.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "durable/nodes/node_config.hpp"
+
+namespace {
+
+/// Parses `args` (without the program name) as durable-node would.
+durable::nodes::node_config parse(std::vector<std::string> args) {
+  CLI::App app{"durable-node"};
+  durable::nodes::node_config cfg;
+  durable::nodes::add_node_options(app, cfg);
+  std::vector<const char*> argv{"durable-node"};
+  for (const auto& a : args)
+    argv.push_back(a.c_str());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  return cfg;
+}
+
+/// Sets an environment variable for the lifetime of this object.
+struct scoped_env {
+  std::string name;
+  scoped_env(std::string n, const char* value) : name(std::move(n)) {
+    ::setenv(name.c_str(), value, 1);
+  }
+  ~scoped_env() {
+    ::unsetenv(name.c_str());
+  }
+};
+
+} // namespace
+
+TEST_SUITE("nodes.config") {
+
+TEST_CASE("new rows are stored already claimed unless the node is told not to") {
+  CHECK(parse({}).executor.claim_on_insert);
+  CHECK_FALSE(parse({"--claim-on-insert", "false"}).executor.claim_on_insert);
+  CHECK(parse({"--claim-on-insert", "true"}).executor.claim_on_insert);
+  scoped_env env{"DURABLE_CLAIM_ON_INSERT", "0"};
+  CHECK_FALSE(parse({}).executor.claim_on_insert);
+}
+
+TEST_CASE("a claim-on-insert value that is not a boolean is refused by name") {
+  try {
+    parse({"--claim-on-insert", "sometimes"});
+    FAIL("the value was accepted");
+  } catch (const CLI::ParseError& e) {
+    CHECK(std::string{e.what()}.find("--claim-on-insert")
+          != std::string::npos);
+  }
+}
+
+TEST_CASE("engine flags reach the executor options") {
+  auto cfg = parse({"--max-concurrent", "7", "--lease-ms", "2500"});
+  CHECK(cfg.executor.max_concurrent == 7);
+  CHECK(cfg.executor.lease_duration == durable::millis{2500});
+}
+
+} // TEST_SUITE
