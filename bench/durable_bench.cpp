@@ -174,7 +174,8 @@ int run(const settings& s) {
         run_hold(exec, tasks, s, gate, rep, r, done);
       } else {
         auto e0 = std::chrono::steady_clock::now();
-        r = enqueue_round(exec, tasks, s, fmt::format("r{}", rep.rounds));
+        r = enqueue_round(exec, tasks, s, fmt::format("r{}", rep.rounds), {},
+                          done);
         rep.enqueue_seconds += seconds_since(e0);
         wake_all(exec, tasks, r);
       }

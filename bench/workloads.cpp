@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 #include <unordered_set>
 
 namespace durable::bench {
@@ -34,43 +35,68 @@ std::vector<int> iota_inputs(std::size_t n) {
   return xs;
 }
 
+/// What enqueue_batches needs besides its inputs.
+struct batch_context {
+  const settings& s;
+  const enqueue_options& opts;
+  /// Rows each top-level execution makes (children and steps included).
+  std::size_t rows_each = 1;
+  const finished_counter& finished;
+};
+
+/// Waits until `finished` reaches `target` (--serial).
+void settle(const finished_counter& finished, std::size_t target) {
+  const auto deadline = std::chrono::steady_clock::now() + serial_wait;
+  while (finished() < target) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(fmt::format(
+          "--serial: {} of {} rows finished after {} s", finished(), target,
+          serial_wait.count() / 1000));
+    std::this_thread::sleep_for(50us);
+  }
+}
+
 /// Enqueues `inputs` in calls of `s.batch`; with `s.serial`, each call's
 /// executions finish before the next call.
 template <class In, class Out>
 void enqueue_batches(executor& exec, const task_ref<In, Out>& t,
-                     const std::vector<In>& inputs, const settings& s,
-                     const enqueue_options& opts, round& out) {
-  for (std::size_t begin = 0; begin < inputs.size(); begin += s.batch) {
-    auto end = std::min(inputs.size(), begin + s.batch);
+                     const std::vector<In>& inputs, const batch_context& c,
+                     round& out) {
+  const auto batch = c.s.batch;
+  std::size_t target = c.s.serial ? c.finished() : 0;
+  for (std::size_t begin = 0; begin < inputs.size(); begin += batch) {
+    auto end = std::min(inputs.size(), begin + batch);
     std::vector<std::string> payloads;
     payloads.reserve(end - begin);
     for (auto i = begin; i < end; ++i)
       payloads.push_back(to_payload(inputs[i]));
-    auto ids = exec.enqueue_raw(t.id(), std::move(payloads), opts);
-    if (s.serial)
-      for (const auto& id : ids)
-        if (!exec.wait(id, serial_wait))
-          throw std::runtime_error(
-              fmt::format("execution {} did not finish within {} s", id,
-                          serial_wait.count() / 1000));
+    auto ids = exec.enqueue_raw(t.id(), std::move(payloads), c.opts);
+    if (c.s.serial) {
+      target += ids.size() * c.rows_each;
+      settle(c.finished, target);
+    }
     std::move(ids.begin(), ids.end(), std::back_inserter(out.top_ids));
   }
 }
 
 void enqueue_part(executor& exec, const task_set& t, const settings& s,
                   const std::string& part, const std::string& tag,
-                  const enqueue_options& opts, round& out) {
+                  const enqueue_options& opts,
+                  const finished_counter& finished, round& out) {
+  const batch_context one{s, opts, 1, finished};
   if (part == "simple") {
-    enqueue_batches(exec, t.add, iota_inputs(s.executions), s, opts, out);
+    enqueue_batches(exec, t.add, iota_inputs(s.executions), one, out);
   } else if (part == "fanout") {
     std::vector<int> inputs(s.parents, static_cast<int>(s.children));
-    enqueue_batches(exec, t.fan, inputs, s, opts, out);
+    // The parent, its children and its finalize task.
+    const batch_context tree{s, opts, s.children + 2, finished};
+    enqueue_batches(exec, t.fan, inputs, tree, out);
   } else if (part == "chain") {
     task_ref<int, int> chain{t.chain};
-    enqueue_batches(exec, chain, iota_inputs(s.chains), s, opts, out);
+    const batch_context steps{s, opts, s.chain_length + 1, finished};
+    enqueue_batches(exec, chain, iota_inputs(s.chains), steps, out);
   } else if (part == "retry") {
-    enqueue_batches(exec, t.flaky, iota_inputs(s.executions), s, opts,
-                    out);
+    enqueue_batches(exec, t.flaky, iota_inputs(s.executions), one, out);
   } else if (part == "sleepers") {
     std::vector<std::string> ids;
     ids.reserve(s.executions);
@@ -78,10 +104,9 @@ void enqueue_part(executor& exec, const task_set& t, const settings& s,
       ids.push_back(fmt::format("bench-{}-{}", tag, i));
       out.to_wake.emplace_back(ids.back(), static_cast<int>(i));
     }
-    enqueue_batches(exec, t.sleeper, ids, s, opts, out);
+    enqueue_batches(exec, t.sleeper, ids, one, out);
   } else if (part == "hold") {
-    enqueue_batches(exec, t.hold, iota_inputs(s.executions), s, opts,
-                    out);
+    enqueue_batches(exec, t.hold, iota_inputs(s.executions), one, out);
   } else {
     throw std::invalid_argument("unknown workload: " + part);
   }
@@ -222,14 +247,17 @@ std::size_t rows_per_round(const settings& s) {
 }
 
 round enqueue_round(executor& exec, const task_set& t, const settings& s,
-                    const std::string& tag, const enqueue_options& opts) {
+                    const std::string& tag, const enqueue_options& opts,
+                    const finished_counter& finished) {
+  if (s.serial && !finished)
+    throw std::invalid_argument("--serial needs a count of finished rows");
   round out;
   out.expected_rows = rows_per_round(s);
   if (s.workload == "mixed")
     for (const auto& part : mixed_parts())
-      enqueue_part(exec, t, s, part, tag, opts, out);
+      enqueue_part(exec, t, s, part, tag, opts, finished, out);
   else
-    enqueue_part(exec, t, s, s.workload, tag, opts, out);
+    enqueue_part(exec, t, s, s.workload, tag, opts, finished, out);
   return out;
 }
 

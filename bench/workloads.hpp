@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <stop_token>
 #include <string>
@@ -68,11 +69,19 @@ struct round {
 /// Rows one round of `s.workload` makes (children and steps included).
 std::size_t rows_per_round(const settings& s);
 
+/// Counts the rows finished so far (children and steps included).
+using finished_counter = std::function<std::size_t()>;
+
 /// Enqueues one round of `s.workload` in batches of `s.batch`; `tag`
 /// makes sleeping ids unique across rounds. Sleepers are not woken here.
 /// `opts` applies to every enqueue (the hold workload delays starts).
+/// With `s.serial`, each call waits until `finished` counts every row of
+/// its executions, so the store sees nothing but their own work (no wait
+/// or read of the harness's); throws std::runtime_error if that takes
+/// longer than a generous hang guard.
 round enqueue_round(executor& exec, const task_set& t, const settings& s,
-                    const std::string& tag, const enqueue_options& opts = {});
+                    const std::string& tag, const enqueue_options& opts = {},
+                    const finished_counter& finished = {});
 
 /// Wakes every sleeper of `r` (one blocking call each).
 void wake_all(executor& exec, const task_set& t, const round& r);
