@@ -793,6 +793,17 @@ durable::executor_options client_options() {
   return opts;
 }
 
+/// A recording store over the suite's store, an executor on it that runs
+/// the approval parents, and a client executor on the store beneath.
+struct approval_run {
+  std::shared_ptr<durable::store> inner = durable::test::make_store();
+  std::shared_ptr<engine_test::recording_store> slow
+    = std::make_shared<engine_test::recording_store>(inner);
+  durable::executor exec{slow, no_recheck_options()};
+  durable::executor client{inner, client_options()};
+  approvals t{exec, client};
+};
+
 void check_approved(
   const durable::finished<durable::parent_result<std::string>>& r) {
   REQUIRE(r.ok());
@@ -807,37 +818,30 @@ TEST_CASE("a parent sees children that finish while it reads its children") {
   // A resync makes the waiting parent read its children (slowly); they are
   // woken while that read is in flight, so their announcements arrive
   // during a read that saw them unfinished.
-  auto inner = durable::test::make_store();
-  auto slow = std::make_shared<engine_test::recording_store>(inner);
-  durable::executor exec{slow, no_recheck_options()};
-  durable::executor client{inner, client_options()};
-  approvals t{exec, client};
-  slow->delay_children_reads(1500ms);
-  auto h = exec.enqueue(t.parent, 2);
-  REQUIRE(engine_test::reaches(exec, h.execution_id(),
+  approval_run run;
+  run.slow->delay_children_reads(1500ms);
+  auto h = run.exec.enqueue(run.t.parent, 2);
+  REQUIRE(engine_test::reaches(run.exec, h.execution_id(),
                                execution_status::waiting_for_children));
-  slow->announce_resync();
+  run.slow->announce_resync();
   // The read has taken its snapshot: wake both now.
-  REQUIRE(engine_test::eventually([&] { return slow->children_reads() >= 1; }));
-  t.approve(client, 2);
+  REQUIRE(engine_test::eventually(
+    [&] { return run.slow->children_reads() >= 1; }));
+  run.t.approve(run.client, 2);
   check_approved(await(h, durable::millis{30000}));
 }
 
 TEST_CASE("a parent sees children that finish while it stores them") {
   // The write storing the children answers late: both children are woken
   // and announced before the parent learns they are stored.
-  auto inner = durable::test::make_store();
-  auto slow = std::make_shared<engine_test::recording_store>(inner);
-  durable::executor exec{slow, no_recheck_options()};
-  durable::executor client{inner, client_options()};
-  approvals t{exec, client};
-  slow->delay_child_inserts(1500ms);
-  auto h = exec.enqueue(t.parent, 2);
+  approval_run run;
+  run.slow->delay_child_inserts(1500ms);
+  auto h = run.exec.enqueue(run.t.parent, 2);
   REQUIRE(engine_test::eventually(
-    [&] { return inner->children_of(h.execution_id()).size() == 2; }));
-  t.approve(client, 2);
+    [&] { return run.inner->children_of(h.execution_id()).size() == 2; }));
+  run.t.approve(run.client, 2);
   check_approved(await(h, durable::millis{30000}));
-  CHECK(slow->children_reads() == 1);
+  CHECK(run.slow->children_reads() == 1);
 }
 
 TEST_CASE("a parent with a finalize task reads its children once") {

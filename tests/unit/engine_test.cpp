@@ -368,14 +368,12 @@ TEST_CASE("a claim takes over a row whose owner stopped renewing") {
   CHECK(done.attempt == 0);
 }
 
-TEST_CASE("polls look for expired leases at most once per renewal interval") {
-  auto opts = deterministic_fixture::fast_options();
-  opts.poll_interval = 1s;
-  opts.lease_duration = 3s;
-  opts.lease_renew_interval = 1500ms;
-  deterministic_fixture f{opts};
-  std::atomic<int> runs{0};
-  f.add(inline_task("work", [&](auto&, const std::string&) {
+/// Registers "work" (counting its runs) and stores one of its rows as
+/// claimed, with `lease`, by a node that then died.
+durable::execution_record row_of_dead_node(deterministic_fixture& f,
+                                           std::atomic<int>& runs,
+                                           durable::millis lease) {
+  f.add(inline_task("work", [&runs](auto&, const std::string&) {
     ++runs;
     return std::string{"1"};
   }));
@@ -383,8 +381,18 @@ TEST_CASE("polls look for expired leases at most once per renewal interval") {
                                      f.rt->tasks->find("work")->options,
                                      "null", f.db->now());
   f.db->insert({row});
-  REQUIRE(f.db->claim({"de_dead", 3000ms, 10, {"work"}}).claimed.size()
-          == 1);
+  REQUIRE(f.db->claim({"de_dead", lease, 10, {"work"}}).claimed.size() == 1);
+  return row;
+}
+
+TEST_CASE("polls look for expired leases at most once per renewal interval") {
+  auto opts = deterministic_fixture::fast_options();
+  opts.poll_interval = 1s;
+  opts.lease_duration = 3s;
+  opts.lease_renew_interval = 1500ms;
+  deterministic_fixture f{opts};
+  std::atomic<int> runs{0};
+  auto row = row_of_dead_node(f, runs, 3000ms);
   // Expired leases are looked for at 0 s (the first claim), 2 s and 4 s:
   // the poll at 3 s, when the lease runs out, does not look.
   f.run();
@@ -403,15 +411,7 @@ TEST_CASE("an execution recovered more than max_recoveries times fails") {
   opts.max_recoveries = 0;
   deterministic_fixture f{opts};
   std::atomic<int> runs{0};
-  f.add(inline_task("work", [&](auto&, const std::string&) {
-    ++runs;
-    return std::string{"1"};
-  }));
-  auto row = durable::make_execution("work", task_kind::task,
-                                     f.rt->tasks->find("work")->options,
-                                     "null", f.db->now());
-  f.db->insert({row});
-  f.db->claim({"de_dead", 500ms, 10, {"work"}});
+  auto row = row_of_dead_node(f, runs, 500ms);
   f.advance(1s);
   auto done = f.get(row.id);
   CHECK(runs == 0);
