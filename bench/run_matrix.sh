@@ -45,5 +45,8 @@ run --workload retry --store postgres --executions 5000
 run --workload sleepers --store postgres --executions 5000
 run --workload simple --store postgres --executions 30000 --nodes 1
 run --workload simple --store postgres --executions 30000 --nodes 3
+# Ten minutes of rounds of 20,000 (the next enqueued when one is half
+# done): does throughput decay as the table grows?
+run --workload simple --store postgres --duration 600 --executions 20000
 
 "$B" --plot-only --json "$OUT" --plot bench/results/plots
