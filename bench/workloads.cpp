@@ -35,16 +35,28 @@ std::vector<int> iota_inputs(std::size_t n) {
   return xs;
 }
 
+/// Rows one top-level execution of `part` makes once finished.
+std::size_t rows_each(const settings& s, const std::string& part) {
+  if (part == "fanout")
+    return s.children + 2; // parent, children, finalize
+  if (part == "chain")
+    return s.chain_length + 1;
+  return 1;
+}
+
 /// What enqueue_batches needs besides its inputs.
 struct batch_context {
   const settings& s;
   const enqueue_options& opts;
-  /// Rows each top-level execution makes (children and steps included).
+  /// Rows each top-level execution makes (rows_each).
   std::size_t rows_each = 1;
   const finished_counter& finished;
 };
 
-/// Waits until `finished` reaches `target` (--serial).
+/// Waits until `finished` reaches `target` (--serial). It looks every
+/// millisecond: the latencies come from the stored rows, so the pace only
+/// delays the next call, and a finer poll would take CPU from the engine
+/// it measures on a small machine.
 void settle(const finished_counter& finished, std::size_t target) {
   const auto deadline = std::chrono::steady_clock::now() + serial_wait;
   while (finished() < target) {
@@ -52,7 +64,7 @@ void settle(const finished_counter& finished, std::size_t target) {
       throw std::runtime_error(fmt::format(
           "--serial: {} of {} rows finished after {} s", finished(), target,
           serial_wait.count() / 1000));
-    std::this_thread::sleep_for(50us);
+    std::this_thread::sleep_for(1ms);
   }
 }
 
@@ -83,20 +95,17 @@ void enqueue_part(executor& exec, const task_set& t, const settings& s,
                   const std::string& part, const std::string& tag,
                   const enqueue_options& opts,
                   const finished_counter& finished, round& out) {
-  const batch_context one{s, opts, 1, finished};
+  const batch_context c{s, opts, rows_each(s, part), finished};
   if (part == "simple") {
-    enqueue_batches(exec, t.add, iota_inputs(s.executions), one, out);
+    enqueue_batches(exec, t.add, iota_inputs(s.executions), c, out);
   } else if (part == "fanout") {
     std::vector<int> inputs(s.parents, static_cast<int>(s.children));
-    // The parent, its children and its finalize task.
-    const batch_context tree{s, opts, s.children + 2, finished};
-    enqueue_batches(exec, t.fan, inputs, tree, out);
+    enqueue_batches(exec, t.fan, inputs, c, out);
   } else if (part == "chain") {
     task_ref<int, int> chain{t.chain};
-    const batch_context steps{s, opts, s.chain_length + 1, finished};
-    enqueue_batches(exec, chain, iota_inputs(s.chains), steps, out);
+    enqueue_batches(exec, chain, iota_inputs(s.chains), c, out);
   } else if (part == "retry") {
-    enqueue_batches(exec, t.flaky, iota_inputs(s.executions), one, out);
+    enqueue_batches(exec, t.flaky, iota_inputs(s.executions), c, out);
   } else if (part == "sleepers") {
     std::vector<std::string> ids;
     ids.reserve(s.executions);
@@ -104,9 +113,9 @@ void enqueue_part(executor& exec, const task_set& t, const settings& s,
       ids.push_back(fmt::format("bench-{}-{}", tag, i));
       out.to_wake.emplace_back(ids.back(), static_cast<int>(i));
     }
-    enqueue_batches(exec, t.sleeper, ids, one, out);
+    enqueue_batches(exec, t.sleeper, ids, c, out);
   } else if (part == "hold") {
-    enqueue_batches(exec, t.hold, iota_inputs(s.executions), one, out);
+    enqueue_batches(exec, t.hold, iota_inputs(s.executions), c, out);
   } else {
     throw std::invalid_argument("unknown workload: " + part);
   }
@@ -114,9 +123,9 @@ void enqueue_part(executor& exec, const task_set& t, const settings& s,
 
 std::size_t rows_of(const settings& s, const std::string& part) {
   if (part == "fanout")
-    return s.parents * (s.children + 2); // parent, children, finalize
+    return s.parents * rows_each(s, part);
   if (part == "chain")
-    return s.chains * (s.chain_length + 1);
+    return s.chains * rows_each(s, part);
   if (part == "mixed") {
     std::size_t n = 0;
     for (const auto& p : mixed_parts())

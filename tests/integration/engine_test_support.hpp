@@ -77,8 +77,8 @@ inline void block_until(const std::atomic<bool>& flag,
 }
 
 /// The suite's store (or a given one), recording every claim request, how
-/// many rows each claim returned and which, and its reads of children and
-/// of single rows; its children reads and the writes that store children
+/// many rows each claim returned and which, and its reads of children; its
+/// children reads and the writes that store children
 /// can be made slow, and it can tell its subscribers to resync.
 class recording_store final : public durable::store {
 public:
@@ -99,11 +99,6 @@ public:
   /// How many children_of() calls have read (their delay may still run).
   int children_reads() const {
     return children_reads_.load();
-  }
-
-  /// How many get() calls were made.
-  int row_reads() const {
-    return row_reads_.load();
   }
 
   /// From now on children_of() reads, then waits `delay` before it answers
@@ -189,7 +184,6 @@ public:
 
   std::optional<durable::execution_record>
   get(const std::string& id) override {
-    ++row_reads_;
     return inner_->get(id);
   }
 
@@ -251,7 +245,6 @@ private:
   std::atomic<std::int64_t> children_delay_ms_{0};
   std::atomic<std::int64_t> insert_delay_ms_{0};
   std::atomic<int> children_reads_{0};
-  std::atomic<int> row_reads_{0};
 };
 
 /// The message of an API error thrown by `f`, or "" if it threw none.

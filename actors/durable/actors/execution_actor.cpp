@@ -419,11 +419,18 @@ private:
       check_children();
       return;
     }
+    // The children it waits for now: its finalize task, its current
+    // step, or all of them.
     remaining_ = 0;
-    for_each_awaited([this](const std::string& id) {
+    auto count = [this](const std::string& id) {
       if (!was_announced(id))
         ++remaining_;
-    });
+    };
+    if (auto one = single_awaited())
+      count(*one);
+    else
+      for (const auto& c : row_.children)
+        count(c.execution_id);
     announced_.clear();
     if (remaining_ <= 0) {
       check_children();
@@ -432,29 +439,14 @@ private:
     arm_recheck();
   }
 
-  /// Calls `f` with the id of every child this row waits for now: its
-  /// finalize task, its current step, or all its children.
-  template <class F>
-  void for_each_awaited(F f) const {
-    if (row_.status == execution_status::waiting_for_finalize) {
-      if (row_.finalize)
-        f(row_.finalize->execution_id);
-    } else if (is_stepwise()) {
-      if (!row_.children.empty())
-        f(row_.children.back().execution_id);
-    } else {
-      for (const auto& c : row_.children)
-        f(c.execution_id);
-    }
-  }
-
   bool is_stepwise() const {
     return row_.kind == task_kind::sequence || row_.kind == task_kind::loop;
   }
 
   /// Reads what the awaited children did: one row for a finalize task or
-  /// a step (only its outcome matters), all children otherwise.
-  void check_children() {
+  /// a step (only its outcome matters), all children otherwise or if
+  /// `all`.
+  void check_children(bool all = false) {
     if (checking_)
       return;
     checking_ = true;
@@ -465,7 +457,7 @@ private:
       announced_.clear();
       arm_recheck();
     };
-    if (auto one = single_awaited()) {
+    if (auto one = single_awaited(); one && !all) {
       request(storage_, caf::infinite, fetch_atom::value, *one)
         .then(
           [this](maybe_record& r) {
@@ -507,13 +499,7 @@ private:
     }
     if (!child) {
       // A step is missing: fail with what a read of all children finds.
-      request(storage_, caf::infinite, children_atom::value, row_.id)
-        .then(
-          [this](std::vector<execution_record>& kids) {
-            if (phase_ == phase::supervising)
-              on_children(std::move(kids));
-          },
-          [this](caf::error&) { arm_recheck(); });
+      check_children(true);
       return;
     }
     if (!child->is_finished()) {
