@@ -4,20 +4,22 @@
 
 namespace durable::store_rules {
 
-bool is_claimable(const execution_record& r, timestamp now) noexcept {
+bool takes_lease(const execution_record& r) noexcept {
   switch (r.status) {
-    case execution_status::ready:
-      return r.start_at <= now;
     case execution_status::running:
-      if (r.is_sleeping())
-        return false;
-      [[fallthrough]];
+      return !r.is_sleeping();
     case execution_status::waiting_for_children:
     case execution_status::waiting_for_finalize:
-      return !r.lease_expires_at || *r.lease_expires_at <= now;
+      return true;
     default:
       return false;
   }
+}
+
+bool is_claimable(const execution_record& r, timestamp now) noexcept {
+  if (r.status == execution_status::ready)
+    return r.start_at <= now;
+  return takes_lease(r) && (!r.lease_expires_at || *r.lease_expires_at <= now);
 }
 
 void claim(execution_record& r, timestamp now, const std::string& owner,

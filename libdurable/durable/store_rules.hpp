@@ -8,6 +8,10 @@
 /// (memory, SQLite) share them and the PostgreSQL backend mirrors them in SQL.
 namespace durable::store_rules {
 
+/// Whether a claim may take `r` over once its lease expired: running
+/// bodies and waiting parents (not sleepers, which wait for a deadline).
+bool takes_lease(const execution_record& r) noexcept;
+
 /// Whether `claim` may take `r` at `now` (ignoring the task filter).
 bool is_claimable(const execution_record& r, timestamp now) noexcept;
 

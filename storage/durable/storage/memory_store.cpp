@@ -14,19 +14,7 @@ namespace durable::storage {
 
 namespace {
 
-/// Whether a claim may take the row over once its lease expired (see
-/// store_rules::is_claimable): running bodies and waiting parents.
-bool takes_lease(const execution_record& r) noexcept {
-  switch (r.status) {
-    case execution_status::running:
-      return !r.is_sleeping();
-    case execution_status::waiting_for_children:
-    case execution_status::waiting_for_finalize:
-      return true;
-    default:
-      return false;
-  }
-}
+using store_rules::takes_lease;
 
 timestamp lease_key(const execution_record& r) noexcept {
   // No lease at all means claimable at once: order it first.

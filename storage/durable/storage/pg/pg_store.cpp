@@ -31,6 +31,11 @@ constexpr std::size_t insert_chunk = 1000;
 constexpr std::string_view min_bigint = "-9223372036854775808";
 constexpr std::string_view active_statuses
   = "('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')";
+/// How long an owner's lease must have been expired, with no active row
+/// left, before a claim deletes it from owner_leases: far longer than a
+/// live node goes without renewing, so that no node still storing rows
+/// under that owner loses its floor.
+constexpr std::int64_t owner_lease_grace_us = 3'600'000'000;
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -138,6 +143,7 @@ constexpr const char* st_conflicts = "durable_conflicts";
 constexpr const char* st_clock = "durable_clock";
 constexpr const char* st_notify = "durable_notify";
 constexpr const char* st_lead = "durable_lead";
+constexpr const char* st_floors = "durable_floors";
 
 } // namespace
 
@@ -256,11 +262,17 @@ void pg_store::impl::build_statements() {
     statements.emplace_back(name, std::move(sql));
   };
   const auto& t = table;
+  const auto ol = quote_ident(opts.schema) + ".owner_leases";
   const auto cols = column_list();
   const auto ecols = column_list("e");
   const auto leased_pred = std::string{
     "((e.status = 'running' AND e.kind <> 4) OR e.status IN "
     "('waiting_for_children', 'waiting_for_finalize'))"};
+  // The same rows without an OR at the top: with one, the planner splits
+  // the scan of an owner's rows into a BitmapOr over every running row.
+  const auto leased_pred_owned = std::string{
+    "e.status IN ('running', 'waiting_for_children', "
+    "'waiting_for_finalize') AND (e.kind <> 4 OR e.status <> 'running')"};
   const auto lease_key
     = fmt::format("coalesce(e.lease_expires_at, {})", min_bigint);
   add(st_clock, "SELECT (extract(epoch from clock_timestamp()) "
@@ -301,8 +313,15 @@ void pg_store::impl::build_statements() {
   // (a transition or a claim in flight) come back marked false. SKIP
   // LOCKED never waits, so this step cannot be part of a deadlock, in
   // whatever order it locks. ($3 now.)
+  // The owner's floor (owner_floors.hpp) moves with its rows, in the same
+  // statement; it comes back on every row, and on one row of NULLs if the
+  // owner holds none.
   add(st_renew,
       fmt::format("WITH n AS (SELECT {now} AS now), "
+                  "fl AS (INSERT INTO {ol} (owner, expires_at) SELECT $1, "
+                  "n.now + $2::bigint FROM n ON CONFLICT (owner) DO UPDATE "
+                  "SET expires_at = excluded.expires_at RETURNING "
+                  "expires_at), "
                   "held AS (SELECT id FROM {t} WHERE owner = $1 AND status "
                   "IN {act}), "
                   "free AS (SELECT id FROM {t} WHERE owner = $1 AND status "
@@ -310,10 +329,10 @@ void pg_store::impl::build_statements() {
                   "u AS (UPDATE {t} e SET lease_expires_at = n.now + "
                   "$2::bigint FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM "
                   "free)) RETURNING e.id) "
-                  "SELECT held.id, u.id IS NOT NULL FROM held LEFT JOIN u "
-                  "ON u.id = held.id",
+                  "SELECT held.id, u.id IS NOT NULL, fl.expires_at FROM fl "
+                  "LEFT JOIN (held LEFT JOIN u ON u.id = held.id) ON true",
                   fmt::arg("t", t), fmt::arg("now", now_expr(3)),
-                  fmt::arg("act", active_statuses)));
+                  fmt::arg("act", active_statuses), fmt::arg("ol", ol)));
   // Then the rows that were held ($4), waiting for their holders: locked
   // in id order, as apply() and the cascade lock theirs (an UPDATE that
   // locks in plan order deadlocks with a batch transition), and renewed
@@ -328,10 +347,25 @@ void pg_store::impl::build_statements() {
                   "RETURNING e.id",
                   fmt::arg("t", t), fmt::arg("now", now_expr(3)),
                   fmt::arg("act", active_statuses)));
+  // Handed-back rows have no owner: the take-over finds them by
+  // `executions_unowned`. The owner's floor goes down to now, so that any
+  // row it still stores under its name is taken over once its lease ran out.
   add(st_release,
-            fmt::format("UPDATE {} SET owner = NULL, lease_expires_at = {} "
-                        "WHERE owner = $1 AND status IN {}",
-                        t, now_expr(2), active_statuses));
+      fmt::format("WITH n AS (SELECT {now} AS now), "
+                  "fl AS (UPDATE {ol} o SET expires_at = least(o.expires_at, "
+                  "n.now) FROM n WHERE o.owner = $1) "
+                  "UPDATE {t} SET owner = NULL, lease_expires_at = "
+                  "(SELECT now FROM n) WHERE owner = $1 AND status IN {act}",
+                  fmt::arg("t", t), fmt::arg("now", now_expr(2)),
+                  fmt::arg("act", active_statuses), fmt::arg("ol", ol)));
+  // Lowers owners' floors ($1 owners, $2 floors, sorted by owner) before
+  // rows already claimed by them are stored; returns the stored floors.
+  add(st_floors,
+      fmt::format("INSERT INTO {ol} AS l (owner, expires_at) SELECT * FROM "
+                  "unnest($1::text[], $2::bigint[]) ON CONFLICT (owner) DO "
+                  "UPDATE SET expires_at = least(l.expires_at, "
+                  "excluded.expires_at) RETURNING owner, expires_at",
+                  fmt::arg("ol", ol)));
   // Sleepers due now (oldest deadline first) and the next later deadline,
   // in one round trip: one row with only `next` when none is due.
   add(st_scan,
@@ -347,9 +381,22 @@ void pg_store::impl::build_statements() {
               "ORDER BY due.expires_at, due.id",
               now_expr(2), ecols, t));
   // The claim: one statement. Per requested task, the oldest due ready rows
-  // and the oldest expired leases (each an index range scan that skips rows
-  // other claimers hold), then the oldest `limit` of those, updated with
+  // (an index range scan that skips rows other claimers hold), and the
+  // oldest expired leases; then the oldest `limit` of those, updated with
   // store_rules::claim's semantics; plus the next ready time.
+  //
+  // Owner leases. Expired leases are looked for only among the rows of
+  // owners whose floor in owner_leases passed (by `executions_owner`; none
+  // while every node renews) and among rows without an owner (released
+  // ones, by `executions_unowned`; none while no node drains). Scanning
+  // the task's active rows instead met the dead index entries of every row
+  // finished since vacuum last ran, and cost more the longer a node ran.
+  // The claimer's own floor goes down to its new leases if it was higher
+  // (or did not exist); it is not written while it is low enough, which is
+  // always after the owner's first renewal. The take-over also deletes the
+  // floors of owners gone for longer than owner_lease_grace_us (the probe
+  // for their rows is a scalar subquery, run only for those: as NOT EXISTS
+  // it became an anti join with every row of executions_owner).
   // Without take-over the expired leases are not looked for at all.
   // A generic plan (PostgreSQL's choice after five executions of a
   // prepared statement) cannot know that `c` holds at most `limit` rows:
@@ -368,6 +415,12 @@ void pg_store::impl::build_statements() {
       "    AND e.start_at <= (SELECT now FROM n)"
       "  ORDER BY e.start_at, e.id LIMIT $2::bigint"
       "  FOR UPDATE OF e SKIP LOCKED) x), "
+      "fl AS (INSERT INTO {ol} AS l (owner, expires_at)"
+      "  SELECT $3, n.now + $4::bigint FROM n WHERE NOT EXISTS ("
+      "    SELECT 1 FROM {ol} o WHERE o.owner = $3"
+      "      AND o.expires_at <= n.now + $4::bigint)"
+      "  ON CONFLICT (owner) DO UPDATE SET expires_at = "
+      "    least(l.expires_at, excluded.expires_at)), "
       "{leased}"
       "c AS (SELECT id, due FROM (SELECT * FROM ready UNION ALL "
       "  SELECT * FROM leased) a ORDER BY due, id LIMIT $2::bigint), "
@@ -389,19 +442,37 @@ void pg_store::impl::build_statements() {
       "  ORDER BY e.start_at LIMIT 1) f) "
       "SELECT nr.next, c.due, u.* FROM nr LEFT JOIN (u JOIN c ON c.id = u.id) "
       "ON true",
-      fmt::arg("now", now_expr(5)), fmt::arg("t", t),
+      fmt::arg("now", now_expr(5)), fmt::arg("t", t), fmt::arg("ol", ol),
       fmt::arg("ecols", ecols),
       fmt::arg("leased",
                take_over
                  ? fmt::format(
-                     "leased AS (SELECT x.id, x.due FROM tk CROSS JOIN "
+                     "lost AS (SELECT x.id, x.due FROM {ol} o CROSS JOIN "
                      "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
-                     "  WHERE e.task_id = tk.task_id AND {lp}"
+                     "  WHERE e.owner = o.owner AND {lp_owned}"
+                     "    AND e.task_id = ANY($1::text[])"
                      "    AND {lk} <= (SELECT now FROM n)"
                      "  ORDER BY {lk}, e.id LIMIT $2::bigint"
-                     "  FOR UPDATE OF e SKIP LOCKED) x), ",
-                     fmt::arg("t", t), fmt::arg("lk", lease_key),
-                     fmt::arg("lp", leased_pred))
+                     "  FOR UPDATE OF e SKIP LOCKED) x"
+                     "  WHERE o.expires_at <= (SELECT now FROM n)), "
+                     "freed AS (SELECT x.id, x.due FROM tk CROSS JOIN "
+                     "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
+                     "  WHERE e.task_id = tk.task_id AND e.owner IS NULL"
+                     "    AND {lp} AND {lk} <= (SELECT now FROM n)"
+                     "  ORDER BY {lk}, e.id LIMIT $2::bigint"
+                     "  FOR UPDATE OF e SKIP LOCKED) x), "
+                     "gone AS (DELETE FROM {ol} o"
+                     "  WHERE o.expires_at <= {now} - {grace} AND (SELECT 1"
+                     "    FROM {t} e WHERE e.owner = o.owner"
+                     "      AND e.status IN {act} LIMIT 1) IS NULL), "
+                     "leased AS (SELECT * FROM lost UNION ALL "
+                     "  SELECT * FROM freed), ",
+                     fmt::arg("t", t), fmt::arg("ol", ol),
+                     fmt::arg("lk", lease_key), fmt::arg("lp", leased_pred),
+                     fmt::arg("lp_owned", leased_pred_owned),
+                     fmt::arg("grace", owner_lease_grace_us),
+                     fmt::arg("now", now_expr(5)),
+                     fmt::arg("act", active_statuses))
                  : std::string{"leased AS (SELECT NULL::text AS id, "
                                "NULL::bigint AS due WHERE false), "}));
   };
@@ -804,6 +875,7 @@ pg_store::insert(std::vector<execution_record> rows) {
   auto& d = *impl_;
   const bool want = d.wants_events();
   std::vector<store_event> events;
+  d.lower_floors(d.floors.needed(rows));
   auto out = d.run<pqxx::work>("insert", impl::mode::write,
                                [&](pqxx::work& tx) {
                                  events.clear();
@@ -870,6 +942,30 @@ void add_events(const execution_record& next, applied_write& w,
 }
 
 } // namespace
+
+void pg_store::impl::lower_floors(std::vector<owner_floors::floor> fs) {
+  if (fs.empty())
+    return;
+  std::vector<std::string> owners;
+  std::string ats = "{";
+  for (const auto& f : fs) {
+    owners.push_back(f.owner);
+    if (ats.size() > 1)
+      ats += ',';
+    ats += str(f.at);
+  }
+  ats += '}';
+  // On its own, before the write: a floor lowered for a write that then
+  // fails is merely low, and the floor's row stays locked only for this
+  // statement, not for the write's transaction.
+  run<pqxx::nontransaction>(
+    "lower_floors", mode::idempotent, [&](pqxx::nontransaction& tx) {
+      auto stored = exec(tx, st_floors, {to_array_literal(owners), ats});
+      for (const auto& row : stored)
+        floors.remember(row[0].c_str(), row[1].as<std::int64_t>());
+      return stored.size();
+    });
+}
 
 void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
                                  const std::vector<const transition*>& ts,
@@ -988,6 +1084,7 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   auto& d = *impl_;
   const bool want = d.wants_events();
   std::vector<store_event> events;
+  d.lower_floors(d.floors.needed(ts));
   // Plain transitions (no cascade, no cancel, first of their id in the
   // batch) are one UPDATE, in id order; those of them with children
   // ("spawning") then insert every child in one INSERT. Only if a child
@@ -1170,8 +1267,11 @@ std::vector<std::string> pg_store::renew_leases(const std::string& owner,
       // kept locked while the second waits, and the wait is only for the
       // few rows a transition holds, not behind it for all of them.
       std::vector<std::string> renewed, held;
-      for (const auto& row : exec(tx, st_renew, ps))
-        (row[1].as<bool>() ? renewed : held).emplace_back(row[0].c_str());
+      for (const auto& row : exec(tx, st_renew, ps)) {
+        d.floors.remember(owner, row[2].as<std::int64_t>());
+        if (!row[0].is_null())
+          (row[1].as<bool>() ? renewed : held).emplace_back(row[0].c_str());
+      }
       if (held.empty())
         return renewed;
       auto more = ps;
@@ -1197,6 +1297,7 @@ bool pg_store::try_lead(const std::string& role, const std::string& owner,
 std::size_t pg_store::release_leases(const std::string& owner) {
   auto& d = *impl_;
   std::vector<param> ps{owner, d.now_param()};
+  d.floors.forget(owner);
   return d.run<pqxx::work>(
     "release_leases", impl::mode::write, [&](pqxx::work& tx) {
       auto n = static_cast<std::size_t>(

@@ -12,6 +12,7 @@
 
 #include "durable/storage/pg/connection_pool.hpp"
 #include "durable/storage/pg/listener.hpp"
+#include "durable/storage/pg/owner_floors.hpp"
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 
@@ -88,6 +89,15 @@ struct pg_store::impl {
 
   [[noreturn]] void fail(const char* op, const std::string& what,
                          const char* kind);
+
+  // -- owner leases -----------------------------------------------------------
+
+  /// The owner lease floors this store wrote (owner_floors.hpp).
+  owner_floors floors;
+
+  /// Writes the floors that rows about to be stored need (on its own
+  /// connection, committed before the rows' write starts).
+  void lower_floors(std::vector<owner_floors::floor> fs);
 
   // -- operations (inside a transaction) --------------------------------------
 

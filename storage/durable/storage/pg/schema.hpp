@@ -25,11 +25,13 @@ class connection_base;
 /// aggressive per-table autovacuum, since every transition rewrites a row.
 ///
 /// Indexes, one per query: the primary key (get, apply); ready rows by
-/// `(task_id, start_at, id)` (claim, next_ready_at); claimable leases by
-/// `(task_id, coalesce(lease_expires_at, min), id)` (claim); active rows by
-/// owner (renew_leases, release_leases); children by parent id
+/// `(task_id, start_at, id)` (claim, next_ready_at); active rows by owner
+/// (renew_leases, release_leases, and since version 6 the take-over of an
+/// owner whose lease in `<schema>.owner_leases` ran out); active rows
+/// without an owner by `(task_id, id)` (the take-over of released leases);
+/// children by parent id
 /// (children_of, cascade); live sleepers by deadline (scan_sleepers);
-/// unique sleeping id and unique idempotency key; since version 2 every
+/// unique sleeping id and unique idempotency key; since version 3 every
 /// row by `(created_at, id)`, `(status, created_at, id)` and `(task_id,
 /// created_at, id)` (list, count_by_status).
 namespace durable::storage::pg {
@@ -54,11 +56,13 @@ std::string quote_ident(std::string_view name);
 /// `sql` with every `{schema}` replaced by the quoted schema name.
 std::string with_schema(std::string_view sql, std::string_view schema);
 
-/// Creates the schema if needed and applies the missing migrations in one
-/// transaction under an advisory lock. Returns the number applied.
+/// Creates the schema if needed and applies the missing migrations up to
+/// version `up_to` (all of them by default) in one transaction under an
+/// advisory lock. Returns the number applied.
 /// @throws durable::error if the schema is newer than this binary;
 ///         libpqxx exceptions on connection or SQL failures.
-int migrate(pqxx::connection_base& c, std::string_view schema);
+int migrate(pqxx::connection_base& c, std::string_view schema,
+            int up_to = latest_schema_version());
 
 /// The schema's version (0 if it has no migrations table).
 int schema_version(pqxx::connection_base& c, std::string_view schema);
