@@ -102,10 +102,13 @@ struct executor_options {
   /// How often the lease keeper renews (1 ms..lease_duration / 2).
   millis lease_renew_interval{1500};
   /// Safety-net poll for ready work (10 ms..60 s). Expired leases are
-  /// looked for by a poll at most once per lease_renew_interval: that scan
-  /// reads every active row of the node's tasks.
+  /// looked for by a poll at most once per lease_renew_interval: in memory
+  /// and SQLite that scan reads every active row of the node's tasks (on
+  /// PostgreSQL only those of owners whose lease ran out).
   millis poll_interval{500};
-  /// Safety-net re-check of a waiting parent's children (>= 10 ms).
+  /// Safety-net re-check of a waiting parent's children, and of sleepers'
+  /// deadlines by the maintenance leader (>= 10 ms). Both also learn what
+  /// they wait for from the store's events and re-check after a resync.
   millis supervisor_recheck_interval{5000};
   /// Times an execution may be recovered from a dead owner before it fails.
   int max_recoveries = 3;
