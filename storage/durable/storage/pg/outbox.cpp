@@ -14,6 +14,9 @@ std::vector<insert_outcome> insert_in(pg_store& store,
   // The NOTIFY commits with the caller's transaction; its sender is not
   // this store, so this process's engine hears it too.
   auto& d = store.internals();
+  // Rows already claimed keep their owner's lease floor below their lease
+  // (owner_floors.hpp); written on the store's own connection.
+  d.lower_floors(d.floors.needed(rows));
   std::vector<store_event> events;
   auto out = d.insert_rows(txn, rows, &events, false);
   if (d.opts.notify)
