@@ -75,10 +75,11 @@ struct claim_request {
   /// Only executions of these tasks are claimed (the tasks this node runs).
   std::vector<std::string> task_ids;
   /// Also take over expired leases (rows whose node stopped renewing).
-  /// Finding them costs a scan of the task's active rows, which a claim
-  /// loop running for every batch of new work need not pay: the engine
-  /// asks for it on its periodic poll and after a resync only, so a dead
-  /// node's work moves within `lease + poll interval`.
+  /// Finding them may cost a scan of the task's active rows (PostgreSQL
+  /// skips it while no owner's lease floor passed), which a claim loop
+  /// running for every batch of new work need not pay: the engine asks for
+  /// it on a poll at most once per renewal interval and after a resync, so
+  /// a dead node's work moves within `lease + renewal interval`.
   bool take_over = true;
 };
 
