@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <pqxx/pqxx>
 
+#include "durable/storage/pg/outbox.hpp"
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/schema.hpp"
 #include "durable/store_rules.hpp"
@@ -130,6 +131,21 @@ TEST_CASE("rows stored already claimed lower their owner's floor when needed") {
   f.clock.advance(1s);
   CHECK(ids_of(f.claim("owner_b").claimed)
         == std::vector<std::string>{"te_3", "te_1"});
+}
+
+TEST_CASE("an outbox insert of rows already claimed lowers their owner's floor") {
+  fixture f{pg_backend::make};
+  auto& pg = static_cast<pgs::pg_store&>(*f.store);
+  pqxx::connection c{tpg::url()};
+  pqxx::work tx{c};
+  auto out = pgs::insert_in(
+    pg, tx, {claimed_by(f, f.make_row("te_out"), "owner_q", 2s)});
+  REQUIRE(out.at(0).result == insert_outcome::kind::inserted);
+  tx.commit();
+  CHECK(floor_of(f, "owner_q") == f.clock.now() + 2s);
+  f.clock.advance(2s);
+  CHECK(ids_of(f.claim("owner_b").claimed)
+        == std::vector<std::string>{"te_out"});
 }
 
 TEST_CASE("an owner gone for an hour loses its floor once it holds no rows") {

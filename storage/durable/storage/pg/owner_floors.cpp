@@ -8,7 +8,7 @@
 
 namespace durable::storage::pg {
 
-void owner_floors::add(const execution_record& r, bool any_known,
+void owner_floors::add(const execution_record& r, bool owner_only,
                        floors& out) const {
   if (!r.owner || !store_rules::takes_lease(r))
     return;
@@ -17,7 +17,7 @@ void owner_floors::add(const execution_record& r, bool any_known,
                     ? to_micros(*r.lease_expires_at)
                     : std::numeric_limits<std::int64_t>::min();
   if (auto k = known_.find(*r.owner);
-      k != known_.end() && (any_known || at >= k->second))
+      k != known_.end() && (owner_only || at >= k->second))
     return;
   auto [it, fresh] = out.try_emplace(*r.owner, at);
   if (!fresh)

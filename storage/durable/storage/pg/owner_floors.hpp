@@ -60,8 +60,9 @@ private:
   using floors = std::unordered_map<std::string, std::int64_t>;
 
   /// Adds `r`'s owner and lease to `out` if the row holds a lease that
-  /// `known_` does not cover; `any_known`: only if its owner is unknown.
-  void add(const execution_record& r, bool any_known, floors& out) const;
+  /// `known_` does not cover; `owner_only`: if its owner is not in `known_`
+  /// at all, whatever the lease (a transition's `next`, see needed()).
+  void add(const execution_record& r, bool owner_only, floors& out) const;
 
   static std::vector<floor> sorted(floors f);
 
