@@ -10,7 +10,8 @@
 namespace durable::bench {
 
 /// A store decorator that counts the executions this process finished
-/// (every applied transition whose row ends finished), so that the harness
+/// (every applied transition whose row ends finished, and the finished rows
+/// it inserts), so that the harness
 /// knows when a single-node run is done without querying the store.
 /// Latencies come from the rows read back after the run (readback.hpp).
 /// Thread-safe: the count is atomic, every call goes to the inner store.
@@ -34,12 +35,22 @@ public:
   }
 
   std::vector<write_outcome> apply(std::vector<transition> ts) override {
+    // A transition may insert rows that are finished already (a finalize
+    // task run before its row was stored).
+    std::vector<std::size_t> finished_kids(ts.size(), 0);
+    for (std::size_t i = 0; i < ts.size(); ++i)
+      for (const auto& c : ts[i].children)
+        if (c.is_finished())
+          ++finished_kids[i];
     auto out = inner_->apply(std::move(ts));
     std::size_t n = 0;
-    for (const auto& o : out)
-      if (o.status == write_status::applied && o.current
-          && o.current->is_finished())
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].status != write_status::applied)
+        continue;
+      n += finished_kids[i];
+      if (out[i].current && out[i].current->is_finished())
         ++n;
+    }
     finished_ += n;
     return out;
   }

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -115,6 +116,11 @@ struct store_event {
   /// The owner a cancelled execution had; empty otherwise.
   std::string owner;
   timestamp at{};
+  /// A `finished` execution as its transition stored it, when the store
+  /// announces its own commit (null for other processes' commits and for
+  /// cascaded descendants). A finished row never changes again, so
+  /// listeners may use it instead of reading the row back.
+  std::shared_ptr<const execution_record> row;
 };
 
 using store_listener = std::function<void(std::vector<store_event>)>;
@@ -144,11 +150,11 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 /// the events of that commit, outside its locks, on the committing thread:
 /// - insert: `work_ready` (at = earliest `start_at`) if a ready row was
 ///   inserted, and `deadline` per sleeping row;
-/// - apply: per applied transition, `finished` when `next` finished and has a
-///   parent or is watched; `work_ready` when `next` or a child is ready;
-///   `deadline` per sleeping child; `cancelled` (with the previous owner) for
-///   the row and every cascaded descendant that had an owner; `finished` for
-///   every cascaded descendant that has a parent or is watched.
+/// - apply: per applied transition, `finished` with the stored `row` when
+///   `next` finished and has a parent or is watched; `work_ready` when `next`
+///   or a child is ready; `deadline` per sleeping child; `cancelled` (with
+///   the previous owner) for the row and every cascaded descendant that had
+///   an owner; `finished` for every cascaded one with a parent or watched.
 /// - release_leases: `work_ready` without an execution id (handed-back
 ///   rows are claimable at once; only a claim with `take_over` takes them).
 /// A store shared by several processes also announces other processes'

@@ -112,6 +112,29 @@ transition wait_for_finalize(execution_record r,
   return t;
 }
 
+transition finalize_ran(execution_record parent,
+                        std::optional<std::string> run_output,
+                        execution_record finalize, timestamp now) {
+  auto t = wait_for_finalize(std::move(parent), std::move(run_output),
+                             std::move(finalize), now);
+  const auto& fin = t.children.back();
+  if (!fin.is_finished())
+    return t;
+  transition end;
+  if (fin.status == execution_status::completed) {
+    end = complete(std::move(t.next), fin.output.value_or("null"), now);
+  } else {
+    auto e = fin.error.value_or(execution_error{
+      error_kind::generic, "Finalize task failed", false, false});
+    e.retryable = false;
+    end = finish(std::move(t.next), execution_status::finalize_failed,
+                 std::nullopt, std::move(e), now);
+  }
+  end.expected_version = t.expected_version;
+  end.children = std::move(t.children);
+  return end;
+}
+
 transition next_step(execution_record r, execution_record child,
                      timestamp now) {
   auto t = begin(std::move(r), now);

@@ -43,6 +43,18 @@ transition wait_for_finalize(execution_record r,
                              std::optional<std::string> run_output,
                              execution_record finalize_child, timestamp now);
 
+/// A parent whose finalize task already ran once on the parent's node,
+/// before its row was stored (see docs/design.md, "A finalize task runs
+/// beside its parent"): `finalize` is that row after the run (completed,
+/// finished otherwise, or back to `ready` for a retry). One transition
+/// records both: the parent's `waiting_for_finalize` (with its link to the
+/// finalize row) and, unless the finalize will run again, its end exactly
+/// as if the finalize had been read back: `completed` with the finalize's
+/// output, or `finalize_failed` with its error, not retryable.
+transition finalize_ran(execution_record parent,
+                        std::optional<std::string> run_output,
+                        execution_record finalize, timestamp now);
+
 /// A sequence or loop moves to its next step: stays (or becomes)
 /// `waiting_for_children` and inserts the step's child.
 transition next_step(execution_record r, execution_record child,

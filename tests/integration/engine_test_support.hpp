@@ -77,7 +77,8 @@ inline void block_until(const std::atomic<bool>& flag,
 }
 
 /// The suite's store (or a given one), recording every claim request, how
-/// many rows each claim returned and which, and its reads of children; its
+/// many rows each claim returned and which, every transition it applied,
+/// and its reads of children; its
 /// children reads and the writes that store children
 /// can be made slow, and it can tell its subscribers to resync.
 class recording_store final : public durable::store {
@@ -85,6 +86,17 @@ public:
   struct claim_call {
     std::size_t limit = 0;
     std::size_t claimed = 0;
+  };
+
+  /// One transition that applied: the row it moved and the rows it
+  /// inserted, with the statuses they were stored in.
+  struct applied_write {
+    struct row {
+      std::string id;
+      durable::execution_status status;
+    };
+    row moved;
+    std::vector<row> inserted;
   };
 
   recording_store() : inner_(durable::test::make_store()) {
@@ -113,6 +125,13 @@ public:
     insert_delay_ms_ = delay.count();
   }
 
+  /// From now on announcements reach those subscribed through this object
+  /// without the finished rows (store_event::row), as another process's
+  /// commits do: a parent then has to read its children back.
+  void drop_event_rows() {
+    drop_rows_ = true;
+  }
+
   /// Tells everyone subscribed through this object that announcements may
   /// have been lost (store_event::type::resync).
   void announce_resync() {
@@ -131,6 +150,19 @@ public:
   std::vector<claim_call> claims() {
     std::lock_guard guard{mtx_};
     return claims_;
+  }
+
+  /// Every transition that applied, in order.
+  std::vector<applied_write> writes() {
+    std::lock_guard guard{mtx_};
+    return writes_;
+  }
+
+  /// The applied transitions that moved the row `id`.
+  std::vector<applied_write> writes_of(const std::string& id) {
+    auto all = writes();
+    std::erase_if(all, [&](const auto& w) { return w.moved.id != id; });
+    return all;
   }
 
   /// The ids of every row a claim returned, in order.
@@ -153,7 +185,20 @@ public:
     const bool spawns = std::any_of(ts.begin(), ts.end(), [](const auto& t) {
       return !t.children.empty();
     });
+    std::vector<applied_write> seen;
+    for (const auto& t : ts) {
+      applied_write w{{t.next.id, t.next.status}, {}};
+      for (const auto& c : t.children)
+        w.inserted.push_back({c.id, c.status});
+      seen.push_back(std::move(w));
+    }
     auto out = inner_->apply(std::move(ts));
+    {
+      std::lock_guard guard{mtx_};
+      for (std::size_t i = 0; i < out.size() && i < seen.size(); ++i)
+        if (out[i].status == durable::write_status::applied)
+          writes_.push_back(std::move(seen[i]));
+    }
     if (auto ms = insert_delay_ms_.load(); spawns && ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds{ms});
     return out;
@@ -223,6 +268,13 @@ public:
   }
 
   std::uint64_t subscribe(durable::store_listener listener) override {
+    listener = [this, l = std::move(listener)](
+                 std::vector<durable::store_event> events) {
+      if (drop_rows_)
+        for (auto& e : events)
+          e.row.reset();
+      l(std::move(events));
+    };
     auto token = inner_->subscribe(listener);
     std::lock_guard guard{mtx_};
     listeners_.emplace_back(token, std::move(listener));
@@ -241,10 +293,12 @@ private:
   std::mutex mtx_;
   std::vector<claim_call> claims_;
   std::vector<std::string> claimed_ids_;
+  std::vector<applied_write> writes_;
   std::vector<std::pair<std::uint64_t, durable::store_listener>> listeners_;
   std::atomic<std::int64_t> children_delay_ms_{0};
   std::atomic<std::int64_t> insert_delay_ms_{0};
   std::atomic<int> children_reads_{0};
+  std::atomic<bool> drop_rows_{false};
 };
 
 /// The message of an API error thrown by `f`, or "" if it threw none.

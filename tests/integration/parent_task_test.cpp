@@ -463,7 +463,11 @@ TEST_CASE("cancelling a parent while a child runs cancels the child") {
 }
 
 TEST_CASE("cancelling a parent waiting for its finalize cancels the finalize") {
-  durable::executor exec{durable::test::make_store(), test_options()};
+  // The finalize is stored before it runs only without claim_on_insert
+  // (finalize_here_test.cpp covers a cancel while it runs unstored).
+  auto opts = test_options();
+  opts.claim_on_insert = false;
+  durable::executor exec{durable::test::make_store(), opts};
   std::atomic<bool> fin_started{false};
   auto child = doubler(exec);
   auto fin = exec.task<int_input, std::string>(
@@ -833,8 +837,10 @@ TEST_CASE("a parent sees children that finish while it reads its children") {
 
 TEST_CASE("a parent sees children that finish while it stores them") {
   // The write storing the children answers late: both children are woken
-  // and announced before the parent learns they are stored.
+  // and announced (without their rows, as from another process) before
+  // the parent learns they are stored.
   approval_run run;
+  run.slow->drop_event_rows();
   run.slow->delay_child_inserts(1500ms);
   auto h = run.exec.enqueue(run.t.parent, 2);
   REQUIRE(engine_test::eventually(
@@ -844,11 +850,13 @@ TEST_CASE("a parent sees children that finish while it stores them") {
   CHECK(run.slow->children_reads() == 1);
 }
 
-TEST_CASE("a parent with a finalize task reads its children once") {
+TEST_CASE("a parent with a finalize task reads its children once when "
+          "their announcements come without rows") {
   // Children and the finalize task were stored by the parent's own
   // writes: it counts their announcements, reads all children once to
   // build the finalize input, and reads only the finalize row after it.
   auto slow = std::make_shared<engine_test::recording_store>();
+  slow->drop_event_rows();
   durable::executor exec{slow, no_recheck_options()};
   auto child = doubler(exec);
   auto fin = exec.task<int_input, std::string>(
@@ -860,6 +868,32 @@ TEST_CASE("a parent with a finalize task reads its children once") {
   REQUIRE(r.ok());
   CHECK(r.output == "spawned:2,4,6,");
   CHECK(slow->children_reads() == 1);
+}
+
+TEST_CASE("a parent whose children were announced with their rows reads "
+          "none of them back") {
+  // This node stored the children and the store announced each end with
+  // the row as stored: nothing is left to read, with or without a
+  // finalize task.
+  auto slow = std::make_shared<engine_test::recording_store>();
+  durable::executor exec{slow, no_recheck_options()};
+  auto child = doubler(exec);
+  auto fin = exec.task<int_input, std::string>(
+    {.id = "fin", .timeout = 5s},
+    [](durable::task_context&, const int_input& in) { return describe(in); });
+  auto with_fin = exec.parent_task<std::vector<int>, std::string>(
+    {.id = "with_fin", .timeout = 5s}, spawn_all(child), fin);
+  auto plain = exec.parent_task<std::vector<int>, std::string>(
+    {.id = "plain", .timeout = 5s}, spawn_all(child));
+  auto r = await(exec.enqueue(with_fin, std::vector<int>{1, 2, 3}));
+  REQUIRE(r.ok());
+  CHECK(r.output == "spawned:2,4,6,");
+  auto q = await(exec.enqueue(plain, std::vector<int>{4, 5}));
+  REQUIRE(q.ok());
+  REQUIRE(q.output->children.size() == 2);
+  CHECK(q.output->children[0].output()->get<int>() == 8);
+  CHECK(q.output->children[1].output()->get<int>() == 10);
+  CHECK(slow->children_reads() == 0);
 }
 
 }

@@ -198,6 +198,32 @@ DURABLE_CONFORMANCE_CASE(
                     {type::finished, "te_g", "te_c1", {}, now}}));
 }
 
+DURABLE_CONFORMANCE_CASE(
+  "a finished execution is announced with its row as stored") {
+  fixture f{Backend::make};
+  auto p = f.put(f.make_row("te_p"));
+  p = f.claim_one("te_p");
+  auto child = f.put(f.make_child(p, "te_child", 0));
+  child = f.claim_one("te_child");
+  f.put(f.make_row("te_watched"));
+  auto watched = *f.store->watch("te_watched");
+  event_recorder rec{*f.store};
+  f.clock.advance(1s);
+  auto done = f.finish(child, execution_status::completed);
+  done.next.output = R"({"sum":42})";
+  f.store->apply({done, f.finish(watched, execution_status::failed)});
+  auto finished = rec.of(type::finished);
+  REQUIRE(finished.size() == 2);
+  for (const auto& e : finished) {
+    REQUIRE(e.row != nullptr);
+    check_same_row(f.must_get(e.execution_id), *e.row);
+  }
+  auto child_event = finished[0].execution_id == "te_child" ? finished[0]
+                                                             : finished[1];
+  CHECK(child_event.row->output == R"({"sum":42})");
+  CHECK(child_event.row->status == execution_status::completed);
+}
+
 DURABLE_CONFORMANCE_CASE("watch makes a later finish announced") {
   fixture f{Backend::make};
   auto r = f.put(f.make_row("te_x"));

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <future>
+#include <semaphore>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -301,22 +302,41 @@ TEST_CASE("the dispatcher never runs more bodies than max_concurrent") {
   auto opts = deterministic_fixture::fast_options();
   opts.max_concurrent = 2;
   deterministic_fixture f{opts, 4};
-  gate g;
-  f.add(g.task("held", 60s));
+  // Each body returns only with a permit, one at a time, and the test runs
+  // the scheduler only once the released body has returned: a body that
+  // ends while the test coordinator runs would send to it from a worker
+  // thread, which it does not support.
+  std::counting_semaphore<> permits{0};
+  std::atomic<int> started{0};
+  task_definition def;
+  def.kind = task_kind::task;
+  def.options.id = "held";
+  def.options.timeout = 60s;
+  def.run = [&](durable::task_context&, const std::string&) {
+    ++started;
+    // Hang guard only: every permit comes within milliseconds.
+    (void)permits.try_acquire_for(30s);
+    return std::string{"1"};
+  };
+  f.add(std::move(def));
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i)
     ids.push_back(f.enqueue("held").id);
-  g.wait_started(2);
-  std::this_thread::sleep_for(20ms);
-  f.run();
-  CHECK(g.started == 2);
-  g.open.set_value();
-  for (int i = 0; i < 5000 && g.started < 5; ++i) {
-    std::this_thread::sleep_for(1ms);
+  for (int released = 0; released < 5;) {
+    for (int i = 0; i < 5000 && started.load() <= released; ++i)
+      std::this_thread::sleep_for(1ms);
+    CHECK(started.load() - released <= 2);
+    permits.release();
+    ++released;
+    // The released body has returned once the pool holds only the others.
+    for (int i = 0; i < 5000
+                    && f.rt->workers->pending()
+                         > static_cast<std::size_t>(started.load() - released);
+         ++i)
+      std::this_thread::sleep_for(1ms);
     f.run();
   }
-  f.settle();
-  f.settle();
+  CHECK(started.load() == 5);
   for (const auto& id : ids)
     CHECK(f.get(id).status == execution_status::completed);
 }

@@ -354,9 +354,13 @@ void route(caf::event_based_actor* self, const state_ptr& st,
         if (!e.parent_id.empty())
           if (auto i = st->live.find(e.parent_id); i != st->live.end())
             self->send(i->second.actor, child_done_atom::value,
-                       e.execution_id);
-        if (st->watchers.count(e.execution_id) != 0)
-          fetch_for_watchers(self, st, e.execution_id);
+                       e.execution_id, finished_row{e.row});
+        if (st->watchers.count(e.execution_id) != 0) {
+          if (e.row)
+            deliver_watchers(st, e.execution_id, maybe_record{*e.row});
+          else
+            fetch_for_watchers(self, st, e.execution_id);
+        }
         break;
       case store_event::type::cancelled:
         if (e.owner == st->rt->incarnation)
@@ -536,6 +540,20 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
             rp.deliver(std::move(err));
           });
       return rp;
+    },
+    // A finalize task its parent's actor would run itself before storing
+    // it (execution_actor, "finalize here"): marked as claimed by this node
+    // and counted as a running body if take_locally() takes it; the actor
+    // frees the slot as any body does. Nothing when there is no room.
+    [=](take_atom, execution_record& row) -> maybe_record {
+      std::vector<execution_record> rows{std::move(row)};
+      auto taken = take_locally(st, rows);
+      if (!taken)
+        return {};
+      --st->reserved;
+      ++st->running_bodies;
+      update_hint(*st);
+      return {std::move(taken->rows.front())};
     },
     [=](drain_atom) {
       st->draining = true;

@@ -26,7 +26,11 @@ namespace durable::actors {
 /// tasks, up to the slots to spare) are stored already claimed by this node
 /// (store_rules::claim), hold a slot while their write is in flight, and
 /// get their execution actor when it committed, as claimed rows do. A new
-/// row then starts one commit after its enqueue, with no claim.
+/// row then starts one commit after its enqueue, with no claim. A parent's
+/// actor that would run its finalize task itself asks with
+/// `(take, row)` -> `maybe_record`: the row as claimed by this node, which
+/// then counts as a running body until the actor frees its slot, or
+/// nothing if there is no slot to spare.
 ///
 /// **Routing.** Store events arrive as `(events, vector<store_event>)`: a
 /// finished child is pushed to its parent's supervisor if it lives here, a

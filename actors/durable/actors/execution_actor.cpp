@@ -1,6 +1,7 @@
 #include "durable/actors/execution_actor.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
@@ -73,9 +74,11 @@ public:
       [this](timeout_atom) { on_timeout(); },
       [this](cancel_atom) {
         cancel_.request_stop();
-        end();
+        stop();
       },
-      [this](child_done_atom, const std::string& id) {
+      [this](child_done_atom, const std::string& id, finished_row& row) {
+        if (row)
+          finished_.emplace(id, std::move(row));
         if (phase_ == phase::writing || checking_) {
           // The write in flight may be the one storing this child, and
           // the read in flight may have seen it unfinished: await_children
@@ -105,14 +108,16 @@ public:
         // body and drop our view without writing; the version would fence
         // a late write anyway.
         cancel_.request_stop();
-        end();
+        stop();
       },
     };
   }
 
 private:
-  enum class phase { starting, running_body, finalizing, writing,
-                     supervising, done };
+  /// `finalizing` runs an inline finalize function; `finalize_here` runs a
+  /// finalize task before its row is stored (take_finalize()).
+  enum class phase { starting, running_body, finalizing, finalize_here,
+                     writing, supervising, done };
 
   // -- start ----------------------------------------------------------------
 
@@ -150,6 +155,7 @@ private:
         return;
       case execution_status::waiting_for_children:
       case execution_status::waiting_for_finalize:
+        adopted_ = true;
         supervise();
         return;
       default:
@@ -159,17 +165,24 @@ private:
 
   void start_body() {
     phase_ = phase::running_body;
-    if (!def_->options.may_block) {
-      run_inline();
+    launch_body(def_, row_);
+  }
+
+  /// Runs the body of `row` (this actor's row, or a finalize task run here)
+  /// and reports its outcome to on_body_done().
+  void launch_body(const task_definition_ptr& def,
+                   const execution_record& row) {
+    if (!def->options.may_block) {
+      run_inline(*def, row);
       return;
     }
     // Only a body on another thread can be asked to stop while it runs.
     cancel_ = std::stop_source{};
-    task_context ctx{row_.task_id,   row_.id,     row_.attempt,
-                     row_.error,     row_.parent, row_.root,
+    task_context ctx{row.task_id,   row.id,     row.attempt,
+                     row.error,     row.parent, row.root,
                      cancel_.get_token(), rt_->shutdown.get_token()};
-    auto deadline = row_.expires_at ? rt_->delay_until(*row_.expires_at)
-                                    : to_timespan(row_.timeout);
+    auto deadline = row.expires_at ? rt_->delay_until(*row.expires_at)
+                                   : to_timespan(row.timeout);
     timeout_token_ = rt_->set_timer(caf::actor_cast<caf::actor>(this),
                                     deadline,
                                     caf::make_message(timeout_atom::value));
@@ -179,7 +192,7 @@ private:
     // busy slot knows every outcome is stored.
     slot_held_ = false;
     ticket_ = std::make_shared<std::atomic<int>>(2);
-    rt_->workers->submit([def = def_, ctx = std::move(ctx), input = row_.input,
+    rt_->workers->submit([def, ctx = std::move(ctx), input = row.input,
                           self = caf::actor_cast<caf::actor>(this),
                           dispatcher = dispatcher_,
                           ticket = ticket_]() mutable {
@@ -194,13 +207,13 @@ private:
   /// message is handled until it returns), so no timer is set and its
   /// cancel token is one that never fires; a run that took longer than its
   /// timeout still counts as timed out once it returns.
-  void run_inline() {
-    task_context ctx{row_.task_id,     row_.id,     row_.attempt,
-                     row_.error,       row_.parent, row_.root,
+  void run_inline(const task_definition& def, const execution_record& row) {
+    task_context ctx{row.task_id,      row.id,     row.attempt,
+                     row.error,        row.parent, row.root,
                      std::stop_token{}, rt_->shutdown.get_token()};
     auto started = std::chrono::steady_clock::now();
-    auto out = run_body(*def_, ctx, row_.input);
-    if (std::chrono::steady_clock::now() - started > row_.timeout) {
+    auto out = run_body(def, ctx, row.input);
+    if (std::chrono::steady_clock::now() - started > row.timeout) {
       out = body_outcome{};
       out.error = timed_out_error();
     }
@@ -219,6 +232,13 @@ private:
 
   void on_timeout() {
     timeout_token_ = 0;
+    if (phase_ == phase::finalize_here && fin_) {
+      cancel_.request_stop();
+      body_outcome out;
+      out.error = timed_out_error();
+      on_finalize_here_done(std::move(out));
+      return;
+    }
     if (phase_ != phase::running_body)
       return;
     cancel_.request_stop();
@@ -228,6 +248,11 @@ private:
   void on_body_done(body_outcome out) {
     if (phase_ == phase::finalizing) {
       on_finalize_done(std::move(out));
+      return;
+    }
+    if (phase_ == phase::finalize_here) {
+      if (fin_) // not a late result after a timeout
+        on_finalize_here_done(std::move(out));
       return;
     }
     if (phase_ != phase::running_body)
@@ -252,16 +277,22 @@ private:
     end_with(transitions::fail_run(take_row(), std::move(e), now(), delay));
   }
 
-  bool check_output(const std::string& output) {
+  /// The error of an output over `max_output_bytes`, if it is.
+  std::optional<execution_error> oversized(const std::string& output) const {
     auto cap = rt_->options.max_output_bytes;
     if (output.size() <= cap)
+      return std::nullopt;
+    return non_retryable(fmt::format("Serialized data size exceeds maximum "
+                                     "allowed size [size={}] [maxSize={}]",
+                                     output.size(), cap));
+  }
+
+  bool check_output(const std::string& output) {
+    auto e = oversized(output);
+    if (!e)
       return true;
-    end_with(transitions::finish(
-      row_, execution_status::failed, std::nullopt,
-      non_retryable(fmt::format("Serialized data size exceeds maximum "
-                                "allowed size [size={}] [maxSize={}]",
-                                output.size(), cap)),
-      now()));
+    end_with(transitions::finish(row_, execution_status::failed, std::nullopt,
+                                 std::move(e), now()));
     return false;
   }
 
@@ -309,14 +340,101 @@ private:
                             1, true);
       if (!fin)
         return;
-      write(transitions::wait_for_finalize(take_row(), std::move(run_output),
-                                           std::move(*fin), now()),
-            [this] { await_children(); });
+      if (may_finalize_here(*fin))
+        take_finalize(std::move(*fin), std::move(run_output));
+      else
+        store_finalize(std::move(*fin), std::move(run_output));
       return;
     }
     if (!check_output(outcome))
       return;
     end_with(transitions::complete(take_row(), std::move(outcome), now()));
+  }
+
+  void store_finalize(execution_record fin,
+                      std::optional<std::string> run_output) {
+    write(transitions::wait_for_finalize(take_row(), std::move(run_output),
+                                         std::move(fin), now()),
+          [this] { await_children(); });
+  }
+
+  // -- a finalize task run here ---------------------------------------------
+  //
+  // A parent that stored its children itself runs its finalize task on
+  // this actor before the finalize row exists, when the node has a slot to
+  // spare (the dispatcher marks the row claimed by this node, as for any
+  // new row it takes locally). Its outcome and the parent's end are then
+  // one commit (transitions::finalize_ran) instead of three: the finalize's
+  // insert, its completion and the parent's. If the node dies meanwhile,
+  // nothing was stored: the parent's adopter (adopted_) stores the
+  // finalize row and runs it the ordinary way, so a finalize that crashes
+  // its node still counts recoveries and fails past max_recoveries.
+
+  /// Not while this actor still holds its own body's slot (a parent body
+  /// that spawned no children): the finalize would need a second one.
+  bool may_finalize_here(const execution_record& fin) const {
+    return !adopted_ && !slot_held_ && !ticket_
+           && rt_->options.claim_on_insert && fin.kind == task_kind::task
+           && rt_->local_claims.load(std::memory_order_relaxed);
+  }
+
+  void take_finalize(execution_record fin,
+                     std::optional<std::string> run_output) {
+    phase_ = phase::finalize_here;
+    taking_ = true;
+    fin_run_output_ = std::move(run_output);
+    request(dispatcher_, caf::infinite, take_atom::value, fin)
+      .then(
+        [this, fin](maybe_record& taken) mutable {
+          taking_ = false;
+          if (stop_after_take_) {
+            if (taken.record)
+              send(dispatcher_, slot_free_atom::value);
+            end();
+            return;
+          }
+          auto def = taken.record ? rt_->tasks->find(taken.record->task_id)
+                                  : nullptr;
+          if (!def) {
+            if (taken.record)
+              send(dispatcher_, slot_free_atom::value);
+            store_finalize(std::move(fin), std::move(fin_run_output_));
+            return;
+          }
+          fin_ = std::move(taken.record);
+          slot_held_ = true; // the dispatcher counted it as a running body
+          launch_body(def, *fin_);
+        },
+        [this](caf::error&) { end(); }); // left to lease expiry
+  }
+
+  /// The finalize task run here returned (or timed out): store its row as
+  /// it ended, with the parent's end, or back to ready for a retry.
+  void on_finalize_here_done(body_outcome out) {
+    cancel_timeout();
+    auto fin = std::move(*fin_);
+    fin_.reset();
+    transition ran;
+    if (out.error) {
+      auto delay = retry_delay(fin.retry, fin.attempt, rt_->random);
+      ran = transitions::fail_run(std::move(fin), std::move(*out.error),
+                                  now(), delay);
+    } else {
+      auto output = std::move(out.output).value_or("null");
+      if (auto e = oversized(output))
+        ran = transitions::finish(std::move(fin), execution_status::failed,
+                                  std::nullopt, std::move(e), now());
+      else
+        ran = transitions::complete(std::move(fin), std::move(output), now());
+    }
+    // Inserted as the transition would have left it.
+    ran.next.version = ran.expected_version + 1;
+    auto t = transitions::finalize_ran(take_row(), std::move(fin_run_output_),
+                                       std::move(ran.next), now());
+    if (t.next.is_finished())
+      end_with(std::move(t));
+    else
+      write(std::move(t), [this] { await_children(); });
   }
 
   void run_inline_finalize(std::string input) {
@@ -449,6 +567,21 @@ private:
   void check_children(bool all = false) {
     if (checking_)
       return;
+    // Rows announced with their ends need no read.
+    auto one = single_awaited();
+    if (!all) {
+      if (one) {
+        if (auto known = finished_.find(*one); known != finished_.end()) {
+          auto r = *known->second;
+          finished_.erase(known);
+          on_awaited_row(std::move(r));
+          return;
+        }
+      } else if (auto kids = announced_children()) {
+        on_children(std::move(*kids));
+        return;
+      }
+    }
     checking_ = true;
     // A reply may read again at once (checking_ is reset first); the
     // announcements it discounted are dropped after it.
@@ -457,7 +590,7 @@ private:
       announced_.clear();
       arm_recheck();
     };
-    if (auto one = single_awaited(); one && !all) {
+    if (one && !all) {
       request(storage_, caf::infinite, fetch_atom::value, *one)
         .then(
           [this](maybe_record& r) {
@@ -478,6 +611,23 @@ private:
           announced_.clear();
         },
         failed);
+  }
+
+  /// Every child, in order, if each was announced finished with its row
+  /// (they never change again), so that no read is needed.
+  std::optional<std::vector<execution_record>> announced_children() {
+    if (row_.status != execution_status::waiting_for_children
+        || row_.children.empty())
+      return std::nullopt;
+    for (const auto& c : row_.children)
+      if (!finished_.contains(c.execution_id))
+        return std::nullopt;
+    std::vector<execution_record> kids;
+    kids.reserve(row_.children.size());
+    for (const auto& c : row_.children)
+      kids.push_back(*finished_.at(c.execution_id));
+    finished_.clear();
+    return kids;
   }
 
   /// The one child whose outcome this row waits for, if it waits for one.
@@ -676,14 +826,17 @@ private:
   void write(transition t, Then then) {
     auto prev = phase_;
     phase_ = phase::writing;
-    // New children go through the dispatcher while it may store some of
-    // them already claimed by this node (runtime::local_claims); it
-    // answers as the storage actor does.
-    const auto& target = !t.children.empty()
-                             && rt_->local_claims.load(
-                               std::memory_order_relaxed)
-                           ? dispatcher_
-                           : storage_;
+    // New ready children go through the dispatcher while it may store
+    // some of them already claimed by this node (runtime::local_claims);
+    // it answers as the storage actor does.
+    const bool may_take = std::any_of(
+      t.children.begin(), t.children.end(), [](const execution_record& c) {
+        return c.status == execution_status::ready;
+      });
+    const auto& target
+      = may_take && rt_->local_claims.load(std::memory_order_relaxed)
+          ? dispatcher_
+          : storage_;
     request(target, caf::infinite, apply_atom::value, std::move(t))
       .then(
         [this, prev, then](write_outcome& out) mutable {
@@ -762,6 +915,15 @@ private:
     cancel_.request_stop();
   }
 
+  /// Ends now, or once the dispatcher answered a take (its reply may hold a
+  /// slot that must be given back).
+  void stop() {
+    if (taking_)
+      stop_after_take_ = true;
+    else
+      end();
+  }
+
   void end() {
     if (phase_ == phase::done)
       return;
@@ -803,11 +965,24 @@ private:
   /// Children announced finished while a write or a read was in flight
   /// (the write may be storing them; the read may predate their end).
   std::vector<std::string> announced_;
+  /// Children announced finished with their rows, by id: what a read of
+  /// them would return. Used and dropped once all awaited are here.
+  std::unordered_map<std::string, finished_row> finished_;
   /// A resync came during a write: read the children after it instead of
   /// counting on announcements, which may have been lost.
   bool resync_pending_ = false;
   /// The write in flight is the last one (end_with).
   bool ending_ = false;
+  /// Recovered in a waiting state: its children were stored by an actor
+  /// that is gone, maybe with a finalize task run here (take_finalize()).
+  bool adopted_ = false;
+  /// A take of the finalize task is in flight; stop() waits for it.
+  bool taking_ = false;
+  bool stop_after_take_ = false;
+  /// The finalize task run here, claimed by this node and not yet stored,
+  /// and the parent's run output that waits with it.
+  std::optional<execution_record> fin_;
+  std::optional<std::string> fin_run_output_;
 };
 
 } // namespace

@@ -19,6 +19,11 @@ bool takes_slot(const execution_record& r) noexcept;
 /// sequences and loops, stays on as the supervisor that reacts to its
 /// children's ends (pushed by the dispatcher) until the parent finishes.
 ///
+/// A parent that stored its children itself runs its finalize task on this
+/// actor, before the finalize row is stored, when the dispatcher gives it a
+/// slot (`(take, row)`): the finalize's outcome and the parent's end are
+/// then stored in one transition (transitions::finalize_ran).
+///
 /// Every write is a guarded transition; a write that loses (the execution was
 /// cancelled, or another node took it over) ends the actor and drops its
 /// stale view. The cancel token of the body fires on cancel, on timeout,
@@ -27,8 +32,10 @@ bool takes_slot(const execution_record& r) noexcept;
 /// that outlived its deadline is discarded.
 ///
 /// Messages: `(bodydone, body_outcome)`, `(timeout)`, `(cancel)`,
-/// `(childdone, child_id)`, `(recheck)`. On its end it sends the dispatcher
-/// `(gone, id, address)` and, if it still held a slot, `(slotfree)`.
+/// `(childdone, child_id, finished_row)` (a supervisor that has every
+/// awaited child's row reads none back), `(recheck)`. On its end it sends
+/// the dispatcher `(gone, id, address)` and, if it still held a slot,
+/// `(slotfree)`.
 caf::actor spawn_execution(caf::event_based_actor* spawner, runtime_ptr rt,
                            execution_record row);
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@ using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using renewed_atom = caf::atom_constant<caf::atom("renewed")>;
 using leader_atom = caf::atom_constant<caf::atom("leader")>;
 using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
+using take_atom = caf::atom_constant<caf::atom("take")>;
 
 // -- payload types ----------------------------------------------------------
 
@@ -60,6 +62,10 @@ using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
 struct maybe_record {
   std::optional<execution_record> record;
 };
+
+/// A finished row as a store announced it (store_event::row); null when
+/// the announcement came without it.
+using finished_row = std::shared_ptr<const execution_record>;
 
 /// A time that may not exist.
 struct maybe_time {
@@ -113,6 +119,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<durable::store_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::timestamp)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::maybe_record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::maybe_time)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::finished_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::body_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::wake_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::engine_stats)

@@ -181,7 +181,8 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
       if (row.is_finished() && (row.parent || row.watched))
         events.push_back({store_event::type::finished, row.id,
                           parent_id_of(row), {},
-                          row.finished_at.value_or(now)});
+                          row.finished_at.value_or(now),
+                          std::make_shared<const execution_record>(row)});
       const execution_record* earliest = nullptr;
       if (row.status == execution_status::ready)
         earliest = &row;

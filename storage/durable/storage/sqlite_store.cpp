@@ -1019,7 +1019,8 @@ std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
       if (next.is_finished() && (next.parent || next.watched))
         ev.push_back({store_event::type::finished, next.id,
                       parent_id_of(next), {},
-                      next.finished_at.value_or(now)});
+                      next.finished_at.value_or(now),
+                      std::make_shared<const execution_record>(next)});
       std::unordered_set<std::string> cancelled;
       for (const auto& e : events)
         if (e.kind == store_event::type::finished)

@@ -913,13 +913,16 @@ execution_record row_after(execution_record next, const transition& t,
   return next;
 }
 
-/// Appends the events store.hpp lists for a transition that applied as `w`
-/// says; `next` is the transition's row (the store-managed fields are w's).
-void add_events(const execution_record& next, applied_write& w,
+/// Appends the events store.hpp lists for transition `t` that applied as
+/// `w` says (the store-managed fields of the row are w's).
+void add_events(const transition& t, applied_write& w,
                 std::vector<store_event>& events) {
+  const auto& next = t.next;
   if (next.is_finished() && (next.parent || w.watched))
     events.push_back({store_event::type::finished, next.id,
-                      parent_id_of(next), {}, next.finished_at.value_or(w.now)});
+                      parent_id_of(next), {}, next.finished_at.value_or(w.now),
+                      std::make_shared<const execution_record>(
+                        row_after(next, t, w))});
   const execution_record* earliest = nullptr;
   if (next.status == execution_status::ready)
     earliest = &next;
@@ -1201,7 +1204,7 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
     if (want)
       for (std::size_t i = 0; i < ts.size(); ++i)
         if (applied[i])
-          add_events(ts[i].next, *applied[i], events);
+          add_events(ts[i], *applied[i], events);
     d.announce(tx, events, true);
     return true;
   };
