@@ -1,6 +1,7 @@
 #include "durable/actors/execution_actor.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -78,7 +79,7 @@ public:
       },
       [this](child_done_atom, const std::string& id, finished_row& row) {
         if (row)
-          finished_.emplace(id, std::move(row));
+          remember(id, std::move(row));
         if (phase_ == phase::writing || checking_) {
           // The write in flight may be the one storing this child, and
           // the read in flight may have seen it unfinished: await_children
@@ -232,7 +233,7 @@ private:
 
   void on_timeout() {
     timeout_token_ = 0;
-    if (phase_ == phase::finalize_here && fin_) {
+    if (phase_ == phase::finalize_here && fin_ && fin_->row) {
       cancel_.request_stop();
       body_outcome out;
       out.error = timed_out_error();
@@ -251,7 +252,7 @@ private:
       return;
     }
     if (phase_ == phase::finalize_here) {
-      if (fin_) // not a late result after a timeout
+      if (fin_ && fin_->row) // not a late result after a timeout
         on_finalize_here_done(std::move(out));
       return;
     }
@@ -382,7 +383,8 @@ private:
                      std::optional<std::string> run_output) {
     phase_ = phase::finalize_here;
     taking_ = true;
-    fin_run_output_ = std::move(run_output);
+    fin_ = std::make_unique<finalize_run>();
+    fin_->run_output = std::move(run_output);
     request(dispatcher_, caf::infinite, take_atom::value, fin)
       .then(
         [this, fin](maybe_record& taken) mutable {
@@ -398,12 +400,13 @@ private:
           if (!def) {
             if (taken.record)
               send(dispatcher_, slot_free_atom::value);
-            store_finalize(std::move(fin), std::move(fin_run_output_));
+            auto run = std::move(fin_);
+            store_finalize(std::move(fin), std::move(run->run_output));
             return;
           }
-          fin_ = std::move(taken.record);
+          fin_->row = std::move(taken.record);
           slot_held_ = true; // the dispatcher counted it as a running body
-          launch_body(def, *fin_);
+          launch_body(def, *fin_->row);
         },
         [this](caf::error&) { end(); }); // left to lease expiry
   }
@@ -412,8 +415,8 @@ private:
   /// it ended, with the parent's end, or back to ready for a retry.
   void on_finalize_here_done(body_outcome out) {
     cancel_timeout();
-    auto fin = std::move(*fin_);
-    fin_.reset();
+    auto run = std::move(fin_);
+    auto fin = std::move(*run->row);
     transition ran;
     if (out.error) {
       auto delay = retry_delay(fin.retry, fin.attempt, rt_->random);
@@ -429,7 +432,7 @@ private:
     }
     // Inserted as the transition would have left it.
     ran.next.version = ran.expected_version + 1;
-    auto t = transitions::finalize_ran(take_row(), std::move(fin_run_output_),
+    auto t = transitions::finalize_ran(take_row(), std::move(run->run_output),
                                        std::move(ran.next), now());
     if (t.next.is_finished())
       end_with(std::move(t));
@@ -571,10 +574,8 @@ private:
     auto one = single_awaited();
     if (!all) {
       if (one) {
-        if (auto known = finished_.find(*one); known != finished_.end()) {
-          auto r = *known->second;
-          finished_.erase(known);
-          on_awaited_row(std::move(r));
+        if (auto known = take_announced(*one)) {
+          on_awaited_row(std::move(*known));
           return;
         }
       } else if (auto kids = announced_children()) {
@@ -619,15 +620,35 @@ private:
     if (row_.status != execution_status::waiting_for_children
         || row_.children.empty())
       return std::nullopt;
+    if (!finished_)
+      return std::nullopt;
     for (const auto& c : row_.children)
-      if (!finished_.contains(c.execution_id))
+      if (!finished_->contains(c.execution_id))
         return std::nullopt;
     std::vector<execution_record> kids;
     kids.reserve(row_.children.size());
     for (const auto& c : row_.children)
-      kids.push_back(*finished_.at(c.execution_id));
-    finished_.clear();
+      kids.push_back(*finished_->at(c.execution_id));
+    finished_.reset();
     return kids;
+  }
+
+  void remember(const std::string& id, finished_row row) {
+    if (!finished_)
+      finished_ = std::make_unique<finished_rows>();
+    finished_->emplace(id, std::move(row));
+  }
+
+  /// The row `id` was announced with, if it was, forgotten once taken.
+  std::optional<execution_record> take_announced(const std::string& id) {
+    if (!finished_)
+      return std::nullopt;
+    auto known = finished_->find(id);
+    if (known == finished_->end())
+      return std::nullopt;
+    auto r = *known->second;
+    finished_->erase(known);
+    return r;
   }
 
   /// The one child whose outcome this row waits for, if it waits for one.
@@ -966,8 +987,10 @@ private:
   /// (the write may be storing them; the read may predate their end).
   std::vector<std::string> announced_;
   /// Children announced finished with their rows, by id: what a read of
-  /// them would return. Used and dropped once all awaited are here.
-  std::unordered_map<std::string, finished_row> finished_;
+  /// them would return. Used and dropped once all awaited are here; only
+  /// supervisors allocate it (an actor per running execution stays small).
+  using finished_rows = std::unordered_map<std::string, finished_row>;
+  std::unique_ptr<finished_rows> finished_;
   /// A resync came during a write: read the children after it instead of
   /// counting on announcements, which may have been lost.
   bool resync_pending_ = false;
@@ -979,10 +1002,15 @@ private:
   /// A take of the finalize task is in flight; stop() waits for it.
   bool taking_ = false;
   bool stop_after_take_ = false;
-  /// The finalize task run here, claimed by this node and not yet stored,
-  /// and the parent's run output that waits with it.
-  std::optional<execution_record> fin_;
-  std::optional<std::string> fin_run_output_;
+  /// A finalize task run here (take_finalize()): the parent's run output
+  /// that waits with it, and its row once the dispatcher took it (claimed
+  /// by this node, not yet stored). Allocated only while it runs, so that
+  /// an actor per running execution stays small.
+  struct finalize_run {
+    std::optional<std::string> run_output;
+    std::optional<execution_record> row;
+  };
+  std::unique_ptr<finalize_run> fin_;
 };
 
 } // namespace
