@@ -59,6 +59,31 @@ durable::task_ref<int, int> fan(durable::executor& exec,
     fin);
 }
 
+/// A parent of one sleeping child (woken by its id, the parent's input)
+/// that finalizes with a count of its children. A sleeping child holds no
+/// slot, so every slot can be busy elsewhere when it is woken.
+struct napper {
+  durable::task_ref<std::string, std::string> nap;
+  durable::task_ref<std::string, int> parent;
+
+  explicit napper(durable::executor& exec)
+    : nap(exec.sleeping_task<std::string>({.id = "nap", .timeout = 60s})) {
+    auto fin = exec.task<nap_input, int>(
+      {.id = "count", .timeout = 10s},
+      [](durable::task_context&, const nap_input& in) {
+        return static_cast<int>(in.children.size());
+      });
+    parent = exec.parent_task<std::string, std::string>(
+      {.id = "napper", .timeout = 10s},
+      [nap = nap](durable::task_context&, const std::string& uid) {
+        durable::parent_output<std::string> out{.output = "napping"};
+        out.children.add(nap, uid);
+        return out;
+      },
+      fin);
+  }
+};
+
 /// Runs one execution to its end, so that the node's first claim has
 /// answered and it takes new rows locally (see claim_on_insert_test.cpp).
 void warm_up(durable::executor& exec, const durable::task_ref<int, int>& t) {
@@ -279,35 +304,20 @@ TEST_CASE("a finalize task that finds no slot to spare is stored ready and "
   auto opts = test_options();
   opts.max_concurrent = 1;
   durable::executor exec{db, opts};
-  auto fin = exec.task<nap_input, int>(
-    {.id = "count", .timeout = 10s},
-    [](durable::task_context&, const nap_input& in) {
-      return static_cast<int>(in.children.size());
-    });
-  // A sleeping child holds no slot, so the only one can be busy elsewhere
-  // when it is woken.
-  auto nap = exec.sleeping_task<std::string>({.id = "nap", .timeout = 60s});
-  auto parent = exec.parent_task<int, std::string>(
-    {.id = "napper", .timeout = 10s},
-    [nap](durable::task_context&, int) {
-      durable::parent_output<std::string> out{.output = "napping"};
-      out.children.add(nap, std::string{"nap_1"});
-      return out;
-    },
-    fin);
+  napper t{exec};
   std::atomic<bool> open{false};
   auto held = exec.task<int, int>({.id = "held", .timeout = 30s},
                                   [&](durable::task_context& ctx, int x) {
                                     engine_test::block_until(open, ctx);
                                     return x;
                                   });
-  auto h = exec.enqueue(parent, 0);
+  auto h = exec.enqueue(t.parent, std::string{"nap_1"});
   REQUIRE(engine_test::reaches(exec, h.execution_id(),
                                execution_status::waiting_for_children));
   auto busy = exec.enqueue(held, 7);
   REQUIRE(engine_test::reaches(exec, busy.execution_id(),
                                execution_status::running));
-  exec.wake(nap, "nap_1", durable::completed(std::string{"rested"}));
+  exec.wake(t.nap, "nap_1", durable::completed(std::string{"rested"}));
   REQUIRE(engine_test::reaches(exec, h.execution_id(),
                                execution_status::waiting_for_finalize));
   auto fin_id = exec.get(h.execution_id()).finalize->execution_id;
@@ -352,27 +362,10 @@ TEST_CASE("a parent adopted from another node stores its finalize task "
   auto inner = durable::test::make_store();
   auto first_db = std::make_shared<recording_store>(inner);
   std::string parent_id;
-  auto define = [](durable::executor& exec) {
-    auto fin = exec.task<nap_input, int>(
-      {.id = "count", .timeout = 10s},
-      [](durable::task_context&, const nap_input& in) {
-        return static_cast<int>(in.children.size());
-      });
-    auto nap = exec.sleeping_task<std::string>({.id = "nap", .timeout = 60s});
-    auto parent = exec.parent_task<int, std::string>(
-      {.id = "napper", .timeout = 10s},
-      [nap](durable::task_context&, int) {
-        durable::parent_output<std::string> out{.output = "napping"};
-        out.children.add(nap, std::string{"nap_2"});
-        return out;
-      },
-      fin);
-    return std::pair{nap, parent};
-  };
   {
     durable::executor first{first_db, test_options()};
-    auto [nap, parent] = define(first);
-    auto h = first.enqueue(parent, 0);
+    napper t{first};
+    auto h = first.enqueue(t.parent, std::string{"nap_2"});
     parent_id = h.execution_id();
     REQUIRE(engine_test::reaches(first, parent_id,
                                  execution_status::waiting_for_children));
@@ -380,13 +373,13 @@ TEST_CASE("a parent adopted from another node stores its finalize task "
   }
   auto db = std::make_shared<recording_store>(inner);
   durable::executor second{db, test_options()};
-  auto [nap, parent] = define(second);
+  napper t{second};
   REQUIRE(eventually([&] {
     auto owner = second.get(parent_id).owner;
     return owner && *owner == second.incarnation();
   }));
-  second.wake(nap, "nap_2", durable::completed(std::string{"rested"}));
-  auto r = await(second.get_handle(parent, parent_id));
+  second.wake(t.nap, "nap_2", durable::completed(std::string{"rested"}));
+  auto r = await(second.get_handle(t.parent, parent_id));
   REQUIRE(r.ok());
   CHECK(r.output == 1);
   const auto fin_id = r.execution.finalize->execution_id;
