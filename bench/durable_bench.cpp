@@ -25,6 +25,7 @@
 #include "memory_probe.hpp"
 #include "nodes.hpp"
 #include "pg_monitor.hpp"
+#include "pg_trend.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
 #include "readback.hpp"
@@ -156,6 +157,16 @@ int run(const settings& s) {
   }
   if (monitor)
     commits_before = monitor->commits();
+  // Sustained PostgreSQL runs: what grows while it runs.
+  std::unique_ptr<pg_sampler> sampler;
+  if (monitor && s.duration_s > 0)
+    sampler = std::make_unique<pg_sampler>(
+      [&] {
+        std::lock_guard lock{monitor_mtx};
+        return monitor->counters();
+      },
+      std::chrono::milliseconds{
+        static_cast<long long>(s.pg_sample_s * 1000)});
   std::vector<std::string> top_ids;
   std::size_t expected = 0;
   timestamp t0;
@@ -191,6 +202,8 @@ int run(const settings& s) {
       wait_for(done, more ? expected - r.expected_rows / 2 : expected, poll);
     } while (seconds_since(start) < s.duration_s);
     wait_for(done, expected, poll);
+    if (sampler)
+      rep.pg_trend = pg_trend(sampler->finish(), top_statements);
     bar.stop();
     exec.shutdown();
   }
@@ -226,6 +239,8 @@ int run(const settings& s) {
   if (!s.json_path.empty())
     append_json(s.json_path, record);
   print_table({record});
+  if (record.contains("pg_trend"))
+    print_trend(record["pg_trend"]);
   if (!s.plot_dir.empty())
     draw_plots(s.json_path.empty() ? std::vector{record}
                                    : read_json_lines(s.json_path),

@@ -77,6 +77,57 @@ nlohmann::json pg_monitor::top_statements(std::size_t limit) {
   return out;
 }
 
+nlohmann::json pg_monitor::counters() {
+  pqxx::nontransaction tx{impl_->conn};
+  nlohmann::json out;
+  out["statements"] = nlohmann::json::array();
+  ++impl_->own;
+  auto loaded = tx.exec1(
+      "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements' "
+      "AND strpos(current_setting('shared_preload_libraries'), "
+      "'pg_stat_statements') > 0");
+  if (loaded[0].as<int>() > 0) {
+    ++impl_->own;
+    auto rows = tx.exec_params(
+        "SELECT queryid, calls, total_exec_time, "
+        "left(regexp_replace(query, '\\s+', ' ', 'g'), 120) FROM "
+        "pg_stat_statements WHERE strpos(query, $1) > 0 AND dbid = (SELECT "
+        "oid FROM pg_database WHERE datname = current_database())",
+        storage::pg::quote_ident(impl_->schema));
+    for (const auto& r : rows)
+      out["statements"].push_back({{"id", r[0].as<long long>()},
+                                   {"calls", r[1].as<long long>()},
+                                   {"exec_ms", r[2].as<double>()},
+                                   {"query", r[3].c_str()}});
+  }
+  // A fresh snapshot of the statistics views (see commits()).
+  tx.exec("SELECT pg_stat_clear_snapshot()");
+  ++impl_->own;
+  auto t = tx.exec_params1(
+      "SELECT n_live_tup, n_dead_tup, autovacuum_count, "
+      "pg_relation_size(relid) FROM pg_stat_user_tables "
+      "WHERE relid = $1::regclass",
+      impl_->table);
+  ++impl_->own;
+  out["table"] = {{"live_rows", t[0].as<long long>()},
+                  {"dead_rows", t[1].as<long long>()},
+                  {"autovacuums", t[2].as<long long>()},
+                  {"heap_bytes", t[3].as<long long>()}};
+  out["indexes"] = nlohmann::json::array();
+  auto ix = tx.exec_params(
+      "SELECT indexrelname, pg_relation_size(indexrelid), idx_scan, "
+      "idx_tup_read FROM pg_stat_user_indexes WHERE relid = $1::regclass "
+      "ORDER BY indexrelname",
+      impl_->table);
+  ++impl_->own;
+  for (const auto& r : ix)
+    out["indexes"].push_back({{"name", r[0].c_str()},
+                              {"bytes", r[1].as<long long>()},
+                              {"scans", r[2].as<long long>()},
+                              {"tuples_read", r[3].as<long long>()}});
+  return out;
+}
+
 nlohmann::json pg_monitor::server_settings() {
   pqxx::nontransaction tx{impl_->conn};
   nlohmann::json out;

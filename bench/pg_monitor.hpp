@@ -41,6 +41,13 @@ public:
   /// in the database (it needs `shared_preload_libraries`).
   nlohmann::json top_statements(std::size_t limit);
 
+  /// The server's cumulative counters for the run's schema now, to be
+  /// compared with a later reading (pg_trend.hpp):
+  /// `{statements: [{id, query, calls, exec_ms}], table: {live_rows,
+  /// dead_rows, autovacuums, heap_bytes}, indexes: [{name, bytes, scans,
+  /// tuples_read}]}`. `statements` is empty without pg_stat_statements.
+  nlohmann::json counters();
+
   /// Server settings that decide what a commit costs (fsync,
   /// synchronous_commit, ...) and the server version.
   nlohmann::json server_settings();

@@ -71,6 +71,7 @@ nlohmann::json options_json(const settings& s) {
           {"sqlite_synchronous", s.sqlite_normal_sync ? "NORMAL" : "FULL"},
           {"duration_s", s.duration_s},
           {"interval_s", s.interval_s},
+          {"pg_sample_s", s.pg_sample_s},
           {"caf_window", s.caf_window}};
 }
 
@@ -141,6 +142,8 @@ nlohmann::json to_json(const run_report& r) {
                                         : 0.0;
     j["pg_settings"] = r.pg_settings;
     j["pg_statements"] = r.pg_statements;
+    if (!r.pg_trend.is_null())
+      j["pg_trend"] = r.pg_trend;
   }
   if (s.duration_s > 0 || r.rows.finished_per_interval.size() > 1) {
     std::vector<double> rates;

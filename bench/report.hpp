@@ -35,6 +35,8 @@ struct run_report {
   nlohmann::json pg_settings;
   /// PostgreSQL: the run's costliest statements (pg_stat_statements).
   nlohmann::json pg_statements;
+  /// PostgreSQL, sustained runs: what changed per interval (pg_trend.hpp).
+  nlohmann::json pg_trend;
   validation checked;
   bool validated = false;
 };

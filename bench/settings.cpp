@@ -73,6 +73,9 @@ void add_options(CLI::App& app, settings& s) {
                  "repeat the workload for this many seconds (sustained run)");
   app.add_option("--interval", s.interval_s,
                  "bucket width in seconds of the sustained series");
+  app.add_option("--pg-sample", s.pg_sample_s,
+                 "sustained PostgreSQL runs: read the server's statement and "
+                 "table counters every this many seconds");
   app.add_flag("!--no-ceiling", s.ceiling, "skip measuring the ceiling");
   app.add_option("--ceiling-executions", s.ceiling_executions,
                  "rows of the ceiling run (default: as many as the workload)");
@@ -153,6 +156,8 @@ void check(const settings& s) {
     throw std::invalid_argument("--interval must be positive");
   if (s.duration_s < 0)
     throw std::invalid_argument("--duration must not be negative");
+  if (!(s.pg_sample_s > 0))
+    throw std::invalid_argument("--pg-sample must be positive");
   if (s.workload == "hold" && s.max_concurrent < s.executions)
     throw std::invalid_argument(
         "--workload hold needs --max-concurrent >= --executions (every "
