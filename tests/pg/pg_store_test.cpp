@@ -320,6 +320,47 @@ TEST_CASE("a NUL in an error message is dropped instead of failing the batch") {
   }
 }
 
+TEST_CASE("a renewal reads its node's rows with an index scan") {
+  // A bitmap scan never marks the index entries of finished rows dead and
+  // walked all of them on every renewal; PostgreSQL prefers one for a busy
+  // node's rows (impl::renewal_settings).
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  std::vector<execution_record> rows;
+  std::vector<std::string> tasks;
+  for (int i = 0; i < 20; ++i)
+    tasks.push_back("task_" + std::to_string(i));
+  for (int i = 0; i < 20000; ++i)
+    rows.push_back(make_row(*store, "te_" + std::to_string(i), tasks[i % 20]));
+  store->insert(std::move(rows));
+  REQUIRE(store->claim(claim_req("node_a", 5000, tasks)).claimed.size()
+          == 5000);
+  tpg::exec_admin("ANALYZE " + pgs::quote_ident(pg.schema()) + ".executions");
+  std::string renew_sql;
+  for (const auto& [name, sql] : pg.internals().statements)
+    if (name == "durable_renew")
+      renew_sql = sql;
+  REQUIRE_FALSE(renew_sql.empty());
+  pqxx::connection c{tpg::url()};
+  pqxx::work tx{c};
+  tx.exec(pgs::pg_store::impl::renewal_settings);
+  tx.exec("PREPARE renew AS " + renew_sql);
+  // After five executions PostgreSQL may plan it generically.
+  for (auto mode : {"force_custom_plan", "force_generic_plan"}) {
+    tx.exec(std::string{"SET LOCAL plan_cache_mode = "} + mode);
+    std::string plan;
+    for (const auto& row :
+         tx.exec("EXPLAIN EXECUTE renew('node_a', 30000000, NULL)"))
+      plan += std::string{row[0].c_str()} + "\n";
+    INFO(mode, "\n", plan);
+    CHECK(plan.find("executions_owner") != std::string::npos);
+    CHECK(plan.find("Bitmap") == std::string::npos);
+    CHECK(plan.find("Seq Scan on executions") == std::string::npos);
+  }
+  // And the renewal itself renews all 5000.
+  CHECK(store->renew_leases("node_a", 30s).size() == 5000);
+}
+
 TEST_CASE("the claim query uses indexes on a large table") {
   auto store = tpg::make_store();
   auto& pg = static_cast<pgs::pg_store&>(*store);

@@ -1263,26 +1263,29 @@ std::vector<std::string> pg_store::renew_leases(const std::string& owner,
   auto& d = *impl_;
   std::vector<param> ps{owner, str(std::chrono::microseconds{lease}.count()),
                         d.now_param()};
-  return d.run<pqxx::nontransaction>(
-    "renew_leases", impl::mode::idempotent,
-    [&](pqxx::nontransaction& tx) {
-      // Each statement commits on its own: the rows renewed first are not
-      // kept locked while the second waits, and the wait is only for the
-      // few rows a transition holds, not behind it for all of them.
-      std::vector<std::string> renewed, held;
-      for (const auto& row : exec(tx, st_renew, ps)) {
-        d.floors.remember(owner, row[2].as<std::int64_t>());
-        if (!row[0].is_null())
-          (row[1].as<bool>() ? renewed : held).emplace_back(row[0].c_str());
-      }
-      if (held.empty())
-        return renewed;
-      auto more = ps;
-      more.emplace_back(to_array_literal(held));
-      for (const auto& row : exec(tx, st_renew_held, more))
-        renewed.emplace_back(row[0].c_str());
-      return renewed;
-    });
+  // Each statement commits on its own: the rows renewed first are not
+  // kept locked while the second waits, and the wait is only for the few
+  // rows a transition holds, not behind it for all of them.
+  auto step = [&](const char* statement, const std::vector<param>& args) {
+    return d.run<pqxx::work>("renew_leases", impl::mode::idempotent,
+                             [&](pqxx::work& tx) {
+                               tx.exec(impl::renewal_settings);
+                               return exec(tx, statement, args);
+                             });
+  };
+  std::vector<std::string> renewed, held;
+  for (const auto& row : step(st_renew, ps)) {
+    d.floors.remember(owner, row[2].as<std::int64_t>());
+    if (!row[0].is_null())
+      (row[1].as<bool>() ? renewed : held).emplace_back(row[0].c_str());
+  }
+  if (held.empty())
+    return renewed;
+  auto more = ps;
+  more.emplace_back(to_array_literal(held));
+  for (const auto& row : step(st_renew_held, more))
+    renewed.emplace_back(row[0].c_str());
+  return renewed;
 }
 
 bool pg_store::try_lead(const std::string& role, const std::string& owner,
