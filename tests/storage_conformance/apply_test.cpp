@@ -196,6 +196,32 @@ DURABLE_CONFORMANCE_CASE(
 }
 
 DURABLE_CONFORMANCE_CASE(
+  "a child whose id is taken rejects only its own transition") {
+  // Neither a sleeping id nor a key: PostgreSQL inserts such children
+  // without a savepoint and runs the batch again with one if they collide.
+  fixture f{Backend::make};
+  auto other = f.put(f.make_row("te_other"));
+  auto spawner = f.put(f.make_row("te_spawner"));
+  auto taken = f.put(f.make_row("te_taken"));
+  auto p = f.put(f.make_row("te_p"));
+  auto fine = f.touch(spawner);
+  fine.children = {f.make_child(spawner, "te_fine_child", 0)};
+  auto t = f.touch(p);
+  t.next.step = 5;
+  t.children = {f.make_child(p, "te_taken", 0)};
+  auto outs = f.store->apply({f.touch(other), fine, t});
+  REQUIRE(outs.size() == 3);
+  CHECK(outs[0].status == write_status::applied);
+  CHECK(outs[1].status == write_status::applied);
+  CHECK(outs[2].status == write_status::rejected);
+  CHECK(f.must_get("te_other").version == other.version + 1);
+  CHECK(f.must_get("te_spawner").version == spawner.version + 1);
+  CHECK(f.must_get("te_fine_child").parent->execution_id == "te_spawner");
+  check_same_row(p, f.must_get("te_p"));
+  check_same_row(taken, f.must_get("te_taken"));
+}
+
+DURABLE_CONFORMANCE_CASE(
   "a transition that keeps the owner never moves the lease back") {
   fixture f{Backend::make};
   f.put(f.make_row("te_p"));

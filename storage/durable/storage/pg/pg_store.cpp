@@ -1081,6 +1081,24 @@ void pg_store::impl::apply_one(pqxx::transaction_base& tx,
   }
 }
 
+namespace {
+
+/// A batch applied without its savepoint met a colliding child: apply()
+/// runs it again with the savepoint. A durable::error, so that impl::run()
+/// passes it through without a retry of its own.
+struct children_collided : durable::error {
+  children_collided() : durable::error("a child collided") {
+  }
+};
+
+/// Whether a child may collide with a stored row for a reason other than
+/// its random id: a sleeping id or an idempotency key.
+bool may_collide(const execution_record& child) {
+  return child.sleeping_id.has_value() || child.idempotency_key.has_value();
+}
+
+} // namespace
+
 std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   if (ts.empty())
     return {};
@@ -1160,6 +1178,16 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
         applied[i]->kids = ts[i].children;
     return true;
   };
+  // The savepoint costs two round trips of every commit that spawns
+  // (a fan-out, a finalize run here). Children that carry neither a
+  // sleeping id nor a key collide only if a random id repeats: they go
+  // without it, and the batch runs again with it if one ever does.
+  bool guarded = std::any_of(spawning.begin(), spawning.end(),
+                             [&](std::size_t i) {
+                               return std::any_of(ts[i].children.begin(),
+                                                  ts[i].children.end(),
+                                                  may_collide);
+                             });
   // The body may run again (a conflict or a lost connection), so it reads
   // `ts` without changing it; the rows are moved out after the commit.
   auto body = [&](pqxx::work& tx) {
@@ -1181,7 +1209,12 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
                                                       ids.end()))});
     }
     bool done = false;
-    if (!spawning.empty()) {
+    if (!spawning.empty() && !guarded) {
+      apply_plain(tx, together);
+      if (!insert_children(tx))
+        throw children_collided{}; // rolls the transaction back
+      done = true;
+    } else if (!spawning.empty()) {
       tx.exec("SAVEPOINT durable_batch");
       apply_plain(tx, together);
       if (insert_children(tx)) {
@@ -1208,7 +1241,12 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
     d.announce(tx, events, true);
     return true;
   };
-  d.run<pqxx::work>("apply", impl::mode::write, body);
+  try {
+    d.run<pqxx::work>("apply", impl::mode::write, body);
+  } catch (const children_collided&) {
+    guarded = true;
+    d.run<pqxx::work>("apply", impl::mode::write, body);
+  }
   for (std::size_t i = 0; i < ts.size(); ++i)
     if (applied[i])
       out[i].current = row_after(std::move(ts[i].next), ts[i], *applied[i]);
