@@ -27,4 +27,4 @@ set title 'sustained runs: executions/s per interval'
 set xlabel 'seconds since the first enqueue'
 set ylabel 'executions/s'
 set yrange [0:*]
-plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-11-27T08:25:27Z', 'sustained-1.dat' using 1:2 title 'sleepers/postgres/1 2026-11-27T08:26:21Z', 'sustained-2.dat' using 1:2 title 'simple/postgres/1 2026-11-27T04:05:18Z'
+plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-11-27T10:25:58Z', 'sustained-1.dat' using 1:2 title 'sleepers/postgres/1 2026-11-27T10:26:48Z', 'sustained-2.dat' using 1:2 title 'simple/postgres/1 2026-11-27T10:37:34Z'
