@@ -187,10 +187,10 @@ public:
   /// version bump. Two concurrent claims never take the same row.
   virtual claim_result claim(const claim_request& req) = 0;
 
-  /// Moves `lease_expires_at` to `now + lease` on every active row that
-  /// `owner` holds, without a version bump. Returns the ids of those rows
-  /// (in no particular order): a row its owner still runs but that is not
-  /// among them was taken over (or finished) before the renewal.
+  /// Moves `lease_expires_at` to `now + lease`, without a version bump, on
+  /// every active row `owner` holds whose lease is due (store_rules::
+  /// renewal_due). Returns the ids of all its active rows, in no order: a
+  /// row its owner runs that is not among them was taken over or finished.
   virtual std::vector<std::string> renew_leases(const std::string& owner,
                                                 millis lease) = 0;
 

@@ -22,6 +22,15 @@ bool is_claimable(const execution_record& r, timestamp now) noexcept {
   return takes_lease(r) && (!r.lease_expires_at || *r.lease_expires_at <= now);
 }
 
+timestamp renewal_floor(timestamp now, millis lease) noexcept {
+  return now + std::chrono::microseconds{lease} * 3 / 4;
+}
+
+bool renewal_due(const execution_record& r, timestamp now,
+                 millis lease) noexcept {
+  return !r.lease_expires_at || *r.lease_expires_at < renewal_floor(now, lease);
+}
+
 void claim(execution_record& r, timestamp now, const std::string& owner,
            millis lease) {
   if (r.status == execution_status::ready) {

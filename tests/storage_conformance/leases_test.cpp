@@ -1,5 +1,7 @@
 #include "storage_conformance/conformance.hpp"
 
+#include <algorithm>
+
 #include "durable/store_rules.hpp"
 #include "durable/transitions.hpp"
 
@@ -41,6 +43,28 @@ DURABLE_CONFORMANCE_CASE(
   check_same_row(b, f.must_get("te_b"));
   check_same_row(done, f.must_get("te_done"));
   CHECK(f.store->renew_leases("owner_nobody", 10s).size() == 0);
+}
+
+DURABLE_CONFORMANCE_CASE(
+  "renew_leases leaves a lease with three quarters of the new one to run") {
+  fixture f{Backend::make};
+  f.put(f.make_row("te_old"));
+  REQUIRE(f.claim("owner_a", {"task_a"}, 1, 10s).claimed.size() == 1);
+  f.clock.advance(2s);
+  f.put(f.make_row("te_new"));
+  auto fresh = f.claim("owner_a", {"task_a"}, 1, 10s).claimed.at(0);
+  REQUIRE(fresh.id == "te_new");
+  f.clock.advance(1s);
+  // te_new: 9 s of 10 left, more than 7.5 s; te_old: 7 s, less.
+  auto renewed = f.store->renew_leases("owner_a", 10s);
+  std::sort(renewed.begin(), renewed.end());
+  CHECK(renewed == std::vector<std::string>{"te_new", "te_old"});
+  CHECK(f.must_get("te_old").lease_expires_at == f.clock.now() + 10s);
+  check_same_row(fresh, f.must_get("te_new"));
+  // Below three quarters, it moves.
+  f.clock.advance(1600ms);
+  CHECK(f.store->renew_leases("owner_a", 10s).size() == 2);
+  CHECK(f.must_get("te_new").lease_expires_at == f.clock.now() + 10s);
 }
 
 DURABLE_CONFORMANCE_CASE(

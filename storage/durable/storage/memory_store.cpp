@@ -275,9 +275,14 @@ std::vector<std::string> memory_store::renew_leases(const std::string& owner,
     return {};
   std::vector<std::string> renewed;
   renewed.reserve(it->second.size());
-  const auto until = read_clock() + lease;
+  const auto now = read_clock();
+  const auto until = now + lease;
   // Only the lease index moves: the owner and the version stay.
   for (auto* r : it->second) {
+    if (!store_rules::renewal_due(*r, now, lease)) {
+      renewed.push_back(r->id);
+      continue;
+    }
     if (takes_lease(*r)) {
       auto& index = leased_[r->task_id];
       index.erase(entry{lease_key(*r), r});

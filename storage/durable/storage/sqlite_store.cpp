@@ -1140,10 +1140,17 @@ claim_result sqlite_store::claim(const claim_request& req) {
 std::vector<std::string> sqlite_store::renew_leases(const std::string& owner,
                                                     millis lease) {
   return run("renew_leases", true, [&](txn& tx) {
-    auto q = tx.prepare("UPDATE executions SET lease_expires_at = ?1 "
-                        "WHERE owner = ?2 AND status IN (0, 1, 2, 3) "
+    // Rows whose lease is not due keep it (store_rules::renewal_due) and
+    // are returned too.
+    auto q = tx.prepare("UPDATE executions SET lease_expires_at = "
+                        "CASE WHEN lease_expires_at IS NULL OR "
+                        "lease_expires_at < ?3 THEN ?1 ELSE lease_expires_at "
+                        "END WHERE owner = ?2 AND status IN (0, 1, 2, 3) "
                         "RETURNING id");
-    q.bind(1, tx.now() + lease).bind(2, owner);
+    const auto now = tx.now();
+    q.bind(1, now + lease)
+      .bind(2, owner)
+      .bind(3, store_rules::renewal_floor(now, lease));
     std::vector<std::string> renewed;
     while (q.step())
       renewed.push_back(q.text(0));

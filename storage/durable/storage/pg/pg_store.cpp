@@ -313,26 +313,35 @@ void pg_store::impl::build_statements() {
   // (a transition or a claim in flight) come back marked false. SKIP
   // LOCKED never waits, so this step cannot be part of a deadlock, in
   // whatever order it locks. ($3 now.)
-  // The owner's floor (owner_floors.hpp) moves with its rows, in the same
-  // statement; it comes back on every row, and on one row of NULLs if the
-  // owner holds none.
+  // Only rows whose lease is due move (store_rules::renewal_due: it ends
+  // before `due`, three quarters of a lease from now); the others are
+  // returned as renewed, since their lease is good.
+  // The owner's floor (owner_floors.hpp) moves to `due`, the earliest
+  // lease of its rows after the renewal, in the same statement; it comes
+  // back on every row, and on one row of NULLs if the owner holds none.
   add(st_renew,
-      fmt::format("WITH n AS (SELECT {now} AS now), "
+      fmt::format("WITH n0 AS (SELECT {now} AS now), "
+                  "n AS (SELECT now, now + $2::bigint * 3 / 4 AS due FROM "
+                  "n0), "
                   "fl AS (INSERT INTO {ol} (owner, expires_at) SELECT $1, "
-                  "n.now + $2::bigint FROM n ON CONFLICT (owner) DO UPDATE "
+                  "n.due FROM n ON CONFLICT (owner) DO UPDATE "
                   "SET expires_at = excluded.expires_at RETURNING "
                   "expires_at), "
-                  "held AS (SELECT id FROM {t} WHERE owner = $1 AND status "
-                  "IN {act}), "
+                  "held AS (SELECT id, coalesce(lease_expires_at, {min}) >= "
+                  "(SELECT due FROM n) AS good FROM {t} WHERE owner = $1 "
+                  "AND status IN {act}), "
                   "free AS (SELECT id FROM {t} WHERE owner = $1 AND status "
-                  "IN {act} FOR UPDATE SKIP LOCKED), "
+                  "IN {act} AND coalesce(lease_expires_at, {min}) < (SELECT "
+                  "due FROM n) FOR UPDATE SKIP LOCKED), "
                   "u AS (UPDATE {t} e SET lease_expires_at = n.now + "
                   "$2::bigint FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM "
                   "free)) RETURNING e.id) "
-                  "SELECT held.id, u.id IS NOT NULL, fl.expires_at FROM fl "
+                  "SELECT held.id, u.id IS NOT NULL OR held.good, "
+                  "fl.expires_at FROM fl "
                   "LEFT JOIN (held LEFT JOIN u ON u.id = held.id) ON true",
                   fmt::arg("t", t), fmt::arg("now", now_expr(3)),
-                  fmt::arg("act", active_statuses), fmt::arg("ol", ol)));
+                  fmt::arg("act", active_statuses), fmt::arg("ol", ol),
+                  fmt::arg("min", min_bigint)));
   // Then the rows that were held ($4), waiting for their holders: locked
   // in id order, as apply() and the cascade lock theirs (an UPDATE that
   // locks in plan order deadlocks with a batch transition), and renewed
