@@ -7,6 +7,21 @@
 
 namespace durable::bench {
 
+namespace {
+
+/// Whether pg_stat_statements is installed in the database *and* loaded by
+/// the server (an extension created once survives a restart without
+/// shared_preload_libraries).
+bool statements_loaded(pqxx::transaction_base& tx) {
+  auto r = tx.exec1(
+    "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements' "
+    "AND strpos(current_setting('shared_preload_libraries'), "
+    "'pg_stat_statements') > 0");
+  return r[0].as<int>() > 0;
+}
+
+} // namespace
+
 struct pg_monitor::impl {
   impl(const std::string& url, std::string s)
       : conn{url}, schema{std::move(s)}, table{storage::pg::quote_ident(schema)
@@ -49,13 +64,7 @@ std::size_t pg_monitor::finished_rows() {
 nlohmann::json pg_monitor::top_statements(std::size_t limit) {
   pqxx::nontransaction tx{impl_->conn};
   ++impl_->own;
-  // Installed in the database *and* loaded by the server (an extension
-  // created once survives a restart without shared_preload_libraries).
-  auto installed = tx.exec1(
-      "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements' "
-      "AND strpos(current_setting('shared_preload_libraries'), "
-      "'pg_stat_statements') > 0");
-  if (installed[0].as<int>() == 0)
+  if (!statements_loaded(tx))
     return nullptr;
   // The run's schema is new and named in every statement's text, so the
   // rows that name it are exactly the run's statements.
@@ -82,11 +91,7 @@ nlohmann::json pg_monitor::counters() {
   nlohmann::json out;
   out["statements"] = nlohmann::json::array();
   ++impl_->own;
-  auto loaded = tx.exec1(
-      "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements' "
-      "AND strpos(current_setting('shared_preload_libraries'), "
-      "'pg_stat_statements') > 0");
-  if (loaded[0].as<int>() > 0) {
+  if (statements_loaded(tx)) {
     ++impl_->own;
     auto rows = tx.exec_params(
         "SELECT queryid, calls, total_exec_time, "
