@@ -5,7 +5,13 @@
 namespace durable {
 
 /// A new execution id: `te_` followed by 24 characters from a 56-character
-/// alphabet (digits and letters without I, L, O). Thread-safe.
+/// alphabet (digits and letters without I, L, O). The first 8 encode the
+/// wall-clock millisecond, most significant first, in an alphabet whose
+/// byte order is its digit order, so ids sort by creation time under a
+/// binary collation; the other 16 are random (about 93 bits). Stores keep
+/// ids in B-trees: new ids land at the right edge instead of on a random
+/// page, which keeps the index's working set small as a table grows.
+/// Uniqueness rests on the random part alone. Thread-safe.
 std::string make_execution_id();
 
 /// A new incarnation id for a node start: `de_` and 16 random characters.

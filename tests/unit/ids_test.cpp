@@ -1,8 +1,11 @@
 #include "durable/ids.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -47,6 +50,33 @@ TEST_CASE("10000 execution ids are all different") {
   for (int i = 0; i < 10'000; ++i)
     ids.insert(make_execution_id());
   CHECK_EQ(ids.size(), 10'000);
+}
+
+TEST_CASE("execution ids sort in the order they were made") {
+  // Each id is made a few milliseconds after the previous one; random ids
+  // would come out in this order once in 20! tries.
+  std::vector<std::string> made;
+  for (int i = 0; i < 20; ++i) {
+    made.push_back(make_execution_id());
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+  auto sorted = made;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK_EQ(sorted, made);
+}
+
+TEST_CASE("execution ids made in one millisecond differ past the time") {
+  // The first 8 characters after te_ are the time; at most a few distinct
+  // times occur in a tight loop, while the random rest always differs.
+  std::set<std::string> times;
+  std::set<std::string> rests;
+  for (int i = 0; i < 100; ++i) {
+    auto id = make_execution_id();
+    times.insert(id.substr(3, 8));
+    rests.insert(id.substr(11));
+  }
+  CHECK_LT(times.size(), 50);
+  CHECK_EQ(rests.size(), 100);
 }
 
 TEST_CASE("is_execution_id accepts what make_execution_id makes") {
