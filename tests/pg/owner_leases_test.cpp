@@ -198,7 +198,7 @@ TEST_CASE("migration 6 gives every owner of active rows its floor") {
   tpg::exec_admin("INSERT INTO " + pgs::quote_ident(old)
                   + ".executions SELECT * FROM "
                   + table_of(f, "executions"));
-  CHECK(pgs::migrate(c, old) == 1);
+  CHECK(pgs::migrate(c, old, 6) == 1);
   pqxx::nontransaction tx{c};
   std::map<std::string, timestamp> floors;
   for (const auto& row : tx.exec("SELECT owner, expires_at FROM "

@@ -361,6 +361,52 @@ TEST_CASE("a renewal reads its node's rows with an index scan") {
   CHECK(store->renew_leases("node_a", 30s).size() == 5000);
 }
 
+TEST_CASE("the sleeper scan reads only the sleepers index") {
+  // Statistics sampled while no row ran (running rows are a sliver of a
+  // large table) made PostgreSQL serve `status = 'running'` from the status
+  // index and read every running row on every scan (schema.cpp, migration
+  // 7).
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  std::vector<execution_record> rows;
+  for (int i = 0; i < 20000; ++i) {
+    auto r = make_row(*store, "te_done_" + std::to_string(i));
+    r.status = execution_status::completed;
+    rows.push_back(std::move(r));
+  }
+  store->insert(std::move(rows));
+  tpg::exec_admin("ANALYZE " + pgs::quote_ident(pg.schema()) + ".executions");
+  // Now 3,000 rows run, unknown to the statistics, and one sleeper sleeps.
+  rows.clear();
+  for (int i = 0; i < 3000; ++i)
+    rows.push_back(make_row(*store, "te_run_" + std::to_string(i)));
+  rows.push_back(make_sleeper(*store, "te_sleeper", "sleep_1"));
+  store->insert(std::move(rows));
+  REQUIRE(store->claim(claim_req("node_a", 3000)).claimed.size() == 3000);
+  std::string scan_sql;
+  for (const auto& [name, sql] : pg.internals().statements)
+    if (name == "durable_scan")
+      scan_sql = sql;
+  REQUIRE_FALSE(scan_sql.empty());
+  pqxx::connection c{tpg::url()};
+  pqxx::work tx{c};
+  tx.exec("PREPARE scan AS " + scan_sql);
+  for (auto mode : {"force_custom_plan", "force_generic_plan"}) {
+    tx.exec(std::string{"SET LOCAL plan_cache_mode = "} + mode);
+    std::string plan;
+    for (const auto& row : tx.exec("EXPLAIN EXECUTE scan(100, NULL)"))
+      plan += std::string{row[0].c_str()} + "\n";
+    INFO(mode, "\n", plan);
+    CHECK(plan.find("executions_sleepers") != std::string::npos);
+    CHECK(plan.find("executions_status_created") == std::string::npos);
+    CHECK(plan.find("Seq Scan on executions") == std::string::npos);
+  }
+  // And the scan finds the sleeper's deadline.
+  auto scan = store->scan_sleepers(100);
+  CHECK(scan.expired.empty());
+  REQUIRE(scan.next_deadline.has_value());
+}
+
 TEST_CASE("the claim query uses indexes on a large table") {
   auto store = tpg::make_store();
   auto& pg = static_cast<pgs::pg_store&>(*store);

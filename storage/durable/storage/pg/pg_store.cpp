@@ -376,19 +376,21 @@ void pg_store::impl::build_statements() {
                   "excluded.expires_at) RETURNING owner, expires_at",
                   fmt::arg("ol", ol)));
   // Sleepers due now (oldest deadline first) and the next later deadline,
-  // in one round trip: one row with only `next` when none is due.
+  // in one round trip: one row with only `next` when none is due. The
+  // status test is written as `executions_sleepers`' predicate is (COLLATE
+  // "C", schema.cpp migration 7), so that it can use no other index.
   add(st_scan,
             fmt::format(
               "WITH n AS (SELECT {0} AS now), "
-              "due AS (SELECT {1} FROM {2} e WHERE e.kind = 4 AND e.status = "
-              "'running' AND e.expires_at IS NOT NULL AND e.expires_at <= "
+              "due AS (SELECT {1} FROM {2} e WHERE {3} AND e.expires_at <= "
               "(SELECT now FROM n) ORDER BY e.expires_at, e.id LIMIT $1), "
               "nx AS (SELECT min(e.expires_at) AS next FROM {2} e WHERE "
-              "e.kind = 4 AND e.status = 'running' AND e.expires_at IS NOT "
-              "NULL AND e.expires_at > (SELECT now FROM n)) "
+              "{3} AND e.expires_at > (SELECT now FROM n)) "
               "SELECT nx.next, due.* FROM nx LEFT JOIN due ON true "
               "ORDER BY due.expires_at, due.id",
-              now_expr(2), ecols, t));
+              now_expr(2), ecols, t,
+              "e.kind = 4 AND e.status = 'running' COLLATE \"C\" AND "
+              "e.expires_at IS NOT NULL"));
   // The claim: one statement. Per requested task, the oldest due ready rows
   // (an index range scan that skips rows other claimers hold), and the
   // oldest expired leases; then the oldest `limit` of those, updated with
