@@ -120,7 +120,7 @@ struct store_event {
   /// announces its own commit (null for other processes' commits and for
   /// cascaded descendants). A finished row never changes again, so
   /// listeners may use it instead of reading the row back.
-  std::shared_ptr<const execution_record> row;
+  std::shared_ptr<const execution_record> row{};
 };
 
 using store_listener = std::function<void(std::vector<store_event>)>;

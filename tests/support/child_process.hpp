@@ -26,7 +26,7 @@ struct child_stderr {
   /// Into the same pipe as its stdout.
   bool merge = false;
   /// Appended to this file (when not merged and not empty).
-  std::string path;
+  std::string path{};
 };
 
 /// A child process whose stdout is read line by line.
