@@ -77,6 +77,16 @@ claim_request claim_req(std::string owner, std::size_t limit,
   return req;
 }
 
+/// The SQL of the store's prepared statement `name` (fails the test if the
+/// store prepares none by that name).
+std::string statement_sql(pgs::pg_store& pg, const std::string& name) {
+  for (const auto& [prepared, sql] : pg.internals().statements)
+    if (prepared == name)
+      return sql;
+  FAIL("no prepared statement " << name);
+  return {};
+}
+
 int migrations_rows(const std::string& schema) {
   pqxx::connection c{tpg::url()};
   pqxx::nontransaction tx{c};
@@ -336,11 +346,7 @@ TEST_CASE("a renewal reads its node's rows with an index scan") {
   REQUIRE(store->claim(claim_req("node_a", 5000, tasks)).claimed.size()
           == 5000);
   tpg::exec_admin("ANALYZE " + pgs::quote_ident(pg.schema()) + ".executions");
-  std::string renew_sql;
-  for (const auto& [name, sql] : pg.internals().statements)
-    if (name == "durable_renew")
-      renew_sql = sql;
-  REQUIRE_FALSE(renew_sql.empty());
+  const auto renew_sql = statement_sql(pg, "durable_renew");
   pqxx::connection c{tpg::url()};
   pqxx::work tx{c};
   tx.exec(pgs::pg_store::impl::renewal_settings);
@@ -383,11 +389,7 @@ TEST_CASE("the sleeper scan reads only the sleepers index") {
   rows.push_back(make_sleeper(*store, "te_sleeper", "sleep_1"));
   store->insert(std::move(rows));
   REQUIRE(store->claim(claim_req("node_a", 3000)).claimed.size() == 3000);
-  std::string scan_sql;
-  for (const auto& [name, sql] : pg.internals().statements)
-    if (name == "durable_scan")
-      scan_sql = sql;
-  REQUIRE_FALSE(scan_sql.empty());
+  const auto scan_sql = statement_sql(pg, "durable_scan");
   pqxx::connection c{tpg::url()};
   pqxx::work tx{c};
   tx.exec("PREPARE scan AS " + scan_sql);

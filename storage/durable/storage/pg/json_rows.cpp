@@ -82,7 +82,10 @@ void json_rows::null(std::size_t i) {
 std::string json_rows::take() {
   out_ += ']';
   std::string done = std::move(out_);
-  out_ = "[";
+  // clear() and push_back rather than `= "["`: GCC 12 warns (-Wrestrict,
+  // a false positive) on assigning a literal to a moved-from string.
+  out_.clear();
+  out_.push_back('[');
   rows_ = 0;
   return done;
 }
