@@ -386,7 +386,10 @@ TEST_CASE("the sleeper scan reads only the sleepers index") {
   rows.clear();
   for (int i = 0; i < 3000; ++i)
     rows.push_back(make_row(*store, "te_run_" + std::to_string(i)));
-  rows.push_back(make_sleeper(*store, "te_sleeper", "sleep_1"));
+  auto sleeper = make_sleeper(*store, "te_sleeper", "sleep_1");
+  REQUIRE(sleeper.expires_at.has_value());
+  const auto deadline = *sleeper.expires_at;
+  rows.push_back(std::move(sleeper));
   store->insert(std::move(rows));
   REQUIRE(store->claim(claim_req("node_a", 3000)).claimed.size() == 3000);
   const auto scan_sql = statement_sql(pg, "durable_scan");
@@ -403,10 +406,11 @@ TEST_CASE("the sleeper scan reads only the sleepers index") {
     CHECK(plan.find("executions_status_created") == std::string::npos);
     CHECK(plan.find("Seq Scan on executions") == std::string::npos);
   }
-  // And the scan finds the sleeper's deadline.
+  // And the scan, through that index, finds the sleeper's deadline.
   auto scan = store->scan_sleepers(100);
   CHECK(scan.expired.empty());
   REQUIRE(scan.next_deadline.has_value());
+  CHECK(*scan.next_deadline == deadline);
 }
 
 TEST_CASE("the claim query uses indexes on a large table") {
