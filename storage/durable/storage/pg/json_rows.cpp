@@ -74,9 +74,9 @@ void json_rows::value(std::size_t i, std::string_view text) {
     append_json_string(out_, text);
 }
 
-void json_rows::null(std::size_t i) {
-  key(i);
-  out_ += "null";
+void json_rows::null(std::size_t) {
+  // Absent: populate reads a missing key as NULL, and the server parses
+  // fewer bytes (a running child has 15 NULL columns of 46).
 }
 
 std::string json_rows::take() {

@@ -9,7 +9,7 @@
 #include "durable/storage/pg/row_codec.hpp"
 
 /// A batch of rows passed to one statement as a single JSON parameter, read
-/// back with `jsonb_populate_recordset(NULL::<table>, $n::jsonb)`: a batch
+/// back with `json_populate_recordset(NULL::<table>, $n::json)`: a batch
 /// of any size is one prepared statement with one parameter.
 ///
 /// Why JSON: PostgreSQL turns a JSON array of objects into rows of the
@@ -17,7 +17,11 @@
 /// `unnest` argument is parsed and materialized on its own) and than
 /// thousands of bound parameters (a plan per batch size). Each value is
 /// the column's text form as a JSON string, which populate feeds to the
-/// column type's input function; `jsonb` columns are embedded as JSON.
+/// column type's input function; `jsonb` columns are embedded as JSON; a
+/// NULL column is left out of its object (populate reads it as NULL).
+/// `json` rather than `jsonb`: the server reads the text once instead of
+/// first building a binary copy of the whole array (storage/pg/README.md
+/// has the numbers).
 /// Only the columns a statement reads are written, straight from the
 /// record (encode() with a column_set): a transition's JSON carries
 /// neither its input nor the other columns fixed at insert.
@@ -27,7 +31,7 @@ namespace durable::storage::pg {
 class json_rows : private column_visitor {
 public:
   /// Collects the columns in `columns`; the others are absent, so they
-  /// read as NULL.
+  /// read as NULL, as do NULL values of collected columns.
   explicit json_rows(const column_set& columns);
 
   /// Appends `r` as one row. `version`, if given, is written instead of

@@ -208,7 +208,7 @@ pg_store::impl::impl(pg_options o)
     channel(notification_channel(opts.schema)) {
   insert_sql = fmt::format(
     "INSERT INTO {t} ({cols}) SELECT {vcols} FROM "
-    "jsonb_populate_recordset(NULL::{t}, $1::jsonb) AS v ON CONFLICT DO "
+    "json_populate_recordset(NULL::{t}, $1::json) AS v ON CONFLICT DO "
     "NOTHING RETURNING id, sleeping_id, idempotency_key",
     fmt::arg("t", table), fmt::arg("cols", column_list()),
     fmt::arg("vcols", column_list("v")));
@@ -513,8 +513,8 @@ void pg_store::impl::build_statements() {
       else
         set += fmt::format("{0} = v.{0}", name);
     }
-    const auto rows = fmt::format("jsonb_populate_recordset(NULL::{}, "
-                                  "$2::jsonb) AS v",
+    const auto rows = fmt::format("json_populate_recordset(NULL::{}, "
+                                  "$2::json) AS v",
                                   t);
     // A batch: rows are updated (so locked) in the order of the JSON
     // array, which the caller sorts by id as every multi-row lock that
