@@ -210,6 +210,90 @@ TEST_CASE("another store hears a child finish and a cancel with its owner") {
   CHECK(cancel->owner == "de_node_a");
 }
 
+/// A transition of `row` to `status`, without its owner.
+transition finishing(const execution_record& row, execution_status status) {
+  transition t;
+  t.next = row;
+  t.expected_version = row.version;
+  t.next.status = status;
+  t.next.owner.reset();
+  t.next.finished_at = row.updated_at;
+  return t;
+}
+
+TEST_CASE("a batch of children's ends is announced exactly, without resync") {
+  two_nodes n;
+  n.a->insert({make_row(*n.a, "te_c1", "te_parent"),
+               make_row(*n.a, "te_c2", "te_parent")});
+  auto claimed = n.a->claim(claim_all("de_node_a")).claimed;
+  REQUIRE(claimed.size() == 2);
+  auto out = n.a->apply({finishing(claimed[0], execution_status::completed),
+                         finishing(claimed[1], execution_status::failed)});
+  REQUIRE(out.at(0).status == write_status::applied);
+  REQUIRE(out.at(1).status == write_status::applied);
+  for (auto id : {"te_c1", "te_c2"}) {
+    INFO(id);
+    auto fin = n.heard_by_b.wait_for(is(store_event::type::finished, id));
+    REQUIRE(fin.has_value());
+    CHECK(fin->parent_id == "te_parent");
+  }
+  auto heard = n.heard_by_b.snapshot();
+  CHECK(std::none_of(heard.begin(), heard.end(),
+                     is(store_event::type::resync)));
+}
+
+TEST_CASE("a batch in which a transition conflicts announces no false end") {
+  two_nodes n;
+  n.a->insert({make_row(*n.a, "te_c1", "te_parent"),
+               make_row(*n.a, "te_c2", "te_parent")});
+  auto claimed = n.a->claim(claim_all("de_node_a")).claimed;
+  REQUIRE(claimed.size() == 2);
+  auto stale = finishing(claimed[1], execution_status::completed);
+  stale.expected_version += 1;
+  auto out = n.a->apply(
+    {finishing(claimed[0], execution_status::completed), stale});
+  REQUIRE(out.at(0).status == write_status::applied);
+  REQUIRE(out.at(1).status == write_status::conflict);
+  CHECK(out.at(1).current->status == execution_status::running);
+  // The other store learns of te_c1's end (or re-checks everything), and
+  // never hears of an end that did not happen.
+  CHECK(n.heard_by_b
+          .wait_for([](const store_event& e) {
+            return (e.kind == store_event::type::finished
+                    && e.execution_id == "te_c1")
+                   || e.kind == store_event::type::resync;
+          })
+          .has_value());
+  for (const auto& e : n.heard_by_b.snapshot())
+    CHECK(e.execution_id != "te_c2");
+  // The committing store heard exactly what applied.
+  auto own = n.heard_by_a.snapshot();
+  CHECK(std::count_if(own.begin(), own.end(),
+                      is(store_event::type::finished, "te_c1"))
+        == 1);
+  CHECK(std::none_of(own.begin(), own.end(),
+                     is(store_event::type::finished, "te_c2")));
+}
+
+TEST_CASE("another store hears a watched top-level execution finish") {
+  two_nodes n;
+  n.a->insert({make_row(*n.a, "te_top")});
+  auto claimed = n.a->claim(claim_all("de_node_a")).claimed;
+  REQUIRE(claimed.size() == 1);
+  // b watches it after a read the row: a's transition says unwatched.
+  REQUIRE(n.b->watch("te_top").has_value());
+  REQUIRE(n.a->apply({finishing(claimed[0], execution_status::completed)})
+            .at(0)
+            .status
+          == write_status::applied);
+  auto e = n.heard_by_b.wait_for([](const store_event& e) {
+    return (e.kind == store_event::type::finished
+            && e.execution_id == "te_top")
+           || e.kind == store_event::type::resync;
+  });
+  CHECK(e.has_value());
+}
+
 TEST_CASE("a drain that hands leases back wakes the other stores") {
   two_nodes n;
   n.a->insert({make_row(*n.a, "te_held")});

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,15 @@
 namespace durable::storage::pg {
 
 struct applied_write;
+
+/// The NOTIFY that a batch's one statement sends itself (st_apply_announce).
+struct announcement {
+  /// What the batch announces if every transition applies and no applied
+  /// row is a watched top-level row that finished; nullopt: nothing.
+  std::optional<std::string> expected;
+  /// Sent instead when that does not hold: receivers re-check everything.
+  std::string resync;
+};
 
 struct pg_store::impl {
   explicit impl(pg_options o);
@@ -91,8 +101,12 @@ struct pg_store::impl {
 
   /// How a unit of work may be retried after a broken connection.
   enum class mode {
-    write,     ///< in a transaction; in doubt if the connection broke at COMMIT
-    idempotent ///< safe to re-run even if it may have committed
+    write,      ///< in a transaction; in doubt if the connection broke at COMMIT
+    idempotent, ///< safe to re-run even if it may have committed
+    /// One statement outside a transaction block (a nontransaction): it
+    /// commits by itself, so it is in doubt if the connection broke while
+    /// it ran.
+    self_committing
   };
 
   /// Runs `body(txn)` in a transaction of type Txn on a pooled connection,
@@ -128,10 +142,14 @@ struct pg_store::impl {
   /// records) and `applied[k]` becomes null unless it applied.
   /// `with_owner`: also read the owner each row had (a cancel announces it);
   /// without it the rows are updated in the order of `ts`.
+  /// `announce`: the statement also sends the batch's NOTIFY (the payload
+  /// expected if everything applies, and a resync payload for the rest; see
+  /// st_apply_announce); not with `with_owner`.
   void apply_plain(pqxx::transaction_base& tx,
                    const std::vector<const transition*>& ts,
                    std::vector<applied_write*>& applied,
-                   std::vector<write_outcome*>& out, bool with_owner);
+                   std::vector<write_outcome*>& out, bool with_owner,
+                   const announcement* announce = nullptr);
 
   /// Applies one transition of any kind (children under a savepoint, the
   /// cascade) as apply_plain does; `want`: collect the cascade's events.
