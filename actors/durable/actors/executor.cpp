@@ -10,6 +10,7 @@
 #include "durable/actors/executor_actor.hpp"
 #include "durable/actors/messages.hpp"
 #include "durable/actors/requests.hpp"
+#include "durable/actors/scheduler.hpp"
 #include "durable/ids.hpp"
 
 namespace durable {
@@ -66,6 +67,7 @@ executor::executor(std::shared_ptr<store> db, executor_options opts)
                    ? opts.scheduler_threads
                    : std::max(1u, std::thread::hardware_concurrency());
   impl_->cfg->set("scheduler.max-threads", threads);
+  actors::use_engine_scheduler(*impl_->cfg);
   impl_->own_sys = std::make_unique<caf::actor_system>(*impl_->cfg);
   impl_->sys = impl_->own_sys.get();
   impl_->start(std::move(db), std::move(opts));

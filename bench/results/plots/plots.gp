@@ -27,4 +27,4 @@ set title 'sustained runs: executions/s per interval'
 set xlabel 'seconds since the first enqueue'
 set ylabel 'executions/s'
 set yrange [0:*]
-plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-11-27T13:27:21Z', 'sustained-1.dat' using 1:2 title 'sleepers/postgres/1 2026-11-27T13:28:18Z', 'sustained-2.dat' using 1:2 title 'simple/postgres/1 2026-11-27T13:39:12Z', 'sustained-3.dat' using 1:2 title 'simple/postgres/1 2026-11-27T13:24:23Z', 'sustained-4.dat' using 1:2 title 'simple/postgres/1 2026-11-27T11:24:13Z'
+plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-11-27T16:11:56Z', 'sustained-1.dat' using 1:2 title 'sleepers/postgres/1 2026-11-27T16:12:49Z', 'sustained-2.dat' using 1:2 title 'simple/postgres/1 2026-11-27T16:23:44Z'

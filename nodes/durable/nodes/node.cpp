@@ -9,6 +9,7 @@
 #include <caf/actor_system_config.hpp>
 #include <fmt/format.h>
 
+#include "durable/actors/scheduler.hpp"
 #include "durable/error.hpp"
 #include "durable/nodes/gateway.hpp"
 #include "durable/nodes/http/server.hpp"
@@ -46,6 +47,7 @@ int serve(const node_config& cfg, const node_program& program,
   prepare_network_config(caf_cfg);
   if (cfg.executor.scheduler_threads > 0)
     caf_cfg.set("scheduler.max-threads", cfg.executor.scheduler_threads);
+  actors::use_engine_scheduler(caf_cfg);
   caf::actor_system sys{caf_cfg};
   executor exec{sys, db, cfg.executor};
   log.set_incarnation(exec.incarnation());
