@@ -221,12 +221,18 @@ transition finishing(const execution_record& row, execution_status status) {
   return t;
 }
 
-TEST_CASE("a batch of children's ends is announced exactly, without resync") {
-  two_nodes n;
+/// Two children of te_parent (te_c1, te_c2), stored and claimed by a.
+std::vector<execution_record> claimed_children(two_nodes& n) {
   n.a->insert({make_row(*n.a, "te_c1", "te_parent"),
                make_row(*n.a, "te_c2", "te_parent")});
   auto claimed = n.a->claim(claim_all("de_node_a")).claimed;
   REQUIRE(claimed.size() == 2);
+  return claimed;
+}
+
+TEST_CASE("a batch of children's ends is announced exactly, without resync") {
+  two_nodes n;
+  auto claimed = claimed_children(n);
   auto out = n.a->apply({finishing(claimed[0], execution_status::completed),
                          finishing(claimed[1], execution_status::failed)});
   REQUIRE(out.at(0).status == write_status::applied);
@@ -244,10 +250,7 @@ TEST_CASE("a batch of children's ends is announced exactly, without resync") {
 
 TEST_CASE("a batch in which a transition conflicts announces no false end") {
   two_nodes n;
-  n.a->insert({make_row(*n.a, "te_c1", "te_parent"),
-               make_row(*n.a, "te_c2", "te_parent")});
-  auto claimed = n.a->claim(claim_all("de_node_a")).claimed;
-  REQUIRE(claimed.size() == 2);
+  auto claimed = claimed_children(n);
   auto stale = finishing(claimed[1], execution_status::completed);
   stale.expected_version += 1;
   auto out = n.a->apply(
