@@ -685,6 +685,48 @@ TEST_CASE("the store recovers after its backends are terminated") {
   CHECK(s.claim(claim_req("owner", 10)).claimed.size() == 3);
 }
 
+TEST_CASE("a batch of completions goes through a dead pooled connection") {
+  schema_guard g;
+  auto opts = tpg::options(g.name);
+  opts.application_name = "durable_kill_" + g.name;
+  opts.pool_size = 1;
+  pgs::pg_store s{opts};
+  s.insert({make_row(s, "te_1"), make_row(s, "te_2")});
+  auto claimed = s.claim(claim_req("owner", 2)).claimed;
+  REQUIRE(claimed.size() == 2);
+  // The one pooled connection dies while idle, as in a server restart;
+  // the store learns it only from the batch's own statement.
+  pqxx::connection admin{tpg::url()};
+  {
+    pqxx::nontransaction tx{admin};
+    REQUIRE(tx.exec_params("SELECT pg_terminate_backend(pid) FROM "
+                           "pg_stat_activity WHERE datname = "
+                           "current_database() AND application_name = $1",
+                           opts.application_name)
+              .size()
+            == 1);
+  }
+  std::vector<transition> ts;
+  for (const auto& row : claimed) {
+    transition t;
+    t.next = row;
+    t.expected_version = row.version;
+    t.next.status = execution_status::completed;
+    t.next.owner.reset();
+    t.next.lease_expires_at.reset();
+    t.next.finished_at = s.now();
+    ts.push_back(t);
+  }
+  auto out = s.apply(ts);
+  REQUIRE(out.size() == 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    INFO(claimed[i].id);
+    CHECK(out[i].status == write_status::applied);
+    CHECK(s.get(claimed[i].id)->status == execution_status::completed);
+    CHECK(s.get(claimed[i].id)->version == claimed[i].version + 1);
+  }
+}
+
 TEST_CASE("an insert in a caller transaction exists only if it commits") {
   auto store = tpg::make_store();
   auto& pg = static_cast<pgs::pg_store&>(*store);

@@ -651,7 +651,6 @@ auto pg_store::impl::run(const char* op, mode m, F&& body)
     try {
       conn.emplace(pool.acquire());
       Txn tx{**conn};
-      committing = m == mode::self_committing;
       auto result = body(tx);
       committing = true;
       tx.commit();
@@ -953,6 +952,15 @@ execution_record row_after(execution_record next, const transition& t,
   return next;
 }
 
+/// Whether the stored row `r` is what transition `t` writes: the version
+/// after it, and the `updated_at` (the writer's clock, to the microsecond),
+/// status and owner it sets.
+bool carries(const execution_record& r, const transition& t) {
+  return r.version == t.expected_version + 1
+         && r.updated_at == t.next.updated_at && r.status == t.next.status
+         && r.owner == t.next.owner;
+}
+
 /// Appends the events store.hpp lists for transition `t` that applied as
 /// `w` says (the store-managed fields of the row are w's). `with_rows`:
 /// `finished` events carry the row (for local listeners; a NOTIFY payload
@@ -1018,7 +1026,8 @@ void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
                                  std::vector<applied_write*>& applied,
                                  std::vector<write_outcome*>& out,
                                  bool with_owner,
-                                 const announcement* announce) {
+                                 const announcement* announce,
+                                 bool own_writes) {
   auto batch = transition_columns();
   for (const auto* t : ts)
     batch.add(t->next, t->expected_version);
@@ -1062,12 +1071,20 @@ void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
   for (std::size_t k = 0; k < ts.size(); ++k) {
     if (out[k]->status == write_status::applied)
       continue;
-    applied[k] = nullptr;
     auto it = current.find(ts[k]->next.id);
-    if (it == current.end())
+    if (it == current.end()) {
+      applied[k] = nullptr;
       *out[k] = {write_status::not_found, std::nullopt};
-    else
+    } else if (own_writes && carries(it->second, *ts[k])) {
+      auto& w = *applied[k];
+      w.now = it->second.updated_at;
+      w.lease_expires_at = it->second.lease_expires_at;
+      w.watched = it->second.watched;
+      *out[k] = {write_status::applied, std::nullopt};
+    } else {
+      applied[k] = nullptr;
       *out[k] = {write_status::conflict, it->second};
+    }
   }
 }
 
@@ -1207,7 +1224,8 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   };
   auto apply_plain = [&](pqxx::transaction_base& tx,
                          const std::vector<std::size_t>& which,
-                         const announcement* announce = nullptr) {
+                         const announcement* announce = nullptr,
+                         bool own_writes = false) {
     std::vector<const transition*> batch;
     std::vector<applied_write*> ws;
     std::vector<write_outcome*> outs;
@@ -1216,7 +1234,7 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
       ws.push_back(applied[i]);
       outs.push_back(&out[i]);
     }
-    d.apply_plain(tx, batch, ws, outs, false, announce);
+    d.apply_plain(tx, batch, ws, outs, false, announce, own_writes);
     for (std::size_t k = 0; k < which.size(); ++k)
       applied[which[k]] = ws[k];
   };
@@ -1274,7 +1292,10 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   // transaction block, its NOTIFY inside it: one round trip where BEGIN,
   // UPDATE, NOTIFY and COMMIT took four. This is the usual batch of
   // completions, and the round trips were a third of the time from a
-  // child's end to its parent's.
+  // child's end to its parent's. The statement commits entirely or not at
+  // all, so a connection that broke while it ran is retried like any
+  // other: the statement runs again and counts the rows that already
+  // carry their transition (it committed the first time) as applied.
   if (spawning.empty() && special.empty() && announceable(ts)) {
     std::optional<announcement> announce;
     if (want && d.opts.notify) {
@@ -1290,10 +1311,12 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
       announce = announcement{encode_notification(d.sender_id, expected),
                               *encode_notification(d.sender_id, {resync})};
     }
+    int attempts = 0;
     d.run<pqxx::nontransaction>(
-      "apply", impl::mode::self_committing, [&](pqxx::nontransaction& tx) {
+      "apply", impl::mode::write, [&](pqxx::nontransaction& tx) {
         start();
-        apply_plain(tx, plain, announce ? &*announce : nullptr);
+        apply_plain(tx, plain, announce ? &*announce : nullptr,
+                    attempts++ > 0);
         collect_events();
         return true;
       });

@@ -101,12 +101,8 @@ struct pg_store::impl {
 
   /// How a unit of work may be retried after a broken connection.
   enum class mode {
-    write,      ///< in a transaction; in doubt if the connection broke at COMMIT
-    idempotent, ///< safe to re-run even if it may have committed
-    /// One statement outside a transaction block (a nontransaction): it
-    /// commits by itself, so it is in doubt if the connection broke while
-    /// it ran.
-    self_committing
+    write,     ///< in a transaction; in doubt if the connection broke at COMMIT
+    idempotent ///< safe to re-run even if it may have committed
   };
 
   /// Runs `body(txn)` in a transaction of type Txn on a pooled connection,
@@ -144,12 +140,16 @@ struct pg_store::impl {
   /// without it the rows are updated in the order of `ts`.
   /// `announce`: the statement also sends the batch's NOTIFY (the payload
   /// expected if everything applies, and a resync payload for the rest; see
-  /// st_apply_announce); not with `with_owner`.
+  /// st_apply_announce); not with `with_owner`. `own_writes`: a row that
+  /// already carries its transition (the version after it and the same
+  /// `updated_at`, status and owner) counts as applied, for a statement
+  /// run again after its connection broke, which may have committed.
   void apply_plain(pqxx::transaction_base& tx,
                    const std::vector<const transition*>& ts,
                    std::vector<applied_write*>& applied,
                    std::vector<write_outcome*>& out, bool with_owner,
-                   const announcement* announce = nullptr);
+                   const announcement* announce = nullptr,
+                   bool own_writes = false);
 
   /// Applies one transition of any kind (children under a savepoint, the
   /// cascade) as apply_plain does; `want`: collect the cascade's events.
