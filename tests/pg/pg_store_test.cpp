@@ -108,6 +108,19 @@ std::string error_of(F&& f) {
   return {};
 }
 
+/// Terminates the server sessions of `application_name` (a store's pool,
+/// as a server restart would); returns how many there were.
+std::size_t terminate_backends(const std::string& application_name) {
+  pqxx::connection admin{tpg::url()};
+  pqxx::nontransaction tx{admin};
+  return tx
+    .exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> "
+                 "pg_backend_pid() AND application_name = $1",
+                 application_name)
+    .size();
+}
+
 } // namespace
 
 TEST_SUITE("pg.schema") {
@@ -656,16 +669,7 @@ TEST_CASE("the store recovers after its backends are terminated") {
     for (auto& t : ts)
       t.join();
   }
-  pqxx::connection admin{tpg::url()};
-  auto kill = [&] {
-    pqxx::nontransaction tx{admin};
-    return tx
-      .exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                   "WHERE datname = current_database() AND pid <> "
-                   "pg_backend_pid() AND application_name = $1",
-                   opts.application_name)
-      .size();
-  };
+  auto kill = [&] { return terminate_backends(opts.application_name); };
   CHECK(kill() >= 1);
   auto c = s.claim(claim_req("owner", 1));
   CHECK(c.claimed.size() == 1);
@@ -696,16 +700,7 @@ TEST_CASE("a batch of completions goes through a dead pooled connection") {
   REQUIRE(claimed.size() == 2);
   // The one pooled connection dies while idle, as in a server restart;
   // the store learns it only from the batch's own statement.
-  pqxx::connection admin{tpg::url()};
-  {
-    pqxx::nontransaction tx{admin};
-    REQUIRE(tx.exec_params("SELECT pg_terminate_backend(pid) FROM "
-                           "pg_stat_activity WHERE datname = "
-                           "current_database() AND application_name = $1",
-                           opts.application_name)
-              .size()
-            == 1);
-  }
+  REQUIRE(terminate_backends(opts.application_name) == 1);
   std::vector<transition> ts;
   for (const auto& row : claimed) {
     transition t;
