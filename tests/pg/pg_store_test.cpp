@@ -108,6 +108,16 @@ std::string error_of(F&& f) {
   return {};
 }
 
+/// Options for a store on `schema` whose `pool_size` server sessions
+/// terminate_backends() can find by their application name.
+pgs::pg_options killable_options(const std::string& schema,
+                                 std::size_t pool_size) {
+  auto opts = tpg::options(schema);
+  opts.application_name = "durable_kill_" + schema;
+  opts.pool_size = pool_size;
+  return opts;
+}
+
 /// Terminates the server sessions of `application_name` (a store's pool,
 /// as a server restart would); returns how many there were.
 std::size_t terminate_backends(const std::string& application_name) {
@@ -653,9 +663,7 @@ TEST_CASE("now is close to the server clock") {
 
 TEST_CASE("the store recovers after its backends are terminated") {
   schema_guard g;
-  auto opts = tpg::options(g.name);
-  opts.application_name = "durable_kill_" + g.name;
-  opts.pool_size = 3;
+  auto opts = killable_options(g.name, 3);
   pgs::pg_store s{opts};
   s.insert({make_row(s, "te_1"), make_row(s, "te_2"), make_row(s, "te_3")});
   // Open every pooled connection, so that all of them die below.
@@ -691,9 +699,7 @@ TEST_CASE("the store recovers after its backends are terminated") {
 
 TEST_CASE("a batch of completions goes through a dead pooled connection") {
   schema_guard g;
-  auto opts = tpg::options(g.name);
-  opts.application_name = "durable_kill_" + g.name;
-  opts.pool_size = 1;
+  auto opts = killable_options(g.name, 1);
   pgs::pg_store s{opts};
   s.insert({make_row(s, "te_1"), make_row(s, "te_2")});
   auto claimed = s.claim(claim_req("owner", 2)).claimed;
