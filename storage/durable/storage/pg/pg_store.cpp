@@ -522,13 +522,15 @@ void pg_store::impl::build_statements() {
     // waits in this store is ordered (see st_renew_held): a nested loop
     // over the batch does that, and a rare other plan only risks a
     // deadlock that run() retries.
-    add(st_apply,
-        fmt::format("UPDATE {t} e SET {set}, version = v.version + 1 "
-                    "FROM {rows} WHERE e.id = v.id AND e.version = v.version "
-                    "RETURNING e.id, NULL::text, {now}, e.lease_expires_at, "
-                    "e.watched",
+    const auto update
+      = fmt::format("UPDATE {t} e SET {set}, version = v.version + 1 "
+                    "FROM {rows} WHERE e.id = v.id AND e.version = v.version",
                     fmt::arg("t", t), fmt::arg("set", set),
-                    fmt::arg("rows", rows), fmt::arg("now", now_expr(1))));
+                    fmt::arg("rows", rows));
+    add(st_apply,
+        fmt::format("{update} RETURNING e.id, NULL::text, {now}, "
+                    "e.lease_expires_at, e.watched",
+                    fmt::arg("update", update), fmt::arg("now", now_expr(1))));
     // The same UPDATE with the batch's NOTIFY in it, for a batch that is
     // this one statement outside a transaction block (pg_store::apply):
     // $3 the channel, $4 the payload the writer expects (NULL: nothing to
@@ -540,10 +542,8 @@ void pg_store::impl::build_statements() {
     // commit did. A last row with a NULL id stands for the notification
     // (scanning it is what sends it).
     add(st_apply_announce,
-        fmt::format("WITH u AS (UPDATE {t} e SET {set}, version = v.version "
-                    "+ 1 FROM {rows} WHERE e.id = v.id AND e.version = "
-                    "v.version RETURNING e.id, e.lease_expires_at, e.watched, "
-                    "e.parent_id, e.status), "
+        fmt::format("WITH u AS ({update} RETURNING e.id, e.lease_expires_at, "
+                    "e.watched, e.parent_id, e.status), "
                     "c AS (SELECT (count(*) = $5::bigint OR $4::text IS NULL) "
                     "AND NOT coalesce(bool_or(watched AND parent_id IS NULL "
                     "AND status NOT IN {act}), false) AS exact FROM u), "
@@ -553,8 +553,7 @@ void pg_store::impl::build_statements() {
                     "SELECT u.id, NULL::text, {now}, u.lease_expires_at, "
                     "u.watched FROM u UNION ALL "
                     "SELECT NULL, NULL, NULL, NULL, NULL FROM n",
-                    fmt::arg("t", t), fmt::arg("set", set),
-                    fmt::arg("rows", rows), fmt::arg("now", now_expr(1)),
+                    fmt::arg("update", update), fmt::arg("now", now_expr(1)),
                     fmt::arg("act", active_statuses)));
     // One transition that also needs the owner it replaces (a cancel
     // announces it): the row is locked first to read it.
