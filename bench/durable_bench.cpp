@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
   durable::bench::add_options(app, s);
   CLI11_PARSE(app, argc, argv);
   try {
+    durable::bench::check_allocator();
     if (s.worker)
       return durable::bench::run_worker(s);
     durable::bench::check(s);

@@ -1,4 +1,5 @@
 #include "report.hpp"
+#include "memory_probe.hpp"
 
 #include <fmt/format.h>
 
@@ -106,6 +107,7 @@ nlohmann::json to_json(const run_report& r) {
         {"enqueue_to_finish", dist_json(r.rows.enqueue_to_finish)},
         {"last_child_to_parent_done", dist_json(r.rows.child_to_parent)}}},
       {"peak_rss_bytes", r.peak_rss_bytes},
+      {"allocator", running_allocator()},
       {"validated", r.validated},
       {"valid", r.checked.ok()},
       {"problems", r.checked.problems},

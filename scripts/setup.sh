@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
-  libpqxx-dev libcli11-dev libcpp-httplib-dev doctest-dev
+  libpqxx-dev libcli11-dev libcpp-httplib-dev doctest-dev libjemalloc-dev
   postgresql postgresql-client
   gnuplot-nox
 )
