@@ -62,7 +62,7 @@ struct execution_record {
   // -- identity -------------------------------------------------------------
   std::string id;
   std::string task_id;
-  task_kind kind = task_kind::task;
+  // `kind` is identity too; it sits with the other small fields below.
   std::optional<parent_link> parent;
   /// The root of the tree; the execution itself when it has no parent.
   execution_ref root;
@@ -84,6 +84,15 @@ struct execution_record {
 
   // -- state ----------------------------------------------------------------
   execution_status status = execution_status::ready;
+  // The small fields of every group share one word beside `status`, so the
+  // record has no padding holes: a row is copied at every transition and
+  // held by every running execution's actor (see execution_actor.cpp).
+  task_kind kind = task_kind::task; // identity
+  /// Someone waits for this execution to finish: its end is announced
+  /// (store-managed).
+  bool watched = false;
+  /// The current step of a sequence or the current iteration of a loop.
+  std::uint32_t step = 0;
   /// Bumped by every transition; guards every write (optimistic locking).
   std::uint64_t version = 0;
   /// Earlier retries: 0 on the first run.
@@ -110,12 +119,7 @@ struct execution_record {
   // -- children -------------------------------------------------------------
   std::vector<execution_ref> children;
   std::optional<execution_ref> finalize;
-  /// The current step of a sequence or the current iteration of a loop.
-  std::uint32_t step = 0;
-
-  // -- store-managed --------------------------------------------------------
-  /// Someone waits for this execution to finish: its end is announced.
-  bool watched = false;
+  // `step` (the current step or iteration) is with the small fields above.
 
   bool is_finished() const noexcept {
     return durable::is_finished(status);
