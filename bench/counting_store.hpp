@@ -29,10 +29,6 @@ public:
     return inner_->now();
   }
 
-  std::size_t concurrent_write_batches() const noexcept override {
-    return inner_->concurrent_write_batches();
-  }
-
   std::vector<insert_outcome>
   insert(std::vector<execution_record> rows) override {
     return inner_->insert(std::move(rows));

@@ -69,7 +69,6 @@ nlohmann::json options_json(const settings& s) {
           {"poll_interval_ms", s.poll_interval.count()},
           {"recheck_interval_ms", s.recheck_interval.count()},
           {"pg_pool", s.pg_pool},
-          {"pg_write_batches", s.pg_write_batches},
           {"sqlite_synchronous", s.sqlite_normal_sync ? "NORMAL" : "FULL"},
           {"duration_s", s.duration_s},
           {"interval_s", s.interval_s},

@@ -64,8 +64,6 @@ void add_options(CLI::App& app, settings& s) {
   app.add_option("--pg-url", s.pg_url,
                  "PostgreSQL URL (default DURABLE_PG_URL)");
   app.add_option("--pg-pool", s.pg_pool, "PostgreSQL connections per node");
-  app.add_option("--pg-write-batches", s.pg_write_batches,
-                 "write batches a node commits at once on PostgreSQL");
   app.add_option("--pg-schema", s.pg_schema)->group("");
   app.add_option("--sqlite-path", s.sqlite_path,
                  "SQLite file (default: a fresh temp file, removed after)");
@@ -128,8 +126,6 @@ std::vector<std::string> worker_arguments(const settings& s,
           s.pg_url,
           "--pg-pool",
           num(s.pg_pool),
-          "--pg-write-batches",
-          num(s.pg_write_batches),
           "--pg-schema",
           schema};
 }

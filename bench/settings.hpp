@@ -49,7 +49,6 @@ struct settings {
   std::string pg_url;      ///< default: DURABLE_PG_URL
   std::string pg_schema;   ///< workers: the schema the main process made
   std::size_t pg_pool = 4; ///< connections per node
-  std::size_t pg_write_batches = 1; ///< pg_options::write_batches
   std::string sqlite_path; ///< workers/debugging: default a temp file
   bool sqlite_normal_sync = false;
 

@@ -29,9 +29,7 @@ std::string unique_suffix() {
 } // namespace
 
 store_place::store_place(const settings& s)
-    : kind_(s.store), pg_pool_(s.pg_pool),
-      pg_write_batches_(s.pg_write_batches),
-      normal_sync_(s.sqlite_normal_sync) {
+    : kind_(s.store), pg_pool_(s.pg_pool), normal_sync_(s.sqlite_normal_sync) {
   if (kind_ == "postgres") {
     storage::pg::pg_options o;
     o.url = s.pg_url;
@@ -82,7 +80,6 @@ std::shared_ptr<durable::store> store_place::open() const {
     storage::pg::pg_options o;
     o.url = pg_url_;
     o.pool_size = pg_pool_;
-    o.write_batches = pg_write_batches_;
     o.schema = pg_schema_;
     o.application_name = "durable-bench";
     return storage::pg::postgres(o);

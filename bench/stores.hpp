@@ -58,7 +58,6 @@ private:
   std::string pg_url_;
   std::string pg_schema_;
   std::size_t pg_pool_ = 4;
-  std::size_t pg_write_batches_ = 1;
   std::string sqlite_path_;
   bool normal_sync_ = false;
   bool owned_ = false; ///< created here, so removed here

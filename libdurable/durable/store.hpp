@@ -168,13 +168,6 @@ public:
   /// The store's clock.
   virtual timestamp now() = 0;
 
-  /// How many write batches (insert, apply) are worth committing at the
-  /// same time from one process: 1 where writes take turns anyway (one
-  /// lock, one file), more where a commit mostly waits for a server (the
-  /// engine then sends writes that arrive during one commit off on
-  /// another; see actors/write_lanes.hpp).
-  virtual std::size_t concurrent_write_batches() const noexcept { return 1; }
-
   /// Inserts new executions. Rows whose idempotency key exists already are
   /// not inserted: their outcome names the existing execution.
   virtual std::vector<insert_outcome>

@@ -175,10 +175,6 @@ public:
     return inner_->now();
   }
 
-  std::size_t concurrent_write_batches() const noexcept override {
-    return inner_->concurrent_write_batches();
-  }
-
   std::vector<durable::insert_outcome>
   insert(std::vector<durable::execution_record> rows) override {
     return inner_->insert(std::move(rows));

@@ -149,21 +149,6 @@ TEST_CASE("migrations are idempotent and recorded once per version") {
   CHECK(second.insert({r}).at(0).result == insert_outcome::kind::inserted);
 }
 
-TEST_CASE("the store offers the engine write_batches concurrent commits, "
-          "within 1..8") {
-  schema_guard g;
-  auto with = [&](std::size_t n) {
-    auto opts = tpg::options(g.name);
-    opts.write_batches = n;
-    return pgs::pg_store{opts}.concurrent_write_batches();
-  };
-  CHECK(pgs::pg_options{}.write_batches == 1);
-  CHECK(with(2) == 2);
-  CHECK(with(3) == 3);
-  CHECK(with(0) == 1);
-  CHECK(with(100) == 8);
-}
-
 TEST_CASE("four stores starting at once on one schema apply migrations once") {
   schema_guard g;
   constexpr int n = 4;

@@ -42,9 +42,6 @@ durable::storage::pg::pg_options options(std::string schema) {
   o.url = url();
   o.schema = schema.empty() ? unique_schema() : std::move(schema);
   o.pool_size = 2;
-  // Every engine test on PostgreSQL runs with two write lanes
-  // (actors/write_lanes.hpp): more interleavings than the default of one.
-  o.write_batches = 2;
   o.application_name = "durable_test";
   return o;
 }

@@ -522,12 +522,11 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     [=](apply_atom, transition& t) -> caf::result<write_outcome> {
       auto taken = take_locally(st, t.children);
       if (!taken) {
-        self->delegate(st->rt->writers.pick(), apply_atom::value,
-                       std::move(t));
+        self->delegate(st->rt->storage, apply_atom::value, std::move(t));
         return caf::delegated<write_outcome>{};
       }
       auto rp = self->make_response_promise<write_outcome>();
-      self->request(st->rt->writers.pick(), caf::infinite, apply_atom::value,
+      self->request(st->rt->storage, caf::infinite, apply_atom::value,
                     std::move(t))
         .then(
           [=](write_outcome& out) mutable {

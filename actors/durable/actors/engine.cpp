@@ -1,7 +1,5 @@
 #include "durable/actors/engine.hpp"
 
-#include <algorithm>
-
 #include <caf/all.hpp>
 
 #include "durable/actors/dispatcher.hpp"
@@ -12,28 +10,16 @@
 
 namespace durable::actors {
 
-namespace {
-
-/// More lanes than this would only queue on the store's connections.
-constexpr std::size_t max_write_lanes = 4;
-
-} // namespace
-
 std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
   // Actors read the handles in `rt` once they run, so the ones that use
   // other actors start lazily and are kicked after every handle is set.
   rt->timers = sys.spawn(timer_service);
-  rt->writers.open(std::clamp<std::size_t>(
-    rt->db->concurrent_write_batches(), 1, max_write_lanes));
-  for (std::size_t i = 0; i < rt->writers.size(); ++i)
-    rt->writers[i] = rt->detached_io
-                       ? sys.spawn<caf::detached>(write_lane_actor, rt, i)
-                       : sys.spawn(write_lane_actor, rt, i);
-  rt->storage = rt->writers[0];
   if (rt->detached_io) {
+    rt->storage = sys.spawn<caf::detached>(storage_actor, rt);
     rt->inserter = sys.spawn<caf::detached>(storage_actor, rt);
     rt->claimer = sys.spawn<caf::detached>(claim_actor, rt);
   } else {
+    rt->storage = sys.spawn(storage_actor, rt);
     rt->inserter = sys.spawn(storage_actor, rt);
     rt->claimer = sys.spawn(claim_actor, rt);
   }
@@ -56,15 +42,13 @@ std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
 
 void stop_engine(const runtime_ptr& rt, std::uint64_t listener_token) {
   rt->db->unsubscribe(listener_token);
-  // Handles stay set: actors that are still finishing may read them.
   for (auto* a : {&rt->dispatcher, &rt->janitor, &rt->lease_keeper,
                   &rt->storage, &rt->inserter, &rt->claimer,
-                  &rt->timers})
+                  &rt->timers}) {
+    // Handles stay set: actors that are still finishing may read them.
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-  for (std::size_t i = 1; i < rt->writers.size(); ++i)
-    if (rt->writers[i])
-      caf::anon_send_exit(rt->writers[i], caf::exit_reason::user_shutdown);
+  }
 }
 
 } // namespace durable::actors

@@ -857,7 +857,7 @@ private:
     const auto& target
       = may_take && rt_->local_claims.load(std::memory_order_relaxed)
           ? dispatcher_
-          : rt_->writers.pick();
+          : storage_;
     request(target, caf::infinite, apply_atom::value, std::move(t))
       .then(
         [this, prev, then](write_outcome& out) mutable {

@@ -244,8 +244,6 @@ void executor::shutdown() {
                                      rt->lease_keeper, rt->storage,
                                      rt->inserter, rt->claimer,
                                      rt->timers};
-    for (std::size_t i = 1; i < rt->writers.size(); ++i)
-      services.push_back(rt->writers[i]);
     for (auto& a : services)
       self->monitor(a);
     actors::stop_engine(rt, impl_->listener);
@@ -259,8 +257,6 @@ void executor::shutdown() {
   // actor; a detached actor's thread ends only once nothing refers to it.
   rt->workers->close();
   rt->storage = nullptr;
-  for (std::size_t i = 0; i < rt->writers.size(); ++i)
-    rt->writers[i] = nullptr;
   rt->inserter = nullptr;
   rt->claimer = nullptr;
   rt->lease_keeper = nullptr;

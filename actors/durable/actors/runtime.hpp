@@ -13,7 +13,6 @@
 
 #include "durable/actors/task_registry.hpp"
 #include "durable/actors/worker_pool.hpp"
-#include "durable/actors/write_lanes.hpp"
 #include "durable/options.hpp"
 #include "durable/retry.hpp"
 #include "durable/store.hpp"
@@ -27,9 +26,8 @@ inline constexpr const char* maintenance_role = "maintenance";
 /// options, the incarnation id and the handles of the service actors.
 ///
 /// Threading: fields are set before the first actor starts and only read
-/// afterwards, except `next_timer_token` and `local_claims` (atomics),
-/// `writers` (see write_lanes) and `shutdown` (a std::stop_source, itself
-/// thread-safe).
+/// afterwards, except `next_timer_token` and `local_claims` (atomics) and
+/// `shutdown` (a std::stop_source, itself thread-safe).
 struct runtime {
   std::shared_ptr<durable::store> db;
   std::shared_ptr<task_registry> tasks;
@@ -49,11 +47,7 @@ struct runtime {
   /// inserter or the storage actor. Only a hint; the dispatcher checks again.
   std::atomic<bool> local_claims{false};
 
-  /// Reads, compound operations (cancel, wake, expire) and lane 0 of
-  /// `writers`.
   caf::actor storage;
-  /// Where transitions go: `writers.pick()` (lane 0 is `storage`).
-  write_lanes writers;
   /// Enqueues (new top-level rows) are group-committed by a storage actor
   /// of their own, so they run beside the engine's transitions instead of
   /// taking turns with them; its protocol is storage_actor's.

@@ -1,7 +1,6 @@
 #include "durable/actors/storage_actor.hpp"
 
 #include <iterator>
-#include <optional>
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
@@ -33,8 +32,6 @@ struct storage_state {
   std::vector<transition> applies;
   std::vector<caf::response_promise> apply_promises;
   bool flush_scheduled = false;
-  /// Its index in runtime::writers, if it is a write lane.
-  std::optional<std::size_t> lane;
 };
 
 caf::error store_error(const std::exception& e) {
@@ -179,11 +176,11 @@ std::optional<timestamp> expire_sleepers(durable::store& db) {
   }
 }
 
-caf::behavior storage_behavior(caf::event_based_actor* self, runtime_ptr rt,
-                               std::optional<std::size_t> lane) {
+} // namespace
+
+caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
   auto st = std::make_shared<storage_state>();
   st->rt = std::move(rt);
-  st->lane = lane;
   auto& db = *st->rt->db;
   return {
     [=](insert_atom, std::vector<execution_record>& rows) {
@@ -203,12 +200,8 @@ caf::behavior storage_behavior(caf::event_based_actor* self, runtime_ptr rt,
     },
     [=](caf::flush_atom) {
       st->flush_scheduled = false;
-      if (st->lane)
-        st->rt->writers.begin(*st->lane);
       flush_inserts(*st);
       flush_applies(*st);
-      if (st->lane)
-        st->rt->writers.end(*st->lane);
     },
     [=, &db](claim_atom, const claim_request& req) -> caf::result<claim_result> {
       try {
@@ -284,17 +277,6 @@ caf::behavior storage_behavior(caf::event_based_actor* self, runtime_ptr rt,
       }
     },
   };
-}
-
-} // namespace
-
-caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
-  return storage_behavior(self, std::move(rt), std::nullopt);
-}
-
-caf::behavior write_lane_actor(caf::event_based_actor* self, runtime_ptr rt,
-                               std::size_t lane) {
-  return storage_behavior(self, std::move(rt), lane);
 }
 
 caf::behavior claim_actor(caf::event_based_actor*, runtime_ptr rt) {

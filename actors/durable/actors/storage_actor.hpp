@@ -1,7 +1,5 @@
 #pragma once
 
-#include <cstddef>
-
 #include <caf/fwd.hpp>
 
 #include "durable/actors/runtime.hpp"
@@ -38,12 +36,6 @@ namespace durable::actors {
 /// A store exception becomes a `caf::error` reply (sec::runtime_error with
 /// the message); the engine leaves the row to lease expiry.
 caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt);
-
-/// A storage actor that is lane `lane` of runtime::writers: it marks the
-/// lane busy while it commits a batch, so that writes meanwhile go to
-/// another lane (see write_lanes). Lane 0 is also runtime::storage.
-caf::behavior write_lane_actor(caf::event_based_actor* self, runtime_ptr rt,
-                               std::size_t lane);
 
 /// Runs the node's claims: `(claim, claim_request)` -> `claim_result`.
 ///

@@ -52,12 +52,6 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     ->envname("DURABLE_PG_POOL")
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
-  app.add_option("--pg-write-batches", cfg.pg_write_batches,
-                 "PostgreSQL write batches committed at once (raise "
-                 "--pg-pool with it)")
-    ->envname("DURABLE_PG_WRITE_BATCHES")
-    ->check(CLI::Range(1, 8))
-    ->capture_default_str();
   app.add_flag("--pg-no-listen", cfg.pg_no_listen,
                "Poll only: no LISTEN (behind transaction poolers)")
     ->envname("DURABLE_PG_NO_LISTEN");
@@ -146,7 +140,6 @@ std::shared_ptr<store> open_store(const node_config& cfg) {
     o.url = cfg.pg_url;
     o.schema = cfg.pg_schema;
     o.pool_size = cfg.pg_pool;
-    o.write_batches = cfg.pg_write_batches;
     o.listen = !cfg.pg_no_listen;
     o.application_name = "durable-node " + cfg.name;
     return storage::pg::postgres(std::move(o));

@@ -26,8 +26,6 @@ struct node_config {
   std::string pg_url;
   std::string pg_schema = "durable";
   std::size_t pg_pool = 4;
-  /// pg_options::write_batches.
-  std::size_t pg_write_batches = 1;
   /// Poll-only mode, for connection poolers that break LISTEN.
   bool pg_no_listen = false;
 

@@ -902,10 +902,6 @@ const std::string& pg_store::target() const noexcept {
   return impl_->target;
 }
 
-std::size_t pg_store::concurrent_write_batches() const noexcept {
-  return std::clamp<std::size_t>(impl_->opts.write_batches, 1, 8);
-}
-
 timestamp pg_store::now() {
   return impl_->now();
 }

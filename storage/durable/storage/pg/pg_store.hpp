@@ -25,17 +25,8 @@ struct pg_options {
   std::string url;
 
   /// Connections the store opens at most (1..64). Each call holds one for
-  /// its duration; more concurrent calls wait for a free one. An engine
-  /// holds up to 3 + `write_batches` at once: its write lanes (reads share
-  /// the first), inserts, claims and lease renewals.
+  /// its duration; more concurrent calls wait for a free one.
   std::size_t pool_size = 4;
-
-  /// Write batches an engine commits at the same time through this store
-  /// (1..8, store::concurrent_write_batches): with 2, while one commit
-  /// waits for the server the next batch is already on its way on another
-  /// connection. On 2 cores that made wide fan-outs faster and everything
-  /// else a little slower (more, smaller commits): storage/pg/README.md.
-  std::size_t write_batches = 1;
 
   /// The schema that holds the tables (created if missing). Tests use one
   /// schema per case; production keeps the default.
@@ -150,9 +141,6 @@ public:
   // -- durable::store ---------------------------------------------------------
 
   timestamp now() override;
-
-  /// pg_options::write_batches, clamped to 1..8.
-  std::size_t concurrent_write_batches() const noexcept override;
 
   std::vector<insert_outcome>
   insert(std::vector<execution_record> rows) override;
