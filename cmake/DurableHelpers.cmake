@@ -19,16 +19,9 @@ function(durable_add_component name)
 endfunction()
 
 # durable_link_allocator(<program>)
-# Links a program against jemalloc unless DURABLE_JEMALLOC is OFF, and tells
-# it which allocator it was built with (DURABLE_ALLOCATOR), so that what it
-# reports can be checked against what it runs on.
+# Links a program against jemalloc unless DURABLE_JEMALLOC is OFF.
 function(durable_link_allocator target)
   if(DURABLE_JEMALLOC)
     target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
-    target_compile_definitions(${target} PRIVATE
-      "DURABLE_ALLOCATOR=\"jemalloc\"")
-  else()
-    target_compile_definitions(${target} PRIVATE
-      "DURABLE_ALLOCATOR=\"glibc\"")
   endif()
 endfunction()
