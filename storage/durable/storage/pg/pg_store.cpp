@@ -517,24 +517,36 @@ void pg_store::impl::build_statements() {
     const auto rows = fmt::format("json_populate_recordset(NULL::{}, "
                                   "$2::json) AS v",
                                   t);
+    // `e.id = ANY(ids)` repeats the batch's ids as an array parameter
+    // ($ids: the same ids, in the same order) only for the planner. It
+    // guesses 100 rows for the JSON function, and a prepared statement's
+    // generic plan, made once while the table is small, then scans the
+    // whole table for a hash join and keeps doing so as the table grows:
+    // 2.5 ms instead of 0.4 for five rows among 2,800. The array makes the
+    // rows an index lookup whatever the table's size or statistics.
+    //
     // A batch: rows are updated (so locked) in the order of the JSON
     // array, which the caller sorts by id as every multi-row lock that
-    // waits in this store is ordered (see st_renew_held): a nested loop
-    // over the batch does that, and a rare other plan only risks a
-    // deadlock that run() retries.
-    const auto update
-      = fmt::format("UPDATE {t} e SET {set}, version = v.version + 1 "
-                    "FROM {rows} WHERE e.id = v.id AND e.version = v.version",
-                    fmt::arg("t", t), fmt::arg("set", set),
-                    fmt::arg("rows", rows));
+    // waits in this store is ordered (see st_renew_held): probing the
+    // batch against the rows looked up by id does that, and a rare other
+    // plan only risks a deadlock that run() retries.
+    auto update = [&](int ids) {
+      return fmt::format("UPDATE {t} e SET {set}, version = v.version + 1 "
+                         "FROM {rows} WHERE e.id = v.id AND e.version = "
+                         "v.version AND e.id = ANY(${ids}::text[])",
+                         fmt::arg("t", t), fmt::arg("set", set),
+                         fmt::arg("rows", rows), fmt::arg("ids", ids));
+    };
     add(st_apply,
         fmt::format("{update} RETURNING e.id, NULL::text, {now}, "
                     "e.lease_expires_at, e.watched",
-                    fmt::arg("update", update), fmt::arg("now", now_expr(1))));
+                    fmt::arg("update", update(3)),
+                    fmt::arg("now", now_expr(1))));
     // The same UPDATE with the batch's NOTIFY in it, for a batch that is
     // this one statement outside a transaction block (pg_store::apply):
     // $3 the channel, $4 the payload the writer expects (NULL: nothing to
-    // announce), $5 the number of transitions, $6 a resync payload. The
+    // announce), $5 the number of transitions, $6 a resync payload, $7 the
+    // ids. The
     // writer assumes that every transition applies and that no row is
     // watched; when the rows say otherwise in a way that changes what is
     // announced (fewer applied, or a watched top-level row finished), the
@@ -553,7 +565,8 @@ void pg_store::impl::build_statements() {
                     "SELECT u.id, NULL::text, {now}, u.lease_expires_at, "
                     "u.watched FROM u UNION ALL "
                     "SELECT NULL, NULL, NULL, NULL, NULL FROM n",
-                    fmt::arg("update", update), fmt::arg("now", now_expr(1)),
+                    fmt::arg("update", update(7)),
+                    fmt::arg("now", now_expr(1)),
                     fmt::arg("act", active_statuses)));
     // One transition that also needs the owner it replaces (a cancel
     // announces it): the row is locked first to read it.
@@ -561,7 +574,8 @@ void pg_store::impl::build_statements() {
         fmt::format("WITH n AS (SELECT {now} AS now), "
                     "v AS (SELECT * FROM {rows}), "
                     "old AS (SELECT e.id, e.owner FROM {t} e JOIN v ON "
-                    "e.id = v.id AND e.version = v.version FOR UPDATE OF e) "
+                    "e.id = v.id AND e.version = v.version "
+                    "WHERE e.id = ANY($3::text[]) FOR UPDATE OF e) "
                     "UPDATE {t} e SET {set}, version = v.version + 1 "
                     "FROM v, old WHERE e.id = v.id AND old.id = v.id "
                     "RETURNING e.id, old.owner, (SELECT now FROM n), "
@@ -1028,15 +1042,19 @@ void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
                                  const announcement* announce,
                                  bool own_writes) {
   auto batch = transition_columns();
-  for (const auto* t : ts)
+  std::vector<std::string> ids;
+  ids.reserve(ts.size());
+  for (const auto* t : ts) {
     batch.add(t->next, t->expected_version);
+    ids.push_back(t->next.id);
+  }
   auto res = announce
                ? exec(tx, st_apply_announce,
                       {now_param(), batch.take(), channel, announce->expected,
                        str(static_cast<std::int64_t>(ts.size())),
-                       announce->resync})
+                       announce->resync, to_array_literal(ids)})
                : exec(tx, with_owner ? st_apply_owner : st_apply,
-                      {now_param(), batch.take()});
+                      {now_param(), batch.take(), to_array_literal(ids)});
   std::unordered_map<std::string_view, std::size_t> by_id;
   for (std::size_t r = 0; r < res.size(); ++r)
     if (!res[r][0].is_null()) // st_apply_announce's notification row
