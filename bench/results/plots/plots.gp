@@ -27,4 +27,4 @@ set title 'sustained runs: executions/s per interval'
 set xlabel 'seconds since the first enqueue'
 set ylabel 'executions/s'
 set yrange [0:*]
-plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-11-27T21:48:37Z', 'sustained-1.dat' using 1:2 title 'sleepers/postgres/1 2026-11-27T21:49:27Z', 'sustained-2.dat' using 1:2 title 'simple/postgres/1 2026-11-27T22:00:18Z'
+plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-11-28T01:25:04Z', 'sustained-1.dat' using 1:2 title 'simple/postgres/1 2026-11-28T01:36:18Z'
