@@ -493,10 +493,11 @@ void pg_store::impl::build_statements() {
   add(st_claim, claim_sql);
   // Transitions: $1 now, $2 the rows as JSON (json_rows.hpp) with the
   // columns of transition_columns(), `version` holding each transition's
-  // expected version. A transition that keeps the owner never moves the
-  // lease back (a renewal may have moved it after the writer read). Both
-  // return, per applied row, what the writer does not know already: the
-  // time and the store-managed lease and `watched`.
+  // expected version, and (st_apply, st_apply_owner: $3) their ids. A
+  // transition that keeps the owner never moves the lease back (a renewal
+  // may have moved it after the writer read). Both return, per applied
+  // row, what the writer does not know already: the time and the
+  // store-managed lease and `watched`.
   {
     std::string set;
     for (auto i : transition_column_indexes()) {
@@ -545,14 +546,13 @@ void pg_store::impl::build_statements() {
     // The same UPDATE with the batch's NOTIFY in it, for a batch that is
     // this one statement outside a transaction block (pg_store::apply):
     // $3 the channel, $4 the payload the writer expects (NULL: nothing to
-    // announce), $5 the number of transitions, $6 a resync payload, $7 the
-    // ids. The
-    // writer assumes that every transition applies and that no row is
-    // watched; when the rows say otherwise in a way that changes what is
-    // announced (fewer applied, or a watched top-level row finished), the
-    // statement sends the resync instead, so no other node misses what the
-    // commit did. A last row with a NULL id stands for the notification
-    // (scanning it is what sends it).
+    // announce), $5 the number of transitions, $6 a resync payload, $7
+    // the ids. The writer assumes that every transition applies and that
+    // no row is watched; when the rows say otherwise in a way that changes
+    // what is announced (fewer applied, or a watched top-level row
+    // finished), the statement sends the resync instead, so no other node
+    // misses what the commit did. A last row with a NULL id stands for the
+    // notification (scanning it is what sends it).
     add(st_apply_announce,
         fmt::format("WITH u AS ({update} RETURNING e.id, e.lease_expires_at, "
                     "e.watched, e.parent_id, e.status), "
