@@ -8,10 +8,39 @@
 #include <string>
 #include <vector>
 
+#include "durable/error.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/list_query.hpp"
 
 namespace durable {
+
+// -- failures -----------------------------------------------------------------
+
+/// Why a store call failed, as the caller must act on it.
+enum class store_failure : std::uint8_t {
+  conflict,    ///< lost to concurrent writers too often; nothing written
+  unavailable, ///< the store could not be reached in time; nothing written
+  in_doubt,    ///< the commit may or may not have happened: re-read
+  corrupt,     ///< a stored row could not be decoded
+  fatal,       ///< any other error (a bug, schema drift, refused data)
+};
+
+std::string_view to_string(store_failure f) noexcept;
+
+/// What a store throws when a call fails. A `durable::error` (generic,
+/// internal; retryable for `conflict` and `unavailable`, whose calls
+/// committed nothing), so that code that catches those keeps working.
+class store_error : public error {
+public:
+  store_error(store_failure failure, std::string message);
+
+  store_failure failure() const noexcept {
+    return failure_;
+  }
+
+private:
+  store_failure failure_;
+};
 
 // -- requests and outcomes ----------------------------------------------------
 
@@ -60,11 +89,17 @@ enum class write_status : std::uint8_t {
   not_found, ///< no such row; nothing written
   rejected,  ///< a child's id, sleeping id or idempotency key exists
              ///< already; nothing written, `current` is the stored row
+  refused,   ///< the store could not write this transition alone (its
+             ///< data, or an error that fails it and no batch-mate);
+             ///< nothing written, `reason` says why, `current` is the
+             ///< stored row if it could be read
 };
 
 struct write_outcome {
   write_status status = write_status::not_found;
   std::optional<execution_record> current;
+  /// Why a `refused` transition was not written; empty otherwise.
+  std::string reason{};
 };
 
 /// What a dispatcher asks for.
@@ -136,12 +171,18 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 /// **Durability.** When a call returns, what it reports is committed. A call
 /// that throws committed nothing, unless the exception is
 /// `durable::error` with kind generic and the message says "in doubt": then
-/// the caller must re-read the rows concerned.
+/// the caller must re-read the rows concerned. apply() is never in doubt:
+/// its writes are guarded by version, so a store whose commit outcome is
+/// unknown re-reads the rows itself (a row that carries its transition was
+/// applied, one still at `expected_version` may be written again) and
+/// reports each as it finds it, with a `resync` to its listeners for the
+/// announcements that commit may have lost.
 ///
 /// **Atomicity.** Each insert row, each transition (with its children and
 /// cascade) and each claim row is atomic. A batch may be committed as one
-/// transaction, but one row's failure (a duplicate key, a version conflict)
-/// never fails the others.
+/// transaction, but one row's failure (a duplicate key, a version conflict,
+/// data the store cannot hold) never fails the others: apply() reports a
+/// transition that fails alone as `refused` and writes its batch-mates.
 ///
 /// **Clock.** Every time a store writes or compares comes from now(), the
 /// store's clock, never a node's.
@@ -181,8 +222,7 @@ public:
   ///   `expires_at = now + timeout`);
   /// - if `req.take_over`, rows whose lease expired (`running`
   ///   non-sleeping, or waiting for children or finalize) are taken over;
-  ///   a `running` one counts a recovery (`recoveries + 1`), a waiting
-  ///   parent does not.
+  ///   each counts a recovery (`recoveries + 1`) if it had an owner.
   /// Each claimed row gets `owner`, `lease_expires_at = now + lease` and a
   /// version bump. Two concurrent claims never take the same row.
   virtual claim_result claim(const claim_request& req) = 0;

@@ -33,18 +33,23 @@ bool renewal_due(const execution_record& r, timestamp now,
 
 void claim(execution_record& r, timestamp now, const std::string& owner,
            millis lease) {
+  const bool lost = r.status != execution_status::ready && r.owner;
   if (r.status == execution_status::ready) {
     r.status = execution_status::running;
     r.started_at = now;
     r.expires_at = now + r.timeout;
   } else if (r.status == execution_status::running) {
     // The previous owner died mid-run: run the body again, same attempt.
-    // A row without an owner was released (drained), not lost: no recovery.
-    if (r.owner)
-      r.recoveries += 1;
     r.started_at = now;
     r.expires_at = now + r.timeout;
   }
+  // A row taken from an owner whose lease ran out was lost with its node:
+  // one recovery, whether it ran a body or supervised children (a waiting
+  // parent whose inline finalize crashes its node every time must trip
+  // max_recoveries too). A row without an owner was released (drained, or
+  // handed back, which counted one itself): none.
+  if (lost)
+    r.recoveries += 1;
   r.owner = owner;
   r.lease_expires_at = now + lease;
   r.version += 1;

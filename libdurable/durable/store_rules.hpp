@@ -16,9 +16,9 @@ bool takes_lease(const execution_record& r) noexcept;
 bool is_claimable(const execution_record& r, timestamp now) noexcept;
 
 /// Applies a claim to `r`: owner, lease, version bump, and for ready rows
-/// the move to `running` (`started_at`, `expires_at`); a running row whose
-/// lease expired counts one recovery, unless it has no owner (its owner
-/// released it with `store::release_leases`).
+/// the move to `running` (`started_at`, `expires_at`); a row whose lease
+/// expired (running, or a waiting parent) counts one recovery, unless it
+/// has no owner (its owner released it with `store::release_leases`).
 void claim(execution_record& r, timestamp now, const std::string& owner,
            millis lease);
 

@@ -161,6 +161,14 @@ transition expire_sleeper(execution_record r, timestamp now) {
                 timed_out_error(), now);
 }
 
+transition hand_back(execution_record r, timestamp now) {
+  auto t = begin(std::move(r), now);
+  t.next.owner.reset();
+  t.next.lease_expires_at = now;
+  t.next.recoveries += 1;
+  return t;
+}
+
 execution_record make_child(const execution_record& parent,
                             std::string task_id, task_kind kind,
                             const task_options& opts, std::string input,

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "durable/transitions.hpp"
 #include "engine_test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -526,6 +527,48 @@ TEST_CASE("an execution recovered more than max_recoveries times fails") {
     "Task execution recovered too many times"));
   CHECK_FALSE(r.error()->retryable);
   CHECK(runs == 0);
+}
+
+TEST_CASE("a waiting parent adopted more than max_recoveries times fails") {
+  // Its node died while it waited for its (finished) child, as a node
+  // whose inline finalize crashes it would: the adopter counts a recovery
+  // and fails it past max_recoveries instead of running the finalize again.
+  auto db = durable::test::make_store();
+  auto dead = crash_row(*db, "crashy_parent", "1", 0);
+  dead.kind = durable::task_kind::parent;
+  auto child = durable::transitions::make_child(
+    dead, "crashy_child", durable::task_kind::task,
+    {.id = "crashy_child", .timeout = 10s}, "1", 0, 1, false, db->now());
+  child.status = execution_status::completed;
+  child.output = "2";
+  child.finished_at = db->now();
+  auto wait = durable::transitions::wait_for_children(dead, "\"spawned\"",
+                                                      {child}, db->now());
+  REQUIRE(db->apply({wait})[0].status == durable::write_status::applied);
+  std::this_thread::sleep_for(5ms); // the lease of 1 ms is over
+  std::atomic<int> finalized{0};
+  auto opts = test_options();
+  opts.max_recoveries = 0;
+  durable::executor exec{db, opts};
+  exec.task<int, int>({.id = "crashy_child", .timeout = 10s},
+                      [](durable::task_context&, int x) { return x; });
+  auto parent = exec.parent_task<int, std::string>(
+    {.id = "crashy_parent", .timeout = 10s},
+    [](durable::task_context&, int) {
+      return durable::parent_output<std::string>{.output = "spawned"};
+    },
+    durable::finalize(
+      [&](const durable::finalize_input<std::string, int>&) {
+        ++finalized;
+        return std::string{"finalized"};
+      }));
+  auto r = await(exec.get_handle(parent, dead.id));
+  CHECK(r.status() == execution_status::failed);
+  REQUIRE(r.error().has_value());
+  CHECK(r.error()->message.starts_with(
+    "Task execution recovered too many times"));
+  CHECK(r.execution.recoveries == 1);
+  CHECK(finalized == 0);
 }
 
 TEST_CASE("a live node renews its lease so nobody else recovers its work") {

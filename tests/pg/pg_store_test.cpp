@@ -18,6 +18,7 @@
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/schema.hpp"
+#include "durable/transitions.hpp"
 #include "support/pg_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -816,6 +817,78 @@ TEST_CASE("a claimed row that cannot be decoded fails and the rest are claimed")
   CHECK_FALSE(failed->error->retryable);
   // It is never claimed again.
   CHECK(store.claim({"de_owner", 10s, 10, {"task_a"}}).claimed.empty());
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("pg.apply_faults") {
+
+TEST_CASE("a transition the server refuses fails alone and its batch-mates "
+          "are written") {
+  // A trigger raises on one row of the batch, as invalid bytes or a check
+  // would: the batch's statement fails as a whole, and apply() writes the
+  // others one at a time.
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  std::vector<execution_record> rows;
+  for (int i = 0; i < 6; ++i)
+    rows.push_back(make_row(*store, "rf_" + std::to_string(i)));
+  store->insert(std::move(rows));
+  auto claimed = store->claim(claim_req("node_a", 10)).claimed;
+  REQUIRE(claimed.size() == 6);
+  const auto schema = pgs::quote_ident(pg.schema());
+  tpg::exec_admin("CREATE FUNCTION " + schema
+                  + ".poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.output = '\"poison\"' THEN RAISE EXCEPTION "
+                    "'poisoned row %', NEW.id; END IF; RETURN NEW; END $$");
+  tpg::exec_admin("CREATE TRIGGER poison BEFORE UPDATE ON " + schema
+                  + ".executions FOR EACH ROW EXECUTE FUNCTION " + schema
+                  + ".poison()");
+  SUBCASE("plain transitions") {
+  }
+  SUBCASE("with a transition that inserts a child") {
+    auto& spawner = claimed.front();
+    REQUIRE(spawner.id != "rf_3");
+    task_options opts;
+    opts.id = "task_a";
+    opts.timeout = 10s;
+    auto kid = transitions::make_child(spawner, "task_a", task_kind::task,
+                                       opts, "null", 0, 1, false,
+                                       store->now());
+    std::vector<transition> one;
+    one.push_back(transitions::wait_for_children(spawner, std::nullopt,
+                                                 {kid}, store->now()));
+    REQUIRE(store->apply(std::move(one))[0].status == write_status::applied);
+    spawner = *store->get(spawner.id);
+  }
+  std::vector<transition> ts;
+  for (auto& r : claimed) {
+    if (r.status == execution_status::waiting_for_children)
+      ts.push_back(transitions::finish(r, execution_status::failed,
+                                       std::nullopt,
+                                       error::non_retryable("x").info(),
+                                       store->now()));
+    else
+      ts.push_back(transitions::complete(
+        r, r.id == "rf_3" ? "\"poison\"" : "1", store->now()));
+  }
+  auto out = store->apply(std::move(ts));
+  REQUIRE(out.size() == claimed.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto& id = claimed[i].id;
+    CAPTURE(id);
+    if (id == "rf_3") {
+      CHECK(out[i].status == write_status::refused);
+      CHECK(out[i].reason.find("SQLSTATE P0001") != std::string::npos);
+      REQUIRE(out[i].current.has_value());
+      CHECK(out[i].current->status == execution_status::running);
+      CHECK(out[i].current->version == claimed[i].version);
+    } else {
+      CHECK(out[i].status == write_status::applied);
+      CHECK(store->get(id)->is_finished());
+    }
+  }
+  CHECK(store->get("rf_3")->status == execution_status::running);
 }
 
 } // TEST_SUITE

@@ -277,6 +277,8 @@ String StringMaker<durable::write_status>::convert(durable::write_status s) {
       return "not_found";
     case durable::write_status::rejected:
       return "rejected";
+    case durable::write_status::refused:
+      return "refused";
   }
   return "?";
 }

@@ -1,4 +1,5 @@
 #include "durable/store_rules.hpp"
+#include "durable/transitions.hpp"
 
 #include <string>
 
@@ -147,8 +148,36 @@ TEST_CASE("claiming a released running row counts no recovery") {
   CHECK_EQ(r.owner, "de_me");
 }
 
-TEST_CASE("claiming a waiting parent keeps its status and counts no "
+TEST_CASE("a row handed back keeps its status, loses its owner and is "
+          "claimable at once with one recovery counted") {
+  for (auto status : {execution_status::running,
+                      execution_status::waiting_for_children}) {
+    CAPTURE(status);
+    auto r = leased(status, now + lease,
+                    status == execution_status::running ? task_kind::task
+                                                        : task_kind::parent);
+    auto t = transitions::hand_back(r, now);
+    CHECK_EQ(t.expected_version, r.version);
+    CHECK_EQ(t.next.status, status);
+    CHECK_FALSE(t.next.owner.has_value());
+    CHECK_EQ(t.next.lease_expires_at, now);
+    CHECK_EQ(t.next.recoveries, r.recoveries + 1);
+    CHECK_EQ(t.next.updated_at, now);
+    auto stored = t.next;
+    stored.version = t.expected_version + 1;
+    CHECK(is_claimable(stored, now));
+    // The claim counts none of its own: the row has no owner.
+    store_rules::claim(stored, now, "de_next", lease);
+    CHECK_EQ(stored.recoveries, r.recoveries + 1);
+    CHECK_EQ(stored.owner, "de_next");
+  }
+}
+
+TEST_CASE("claiming a waiting parent keeps its status and counts a "
           "recovery") {
+  // Its owner died supervising it: counted as for a running body, so that
+  // a parent whose inline finalize crashes every adopter trips
+  // max_recoveries.
   auto r = leased(execution_status::waiting_for_children, now,
                   task_kind::parent);
   r.started_at = now - millis{50'000};
@@ -156,7 +185,7 @@ TEST_CASE("claiming a waiting parent keeps its status and counts no "
   r.waiting_for_children_started_at = now - millis{30'000};
   store_rules::claim(r, now, "de_me", lease);
   CHECK_EQ(r.status, execution_status::waiting_for_children);
-  CHECK_EQ(r.recoveries, 0);
+  CHECK_EQ(r.recoveries, 1);
   CHECK_EQ(r.started_at, now - millis{50'000});
   CHECK_EQ(r.expires_at, now - millis{20'000});
   CHECK_EQ(r.waiting_for_children_started_at, now - millis{30'000});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -67,6 +68,10 @@ struct dispatcher_state {
   std::uint64_t claimed = 0;
   std::uint64_t claims = 0;
   std::uint64_t leases_lost = 0;
+  /// Rows the last renewal found owned by this node with no execution
+  /// actor here (see sweep_orphans).
+  std::unordered_set<std::string> orphan_suspects;
+  std::uint64_t orphans_handed_back = 0;
 };
 
 using state_ptr = std::shared_ptr<dispatcher_state>;
@@ -287,6 +292,35 @@ void adopt(caf::event_based_actor* self, const state_ptr& st,
   update_hint(*st);
 }
 
+/// The write that would store `taken` failed, and whether it committed is
+/// unknown: read the rows back and start those stored as this node took
+/// them; the others give their slots back. (Left out, a stored row would
+/// stay owned by this node with no actor until the orphan sweep.)
+void adopt_as_stored(caf::event_based_actor* self, const state_ptr& st,
+                     std::shared_ptr<local_claims> taken) {
+  std::vector<std::string> ids;
+  ids.reserve(taken->rows.size());
+  for (const auto& r : taken->rows)
+    ids.push_back(r.id);
+  self->request(st->rt->storage, caf::infinite, fetch_atom::value,
+                std::move(ids))
+    .then(
+      [=](std::vector<execution_record>& stored) {
+        std::unordered_map<std::string_view, const execution_record*> by_id;
+        for (const auto& r : stored)
+          by_id.emplace(r.id, &r);
+        adopt(self, st, *taken, [&](std::size_t k) {
+          const auto& mine = taken->rows[k];
+          auto it = by_id.find(mine.id);
+          return it != by_id.end() && it->second->version == mine.version
+                 && it->second->owner == mine.owner;
+        });
+      },
+      [=](caf::error&) {
+        adopt(self, st, *taken, [](std::size_t) { return false; });
+      });
+}
+
 /// Inserts `rows` through the inserter after take_locally() took `taken`
 /// of them; `done` gets the inserter's reply, on this actor.
 void insert_taken(caf::event_based_actor* self, const state_ptr& st,
@@ -296,6 +330,11 @@ void insert_taken(caf::event_based_actor* self, const state_ptr& st,
                 std::move(rows))
     .then(
       [=](insert_reply& reply) {
+        if (!reply.error.empty()) {
+          adopt_as_stored(self, st, taken);
+          done(std::move(reply));
+          return;
+        }
         adopt(self, st, *taken, [&](std::size_t k) {
           auto i = taken->positions[k];
           return reply.error.empty() && i < reply.outcomes.size()
@@ -305,7 +344,7 @@ void insert_taken(caf::event_based_actor* self, const state_ptr& st,
         done(std::move(reply));
       },
       [=](caf::error& err) {
-        adopt(self, st, *taken, [](std::size_t) { return false; });
+        adopt_as_stored(self, st, taken);
         done(insert_reply{{}, caf::to_string(err)});
       });
 }
@@ -381,6 +420,43 @@ void route(caf::event_based_actor* self, const state_ptr& st,
         break;
     }
   }
+}
+
+/// Hands back the rows this node owns that no actor of it carries.
+///
+/// Every row a node owns must be run by one of its actors or given back:
+/// the lease keeper renews all of them, so a row whose actor never started
+/// (a claim or an insert whose reply was lost, a commit in doubt that did
+/// happen) would otherwise stay owned and unfinished until the node stops.
+/// A row is handed back when two renewals in a row found it without an
+/// actor (one could be a claim whose reply is still on its way), so within
+/// two renewal intervals.
+void sweep_orphans(caf::event_based_actor* self, const state_ptr& st,
+                   const std::vector<std::string>& renewed) {
+  std::unordered_set<std::string> suspects;
+  std::vector<std::string> orphans;
+  for (const auto& id : renewed) {
+    if (st->live.contains(id))
+      continue;
+    if (st->orphan_suspects.contains(id))
+      orphans.push_back(id);
+    else
+      suspects.insert(id);
+  }
+  st->orphan_suspects = std::move(suspects);
+  if (orphans.empty())
+    return;
+  self->request(st->rt->storage, caf::infinite, handback_atom::value,
+                std::move(orphans))
+    .then(
+      [=](std::size_t handed_back) {
+        st->orphans_handed_back += handed_back;
+        if (handed_back > 0) {
+          st->take_over = true;
+          claim(self, st);
+        }
+      },
+      [](caf::error&) {}); // the next renewal finds them again
 }
 
 /// Registers a waiter for the end of `id` (answered from the store's
@@ -468,6 +544,13 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
           ++st->leases_lost;
           self->send(x.actor, lost_atom::value);
         }
+      sweep_orphans(self, st, renewed);
+    },
+    [=](handback_atom) {
+      // An execution actor gave its row back after a failed write: claim
+      // it (or let another node) without waiting for the next poll.
+      st->take_over = true;
+      claim(self, st);
     },
     [=](watch_atom, const std::string& id) {
       return add_waiter(self, st, id, std::nullopt);
@@ -536,7 +619,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
             rp.deliver(std::move(out));
           },
           [=](caf::error& err) mutable {
-            adopt(self, st, *taken, [](std::size_t) { return false; });
+            adopt_as_stored(self, st, taken);
             rp.deliver(std::move(err));
           });
       return rp;

@@ -1,6 +1,7 @@
 #include "durable/actors/execution_actor.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 
@@ -104,6 +105,10 @@ public:
         else if (phase_ == phase::writing)
           resync_pending_ = true; // await_children reads instead
       },
+      [this](reread_atom) {
+        if (recovery_ && recovery_->applied && phase_ != phase::done)
+          reread();
+      },
       [this](lost_atom) {
         // Another node took the row over (our lease expired): stop the
         // body and drop our view without writing; the version would fence
@@ -117,7 +122,7 @@ public:
 private:
   /// `finalizing` runs an inline finalize function; `finalize_here` runs a
   /// finalize task before its row is stored (take_finalize()).
-  enum class phase { starting, running_body, finalizing, finalize_here,
+  enum class phase : std::uint8_t { starting, running_body, finalizing, finalize_here,
                      writing, supervising, done };
 
   // -- start ----------------------------------------------------------------
@@ -134,8 +139,9 @@ private:
         now()));
       return;
     }
-    if (row_.status == execution_status::running
-        && row_.recoveries > rt_->options.max_recoveries) {
+    // Taken over from dead nodes too often (a running body or a waiting
+    // parent: store_rules::claim counts both).
+    if (row_.recoveries > rt_->options.max_recoveries) {
       end_with(transitions::finish(
         row_, execution_status::failed, std::nullopt,
         execution_error{error_kind::generic,
@@ -843,6 +849,21 @@ private:
 
   // -- persistence and the end ----------------------------------------------
 
+  /// What a transition leaves in its row, to recognize it when the row is
+  /// read back after a write whose reply was an error (the commit may have
+  /// happened): the version after it, its status and its updated_at, which
+  /// this node's clock set to the microsecond.
+  struct write_mark {
+    std::uint64_t version = 0;
+    execution_status status = execution_status::ready;
+    timestamp updated_at{};
+
+    bool left_in(const execution_record& r) const noexcept {
+      return r.version == version && r.status == status
+             && r.updated_at == updated_at;
+    }
+  };
+
   template <class Then>
   void write(transition t, Then then) {
     auto prev = phase_;
@@ -858,9 +879,11 @@ private:
       = may_take && rt_->local_claims.load(std::memory_order_relaxed)
           ? dispatcher_
           : storage_;
+    const write_mark mark{t.expected_version + 1, t.next.status,
+                          t.next.updated_at};
     request(target, caf::infinite, apply_atom::value, std::move(t))
       .then(
-        [this, prev, then](write_outcome& out) mutable {
+        [this, prev, then, mark](write_outcome& out) mutable {
           if (out.status == write_status::rejected && out.current) {
             // A child's sleeping id (or key) is taken: a permanent error.
             row_ = std::move(*out.current);
@@ -872,21 +895,137 @@ private:
               now()));
             return;
           }
+          if (out.status == write_status::refused) {
+            on_refused(mark, std::move(out));
+            return;
+          }
           if (out.status != write_status::applied || !out.current) {
             end(); // cancelled or taken over: our view is stale
             return;
           }
-          if (ending_) {
-            end(); // stored; end() needs only the id, which row_ kept
-            return;
-          }
-          row_ = std::move(*out.current);
-          phase_ = prev;
-          if (row_.status != execution_status::running)
-            free_slot(); // the body's outcome is stored
-          then();
+          on_written(std::move(*out.current), prev, then);
         },
-        [this](caf::error&) { end(); }); // left to lease expiry
+        [this, prev, then, mark](caf::error&) mutable {
+          // Nothing says whether the commit happened: read the row back.
+          recover_write(mark, [this, prev, then](execution_record r) mutable {
+            on_written(std::move(r), prev, then);
+          });
+        });
+  }
+
+  /// The write that moved the row to `stored` committed.
+  template <class Then>
+  void on_written(execution_record stored, phase prev, Then& then) {
+    if (ending_) {
+      if (recovery_ && recovery_->handing_back) // the next take-over runs it
+        send(dispatcher_, handback_atom::value);
+      end(); // stored; end() needs only the id, which row_ kept
+      return;
+    }
+    row_ = std::move(stored);
+    phase_ = prev;
+    if (row_.status != execution_status::running)
+      free_slot(); // the body's outcome is stored
+    then();
+  }
+
+  // -- writes that failed ---------------------------------------------------
+  //
+  // A write whose reply is an error (the store unreachable past its
+  // reconnect timeout, a commit in doubt, a broken batch) may or may not
+  // have committed, and this node keeps renewing the row's lease either
+  // way. Ending here would strand the row: owned, renewed, and carried by
+  // no actor until the node stops. So the actor reads the row back until
+  // the store answers, and then goes on as the row says: the write
+  // committed (carry on), it did not (hand the row back to the cluster,
+  // whose next claim runs it again), or another writer moved it (end).
+
+  /// Reads the row back after a failed write marked `mark`; `applied`
+  /// continues if the row carries it.
+  void recover_write(write_mark mark,
+                     std::function<void(execution_record)> applied) {
+    recovery().mark = mark;
+    recovery_->applied = std::move(applied);
+    reread();
+  }
+
+  void reread() {
+    request(storage_, caf::infinite, fetch_atom::value, row_.id)
+      .then(
+        [this](maybe_record& r) {
+          if (phase_ != phase::done)
+            settle(std::move(r.record));
+        },
+        [this](caf::error&) {
+          // The store does not answer yet: read again after a backoff
+          // (50 ms doubling to 2 s), while the lease keeper holds the row.
+          auto& rec = *recovery_;
+          const auto delay = std::min(millis{50 << std::min(rec.rereads, 6)},
+                                      millis{2000});
+          ++rec.rereads;
+          rt_->set_timer(caf::actor_cast<caf::actor>(this),
+                         to_timespan(delay),
+                         caf::make_message(reread_atom::value));
+        });
+  }
+
+  void settle(std::optional<execution_record> stored) {
+    const auto mark = recovery_->mark;
+    auto applied = std::move(recovery_->applied);
+    recovery_->applied = nullptr;
+    recovery_->rereads = 0;
+    if (!stored) {
+      end();
+      return;
+    }
+    if (mark.left_in(*stored)) {
+      applied(std::move(*stored));
+      return;
+    }
+    if (stored->version + 1 == mark.version
+        && stored->owner == rt_->incarnation) {
+      hand_back(std::move(*stored));
+      return;
+    }
+    end(); // another writer moved it on
+  }
+
+  /// Gives the row back to the cluster (transitions::hand_back) and ends.
+  void hand_back(execution_record stored) {
+    recovery().handing_back = true;
+    end_with(transitions::hand_back(std::move(stored), now()));
+  }
+
+  /// The store refused the write alone (its data): record that as the
+  /// execution's failure, non-retryable, unless that write was refused
+  /// too or the row is not as this actor left it.
+  void on_refused(write_mark mark, write_outcome out) {
+    if (!out.current) {
+      recover_write(mark, [this](execution_record) { end(); });
+      return;
+    }
+    if (out.current->version + 1 != mark.version) {
+      end();
+      return;
+    }
+    auto& rec = recovery();
+    if (rec.handing_back || rec.refusal_stored) {
+      // Even this small write was refused: the row cannot be moved by
+      // this node. Hand it back once; if that is refused, leave it.
+      if (rec.handing_back)
+        end();
+      else
+        hand_back(std::move(*out.current));
+      return;
+    }
+    rec.refusal_stored = true;
+    ending_ = true;
+    end_with(transitions::finish(
+      std::move(*out.current), execution_status::failed, std::nullopt,
+      non_retryable(fmt::format("Task execution outcome could not be "
+                                "stored: {}",
+                                out.reason)),
+      now()));
   }
 
   void end_with(transition t) {
@@ -973,24 +1112,10 @@ private:
   caf::actor dispatcher_;
   execution_record row_;
   task_definition_ptr def_;
+  // The flags sit together in one word (see the size check below).
   bool slot_held_;
   phase phase_ = phase::starting;
-  /// Set when a body runs on the worker pool; stopping it is a no-op
-  /// otherwise (an inline body cannot be interrupted).
-  std::stop_source cancel_{std::nostopstate};
-  std::shared_ptr<std::atomic<int>> ticket_;
-  std::uint64_t timeout_token_ = 0;
-  std::uint64_t recheck_token_ = 0;
-  int remaining_ = 0;
   bool checking_ = false;
-  /// Children announced finished while a write or a read was in flight
-  /// (the write may be storing them; the read may predate their end).
-  std::vector<std::string> announced_;
-  /// Children announced finished with their rows, by id: what a read of
-  /// them would return. Used and dropped once all awaited are here; only
-  /// supervisors allocate it (an actor per running execution stays small).
-  using finished_rows = std::unordered_map<std::string, finished_row>;
-  std::unique_ptr<finished_rows> finished_;
   /// A resync came during a write: read the children after it instead of
   /// counting on announcements, which may have been lost.
   bool resync_pending_ = false;
@@ -1002,6 +1127,21 @@ private:
   /// A take of the finalize task is in flight; stop() waits for it.
   bool taking_ = false;
   bool stop_after_take_ = false;
+  /// Set when a body runs on the worker pool; stopping it is a no-op
+  /// otherwise (an inline body cannot be interrupted).
+  std::stop_source cancel_{std::nostopstate};
+  std::shared_ptr<std::atomic<int>> ticket_;
+  std::uint64_t timeout_token_ = 0;
+  std::uint64_t recheck_token_ = 0;
+  int remaining_ = 0;
+  /// Children announced finished while a write or a read was in flight
+  /// (the write may be storing them; the read may predate their end).
+  std::vector<std::string> announced_;
+  /// Children announced finished with their rows, by id: what a read of
+  /// them would return. Used and dropped once all awaited are here; only
+  /// supervisors allocate it (an actor per running execution stays small).
+  using finished_rows = std::unordered_map<std::string, finished_row>;
+  std::unique_ptr<finished_rows> finished_;
   /// A finalize task run here (take_finalize()): the parent's run output
   /// that waits with it, and its row once the dispatcher took it (claimed
   /// by this node, not yet stored). Allocated only while it runs, so that
@@ -1011,6 +1151,27 @@ private:
     std::optional<execution_record> row;
   };
   std::unique_ptr<finalize_run> fin_;
+  /// What is known of writes that failed (see recover_write()); allocated
+  /// by the first such write only, so that an actor per running execution
+  /// stays small.
+  struct write_recovery {
+    /// The failed write whose row is being read back, and what follows if
+    /// it committed (null while no read-back is due).
+    write_mark mark;
+    std::function<void(execution_record)> applied;
+    int rereads = 0;
+    /// The write in flight hands the row back (hand_back()).
+    bool handing_back = false;
+    /// The write in flight records that the store refused the outcome.
+    bool refusal_stored = false;
+  };
+  std::unique_ptr<write_recovery> recovery_;
+
+  write_recovery& recovery() {
+    if (!recovery_)
+      recovery_ = std::make_unique<write_recovery>();
+    return *recovery_;
+  }
 };
 
 // Every running execution holds one of these. jemalloc (docs/allocator.md)

@@ -55,6 +55,8 @@ using renewed_atom = caf::atom_constant<caf::atom("renewed")>;
 using leader_atom = caf::atom_constant<caf::atom("leader")>;
 using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
 using take_atom = caf::atom_constant<caf::atom("take")>;
+using reread_atom = caf::atom_constant<caf::atom("reread")>;
+using handback_atom = caf::atom_constant<caf::atom("handback")>;
 
 // -- payload types ----------------------------------------------------------
 

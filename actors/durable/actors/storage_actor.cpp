@@ -54,7 +54,7 @@ struct storage_state {
     : rt(std::move(r)), siblings(rt->incarnation) {}
 };
 
-caf::error store_error(const std::exception& e) {
+caf::error error_reply(const std::exception& e) {
   return caf::make_error(caf::sec::runtime_error, e.what());
 }
 
@@ -151,7 +151,7 @@ void flush_applies(storage_state& st) {
           caf::sec::runtime_error, "the store returned no outcome"));
   } catch (const std::exception& e) {
     for (auto& rp : st.apply_promises)
-      rp.deliver(store_error(e));
+      rp.deliver(error_reply(e));
   }
   st.apply_promises.clear();
 }
@@ -217,6 +217,22 @@ std::optional<timestamp> expire_sleepers(durable::store& db) {
   }
 }
 
+/// Hands back each of `ids` that `owner` still owns and has not finished
+/// (transitions::hand_back); returns how many it handed back.
+std::size_t hand_back(durable::store& db, const std::string& owner,
+                      const std::vector<std::string>& ids) {
+  std::size_t handed_back = 0;
+  for (const auto& id : ids) {
+    auto row = db.get(id);
+    if (!row || row->is_finished() || row->owner != owner)
+      continue;
+    auto out = db.apply({transitions::hand_back(std::move(*row), db.now())});
+    if (out[0].status == write_status::applied)
+      ++handed_back;
+  }
+  return handed_back;
+}
+
 } // namespace
 
 caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
@@ -257,21 +273,34 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
       try {
         return db.claim(req);
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
     [=, &db](fetch_atom, const std::string& id) -> caf::result<maybe_record> {
       try {
         return maybe_record{db.get(id)};
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
+      }
+    },
+    [=, &db](fetch_atom, const std::vector<std::string>& ids)
+      -> caf::result<std::vector<execution_record>> {
+      try {
+        std::vector<execution_record> rows;
+        rows.reserve(ids.size());
+        for (const auto& id : ids)
+          if (auto r = db.get(id))
+            rows.push_back(std::move(*r));
+        return rows;
+      } catch (const std::exception& e) {
+        return error_reply(e);
       }
     },
     [=, &db](watch_atom, const std::string& id) -> caf::result<maybe_record> {
       try {
         return maybe_record{db.watch(id)};
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
     [=, &db](children_atom, const std::string& parent_id)
@@ -279,7 +308,7 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
       try {
         return db.children_of(parent_id);
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
     [=, &db](cancel_atom, const std::string& id) -> caf::result<maybe_record> {
@@ -292,21 +321,21 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
             return transitions::cancel(r, db.now());
           })};
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
     [=, &db](wake_atom, const wake_request& req) -> caf::result<wake_reply> {
       try {
         return wake(db, req);
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
     [=, &db](expire_atom) -> caf::result<maybe_time> {
       try {
         return maybe_time{expire_sleepers(db)};
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
     [=, &db](release_atom) -> caf::result<std::size_t> {
@@ -316,14 +345,22 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
         db.try_lead(maintenance_role, st->rt->incarnation, millis{0});
         return db.release_leases(st->rt->incarnation);
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
+      }
+    },
+    [=, &db](handback_atom, const std::vector<std::string>& ids)
+      -> caf::result<std::size_t> {
+      try {
+        return hand_back(db, st->rt->incarnation, ids);
+      } catch (const std::exception& e) {
+        return error_reply(e);
       }
     },
     [=, &db](erase_atom, const std::string& id) -> caf::result<bool> {
       try {
         return db.erase(id);
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
   };
@@ -335,7 +372,7 @@ caf::behavior claim_actor(caf::event_based_actor*, runtime_ptr rt) {
       try {
         return rt->db->claim(req);
       } catch (const std::exception& e) {
-        return store_error(e);
+        return error_reply(e);
       }
     },
   };

@@ -32,6 +32,7 @@ namespace durable::actors {
 /// - `(claim, claim_request)` -> `claim_result` (the engine sends claims to
 ///   claim_actor instead; this stays for callers with one handle);
 /// - `(fetch, id)`, `(watch, id)` -> `maybe_record`;
+/// - `(fetch, vector<id>)` -> `vector<execution_record>`: those that exist;
 /// - `(children, parent_id)` -> `vector<execution_record>`;
 /// - `(cancel, id)` -> `maybe_record`: cancels an unfinished execution and
 ///   its unfinished descendants; a finished one is returned unchanged;
@@ -40,6 +41,8 @@ namespace durable::actors {
 ///   sleeper deadline;
 /// - `(release)` -> `size_t`: hands this node's leases back, and the
 ///   maintenance role if it held it;
+/// - `(handback, ids)` -> `size_t`: hands back those of the rows that this
+///   node owns and that are unfinished (transitions::hand_back);
 /// - `(erase, id)` -> `bool`.
 /// A store exception becomes a `caf::error` reply (sec::runtime_error with
 /// the message); the engine leaves the row to lease expiry.

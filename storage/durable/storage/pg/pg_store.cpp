@@ -443,7 +443,7 @@ void pg_store::impl::build_statements() {
       "    ELSE e.started_at END,"
       "  expires_at = CASE WHEN e.status IN ('ready', 'running') "
       "    THEN n.now + e.timeout_ms * 1000 ELSE e.expires_at END,"
-      "  recoveries = e.recoveries + CASE WHEN e.status = 'running' AND "
+      "  recoveries = e.recoveries + CASE WHEN e.status <> 'ready' AND "
       "    e.owner IS NOT NULL THEN 1 ELSE 0 END,"
       "  owner = $3, lease_expires_at = n.now + $4::bigint,"
       "  version = e.version + 1, updated_at = n.now"
@@ -644,9 +644,11 @@ void pg_store::impl::prepare(pqxx::connection& c) {
 }
 
 void pg_store::impl::fail(const char* op, const std::string& what,
-                          const char* kind) {
-  throw durable::error(fmt::format("PostgreSQL store ({}): {} {}: {}", target,
-                                   op, kind, what));
+                          store_failure failure) {
+  const char* kind = failure == store_failure::in_doubt ? "is in doubt"
+                                                         : "failed";
+  throw store_error(failure, fmt::format("PostgreSQL store ({}): {} {}: {}",
+                                         target, op, kind, what));
 }
 
 template <class Txn, class F>
@@ -695,7 +697,7 @@ auto pg_store::impl::run(const char* op, mode m, F&& body)
           }
           fail(op, fmt::format("{} (gave up after {} attempts)", f.what,
                                conflicts),
-               "failed");
+               store_failure::conflict);
         case failure_kind::reconnect:
           if (std::chrono::steady_clock::now() < deadline) {
             pause();
@@ -704,13 +706,13 @@ auto pg_store::impl::run(const char* op, mode m, F&& body)
           fail(op,
                fmt::format("{}; server unreachable for {} ms", one_line(f.what),
                            opts.reconnect_timeout.count()),
-               "failed");
+               store_failure::unavailable);
         case failure_kind::in_doubt:
           fail(op,
                f.what + "; the outcome is in doubt: re-read the rows concerned",
-               "is in doubt");
+               store_failure::in_doubt);
         case failure_kind::fatal:
-          fail(op, one_line(f.what), "failed");
+          fail(op, one_line(f.what), store_failure::fatal);
       }
     }
   }
@@ -1198,6 +1200,118 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   if (ts.empty())
     return {};
   auto& d = *impl_;
+  try {
+    return d.apply_batch(ts);
+  } catch (const store_error& e) {
+    switch (e.failure()) {
+      case store_failure::in_doubt:
+        return d.settle_in_doubt(ts);
+      case store_failure::fatal:
+        // One row's data (invalid bytes, a trigger's error, a check) fails
+        // the statement of the whole batch: apply each alone, so that only
+        // the rows that fail by themselves are refused.
+        return d.apply_each(ts, e.what());
+      default:
+        throw; // unavailable or conflicting: nothing written, for any row
+    }
+  }
+}
+
+std::vector<write_outcome>
+pg_store::impl::settle_in_doubt(std::vector<transition>& ts) {
+  // The commit may have happened. Every transition is guarded by its
+  // version, so each row read back tells what became of it: one that
+  // carries its transition was written (with its children and cascade,
+  // in the same commit); one still at its expected version was not, and
+  // may be written again; any other lost to another writer. The
+  // announcements of a commit that did happen are lost: resync.
+  std::vector<std::string> ids;
+  ids.reserve(ts.size());
+  for (const auto& t : ts)
+    ids.push_back(t.next.id);
+  std::unordered_map<std::string, execution_record> stored;
+  run<pqxx::nontransaction>(
+    "apply (re-read after a commit in doubt)", mode::idempotent,
+    [&](pqxx::nontransaction& tx) {
+      stored.clear();
+      for (const auto& row : exec(tx, st_get_many, {to_array_literal(ids)})) {
+        auto r = decode(row);
+        auto id = r.id;
+        stored.emplace(std::move(id), std::move(r));
+      }
+      return true;
+    });
+  std::vector<write_outcome> out(ts.size());
+  std::vector<transition> again;
+  std::vector<std::size_t> again_at;
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    auto it = stored.find(ts[i].next.id);
+    if (it == stored.end()) {
+      out[i] = {write_status::not_found, std::nullopt};
+    } else if (carries(it->second, ts[i])) {
+      out[i] = {write_status::applied, std::move(it->second)};
+    } else if (it->second.version == ts[i].expected_version) {
+      again_at.push_back(i);
+      again.push_back(std::move(ts[i]));
+    } else {
+      out[i] = {write_status::conflict, std::move(it->second)};
+    }
+  }
+  if (!again.empty()) {
+    auto retried = apply_batch(again);
+    for (std::size_t k = 0; k < again_at.size() && k < retried.size(); ++k)
+      out[again_at[k]] = std::move(retried[k]);
+  }
+  store_event resync;
+  resync.kind = store_event::type::resync;
+  notify({resync});
+  return out;
+}
+
+std::vector<write_outcome>
+pg_store::impl::apply_each(std::vector<transition>& ts,
+                           const std::string& batch_error) {
+  std::vector<write_outcome> out(ts.size());
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    std::vector<transition> one;
+    one.push_back(std::move(ts[i]));
+    if (ts.size() == 1) {
+      out[i].reason = batch_error; // it failed alone already
+    } else {
+      try {
+        out[i] = std::move(apply_batch(one).front());
+        continue;
+      } catch (const store_error& e) {
+        if (e.failure() == store_failure::in_doubt) {
+          out[i] = std::move(settle_in_doubt(one).front());
+          continue;
+        }
+        if (e.failure() != store_failure::fatal)
+          throw;
+        out[i].reason = e.what();
+      }
+    }
+    out[i].status = write_status::refused;
+    // The row as stored, so that the writer can record why it failed.
+    try {
+      out[i].current = run<pqxx::nontransaction>(
+        "apply (read a refused row)", mode::idempotent,
+        [&](pqxx::nontransaction& tx) -> std::optional<execution_record> {
+          auto res = exec(tx, st_get, {one.front().next.id});
+          if (res.empty())
+            return std::nullopt;
+          return decode(res[0]);
+        });
+    } catch (const std::exception&) {
+      // Left without it: the writer re-reads.
+    }
+  }
+  return out;
+}
+
+std::vector<write_outcome>
+pg_store::impl::apply_batch(std::vector<transition>& ts) {
+  auto& d = *this;
   const bool want = d.wants_events();
   std::vector<store_event> events;
   d.lower_floors(d.floors.needed(ts));

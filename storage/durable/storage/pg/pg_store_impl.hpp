@@ -111,8 +111,26 @@ struct pg_store::impl {
   auto run(const char* op, mode m, F&& body) -> decltype(body(
     std::declval<Txn&>()));
 
+  /// pg_store::apply's work: one batch as one commit (or one statement).
+  /// Reads `ts` and moves the rows out of it only once it committed, so
+  /// that a batch that failed can be settled or split by the callers below.
+  std::vector<write_outcome> apply_batch(std::vector<transition>& ts);
+
+  /// The outcomes of a batch whose commit is in doubt, from the rows read
+  /// back (a row carrying its transition was written; one still at its
+  /// expected version is written again); announces a resync.
+  std::vector<write_outcome> settle_in_doubt(std::vector<transition>& ts);
+
+  /// A batch that failed with a fatal error, applied one transition at a
+  /// time: those that fail alone are `refused` (with the stored row), the
+  /// others written. `batch_error` is the batch's failure, the reason of a
+  /// batch of one.
+  std::vector<write_outcome> apply_each(std::vector<transition>& ts,
+                                        const std::string& batch_error);
+
+  /// Throws the store_error of a failed `op`.
   [[noreturn]] void fail(const char* op, const std::string& what,
-                         const char* kind);
+                         store_failure failure);
 
   // -- owner leases -----------------------------------------------------------
 

@@ -1,0 +1,158 @@
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "durable/forwarding_store.hpp"
+
+namespace durable::test {
+
+/// How a faulty_store fails a call it was told to fail.
+enum class fault {
+  /// Throws store_error(unavailable) before the call reaches the store:
+  /// nothing is written (a server unreachable past its reconnect timeout).
+  unavailable,
+  /// Lets the call commit, then throws store_error(in_doubt): the writer
+  /// cannot tell that it happened (a connection lost during COMMIT).
+  in_doubt,
+};
+
+/// A store decorator that fails chosen calls, for tests of what the engine
+/// does when a write fails, commits in doubt, or is refused for one row.
+/// Thread-safe; every fault is armed for a number of calls and then gone.
+class faulty_store final : public forwarding_store {
+public:
+  using transition_test = std::function<bool(const transition&)>;
+
+  explicit faulty_store(std::shared_ptr<store> inner)
+    : forwarding_store(std::move(inner)) {
+  }
+
+  /// The next `times` apply() calls whose batch holds a transition that
+  /// passes `test` fail with `f`, the whole batch.
+  void fail_applies(transition_test test, fault f, int times = 1) {
+    std::lock_guard guard{mtx_};
+    apply_test_ = std::move(test);
+    apply_fault_ = f;
+    apply_faults_left_ = times;
+  }
+
+  /// The next `times` claim() calls that take at least one row fail with
+  /// `f` (an `unavailable` one takes nothing).
+  void fail_claims(fault f, int times = 1) {
+    std::lock_guard guard{mtx_};
+    claim_fault_ = f;
+    claim_faults_left_ = times;
+  }
+
+  /// From now on every transition that passes `test` is refused
+  /// (write_status::refused, with the stored row) and not written; the
+  /// others of its batch are.
+  void refuse(transition_test test) {
+    std::lock_guard guard{mtx_};
+    refuse_test_ = std::move(test);
+  }
+
+  /// How many calls failed or transitions were refused so far.
+  int faults() const {
+    std::lock_guard guard{mtx_};
+    return faults_;
+  }
+
+  std::vector<write_outcome> apply(std::vector<transition> ts) override {
+    std::optional<fault> f;
+    transition_test refuse_test;
+    {
+      std::lock_guard guard{mtx_};
+      if (apply_faults_left_ > 0
+          && std::any_of(ts.begin(), ts.end(), apply_test_)) {
+        --apply_faults_left_;
+        ++faults_;
+        f = apply_fault_;
+      }
+      refuse_test = refuse_test_;
+    }
+    if (f == fault::unavailable)
+      throw store_error(store_failure::unavailable,
+                        "faulty_store: apply failed before the store");
+    auto out = refuse_test ? apply_refusing(std::move(ts), refuse_test)
+                           : inner()->apply(std::move(ts));
+    if (f == fault::in_doubt)
+      throw store_error(store_failure::in_doubt,
+                        "faulty_store: apply committed, then its reply was "
+                        "lost; the outcome is in doubt");
+    return out;
+  }
+
+  claim_result claim(const claim_request& req) override {
+    std::optional<fault> f;
+    {
+      std::lock_guard guard{mtx_};
+      if (claim_faults_left_ > 0)
+        f = claim_fault_;
+    }
+    if (f == fault::unavailable) {
+      take_claim_fault();
+      throw store_error(store_failure::unavailable,
+                        "faulty_store: claim failed before the store");
+    }
+    auto res = inner()->claim(req);
+    if (f == fault::in_doubt && !res.claimed.empty() && take_claim_fault())
+      throw store_error(store_failure::in_doubt,
+                        "faulty_store: claim committed, then its reply was "
+                        "lost; the outcome is in doubt");
+    return res;
+  }
+
+private:
+  bool take_claim_fault() {
+    std::lock_guard guard{mtx_};
+    if (claim_faults_left_ <= 0)
+      return false;
+    --claim_faults_left_;
+    ++faults_;
+    return true;
+  }
+
+  std::vector<write_outcome> apply_refusing(std::vector<transition> ts,
+                                            const transition_test& test) {
+    std::vector<write_outcome> out(ts.size());
+    std::vector<transition> rest;
+    std::vector<std::size_t> rest_at;
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      if (test(ts[i])) {
+        out[i] = {write_status::refused, inner()->get(ts[i].next.id),
+                  "faulty_store: refused this transition"};
+        std::lock_guard guard{mtx_};
+        ++faults_;
+      } else {
+        rest_at.push_back(i);
+        rest.push_back(std::move(ts[i]));
+      }
+    }
+    if (!rest.empty()) {
+      auto written = inner()->apply(std::move(rest));
+      for (std::size_t k = 0; k < written.size(); ++k)
+        out[rest_at[k]] = std::move(written[k]);
+    }
+    return out;
+  }
+
+  mutable std::mutex mtx_;
+  transition_test apply_test_;
+  fault apply_fault_ = fault::unavailable;
+  int apply_faults_left_ = 0;
+  fault claim_fault_ = fault::unavailable;
+  int claim_faults_left_ = 0;
+  transition_test refuse_test_;
+  int faults_ = 0;
+};
+
+} // namespace durable::test
