@@ -1,5 +1,7 @@
 #include "durable/utf8.hpp"
 
+#include "durable/transitions.hpp"
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -153,6 +155,40 @@ TEST_CASE("random bytes: the oracle agrees, sanitize is storable and "
     REQUIRE(sanitize(clean) == clean);
     if (is_storable(s))
       REQUIRE(clean == s);
+  }
+}
+
+TEST_CASE("every error a transition stores is storable text") {
+  task_options o;
+  o.id = "t";
+  o.timeout = millis{1000};
+  o.retry.max_attempts = 1;
+  const auto now = from_micros(1'700'000'000'000'000);
+  auto row = make_execution("t", task_kind::task, o, "null", now);
+  row.status = execution_status::running;
+  const execution_error bad{error_kind::generic, std::string{"x\xFF\0y", 4},
+                            true, false};
+  const auto want = "x" + fffd + fffd + "y";
+
+  SUBCASE("a run failed and retried") {
+    auto t = transitions::fail_run(row, bad, now, millis{0});
+    CHECK(t.next.status == execution_status::ready);
+    REQUIRE(t.next.error.has_value());
+    CHECK(t.next.error->message == want);
+    CHECK(t.next.error->retryable);
+  }
+  SUBCASE("a run failed for good") {
+    row.attempt = 1;
+    auto t = transitions::fail_run(row, bad, now, millis{0});
+    CHECK(t.next.status == execution_status::failed);
+    REQUIRE(t.next.error.has_value());
+    CHECK(t.next.error->message == want);
+  }
+  SUBCASE("an execution finished with an error") {
+    auto t = transitions::finish(row, execution_status::failed, std::nullopt,
+                                 bad, now);
+    REQUIRE(t.next.error.has_value());
+    CHECK(t.next.error->message == want);
   }
 }
 
