@@ -109,8 +109,8 @@ TEST_CASE("a retried body keeps its 0xFF message as U+FFFD between "
 
 // -- outputs ----------------------------------------------------------------
 
-TEST_CASE("an output that is not valid UTF-8 fails its own execution, "
-          "never retried") {
+TEST_CASE("an output that is not valid UTF-8 fails its own execution "
+          "and is never retried") {
   durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> raw_runs{0};
   exec.add(raw_task("raw_bad_output", [&](durable::task_context&,
@@ -229,8 +229,8 @@ TEST_CASE("a refused input does not fail other callers' enqueues") {
   }
 }
 
-TEST_CASE("a parent asking for a child with an invalid input fails, never "
-          "retried") {
+TEST_CASE("a parent asking for a child with an invalid input fails and "
+          "is never retried") {
   durable::executor exec{durable::test::make_store(), fast()};
   std::atomic<int> leaf_runs{0};
   auto leaf = exec.task<std::string, int>(
@@ -281,7 +281,7 @@ TEST_CASE("a parent asking for a child with an invalid input fails, never "
 
 // -- sleeping tasks ---------------------------------------------------------
 
-TEST_CASE("sleeping ids, wake outputs and wake errors follow the rule") {
+TEST_CASE("sleeping ids and wake outputs and errors follow the rule") {
   durable::executor exec{durable::test::make_store(), fast()};
   auto s = exec.sleeping_task<std::string>({.id = "nap", .timeout = 60s});
 

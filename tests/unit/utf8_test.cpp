@@ -135,7 +135,7 @@ TEST_CASE("each maximal ill-formed subpart becomes one U+FFFD") {
   }
 }
 
-TEST_CASE("random bytes: the oracle agrees, sanitize is storable and "
+TEST_CASE("random bytes: the oracle agrees and sanitize is storable and "
           "idempotent") {
   std::mt19937 gen{20240611};
   // Mostly high bytes, so that well-formed sequences occur too.
