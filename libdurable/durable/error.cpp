@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "durable/utf8.hpp"
+
 namespace durable {
 
 namespace {
@@ -109,6 +111,8 @@ execution_error to_execution_error(std::exception_ptr ep,
   }
   if (!prefix.empty())
     result.message = std::string{prefix} + ": " + result.message;
+  // what() may quote anything: a file name, a locale's strerror, input.
+  result.message = utf8::sanitize(std::move(result.message));
   return result;
 }
 

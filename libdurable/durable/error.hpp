@@ -21,6 +21,9 @@
 ///   refused call never changes a stored execution.
 ///
 /// Both use the same four kinds and the reference implementation's messages.
+/// A stored message is always valid UTF-8: whatever a body threw, invalid
+/// bytes become U+FFFD before the error reaches a store (utf8.hpp), so one
+/// odd message never fails the commit of other executions.
 /// A task body signals a non-retryable failure by throwing `durable::error`
 /// with `retryable() == false`; any other exception is retryable (a plain
 /// exception is assumed to be transient), and cancellation is never retried.
@@ -99,6 +102,8 @@ private:
 /// `durable::error` keeps its kind and flags, any other exception becomes a
 /// retryable generic error with its `what()`, anything else a retryable
 /// "Unknown error". `prefix`, when not empty, is put before the message.
+/// The message is made storable text (utf8.hpp): invalid UTF-8 and NUL
+/// bytes become U+FFFD.
 execution_error to_execution_error(std::exception_ptr ep,
                                    std::string_view prefix = {});
 

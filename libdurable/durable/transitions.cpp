@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/ids.hpp"
+#include "durable/utf8.hpp"
 
 namespace durable::transitions {
 
@@ -14,6 +15,14 @@ transition begin(execution_record&& r, timestamp now) {
   t.next = std::move(r);
   t.next.updated_at = now;
   return t;
+}
+
+/// Every error the engine stores passes here: a message may quote what a
+/// body threw, a wake-up's caller or a child's task id, and one invalid
+/// byte would fail the whole commit it shares on PostgreSQL.
+execution_error storable(execution_error e) {
+  e.message = utf8::sanitize(std::move(e.message));
+  return e;
 }
 
 void release_lease(execution_record& r) {
@@ -49,7 +58,7 @@ transition fail_run(execution_record r, execution_error e,
   auto& n = t.next;
   n.status = execution_status::ready;
   n.attempt += 1;
-  n.error = std::move(e);
+  n.error = storable(std::move(e));
   n.start_at = now + delay;
   n.started_at.reset();
   n.expires_at.reset();
@@ -65,7 +74,8 @@ transition finish(execution_record r, execution_status status,
   auto& n = t.next;
   n.status = status;
   n.output = std::move(output);
-  n.error = is_errored(status) ? std::move(e) : std::nullopt;
+  n.error = is_errored(status) && e ? std::optional{storable(std::move(*e))}
+                                     : std::nullopt;
   n.finished_at = now;
   n.closed_at = now;
   n.run_output.reset();
@@ -198,7 +208,10 @@ std::string children_outcome(const std::optional<std::string>& run_output,
     list.push_back(std::move(entry));
   }
   out["children"] = std::move(list);
-  return out.dump();
+  // Replace rather than throw: a row stored before outputs and messages
+  // were checked (utf8.hpp) may still hold invalid UTF-8, and a throw here
+  // would strand the parent.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 } // namespace durable::transitions

@@ -14,6 +14,11 @@
 ///
 /// The row is taken by value: it becomes the transition's `next`, so a
 /// caller that no longer needs its copy moves it in and nothing is copied.
+///
+/// An error a transition stores (fail_run, finish and those built on them)
+/// has its message made storable text first (utf8.hpp: invalid UTF-8 and
+/// NUL become U+FFFD), whoever built it. Outputs and inputs are not
+/// touched here: the engine refuses them before (utf8.hpp has the rule).
 namespace durable::transitions {
 
 /// `running` -> `completed` with `output` (JSON text).

@@ -22,10 +22,19 @@ namespace durable {
 
 // -- payloads -----------------------------------------------------------------
 
-/// Serializes a value to the stored JSON text.
+/// Serializes a value to the stored JSON text. Throws durable::error
+/// (non-retryable) naming the problem when the value cannot be stored: a
+/// string in it that is not valid UTF-8 (nlohmann's type_error 316) is
+/// refused, never replaced (utf8.hpp has the rule). So a typed enqueue of
+/// such an input is refused to its caller, and a body returning such an
+/// output fails without retries (the same value would fail again).
 template <class T>
 std::string to_payload(const T& x) {
-  return nlohmann::json(x).dump();
+  try {
+    return nlohmann::json(x).dump();
+  } catch (const nlohmann::json::type_error& e) {
+    throw error::non_retryable(std::string{"Invalid payload: "} + e.what());
+  }
 }
 
 /// Parses stored JSON text into `T`. Throws durable::error (non-retryable)

@@ -152,6 +152,19 @@ TEST_CASE("to_execution_error puts a non-empty prefix before the message") {
   CHECK_EQ(convert(std::runtime_error{"boom"}, "").message, "boom");
 }
 
+TEST_CASE("to_execution_error replaces invalid UTF-8 and NUL with U+FFFD") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK_EQ(convert(std::runtime_error{"open caf\xFF.txt"}).message,
+           "open caf" + fffd + ".txt");
+  auto e = convert(error::not_found(std::string{"a\0b", 3}));
+  CHECK_EQ(e.message, "a" + fffd + "b");
+  CHECK_EQ(e.kind, error_kind::not_found); // kind and flags kept
+  CHECK_EQ(convert(std::runtime_error{"x"}, "step \xC3").message,
+           "step " + fffd + ": x");
+  CHECK_EQ(convert(std::runtime_error{"caf\xC3\xA9"}).message,
+           "caf\xC3\xA9");
+}
+
 TEST_CASE("execution_error round-trips through JSON with stored names") {
   execution_error e{error_kind::timed_out, "late", true, true};
   nlohmann::json j = e;

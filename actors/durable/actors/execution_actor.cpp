@@ -11,6 +11,7 @@
 
 #include "durable/actors/messages.hpp"
 #include "durable/transitions.hpp"
+#include "durable/utf8.hpp"
 
 namespace durable::actors {
 
@@ -284,18 +285,21 @@ private:
     end_with(transitions::fail_run(take_row(), std::move(e), now(), delay));
   }
 
-  /// The error of an output over `max_output_bytes`, if it is.
-  std::optional<execution_error> oversized(const std::string& output) const {
+  /// The error of an output over `max_output_bytes` or not storable text
+  /// (utf8.hpp), if it is: never retried, the same output would fail again.
+  std::optional<execution_error> refused(const std::string& output) const {
     auto cap = rt_->options.max_output_bytes;
-    if (output.size() <= cap)
-      return std::nullopt;
-    return non_retryable(fmt::format("Serialized data size exceeds maximum "
-                                     "allowed size [size={}] [maxSize={}]",
-                                     output.size(), cap));
+    if (output.size() > cap)
+      return non_retryable(fmt::format("Serialized data size exceeds maximum "
+                                       "allowed size [size={}] [maxSize={}]",
+                                       output.size(), cap));
+    if (auto why = utf8::problem("Output", output))
+      return non_retryable(std::move(*why));
+    return std::nullopt;
   }
 
   bool check_output(const std::string& output) {
-    auto e = oversized(output);
+    auto e = refused(output);
     if (!e)
       return true;
     end_with(transitions::finish(row_, execution_status::failed, std::nullopt,
@@ -430,7 +434,7 @@ private:
                                   now(), delay);
     } else {
       auto output = std::move(out.output).value_or("null");
-      if (auto e = oversized(output))
+      if (auto e = refused(output))
         ran = transitions::finish(std::move(fin), execution_status::failed,
                                   std::nullopt, std::move(e), now());
       else
@@ -492,6 +496,9 @@ private:
           "Serialized data size exceeds maximum allowed size [size={}] "
           "[maxSize={}]",
           input.size(), rt_->options.max_input_bytes));
+      if (!utf8::is_storable(input))
+        throw error::non_retryable(*utf8::problem(
+          fmt::format("Input of child task {}", task_id), input));
       std::optional<std::string> sleeping_id;
       if (child_def->kind == task_kind::sleeping) {
         auto parsed = json::parse(input, nullptr, false);
@@ -502,6 +509,8 @@ private:
             "non-empty string of at most 255 characters",
             task_id));
         sleeping_id = parsed.get<std::string>();
+        if (auto why = utf8::problem("Sleeping task unique id", *sleeping_id))
+          throw error::non_retryable(std::move(*why));
         input = "null";
       }
       auto c = transitions::make_child(row_, task_id, child_def->kind, opts,

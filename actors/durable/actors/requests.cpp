@@ -6,11 +6,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "durable/utf8.hpp"
+
 namespace durable::actors {
 
 namespace {
 
 constexpr std::size_t max_sleeping_id_length = 255;
+
+/// Throws the non-retryable error naming why `text` is not storable text.
+void refuse_unstorable(std::string_view what, std::string_view text) {
+  if (auto why = utf8::problem(what, text))
+    throw error::non_retryable(std::move(*why));
+}
 
 std::string sleeping_id_of(const std::string& task_id,
                            const std::string& input) {
@@ -21,7 +29,10 @@ std::string sleeping_id_of(const std::string& task_id,
         "Invalid sleeping task unique id for task {}: must be a non-empty "
         "string of at most 255 characters",
         task_id));
-  return j.get<std::string>();
+  auto id = j.get<std::string>();
+  // Valid UTF-8 since the input is, but "\u0000" decodes to a NUL.
+  refuse_unstorable("Sleeping task unique id", id);
+  return id;
 }
 
 error oversize(std::size_t size, std::size_t max) {
@@ -52,6 +63,8 @@ std::vector<execution_record> make_enqueue_rows(const runtime& rt,
   check_running(rt);
   auto def = find_task(rt, task_id);
   auto opts = merge(def->options, o);
+  if (o.idempotency_key)
+    refuse_unstorable("Idempotency key", *o.idempotency_key);
   auto now = rt.db->now();
   std::vector<execution_record> rows;
   rows.reserve(inputs.size());
@@ -59,6 +72,11 @@ std::vector<execution_record> make_enqueue_rows(const runtime& rt,
     auto& input = inputs[i];
     if (input.size() > rt.options.max_input_bytes)
       throw oversize(input.size(), rt.options.max_input_bytes);
+    if (!utf8::is_storable(input))
+      refuse_unstorable(inputs.size() == 1
+                          ? fmt::format("Input of task {}", task_id)
+                          : fmt::format("Input {} of task {}", i, task_id),
+                        input);
     std::optional<std::string> sleeping_id;
     if (def->kind == task_kind::sleeping) {
       sleeping_id = sleeping_id_of(task_id, input);
@@ -120,8 +138,15 @@ wake_request make_wake_request(const runtime& rt, std::string task_id,
   if (def->kind != task_kind::sleeping)
     throw error::non_retryable(
         fmt::format("Task is not a sleeping task [taskId={}]", task_id));
+  // A sleeping id that is not storable text names no execution; on
+  // PostgreSQL, looking it up would be a statement error.
+  refuse_unstorable("Sleeping task unique id", sleeping_id);
   if (output && output->size() > rt.options.max_output_bytes)
     throw oversize(output->size(), rt.options.max_output_bytes);
+  if (output)
+    refuse_unstorable("Output", *output);
+  // The error message needs no check: it is stored with invalid UTF-8
+  // replaced (transitions::finish).
   return wake_request{std::move(task_id), std::move(sleeping_id),
                       std::move(output), std::move(error_message)};
 }

@@ -31,7 +31,10 @@ void check_running(const runtime& rt);
 
 /// Validates an enqueue of `task_id` with `inputs` and `opts` and builds
 /// the new rows (one per input). Throws for an unknown task, invalid
-/// overrides, an oversize input, an invalid sleeping id or after shutdown.
+/// overrides, an oversize input, an input, idempotency key or sleeping id
+/// that is not storable text (utf8.hpp: "Input of task t is not valid
+/// UTF-8 [offset=n]"), an invalid sleeping id or after shutdown. One bad
+/// input refuses the whole call, and only that call.
 std::vector<execution_record> make_enqueue_rows(const runtime& rt,
                                                 const std::string& task_id,
                                                 std::vector<std::string> inputs,
@@ -50,8 +53,9 @@ enqueued_ids(const std::vector<std::optional<std::string>>& sleeping_ids,
              const insert_reply& reply);
 
 /// Validates a wake-up and builds the storage request. Throws for an
-/// unknown task, a task that is not a sleeping task, an oversize output or
-/// after shutdown.
+/// unknown task, a task that is not a sleeping task, an oversize output,
+/// a sleeping id or output that is not storable text (utf8.hpp) or after
+/// shutdown. The error message is stored with invalid UTF-8 replaced.
 wake_request make_wake_request(const runtime& rt, std::string task_id,
                                std::string sleeping_id,
                                std::optional<std::string> output,
