@@ -287,7 +287,7 @@ private:
 
   /// The error of an output over `max_output_bytes` or not storable text
   /// (utf8.hpp), if it is: never retried, the same output would fail again.
-  std::optional<execution_error> refused(const std::string& output) const {
+  std::optional<execution_error> unstorable(const std::string& output) const {
     auto cap = rt_->options.max_output_bytes;
     if (output.size() > cap)
       return non_retryable(fmt::format("Serialized data size exceeds maximum "
@@ -299,7 +299,7 @@ private:
   }
 
   bool check_output(const std::string& output) {
-    auto e = refused(output);
+    auto e = unstorable(output);
     if (!e)
       return true;
     end_with(transitions::finish(row_, execution_status::failed, std::nullopt,
@@ -434,7 +434,7 @@ private:
                                   now(), delay);
     } else {
       auto output = std::move(out.output).value_or("null");
-      if (auto e = refused(output))
+      if (auto e = unstorable(output))
         ran = transitions::finish(std::move(fin), execution_status::failed,
                                   std::nullopt, std::move(e), now());
       else
