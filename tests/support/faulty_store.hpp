@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,20 @@ public:
   void refuse(transition_test test) {
     std::lock_guard guard{mtx_};
     refuse_test_ = std::move(test);
+  }
+
+  /// While set, renew_leases() throws store_error(unavailable): the node
+  /// cannot confirm its leases (a store it cannot reach, a frozen node).
+  void fail_renewals(bool on) {
+    renewals_fail_ = on;
+  }
+
+  std::vector<std::string> renew_leases(const std::string& owner,
+                                        millis lease) override {
+    if (renewals_fail_)
+      throw store_error(store_failure::unavailable,
+                        "faulty_store: renewal failed");
+    return inner()->renew_leases(owner, lease);
   }
 
   /// How many calls failed or transitions were refused so far.
@@ -153,6 +168,7 @@ private:
   int claim_faults_left_ = 0;
   transition_test refuse_test_;
   int faults_ = 0;
+  std::atomic<bool> renewals_fail_{false};
 };
 
 } // namespace durable::test

@@ -47,6 +47,23 @@ body_outcome run_finalize(const task_definition& def, const std::string& in) {
   return out;
 }
 
+/// Why a body taken from the worker pool's queue must not start, checked
+/// on the worker thread right before it would: its actor ended (a cancel,
+/// a lost lease: nobody would store its outcome), the node is draining
+/// (its leases are being handed back, so another node runs it), or its
+/// lease may have passed while it waited or while the node was frozen
+/// (another node may run it already).
+body_outcome::skip start_refused(const runtime& rt, const task_context& ctx,
+                                 std::optional<timestamp> claimed_until) {
+  if (ctx.cancel_token.stop_requested())
+    return body_outcome::skip::stopped;
+  if (ctx.shutdown_token.stop_requested())
+    return body_outcome::skip::draining;
+  if (rt.lease_may_have_passed(claimed_until))
+    return body_outcome::skip::lease;
+  return body_outcome::skip::none;
+}
+
 execution_error non_retryable(std::string message) {
   return {error_kind::generic, std::move(message), false, false};
 }
@@ -189,11 +206,9 @@ private:
     task_context ctx{row.task_id,   row.id,     row.attempt,
                      row.error,     row.parent, row.root,
                      cancel_.get_token(), rt_->shutdown.get_token()};
-    auto deadline = row.expires_at ? rt_->delay_until(*row.expires_at)
-                                   : to_timespan(row.timeout);
-    timeout_token_ = rt_->set_timer(caf::actor_cast<caf::actor>(this),
-                                    deadline,
-                                    caf::make_message(timeout_atom::value));
+    // The timeout counts from the body's start (a body may wait on the
+    // worker pool first), so the worker sets the timer as it starts it.
+    timeout_token_ = rt_->new_timer_token();
     // The slot is free once the body returned *and* this actor persisted
     // its outcome (or ended): whichever comes last frees it. So a body that
     // outlives its deadline keeps its slot busy, and a drain that sees no
@@ -201,10 +216,18 @@ private:
     slot_held_ = false;
     ticket_ = std::make_shared<std::atomic<int>>(2);
     rt_->workers->submit([def, ctx = std::move(ctx), input = row.input,
-                          self = caf::actor_cast<caf::actor>(this),
+                          claimed_until = row.lease_expires_at,
+                          timeout = row.timeout, timer = timeout_token_,
+                          rt = rt_, self = caf::actor_cast<caf::actor>(this),
                           dispatcher = dispatcher_,
                           ticket = ticket_]() mutable {
-      auto out = run_body(*def, ctx, input);
+      body_outcome out;
+      out.skipped = start_refused(*rt, ctx, claimed_until);
+      if (out.skipped == body_outcome::skip::none) {
+        rt->set_timer(timer, self, to_timespan(timeout),
+                      caf::make_message(timeout_atom::value));
+        out = run_body(*def, ctx, input);
+      }
       caf::anon_send(self, body_done_atom::value, std::move(out));
       if (ticket->fetch_sub(1) == 1)
         caf::anon_send(dispatcher, slot_free_atom::value);
@@ -254,6 +277,10 @@ private:
   }
 
   void on_body_done(body_outcome out) {
+    if (out.skipped != body_outcome::skip::none) {
+      on_not_started(out.skipped);
+      return;
+    }
     if (phase_ == phase::finalizing) {
       on_finalize_done(std::move(out));
       return;
@@ -278,6 +305,23 @@ private:
     if (!check_output(output))
       return;
     end_with(transitions::complete(take_row(), std::move(output), now()));
+  }
+
+  /// The worker did not start the body (start_refused()).
+  void on_not_started(body_outcome::skip why) {
+    if (phase_ == phase::done)
+      return;
+    if (why == body_outcome::skip::lease && phase_ == phase::running_body) {
+      // Maybe still ours: give it back, guarded by its version, so that
+      // it runs again at once rather than after an orphan sweep. If
+      // another node took it, the write conflicts and the actor ends.
+      phase_ = phase::writing;
+      hand_back(take_row());
+      return;
+    }
+    // Draining: the node hands its leases back. A finalize run here
+    // that did not start: the parent's adopter stores and runs it.
+    end();
   }
 
   void fail(execution_error e) {

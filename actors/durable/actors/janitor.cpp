@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "durable/actors/messages.hpp"
+#include "durable/store_rules.hpp"
 
 namespace durable::actors {
 
@@ -101,8 +102,14 @@ caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt) {
         // Rows claimed before this instant that the renewal did not find
         // were taken over by another node (see the dispatcher).
         const auto started = steady_nanos();
+        const auto store_started = rt->db->now();
         auto renewed = rt->db->renew_leases(rt->incarnation,
                                             rt->options.lease_duration);
+        // Every row still ours now has a lease past this (renew_leases).
+        rt->leases_confirmed_until.store(
+          to_micros(store_rules::renewal_floor(store_started,
+                                               rt->options.lease_duration)),
+          std::memory_order_release);
         self->send(rt->dispatcher, renewed_atom::value, std::move(renewed),
                    started);
         self->send(rt->janitor, leader_atom::value,

@@ -82,6 +82,15 @@ struct body_outcome {
   std::optional<parent_run> parent;
   /// Set when the run failed.
   std::optional<execution_error> error;
+  /// Why a body queued on the worker pool was not started at all (then
+  /// nothing above is set).
+  enum class skip : std::uint8_t {
+    none,
+    stopped,  ///< its execution actor ended (cancelled, lost, done)
+    draining, ///< the node shuts down: the row is handed back instead
+    lease,    ///< the row's lease may have passed (another node's now)
+  };
+  skip skipped = skip::none;
 };
 
 /// Reply to a wake_request: the execution as stored afterwards, or an error.

@@ -15,10 +15,26 @@ caf::timespan runtime::delay_until(timestamp at) const {
 
 std::uint64_t runtime::set_timer(const caf::actor& target,
                                  caf::timespan delay, caf::message msg) {
-  auto token = next_timer_token.fetch_add(1, std::memory_order_relaxed);
+  auto token = new_timer_token();
+  set_timer(token, target, delay, std::move(msg));
+  return token;
+}
+
+void runtime::set_timer(std::uint64_t token, const caf::actor& target,
+                        caf::timespan delay, caf::message msg) {
   caf::anon_send(timers, timer_set_atom::value, token, delay, target,
                  std::move(msg));
-  return token;
+}
+
+bool runtime::lease_may_have_passed(
+  std::optional<timestamp> claimed_until) const {
+  auto until = from_micros(
+    leases_confirmed_until.load(std::memory_order_acquire));
+  if (claimed_until && *claimed_until > until)
+    until = *claimed_until;
+  const auto margin = std::chrono::duration_cast<std::chrono::microseconds>(
+    options.lease_duration / 8);
+  return db->now() + margin >= until;
 }
 
 void runtime::cancel_timer(std::uint64_t token) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -46,6 +47,20 @@ struct runtime {
   /// (enqueues, children) then go through it instead of straight to the
   /// inserter or the storage actor. Only a hint; the dispatcher checks again.
   std::atomic<bool> local_claims{false};
+  /// Every row this node still owns has a lease ending no earlier than
+  /// this (microseconds of the store's clock): the store's time at the
+  /// start of the last successful renewal plus three quarters of a lease
+  /// (store_rules::renewal_floor). Set by the lease keeper, read by the
+  /// threads that start bodies (lease_may_have_passed()).
+  std::atomic<std::int64_t> leases_confirmed_until{0};
+
+  /// Whether a row claimed with a lease until `claimed_until` (the row as
+  /// claimed) may no longer be this node's: neither the claim nor the last
+  /// confirmed renewal covers the store's now plus a margin of an eighth
+  /// of a lease (clock estimates, the time until the body runs). A body
+  /// must not start then: another node may have taken the row over. Reads
+  /// the store's clock estimate (no round trip); thread-safe.
+  bool lease_may_have_passed(std::optional<timestamp> claimed_until) const;
 
   caf::actor storage;
   /// Enqueues (new top-level rows) are group-committed by a storage actor
@@ -73,6 +88,18 @@ struct runtime {
   /// returns the token that cancels it.
   std::uint64_t set_timer(const caf::actor& target, caf::timespan delay,
                           caf::message msg);
+
+  /// A token for a timer set later with set_timer(token, …), possibly on
+  /// another thread: who sets the timer and who may cancel it agree on the
+  /// token first. A cancel that reaches the timer service before its set
+  /// leaves the set to fire later, to a target that then ignores it.
+  std::uint64_t new_timer_token() noexcept {
+    return next_timer_token.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// Sets the timer of a token from new_timer_token(). Thread-safe.
+  void set_timer(std::uint64_t token, const caf::actor& target,
+                 caf::timespan delay, caf::message msg);
 
   void cancel_timer(std::uint64_t token);
 };

@@ -1,0 +1,172 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "engine_test_support.hpp"
+#include "support/faulty_store.hpp"
+
+// When a blocking body starts: its timeout counts from its start, not from
+// its claim; a body whose execution ended, whose node drains, or whose
+// lease may have passed while it waited on the worker pool never starts.
+
+using namespace std::chrono_literals;
+using durable::execution_status;
+using engine_test::await;
+using engine_test::test_options;
+
+namespace {
+
+/// One worker thread: a second blocking body waits behind the first.
+durable::executor_options one_worker() {
+  auto o = test_options();
+  o.worker_threads = 1;
+  return o;
+}
+
+/// A blocking task whose body holds its worker until `release` is set.
+durable::task_ref<int, int> holder(durable::executor& exec,
+                                   std::atomic<bool>& started,
+                                   std::atomic<bool>& release) {
+  return exec.task<int, int>({.id = "holder", .timeout = 20s},
+                             [&](durable::task_context& ctx, int x) {
+                               started = true;
+                               engine_test::block_until(release, ctx);
+                               return x;
+                             });
+}
+
+/// A quick blocking task that counts its runs.
+durable::task_ref<int, int> quick(durable::executor& exec,
+                                  std::atomic<int>& runs,
+                                  durable::millis timeout = 5000ms) {
+  return exec.task<int, int>({.id = "quick", .timeout = timeout},
+                             [&runs](durable::task_context&, int x) {
+                               ++runs;
+                               return x + 1;
+                             });
+}
+
+} // namespace
+
+TEST_SUITE("integration.body_start") {
+
+TEST_CASE("a body queued behind a busy worker pool gets its whole timeout") {
+  durable::executor exec{durable::test::make_store(), one_worker()};
+  std::atomic<bool> started{false}, release{false};
+  std::atomic<int> runs{0};
+  auto hold = holder(exec, started, release);
+  auto task = quick(exec, runs, 1000ms);
+  auto first = exec.enqueue(hold, 1);
+  REQUIRE(engine_test::eventually([&] { return started.load(); }));
+  auto h = exec.enqueue(task, 1);
+  // Queued for longer than its own timeout.
+  std::this_thread::sleep_for(1500ms);
+  release = true;
+  auto r = await(h);
+  CHECK(r.ok());
+  CHECK(r.execution.attempt == 0);
+  CHECK_FALSE(r.execution.error.has_value());
+  CHECK(runs.load() == 1);
+  CHECK(await(first).ok());
+}
+
+TEST_CASE("a body whose execution was cancelled while queued never starts") {
+  durable::executor exec{durable::test::make_store(), one_worker()};
+  std::atomic<bool> started{false}, release{false};
+  std::atomic<int> runs{0};
+  auto hold = holder(exec, started, release);
+  auto task = quick(exec, runs);
+  auto first = exec.enqueue(hold, 1);
+  REQUIRE(engine_test::eventually([&] { return started.load(); }));
+  auto h = exec.enqueue(task, 1);
+  REQUIRE(engine_test::reaches(exec, h.execution_id(),
+                               execution_status::running));
+  h.cancel();
+  CHECK(await(h).status() == execution_status::cancelled);
+  release = true;
+  CHECK(await(first).ok());
+  // The queued job has been taken off the queue by now (one worker, in
+  // order, and the holder's outcome is stored after its body returned).
+  std::this_thread::sleep_for(200ms);
+  CHECK(runs.load() == 0);
+}
+
+TEST_CASE("a draining node starts no queued body and hands it back") {
+  auto db = durable::test::make_store();
+  std::atomic<int> runs{0};
+  std::string id;
+  {
+    auto opts = one_worker();
+    opts.shutdown_grace = 5000ms;
+    durable::executor exec{db, opts};
+    std::atomic<bool> started{false};
+    auto hold = exec.task<int, int>(
+      {.id = "holder", .timeout = 20s},
+      [&](durable::task_context& ctx, int x) {
+        started = true;
+        // Returns when the node shuts down, as a body should.
+        auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!ctx.shutdown_token.stop_requested()
+               && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(2ms);
+        return x;
+      });
+    auto task = quick(exec, runs);
+    exec.enqueue(hold, 1);
+    REQUIRE(engine_test::eventually([&] { return started.load(); }));
+    id = exec.enqueue(task, 1).execution_id();
+    REQUIRE(engine_test::reaches(exec, id, execution_status::running));
+    exec.shutdown();
+  }
+  CHECK(runs.load() == 0);
+  auto row = db->get(id);
+  REQUIRE(row.has_value());
+  CHECK_FALSE(row->is_finished());
+  CHECK_FALSE(row->owner.has_value()); // handed back: any node runs it
+  // Another node runs it, without a recovery.
+  durable::executor next{db, test_options()};
+  auto task = quick(next, runs);
+  auto r = await(next.get_handle(task, id));
+  CHECK(r.ok());
+  CHECK(runs.load() == 1);
+  CHECK(r.execution.recoveries == 0);
+}
+
+TEST_CASE("a body does not start once its lease may have passed") {
+  // The node cannot renew (its store does not answer renewals), so the
+  // lease of a body waiting on the worker pool runs out before a worker
+  // is free: another node may own the row by then. The body is not
+  // started; the row is handed back and runs on a fresh claim.
+  auto db = std::make_shared<durable::test::faulty_store>(
+    durable::test::make_store());
+  auto opts = one_worker();
+  opts.lease_duration = 800ms;
+  opts.lease_renew_interval = 100ms;
+  durable::executor exec{db, opts};
+  std::atomic<bool> started{false}, release{false};
+  std::atomic<int> runs{0};
+  auto hold = holder(exec, started, release);
+  auto task = quick(exec, runs);
+  auto first = exec.enqueue(hold, 1);
+  REQUIRE(engine_test::eventually([&] { return started.load(); }));
+  db->fail_renewals(true);
+  auto h = exec.enqueue(task, 1);
+  REQUIRE(engine_test::reaches(exec, h.execution_id(),
+                               execution_status::running));
+  auto claimed = exec.get(h.execution_id());
+  std::this_thread::sleep_for(1200ms); // past its lease
+  release = true;
+  REQUIRE(await(first).ok());
+  db->fail_renewals(false);
+  auto r = await(h);
+  CHECK(r.ok());
+  CHECK(runs.load() == 1);
+  // It ran on a later claim than the one whose lease passed.
+  CHECK(r.execution.version > claimed.version + 1);
+  CHECK(r.execution.recoveries == 1);
+}
+
+} // TEST_SUITE
