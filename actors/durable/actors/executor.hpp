@@ -45,11 +45,24 @@ public:
   /// The execution as stored now. Throws not-found if it is gone.
   execution_record get() const;
 
-  /// Blocks until the execution finished and returns it. Push-based: the
-  /// waiting thread is woken by the store's announcement, nothing polls.
+  /// Blocks until the execution finished and returns it.
+  ///
+  /// **When it returns.** Usually pushed: the waiting thread is woken by
+  /// the store's announcement of the end, within milliseconds. Where no
+  /// announcement comes (a PostgreSQL store with `listen = false` waiting
+  /// on another node's work, a lost NOTIFY), the executor re-reads the
+  /// executions waited on every `poll_interval`, 100 per round: a wait
+  /// returns within `poll_interval × ceil(E / 100)` plus one store read
+  /// after the end, E being the executions this executor waits on at once
+  /// (one `poll_interval`, 500 ms by default, up to 100 of them). An idle
+  /// executor (nobody waiting) reads nothing for this.
+  ///
+  /// @throws durable::error not-found if the execution does not exist (or
+  ///         is erased while waited on).
   finished<Out> wait() const;
 
-  /// Like wait(), but gives up after `timeout` and returns nullopt.
+  /// Like wait() (same bound, same errors), but gives up after `timeout`
+  /// and returns nullopt.
   std::optional<finished<Out>> wait_for(millis timeout) const;
 
   /// Cancels the execution and its unfinished descendants. A no-op on a
@@ -296,7 +309,8 @@ public:
   /// The stored execution; throws not-found.
   execution_record get(const std::string& execution_id);
 
-  /// Waits for the end of an execution (nullopt on timeout).
+  /// Waits for the end of an execution (nullopt on timeout); when it
+  /// returns and what it throws: handle::wait().
   std::optional<execution_record> wait(const std::string& execution_id,
                                        std::optional<millis> timeout = {});
 

@@ -267,6 +267,18 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
         return store_error(e);
       }
     },
+    [=, &db](fetch_atom, const std::vector<std::string>& ids)
+      -> caf::result<std::vector<maybe_record>> {
+      try {
+        std::vector<maybe_record> rows;
+        rows.reserve(ids.size());
+        for (const auto& id : ids)
+          rows.push_back({db.get(id)});
+        return rows;
+      } catch (const std::exception& e) {
+        return store_error(e);
+      }
+    },
     [=, &db](watch_atom, const std::string& id) -> caf::result<maybe_record> {
       try {
         return maybe_record{db.watch(id)};

@@ -32,6 +32,8 @@ namespace durable::actors {
 /// - `(claim, claim_request)` -> `claim_result` (the engine sends claims to
 ///   claim_actor instead; this stays for callers with one handle);
 /// - `(fetch, id)`, `(watch, id)` -> `maybe_record`;
+/// - `(fetch, vector<id>)` -> `vector<maybe_record>`, in order, in one turn
+///   (the dispatcher's re-check of its waiters); one store read per id;
 /// - `(children, parent_id)` -> `vector<execution_record>`;
 /// - `(cancel, id)` -> `maybe_record`: cancels an unfinished execution and
 ///   its unfinished descendants; a finished one is returned unchanged;
