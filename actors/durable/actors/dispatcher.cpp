@@ -444,6 +444,10 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
   st->waiters = waiter_registry{
     [rt = st->rt](std::uint64_t timer) { rt->cancel_timer(timer); }};
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    // Before quitting: a promise dropped unanswered would leave its caller
+    // (a thread in executor::wait()) blocked, and with it the actor
+    // system's destructor.
+    st->waiters.shut_down();
     for (auto& [id, x] : st->live)
       self->send_exit(x.actor, msg.reason);
     st->live.clear();

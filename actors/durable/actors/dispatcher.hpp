@@ -39,7 +39,9 @@ namespace durable::actors {
 ///
 /// **Waiters** (waiter_registry). `(watch, id[, timeout])` -> `maybe_record`
 /// once the execution finished; errors: durable's not-found if it does not
-/// exist, `request_timeout` when `timeout` passed. Ends come from `finished`
+/// exist, `request_timeout` when `timeout` passed, durable's "Executor shut
+/// down while waiting" when the dispatcher stops (its exit handler answers
+/// every waiter, so no caller is left blocked). Ends come from `finished`
 /// events and, for those never announced, from a re-check: every
 /// `poll_interval` while anyone waits, one batched read of up to 100
 /// watched rows, those read longest ago first (so each is read within

@@ -58,7 +58,9 @@ public:
   /// executor (nobody waiting) reads nothing for this.
   ///
   /// @throws durable::error not-found if the execution does not exist (or
-  ///         is erased while waited on).
+  ///         is erased while waited on); a generic non-retryable
+  ///         "Executor shut down while waiting [executionId=…]" if the
+  ///         executor shuts down first (see executor::shutdown()).
   finished<Out> wait() const;
 
   /// Like wait() (same bound, same errors), but gives up after `timeout`
@@ -310,7 +312,9 @@ public:
   execution_record get(const std::string& execution_id);
 
   /// Waits for the end of an execution (nullopt on timeout); when it
-  /// returns and what it throws: handle::wait().
+  /// returns and what it throws: handle::wait(). After shutdown() it
+  /// answers from the store: a finished execution is returned, an
+  /// unfinished one refused with "Executor shut down while waiting".
   std::optional<execution_record> wait(const std::string& execution_id,
                                        std::optional<millis> timeout = {});
 
@@ -335,7 +339,15 @@ public:
   /// Stops claiming, fires the shutdown token of running bodies, waits up
   /// to `shutdown_grace` for them, hands this node's leases back so that
   /// anything unfinished is recovered at once, and stops every actor of the
-  /// executor. Idempotent.
+  /// executor. Idempotent; may run on any thread (not only the one that
+  /// built the executor), and so may the destructor.
+  ///
+  /// Waits in progress never hold it up: a facade wait() still waiting
+  /// when the engine stops (after the grace, so an end within it is still
+  /// returned) throws "Executor shut down while waiting [executionId=…]"
+  /// on its thread, and shutdown() returns once those threads left the
+  /// executor (which they do at once). Waits sent to actor() get the same
+  /// error, as soon as shutdown begins.
   void shutdown();
 
   bool is_shut_down() const noexcept;
