@@ -132,6 +132,13 @@ public:
     drop_rows_ = true;
   }
 
+  /// From now on announcements reach those subscribed through this object
+  /// without their `finished` events, as if a NOTIFY or another process's
+  /// commit had been lost without a resync: only a re-read finds the end.
+  void drop_finished_events() {
+    drop_finished_ = true;
+  }
+
   /// Tells everyone subscribed through this object that announcements may
   /// have been lost (store_event::type::resync).
   void announce_resync() {
@@ -273,6 +280,12 @@ public:
       if (drop_rows_)
         for (auto& e : events)
           e.row.reset();
+      if (drop_finished_)
+        std::erase_if(events, [](const durable::store_event& e) {
+          return e.kind == durable::store_event::type::finished;
+        });
+      if (events.empty())
+        return;
       l(std::move(events));
     };
     auto token = inner_->subscribe(listener);
@@ -299,6 +312,7 @@ private:
   std::atomic<std::int64_t> insert_delay_ms_{0};
   std::atomic<int> children_reads_{0};
   std::atomic<bool> drop_rows_{false};
+  std::atomic<bool> drop_finished_{false};
 };
 
 /// The message of an API error thrown by `f`, or "" if it threw none.

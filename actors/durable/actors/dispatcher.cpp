@@ -10,6 +10,9 @@
 
 #include "durable/actors/execution_actor.hpp"
 #include "durable/actors/messages.hpp"
+#include "durable/actors/requests.hpp"
+#include "durable/actors/waiter_registry.hpp"
+#include "durable/actors/wire_errors.hpp"
 #include "durable/store_rules.hpp"
 
 namespace durable::actors {
@@ -54,16 +57,10 @@ struct dispatcher_state {
   std::optional<timestamp> wake_at;
   std::vector<std::string> task_ids;
   std::uint64_t task_generation = ~std::uint64_t{0};
-  /// Someone waiting for an execution's end; a timed wait is dropped by
-  /// its timer, so waits that give up never pile up.
-  struct waiter {
-    caf::response_promise rp;
-    std::uint64_t seq = 0;
-    std::uint64_t timer = 0;
-  };
-  std::unordered_map<std::string, std::vector<waiter>> watchers;
-  std::size_t waiter_count = 0;
-  std::uint64_t next_waiter = 1;
+  /// Callers waiting for an execution's end (see waiter_registry); a
+  /// timed wait is dropped by its timer, so waits that give up never pile
+  /// up.
+  waiter_registry waiters;
   std::vector<caf::response_promise> drained;
   std::uint64_t claimed = 0;
   std::uint64_t claims = 0;
@@ -349,34 +346,62 @@ void insert_taken(caf::event_based_actor* self, const state_ptr& st,
       });
 }
 
-void deliver_watchers(const state_ptr& st, const std::string& id,
-                      const maybe_record& r) {
-  auto i = st->watchers.find(id);
-  if (i == st->watchers.end())
-    return;
-  for (auto& w : i->second) {
-    if (w.timer != 0)
-      st->rt->cancel_timer(w.timer);
-    if (r.record)
-      w.rp.deliver(r);
-    else
-      w.rp.deliver(caf::make_error(caf::sec::runtime_error,
-                                   "Task execution not found [executionId="
-                                     + id + "]"));
+/// Answers a waiter of `id` with how its wait ended: the finished row, or
+/// an error the facade and the executor actor turn into theirs
+/// (durable's category for not-found and shutdown).
+void answer_waiter(caf::response_promise& rp, const std::string& id,
+                   wait_end end) {
+  switch (end.what) {
+    case wait_end::kind::finished:
+      rp.deliver(maybe_record{std::move(end.row)});
+      break;
+    case wait_end::kind::not_found:
+      rp.deliver(to_caf_error(execution_not_found(id)));
+      break;
+    case wait_end::kind::timed_out:
+      rp.deliver(caf::make_error(caf::sec::request_timeout));
+      break;
+    case wait_end::kind::shut_down:
+      rp.deliver(to_caf_error(shut_down_while_waiting(id)));
+      break;
+    case wait_end::kind::failed:
+      rp.deliver(caf::make_error(caf::sec::runtime_error,
+                                 std::move(end.message)));
+      break;
   }
-  st->waiter_count -= i->second.size();
-  st->watchers.erase(i);
 }
 
 void fetch_for_watchers(caf::event_based_actor* self, const state_ptr& st,
                         const std::string& id) {
   self->request(st->rt->storage, caf::infinite, fetch_atom::value, id)
+    .then([=](maybe_record& r) { st->waiters.resolve(id, r.record); },
+          [](caf::error&) {});
+}
+
+/// One tick of the waiters' re-check: reads a batch of watched rows, so
+/// that an end whose announcement never came (a store that does not hear
+/// other nodes, a lost NOTIFY) still ends its waits; ticks every
+/// poll_interval while anyone waits.
+void recheck_waiters(caf::event_based_actor* self, const state_ptr& st) {
+  auto plan = st->waiters.recheck_tick();
+  if (plan.again)
+    st->rt->set_timer(caf::actor_cast<caf::actor>(self),
+                      std::chrono::duration_cast<caf::timespan>(
+                        st->rt->options.poll_interval),
+                      caf::make_message(recheck_atom::value));
+  if (plan.ids.empty())
+    return;
+  auto ids = plan.ids;
+  self->request(st->rt->storage, caf::infinite, fetch_atom::value,
+                std::move(plan.ids))
     .then(
-      [=](maybe_record& r) {
-        if (!r.record || r.record->is_finished())
-          deliver_watchers(st, id, r);
+      [=](std::vector<maybe_record>& rows) {
+        st->waiters.recheck_done();
+        for (std::size_t i = 0; i < ids.size() && i < rows.size(); ++i)
+          st->waiters.resolve(ids[i], rows[i].record);
       },
-      [](caf::error&) {});
+      // The store is unavailable: the next tick tries again.
+      [=](caf::error&) { st->waiters.recheck_done(); });
 }
 
 void route(caf::event_based_actor* self, const state_ptr& st,
@@ -394,9 +419,9 @@ void route(caf::event_based_actor* self, const state_ptr& st,
           if (auto i = st->live.find(e.parent_id); i != st->live.end())
             self->send(i->second.actor, child_done_atom::value,
                        e.execution_id, finished_row{e.row});
-        if (st->watchers.count(e.execution_id) != 0) {
+        if (st->waiters.watches(e.execution_id)) {
           if (e.row)
-            deliver_watchers(st, e.execution_id, maybe_record{*e.row});
+            st->waiters.resolve(e.execution_id, *e.row);
           else
             fetch_for_watchers(self, st, e.execution_id);
         }
@@ -415,7 +440,7 @@ void route(caf::event_based_actor* self, const state_ptr& st,
         for (auto& [id, x] : st->live)
           self->send(x.actor, resync_atom::value);
         self->send(st->rt->janitor, expire_atom::value);
-        for (auto& [id, waiting] : st->watchers)
+        for (auto& id : st->waiters.watched_ids())
           fetch_for_watchers(self, st, id);
         break;
     }
@@ -460,37 +485,30 @@ void sweep_orphans(caf::event_based_actor* self, const state_ptr& st,
 }
 
 /// Registers a waiter for the end of `id` (answered from the store's
-/// announcements, or at once if it finished); a timed one is dropped with
-/// `request_timeout` when `timeout` passes.
+/// announcements or the re-check, or at once if it finished); a timed one
+/// is dropped with `request_timeout` when `timeout` passes.
 caf::response_promise add_waiter(caf::event_based_actor* self,
                                   const state_ptr& st, const std::string& id,
                                   std::optional<caf::timespan> timeout) {
   auto rp = self->make_response_promise();
-  dispatcher_state::waiter w{rp, st->next_waiter++, 0};
+  auto seq = st->waiters.add(id, [rp, id](wait_end end) mutable {
+    answer_waiter(rp, id, std::move(end));
+  });
   if (timeout)
-    w.timer = st->rt->set_timer(caf::actor_cast<caf::actor>(self), *timeout,
-                                caf::make_message(unwatch_atom::value, id,
-                                                  w.seq));
-  st->watchers[id].push_back(std::move(w));
-  ++st->waiter_count;
+    st->waiters.set_timer(
+      id, seq,
+      st->rt->set_timer(caf::actor_cast<caf::actor>(self), *timeout,
+                        caf::make_message(unwatch_atom::value, id, seq)));
+  if (st->waiters.arm_recheck())
+    st->rt->set_timer(caf::actor_cast<caf::actor>(self),
+                      std::chrono::duration_cast<caf::timespan>(
+                        st->rt->options.poll_interval),
+                      caf::make_message(recheck_atom::value));
   self->request(st->rt->storage, caf::infinite, watch_atom::value, id)
-    .then(
-      [=](maybe_record& r) {
-        if (!r.record || r.record->is_finished())
-          deliver_watchers(st, id, r);
-      },
-      [=](caf::error& err) {
-        auto i = st->watchers.find(id);
-        if (i == st->watchers.end())
-          return;
-        for (auto& x : i->second) {
-          if (x.timer != 0)
-            st->rt->cancel_timer(x.timer);
-          x.rp.deliver(err);
-        }
-        st->waiter_count -= i->second.size();
-        st->watchers.erase(i);
-      });
+    .then([=](maybe_record& r) { st->waiters.resolve(id, r.record); },
+          [=](caf::error& err) {
+            st->waiters.fail(id, self->system().render(err));
+          });
   return rp;
 }
 
@@ -499,7 +517,13 @@ caf::response_promise add_waiter(caf::event_based_actor* self,
 caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
   auto st = std::make_shared<dispatcher_state>();
   st->rt = std::move(rt);
+  st->waiters = waiter_registry{
+    [rt = st->rt](std::uint64_t timer) { rt->cancel_timer(timer); }};
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    // Before quitting: a promise dropped unanswered would leave its caller
+    // (a thread in executor::wait()) blocked, and with it the actor
+    // system's destructor.
+    st->waiters.shut_down();
     for (auto& [id, x] : st->live)
       self->send_exit(x.actor, msg.reason);
     st->live.clear();
@@ -559,20 +583,9 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
       return add_waiter(self, st, id, timeout);
     },
     [=](unwatch_atom, const std::string& id, std::uint64_t seq) {
-      auto i = st->watchers.find(id);
-      if (i == st->watchers.end())
-        return;
-      auto& ws = i->second;
-      auto w = std::find_if(ws.begin(), ws.end(),
-                            [seq](const auto& x) { return x.seq == seq; });
-      if (w == ws.end())
-        return;
-      w->rp.deliver(caf::make_error(caf::sec::request_timeout));
-      ws.erase(w);
-      --st->waiter_count;
-      if (ws.empty())
-        st->watchers.erase(i);
+      st->waiters.expire(id, seq);
     },
+    [=](recheck_atom) { recheck_waiters(self, st); },
     // New rows, sent here instead of to the inserter while
     // runtime::local_claims is set; what is not taken is passed on as is.
     [=](insert_atom, std::vector<execution_record>& rows,
@@ -648,7 +661,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=](stats_atom) {
       return engine_stats{st->running_bodies, st->live.size(), st->claimed,
-                          st->claims, st->leases_lost, st->waiter_count};
+                          st->claims, st->leases_lost, st->waiters.size()};
     },
   };
 }

@@ -37,8 +37,17 @@ namespace durable::actors {
 /// cancel to the execution actor that runs it, a sleeper deadline to the
 /// janitor, and a finished watched execution to everyone waiting on it.
 ///
-/// Protocol besides events: `(watch, id)` -> `maybe_record` once the
-/// execution finished (an error if it does not exist); `(drain)` -> `bool`
+/// **Waiters** (waiter_registry). `(watch, id[, timeout])` -> `maybe_record`
+/// once the execution finished; errors: durable's not-found if it does not
+/// exist, `request_timeout` when `timeout` passed, durable's "Executor shut
+/// down while waiting" when the dispatcher stops (its exit handler answers
+/// every waiter, so no caller is left blocked). Ends come from `finished`
+/// events and, for those never announced, from a re-check: every
+/// `poll_interval` while anyone waits, one batched read of up to 100
+/// watched rows, those read longest ago first (so each is read within
+/// `ceil(watched / 100)` intervals).
+///
+/// Protocol besides events and waits: `(drain)` -> `bool`
 /// once claiming stopped and no body runs; `(stats)` -> `engine_stats`;
 /// `(slotfree)`, `(gone, id, addr)` from execution actors.
 caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt);

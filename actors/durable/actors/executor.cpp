@@ -1,5 +1,6 @@
 #include "durable/actors/executor.hpp"
 
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "durable/actors/messages.hpp"
 #include "durable/actors/requests.hpp"
 #include "durable/actors/scheduler.hpp"
+#include "durable/actors/wire_errors.hpp"
 #include "durable/ids.hpp"
 
 namespace durable {
@@ -19,6 +21,42 @@ namespace {
 
 constexpr auto release_timeout = std::chrono::seconds{10};
 constexpr auto stop_timeout = std::chrono::seconds{10};
+
+/// Drops the calling thread's reference to an actor system's logger.
+///
+/// CAF 0.17 pins the logger of an actor system to every thread that
+/// constructs the system or a scoped actor of it (a thread-local strong
+/// reference, caf::logger::set_current_actor_system), and ~actor_system()
+/// waits until the logger is destroyed. A thread that once made a blocking
+/// call and still lives (or the thread that built the executor) would
+/// block shutdown() on another thread for as long as it lives. The
+/// reference only serves CAF's logging, which Debian's build compiles out.
+void release_thread_logger() {
+  CAF_SET_LOGGER_SYS(nullptr);
+}
+
+/// A scoped actor for one blocking call from the caller's thread, which
+/// leaves no reference to the logger behind (release_thread_logger()).
+class blocking_call {
+public:
+  explicit blocking_call(caf::actor_system& sys) : self_(sys) {
+  }
+
+  caf::scoped_actor& self() noexcept {
+    return self_;
+  }
+
+private:
+  struct logger_release {
+    ~logger_release() {
+      release_thread_logger();
+    }
+  };
+
+  /// Declared first, so destroyed after the scoped actor.
+  logger_release release_;
+  caf::scoped_actor self_;
+};
 
 } // namespace
 
@@ -31,6 +69,54 @@ struct executor::impl {
   std::uint64_t listener = 0;
   std::atomic<bool> shut{false};
   std::mutex shutdown_mtx;
+
+  /// Threads inside wait(): shutdown() lets them leave before it destroys
+  /// the actor system their scoped actors live in (and before ~executor()
+  /// frees what they read). Guarded by `waits_mtx`.
+  std::mutex waits_mtx;
+  std::condition_variable waits_left;
+  std::size_t waits_in_progress = 0;
+  bool waits_closed = false;
+
+  /// A thread's pass through wait(); empty once shutdown began.
+  class wait_pass {
+  public:
+    explicit wait_pass(impl& x) {
+      std::lock_guard guard{x.waits_mtx};
+      if (x.waits_closed)
+        return;
+      ++x.waits_in_progress;
+      owner_ = &x;
+    }
+
+    ~wait_pass() {
+      if (!owner_)
+        return;
+      // Notified under the lock: once it is released, shutdown() may go on
+      // and free `owner_`; nothing here touches it afterwards.
+      std::lock_guard guard{owner_->waits_mtx};
+      --owner_->waits_in_progress;
+      owner_->waits_left.notify_all();
+    }
+
+    wait_pass(const wait_pass&) = delete;
+    wait_pass& operator=(const wait_pass&) = delete;
+
+    explicit operator bool() const noexcept {
+      return owner_ != nullptr;
+    }
+
+  private:
+    impl* owner_ = nullptr;
+  };
+
+  /// Refuses new waits, then waits up to `limit` for those in progress to
+  /// leave (they were answered when the dispatcher stopped).
+  void close_waits(std::chrono::seconds limit) {
+    std::unique_lock guard{waits_mtx};
+    waits_closed = true;
+    waits_left.wait_for(guard, limit, [this] { return waits_in_progress == 0; });
+  }
 
   void start(std::shared_ptr<store> db, executor_options opts) {
     if (!db)
@@ -48,7 +134,8 @@ struct executor::impl {
 
   /// The dispatcher's counters (blocks on one round trip).
   actors::engine_stats stats() {
-    caf::scoped_actor self{*sys};
+    blocking_call call{*sys};
+    auto& self = call.self();
     actors::engine_stats out;
     self->request(rt->dispatcher, caf::infinite, actors::stats_atom::value)
       .receive([&](actors::engine_stats& s) { out = s; },
@@ -69,6 +156,9 @@ executor::executor(std::shared_ptr<store> db, executor_options opts)
   impl_->cfg->set("scheduler.max-threads", threads);
   actors::use_engine_scheduler(*impl_->cfg);
   impl_->own_sys = std::make_unique<caf::actor_system>(*impl_->cfg);
+  // The system pinned its logger to this thread; shutdown() may run on
+  // another one.
+  release_thread_logger();
   impl_->sys = impl_->own_sys.get();
   impl_->start(std::move(db), std::move(opts));
 }
@@ -138,7 +228,8 @@ execution_record executor::get(const std::string& execution_id) {
     return actors::found_record(impl_->rt->db->get(execution_id),
                                 execution_id);
   }
-  caf::scoped_actor self{*impl_->sys};
+  blocking_call call{*impl_->sys};
+  auto& self = call.self();
   self
     ->request(impl_->rt->storage, caf::infinite, actors::fetch_atom::value,
               execution_id)
@@ -152,11 +243,27 @@ execution_record executor::get(const std::string& execution_id) {
 std::optional<execution_record>
 executor::wait(const std::string& execution_id,
                std::optional<millis> timeout) {
+  impl::wait_pass pass{*impl_};
+  if (!pass) {
+    // After shutdown nothing would announce the end: answer from the store.
+    auto row = actors::found_record(impl_->rt->db->get(execution_id),
+                                    execution_id);
+    if (row.is_finished())
+      return row;
+    throw actors::shut_down_while_waiting(execution_id);
+  }
   // Not-found before waiting; a finished execution is returned at once,
   // whatever the timeout (even zero).
-  if (auto current = get(execution_id); current.is_finished())
-    return current;
-  caf::scoped_actor self{*impl_->sys};
+  try {
+    if (auto current = get(execution_id); current.is_finished())
+      return current;
+  } catch (const error& e) {
+    if (e.kind() != error_kind::not_found && impl_->shut.load())
+      throw actors::shut_down_while_waiting(execution_id);
+    throw;
+  }
+  blocking_call call{*impl_->sys};
+  auto& self = call.self();
   std::optional<execution_record> row;
   bool timed_out = false;
   // A timed wait tells the dispatcher its deadline, so that a wait that
@@ -173,7 +280,13 @@ executor::wait(const std::string& execution_id,
                  timed_out = true;
                  return;
                }
-               throw actors::execution_not_found(execution_id);
+               // Not found, or the dispatcher's answer at shutdown.
+               if (auto e = actors::from_caf_error(err))
+                 throw *e;
+               // The dispatcher stopped before this wait reached it.
+               if (impl_->shut.load())
+                 throw actors::shut_down_while_waiting(execution_id);
+               throw actors::engine_failure(*impl_->sys, err);
              });
   if (timed_out)
     return std::nullopt;
@@ -181,7 +294,8 @@ executor::wait(const std::string& execution_id,
 }
 
 execution_record executor::cancel(const std::string& execution_id) {
-  caf::scoped_actor self{*impl_->sys};
+  blocking_call call{*impl_->sys};
+  auto& self = call.self();
   std::optional<execution_record> row;
   self
     ->request(impl_->rt->storage, caf::infinite, actors::cancel_atom::value,
@@ -199,7 +313,8 @@ execution_record executor::wake_raw(const std::string& task_id,
                                     const std::string& error_message) {
   auto req = actors::make_wake_request(*impl_->rt, task_id, sleeping_id,
                                        std::move(output), error_message);
-  caf::scoped_actor self{*impl_->sys};
+  blocking_call call{*impl_->sys};
+  auto& self = call.self();
   actors::wake_reply reply;
   self
     ->request(impl_->rt->storage, caf::infinite, actors::wake_atom::value,
@@ -233,7 +348,8 @@ void executor::shutdown() {
   caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
   impl_->actor = nullptr;
   {
-    caf::scoped_actor self{sys};
+    blocking_call call{sys};
+    auto& self = call.self();
     auto grace = caf::duration{rt->options.shutdown_grace};
     self->request(rt->dispatcher, grace, actors::drain_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
@@ -253,6 +369,9 @@ void executor::shutdown() {
       self->receive([&](caf::down_msg&) { ++down; },
                     caf::after(stop_timeout) >> [&] { waiting = false; });
   }
+  // The dispatcher answered every wait as it stopped; their threads leave
+  // now. Our actor system's destructor would wait for their scoped actors.
+  impl_->close_waits(stop_timeout);
   // Bodies first: their jobs hold execution actors, which hold the storage
   // actor; a detached actor's thread ends only once nothing refers to it.
   rt->workers->close();

@@ -45,11 +45,26 @@ public:
   /// The execution as stored now. Throws not-found if it is gone.
   execution_record get() const;
 
-  /// Blocks until the execution finished and returns it. Push-based: the
-  /// waiting thread is woken by the store's announcement, nothing polls.
+  /// Blocks until the execution finished and returns it.
+  ///
+  /// **When it returns.** Usually pushed: the waiting thread is woken by
+  /// the store's announcement of the end, within milliseconds. Where no
+  /// announcement comes (a PostgreSQL store with `listen = false` waiting
+  /// on another node's work, a lost NOTIFY), the executor re-reads the
+  /// executions waited on every `poll_interval`, 100 per round: a wait
+  /// returns within `poll_interval × ceil(E / 100)` plus one store read
+  /// after the end, E being the executions this executor waits on at once
+  /// (one `poll_interval`, 500 ms by default, up to 100 of them). An idle
+  /// executor (nobody waiting) reads nothing for this.
+  ///
+  /// @throws durable::error not-found if the execution does not exist (or
+  ///         is erased while waited on); a generic non-retryable
+  ///         "Executor shut down while waiting [executionId=…]" if the
+  ///         executor shuts down first (see executor::shutdown()).
   finished<Out> wait() const;
 
-  /// Like wait(), but gives up after `timeout` and returns nullopt.
+  /// Like wait() (same bound, same errors), but gives up after `timeout`
+  /// and returns nullopt.
   std::optional<finished<Out>> wait_for(millis timeout) const;
 
   /// Cancels the execution and its unfinished descendants. A no-op on a
@@ -296,7 +311,10 @@ public:
   /// The stored execution; throws not-found.
   execution_record get(const std::string& execution_id);
 
-  /// Waits for the end of an execution (nullopt on timeout).
+  /// Waits for the end of an execution (nullopt on timeout); when it
+  /// returns and what it throws: handle::wait(). After shutdown() it
+  /// answers from the store: a finished execution is returned, an
+  /// unfinished one refused with "Executor shut down while waiting".
   std::optional<execution_record> wait(const std::string& execution_id,
                                        std::optional<millis> timeout = {});
 
@@ -321,7 +339,15 @@ public:
   /// Stops claiming, fires the shutdown token of running bodies, waits up
   /// to `shutdown_grace` for them, hands this node's leases back so that
   /// anything unfinished is recovered at once, and stops every actor of the
-  /// executor. Idempotent.
+  /// executor. Idempotent; may run on any thread (not only the one that
+  /// built the executor), and so may the destructor.
+  ///
+  /// Waits in progress never hold it up: a facade wait() still waiting
+  /// when the engine stops (after the grace, so an end within it is still
+  /// returned) throws "Executor shut down while waiting [executionId=…]"
+  /// on its thread, and shutdown() returns once those threads left the
+  /// executor (which they do at once). Waits sent to actor() get the same
+  /// error, as soon as shutdown begins.
   void shutdown();
 
   bool is_shut_down() const noexcept;

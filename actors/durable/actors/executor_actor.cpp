@@ -3,6 +3,7 @@
 #include "durable/actors/messages.hpp"
 #include "durable/actors/requests.hpp"
 #include "durable/actors/runtime.hpp"
+#include "durable/actors/waiter_registry.hpp"
 #include "durable/actors/wire_errors.hpp"
 
 #include <caf/all.hpp>
@@ -36,26 +37,42 @@ caf::timespan to_timespan(caf::duration d) {
   return std::chrono::duration_cast<caf::timespan>(t.time_since_epoch());
 }
 
+/// The waits this actor has in progress: answered with
+/// shut_down_while_waiting() when it stops, so that no caller (a CAF
+/// program, a remote client through the gateway) is left without an answer.
+using waits_ptr = std::shared_ptr<waiter_registry>;
+
 /// Waits for `id` to finish, then delivers `finish(record)`; on timeout
 /// delivers `finish(nullopt)`. The same steps as executor::wait(): not-found
 /// first, a finished execution at once (whatever the timeout), then the
-/// dispatcher's watch, which answers when the store announces the end.
+/// dispatcher's watch, which answers when the store announces the end (or
+/// its re-check finds it).
 template <class T, class Finish>
 void await_end(executor_actor::pointer self, const runtime_ptr& rt,
-               const std::string& id, caf::duration timeout,
-               caf::typed_response_promise<T> rp, Finish finish) {
+               const waits_ptr& waits, const std::string& id,
+               caf::duration timeout, caf::typed_response_promise<T> rp,
+               Finish finish) {
+  const auto seq = waits->add(id, [rp, id](wait_end end) mutable {
+    if (end.what == wait_end::kind::shut_down)
+      rp.deliver(to_caf_error(shut_down_while_waiting(id)));
+  });
+  // Every answer below first takes the wait out of `waits`: whoever takes
+  // it (this reply or the shutdown) answers, exactly once.
   auto fail = [=](caf::error& err) mutable {
-    rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+    if (waits->remove(id, seq))
+      rp.deliver(to_caf_error(engine_failure(self->system(), err)));
   };
   self->request(rt->storage, caf::infinite, fetch_atom::value, id)
       .then(
           [=](maybe_record& r) mutable {
             if (!r.record) {
-              rp.deliver(to_caf_error(execution_not_found(id)));
+              if (waits->remove(id, seq))
+                rp.deliver(to_caf_error(execution_not_found(id)));
               return;
             }
             if (r.record->is_finished()) {
-              settle(rp, [&] { return finish(std::move(r.record)); });
+              if (waits->remove(id, seq))
+                settle(rp, [&] { return finish(std::move(r.record)); });
               return;
             }
             // A timed wait tells the dispatcher its deadline, so that a
@@ -67,15 +84,22 @@ void await_end(executor_actor::pointer self, const runtime_ptr& rt,
             self->request(rt->dispatcher, timeout, std::move(msg))
                 .then(
                     [=](maybe_record& w) mutable {
+                      if (!waits->remove(id, seq))
+                        return;
                       settle(rp, [&] {
                         return finish(found_record(std::move(w.record), id));
                       });
                     },
                     [=](caf::error& err) mutable {
+                      if (!waits->remove(id, seq))
+                        return;
                       if (err == caf::sec::request_timeout)
                         settle(rp, [&] { return finish(std::nullopt); });
+                      else if (auto e = from_caf_error(err))
+                        rp.deliver(to_caf_error(*e)); // not found, shut down
                       else
-                        rp.deliver(to_caf_error(execution_not_found(id)));
+                        rp.deliver(
+                            to_caf_error(engine_failure(self->system(), err)));
                     });
           },
           fail);
@@ -100,6 +124,11 @@ caf::result<execution_record> fetch_row(executor_actor::pointer self,
 
 executor_actor::behavior_type executor_behavior(executor_actor::pointer self,
                                                 runtime_ptr rt) {
+  auto waits = std::make_shared<waiter_registry>();
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    waits->shut_down();
+    self->quit(msg.reason);
+  });
   return {
       [=](enqueue_atom, const std::string& task_id,
           std::vector<std::string>& inputs, const enqueue_options& opts)
@@ -130,14 +159,14 @@ executor_actor::behavior_type executor_behavior(executor_actor::pointer self,
       [=](wait_atom, const std::string& id) -> caf::result<execution_record> {
         auto rp = self->make_response_promise<execution_record>();
         await_end(
-            self, rt, id, caf::infinite, rp,
+            self, rt, waits, id, caf::infinite, rp,
             [](std::optional<execution_record> r) { return std::move(*r); });
         return rp;
       },
       [=](wait_atom, const std::string& id,
           caf::timespan timeout) -> caf::result<wait_reply> {
         auto rp = self->make_response_promise<wait_reply>();
-        await_end(self, rt, id,
+        await_end(self, rt, waits, id,
                   caf::duration{std::max(timeout, caf::timespan{0})}, rp,
                   [](std::optional<execution_record> r) {
                     return wait_reply{std::move(r)};

@@ -40,11 +40,14 @@ namespace durable::actors {
 ///
 /// Threading: the actor never blocks. Every call is answered through a
 /// response promise when the storage actor (or, for waits, the dispatcher's
-/// watch) answers; a wait is pushed by the store's announcement that the
-/// execution finished, nothing polls, and its timeout is the request's.
+/// watch) answers; a wait is answered by the store's announcement that the
+/// execution finished or by the dispatcher's re-check of its waiters (the
+/// bound of handle::wait()), and its timeout is the request's.
 ///
-/// Lifetime: spawned with the executor and stopped by its shutdown; calls
-/// after that fail with the sender's usual "actor down" error.
+/// Lifetime: spawned with the executor and stopped by its shutdown. Waits
+/// in progress then get durable's error "Executor shut down while waiting
+/// [executionId=…]" (generic, non-retryable); calls after that fail with
+/// the sender's usual "actor down" error.
 using executor_actor = caf::typed_actor<
     caf::replies_to<enqueue_atom, std::string, std::vector<std::string>,
                     enqueue_options>::with<std::vector<std::string>>,

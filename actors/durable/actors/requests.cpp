@@ -174,6 +174,11 @@ error execution_not_found(const std::string& execution_id) {
       fmt::format("Task execution not found [executionId={}]", execution_id));
 }
 
+error shut_down_while_waiting(const std::string& execution_id) {
+  return error::non_retryable(fmt::format(
+      "Executor shut down while waiting [executionId={}]", execution_id));
+}
+
 error engine_failure(caf::actor_system& sys, const caf::error& err) {
   return error::internal(sys.render(err), true);
 }

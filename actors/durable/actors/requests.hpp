@@ -71,6 +71,11 @@ execution_record found_record(std::optional<execution_record> row,
 /// "Task execution not found [executionId=…]".
 error execution_not_found(const std::string& execution_id);
 
+/// "Executor shut down while waiting [executionId=…]": what a wait still
+/// in progress when its executor shuts down throws (generic,
+/// non-retryable: the execution itself goes on; wait on another node).
+error shut_down_while_waiting(const std::string& execution_id);
+
 /// An engine actor failed to answer (store unavailable, actor gone):
 /// an internal, retryable error with CAF's rendering of `err`.
 error engine_failure(caf::actor_system& sys, const caf::error& err);

@@ -284,13 +284,12 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
       }
     },
     [=, &db](fetch_atom, const std::vector<std::string>& ids)
-      -> caf::result<std::vector<execution_record>> {
+      -> caf::result<std::vector<maybe_record>> {
       try {
-        std::vector<execution_record> rows;
+        std::vector<maybe_record> rows;
         rows.reserve(ids.size());
         for (const auto& id : ids)
-          if (auto r = db.get(id))
-            rows.push_back(std::move(*r));
+          rows.push_back({db.get(id)});
         return rows;
       } catch (const std::exception& e) {
         return error_reply(e);

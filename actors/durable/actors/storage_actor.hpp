@@ -32,7 +32,9 @@ namespace durable::actors {
 /// - `(claim, claim_request)` -> `claim_result` (the engine sends claims to
 ///   claim_actor instead; this stays for callers with one handle);
 /// - `(fetch, id)`, `(watch, id)` -> `maybe_record`;
-/// - `(fetch, vector<id>)` -> `vector<execution_record>`: those that exist;
+/// - `(fetch, vector<id>)` -> `vector<maybe_record>`, in order, in one turn
+///   (the dispatcher's re-check of its waiters, rows read back after a
+///   failed write); one store read per id;
 /// - `(children, parent_id)` -> `vector<execution_record>`;
 /// - `(cancel, id)` -> `maybe_record`: cancels an unfinished execution and
 ///   its unfinished descendants; a finished one is returned unchanged;
