@@ -174,7 +174,10 @@ transition expire_sleeper(execution_record r, timestamp now) {
 transition hand_back(execution_record r, timestamp now) {
   auto t = begin(std::move(r), now);
   t.next.owner.reset();
-  t.next.lease_expires_at = now;
+  // Long expired, not `now`: `now` is this node's estimate of the store's
+  // clock, and a lease a few microseconds ahead of the store's own now
+  // would keep the row from the take-over claim that follows at once.
+  t.next.lease_expires_at = timestamp{};
   t.next.recoveries += 1;
   return t;
 }

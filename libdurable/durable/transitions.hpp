@@ -73,9 +73,9 @@ transition expire_sleeper(execution_record r, timestamp now);
 
 /// Hands a row its node can no longer carry back to the cluster: the write
 /// that should have moved it on failed and it is unknown whether the body
-/// ran to its end. The row keeps its status, loses its owner and gets an
-/// expired lease (`lease_expires_at = now`), so the next claim that takes
-/// over leases (store::claim with `take_over`) runs it again. It counts one
+/// ran to its end. The row keeps its status, loses its owner and gets a
+/// long expired lease (the epoch), so the next claim that takes over
+/// leases (store::claim with `take_over`) runs it again. It counts one
 /// recovery, as a node's death would: a row whose every write fails is
 /// failed by its next claimer once `max_recoveries` is passed instead of
 /// going round the cluster forever (the claim counts none itself for a row

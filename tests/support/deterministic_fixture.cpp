@@ -60,6 +60,9 @@ void deterministic_fixture::run() {
 }
 
 void deterministic_fixture::advance(caf::timespan d) {
+  // Messages that came from other threads first (a worker sets a body's
+  // timeout as the body starts): they happened before the time moves.
+  sched.run();
   sched.advance_time(d);
   sched.run();
 }
