@@ -169,4 +169,45 @@ TEST_CASE("a body does not start once its lease may have passed") {
   CHECK(r.execution.recoveries == 1);
 }
 
+TEST_CASE("a row its own node takes over again never runs two bodies at "
+          "once") {
+  // The node cannot renew, so its own take-over claims the row again
+  // while the first body still runs. The second body may start only after
+  // the first returned.
+  auto db = std::make_shared<durable::test::faulty_store>(
+    durable::test::make_store());
+  auto opts = test_options();
+  opts.lease_duration = 600ms;
+  opts.lease_renew_interval = 100ms;
+  durable::executor exec{db, opts};
+  std::atomic<int> running{0}, most{0}, runs{0};
+  std::atomic<bool> release{false};
+  auto task = exec.task<int, int>(
+    {.id = "overlap", .timeout = 20s},
+    [&](durable::task_context&, int x) {
+      ++runs;
+      auto now = ++running;
+      for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);)
+        ;
+      auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (!release.load() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(2ms);
+      --running;
+      return x;
+    });
+  db->fail_renewals(true);
+  auto h = exec.enqueue(task, 7);
+  REQUIRE(engine_test::eventually([&] { return runs.load() == 1; }));
+  // Taken over again by this node once its lease ran out.
+  REQUIRE(engine_test::eventually(
+    [&] { return exec.get(h.execution_id()).recoveries >= 1; }));
+  std::this_thread::sleep_for(300ms); // room for a second body to start
+  db->fail_renewals(false);
+  release = true;
+  auto r = await(h);
+  CHECK(r.ok());
+  CHECK(most.load() == 1);
+  CHECK(runs.load() == 2);
+}
+
 } // TEST_SUITE

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -68,6 +67,9 @@ struct dispatcher_state {
   /// Rows the last renewal found owned by this node with no execution
   /// actor here (see sweep_orphans).
   std::unordered_set<std::string> orphan_suspects;
+  /// Rows a claim took again while their previous actor still runs here
+  /// (start_claimed): each starts when that actor is gone.
+  std::unordered_map<std::string, execution_record> reclaimed;
   std::uint64_t orphans_handed_back = 0;
 };
 
@@ -151,6 +153,27 @@ void check_drained(const state_ptr& st) {
   }
 }
 
+/// Spawns the execution actor of a row this node claimed (at `at`).
+///
+/// Two bodies of one execution must never run at once, and a claim may
+/// take a row whose actor still runs here: this node's own lease ran out
+/// (a commit that outlasted it, renewals that failed) and the take-over
+/// found it. That actor goes on until its next write, which conflicts (the
+/// claim moved the version), and ends; the claimed row waits for it
+/// (`reclaimed`) and starts only then, so its body runs after the other
+/// one returned, never beside it.
+void start_claimed(caf::event_based_actor* self, const state_ptr& st,
+                   execution_record row, std::int64_t at) {
+  auto id = row.id;
+  if (st->live.contains(id)) {
+    st->reclaimed.insert_or_assign(std::move(id), std::move(row));
+    return;
+  }
+  if (takes_slot(row))
+    ++st->running_bodies;
+  st->live[id] = {spawn_execution(self, st->rt, std::move(row)), at};
+}
+
 void claim(caf::event_based_actor* self, const state_ptr& st) {
   if (st->draining || !st->rt->options.run_tasks)
     return;
@@ -189,12 +212,8 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
         st->claim_limit = 0;
         st->claimed += res.claimed.size();
         const auto at = steady_nanos();
-        for (auto& row : res.claimed) {
-          if (takes_slot(row))
-            ++st->running_bodies;
-          auto id = row.id;
-          st->live[id] = {spawn_execution(self, st->rt, std::move(row)), at};
-        }
+        for (auto& row : res.claimed)
+          start_claimed(self, st, std::move(row), at);
         if (res.claimed.size() >= limit)
           st->backlog = true;
         if (res.next_ready_at)
@@ -273,15 +292,9 @@ void adopt(caf::event_based_actor* self, const state_ptr& st,
            local_claims& taken, Stored stored) {
   st->reserved -= taken.rows.size();
   const auto at = steady_nanos();
-  for (std::size_t k = 0; k < taken.rows.size(); ++k) {
-    if (!stored(k))
-      continue;
-    auto& row = taken.rows[k];
-    if (takes_slot(row))
-      ++st->running_bodies;
-    auto id = row.id;
-    st->live[id] = {spawn_execution(self, st->rt, std::move(row)), at};
-  }
+  for (std::size_t k = 0; k < taken.rows.size(); ++k)
+    if (stored(k))
+      start_claimed(self, st, std::move(taken.rows[k]), at);
   taken.rows.clear();
   check_drained(st);
   if (st->backlog)
@@ -302,15 +315,12 @@ void adopt_as_stored(caf::event_based_actor* self, const state_ptr& st,
   self->request(st->rt->storage, caf::infinite, fetch_atom::value,
                 std::move(ids))
     .then(
-      [=](std::vector<execution_record>& stored) {
-        std::unordered_map<std::string_view, const execution_record*> by_id;
-        for (const auto& r : stored)
-          by_id.emplace(r.id, &r);
+      [=](std::vector<maybe_record>& stored) {
+        // One answer per id, in the order of taken->rows.
         adopt(self, st, *taken, [&](std::size_t k) {
           const auto& mine = taken->rows[k];
-          auto it = by_id.find(mine.id);
-          return it != by_id.end() && it->second->version == mine.version
-                 && it->second->owner == mine.owner;
+          const auto& r = k < stored.size() ? stored[k].record : std::nullopt;
+          return r && r->version == mine.version && r->owner == mine.owner;
         });
       },
       [=](caf::error&) {
@@ -551,8 +561,14 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     [=](gone_atom, const std::string& id, const caf::actor_addr& addr,
         bool slot_freed) {
       auto i = st->live.find(id);
-      if (i != st->live.end() && i->second.actor.address() == addr)
+      if (i != st->live.end() && i->second.actor.address() == addr) {
         st->live.erase(i);
+        if (auto r = st->reclaimed.find(id); r != st->reclaimed.end()) {
+          auto row = std::move(r->second);
+          st->reclaimed.erase(r);
+          start_claimed(self, st, std::move(row), steady_nanos());
+        }
+      }
       if (slot_freed)
         free_slot(self, st);
     },
