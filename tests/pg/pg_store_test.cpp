@@ -2,6 +2,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <future>
+#include <optional>
 #include <latch>
 #include <set>
 #include <string>
@@ -889,6 +891,141 @@ TEST_CASE("a transition the server refuses fails alone and its batch-mates "
     }
   }
   CHECK(store->get("rf_3")->status == execution_status::running);
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("pg.connections") {
+
+TEST_CASE("every session of the store sets its statement and idle "
+          "transaction timeouts") {
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  for (auto* pool : {&pg.internals().pool, &pg.internals().lease_pool}) {
+    auto c = pool->acquire();
+    pqxx::nontransaction tx{*c};
+    CHECK(tx.exec1("SHOW statement_timeout")[0].as<std::string>() == "1min");
+    CHECK(tx.exec1("SHOW idle_in_transaction_session_timeout")[0]
+            .as<std::string>()
+          == "10s");
+  }
+}
+
+TEST_CASE("connection strings get TCP keepalives unless they set their "
+          "own") {
+  pgs::pg_options o;
+  CHECK(pgs::with_keepalives("postgresql://u@h:5433/db", o)
+        == "postgresql://u@h:5433/db?keepalives=1&keepalives_idle=10&"
+           "keepalives_interval=5&keepalives_count=3");
+  CHECK(pgs::with_keepalives("postgresql://u@h/db?sslmode=disable", o)
+        == "postgresql://u@h/db?sslmode=disable&keepalives=1&"
+           "keepalives_idle=10&keepalives_interval=5&keepalives_count=3");
+  CHECK(pgs::with_keepalives("host=h dbname=db", o)
+        == "host=h dbname=db keepalives=1 keepalives_idle=10 "
+           "keepalives_interval=5 keepalives_count=3");
+  CHECK(pgs::with_keepalives("", o)
+        == "keepalives=1 keepalives_idle=10 keepalives_interval=5 "
+           "keepalives_count=3");
+  CHECK(pgs::with_keepalives("host=h keepalives_idle=60", o)
+        == "host=h keepalives_idle=60");
+  o.keepalive_idle = 0s;
+  CHECK(pgs::with_keepalives("host=h", o) == "host=h");
+}
+
+TEST_CASE("lease renewals never wait behind the store's other calls") {
+  // Every pooled connection is busy (a burst of reads, a slow commit):
+  // the renewal still runs, on the connection kept for leases.
+  auto store = tpg::make_store({}, 1);
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  store->insert({make_row(*store, "rn_1")});
+  REQUIRE(store->claim(claim_req("node_a", 1)).claimed.size() == 1);
+  std::optional<pgs::connection_pool::lease> busy{
+    pg.internals().pool.acquire()};
+  auto renewed = std::async(std::launch::async, [&] {
+    return store->renew_leases("node_a", 30s);
+  });
+  const bool answered = renewed.wait_for(20s) == std::future_status::ready;
+  busy.reset(); // lets a renewal stuck in the pool finish either way
+  REQUIRE_MESSAGE(answered, "the renewal waited for a pooled connection");
+  CHECK(renewed.get() == std::vector<std::string>{"rn_1"});
+  CHECK(store->try_lead("maintenance", "node_a", 30s));
+}
+
+TEST_CASE("a call that finds every connection busy fails as unavailable "
+          "after reconnect_timeout") {
+  schema_guard g;
+  auto o = tpg::options(g.name);
+  o.pool_size = 1;
+  o.reconnect_timeout = 300ms;
+  pgs::pg_store store{o};
+  std::optional<pgs::connection_pool::lease> busy{
+    store.internals().pool.acquire()};
+  auto read = std::async(std::launch::async, [&] {
+    try {
+      store.get("nothing");
+    } catch (const store_error& e) {
+      return e.failure();
+    }
+    return store_failure::fatal;
+  });
+  const bool answered = read.wait_for(20s) == std::future_status::ready;
+  busy.reset();
+  REQUIRE_MESSAGE(answered, "the call waited for a connection without end");
+  CHECK(read.get() == store_failure::unavailable);
+}
+
+} // TEST_SUITE
+
+TEST_SUITE("pg.cascade") {
+
+TEST_CASE("a cancel cascade reaches grandchildren inserted while it runs") {
+  // A child's node stores the child's own children while the root is
+  // cancelled: its transaction holds the child's row, the cascade waits
+  // for it, then cancels the child. The grandchildren it inserted came
+  // after the cascade's first snapshot and must be cancelled too.
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  const auto table = pgs::quote_ident(pg.schema()) + ".executions";
+  auto root = make_row(*store, "cc_root");
+  root.kind = task_kind::parent;
+  store->insert({root});
+  auto r = store->claim(claim_req("node_a", 1)).claimed.at(0);
+  task_options opts;
+  opts.id = "task_a";
+  opts.timeout = 10s;
+  auto child = transitions::make_child(r, "task_a", task_kind::task, opts,
+                                       "null", 0, 1, false, store->now());
+  child.id = "cc_child";
+  child.start_at -= 1s;
+  REQUIRE(store->apply({transitions::wait_for_children(
+                         r, std::nullopt, {child}, store->now())})[0]
+            .status
+          == write_status::applied);
+  r = *store->get("cc_root");
+  REQUIRE(store->claim(claim_req("node_b", 1)).claimed.at(0).id
+          == "cc_child");
+  pqxx::connection conn{tpg::url()};
+  pqxx::work tx{conn};
+  tx.exec("UPDATE " + table
+          + " SET status = 'waiting_for_children', version = version + 1 "
+            "WHERE id = 'cc_child'");
+  tx.exec("CREATE TEMP TABLE g ON COMMIT DROP AS SELECT * FROM " + table
+          + " WHERE id = 'cc_child'");
+  tx.exec("UPDATE g SET id = 'cc_grandchild', parent_id = 'cc_child', "
+          "status = 'ready', owner = NULL, lease_expires_at = NULL, "
+          "version = 1");
+  tx.exec("INSERT INTO " + table + " SELECT * FROM g");
+  auto cancel = std::async(std::launch::async, [&] {
+    return store->apply({transitions::cancel(r, store->now())});
+  });
+  // The cascade now waits for the child's row; let it start waiting.
+  std::this_thread::sleep_for(500ms);
+  tx.commit();
+  REQUIRE(cancel.wait_for(20s) == std::future_status::ready);
+  auto out = cancel.get();
+  REQUIRE(out.at(0).status == write_status::applied);
+  CHECK(store->get("cc_child")->status == execution_status::cancelled);
+  CHECK(store->get("cc_grandchild")->status == execution_status::cancelled);
 }
 
 } // TEST_SUITE

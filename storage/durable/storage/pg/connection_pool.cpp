@@ -42,16 +42,30 @@ std::unique_ptr<pqxx::connection> connection_pool::open() {
 }
 
 connection_pool::lease connection_pool::acquire() {
-  {
-    std::unique_lock guard{mutex_};
-    freed_.wait(guard, [this] { return !idle_.empty() || open_ < size_; });
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return lease{this, std::move(c)};
-    }
-    ++open_;
+  std::unique_lock guard{mutex_};
+  freed_.wait(guard, [this] { return !idle_.empty() || open_ < size_; });
+  return take(guard);
+}
+
+std::optional<connection_pool::lease>
+connection_pool::acquire_for(std::chrono::milliseconds wait) {
+  std::unique_lock guard{mutex_};
+  if (!freed_.wait_for(guard, wait, [this] {
+        return !idle_.empty() || open_ < size_;
+      }))
+    return std::nullopt;
+  return take(guard);
+}
+
+connection_pool::lease
+connection_pool::take(std::unique_lock<std::mutex>& guard) {
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return lease{this, std::move(c)};
   }
+  ++open_;
+  guard.unlock();
   return lease{this, open()};
 }
 

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,10 @@ public:
   /// exist; otherwise waits. @throws what pqxx throws on connect.
   lease acquire();
 
+  /// As acquire(), but waits at most `wait` for a connection to come free:
+  /// nullopt if none did (every connection busy for that long).
+  std::optional<lease> acquire_for(std::chrono::milliseconds wait);
+
   /// Borrows an idle (or new) connection only if that needs no waiting.
   std::optional<lease> try_acquire();
 
@@ -82,6 +87,10 @@ public:
   void clear_idle();
 
 private:
+  /// With a connection idle or room for one (under `guard`): borrows the
+  /// idle one, or counts and opens a new one after unlocking.
+  lease take(std::unique_lock<std::mutex>& guard);
+
   void give_back(std::unique_ptr<pqxx::connection> c) noexcept;
 
   std::unique_ptr<pqxx::connection> open();

@@ -158,6 +158,29 @@ std::string resolve_url(const pg_options& opts) {
   return {};
 }
 
+std::string with_keepalives(const std::string& url, const pg_options& opts) {
+  if (opts.keepalive_idle.count() == 0
+      || url.find("keepalives") != std::string::npos)
+    return url;
+  const auto settings = std::vector<std::pair<const char*, std::int64_t>>{
+    {"keepalives", 1},
+    {"keepalives_idle", opts.keepalive_idle.count()},
+    {"keepalives_interval", opts.keepalive_interval.count()},
+    {"keepalives_count", opts.keepalive_count}};
+  std::string out = url;
+  const bool uri = url.starts_with("postgresql://")
+                   || url.starts_with("postgres://");
+  char sep = url.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& [key, value] : settings) {
+    if (uri)
+      out += fmt::format("{}{}={}", sep, key, value);
+    else
+      out += fmt::format("{}{}={}", out.empty() ? "" : " ", key, value);
+    sep = '&';
+  }
+  return out;
+}
+
 std::string redact(const std::string& url) {
   std::string out = url;
   // URL form: scheme://user:password@host...
@@ -203,8 +226,11 @@ pg_store::impl::impl(pg_options o)
                                       "PGPORT, PGDATABASE)"}
                        : redact(url)),
     table(quote_ident(opts.schema) + ".executions"),
-    pool(url, std::clamp<std::size_t>(opts.pool_size, 1, 64),
+    pool(with_keepalives(url, opts),
+         std::clamp<std::size_t>(opts.pool_size, 1, 64),
          [this](pqxx::connection& c) { prepare(c); }),
+    lease_pool(with_keepalives(url, opts), 1,
+               [this](pqxx::connection& c) { prepare(c); }),
     sender_id(make_incarnation_id()),
     channel(notification_channel(opts.schema)) {
   insert_sql = fmt::format(
@@ -635,6 +661,10 @@ void pg_store::impl::build_statements() {
 
 void pg_store::impl::prepare(pqxx::connection& c) {
   c.set_variable("application_name", c.quote(opts.application_name));
+  c.set_variable("statement_timeout",
+                 std::to_string(opts.statement_timeout.count()));
+  c.set_variable("idle_in_transaction_session_timeout",
+                 std::to_string(opts.idle_in_transaction_timeout.count()));
   for (const auto& [name, sql] : statements)
     c.prepare(name, sql);
   // Prepare now, not at first use: the first claim or apply of a new
@@ -654,6 +684,12 @@ void pg_store::impl::fail(const char* op, const std::string& what,
 template <class Txn, class F>
 auto pg_store::impl::run(const char* op, mode m, F&& body)
   -> decltype(body(std::declval<Txn&>())) {
+  return run_on<Txn>(pool, op, m, std::forward<F>(body));
+}
+
+template <class Txn, class F>
+auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
+                            F&& body) -> decltype(body(std::declval<Txn&>())) {
   const auto deadline = std::chrono::steady_clock::now()
                         + opts.reconnect_timeout;
   auto backoff = opts.backoff_initial;
@@ -666,7 +702,16 @@ auto pg_store::impl::run(const char* op, mode m, F&& body)
     bool committing = false;
     std::optional<connection_pool::lease> conn;
     try {
-      conn.emplace(pool.acquire());
+      auto free = p.acquire_for(std::max<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now()),
+        std::chrono::milliseconds{0}));
+      if (!free)
+        fail(op,
+             fmt::format("no free connection within {} ms (all {} busy)",
+                         opts.reconnect_timeout.count(), p.size()),
+             store_failure::unavailable);
+      conn.emplace(std::move(*free));
       Txn tx{**conn};
       auto result = body(tx);
       committing = true;
@@ -1152,20 +1197,36 @@ void pg_store::impl::apply_one(pqxx::transaction_base& tx,
   if (t.cancel_descendants) {
     const auto& row = t.next;
     auto msg = row.error ? row.error->message : std::string{};
-    auto cres = exec(tx, st_cascade, {row.id, row.task_id, msg, now_param()});
-    for (const auto& c : cres) {
-      std::string id = c[0].c_str();
-      std::string parent = c[1].is_null() ? "" : c[1].c_str();
-      auto at = time_of(c[3]);
-      if (want) {
-        if (!c[2].is_null())
-          w->cascade_events.push_back(
-            {store_event::type::cancelled, id, {}, c[2].c_str(), at});
-        w->cascade_events.push_back(
-          {store_event::type::finished, id, parent, {}, at});
-      }
-      w->cascaded.insert(std::move(id));
+    // Until a pass cancels nothing: a descendant that was storing its own
+    // children while the first pass ran held its row, which the pass
+    // cancelled once that commit was done, but the children it inserted
+    // came after the pass's snapshot. Each statement sees every commit
+    // made before it started, and no child can be inserted later under a
+    // row a pass cancelled (its writer's version no longer matches).
+    for (;;) {
+      auto cres = exec(tx, st_cascade,
+                       {row.id, row.task_id, msg, now_param()});
+      if (cres.empty())
+        break;
+      add_cascaded(cres, *w, want);
     }
+  }
+}
+
+void pg_store::impl::add_cascaded(const pqxx::result& cres, applied_write& w,
+                                  bool want) {
+  for (const auto& c : cres) {
+    std::string id = c[0].c_str();
+    std::string parent = c[1].is_null() ? "" : c[1].c_str();
+    auto at = time_of(c[3]);
+    if (want) {
+      if (!c[2].is_null())
+        w.cascade_events.push_back(
+          {store_event::type::cancelled, id, {}, c[2].c_str(), at});
+      w.cascade_events.push_back(
+        {store_event::type::finished, id, parent, {}, at});
+    }
+    w.cascaded.insert(std::move(id));
   }
 }
 
@@ -1560,7 +1621,8 @@ std::vector<std::string> pg_store::renew_leases(const std::string& owner,
   // kept locked while the second waits, and the wait is only for the few
   // rows a transition holds, not behind it for all of them.
   auto step = [&](const char* statement, const std::vector<param>& args) {
-    return d.run<pqxx::work>("renew_leases", impl::mode::idempotent,
+    return d.run_on<pqxx::work>(d.lease_pool, "renew_leases",
+                                impl::mode::idempotent,
                              [&](pqxx::work& tx) {
                                tx.exec(impl::renewal_settings);
                                return exec(tx, statement, args);
@@ -1587,7 +1649,8 @@ bool pg_store::try_lead(const std::string& role, const std::string& owner,
   std::vector<param> ps{role, owner,
                         str(std::chrono::microseconds{lease}.count()),
                         d.now_param()};
-  return d.run<pqxx::work>("try_lead", impl::mode::idempotent,
+  return d.run_on<pqxx::work>(d.lease_pool, "try_lead",
+                              impl::mode::idempotent,
                            [&](pqxx::work& tx) {
                              return !exec(tx, st_lead, ps).empty();
                            });
@@ -1597,8 +1660,8 @@ std::size_t pg_store::release_leases(const std::string& owner) {
   auto& d = *impl_;
   std::vector<param> ps{owner, d.now_param()};
   d.floors.forget(owner);
-  return d.run<pqxx::work>(
-    "release_leases", impl::mode::write, [&](pqxx::work& tx) {
+  return d.run_on<pqxx::work>(
+    d.lease_pool, "release_leases", impl::mode::write, [&](pqxx::work& tx) {
       auto n = static_cast<std::size_t>(
         exec(tx, st_release, ps).affected_rows());
       // Tell the other nodes that the handed-back rows are claimable now.

@@ -25,7 +25,10 @@ struct pg_options {
   std::string url;
 
   /// Connections the store opens at most (1..64). Each call holds one for
-  /// its duration; more concurrent calls wait for a free one.
+  /// its duration; more concurrent calls wait for a free one, at most
+  /// `reconnect_timeout`, then fail as unavailable. Lease renewals and
+  /// leadership have one more connection of their own (and listening one
+  /// more, see `listen`), so they never wait behind the other calls.
   std::size_t pool_size = 4;
 
   /// The schema that holds the tables (created if missing). Tests use one
@@ -43,6 +46,25 @@ struct pg_options {
   /// First and largest pause between attempts (doubled each time).
   std::chrono::milliseconds backoff_initial{10};
   std::chrono::milliseconds backoff_max{1'000};
+
+  /// Server-side limits every session of the store sets, so that no call
+  /// waits without end (zero leaves the server's default, which is none).
+  /// A statement running longer than `statement_timeout` is cancelled and
+  /// its call fails. A session idle inside a transaction for longer than
+  /// `idle_in_transaction_timeout` is ended by the server: the row locks
+  /// of a node frozen in the middle of a transaction (SIGSTOP, a stalled
+  /// VM) are freed for the other nodes instead of stalling them.
+  std::chrono::milliseconds statement_timeout{60'000};
+  std::chrono::milliseconds idle_in_transaction_timeout{10'000};
+
+  /// TCP keepalive of every connection, added to the connection string
+  /// unless it sets `keepalives*` itself: a server or network that vanished
+  /// without closing the socket is noticed within about
+  /// idle + interval × count instead of the system's two hours. Zero
+  /// `keepalive_idle` leaves libpq's defaults.
+  std::chrono::seconds keepalive_idle{10};
+  std::chrono::seconds keepalive_interval{5};
+  int keepalive_count = 3;
 
   /// The `application_name` of the store's sessions (pg_stat_activity).
   std::string application_name = "durable";
@@ -199,6 +221,11 @@ std::shared_ptr<durable::store> postgres(pg_options opts = {});
 /// The connection string of `opts`: `opts.url`, else `DURABLE_PG_URL`, else
 /// empty (libpq defaults).
 std::string resolve_url(const pg_options& opts);
+
+/// `url` with libpq's TCP keepalive settings of `opts` (keepalive_idle,
+/// keepalive_interval, keepalive_count) added as URI parameters or
+/// keywords, unless it names keepalives itself or `keepalive_idle` is zero.
+std::string with_keepalives(const std::string& url, const pg_options& opts);
 
 /// `url` without its password, for messages: the password of a URL
 /// (`postgresql://user:secret@host/db`) or a key/value string

@@ -21,6 +21,7 @@
 /// Internal to storage/pg.
 namespace durable::storage::pg {
 
+
 struct applied_write;
 
 /// The NOTIFY that a batch's one statement sends itself (st_apply_announce).
@@ -98,6 +99,10 @@ struct pg_store::impl {
   // -- connections ------------------------------------------------------------
 
   connection_pool pool;
+  /// One connection for renew_leases, try_lead and release_leases: a node
+  /// whose other calls hold every pooled connection (a burst of reads, a
+  /// slow commit) still renews its leases in time.
+  connection_pool lease_pool;
 
   /// How a unit of work may be retried after a broken connection.
   enum class mode {
@@ -110,6 +115,11 @@ struct pg_store::impl {
   template <class Txn, class F>
   auto run(const char* op, mode m, F&& body) -> decltype(body(
     std::declval<Txn&>()));
+
+  /// run() on a connection of `p` (e.g. lease_pool).
+  template <class Txn, class F>
+  auto run_on(connection_pool& p, const char* op, mode m, F&& body)
+    -> decltype(body(std::declval<Txn&>()));
 
   /// pg_store::apply's work: one batch as one commit (or one statement).
   /// Reads `ts` and moves the rows out of it only once it committed, so
@@ -173,6 +183,10 @@ struct pg_store::impl {
   /// cascade) as apply_plain does; `want`: collect the cascade's events.
   void apply_one(pqxx::transaction_base& tx, const transition& t,
                  write_outcome& out, applied_write*& w, bool want);
+
+  /// Records the rows one pass of the cancel cascade cancelled in `w`
+  /// (and their events, if `want`).
+  void add_cascaded(const pqxx::result& cres, applied_write& w, bool want);
 
   // -- listeners --------------------------------------------------------------
 
