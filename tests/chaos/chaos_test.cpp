@@ -33,12 +33,12 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "chaos/chaos_tasks.hpp"
 #include "durable/durable.hpp"
 #include "durable/storage/pg/pg_store.hpp"
 #include "support/child_process.hpp"
-#include "support/temp_dir.hpp"
 
 #ifndef DURABLE_CHAOS_NODE
 #  error "DURABLE_CHAOS_NODE must name the durable-chaos-node binary"
@@ -288,7 +288,11 @@ class chaos_run {
 public:
   chaos_run(std::uint64_t seed, std::chrono::seconds duration)
     : rng_(seed), duration_(duration) {
-    runs_dir_ = durable::test::make_temp_dir("durable-chaos-");
+    // Not a temp_dirs folder (removed at exit): kept when the test fails.
+    std::string tmpl = env_or("TMPDIR", "/tmp") + "/durable-chaos-XXXXXX";
+    REQUIRE_MESSAGE(::mkdtemp(tmpl.data()) != nullptr,
+                    "cannot create " << tmpl);
+    runs_dir_ = tmpl;
     // Before any thread exists: every node inherits it.
     ::setenv("DURABLE_CHAOS_RUNS_DIR", runs_dir_.c_str(), 1);
     std::cout << "chaos: node logs and run logs in " << runs_dir_
@@ -711,14 +715,61 @@ UPDATE chaos.runs r SET lease_row = CASE WHEN EXISTS (
 
 // -- invariants -----------------------------------------------------------------
 
-/// Prints up to 20 offending rows of `sql` under `what`; returns how many
-/// there were.
+/// Prints the history of execution `id` (or of the parent's finalize,
+/// for `<parent>#finalize`): its row, its transitions and the runs of its
+/// bodies, times relative to its first transition.
+void print_history(pqxx::nontransaction& tx, std::string id) {
+  if (auto pos = id.find('#'); pos != std::string::npos)
+    id.erase(pos);
+  std::cout << "        history of " << id << ":" << std::endl;
+  const auto q = tx.quote(id);
+  auto base = tx.exec("SELECT min(at_us) FROM chaos.transitions WHERE id = "
+                      + q + " OR id IN (SELECT id FROM chaos.executions "
+                      "WHERE parent_id = " + q + " AND parent_is_finalize)");
+  const auto b = base.empty() || base[0][0].is_null()
+                   ? std::string{"0"}
+                   : std::string{base[0][0].c_str()};
+  auto dump = [&](const std::string& sql) {
+    for (const auto& row : tx.exec(sql)) {
+      std::cout << "          ";
+      for (const auto& f : row)
+        std::cout << f.name() << "=" << (f.is_null() ? "NULL" : f.c_str())
+                  << " ";
+      std::cout << std::endl;
+    }
+  };
+  dump("SELECT id, task_id, status, attempt, recoveries, owner, output, "
+       "error_message, parent_id FROM chaos.executions WHERE id = " + q);
+  dump("SELECT id, old_status || '>' || new_status AS status, old_owner, "
+       "new_owner, new_attempt AS attempt, new_recoveries AS recoveries, "
+       "new_version AS version, at_us - " + b + " AS at FROM "
+       "chaos.transitions WHERE id = " + q + " OR id IN (SELECT id FROM "
+       "chaos.executions WHERE parent_id = " + q + " AND parent_is_finalize) "
+       "ORDER BY at_us, seq");
+  dump("SELECT 'run' AS run, id, attempt, incarnation, node, start_us - " + b
+       + " AS at FROM chaos.runs WHERE id = " + q + " OR (parent_id = " + q
+       + " AND is_finalize) ORDER BY start_us");
+  dump("SELECT kind, node, incarnation, at_us - " + b + " AS at, end_us - "
+       + b + " AS until FROM chaos.faults ORDER BY seq");
+}
+
+/// Prints up to 20 offending rows of `sql` under `what`, and the history
+/// of the executions the first three name in their first column; returns
+/// how many there were.
 std::size_t offenders(pqxx::nontransaction& tx, const std::string& what,
                       const std::string& sql) {
   auto r = tx.exec(sql);
   if (r.empty()) {
     std::cout << "chaos: ok    " << what << std::endl;
     return 0;
+  }
+  // Printed after the rows (the history runs queries on the same
+  // transaction).
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < std::min<std::size_t>(r.size(), 3); ++i) {
+    const auto& f = r[static_cast<pqxx::result::size_type>(i)][0];
+    if (!f.is_null())
+      ids.emplace_back(f.c_str());
   }
   std::cout << "chaos: FAIL  " << what << ": " << r.size() << std::endl;
   for (std::size_t i = 0; i < std::min<std::size_t>(r.size(), 20); ++i) {
@@ -728,6 +779,9 @@ std::size_t offenders(pqxx::nontransaction& tx, const std::string& what,
                 << " ";
     std::cout << std::endl;
   }
+  for (const auto& id : ids)
+    if (id.rfind("te_", 0) == 0)
+      print_history(tx, id);
   return r.size();
 }
 
@@ -958,6 +1012,15 @@ GROUP BY f.seq, f.kind, f.node, f.at_us, f.end_us ORDER BY f.seq)sql");
             << fmt_s(recovery_target_us) << ", hang guard "
             << fmt_s(recovery_guard_us) << ")" << std::endl;
   std::cout << "chaos: " << failed << " violations" << std::endl;
+  if (failed > 0) {
+    // The evidence outlives the server's folder (the next run starts
+    // afresh): a dump of the schema beside the logs.
+    const auto dump = runs_dir_ + "/chaos-schema.sql";
+    const auto cmd = "pg_dump --no-owner -n chaos -f " + dump + " '"
+                     + server_.url() + "'";
+    if (std::system(cmd.c_str()) == 0)
+      std::cout << "chaos: the schema is dumped to " << dump << std::endl;
+  }
   return failed == 0 && process_failures_ == 0;
 }
 
