@@ -158,14 +158,16 @@ void check_drained(const state_ptr& st) {
 /// Two bodies of one execution must never run at once, and a claim may
 /// take a row whose actor still runs here: this node's own lease ran out
 /// (a commit that outlasted it, renewals that failed) and the take-over
-/// found it. That actor goes on until its next write, which conflicts (the
-/// claim moved the version), and ends; the claimed row waits for it
-/// (`reclaimed`) and starts only then, so its body runs after the other
-/// one returned, never beside it.
+/// found it. Nothing that actor writes can apply any more (the claim
+/// moved the version): it is told so (`reclaimed`) and ends, once its
+/// body returned if one runs; the claimed row waits for it
+/// (`dispatcher_state::reclaimed`) and starts only then, so its body runs
+/// after the other one, never beside it.
 void start_claimed(caf::event_based_actor* self, const state_ptr& st,
                    execution_record row, std::int64_t at) {
   auto id = row.id;
-  if (st->live.contains(id)) {
+  if (auto i = st->live.find(id); i != st->live.end()) {
+    self->send(i->second.actor, reclaimed_atom::value);
     st->reclaimed.insert_or_assign(std::move(id), std::move(row));
     return;
   }

@@ -134,6 +134,17 @@ public:
         cancel_.request_stop();
         stop();
       },
+      [this](reclaimed_atom) {
+        // This node took the row over again (its own lease had run out):
+        // nothing this actor writes can apply. It ends now, or when its
+        // body returns, so that the dispatcher starts the row again only
+        // then (never two bodies of one execution at once).
+        cancel_.request_stop();
+        if (body_running())
+          recovery().discard = true;
+        else
+          stop();
+      },
     };
   }
 
@@ -277,6 +288,10 @@ private:
   }
 
   void on_body_done(body_outcome out) {
+    if (recovery_ && recovery_->discard) {
+      end();
+      return;
+    }
     if (out.skipped != body_outcome::skip::none) {
       on_not_started(out.skipped);
       return;
@@ -305,6 +320,13 @@ private:
     if (!check_output(output))
       return;
     end_with(transitions::complete(take_row(), std::move(output), now()));
+  }
+
+  /// Whether a body (or a finalize run here or inline) of this actor is
+  /// running or queued on the worker pool: its body_done is still to come.
+  bool body_running() const {
+    return phase_ == phase::running_body || phase_ == phase::finalizing
+           || (phase_ == phase::finalize_here && fin_ && fin_->row);
   }
 
   /// The worker did not start the body (start_refused()).
@@ -1217,6 +1239,8 @@ private:
     bool handing_back = false;
     /// The write in flight records that the store refused the outcome.
     bool refusal_stored = false;
+    /// This node claimed the row again: end when the body returns.
+    bool discard = false;
   };
   std::unique_ptr<write_recovery> recovery_;
 

@@ -57,6 +57,7 @@ using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
 using take_atom = caf::atom_constant<caf::atom("take")>;
 using reread_atom = caf::atom_constant<caf::atom("reread")>;
 using handback_atom = caf::atom_constant<caf::atom("handback")>;
+using reclaimed_atom = caf::atom_constant<caf::atom("reclaimed")>;
 
 // -- payload types ----------------------------------------------------------
 
