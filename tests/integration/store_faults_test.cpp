@@ -58,6 +58,22 @@ durable::task_ref<int, int> counted(durable::executor& exec,
                              });
 }
 
+/// A parent task "parent" that spawns `n` children of `child` per run and
+/// counts its runs.
+durable::task_ref<int, durable::parent_result<std::string>>
+spawner(durable::executor& exec, const durable::task_ref<int, int>& child,
+        std::atomic<int>& runs) {
+  return exec.parent_task<int, std::string>(
+    {.id = "parent", .timeout = 5s},
+    [&runs, child](durable::task_context&, int n) {
+      ++runs;
+      durable::parent_output<std::string> out{.output = "spawned"};
+      for (int i = 0; i < n; ++i)
+        out.children.add(child, i);
+      return out;
+    });
+}
+
 } // namespace
 
 TEST_SUITE("integration.store_faults") {
@@ -108,15 +124,7 @@ TEST_CASE("a parent whose spawning commit was in doubt still supervises "
   std::atomic<int> child_runs{0};
   std::atomic<int> parent_runs{0};
   auto child = counted(exec, child_runs, "child");
-  auto parent = exec.parent_task<int, std::string>(
-    {.id = "parent", .timeout = 5s},
-    [&](durable::task_context&, int n) {
-      ++parent_runs;
-      durable::parent_output<std::string> out{.output = "spawned"};
-      for (int i = 0; i < n; ++i)
-        out.children.add(child, i);
-      return out;
-    });
+  auto parent = spawner(exec, child, parent_runs);
   auto h = exec.enqueue(parent, 3);
   auto r = h.wait_for(guard);
   REQUIRE_MESSAGE(r.has_value(), "the parent was left waiting");
@@ -134,15 +142,7 @@ TEST_CASE("a parent whose spawning commit failed runs again") {
   std::atomic<int> child_runs{0};
   std::atomic<int> parent_runs{0};
   auto child = counted(exec, child_runs, "child");
-  auto parent = exec.parent_task<int, std::string>(
-    {.id = "parent", .timeout = 5s},
-    [&](durable::task_context&, int n) {
-      ++parent_runs;
-      durable::parent_output<std::string> out{.output = "spawned"};
-      for (int i = 0; i < n; ++i)
-        out.children.add(child, i);
-      return out;
-    });
+  auto parent = spawner(exec, child, parent_runs);
   auto h = exec.enqueue(parent, 2);
   auto r = h.wait_for(guard);
   REQUIRE_MESSAGE(r.has_value(), "the parent was stranded");
