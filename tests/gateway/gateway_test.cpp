@@ -13,8 +13,10 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "support/gateway_node.hpp"
 
@@ -67,6 +69,27 @@ TEST_SUITE("gateway.client") {
     CHECK_EQ(row.output, std::optional<std::string>{"42"});
     // The node stored exactly what the client saw.
     CHECK_EQ(node.exec().get(h.execution_id()).output, row.output);
+  }
+
+  TEST_CASE("a client built on one thread is destroyed on another while "
+            "the first still lives") {
+    // CAF pins an actor system's logger to the thread that built it: the
+    // destructor would wait for that thread to end.
+    gateway_node node;
+    std::promise<std::unique_ptr<client>> built;
+    std::promise<void> finish;
+    std::thread builder{[&] {
+      built.set_value(std::make_unique<client>(to(node.port())));
+      finish.get_future().wait(); // outlives the destruction below
+    }};
+    auto c = built.get_future().get();
+    CHECK(c->enqueue(node.add_one, 1).wait().ok());
+    auto destroyed = std::async(std::launch::async, [&] { c.reset(); });
+    const bool returned
+      = destroyed.wait_for(std::chrono::seconds{30}) == std::future_status::ready;
+    finish.set_value();
+    builder.join();
+    CHECK_MESSAGE(returned, "the client's destructor waited for its builder");
   }
 
   TEST_CASE("a client enqueues many executions in one call") {

@@ -164,9 +164,11 @@ TEST_CASE("a body does not start once its lease may have passed") {
   auto r = await(h);
   CHECK(r.ok());
   CHECK(runs.load() == 1);
-  // It ran on a later claim than the one whose lease passed.
+  // It ran on a later claim than the one whose lease passed: handed back
+  // or taken over again (by this node, whose take-over claims find its
+  // own expired rows), maybe more than once while renewals failed.
   CHECK(r.execution.version > claimed.version + 1);
-  CHECK(r.execution.recoveries == 1);
+  CHECK(r.execution.recoveries >= 1);
 }
 
 TEST_CASE("a row its own node takes over again never runs two bodies at "

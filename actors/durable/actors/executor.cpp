@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 #include <fmt/format.h>
 
+#include "durable/actors/caf_threads.hpp"
 #include "durable/actors/engine.hpp"
 #include "durable/actors/executor_actor.hpp"
 #include "durable/actors/messages.hpp"
@@ -22,21 +23,8 @@ namespace {
 constexpr auto release_timeout = std::chrono::seconds{10};
 constexpr auto stop_timeout = std::chrono::seconds{10};
 
-/// Drops the calling thread's reference to an actor system's logger.
-///
-/// CAF 0.17 pins the logger of an actor system to every thread that
-/// constructs the system or a scoped actor of it (a thread-local strong
-/// reference, caf::logger::set_current_actor_system), and ~actor_system()
-/// waits until the logger is destroyed. A thread that once made a blocking
-/// call and still lives (or the thread that built the executor) would
-/// block shutdown() on another thread for as long as it lives. The
-/// reference only serves CAF's logging, which Debian's build compiles out.
-void release_thread_logger() {
-  CAF_SET_LOGGER_SYS(nullptr);
-}
-
 /// A scoped actor for one blocking call from the caller's thread, which
-/// leaves no reference to the logger behind (release_thread_logger()).
+/// leaves no reference to the logger behind (actors::release_thread_logger()).
 class blocking_call {
 public:
   explicit blocking_call(caf::actor_system& sys) : self_(sys) {
@@ -47,14 +35,8 @@ public:
   }
 
 private:
-  struct logger_release {
-    ~logger_release() {
-      release_thread_logger();
-    }
-  };
-
   /// Declared first, so destroyed after the scoped actor.
-  logger_release release_;
+  actors::thread_logger_release release_;
   caf::scoped_actor self_;
 };
 
@@ -158,7 +140,7 @@ executor::executor(std::shared_ptr<store> db, executor_options opts)
   impl_->own_sys = std::make_unique<caf::actor_system>(*impl_->cfg);
   // The system pinned its logger to this thread; shutdown() may run on
   // another one.
-  release_thread_logger();
+  actors::release_thread_logger();
   impl_->sys = impl_->own_sys.get();
   impl_->start(std::move(db), std::move(opts));
 }

@@ -1,5 +1,6 @@
 #include "durable/client/client.hpp"
 
+#include "durable/actors/caf_threads.hpp"
 #include "durable/actors/executor_actor.hpp"
 #include "durable/actors/wire_errors.hpp"
 
@@ -92,6 +93,8 @@ struct client::impl {
   /// instead of leaving it waiting for an answer that cannot come.
   template <class T, class... Ts>
   T call(Ts... xs) {
+    // The spawn below pins the system's logger to the calling thread.
+    actors::thread_logger_release release;
     auto result = std::make_shared<std::promise<T>>();
     auto answer = result->get_future();
     sys->spawn([=, this, target = node](caf::event_based_actor* self) {
@@ -121,6 +124,10 @@ client::client(client_options opts) : impl_(std::make_unique<impl>()) {
   nodes::prepare_network_config(impl_->cfg, impl_->opts.network);
   impl_->cfg.set("scheduler.max-threads", client_scheduler_threads);
   impl_->sys = std::make_unique<caf::actor_system>(impl_->cfg);
+  // Built here, the system and connect()'s scoped actor pin its logger to
+  // this thread: a client destroyed on another thread would wait for this
+  // one to end (actors::release_thread_logger()).
+  actors::thread_logger_release release;
   impl_->connect();
 }
 
