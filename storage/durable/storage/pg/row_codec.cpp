@@ -77,31 +77,31 @@ std::string num(T x) {
     fmt::format("unreadable value in column {} of executions", column));
 }
 
-std::int64_t to_int(const pqxx::field& f, std::string_view column) {
+std::int64_t to_int(std::string_view s, std::string_view column) {
   std::int64_t x = 0;
-  const char* b = f.c_str();
-  const char* e = b + f.size();
+  const char* b = s.data();
+  const char* e = b + s.size();
   auto [p, ec] = std::from_chars(b, e, x);
   if (ec != std::errc{} || p != e)
     bad_value(column);
   return x;
 }
 
+/// Reads columns as text; a NULL reads as the empty text, as libpqxx's
+/// `field::c_str()` gives it.
 struct reader {
-  const pqxx::row& row;
-  std::size_t offset;
+  const column_texts& row;
 
-  const pqxx::field field(std::size_t i) const {
-    return row[static_cast<pqxx::row::size_type>(offset + i)];
+  std::string_view field(std::size_t i) const {
+    return row[i].value_or(std::string_view{});
   }
 
   bool null(std::size_t i) const {
-    return field(i).is_null();
+    return !row[i].has_value();
   }
 
   std::string text(std::size_t i) const {
-    auto f = field(i);
-    return std::string{f.c_str(), f.size()};
+    return std::string{field(i)};
   }
 
   std::optional<std::string> opt_text(std::size_t i) const {
@@ -116,7 +116,7 @@ struct reader {
 
   bool boolean(std::size_t i) const {
     auto f = field(i);
-    return f.size() > 0 && f.c_str()[0] == 't';
+    return !f.empty() && f[0] == 't';
   }
 
   std::optional<timestamp> opt_time(std::size_t i) const {
@@ -301,7 +301,17 @@ void encode(const execution_record& r, const column_set& wanted,
 }
 
 execution_record decode(const pqxx::row& row, std::size_t offset) {
-  reader in{row, offset};
+  column_texts texts;
+  for (std::size_t i = 0; i < column_count; ++i) {
+    auto f = row[static_cast<pqxx::row::size_type>(offset + i)];
+    if (!f.is_null())
+      texts[i] = std::string_view{f.c_str(), f.size()};
+  }
+  return decode(texts);
+}
+
+execution_record decode(const column_texts& row) {
+  reader in{row};
   execution_record r;
   std::size_t i = 0;
   r.id = in.text(i++);
