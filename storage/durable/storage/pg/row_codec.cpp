@@ -2,7 +2,7 @@
 
 #include <cassert>
 #include <charconv>
-#include <cstdlib>
+#include <cmath>
 #include <iterator>
 #include <stdexcept>
 
@@ -112,6 +112,18 @@ struct reader {
 
   std::int64_t integer(std::size_t i) const {
     return to_int(field(i), all_columns[i].name);
+  }
+
+  /// A finite double, all of the text: strtod read garbage as 0 and
+  /// "Infinity" as a multiplier that enqueue never accepts (and that CAF
+  /// 0.17's serializer hangs on).
+  double multiplier(std::size_t i) const {
+    auto f = field(i);
+    double x = 0;
+    auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), x);
+    if (ec != std::errc{} || p != f.data() + f.size() || !std::isfinite(x))
+      bad_value(all_columns[i].name);
+    return x;
   }
 
   bool boolean(std::size_t i) const {
@@ -333,11 +345,7 @@ execution_record decode(const column_texts& row) {
   r.idempotency_key = in.opt_text(i++);
   r.retry.max_attempts = static_cast<int>(in.integer(i++));
   r.retry.base_delay = millis{in.integer(i++)};
-  {
-    auto t = in.text(i++);
-    char* end = nullptr;
-    r.retry.multiplier = std::strtod(t.c_str(), &end);
-  }
+  r.retry.multiplier = in.multiplier(i++);
   if (!in.null(i))
     r.retry.max_delay = millis{in.integer(i)};
   ++i;
