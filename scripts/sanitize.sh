@@ -11,10 +11,11 @@ cd build-asan
 # Anchored: the pg copy of the integration suite also carries suite labels
 # such as integration.smoke, and it is not built here.
 #
-# Known failure in this build only (clang-14 -O1 with ASan and UBSan; it
-# passes in the g++ release build, which still runs every tier): the parent
-# whose spawning commit was in doubt is never finished, on memory and on
-# SQLite, every run; no sanitizer report. Skipped here until understood.
+# Known failure, not a sanitizer finding: the parent whose spawning commit
+# was in doubt is never finished, on every store and in every build (the
+# g++ release build too), every run. The release stage's pg copy of the
+# case keeps it visible; skipped here so that this stage reports what the
+# sanitizers find. Remove the -E once it is fixed.
 known='^(memory|sqlite):a parent whose spawning commit was in doubt still '
 known+='supervises its children$'
 #
