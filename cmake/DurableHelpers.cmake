@@ -25,3 +25,19 @@ function(durable_link_allocator target)
     target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
   endif()
 endfunction()
+
+# durable_discover_tests(<exe> PREFIX <prefix> TIER <label> TIMEOUT <s>)
+# Registers every doctest case of <exe> with CTest as "<prefix><case>",
+# labelled with the tier and its TEST_SUITE name, and adds <exe> to the
+# build target tier-<label>. A tier's tests exist only once its executables
+# are built: build its tier target (not a hand-kept list of executables)
+# before `ctest -L <label>`, so a new executable cannot be silently skipped.
+function(durable_discover_tests exe)
+  cmake_parse_arguments(ARG "" "PREFIX;TIER;TIMEOUT" "" ${ARGN})
+  doctest_discover_tests(${exe} TEST_PREFIX "${ARG_PREFIX}" ADD_LABELS 1
+    PROPERTIES LABELS ${ARG_TIER} TIMEOUT ${ARG_TIMEOUT})
+  if(NOT TARGET tier-${ARG_TIER})
+    add_custom_target(tier-${ARG_TIER})
+  endif()
+  add_dependencies(tier-${ARG_TIER} ${exe})
+endfunction()

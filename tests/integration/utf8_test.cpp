@@ -77,7 +77,8 @@ TEST_CASE("a body throwing a message with byte 0xFF fails with U+FFFD in "
        {expectation{1, "cannot open caf" + fffd + ".txt"},
         expectation{2, "nul" + fffd + "here"},
         expectation{3, "cut " + fffd}}) {
-    CAPTURE(input);
+    int case_input = input; // clang 14 cannot capture a structured binding
+    CAPTURE(case_input);
     auto r = finish(exec.enqueue(t, input));
     CHECK(st(r.status()) == "failed");
     REQUIRE(r.error().has_value());

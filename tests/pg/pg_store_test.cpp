@@ -1,11 +1,14 @@
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <future>
 #include <optional>
 #include <latch>
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -793,6 +796,40 @@ TEST_CASE("in doubt errors are never classified as retryable") {
 } // TEST_SUITE
 
 TEST_SUITE("pg.corruption") {
+
+TEST_CASE("the row decoder rejects a retry multiplier it cannot have written") {
+  // No server needed: decode() takes the column texts.
+  execution_record r;
+  r.id = "te_mult";
+  r.task_id = "task_a";
+  r.root = {"task_a", "te_mult"};
+  r.retry.multiplier = 1.5;
+  struct texts_of : pgs::column_visitor {
+    std::array<std::optional<std::string>, pgs::column_count> texts;
+    void value(std::size_t i, std::string_view t) override {
+      texts[i] = std::string{t};
+    }
+    void null(std::size_t i) override {
+      texts[i].reset();
+    }
+  } out;
+  pgs::encode(r, pgs::column_set{}.set(), out);
+  auto decode_with = [&](std::optional<std::string> multiplier) {
+    auto texts = out.texts;
+    texts[pgs::column_index("retry_multiplier")] = std::move(multiplier);
+    pgs::column_texts view;
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      if (texts[i])
+        view[i] = std::string_view{*texts[i]};
+    return pgs::decode(view);
+  };
+  CHECK(decode_with("1.5").retry.multiplier == 1.5);
+  CHECK(decode_with("2").retry.multiplier == 2.0);
+  for (const char* bad : {"Infinity", "-Infinity", "NaN", "1e999", "abc",
+                          "2x", ""})
+    CHECK_THROWS_AS(decode_with(std::string{bad}), std::runtime_error);
+  CHECK_THROWS_AS(decode_with(std::nullopt), std::runtime_error);
+}
 
 TEST_CASE("a claimed row that cannot be decoded fails and the rest are claimed") {
   schema_guard g;

@@ -217,7 +217,8 @@ TEST_CASE("a corrupt row met by a claim is failed and not claimed") {
   CHECK(ids_of(res.claimed) == std::vector<std::string>{"te_b"});
   for (auto [id, column] : {std::pair{"te_a", "retry"},
                             std::pair{"te_e", "error"}}) {
-    INFO(id);
+    const char* named = id; // clang 14 cannot capture a structured binding
+    INFO(named);
     auto r = *s->get(id);
     CHECK(r.status == execution_status::failed);
     CHECK(contains(r.error->message, "Corrupt stored execution: column "

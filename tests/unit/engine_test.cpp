@@ -177,8 +177,8 @@ TEST_CASE("sleep_before_run delays the first start but not a retry") {
 }
 
 TEST_CASE("a body past its timeout ends timed_out and its result is dropped") {
+  gate g; // outlives the fixture, whose threads may still run its body
   deterministic_fixture f;
-  gate g;
   f.add(g.task("slow", 100ms));
   auto row = f.enqueue("slow");
   g.wait_started(1);
@@ -198,8 +198,8 @@ TEST_CASE("a body past its timeout ends timed_out and its result is dropped") {
 }
 
 TEST_CASE("a timed-out attempt is retried while retries remain") {
-  deterministic_fixture f{deterministic_fixture::fast_options(), 2};
   gate g;
+  deterministic_fixture f{deterministic_fixture::fast_options(), 2};
   f.add(g.task("slow", 100ms, {.max_attempts = 1}));
   auto row = f.enqueue("slow");
   g.wait_started(1);
@@ -280,8 +280,8 @@ TEST_CASE("a sequence moves from step to step with no poll at all") {
 }
 
 TEST_CASE("cancelling a running body fires its cancel token") {
-  deterministic_fixture f;
   gate g;
+  deterministic_fixture f;
   f.add(g.task("held", 60s));
   auto row = f.enqueue("held");
   g.wait_started(1);
@@ -346,8 +346,8 @@ TEST_CASE("a lease is renewed once a quarter of it has run, without a "
   auto opts = deterministic_fixture::fast_options();
   opts.lease_duration = 10s;
   opts.lease_renew_interval = 2s;
-  deterministic_fixture f{opts};
   gate g;
+  deterministic_fixture f{opts};
   f.add(g.task("held", 60s));
   auto row = f.enqueue("held");
   g.wait_started(1);
@@ -478,8 +478,8 @@ TEST_CASE("the storage actor commits concurrent outcomes in one batch") {
 }
 
 TEST_CASE("a watcher is answered when the execution finishes") {
-  deterministic_fixture f;
   gate g;
+  deterministic_fixture f;
   f.add(g.task("held", 60s));
   auto row = f.enqueue("held");
   g.wait_started(1);

@@ -40,16 +40,20 @@ constexpr std::array<std::pair<s, std::string_view>, 9> all{{
 TEST_SUITE("core.status") {
 
 TEST_CASE("every status has its snake_case name and parses back") {
-  for (auto [status, name] : all) {
-    CAPTURE(name);
+  for (const auto& [status, name] : all) {
+    // CAPTURE takes a lambda capture, which clang 14 refuses for a
+    // structured binding: capture a copy.
+    std::string_view named = name;
+    CAPTURE(named);
     CHECK_EQ(to_string(status), name);
     CHECK_EQ(parse_status(name), status);
   }
 }
 
 TEST_CASE("only the five end states are finished") {
-  for (auto [status, name] : all) {
-    CAPTURE(name);
+  for (const auto& [status, name] : all) {
+    std::string_view named = name;
+    CAPTURE(named);
     bool end = status == s::completed || status == s::failed
                || status == s::timed_out || status == s::finalize_failed
                || status == s::cancelled;
@@ -58,8 +62,9 @@ TEST_CASE("only the five end states are finished") {
 }
 
 TEST_CASE("every end state but completed is errored") {
-  for (auto [status, name] : all) {
-    CAPTURE(name);
+  for (const auto& [status, name] : all) {
+    std::string_view named = name;
+    CAPTURE(named);
     bool errored = status == s::failed || status == s::timed_out
                    || status == s::finalize_failed
                    || status == s::cancelled;
@@ -68,8 +73,9 @@ TEST_CASE("every end state but completed is errored") {
 }
 
 TEST_CASE("only ready and running and the waiting states are active") {
-  for (auto [status, name] : all) {
-    CAPTURE(name);
+  for (const auto& [status, name] : all) {
+    std::string_view named = name;
+    CAPTURE(named);
     bool active = status == s::ready || status == s::running
                   || status == s::waiting_for_children
                   || status == s::waiting_for_finalize;

@@ -382,17 +382,14 @@ public:
              : "PRAGMA synchronous = NORMAL");
       migrate();
     } catch (const std::exception& e) {
-      sqlite3_close_v2(db_);
-      db_ = nullptr;
+      close();
       throw durable::error(
         fmt::format("cannot open SQLite database \"{}\": {}", path, e.what()));
     }
   }
 
   ~sqlite_connection() {
-    for (auto& [sql, entry] : cache_)
-      sqlite3_finalize(entry.stmt);
-    sqlite3_close_v2(db_);
+    close();
   }
 
   sqlite_connection(const sqlite_connection&) = delete;
@@ -442,6 +439,17 @@ public:
   }
 
 private:
+  /// Finalizes the cached statements, then closes: sqlite3_close_v2()
+  /// with a statement left open only marks the connection a zombie, and
+  /// its memory is never freed.
+  void close() noexcept {
+    for (auto& [sql, entry] : cache_)
+      sqlite3_finalize(entry.stmt);
+    cache_.clear();
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+  }
+
   void migrate() {
     exec("BEGIN IMMEDIATE");
     try {

@@ -2,7 +2,7 @@
 
 #include <cassert>
 #include <charconv>
-#include <cstdlib>
+#include <cmath>
 #include <iterator>
 #include <stdexcept>
 
@@ -77,31 +77,31 @@ std::string num(T x) {
     fmt::format("unreadable value in column {} of executions", column));
 }
 
-std::int64_t to_int(const pqxx::field& f, std::string_view column) {
+std::int64_t to_int(std::string_view s, std::string_view column) {
   std::int64_t x = 0;
-  const char* b = f.c_str();
-  const char* e = b + f.size();
+  const char* b = s.data();
+  const char* e = b + s.size();
   auto [p, ec] = std::from_chars(b, e, x);
   if (ec != std::errc{} || p != e)
     bad_value(column);
   return x;
 }
 
+/// Reads columns as text; a NULL reads as the empty text, as libpqxx's
+/// `field::c_str()` gives it.
 struct reader {
-  const pqxx::row& row;
-  std::size_t offset;
+  const column_texts& row;
 
-  const pqxx::field field(std::size_t i) const {
-    return row[static_cast<pqxx::row::size_type>(offset + i)];
+  std::string_view field(std::size_t i) const {
+    return row[i].value_or(std::string_view{});
   }
 
   bool null(std::size_t i) const {
-    return field(i).is_null();
+    return !row[i].has_value();
   }
 
   std::string text(std::size_t i) const {
-    auto f = field(i);
-    return std::string{f.c_str(), f.size()};
+    return std::string{field(i)};
   }
 
   std::optional<std::string> opt_text(std::size_t i) const {
@@ -114,9 +114,21 @@ struct reader {
     return to_int(field(i), all_columns[i].name);
   }
 
+  /// A finite double, all of the text: strtod read garbage as 0 and
+  /// "Infinity" as a multiplier that enqueue never accepts (and that CAF
+  /// 0.17's serializer hangs on).
+  double multiplier(std::size_t i) const {
+    auto f = field(i);
+    double x = 0;
+    auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), x);
+    if (ec != std::errc{} || p != f.data() + f.size() || !std::isfinite(x))
+      bad_value(all_columns[i].name);
+    return x;
+  }
+
   bool boolean(std::size_t i) const {
     auto f = field(i);
-    return f.size() > 0 && f.c_str()[0] == 't';
+    return !f.empty() && f[0] == 't';
   }
 
   std::optional<timestamp> opt_time(std::size_t i) const {
@@ -301,7 +313,17 @@ void encode(const execution_record& r, const column_set& wanted,
 }
 
 execution_record decode(const pqxx::row& row, std::size_t offset) {
-  reader in{row, offset};
+  column_texts texts;
+  for (std::size_t i = 0; i < column_count; ++i) {
+    auto f = row[static_cast<pqxx::row::size_type>(offset + i)];
+    if (!f.is_null())
+      texts[i] = std::string_view{f.c_str(), f.size()};
+  }
+  return decode(texts);
+}
+
+execution_record decode(const column_texts& row) {
+  reader in{row};
   execution_record r;
   std::size_t i = 0;
   r.id = in.text(i++);
@@ -323,11 +345,7 @@ execution_record decode(const pqxx::row& row, std::size_t offset) {
   r.idempotency_key = in.opt_text(i++);
   r.retry.max_attempts = static_cast<int>(in.integer(i++));
   r.retry.base_delay = millis{in.integer(i++)};
-  {
-    auto t = in.text(i++);
-    char* end = nullptr;
-    r.retry.multiplier = std::strtod(t.c_str(), &end);
-  }
+  r.retry.multiplier = in.multiplier(i++);
   if (!in.null(i))
     r.retry.max_delay = millis{in.integer(i)};
   ++i;

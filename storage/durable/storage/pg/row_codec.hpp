@@ -56,7 +56,19 @@ public:
 void encode(const execution_record& r, const column_set& wanted,
             column_visitor& out);
 
+/// The text form of each column of one row, in columns() order, as
+/// PostgreSQL's text protocol returns it; nullopt stands for NULL.
+using column_texts = std::array<std::optional<std::string_view>, column_count>;
+
+/// Reads a record from its column texts: the whole decoder, without a
+/// server (the fuzz target tests/fuzz/row_codec_fuzz.cpp calls it).
+/// @throws std::runtime_error for a column it cannot read (a number that is
+///   not one, an unknown status), nlohmann::json::exception for a damaged
+///   `children`; never undefined behaviour, whatever the texts.
+execution_record decode(const column_texts& row);
+
 /// Reads a row whose columns start at `offset` in columns() order.
+/// @throws like decode(const column_texts&).
 execution_record decode(const pqxx::row& row, std::size_t offset = 0);
 
 /// Parameters ready for `pqxx::prepare::make_dynamic_params`: pointers
