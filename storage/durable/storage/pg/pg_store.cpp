@@ -230,7 +230,10 @@ pg_store::impl::impl(pg_options o)
          std::clamp<std::size_t>(opts.pool_size, 1, 64),
          [this](pqxx::connection& c) { prepare(c); }),
     lease_pool(with_keepalives(url, opts), 1,
-               [this](pqxx::connection& c) { prepare(c); }),
+               [this](pqxx::connection& c) {
+                 prepare(c, {st_renew, st_renew_held, st_lead, st_release,
+                             st_notify});
+               }),
     sender_id(make_incarnation_id()),
     channel(notification_channel(opts.schema)) {
   insert_sql = fmt::format(
@@ -659,18 +662,26 @@ void pg_store::impl::build_statements() {
                            quote_ident(opts.schema) + ".leaders")));
 }
 
-void pg_store::impl::prepare(pqxx::connection& c) {
+void pg_store::impl::prepare(pqxx::connection& c,
+                             const std::vector<const char*>& only) {
   c.set_variable("application_name", c.quote(opts.application_name));
   c.set_variable("statement_timeout",
                  std::to_string(opts.statement_timeout.count()));
   c.set_variable("idle_in_transaction_session_timeout",
                  std::to_string(opts.idle_in_transaction_timeout.count()));
+  auto wanted = [&](const std::string& name) {
+    return only.empty()
+           || std::any_of(only.begin(), only.end(),
+                          [&](const char* n) { return name == n; });
+  };
   for (const auto& [name, sql] : statements)
-    c.prepare(name, sql);
+    if (wanted(name))
+      c.prepare(name, sql);
   // Prepare now, not at first use: the first claim or apply of a new
   // connection would otherwise pay for planning every statement it uses.
   for (const auto& [name, sql] : statements)
-    c.prepare_now(name);
+    if (wanted(name))
+      c.prepare_now(name);
 }
 
 void pg_store::impl::fail(const char* op, const std::string& what,

@@ -92,9 +92,11 @@ struct pg_store::impl {
   static constexpr const char* renewal_settings
     = "SET LOCAL enable_bitmapscan = off";
 
-  /// Sets the application name and prepares every statement on a new
-  /// connection.
-  void prepare(pqxx::connection& c);
+  /// Sets the application name and the session's timeouts on a new
+  /// connection and prepares every statement on it, or only those named
+  /// in `only` (the lease connection needs four of them).
+  void prepare(pqxx::connection& c,
+               const std::vector<const char*>& only = {});
 
   // -- connections ------------------------------------------------------------
 
