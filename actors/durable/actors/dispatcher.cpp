@@ -165,15 +165,15 @@ void check_drained(const state_ptr& st) {
 /// after the other one, never beside it.
 void start_claimed(caf::event_based_actor* self, const state_ptr& st,
                    execution_record row, std::int64_t at) {
-  auto id = row.id;
-  if (auto i = st->live.find(id); i != st->live.end()) {
+  auto [i, fresh] = st->live.try_emplace(row.id);
+  if (!fresh) {
     self->send(i->second.actor, reclaimed_atom::value);
-    st->reclaimed.insert_or_assign(std::move(id), std::move(row));
+    st->reclaimed.insert_or_assign(row.id, std::move(row));
     return;
   }
   if (takes_slot(row))
     ++st->running_bodies;
-  st->live[id] = {spawn_execution(self, st->rt, std::move(row)), at};
+  i->second = {spawn_execution(self, st->rt, std::move(row)), at};
 }
 
 void claim(caf::event_based_actor* self, const state_ptr& st) {
