@@ -171,6 +171,65 @@ TEST_CASE("a body does not start once its lease may have passed") {
   CHECK(r.execution.recoveries >= 1);
 }
 
+TEST_CASE("a finalize task run here does not start once its parent's lease "
+          "may have passed") {
+  // The parent's lease runs out while its child runs: the node cannot
+  // renew, and its claims fail, so nobody takes the parent over yet. The
+  // finalize task would run on the parent's actor and be written with the
+  // parent's row, so the parent's lease is the one that counts, however
+  // fresh the lease of the finalize's own row: another node may own the
+  // parent by then and run the finalize as well. It is not started; the
+  // parent is handed back and finalized on its next claim.
+  auto db = std::make_shared<durable::test::faulty_store>(
+    durable::test::make_store());
+  auto opts = test_options();
+  opts.lease_duration = 800ms;
+  opts.lease_renew_interval = 100ms;
+  durable::executor exec{db, opts};
+  std::atomic<bool> child_started{false}, release{false};
+  std::atomic<int> fin_runs{0};
+  auto child = exec.task<int, int>({.id = "slow_child", .timeout = 20s},
+                                   [&](durable::task_context& ctx, int x) {
+                                     child_started = true;
+                                     engine_test::block_until(release, ctx);
+                                     return x;
+                                   });
+  using fin_input = durable::finalize_input<std::string, int>;
+  auto fin = exec.task<fin_input, int>(
+    {.id = "fin", .timeout = 10s},
+    [&](durable::task_context&, const fin_input& in) {
+      ++fin_runs;
+      return static_cast<int>(in.children.size());
+    });
+  auto parent = exec.parent_task<int, std::string>(
+    {.id = "fan", .timeout = 10s, .may_block = false},
+    [child](durable::task_context&, int x) {
+      durable::parent_output<std::string> out{.output = "fanned"};
+      out.children.add(child, x);
+      return out;
+    },
+    fin);
+  auto h = exec.enqueue(parent, 1);
+  REQUIRE(engine_test::eventually([&] { return child_started.load(); }));
+  auto kid = exec.get(h.execution_id()).children.at(0).execution_id;
+  db->fail_renewals(true);
+  db->fail_claims(durable::test::fault::unavailable, 1'000'000);
+  std::this_thread::sleep_for(1200ms); // past the parent's lease
+  release = true;
+  REQUIRE(engine_test::eventually(
+    [&] { return exec.get(kid).status == execution_status::completed; }));
+  // Room for the parent to hear of it and for a finalize to start.
+  std::this_thread::sleep_for(300ms);
+  CHECK(fin_runs.load() == 0);
+  db->fail_claims(durable::test::fault::unavailable, 0);
+  db->fail_renewals(false);
+  auto r = await(h);
+  CHECK(r.ok());
+  CHECK(r.output == 1);
+  CHECK(fin_runs.load() == 1);
+  CHECK(r.execution.recoveries >= 1);
+}
+
 TEST_CASE("a row its own node takes over again never runs two bodies at "
           "once") {
   // The node cannot renew, so its own take-over claims the row again

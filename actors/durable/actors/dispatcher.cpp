@@ -24,6 +24,8 @@ struct live_execution {
   /// steady_nanos() when the claim's result arrived: the claim committed
   /// before then.
   std::int64_t claimed_at = 0;
+  /// Shared with the actor: raised here by each renewal that finds the row.
+  row_lease_ptr lease;
 };
 
 struct dispatcher_state {
@@ -163,8 +165,12 @@ void check_drained(const state_ptr& st) {
 /// body returned if one runs; the claimed row waits for it
 /// (`dispatcher_state::reclaimed`) and starts only then, so its body runs
 /// after the other one, never beside it.
+///
+/// `lease` is what this node knew of the row's lease before (its last
+/// actor's): renewals that found the row confirmed it whichever actor ran.
 void start_claimed(caf::event_based_actor* self, const state_ptr& st,
-                   execution_record row, std::int64_t at) {
+                   execution_record row, std::int64_t at,
+                   row_lease_ptr lease = nullptr) {
   auto [i, fresh] = st->live.try_emplace(row.id);
   if (!fresh) {
     self->send(i->second.actor, reclaimed_atom::value);
@@ -173,7 +179,12 @@ void start_claimed(caf::event_based_actor* self, const state_ptr& st,
   }
   if (takes_slot(row))
     ++st->running_bodies;
-  i->second = {spawn_execution(self, st->rt, std::move(row)), at};
+  if (!lease)
+    lease = caf::make_counted<row_lease>(row.lease_expires_at);
+  else if (row.lease_expires_at)
+    lease->confirm(*row.lease_expires_at);
+  auto actor = spawn_execution(self, st->rt, std::move(row), lease);
+  i->second = {std::move(actor), at, std::move(lease)};
 }
 
 void claim(caf::event_based_actor* self, const state_ptr& st) {
@@ -564,23 +575,33 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
         bool slot_freed) {
       auto i = st->live.find(id);
       if (i != st->live.end() && i->second.actor.address() == addr) {
+        auto lease = std::move(i->second.lease);
         st->live.erase(i);
         if (auto r = st->reclaimed.find(id); r != st->reclaimed.end()) {
           auto row = std::move(r->second);
           st->reclaimed.erase(r);
-          start_claimed(self, st, std::move(row), steady_nanos());
+          start_claimed(self, st, std::move(row), steady_nanos(),
+                        std::move(lease));
         }
       }
       if (slot_freed)
         free_slot(self, st);
     },
     [=](renewed_atom, const std::vector<std::string>& renewed,
-        std::int64_t started) {
+        std::int64_t started, std::int64_t floor_us) {
+      // Each row the renewal found is ours until at least its floor.
+      const auto floor = from_micros(floor_us);
+      std::unordered_set<std::string> ours;
+      ours.reserve(renewed.size());
+      for (const auto& id : renewed) {
+        ours.insert(id);
+        if (auto i = st->live.find(id); i != st->live.end())
+          i->second.lease->confirm(floor);
+      }
       // A row claimed before the renewal started that it did not renew
       // is no longer ours: our lease expired and another node claimed it
       // (or it finished and its actor is about to end). Stop the body
       // now rather than at its next write.
-      std::unordered_set<std::string> ours(renewed.begin(), renewed.end());
       for (auto& [id, x] : st->live)
         if (x.claimed_at < started && !ours.contains(id)) {
           ++st->leases_lost;

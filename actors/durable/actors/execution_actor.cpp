@@ -52,14 +52,15 @@ body_outcome run_finalize(const task_definition& def, const std::string& in) {
 /// a lost lease: nobody would store its outcome), the node is draining
 /// (its leases are being handed back, so another node runs it), or its
 /// lease may have passed while it waited or while the node was frozen
-/// (another node may run it already).
+/// (another node may run it already). `lease` is that of the row the
+/// outcome is written against: for a finalize task run here, its parent's.
 body_outcome::skip start_refused(const runtime& rt, const task_context& ctx,
-                                 std::optional<timestamp> claimed_until) {
+                                 const row_lease& lease) {
   if (ctx.cancel_token.stop_requested())
     return body_outcome::skip::stopped;
   if (ctx.shutdown_token.stop_requested())
     return body_outcome::skip::draining;
-  if (rt.lease_may_have_passed(claimed_until))
+  if (rt.lease_may_have_passed(lease))
     return body_outcome::skip::lease;
   return body_outcome::skip::none;
 }
@@ -72,15 +73,23 @@ caf::timespan to_timespan(millis d) {
   return std::chrono::duration_cast<caf::timespan>(d);
 }
 
+/// The concurrency slot of a body on the worker pool, held by the worker
+/// until the body returned and by the actor until it stored the outcome:
+/// the last of the two to let go frees it (see launch_body()).
+struct slot_ticket : caf::ref_counted {
+  std::atomic<int> holders{2};
+};
+
 class execution_actor : public caf::event_based_actor {
 public:
   execution_actor(caf::actor_config& cfg, runtime_ptr rt,
-                  execution_record row)
+                  execution_record row, row_lease_ptr lease)
     : caf::event_based_actor(cfg),
       rt_(std::move(rt)),
       storage_(rt_->storage),
       dispatcher_(rt_->dispatcher),
       row_(std::move(row)),
+      lease_(std::move(lease)),
       slot_held_(takes_slot(row_)) {
     def_ = rt_->tasks->find(row_.task_id);
   }
@@ -225,22 +234,21 @@ private:
     // outlives its deadline keeps its slot busy, and a drain that sees no
     // busy slot knows every outcome is stored.
     slot_held_ = false;
-    ticket_ = std::make_shared<std::atomic<int>>(2);
+    ticket_ = caf::make_counted<slot_ticket>();
     rt_->workers->submit([def, ctx = std::move(ctx), input = row.input,
-                          claimed_until = row.lease_expires_at,
-                          timeout = row.timeout, timer = timeout_token_,
+                          lease = lease_, timeout = row.timeout, timer = timeout_token_,
                           rt = rt_, self = caf::actor_cast<caf::actor>(this),
                           dispatcher = dispatcher_,
                           ticket = ticket_]() mutable {
       body_outcome out;
-      out.skipped = start_refused(*rt, ctx, claimed_until);
+      out.skipped = start_refused(*rt, ctx, *lease);
       if (out.skipped == body_outcome::skip::none) {
         rt->set_timer(timer, self, to_timespan(timeout),
                       caf::make_message(timeout_atom::value));
         out = run_body(*def, ctx, input);
       }
       caf::anon_send(self, body_done_atom::value, std::move(out));
-      if (ticket->fetch_sub(1) == 1)
+      if (ticket->holders.fetch_sub(1) == 1)
         caf::anon_send(dispatcher, slot_free_atom::value);
     });
   }
@@ -248,8 +256,15 @@ private:
   /// Runs a non-blocking body on this actor. Nothing can interrupt it (no
   /// message is handled until it returns), so no timer is set and its
   /// cancel token is one that never fires; a run that took longer than its
-  /// timeout still counts as timed out once it returns.
+  /// timeout still counts as timed out once it returns. Like a body on the
+  /// worker pool, it does not start once its lease may have passed (this
+  /// actor may have waited in a busy scheduler, its node may have been
+  /// frozen).
   void run_inline(const task_definition& def, const execution_record& row) {
+    if (rt_->lease_may_have_passed(*lease_)) {
+      on_not_started(body_outcome::skip::lease);
+      return;
+    }
     task_context ctx{row.task_id,      row.id,     row.attempt,
                      row.error,        row.parent, row.root,
                      std::stop_token{}, rt_->shutdown.get_token()};
@@ -333,16 +348,19 @@ private:
   void on_not_started(body_outcome::skip why) {
     if (phase_ == phase::done)
       return;
-    if (why == body_outcome::skip::lease && phase_ == phase::running_body) {
+    if (why == body_outcome::skip::lease && body_running()) {
       // Maybe still ours: give it back, guarded by its version, so that
       // it runs again at once rather than after an orphan sweep. If
-      // another node took it, the write conflicts and the actor ends.
+      // another node took it, the write conflicts and the actor ends. A
+      // parent whose finalize did not start is given back as it waits:
+      // its next owner reads its children and finalizes.
+      fin_.reset();
       phase_ = phase::writing;
       hand_back(take_row());
       return;
     }
-    // Draining: the node hands its leases back. A finalize run here
-    // that did not start: the parent's adopter stores and runs it.
+    // Stopped, or draining: the node hands its leases back. A finalize
+    // run here that did not start: the parent's adopter stores and runs it.
     end();
   }
 
@@ -519,12 +537,21 @@ private:
   void run_inline_finalize(std::string input) {
     phase_ = phase::finalizing;
     if (!def_->options.may_block) {
-      on_finalize_done(run_finalize(*def_, input));
+      if (rt_->lease_may_have_passed(*lease_))
+        on_not_started(body_outcome::skip::lease);
+      else
+        on_finalize_done(run_finalize(*def_, input));
       return;
     }
-    rt_->workers->submit([def = def_, input = std::move(input),
+    rt_->workers->submit([def = def_, input = std::move(input), rt = rt_,
+                          lease = lease_,
                           self = caf::actor_cast<caf::actor>(this)] {
-      caf::anon_send(self, body_done_atom::value, run_finalize(*def, input));
+      body_outcome out;
+      if (rt->lease_may_have_passed(*lease))
+        out.skipped = body_outcome::skip::lease;
+      else
+        out = run_finalize(*def, input);
+      caf::anon_send(self, body_done_atom::value, std::move(out));
     });
   }
 
@@ -1133,7 +1160,7 @@ private:
       freed = true;
     }
     if (ticket_) {
-      if (ticket_->fetch_sub(1) == 1)
+      if (ticket_->holders.fetch_sub(1) == 1)
         freed = true;
       ticket_.reset();
     }
@@ -1186,6 +1213,8 @@ private:
   caf::actor storage_;
   caf::actor dispatcher_;
   execution_record row_;
+  /// What this node knows of row_'s lease (the dispatcher renews it).
+  row_lease_ptr lease_;
   task_definition_ptr def_;
   // The flags sit together in one word (see the size check below).
   bool slot_held_;
@@ -1205,7 +1234,7 @@ private:
   /// Set when a body runs on the worker pool; stopping it is a no-op
   /// otherwise (an inline body cannot be interrupted).
   std::stop_source cancel_{std::nostopstate};
-  std::shared_ptr<std::atomic<int>> ticket_;
+  caf::intrusive_ptr<slot_ticket> ticket_;
   std::uint64_t timeout_token_ = 0;
   std::uint64_t recheck_token_ = 0;
   int remaining_ = 0;
@@ -1266,8 +1295,9 @@ bool takes_slot(const execution_record& r) noexcept {
 }
 
 caf::actor spawn_execution(caf::event_based_actor* spawner, runtime_ptr rt,
-                           execution_record row) {
-  return spawner->spawn<execution_actor>(std::move(rt), std::move(row));
+                           execution_record row, row_lease_ptr lease) {
+  return spawner->spawn<execution_actor>(std::move(rt), std::move(row),
+                                         std::move(lease));
 }
 
 } // namespace durable::actors

@@ -2,6 +2,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "durable/actors/row_lease.hpp"
 #include "durable/actors/runtime.hpp"
 #include "durable/execution_record.hpp"
 
@@ -36,7 +37,11 @@ bool takes_slot(const execution_record& r) noexcept;
 /// awaited child's row reads none back), `(recheck)`. On its end it sends
 /// the dispatcher `(gone, id, address)` and, if it still held a slot,
 /// `(slotfree)`.
+///
+/// `lease` is what the node knows of the row's lease (row_lease.hpp): no
+/// body whose outcome is written against the row, inline, on the worker
+/// pool or a finalize run here, starts once it may have passed.
 caf::actor spawn_execution(caf::event_based_actor* spawner, runtime_ptr rt,
-                           execution_record row);
+                           execution_record row, row_lease_ptr lease);
 
 } // namespace durable::actors

@@ -105,13 +105,12 @@ caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt) {
         const auto store_started = rt->db->now();
         auto renewed = rt->db->renew_leases(rt->incarnation,
                                             rt->options.lease_duration);
-        // Every row still ours now has a lease past this (renew_leases).
-        rt->leases_confirmed_until.store(
-          to_micros(store_rules::renewal_floor(store_started,
-                                               rt->options.lease_duration)),
-          std::memory_order_release);
+        // Every row still ours now has a lease past this (renew_leases):
+        // the dispatcher tells each one's row_lease.
+        const auto floor = store_rules::renewal_floor(
+          store_started, rt->options.lease_duration);
         self->send(rt->dispatcher, renewed_atom::value, std::move(renewed),
-                   started);
+                   started, to_micros(floor));
         self->send(rt->janitor, leader_atom::value,
                    rt->options.run_tasks
                      && rt->db->try_lead(maintenance_role, rt->incarnation,

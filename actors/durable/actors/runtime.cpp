@@ -26,15 +26,10 @@ void runtime::set_timer(std::uint64_t token, const caf::actor& target,
                  std::move(msg));
 }
 
-bool runtime::lease_may_have_passed(
-  std::optional<timestamp> claimed_until) const {
-  auto until = from_micros(
-    leases_confirmed_until.load(std::memory_order_acquire));
-  if (claimed_until && *claimed_until > until)
-    until = *claimed_until;
+bool runtime::lease_may_have_passed(const row_lease& lease) const {
   const auto margin = std::chrono::duration_cast<std::chrono::microseconds>(
     options.lease_duration / 8);
-  return db->now() + margin >= until;
+  return db->now() + margin >= lease.confirmed_until();
 }
 
 void runtime::cancel_timer(std::uint64_t token) {

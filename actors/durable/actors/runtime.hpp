@@ -12,6 +12,7 @@
 #include <caf/fwd.hpp>
 #include <caf/timespan.hpp>
 
+#include "durable/actors/row_lease.hpp"
 #include "durable/actors/task_registry.hpp"
 #include "durable/actors/worker_pool.hpp"
 #include "durable/options.hpp"
@@ -47,20 +48,13 @@ struct runtime {
   /// (enqueues, children) then go through it instead of straight to the
   /// inserter or the storage actor. Only a hint; the dispatcher checks again.
   std::atomic<bool> local_claims{false};
-  /// Every row this node still owns has a lease ending no earlier than
-  /// this (microseconds of the store's clock): the store's time at the
-  /// start of the last successful renewal plus three quarters of a lease
-  /// (store_rules::renewal_floor). Set by the lease keeper, read by the
-  /// threads that start bodies (lease_may_have_passed()).
-  std::atomic<std::int64_t> leases_confirmed_until{0};
-
-  /// Whether a row claimed with a lease until `claimed_until` (the row as
-  /// claimed) may no longer be this node's: neither the claim nor the last
-  /// confirmed renewal covers the store's now plus a margin of an eighth
-  /// of a lease (clock estimates, the time until the body runs). A body
-  /// must not start then: another node may have taken the row over. Reads
-  /// the store's clock estimate (no round trip); thread-safe.
-  bool lease_may_have_passed(std::optional<timestamp> claimed_until) const;
+  /// Whether the row whose lease is `lease` may no longer be this node's:
+  /// what this node knows of its lease does not cover the store's now plus
+  /// a margin of an eighth of a lease (clock estimates, the time until the
+  /// body runs). A body must not start then: another node may have taken
+  /// the row over. Reads the store's clock estimate (no round trip);
+  /// thread-safe.
+  bool lease_may_have_passed(const row_lease& lease) const;
 
   caf::actor storage;
   /// Enqueues (new top-level rows) are group-committed by a storage actor
