@@ -200,4 +200,40 @@ TEST_CASE("a refused outcome fails its own execution and no batch-mate") {
   CHECK(runs.load() == 20);
 }
 
+TEST_CASE("a cancel that other writers outrun every time fails and says so") {
+  // Every cancel of the row conflicts, as if other writers always moved it
+  // first: after its attempts the call fails with a retryable error instead
+  // of returning the row uncancelled as if it were done.
+  auto db = std::make_shared<faulty_store>(durable::test::make_store());
+  durable::executor exec{db, long_lease_options()};
+  std::atomic<bool> started{false}, release{false};
+  auto task = exec.task<int, int>({.id = "held", .timeout = 20s},
+                                  [&](durable::task_context& ctx, int x) {
+                                    started = true;
+                                    engine_test::block_until(release, ctx);
+                                    return x;
+                                  });
+  auto h = exec.enqueue(task, 1);
+  REQUIRE(engine_test::eventually([&] { return started.load(); }));
+  db->refuse(moves("held", execution_status::cancelled),
+             durable::write_status::conflict);
+  try {
+    exec.cancel(h.execution_id());
+    FAIL("the cancel reported success");
+  } catch (const durable::error& e) {
+    CHECK(e.info().retryable);
+    CHECK(std::string{e.what()}.find("could not be cancelled")
+          != std::string::npos);
+    CHECK(std::string{e.what()}.find(h.execution_id()) != std::string::npos);
+  }
+  CHECK(exec.get(h.execution_id()).status == execution_status::running);
+  db->refuse(nullptr);
+  auto row = exec.cancel(h.execution_id());
+  CHECK(row.status == execution_status::cancelled);
+  release = true;
+  auto r = h.wait_for(guard);
+  REQUIRE(r.has_value());
+  CHECK(r->status() == execution_status::cancelled);
+}
+
 } // TEST_SUITE

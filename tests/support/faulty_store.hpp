@@ -53,12 +53,15 @@ public:
     claim_faults_left_ = times;
   }
 
-  /// From now on every transition that passes `test` is refused
-  /// (write_status::refused, with the stored row) and not written; the
-  /// others of its batch are.
-  void refuse(transition_test test) {
+  /// From now on every transition that passes `test` is answered `status`
+  /// with the stored row and not written; the others of its batch are.
+  /// write_status::refused: the store cannot write it alone (its data);
+  /// write_status::conflict: as if another writer always got there first.
+  void refuse(transition_test test,
+              write_status status = write_status::refused) {
     std::lock_guard guard{mtx_};
     refuse_test_ = std::move(test);
+    refuse_status_ = status;
   }
 
   /// While set, renew_leases() throws store_error(unavailable): the node
@@ -84,6 +87,7 @@ public:
   std::vector<write_outcome> apply(std::vector<transition> ts) override {
     std::optional<fault> f;
     transition_test refuse_test;
+    write_status refuse_status;
     {
       std::lock_guard guard{mtx_};
       if (apply_faults_left_ > 0
@@ -93,11 +97,13 @@ public:
         f = apply_fault_;
       }
       refuse_test = refuse_test_;
+      refuse_status = refuse_status_;
     }
     if (f == fault::unavailable)
       throw store_error(store_failure::unavailable,
                         "faulty_store: apply failed before the store");
-    auto out = refuse_test ? apply_refusing(std::move(ts), refuse_test)
+    auto out = refuse_test ? apply_refusing(std::move(ts), refuse_test,
+                                            refuse_status)
                            : inner()->apply(std::move(ts));
     if (f == fault::in_doubt)
       throw store_error(store_failure::in_doubt,
@@ -137,14 +143,17 @@ private:
   }
 
   std::vector<write_outcome> apply_refusing(std::vector<transition> ts,
-                                            const transition_test& test) {
+                                            const transition_test& test,
+                                            write_status status) {
     std::vector<write_outcome> out(ts.size());
     std::vector<transition> rest;
     std::vector<std::size_t> rest_at;
     for (std::size_t i = 0; i < ts.size(); ++i) {
       if (test(ts[i])) {
-        out[i] = {write_status::refused, inner()->get(ts[i].next.id),
-                  "faulty_store: refused this transition"};
+        out[i] = {status, inner()->get(ts[i].next.id),
+                  status == write_status::refused
+                    ? "faulty_store: refused this transition"
+                    : ""};
         std::lock_guard guard{mtx_};
         ++faults_;
       } else {
@@ -167,6 +176,7 @@ private:
   fault claim_fault_ = fault::unavailable;
   int claim_faults_left_ = 0;
   transition_test refuse_test_;
+  write_status refuse_status_ = write_status::refused;
   int faults_ = 0;
   std::atomic<bool> renewals_fail_{false};
 };

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "durable/actors/wire_errors.hpp"
 #include "durable/utf8.hpp"
 
 namespace durable::actors {
@@ -180,6 +181,9 @@ error shut_down_while_waiting(const std::string& execution_id) {
 }
 
 error engine_failure(caf::actor_system& sys, const caf::error& err) {
+  // An error the engine raised on purpose keeps its kind and flags.
+  if (auto e = from_caf_error(err))
+    return std::move(*e);
   return error::internal(sys.render(err), true);
 }
 

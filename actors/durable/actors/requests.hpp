@@ -76,8 +76,10 @@ error execution_not_found(const std::string& execution_id);
 /// non-retryable: the execution itself goes on; wait on another node).
 error shut_down_while_waiting(const std::string& execution_id);
 
-/// An engine actor failed to answer (store unavailable, actor gone):
-/// an internal, retryable error with CAF's rendering of `err`.
+/// The error of an engine call that was answered with `err`: the
+/// durable::error it carries (wire_errors.hpp) if the engine refused the
+/// call on purpose, else (store unavailable, actor gone) an internal,
+/// retryable error with CAF's rendering of `err`.
 error engine_failure(caf::actor_system& sys, const caf::error& err);
 
 } // namespace durable::actors

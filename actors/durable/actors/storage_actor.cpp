@@ -10,6 +10,7 @@
 
 #include "durable/actors/messages.hpp"
 #include "durable/actors/sibling_ends.hpp"
+#include "durable/actors/wire_errors.hpp"
 #include "durable/transitions.hpp"
 
 namespace durable::actors {
@@ -156,22 +157,44 @@ void flush_applies(storage_state& st) {
   st.apply_promises.clear();
 }
 
+/// What apply_until_settled() ended with: the row as stored last, and
+/// whether the step is done with it (applied, declined or row gone) rather
+/// than outrun by other writers max_compound_attempts times.
+struct settled_row {
+  std::optional<execution_record> row;
+  bool settled = true;
+};
+
 /// Re-reads and re-applies `step` until it applies, the row is gone, or the
-/// step declines (returns nullopt: nothing to do for that row).
+/// step declines (returns nullopt: nothing to do for that row). A write
+/// the store refuses (write_status::refused) is not retried: it would be
+/// refused again.
 template <class Step>
-std::optional<execution_record>
-apply_until_settled(durable::store& db, std::optional<execution_record> row,
-                    Step step) {
+settled_row apply_until_settled(durable::store& db,
+                                std::optional<execution_record> row,
+                                Step step) {
   for (int i = 0; i < max_compound_attempts && row; ++i) {
     auto t = step(*row);
     if (!t)
-      return row;
+      return {std::move(row)};
     auto out = db.apply({std::move(*t)});
     if (out[0].status == write_status::applied)
-      return out[0].current;
-    row = out[0].current;
+      return {std::move(out[0].current)};
+    if (out[0].status == write_status::refused)
+      return {std::move(out[0].current), false};
+    row = std::move(out[0].current);
   }
-  return row;
+  return {std::move(row), !row};
+}
+
+/// The retryable error of a compound operation (`what`: "cancelled",
+/// "woken") that other writers outran on every attempt: the caller may
+/// try again, nothing was written.
+error not_settled(const char* what, const std::string& execution_id) {
+  return error::retryable(fmt::format(
+    "Task execution could not be {} [executionId={}]: it changed {} times "
+    "while this call tried; nothing was written",
+    what, execution_id, max_compound_attempts));
 }
 
 wake_reply wake(durable::store& db, const wake_request& req) {
@@ -185,7 +208,8 @@ wake_reply wake(durable::store& db, const wake_request& req) {
                   req.task_id, req.sleeping_id)};
     return reply;
   }
-  reply.record = apply_until_settled(
+  const auto id = row->id;
+  auto settled = apply_until_settled(
     db, std::move(row), [&](const execution_record& r)
                           -> std::optional<transition> {
       if (r.is_finished())
@@ -198,6 +222,10 @@ wake_reply wake(durable::store& db, const wake_request& req) {
         execution_error{error_kind::generic, req.error_message, false, false},
         now);
     });
+  if (!settled.settled)
+    reply.error = not_settled("woken", id).info();
+  else
+    reply.record = std::move(settled.row);
   return reply;
 }
 
@@ -312,13 +340,16 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=, &db](cancel_atom, const std::string& id) -> caf::result<maybe_record> {
       try {
-        return maybe_record{apply_until_settled(
+        auto settled = apply_until_settled(
           db, db.get(id),
           [&](const execution_record& r) -> std::optional<transition> {
             if (r.is_finished())
               return std::nullopt;
             return transitions::cancel(r, db.now());
-          })};
+          });
+        if (!settled.settled)
+          return to_caf_error(not_settled("cancelled", id));
+        return maybe_record{std::move(settled.row)};
       } catch (const std::exception& e) {
         return error_reply(e);
       }
