@@ -236,4 +236,32 @@ TEST_CASE("a cancel that other writers outrun every time fails and says so") {
   CHECK(r->status() == execution_status::cancelled);
 }
 
+TEST_CASE("an enqueue whose insert is in doubt is not reported retryable") {
+  // Enqueuing again after such an error may run the execution twice: the
+  // error says the execution may exist, and is not retryable. One that
+  // failed before the store is retryable.
+  auto db = std::make_shared<faulty_store>(durable::test::make_store());
+  durable::executor exec{db, long_lease_options()};
+  std::atomic<int> runs{0};
+  auto task = counted(exec, runs);
+  REQUIRE(exec.enqueue(task, 0).wait_for(guard).has_value()); // warmed up
+  auto refused = [&] {
+    try {
+      exec.enqueue(task, 1);
+    } catch (const durable::error& e) {
+      return std::optional<durable::execution_error>{e.info()};
+    }
+    return std::optional<durable::execution_error>{};
+  };
+  db->fail_inserts(fault::in_doubt);
+  auto doubt = refused();
+  REQUIRE(doubt.has_value());
+  CHECK_FALSE(doubt->retryable);
+  CHECK(doubt->message.find("may have been enqueued") != std::string::npos);
+  db->fail_inserts(fault::unavailable);
+  auto failed = refused();
+  REQUIRE(failed.has_value());
+  CHECK(failed->retryable);
+}
+
 } // TEST_SUITE

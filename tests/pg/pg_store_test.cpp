@@ -930,6 +930,50 @@ TEST_CASE("a transition the server refuses fails alone and its batch-mates "
   CHECK(store->get("rf_3")->status == execution_status::running);
 }
 
+TEST_CASE("an insert whose commit is in doubt is settled: each row stored "
+          "once and reported inserted") {
+  // The reply to COMMIT is lost (the hook throws what libpqxx throws then),
+  // once the server committed or before it did. Either way the insert
+  // tells the truth: every row stored exactly once and reported inserted,
+  // not an error the caller would answer by enqueuing again.
+  auto store = tpg::make_store();
+  auto& pg = static_cast<pgs::pg_store&>(*store);
+  bool committed = false;
+  SUBCASE("the server committed") {
+    committed = true;
+  }
+  SUBCASE("the server did not commit") {
+    committed = false;
+  }
+  int losses = 1;
+  pg.internals().commit_hook = [&](const char* op, bool after) {
+    if (std::string_view{op} == "insert" && after == committed
+        && losses > 0) {
+      --losses;
+      throw pqxx::in_doubt_error("connection lost during COMMIT (test)");
+    }
+  };
+  auto keyed = make_row(*store, "id_keyed");
+  keyed.idempotency_key = "key_1";
+  std::vector<execution_record> rows{make_row(*store, "id_plain"), keyed};
+  auto out = store->insert(rows);
+  pg.internals().commit_hook = nullptr;
+  CHECK(losses == 0); // the loss happened
+  REQUIRE(out.size() == 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    CAPTURE(rows[i].id);
+    CHECK(out[i].result == insert_outcome::kind::inserted);
+    CHECK(out[i].execution_id == rows[i].id);
+    CHECK(store->get(rows[i].id).has_value());
+  }
+  pqxx::connection c{tpg::url()};
+  pqxx::work tx{c};
+  CHECK(tx.exec1("SELECT count(*) FROM " + pgs::quote_ident(pg.schema())
+                 + ".executions")[0]
+          .as<int>()
+        == 2);
+}
+
 } // TEST_SUITE
 
 TEST_SUITE("pg.connections") {

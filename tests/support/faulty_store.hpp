@@ -45,6 +45,34 @@ public:
     apply_faults_left_ = times;
   }
 
+  /// The next `times` insert() calls fail with `f`.
+  void fail_inserts(fault f, int times = 1) {
+    std::lock_guard guard{mtx_};
+    insert_fault_ = f;
+    insert_faults_left_ = times;
+  }
+
+  std::vector<insert_outcome> insert(std::vector<execution_record> rows) override {
+    std::optional<fault> f;
+    {
+      std::lock_guard guard{mtx_};
+      if (insert_faults_left_ > 0) {
+        --insert_faults_left_;
+        ++faults_;
+        f = insert_fault_;
+      }
+    }
+    if (f == fault::unavailable)
+      throw store_error(store_failure::unavailable,
+                        "faulty_store: insert failed before the store");
+    auto out = inner()->insert(std::move(rows));
+    if (f == fault::in_doubt)
+      throw store_error(store_failure::in_doubt,
+                        "faulty_store: insert committed, then its reply was "
+                        "lost; the outcome is in doubt");
+    return out;
+  }
+
   /// The next `times` claim() calls that take at least one row fail with
   /// `f` (an `unavailable` one takes nothing).
   void fail_claims(fault f, int times = 1) {
@@ -173,6 +201,8 @@ private:
   transition_test apply_test_;
   fault apply_fault_ = fault::unavailable;
   int apply_faults_left_ = 0;
+  fault insert_fault_ = fault::unavailable;
+  int insert_faults_left_ = 0;
   fault claim_fault_ = fault::unavailable;
   int claim_faults_left_ = 0;
   transition_test refuse_test_;

@@ -116,6 +116,10 @@ struct engine_stats {
 struct insert_reply {
   std::vector<insert_outcome> outcomes;
   std::string error;
+  /// The error is an insert whose commit is in doubt: the rows may be
+  /// stored (store_failure::in_doubt), so enqueuing them again may run
+  /// them twice.
+  bool in_doubt = false;
 };
 
 using insert_callback = std::function<void(insert_reply)>;

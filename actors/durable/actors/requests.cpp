@@ -106,6 +106,14 @@ sleeping_ids_of(const std::vector<execution_record>& rows) {
 std::vector<std::string>
 enqueued_ids(const std::vector<std::optional<std::string>>& sleeping_ids,
              const insert_reply& reply) {
+  // Enqueuing again after an insert in doubt may store the executions
+  // twice (unless they carry idempotency keys): not retryable.
+  if (reply.in_doubt)
+    throw error::internal(
+      "Storage error: " + reply.error
+      + "; the executions may have been enqueued: look them up, or enqueue "
+        "again with an idempotency key",
+      false);
   if (!reply.error.empty())
     throw error::internal("Storage error: " + reply.error, true);
   std::vector<std::string> ids;

@@ -91,6 +91,9 @@ void flush_inserts(storage_state& st) {
   insert_reply all;
   try {
     all.outcomes = st.rt->db->insert(std::move(rows));
+  } catch (const store_error& e) {
+    all.error = e.what();
+    all.in_doubt = e.failure() == store_failure::in_doubt;
   } catch (const std::exception& e) {
     all.error = e.what();
   }
@@ -99,6 +102,7 @@ void flush_inserts(storage_state& st) {
     auto& p = batch[i];
     insert_reply mine;
     mine.error = all.error;
+    mine.in_doubt = all.in_doubt;
     if (all.error.empty()) {
       auto first = all.outcomes.begin() + static_cast<std::ptrdiff_t>(offset);
       mine.outcomes.assign(std::make_move_iterator(first),

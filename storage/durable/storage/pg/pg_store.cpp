@@ -726,7 +726,11 @@ auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
       Txn tx{**conn};
       auto result = body(tx);
       committing = true;
+      if (commit_hook)
+        commit_hook(op, false);
       tx.commit();
+      if (commit_hook)
+        commit_hook(op, true);
       return result;
     } catch (const durable::error&) {
       throw;
@@ -988,17 +992,44 @@ pg_store::insert(std::vector<execution_record> rows) {
   const bool want = d.wants_events();
   std::vector<store_event> events;
   d.lower_floors(d.floors.needed(rows));
-  auto out = d.run<pqxx::work>("insert", impl::mode::write,
-                               [&](pqxx::work& tx) {
-                                 events.clear();
-                                 auto res = d.insert_rows(tx, rows,
-                                                          want ? &events
-                                                               : nullptr,
-                                                          true);
-                                 d.announce(tx, events, true);
-                                 return res;
-                               });
+  auto body = [&](pqxx::work& tx) {
+    events.clear();
+    auto res = d.insert_rows(tx, rows, want ? &events : nullptr, true);
+    d.announce(tx, events, true);
+    return res;
+  };
+  std::vector<insert_outcome> out;
+  try {
+    out = d.run<pqxx::work>("insert", impl::mode::write, body);
+  } catch (const store_error& e) {
+    if (e.failure() != store_failure::in_doubt)
+      throw;
+    out = d.settle_in_doubt_insert(rows, body, e);
+  }
   d.notify(std::move(events));
+  return out;
+}
+
+template <class Body>
+std::vector<insert_outcome>
+pg_store::impl::settle_in_doubt_insert(const std::vector<execution_record>& rows,
+                                       Body& body, const store_error& first) {
+  // The reply to COMMIT was lost: the rows are all stored or none is.
+  // Inserting them again tells which and stores them if not; a row the
+  // first attempt stored comes back as a duplicate of itself (its own id,
+  // key or sleeping id), which is this insert's success.
+  std::vector<insert_outcome> out;
+  try {
+    out = run<pqxx::work>("insert", mode::idempotent, body);
+  } catch (const store_error& e) {
+    throw store_error(store_failure::in_doubt,
+                      fmt::format("{}; settling it failed too: {}", first.what(),
+                                  e.what()));
+  }
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (out[i].result != insert_outcome::kind::inserted
+        && out[i].execution_id == rows[i].id)
+      out[i].result = insert_outcome::kind::inserted;
   return out;
 }
 

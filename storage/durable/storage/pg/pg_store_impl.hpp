@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -106,6 +107,13 @@ struct pg_store::impl {
   /// slow commit) still renews its leases in time.
   connection_pool lease_pool;
 
+  /// Tests only (set before the store is used): called right before each
+  /// COMMIT (`committed` false) and after it returned (true) with the
+  /// operation's name. What it throws is handled as what COMMIT threw: a
+  /// pqxx::in_doubt_error is a commit whose reply was lost, before or
+  /// after the server committed.
+  std::function<void(const char* op, bool committed)> commit_hook;
+
   /// How a unit of work may be retried after a broken connection.
   enum class mode {
     write,     ///< in a transaction; in doubt if the connection broke at COMMIT
@@ -132,6 +140,15 @@ struct pg_store::impl {
   /// back (a row carrying its transition was written; one still at its
   /// expected version is written again); announces a resync.
   std::vector<write_outcome> settle_in_doubt(std::vector<transition>& ts);
+
+  /// The outcomes of an insert whose commit (of `first`) is in doubt:
+  /// `body`, the insert's work, run again until it commits (rows stored
+  /// the first time are recognised by their ids). Throws store_error
+  /// (in_doubt) if that fails too: the rows may or may not be stored.
+  template <class Body>
+  std::vector<insert_outcome>
+  settle_in_doubt_insert(const std::vector<execution_record>& rows,
+                         Body& body, const store_error& first);
 
   /// A batch that failed with a fatal error, applied one transition at a
   /// time: those that fail alone are `refused` (with the stored row), the
