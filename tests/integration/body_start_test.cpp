@@ -185,9 +185,10 @@ TEST_CASE("a finalize task run here does not start once its parent's lease "
   auto opts = test_options();
   opts.lease_duration = 800ms;
   opts.lease_renew_interval = 100ms;
-  durable::executor exec{db, opts};
+  // Before the executor: its bodies may still run while the executor stops.
   std::atomic<bool> child_started{false}, release{false};
   std::atomic<int> fin_runs{0};
+  durable::executor exec{db, opts};
   auto child = exec.task<int, int>({.id = "slow_child", .timeout = 20s},
                                    [&](durable::task_context& ctx, int x) {
                                      child_started = true;

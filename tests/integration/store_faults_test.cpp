@@ -205,8 +205,9 @@ TEST_CASE("a cancel that other writers outrun every time fails and says so") {
   // first: after its attempts the call fails with a retryable error instead
   // of returning the row uncancelled as if it were done.
   auto db = std::make_shared<faulty_store>(durable::test::make_store());
-  durable::executor exec{db, long_lease_options()};
+  // Before the executor: its body may still run while the executor stops.
   std::atomic<bool> started{false}, release{false};
+  durable::executor exec{db, long_lease_options()};
   auto task = exec.task<int, int>({.id = "held", .timeout = 20s},
                                   [&](durable::task_context& ctx, int x) {
                                     started = true;
