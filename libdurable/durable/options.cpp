@@ -74,16 +74,23 @@ void from_json(const nlohmann::json& j, enqueue_options& o) {
     o.idempotency_key = it->get<std::string>();
 }
 
-bool is_valid_task_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > max_task_id_length)
-    return false;
+std::optional<std::string_view> task_id_problem(std::string_view id) noexcept {
+  if (id.empty())
+    return "Task id cannot be empty";
+  if (id.size() > max_task_id_length)
+    return "Task id cannot be longer than 255 characters";
   for (char c : id) {
     bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
                 || (c >= '0' && c <= '9') || c == '_';
     if (!word)
-      return false;
+      return "Task id can only contain alphanumeric characters and "
+             "underscores";
   }
-  return true;
+  return std::nullopt;
+}
+
+bool is_valid_task_id(std::string_view id) noexcept {
+  return !task_id_problem(id);
 }
 
 void validate(const retry_options& r, std::string_view task_id) {
@@ -106,11 +113,9 @@ void validate(const retry_options& r, std::string_view task_id) {
 }
 
 void validate(const task_options& opts) {
-  if (!is_valid_task_id(opts.id))
-    throw error::non_retryable(fmt::format(
-      "Invalid task id [taskId={}]: must be 1..255 characters of letters, "
-      "digits and underscores",
-      opts.id));
+  // The id itself stays out of the message: it may be any bytes.
+  if (auto problem = task_id_problem(opts.id))
+    throw error::non_retryable(std::string{*problem});
   if (opts.timeout.count() < 1)
     throw error::non_retryable(
       fmt::format("Invalid timeout value for task {}: must be >= 1 ms",

@@ -66,8 +66,14 @@ void from_json(const nlohmann::json& j, enqueue_options& o);
 /// Task ids: 1..255 characters from [A-Za-z0-9_].
 bool is_valid_task_id(std::string_view id) noexcept;
 
+/// Why `id` is not a valid task id, in the reference's words ("Task id
+/// cannot be empty", "Task id cannot be longer than 255 characters",
+/// "Task id can only contain alphanumeric characters and underscores"),
+/// or nullopt if it is one.
+std::optional<std::string_view> task_id_problem(std::string_view id) noexcept;
+
 /// Throws durable::error (non-retryable) with the reference's messages:
-/// "Invalid task id …", "Invalid timeout value for task <id>",
+/// task_id_problem()'s, "Invalid timeout value for task <id>",
 /// "Invalid retry options for task <id>: …",
 /// "Invalid sleep ms before run for task <id>".
 void validate(const task_options& opts);

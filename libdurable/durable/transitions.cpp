@@ -1,5 +1,6 @@
 #include "durable/transitions.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "durable/ids.hpp"
@@ -115,6 +116,8 @@ transition wait_for_finalize(execution_record r,
   if (run_output)
     n.run_output = std::move(run_output);
   n.waiting_for_finalize_started_at = now;
+  if (!n.waiting_for_children_started_at)
+    n.waiting_for_children_started_at = now;
   n.expires_at.reset();
   n.error.reset();
   n.finalize = execution_ref{finalize_child.task_id, finalize_child.id};
@@ -134,15 +137,25 @@ transition finalize_ran(execution_record parent,
   if (fin.status == execution_status::completed) {
     end = complete(std::move(t.next), fin.output.value_or("null"), now);
   } else {
-    auto e = fin.error.value_or(execution_error{
-      error_kind::generic, "Finalize task failed", false, false});
-    e.retryable = false;
+    auto e = finalize_task_error(t.next, fin);
     end = finish(std::move(t.next), execution_status::finalize_failed,
                  std::nullopt, std::move(e), now);
   }
   end.expected_version = t.expected_version;
   end.children = std::move(t.children);
   return end;
+}
+
+execution_error finalize_task_error(const execution_record& parent,
+                                    const execution_record& fin) {
+  if (fin.error)
+    return *fin.error;
+  return {error_kind::generic,
+          fmt::format("Finalize task failed with an unknown error "
+                      "[parentTaskId={}] [finalizeTaskId={}] "
+                      "[finalizeExecutionId={}]",
+                      parent.task_id, fin.task_id, fin.id),
+          false, false};
 }
 
 transition next_step(execution_record r, execution_record child,

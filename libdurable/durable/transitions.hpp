@@ -43,7 +43,9 @@ transition wait_for_children(execution_record r,
                              std::vector<execution_record> children,
                              timestamp now);
 
-/// -> `waiting_for_finalize`, inserting the finalize child.
+/// -> `waiting_for_finalize`, inserting the finalize child. A parent that
+/// spawned no children gets `waiting_for_children_started_at` too, the
+/// same `now` (as the reference's).
 transition wait_for_finalize(execution_record r,
                              std::optional<std::string> run_output,
                              execution_record finalize_child, timestamp now);
@@ -55,10 +57,18 @@ transition wait_for_finalize(execution_record r,
 /// records both: the parent's `waiting_for_finalize` (with its link to the
 /// finalize row) and, unless the finalize will run again, its end exactly
 /// as if the finalize had been read back: `completed` with the finalize's
-/// output, or `finalize_failed` with its error, not retryable.
+/// output, or `finalize_failed` with finalize_task_error().
 transition finalize_ran(execution_record parent,
                         std::optional<std::string> run_output,
                         execution_record finalize, timestamp now);
+
+/// The error of a parent whose finalize task `fin` ended not completed:
+/// the finalize's own stored error unchanged (retryable if it was, as the
+/// reference passes it on), or, if it has none, a non-retryable "Finalize
+/// task failed with an unknown error [parentTaskId=…] [finalizeTaskId=…]
+/// [finalizeExecutionId=…]".
+execution_error finalize_task_error(const execution_record& parent,
+                                    const execution_record& fin);
 
 /// A sequence or loop moves to its next step: stays (or becomes)
 /// `waiting_for_children` and inserts the step's child.

@@ -120,6 +120,10 @@ TEST_CASE("a finalize function receives the parent output and children") {
   REQUIRE(r.ok());
   CHECK(r.output == "spawned:2,4,6,");
   CHECK(r.execution.waiting_for_children_started_at.has_value());
+  // When the function ran, as the reference records it.
+  REQUIRE(r.execution.waiting_for_finalize_started_at.has_value());
+  CHECK(*r.execution.waiting_for_finalize_started_at
+        >= *r.execution.waiting_for_children_started_at);
 }
 
 TEST_CASE("a finalize task runs as a child and gives the parent output") {
@@ -160,6 +164,7 @@ TEST_CASE("a finalize function runs even when there are no children") {
   REQUIRE(r.ok());
   CHECK(r.output == "spawned:");
   CHECK_FALSE(r.execution.waiting_for_children_started_at.has_value());
+  CHECK(r.execution.waiting_for_finalize_started_at.has_value());
 }
 
 TEST_CASE("a finalize task without children goes straight to finalize") {
@@ -175,8 +180,10 @@ TEST_CASE("a finalize task without children goes straight to finalize") {
   auto r = await(exec.enqueue(parent, std::vector<int>{}));
   REQUIRE(r.ok());
   CHECK(r.output == "fin spawned:");
-  CHECK_FALSE(r.execution.waiting_for_children_started_at.has_value());
-  CHECK(r.execution.waiting_for_finalize_started_at.has_value());
+  // The reference sets both, to the same moment.
+  REQUIRE(r.execution.waiting_for_finalize_started_at.has_value());
+  CHECK(r.execution.waiting_for_children_started_at
+        == r.execution.waiting_for_finalize_started_at);
   CHECK(r.execution.finalize.has_value());
 }
 
@@ -314,6 +321,7 @@ TEST_CASE("a throwing finalize function with children ends finalize_failed") {
   CHECK(r.error()->message == "finalize broke");
   CHECK_FALSE(r.error()->retryable);
   CHECK_FALSE(r.output.has_value());
+  CHECK(r.execution.waiting_for_finalize_started_at.has_value());
 }
 
 TEST_CASE("a throwing finalize function without children fails the parent") {
@@ -344,7 +352,8 @@ TEST_CASE("a failing finalize task with children ends finalize_failed") {
   auto r = await(exec.enqueue(parent, std::vector<int>{1}));
   CHECK(r.status() == execution_status::finalize_failed);
   CHECK(r.error()->message == "finalize task broke");
-  CHECK_FALSE(r.error()->retryable);
+  // The finalize's own error, unchanged: a plain throw is retryable.
+  CHECK(r.error()->retryable);
   // The finalize task is an ordinary execution with its own retries.
   CHECK(fin_runs == 2);
   REQUIRE(r.execution.finalize.has_value());

@@ -110,12 +110,21 @@ TEST_CASE("a task id has only ASCII letters and digits and underscores") {
   }
 }
 
-TEST_CASE("validate refuses an invalid task id") {
+TEST_CASE("validate refuses an invalid task id with the reference's "
+          "message for its cause") {
   auto opts = valid_task();
-  opts.id = "bad-id";
-  auto msg = error_of([&] { validate(opts); });
-  CHECK(msg.starts_with("Invalid task id"));
-  CHECK_NE(msg.find("bad-id"), std::string::npos);
+  opts.id = "";
+  CHECK(error_of([&] { validate(opts); }) == "Task id cannot be empty");
+  opts.id = std::string(256, 'x');
+  CHECK(error_of([&] { validate(opts); })
+        == "Task id cannot be longer than 255 characters");
+  for (const char* bad : {"bad-id", "caf\xc3\xa9", "a b"}) {
+    CAPTURE(bad);
+    opts.id = bad;
+    CHECK(error_of([&] { validate(opts); })
+          == "Task id can only contain alphanumeric characters and "
+             "underscores");
+  }
 }
 
 TEST_CASE("validate requires a timeout of at least 1 ms") {

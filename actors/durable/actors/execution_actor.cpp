@@ -536,6 +536,8 @@ private:
 
   void run_inline_finalize(std::string input) {
     phase_ = phase::finalizing;
+    // As the reference's: the moment the finalize function runs.
+    row_.waiting_for_finalize_started_at = now();
     if (!def_->options.may_block) {
       if (rt_->lease_may_have_passed(*lease_))
         on_not_started(body_outcome::skip::lease);
@@ -889,10 +891,10 @@ private:
                                      now()));
       return;
     }
-    auto e = fin->error.value_or(non_retryable("Finalize task failed"));
-    e.retryable = false;
     end_with(transitions::finish(row_, execution_status::finalize_failed,
-                                 std::nullopt, std::move(e), now()));
+                                 std::nullopt,
+                                 transitions::finalize_task_error(row_, *fin),
+                                 now()));
   }
 
   void on_step_done(const execution_record& step) {
