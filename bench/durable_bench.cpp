@@ -56,6 +56,10 @@ executor_options engine_options(const settings& s, const char* name) {
   o.max_concurrent = s.max_concurrent;
   o.claim_batch_size = s.claim_batch;
   o.worker_threads = s.worker_threads;
+  // `hold` measures what a claimed execution costs while its body waits
+  // for a worker thread: every one of them must be claimed at once.
+  if (s.workload == "hold")
+    o.max_queued_blocking = s.executions;
   o.scheduler_threads = s.scheduler_threads;
   o.poll_interval = s.poll_interval;
   o.supervisor_recheck_interval = s.recheck_interval;

@@ -157,6 +157,8 @@ void validate(const executor_options& o) {
     invalid_options("max_output_bytes must be in 1 KiB..10 MiB");
   if (!in(o.worker_threads, std::size_t{1}, std::size_t{4096}))
     invalid_options("worker_threads must be in 1..4096");
+  if (o.max_queued_blocking > 1'000'000)
+    invalid_options("max_queued_blocking must be in 0..1000000");
   if (o.scheduler_threads > 256)
     invalid_options("scheduler_threads must be in 0..256");
   if (o.lease_duration < millis{500})

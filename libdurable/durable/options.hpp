@@ -99,6 +99,12 @@ struct executor_options {
   std::size_t max_output_bytes = 1024 * 1024;
   /// Threads that run blocking bodies (1..4096).
   std::size_t worker_threads = 64;
+  /// Claimed executions of blocking tasks that may wait for a worker
+  /// thread (0..1000000). 0: a node holds no more of them than it has
+  /// worker threads, and leaves the others in the store for a node with a
+  /// free thread. More lets a node hold leases on work it cannot start yet
+  /// (each one's timeout still counts from its body's start).
+  std::size_t max_queued_blocking = 0;
   /// CAF scheduler threads; 0 means one per core.
   std::size_t scheduler_threads = 0;
   /// How long a claim lasts without renewal (>= 500 ms). A killed node's

@@ -19,10 +19,12 @@ using engine_test::test_options;
 
 namespace {
 
-/// One worker thread: a second blocking body waits behind the first.
+/// One worker thread, and claimed blocking bodies may wait for it: a
+/// second blocking body waits behind the first.
 durable::executor_options one_worker() {
   auto o = test_options();
   o.worker_threads = 1;
+  o.max_queued_blocking = 16;
   return o;
 }
 
@@ -229,6 +231,63 @@ TEST_CASE("a finalize task run here does not start once its parent's lease "
   CHECK(r.output == 1);
   CHECK(fin_runs.load() == 1);
   CHECK(r.execution.recoveries >= 1);
+}
+
+TEST_CASE("a node holds no more blocking executions than its worker threads "
+          "and leaves the rest to a node with free threads") {
+  auto db = durable::test::make_store();
+  // Before the executors: their bodies read them until they stop.
+  std::atomic<bool> release{false};
+  std::atomic<int> running_a{0}, most_a{0}, runs_b{0}, inline_runs{0};
+  auto opts = test_options();
+  opts.worker_threads = 2;
+  durable::executor a{db, opts};
+  auto held_a = a.task<int, int>(
+    {.id = "held", .timeout = 20s}, [&](durable::task_context& ctx, int x) {
+      auto now = ++running_a;
+      for (int m = most_a.load(); now > m && !most_a.compare_exchange_weak(m, now);)
+        ;
+      engine_test::block_until(release, ctx);
+      --running_a;
+      return x;
+    });
+  auto quick_a = a.task<int, int>({.id = "quick", .timeout = 5s,
+                                   .may_block = false},
+                                  [&](durable::task_context&, int x) {
+                                    ++inline_runs;
+                                    return x + 1;
+                                  });
+  std::vector<durable::handle<int>> hs;
+  for (int i = 0; i < 5; ++i)
+    hs.push_back(a.enqueue(held_a, i)); // taken on insert, or stored ready
+  REQUIRE(engine_test::eventually([&] { return running_a.load() == 2; }));
+  std::this_thread::sleep_for(300ms); // polls and claims come and go
+  int owned = 0, ready = 0;
+  for (auto& h : hs) {
+    auto row = a.get(h.execution_id());
+    owned += row.status == execution_status::running ? 1 : 0;
+    ready += row.status == execution_status::ready ? 1 : 0;
+  }
+  CHECK(owned == 2);
+  CHECK(ready == 3);
+  // Work whose bodies never block is still claimed meanwhile.
+  auto q = a.enqueue(quick_a, 41);
+  auto qr = await(q);
+  CHECK(qr.ok());
+  CHECK(qr.output == 42);
+  // Another node with free threads runs the three left.
+  durable::executor b{db, test_options()};
+  b.task<int, int>({.id = "held", .timeout = 20s},
+                   [&](durable::task_context&, int x) {
+                     ++runs_b;
+                     return x;
+                   });
+  REQUIRE(engine_test::eventually([&] { return runs_b.load() == 3; }));
+  release = true;
+  for (auto& h : hs)
+    CHECK(await(h).ok());
+  CHECK(most_a.load() == 2);
+  CHECK(runs_b.load() == 3);
 }
 
 TEST_CASE("a row its own node takes over again never runs two bodies at "

@@ -24,8 +24,11 @@ bool contains(const std::vector<std::string>& ids, const std::string& id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
+/// Never blocks: a node takes as many of these on insert as it has free
+/// slots (a blocking task only as many as it has worker threads, see
+/// body_start_test.cpp).
 durable::task_ref<int, int> incrementer(durable::executor& exec) {
-  return exec.task<int, int>({.id = "inc", .timeout = 10s},
+  return exec.task<int, int>({.id = "inc", .timeout = 10s, .may_block = false},
                              [](durable::task_context&, int x) {
                                return x + 1;
                              });

@@ -7,6 +7,7 @@
 
 #include <caf/all.hpp>
 
+#include "durable/actors/blocking_capacity.hpp"
 #include "durable/actors/execution_actor.hpp"
 #include "durable/actors/messages.hpp"
 #include "durable/actors/requests.hpp"
@@ -26,12 +27,26 @@ struct live_execution {
   std::int64_t claimed_at = 0;
   /// Shared with the actor: raised here by each renewal that finds the row.
   row_lease_ptr lease;
+  /// The slot this actor holds, if any, counts in `blocking` (a body of a
+  /// blocking task: its own, or a finalize task run here).
+  bool blocking_slot = false;
 };
 
 struct dispatcher_state {
+  explicit dispatcher_state(runtime_ptr r)
+    : rt(std::move(r)),
+      blocking(rt->options.worker_threads + rt->options.max_queued_blocking) {
+  }
+
   runtime_ptr rt;
   std::unordered_map<std::string, live_execution> live;
   std::size_t running_bodies = 0;
+  /// The slots of blocking tasks' executions, within running_bodies,
+  /// reserved and claim_limit: no more than the worker threads can start.
+  blocking_capacity blocking;
+  /// A claim left blocking work out for want of blocking room: claim
+  /// again when a blocking slot frees.
+  bool blocking_waits = false;
   /// Rows taken locally (take_locally) whose insert has not answered yet:
   /// each holds a slot until it is adopted or known not stored.
   std::size_t reserved = 0;
@@ -57,6 +72,10 @@ struct dispatcher_state {
   /// The earliest time a wake-up for future work is set for.
   std::optional<timestamp> wake_at;
   std::vector<std::string> task_ids;
+  /// The tasks among task_ids whose bodies may block, and those whose
+  /// bodies never do (claimed alone while there is no blocking room).
+  std::unordered_set<std::string> blocking_task_ids;
+  std::vector<std::string> inline_task_ids;
   std::uint64_t task_generation = ~std::uint64_t{0};
   /// Callers waiting for an execution's end (see waiter_registry); a
   /// timed wait is dropped by its timer, so waits that give up never pile
@@ -124,8 +143,24 @@ bool take_over_due(const dispatcher_state& st) {
 void refresh_task_ids(dispatcher_state& st) {
   if (auto gen = st.rt->tasks->generation(); gen != st.task_generation) {
     st.task_ids = st.rt->tasks->ids();
+    st.blocking_task_ids.clear();
+    st.inline_task_ids.clear();
+    for (const auto& id : st.task_ids) {
+      auto def = st.rt->tasks->find(id);
+      if (def && !def->options.may_block)
+        st.inline_task_ids.push_back(id);
+      else
+        st.blocking_task_ids.insert(id);
+    }
     st.task_generation = gen;
   }
+}
+
+/// Whether the body of claimed `row` will need a worker thread: a running
+/// task or parent of a blocking task (takes_slot()).
+bool takes_blocking_slot(const dispatcher_state& st,
+                         const execution_record& row) {
+  return takes_slot(row) && st.blocking_task_ids.contains(row.task_id);
 }
 
 void schedule_wake(caf::event_based_actor* self, const state_ptr& st,
@@ -179,12 +214,15 @@ void start_claimed(caf::event_based_actor* self, const state_ptr& st,
   }
   if (takes_slot(row))
     ++st->running_bodies;
+  const bool blocking = takes_blocking_slot(*st, row);
+  if (blocking)
+    st->blocking.hold();
   if (!lease)
     lease = caf::make_counted<row_lease>(row.lease_expires_at);
   else if (row.lease_expires_at)
     lease->confirm(*row.lease_expires_at);
   auto actor = spawn_execution(self, st->rt, std::move(row), lease);
-  i->second = {std::move(actor), at, std::move(lease)};
+  i->second = {std::move(actor), at, std::move(lease), blocking};
 }
 
 void claim(caf::event_based_actor* self, const state_ptr& st) {
@@ -204,15 +242,28 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   refresh_task_ids(*st);
   if (st->task_ids.empty())
     return;
-  claim_request req{st->rt->incarnation, opts.lease_duration,
-                    std::min(opts.claim_batch_size, free), st->task_ids,
+  auto limit = std::min(opts.claim_batch_size, free);
+  // Blocking tasks: no more than the worker threads can start. Without
+  // room for them, claim only the tasks whose bodies never block. The
+  // room also bounds a claim of both kinds (it cannot tell them apart).
+  const bool with_blocking = !st->blocking_task_ids.empty()
+                             && st->blocking.room() > 0;
+  st->blocking_waits = !st->blocking_task_ids.empty() && !with_blocking;
+  if (with_blocking)
+    limit = std::min(limit, st->blocking.room());
+  else if (!st->blocking_task_ids.empty() && st->inline_task_ids.empty()) {
+    update_hint(*st);
+    return;
+  }
+  claim_request req{st->rt->incarnation, opts.lease_duration, limit,
+                    with_blocking ? st->task_ids : st->inline_task_ids,
                     st->take_over};
   if (st->take_over)
     st->took_over_at = st->rt->db->now();
   st->take_over = false;
-  auto limit = req.limit;
   st->claiming = true;
   st->claim_limit = limit;
+  st->blocking.claiming(with_blocking ? limit : 0);
   st->backlog = false;
   st->rerun = false;
   update_hint(*st);
@@ -223,6 +274,7 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
       [=](claim_result& res) {
         st->claiming = false;
         st->claim_limit = 0;
+        st->blocking.claiming(0);
         st->claimed += res.claimed.size();
         const auto at = steady_nanos();
         for (auto& row : res.claimed)
@@ -240,19 +292,36 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
         // The store is unavailable: the poll tries again.
         st->claiming = false;
         st->claim_limit = 0;
+        st->blocking.claiming(0);
         check_drained(st);
         update_hint(*st);
       });
 }
 
-/// A body's slot is free: claim more if work was left behind.
-void free_slot(caf::event_based_actor* self, const state_ptr& st) {
+/// A body's slot is free (`blocking`: one counted in st->blocking): claim
+/// more if work was left behind.
+void free_slot(caf::event_based_actor* self, const state_ptr& st,
+               bool blocking) {
   if (st->running_bodies > 0)
     --st->running_bodies;
+  if (blocking)
+    st->blocking.release();
   check_drained(st);
-  if (st->backlog)
+  if (st->backlog || (blocking && st->blocking_waits))
     claim(self, st);
   update_hint(*st);
+}
+
+/// The slot an execution actor of this node held is free: a blocking one
+/// if its live entry says so (the last slot it took).
+void free_slot_of(caf::event_based_actor* self, const state_ptr& st,
+                  live_execution* x) {
+  bool blocking = false;
+  if (x && x->blocking_slot) {
+    blocking = true;
+    x->blocking_slot = false;
+  }
+  free_slot(self, st, blocking);
 }
 
 /// New rows of this node's tasks that it may start at once, marked as
@@ -263,6 +332,8 @@ struct local_claims {
   std::vector<std::size_t> positions;
   /// Copies of the taken rows, as they will be stored.
   std::vector<execution_record> rows;
+  /// How many of them are of blocking tasks (reserved in st->blocking).
+  std::size_t blocking = 0;
 };
 
 /// Takes up to local_room() of `rows` (ready, due now, of a task this node
@@ -276,6 +347,7 @@ take_locally(const state_ptr& st, std::vector<execution_record>& rows) {
   refresh_task_ids(*st);
   const auto now = st->rt->db->now();
   const auto& opts = st->rt->options;
+  auto blocking_room = st->blocking.room_for_take();
   std::shared_ptr<local_claims> out;
   for (std::size_t i = 0; i < rows.size() && (!out || out->rows.size() < room);
        ++i) {
@@ -285,14 +357,24 @@ take_locally(const state_ptr& st, std::vector<execution_record>& rows) {
         || std::find(st->task_ids.begin(), st->task_ids.end(), r.task_id)
              == st->task_ids.end())
       continue;
+    // A blocking one only while a worker thread can start it; the others
+    // are stored ready, for whichever node has a free thread.
+    const bool blocking = st->blocking_task_ids.contains(r.task_id);
+    if (blocking && blocking_room == 0)
+      continue;
     store_rules::claim(r, now, st->rt->incarnation, opts.lease_duration);
     if (!out)
       out = std::make_shared<local_claims>();
     out->positions.push_back(i);
     out->rows.push_back(r);
+    if (blocking) {
+      --blocking_room;
+      ++out->blocking;
+    }
   }
   if (out) {
     st->reserved += out->rows.size();
+    st->blocking.reserve(out->blocking);
     update_hint(*st);
   }
   return out;
@@ -304,6 +386,8 @@ template <class Stored>
 void adopt(caf::event_based_actor* self, const state_ptr& st,
            local_claims& taken, Stored stored) {
   st->reserved -= taken.rows.size();
+  st->blocking.unreserve(taken.blocking);
+  taken.blocking = 0;
   const auto at = steady_nanos();
   for (std::size_t k = 0; k < taken.rows.size(); ++k)
     if (stored(k))
@@ -538,8 +622,7 @@ caf::response_promise add_waiter(caf::event_based_actor* self,
 } // namespace
 
 caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
-  auto st = std::make_shared<dispatcher_state>();
-  st->rt = std::move(rt);
+  auto st = std::make_shared<dispatcher_state>(std::move(rt));
   st->waiters = waiter_registry{
     [rt = st->rt](std::uint64_t timer) { rt->cancel_timer(timer); }};
   self->set_exit_handler([=](caf::exit_msg& msg) {
@@ -570,11 +653,20 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     [=](events_atom, const std::vector<store_event>& events) {
       route(self, st, events);
     },
-    [=](slot_free_atom) { free_slot(self, st); },
+    // From a worker thread: the last holder of a blocking body's slot.
+    [=](slot_free_atom, bool blocking) { free_slot(self, st, blocking); },
+    // From the execution actor of `id`: the last holder of its slot.
+    [=](slot_free_atom, const std::string& id) {
+      auto i = st->live.find(id);
+      free_slot_of(self, st, i == st->live.end() ? nullptr : &i->second);
+    },
     [=](gone_atom, const std::string& id, const caf::actor_addr& addr,
         bool slot_freed) {
       auto i = st->live.find(id);
-      if (i != st->live.end() && i->second.actor.address() == addr) {
+      const bool mine = i != st->live.end() && i->second.actor.address() == addr;
+      if (slot_freed)
+        free_slot_of(self, st, mine ? &i->second : nullptr);
+      if (mine) {
         auto lease = std::move(i->second.lease);
         st->live.erase(i);
         if (auto r = st->reclaimed.find(id); r != st->reclaimed.end()) {
@@ -584,8 +676,6 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
                         std::move(lease));
         }
       }
-      if (slot_freed)
-        free_slot(self, st);
     },
     [=](renewed_atom, const std::vector<std::string>& renewed,
         std::int64_t started, std::int64_t floor_us) {
@@ -687,6 +777,16 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
         return {};
       --st->reserved;
       ++st->running_bodies;
+      if (taken->blocking > 0) {
+        st->blocking.unreserve(1);
+        st->blocking.hold();
+        // The parent's actor holds this slot and frees it as its own.
+        const auto& fin = taken->rows.front();
+        if (fin.parent)
+          if (auto i = st->live.find(fin.parent->execution_id);
+              i != st->live.end())
+            i->second.blocking_slot = true;
+      }
       update_hint(*st);
       return {std::move(taken->rows.front())};
     },

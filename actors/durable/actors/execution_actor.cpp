@@ -249,7 +249,7 @@ private:
       }
       caf::anon_send(self, body_done_atom::value, std::move(out));
       if (ticket->holders.fetch_sub(1) == 1)
-        caf::anon_send(dispatcher, slot_free_atom::value);
+        caf::anon_send(dispatcher, slot_free_atom::value, true); // blocking
     });
   }
 
@@ -485,7 +485,7 @@ private:
           taking_ = false;
           if (stop_after_take_) {
             if (taken.record)
-              send(dispatcher_, slot_free_atom::value);
+              send(dispatcher_, slot_free_atom::value, row_.id);
             end();
             return;
           }
@@ -493,7 +493,7 @@ private:
                                   : nullptr;
           if (!def) {
             if (taken.record)
-              send(dispatcher_, slot_free_atom::value);
+              send(dispatcher_, slot_free_atom::value, row_.id);
             auto run = std::move(fin_);
             store_finalize(std::move(fin), std::move(run->run_output));
             return;
@@ -1171,7 +1171,7 @@ private:
 
   void free_slot() {
     if (release_slot())
-      send(dispatcher_, slot_free_atom::value);
+      send(dispatcher_, slot_free_atom::value, row_.id);
   }
 
   void on_exit() override {

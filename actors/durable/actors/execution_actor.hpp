@@ -34,9 +34,10 @@ bool takes_slot(const execution_record& r) noexcept;
 ///
 /// Messages: `(bodydone, body_outcome)`, `(timeout)`, `(cancel)`,
 /// `(childdone, child_id, finished_row)` (a supervisor that has every
-/// awaited child's row reads none back), `(recheck)`. On its end it sends
-/// the dispatcher `(gone, id, address)` and, if it still held a slot,
-/// `(slotfree)`.
+/// awaited child's row reads none back), `(recheck)`. It frees its slot
+/// with `(slotfree, id)` (a worker thread that lets go of it last sends
+/// `(slotfree, true)`: a blocking body's), and on its end it sends the
+/// dispatcher `(gone, id, address, slot_freed)`.
 ///
 /// `lease` is what the node knows of the row's lease (row_lease.hpp): no
 /// body whose outcome is written against the row, inline, on the worker

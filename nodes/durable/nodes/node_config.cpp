@@ -87,6 +87,11 @@ void add_node_options(CLI::App& app, node_config& cfg) {
                  "Threads for blocking bodies")
     ->envname("DURABLE_WORKER_THREADS")
     ->capture_default_str();
+  app.add_option("--max-queued-blocking", e.max_queued_blocking,
+                 "Claimed blocking executions that may wait for a worker "
+                 "thread (0: claim no more than there are threads)")
+    ->envname("DURABLE_MAX_QUEUED_BLOCKING")
+    ->capture_default_str();
   app.add_option("--scheduler-threads", e.scheduler_threads,
                  "CAF scheduler threads (0: one per core)")
     ->envname("DURABLE_SCHEDULER_THREADS")
