@@ -55,9 +55,12 @@ struct run_counter {
 durable::execution_record crash_row(durable::store& db,
                                     const std::string& task_id,
                                     std::string input, int attempt) {
+  // Due a second ago: db.now() is this process's estimate of the store's
+  // clock, and a row due at an estimate a little ahead of the server's
+  // own now is not claimable yet.
   auto row = durable::make_execution(task_id, durable::task_kind::task,
                                      {.id = task_id, .timeout = 10s},
-                                     std::move(input), db.now());
+                                     std::move(input), db.now() - 1s);
   row.attempt = attempt;
   auto id = row.id;
   auto ins = db.insert({row});
