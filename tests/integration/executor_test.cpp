@@ -577,7 +577,9 @@ TEST_CASE("a waiting parent adopted more than max_recoveries times fails") {
 TEST_CASE("a live node renews its lease so nobody else recovers its work") {
   auto db = durable::test::make_store();
   auto opts = test_options();
-  opts.lease_duration = 1000ms;
+  // Twenty renewals per lease: a busy machine (the tiers run two at a
+  // time) may delay a few without the lease running out.
+  opts.lease_duration = 2000ms;
   opts.lease_renew_interval = 100ms;
   durable::executor a{db, opts};
   durable::executor b{db, opts};
@@ -587,7 +589,7 @@ TEST_CASE("a live node renews its lease so nobody else recovers its work") {
                                [&](durable::task_context&, int x) {
                                  ++runs;
                                  // Outlives its lease twice over.
-                                 std::this_thread::sleep_for(2500ms);
+                                 std::this_thread::sleep_for(4500ms);
                                  return x;
                                });
   };
