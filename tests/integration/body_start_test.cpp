@@ -257,8 +257,9 @@ TEST_CASE("a node holds no more blocking executions than its worker threads "
                                     ++inline_runs;
                                     return x + 1;
                                   });
+  constexpr int n = 8;
   std::vector<durable::handle<int>> hs;
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < n; ++i)
     hs.push_back(a.enqueue(held_a, i)); // taken on insert, or stored ready
   REQUIRE(engine_test::eventually([&] { return running_a.load() == 2; }));
   std::this_thread::sleep_for(300ms); // polls and claims come and go
@@ -268,8 +269,11 @@ TEST_CASE("a node holds no more blocking executions than its worker threads "
     owned += row.status == execution_status::running ? 1 : 0;
     ready += row.status == execution_status::ready ? 1 : 0;
   }
-  CHECK(owned == 2);
-  CHECK(ready == 3);
+  // Two threads: two held, plus at most the room of a claim that
+  // overlapped the takes on insert (blocking_capacity.hpp).
+  CHECK(owned >= 2);
+  CHECK(owned <= 4);
+  CHECK(owned + ready == n);
   // Work whose bodies never block is still claimed meanwhile.
   auto q = a.enqueue(quick_a, 41);
   auto qr = await(q);
@@ -282,12 +286,12 @@ TEST_CASE("a node holds no more blocking executions than its worker threads "
                      ++runs_b;
                      return x;
                    });
-  REQUIRE(engine_test::eventually([&] { return runs_b.load() == 3; }));
+  REQUIRE(engine_test::eventually([&] { return runs_b.load() == ready; }));
   release = true;
   for (auto& h : hs)
     CHECK(await(h).ok());
   CHECK(most_a.load() == 2);
-  CHECK(runs_b.load() == 3);
+  CHECK(runs_b.load() == ready);
 }
 
 TEST_CASE("a row its own node takes over again never runs two bodies at "

@@ -261,6 +261,28 @@ TEST_CASE("a parent completes from pushed child ends with no poll at all") {
   CHECK(out["children"][2]["output"] == 6);
 }
 
+TEST_CASE("a node with blocking and inline tasks claims both kinds with no "
+          "poll at all") {
+  // Claimed apart, in turn (the blocking ones within the worker threads):
+  // each round of claims must reach both kinds, or rows of one kind wait
+  // for a poll that never comes here.
+  gate g; // outlives the fixture, whose threads may still run its body
+  auto opts = deterministic_fixture::fast_options();
+  opts.claim_on_insert = false; // every row goes through a claim
+  deterministic_fixture f{opts};
+  f.add(g.task("slow", 10s));
+  f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
+  auto blocking = f.enqueue("slow");
+  auto quick = f.enqueue("echo", "7");
+  g.wait_started(1);
+  CHECK(f.get(quick.id).status == execution_status::completed);
+  g.open.set_value();
+  f.settle();
+  CHECK(f.get(blocking.id).status == execution_status::completed);
+  auto again = f.enqueue("echo", "8");
+  CHECK(f.get(again.id).status == execution_status::completed);
+}
+
 TEST_CASE("a sequence moves from step to step with no poll at all") {
   deterministic_fixture f;
   f.add(inline_task("inc", [](auto&, const std::string& in) {

@@ -75,7 +75,14 @@ struct dispatcher_state {
   /// The tasks among task_ids whose bodies may block, and those whose
   /// bodies never do (claimed alone while there is no blocking room).
   std::unordered_set<std::string> blocking_task_ids;
+  std::vector<std::string> blocking_task_list;
   std::vector<std::string> inline_task_ids;
+  /// A node with tasks of both kinds claims them apart, blocking ones
+  /// within the blocking room, inline ones within the slots alone: every
+  /// claim round is two claims. True while the second is due.
+  bool second_kind_due = false;
+  /// Which kind the next claim round starts with.
+  bool blocking_first = false;
   std::uint64_t task_generation = ~std::uint64_t{0};
   /// Callers waiting for an execution's end (see waiter_registry); a
   /// timed wait is dropped by its timer, so waits that give up never pile
@@ -144,13 +151,21 @@ void refresh_task_ids(dispatcher_state& st) {
   if (auto gen = st.rt->tasks->generation(); gen != st.task_generation) {
     st.task_ids = st.rt->tasks->ids();
     st.blocking_task_ids.clear();
+    st.blocking_task_list.clear();
     st.inline_task_ids.clear();
     for (const auto& id : st.task_ids) {
+      // Only tasks and parent tasks have bodies; sequences and loops
+      // never need a worker thread.
       auto def = st.rt->tasks->find(id);
-      if (def && !def->options.may_block)
+      const bool blocking = def && def->options.may_block
+                            && (def->kind == task_kind::task
+                                || def->kind == task_kind::parent);
+      if (!blocking)
         st.inline_task_ids.push_back(id);
-      else
+      else {
         st.blocking_task_ids.insert(id);
+        st.blocking_task_list.push_back(id);
+      }
     }
     st.task_generation = gen;
   }
@@ -243,27 +258,51 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   if (st->task_ids.empty())
     return;
   auto limit = std::min(opts.claim_batch_size, free);
-  // Blocking tasks: no more than the worker threads can start. Without
-  // room for them, claim only the tasks whose bodies never block. The
-  // room also bounds a claim of both kinds (it cannot tell them apart).
-  const bool with_blocking = !st->blocking_task_ids.empty()
-                             && st->blocking.room() > 0;
-  st->blocking_waits = !st->blocking_task_ids.empty() && !with_blocking;
-  if (with_blocking)
-    limit = std::min(limit, st->blocking.room());
-  else if (!st->blocking_task_ids.empty() && st->inline_task_ids.empty()) {
-    update_hint(*st);
-    return;
+  // Blocking tasks: no more than the worker threads can start
+  // (blocking_capacity). A node with tasks of both kinds claims each kind
+  // on its own, in turn, so that the blocking room never bounds a claim of
+  // inline work; without blocking room it claims inline work only.
+  const auto room = st->blocking.room();
+  const bool has_blocking = !st->blocking_task_ids.empty();
+  const bool has_inline = !st->inline_task_ids.empty();
+  bool blocking_claim = false;
+  const std::vector<std::string>* ids = &st->task_ids;
+  if (has_blocking && has_inline) {
+    if (!st->second_kind_due) { // a round begins
+      blocking_claim = st->blocking_first;
+      st->second_kind_due = true;
+    } else { // and ends, with the other kind; the next starts with it
+      blocking_claim = !st->blocking_first;
+      st->second_kind_due = false;
+      st->blocking_first = !st->blocking_first;
+    }
+    ids = blocking_claim ? &st->blocking_task_list : &st->inline_task_ids;
+  } else {
+    blocking_claim = has_blocking;
   }
-  claim_request req{st->rt->incarnation, opts.lease_duration, limit,
-                    with_blocking ? st->task_ids : st->inline_task_ids,
-                    st->take_over};
-  if (st->take_over)
+  st->blocking_waits = has_blocking && room == 0;
+  if (blocking_claim && room == 0) {
+    if (!st->second_kind_due) { // and the inline half ran already
+      update_hint(*st);
+      return;
+    }
+    // The inline half of the round runs now, and ends it.
+    st->second_kind_due = false;
+    blocking_claim = false;
+    ids = &st->inline_task_ids;
+  }
+  if (blocking_claim)
+    limit = std::min(limit, room);
+  // A take-over covers both halves of a round.
+  const bool take_over = st->take_over;
+  claim_request req{st->rt->incarnation, opts.lease_duration, limit, *ids,
+                    take_over};
+  if (take_over)
     st->took_over_at = st->rt->db->now();
-  st->take_over = false;
+  st->take_over = take_over && st->second_kind_due;
   st->claiming = true;
   st->claim_limit = limit;
-  st->blocking.claiming(with_blocking ? limit : 0);
+  st->blocking.claiming(blocking_claim ? limit : 0);
   st->backlog = false;
   st->rerun = false;
   update_hint(*st);
@@ -284,7 +323,7 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
         if (res.next_ready_at)
           schedule_wake(self, st, *res.next_ready_at);
         check_drained(st);
-        if (st->backlog || st->rerun)
+        if (st->backlog || st->rerun || st->second_kind_due)
           claim(self, st);
         update_hint(*st);
       },
