@@ -266,6 +266,9 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   const bool has_blocking = !st->blocking_task_ids.empty();
   const bool has_inline = !st->inline_task_ids.empty();
   bool blocking_claim = false;
+  // The second claim of a round keeps what the first found: work left
+  // behind (backlog) holds for the round.
+  const bool round_start = !st->second_kind_due;
   const std::vector<std::string>* ids = &st->task_ids;
   if (has_blocking && has_inline) {
     if (!st->second_kind_due) { // a round begins
@@ -303,7 +306,8 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
   st->claiming = true;
   st->claim_limit = limit;
   st->blocking.claiming(blocking_claim ? limit : 0);
-  st->backlog = false;
+  if (round_start)
+    st->backlog = false;
   st->rerun = false;
   update_hint(*st);
   ++st->claims;
