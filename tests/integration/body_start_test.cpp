@@ -245,7 +245,8 @@ TEST_CASE("a node holds no more blocking executions than its worker threads "
   auto held_a = a.task<int, int>(
     {.id = "held", .timeout = 20s}, [&](durable::task_context& ctx, int x) {
       auto now = ++running_a;
-      for (int m = most_a.load(); now > m && !most_a.compare_exchange_weak(m, now);)
+      for (int m = most_a.load();
+           now > m && !most_a.compare_exchange_weak(m, now);)
         ;
       engine_test::block_until(release, ctx);
       --running_a;

@@ -706,7 +706,8 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
     [=](gone_atom, const std::string& id, const caf::actor_addr& addr,
         bool slot_freed) {
       auto i = st->live.find(id);
-      const bool mine = i != st->live.end() && i->second.actor.address() == addr;
+      const bool mine
+        = i != st->live.end() && i->second.actor.address() == addr;
       if (slot_freed)
         free_slot_of(self, st, mine ? &i->second : nullptr);
       if (mine) {

@@ -236,7 +236,8 @@ private:
     slot_held_ = false;
     ticket_ = caf::make_counted<slot_ticket>();
     rt_->workers->submit([def, ctx = std::move(ctx), input = row.input,
-                          lease = lease_, timeout = row.timeout, timer = timeout_token_,
+                          lease = lease_, timeout = row.timeout,
+                          timer = timeout_token_,
                           rt = rt_, self = caf::actor_cast<caf::actor>(this),
                           dispatcher = dispatcher_,
                           ticket = ticket_]() mutable {

@@ -1012,8 +1012,9 @@ pg_store::insert(std::vector<execution_record> rows) {
 
 template <class Body>
 std::vector<insert_outcome>
-pg_store::impl::settle_in_doubt_insert(const std::vector<execution_record>& rows,
-                                       Body& body, const store_error& first) {
+pg_store::impl::settle_in_doubt_insert(
+  const std::vector<execution_record>& rows, Body& body,
+  const store_error& first) {
   // The reply to COMMIT was lost: the rows are all stored or none is.
   // Inserting them again tells which and stores them if not; a row the
   // first attempt stored comes back as a duplicate of itself (its own id,
@@ -1023,8 +1024,8 @@ pg_store::impl::settle_in_doubt_insert(const std::vector<execution_record>& rows
     out = run<pqxx::work>("insert", mode::idempotent, body);
   } catch (const store_error& e) {
     throw store_error(store_failure::in_doubt,
-                      fmt::format("{}; settling it failed too: {}", first.what(),
-                                  e.what()));
+                      fmt::format("{}; settling it failed too: {}",
+                                  first.what(), e.what()));
   }
   for (std::size_t i = 0; i < out.size(); ++i)
     if (out[i].result != insert_outcome::kind::inserted
