@@ -242,8 +242,10 @@ TEST_CASE("an enqueue whose insert is in doubt is not reported retryable") {
   // error says the execution may exist, and is not retryable. One that
   // failed before the store is retryable.
   auto db = std::make_shared<faulty_store>(durable::test::make_store());
-  durable::executor exec{db, long_lease_options()};
+  // Before the executor: the execution enqueued in doubt still runs while
+  // the executor stops.
   std::atomic<int> runs{0};
+  durable::executor exec{db, long_lease_options()};
   auto task = counted(exec, runs);
   REQUIRE(exec.enqueue(task, 0).wait_for(guard).has_value()); // warmed up
   auto refused = [&] {
