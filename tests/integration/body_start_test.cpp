@@ -51,6 +51,30 @@ durable::task_ref<int, int> quick(durable::executor& exec,
                              });
 }
 
+/// Options whose lease runs out soon once renewals fail.
+durable::executor_options short_leases(durable::millis lease) {
+  auto o = test_options();
+  o.lease_duration = lease;
+  o.lease_renew_interval = 100ms;
+  return o;
+}
+
+/// Bodies running at once, and the most seen at any moment.
+struct concurrency_probe {
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+
+  void enter() {
+    const int now = ++running;
+    for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);)
+      ;
+  }
+
+  void leave() {
+    --running;
+  }
+};
+
 } // namespace
 
 TEST_SUITE("integration.body_start") {
@@ -184,9 +208,7 @@ TEST_CASE("a finalize task run here does not start once its parent's lease "
   // parent is handed back and finalized on its next claim.
   auto db = std::make_shared<durable::test::faulty_store>(
     durable::test::make_store());
-  auto opts = test_options();
-  opts.lease_duration = 800ms;
-  opts.lease_renew_interval = 100ms;
+  auto opts = short_leases(800ms);
   // Before the executor: its bodies may still run while the executor stops.
   std::atomic<bool> child_started{false}, release{false};
   std::atomic<int> fin_runs{0};
@@ -238,18 +260,16 @@ TEST_CASE("a node holds no more blocking executions than its worker threads "
   auto db = durable::test::make_store();
   // Before the executors: their bodies read them until they stop.
   std::atomic<bool> release{false};
-  std::atomic<int> running_a{0}, most_a{0}, runs_b{0}, inline_runs{0};
+  concurrency_probe on_a;
+  std::atomic<int> runs_b{0}, inline_runs{0};
   auto opts = test_options();
   opts.worker_threads = 2;
   durable::executor a{db, opts};
   auto held_a = a.task<int, int>(
     {.id = "held", .timeout = 20s}, [&](durable::task_context& ctx, int x) {
-      auto now = ++running_a;
-      for (int m = most_a.load();
-           now > m && !most_a.compare_exchange_weak(m, now);)
-        ;
+      on_a.enter();
       engine_test::block_until(release, ctx);
-      --running_a;
+      on_a.leave();
       return x;
     });
   auto quick_a = a.task<int, int>({.id = "quick", .timeout = 5s,
@@ -262,7 +282,7 @@ TEST_CASE("a node holds no more blocking executions than its worker threads "
   std::vector<durable::handle<int>> hs;
   for (int i = 0; i < n; ++i)
     hs.push_back(a.enqueue(held_a, i)); // taken on insert, or stored ready
-  REQUIRE(engine_test::eventually([&] { return running_a.load() == 2; }));
+  REQUIRE(engine_test::eventually([&] { return on_a.running.load() == 2; }));
   std::this_thread::sleep_for(300ms); // polls and claims come and go
   int owned = 0, ready = 0;
   for (auto& h : hs) {
@@ -291,7 +311,7 @@ TEST_CASE("a node holds no more blocking executions than its worker threads "
   release = true;
   for (auto& h : hs)
     CHECK(await(h).ok());
-  CHECK(most_a.load() == 2);
+  CHECK(on_a.most.load() == 2);
   CHECK(runs_b.load() == ready);
 }
 
@@ -302,23 +322,20 @@ TEST_CASE("a row its own node takes over again never runs two bodies at "
   // the first returned.
   auto db = std::make_shared<durable::test::faulty_store>(
     durable::test::make_store());
-  auto opts = test_options();
-  opts.lease_duration = 600ms;
-  opts.lease_renew_interval = 100ms;
-  durable::executor exec{db, opts};
-  std::atomic<int> running{0}, most{0}, runs{0};
+  // Before the executor: its bodies may still run while it stops.
+  concurrency_probe probe;
+  std::atomic<int> runs{0};
   std::atomic<bool> release{false};
+  durable::executor exec{db, short_leases(600ms)};
   auto task = exec.task<int, int>(
     {.id = "overlap", .timeout = 20s},
     [&](durable::task_context&, int x) {
       ++runs;
-      auto now = ++running;
-      for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);)
-        ;
+      probe.enter();
       auto deadline = std::chrono::steady_clock::now() + 20s;
       while (!release.load() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(2ms);
-      --running;
+      probe.leave();
       return x;
     });
   db->fail_renewals(true);
@@ -332,7 +349,7 @@ TEST_CASE("a row its own node takes over again never runs two bodies at "
   release = true;
   auto r = await(h);
   CHECK(r.ok());
-  CHECK(most.load() == 1);
+  CHECK(probe.most.load() == 1);
   CHECK(runs.load() == 2);
 }
 
