@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,18 @@
 #include "durable/time.hpp"
 
 namespace durable {
+
+struct engine_event; // durable/observer.hpp
+
+/// Called once per engine_event (durable/observer.hpp): store failures,
+/// lost leases, renewals failing and coming back, leadership changes,
+/// conflicts and corrupt rows.
+///
+/// **Threading.** Called on the engine's own threads (the storage actors,
+/// the lease keeper, scheduler threads), from several at once: it must be
+/// thread-safe, return quickly (a log line, a counter) and must not call
+/// the executor. An exception it throws is dropped.
+using engine_observer = std::function<void(const engine_event&)>;
 
 /// How a retry delay is randomised. `none` keeps the reference's exact
 /// delays; `full` draws from [0, delay]; `equal` from [delay/2, delay].
@@ -139,6 +152,9 @@ struct executor_options {
   /// and they start as soon as their insert commits. False: every new row is stored ready and taken
   /// by whichever node claims first (spreads bursts across a cluster).
   bool claim_on_insert = true;
+  /// Told what the engine survives on its own (see engine_observer); null
+  /// drops it. durable-node writes each event as a log line.
+  engine_observer observer{};
 };
 
 /// Throws durable::error "Invalid options: …" when a field is out of range.

@@ -26,6 +26,12 @@ store_error::store_error(store_failure failure, std::string message)
     failure_(failure) {
 }
 
+std::optional<store_failure> failure_of(const std::exception& e) noexcept {
+  if (const auto* se = dynamic_cast<const store_error*>(&e))
+    return se->failure();
+  return std::nullopt;
+}
+
 store::~store() = default;
 
 } // namespace durable

@@ -42,6 +42,10 @@ private:
   store_failure failure_;
 };
 
+/// How `e` says a store call failed: its failure() if it is a
+/// store_error, none otherwise.
+std::optional<store_failure> failure_of(const std::exception& e) noexcept;
+
 // -- requests and outcomes ----------------------------------------------------
 
 /// The outcome of inserting one new execution.
@@ -143,6 +147,10 @@ struct store_event {
     resync,     ///< announcements may have been lost (a store's link to
                 ///< other nodes broke, or a commit did too much to list):
                 ///< re-check claims, supervisors, sleepers and waiters
+    corrupt,    ///< this process found the stored row `execution_id`
+                ///< undecodable (`detail` says why) and marked it failed,
+                ///< or skips it if even that failed; never sent to other
+                ///< processes
   };
   type kind = type::work_ready;
   std::string execution_id;
@@ -156,6 +164,8 @@ struct store_event {
   /// cascaded descendants). A finished row never changes again, so
   /// listeners may use it instead of reading the row back.
   std::shared_ptr<const execution_record> row{};
+  /// What a `corrupt` row had wrong; empty otherwise.
+  std::string detail{};
 };
 
 using store_listener = std::function<void(std::vector<store_event>)>;
@@ -169,9 +179,8 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 /// the lease keeper), never from CAF scheduler threads.
 ///
 /// **Durability.** When a call returns, what it reports is committed. A call
-/// that throws committed nothing, unless the exception is
-/// `durable::error` with kind generic and the message says "in doubt": then
-/// the caller must re-read the rows concerned. apply() is never in doubt:
+/// that throws committed nothing, unless it throws a store_error whose
+/// failure() is `in_doubt`: then the caller must re-read the rows concerned. apply() is never in doubt:
 /// its writes are guarded by version, so a store whose commit outcome is
 /// unknown re-reads the rows itself (a row that carries its transition was
 /// applied, one still at `expected_version` may be written again) and
@@ -198,6 +207,7 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 ///   an owner; `finished` for every cascaded one with a parent or watched.
 /// - release_leases: `work_ready` without an execution id (handed-back
 ///   rows are claimable at once; only a claim with `take_over` takes them).
+/// - any call that met an undecodable row: `corrupt` for it.
 /// A store shared by several processes also announces other processes'
 /// commits (coalesced: one `work_ready` and one `deadline` per commit), and
 /// `resync` when it may have missed some.

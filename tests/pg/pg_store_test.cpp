@@ -845,9 +845,20 @@ TEST_CASE("a claimed row that cannot be decoded fails and the rest are claimed")
              + ".executions SET children = '[{\"nope\": 1}]' WHERE id = 'te_bad'");
     tx.commit();
   }
+  std::vector<store_event> corrupt;
+  auto token = store.subscribe([&](std::vector<store_event> events) {
+    for (auto& e : events)
+      if (e.kind == store_event::type::corrupt)
+        corrupt.push_back(std::move(e));
+  });
   auto res = store.claim({"de_owner", 10s, 10, {"task_a"}});
+  store.unsubscribe(token);
   REQUIRE(res.claimed.size() == 1);
   CHECK(res.claimed[0].id == "te_good");
+  // This process's listeners hear of it (the executor tells its observer).
+  REQUIRE(corrupt.size() == 1);
+  CHECK(corrupt[0].execution_id == "te_bad");
+  CHECK(corrupt[0].detail.find("marked failed") != std::string::npos);
   auto failed = store.get("te_bad");
   REQUIRE(failed.has_value());
   CHECK(failed->status == execution_status::failed);

@@ -313,6 +313,8 @@ String StringMaker<durable::store_event::type>::convert(
       return "deadline";
     case type::resync:
       return "resync";
+    case type::corrupt:
+      return "corrupt";
   }
   return "?";
 }

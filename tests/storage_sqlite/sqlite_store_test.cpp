@@ -13,6 +13,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "durable/error.hpp"
 #include "storage_conformance/conformance.hpp"
 #include "support/temp_dir.hpp"
@@ -196,6 +198,12 @@ TEST_CASE("a corrupt row read by get is failed with a clear error") {
   REQUIRE(finished.size() == 1);
   CHECK(finished[0].execution_id == "te_c");
   CHECK(finished[0].parent_id == "te_p");
+  // Listeners hear what was wrong (the executor tells its observer).
+  auto corrupt = rec.of(store_event::type::corrupt);
+  REQUIRE(corrupt.size() == 1);
+  CHECK(corrupt[0].execution_id == "te_c");
+  CHECK(contains(corrupt[0].detail, "children"));
+  CHECK(contains(corrupt[0].detail, "marked failed"));
   // Other rows are untouched.
   check_same_row(p, *s->get("te_p"));
 }
@@ -212,9 +220,15 @@ TEST_CASE("a corrupt row met by a claim is failed and not claimed") {
   s->execute("UPDATE executions SET retry = 'not json' WHERE id = 'te_a'");
   s->execute("UPDATE executions SET error = '42' WHERE id = 'te_e'");
   f.clock.advance(std::chrono::seconds{1});
+  event_recorder rec{*s};
   claim_request req{"owner_a", std::chrono::seconds{30}, 10, {"task_a"}};
   auto res = s->claim(req);
   CHECK(ids_of(res.claimed) == std::vector<std::string>{"te_b"});
+  std::vector<std::string> reported;
+  for (const auto& e : rec.of(store_event::type::corrupt))
+    reported.push_back(e.execution_id);
+  std::sort(reported.begin(), reported.end());
+  CHECK(reported == std::vector<std::string>{"te_a", "te_e"});
   for (auto [id, column] : {std::pair{"te_a", "retry"},
                             std::pair{"te_e", "error"}}) {
     const char* named = id; // clang 14 cannot capture a structured binding

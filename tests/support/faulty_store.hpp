@@ -106,6 +106,35 @@ public:
     return inner()->renew_leases(owner, lease);
   }
 
+  /// Listeners subscribe to the inner store, and hear this store's
+  /// announce() too.
+  std::uint64_t subscribe(store_listener listener) override {
+    auto token = inner()->subscribe(listener);
+    std::lock_guard guard{mtx_};
+    listeners_.emplace_back(token, std::move(listener));
+    return token;
+  }
+
+  void unsubscribe(std::uint64_t token) override {
+    inner()->unsubscribe(token);
+    std::lock_guard guard{mtx_};
+    std::erase_if(listeners_,
+                  [token](const auto& x) { return x.first == token; });
+  }
+
+  /// Calls every listener with `events`, as if the inner store had
+  /// announced them (e.g. a `corrupt` row, which no memory store has).
+  void announce(const std::vector<store_event>& events) {
+    std::vector<store_listener> to_call;
+    {
+      std::lock_guard guard{mtx_};
+      for (const auto& [token, l] : listeners_)
+        to_call.push_back(l);
+    }
+    for (auto& l : to_call)
+      l(events);
+  }
+
   /// How many calls failed or transitions were refused so far.
   int faults() const {
     std::lock_guard guard{mtx_};
@@ -209,6 +238,7 @@ private:
   write_status refuse_status_ = write_status::refused;
   int faults_ = 0;
   std::atomic<bool> renewals_fail_{false};
+  std::vector<std::pair<std::uint64_t, store_listener>> listeners_;
 };
 
 } // namespace durable::test

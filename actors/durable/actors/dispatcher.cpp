@@ -593,6 +593,8 @@ void route(caf::event_based_actor* self, const state_ptr& st,
         for (auto& id : st->waiters.watched_ids())
           fetch_for_watchers(self, st, id);
         break;
+      case store_event::type::corrupt: // the engine's listener reports it
+        break;
     }
   }
 }

@@ -1,6 +1,9 @@
 #include "durable/actors/engine.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
+#include <fmt/format.h>
 
 #include "durable/actors/dispatcher.hpp"
 #include "durable/actors/janitor.hpp"
@@ -9,6 +12,21 @@
 #include "durable/actors/timer_service.hpp"
 
 namespace durable::actors {
+
+namespace {
+
+engine_event corrupt_row(const store_event& e) {
+  engine_event ev;
+  ev.kind = engine_event::type::corrupt_row;
+  ev.level = engine_event::severity::error;
+  ev.execution_id = e.execution_id;
+  ev.failure = store_failure::corrupt;
+  ev.message = fmt::format("stored execution {} is corrupt: {}",
+                           e.execution_id, e.detail);
+  return ev;
+}
+
+} // namespace
 
 std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
   // Actors read the handles in `rt` once they run, so the ones that use
@@ -31,8 +49,17 @@ std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
   else
     rt->lease_keeper = sys.spawn<caf::lazy_init>(lease_keeper, rt);
   auto token = rt->db->subscribe(
-    [d = rt->dispatcher](std::vector<store_event> events) {
-      caf::anon_send(d, events_atom::value, std::move(events));
+    [d = rt->dispatcher, r = rt.get()](std::vector<store_event> events) {
+      // Corrupt rows are for the operator; the rest is for the dispatcher.
+      const auto found = std::stable_partition(
+        events.begin(), events.end(), [](const store_event& e) {
+          return e.kind != store_event::type::corrupt;
+        });
+      for (auto i = found; i != events.end(); ++i)
+        r->report(corrupt_row(*i));
+      events.erase(found, events.end());
+      if (!events.empty())
+        caf::anon_send(d, events_atom::value, std::move(events));
     });
   caf::anon_send(rt->janitor, poll_atom::value);
   caf::anon_send(rt->dispatcher, poll_atom::value);

@@ -139,7 +139,11 @@ public:
       [this](lost_atom) {
         // Another node took the row over (our lease expired): stop the
         // body and drop our view without writing; the version would fence
-        // a late write anyway.
+        // a late write anyway. (With its last write in flight, the row
+        // just finished: nothing was lost.)
+        if (!ending_)
+          report_lease_lost("was taken over by another node after this "
+                            "node's lease ran out; its body is stopped");
         cancel_.request_stop();
         stop();
       },
@@ -148,6 +152,8 @@ public:
         // nothing this actor writes can apply. It ends now, or when its
         // body returns, so that the dispatcher starts the row again only
         // then (never two bodies of one execution at once).
+        report_lease_lost("lost its lease on this node, which claimed it "
+                          "again; it runs anew once this run ends");
         cancel_.request_stop();
         if (body_running())
           recovery().discard = true;
@@ -350,6 +356,8 @@ private:
     if (phase_ == phase::done)
       return;
     if (why == body_outcome::skip::lease && body_running()) {
+      report_lease_lost("did not start: its lease may have passed (the "
+                        "node was frozen or too busy); it is handed back");
       // Maybe still ours: give it back, guarded by its version, so that
       // it runs again at once rather than after an orphan sweep. If
       // another node took it, the write conflicts and the actor ends. A
@@ -1208,6 +1216,16 @@ private:
 
   timestamp now() const {
     return rt_->db->now();
+  }
+
+  /// Tells the observer that this node no longer runs the row, and why.
+  void report_lease_lost(std::string_view why) const {
+    engine_event ev;
+    ev.kind = engine_event::type::lease_lost;
+    ev.level = engine_event::severity::warning;
+    ev.execution_id = row_.id;
+    ev.message = fmt::format("execution {} {}", row_.id, why);
+    rt_->report(ev);
   }
 
   runtime_ptr rt_;

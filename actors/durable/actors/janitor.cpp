@@ -1,6 +1,10 @@
 #include "durable/actors/janitor.hpp"
 
+#include <memory>
+#include <utility>
+
 #include <caf/all.hpp>
+#include <fmt/format.h>
 
 #include "durable/actors/messages.hpp"
 #include "durable/store_rules.hpp"
@@ -60,6 +64,53 @@ caf::timespan to_timespan(millis d) {
   return std::chrono::duration_cast<caf::timespan>(d);
 }
 
+engine_event leadership_changed(bool leading) {
+  engine_event ev;
+  ev.kind = engine_event::type::leadership;
+  ev.level = engine_event::severity::info;
+  ev.operation = "try_lead";
+  ev.message = leading
+                 ? "this node is now the maintenance leader (it expires "
+                   "sleepers)"
+                 : "this node is no longer the maintenance leader";
+  return ev;
+}
+
+engine_event renewal_failed(const std::exception& e, int failures) {
+  engine_event ev;
+  ev.kind = engine_event::type::renewal_failed;
+  ev.level = engine_event::severity::warning;
+  ev.operation = "renew_leases";
+  ev.failure = failure_of(e);
+  ev.message = fmt::format("lease renewal failed ({} in a row): {}; rows "
+                           "whose lease runs out meanwhile may be taken "
+                           "over by other nodes",
+                           failures, e.what());
+  return ev;
+}
+
+engine_event lead_failed(const std::exception& e) {
+  engine_event ev;
+  ev.kind = engine_event::type::store_failure;
+  ev.level = engine_event::severity::warning;
+  ev.operation = "try_lead";
+  ev.failure = failure_of(e);
+  ev.message = fmt::format("store call try_lead failed: {}; this node "
+                           "expires no sleepers until it succeeds",
+                           e.what());
+  return ev;
+}
+
+engine_event renewal_restored(int failures) {
+  engine_event ev;
+  ev.kind = engine_event::type::renewal_restored;
+  ev.level = engine_event::severity::info;
+  ev.operation = "renew_leases";
+  ev.message = fmt::format("lease renewal works again after {} failed",
+                           failures);
+  return ev;
+}
+
 } // namespace
 
 caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt) {
@@ -72,6 +123,8 @@ caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt) {
     },
     [=](leader_atom, bool leading) {
       const bool became = leading && !st->leading;
+      if (leading != st->leading)
+        st->rt->report(leadership_changed(leading));
       st->leading = leading;
       // A new leader knows no deadlines yet: one scan finds them all.
       if (became)
@@ -96,8 +149,11 @@ caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt) {
 
 caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt) {
   auto interval = to_timespan(rt->options.lease_renew_interval);
+  // Renewals failed in a row (shared by the handler's copies).
+  auto failures = std::make_shared<int>(0);
   return {
     [=](renew_atom) {
+      bool renewed_leases = false;
       try {
         // Rows claimed before this instant that the renewal did not find
         // were taken over by another node (see the dispatcher).
@@ -111,11 +167,16 @@ caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt) {
           store_started, rt->options.lease_duration);
         self->send(rt->dispatcher, renewed_atom::value, std::move(renewed),
                    started, to_micros(floor));
+        renewed_leases = true;
+        if (*failures > 0)
+          rt->report(renewal_restored(std::exchange(*failures, 0)));
         self->send(rt->janitor, leader_atom::value,
                    rt->options.run_tasks
                      && rt->db->try_lead(maintenance_role, rt->incarnation,
                                          rt->options.lease_duration));
-      } catch (const std::exception&) {
+      } catch (const std::exception& e) {
+        rt->report(renewed_leases ? lead_failed(e)
+                                  : renewal_failed(e, ++*failures));
         // Leadership is unknown: stop scanning until the store answers.
         self->send(rt->janitor, leader_atom::value, false);
         // Unreachable store: the next interval tries again; leases that

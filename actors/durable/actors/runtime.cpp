@@ -32,6 +32,16 @@ bool runtime::lease_may_have_passed(const row_lease& lease) const {
   return db->now() + margin >= lease.confirmed_until();
 }
 
+void runtime::report(const engine_event& e) const noexcept {
+  if (!options.observer)
+    return;
+  try {
+    options.observer(e);
+  } catch (...) {
+    // An observer that fails must not take the engine's thread with it.
+  }
+}
+
 void runtime::cancel_timer(std::uint64_t token) {
   caf::anon_send(timers, timer_cancel_atom::value, token);
 }

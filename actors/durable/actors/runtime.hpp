@@ -15,6 +15,7 @@
 #include "durable/actors/row_lease.hpp"
 #include "durable/actors/task_registry.hpp"
 #include "durable/actors/worker_pool.hpp"
+#include "durable/observer.hpp"
 #include "durable/options.hpp"
 #include "durable/retry.hpp"
 #include "durable/store.hpp"
@@ -55,6 +56,10 @@ struct runtime {
   /// the row over. Reads the store's clock estimate (no round trip);
   /// thread-safe.
   bool lease_may_have_passed(const row_lease& lease) const;
+
+  /// Tells options.observer (if any) about `e`; an exception it throws is
+  /// dropped. Thread-safe.
+  void report(const engine_event& e) const noexcept;
 
   caf::actor storage;
   /// Enqueues (new top-level rows) are group-committed by a storage actor

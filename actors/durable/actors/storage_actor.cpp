@@ -55,8 +55,67 @@ struct storage_state {
     : rt(std::move(r)), siblings(rt->incarnation) {}
 };
 
-caf::error error_reply(const std::exception& e) {
+/// The observer's event for store call `op` failing with `e`; for one
+/// execution's write that the store refused alone, `execution_id` names it.
+engine_event store_failed(const char* op, std::string_view what,
+                          std::optional<store_failure> failure,
+                          std::string execution_id = {}) {
+  engine_event ev;
+  ev.kind = engine_event::type::store_failure;
+  ev.operation = op;
+  ev.failure = failure;
+  ev.execution_id = std::move(execution_id);
+  const bool transient = failure == store_failure::unavailable
+                         || failure == store_failure::conflict;
+  ev.level = transient ? engine_event::severity::warning
+                       : engine_event::severity::error;
+  ev.message = ev.execution_id.empty()
+                 ? fmt::format("store call {} failed: {}", op, what)
+                 : fmt::format("store refused the write of execution {}: {}",
+                               ev.execution_id, what);
+  return ev;
+}
+
+/// Tells the observer that store call `op` failed with `e` and returns the
+/// error for whoever waits for the call.
+caf::error failed(const runtime& rt, const char* op, const std::exception& e) {
+  rt.report(store_failed(op, e.what(), failure_of(e)));
   return caf::make_error(caf::sec::runtime_error, e.what());
+}
+
+/// Runs store call `op` as `fn`: its value, or (an exception) the error
+/// for the requester, told to the observer as well.
+template <class T, class F>
+caf::result<T> guarded(const runtime& rt, const char* op, F&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return failed(rt, op, e);
+  }
+}
+
+/// Tells the observer about each conflict and refusal among `outcomes` of
+/// the engine's own writes.
+void report_outcomes(const runtime& rt,
+                     const std::vector<write_outcome>& outcomes) {
+  for (const auto& out : outcomes) {
+    if (out.status == write_status::refused && out.current) {
+      rt.report(store_failed("apply", out.reason, store_failure::fatal,
+                             out.current->id));
+    } else if (out.status == write_status::conflict && out.current) {
+      engine_event ev;
+      ev.kind = engine_event::type::conflict;
+      ev.level = engine_event::severity::info;
+      ev.operation = "apply";
+      ev.execution_id = out.current->id;
+      ev.message = fmt::format(
+        "a write of execution {} lost to another writer (now {}, version "
+        "{}); re-read",
+        out.current->id, to_string(out.current->status),
+        out.current->version);
+      rt.report(ev);
+    }
+  }
 }
 
 void schedule_flush(caf::event_based_actor* self, storage_state& st) {
@@ -91,11 +150,11 @@ void flush_inserts(storage_state& st) {
   insert_reply all;
   try {
     all.outcomes = st.rt->db->insert(std::move(rows));
-  } catch (const store_error& e) {
-    all.error = e.what();
-    all.in_doubt = e.failure() == store_failure::in_doubt;
   } catch (const std::exception& e) {
+    const auto failure = failure_of(e);
+    st.rt->report(store_failed("insert", e.what(), failure));
     all.error = e.what();
+    all.in_doubt = failure == store_failure::in_doubt;
   }
   std::size_t offset = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -148,6 +207,7 @@ void flush_applies(storage_state& st) {
     const auto ended = steady_nanos();
     st.last_apply_ns = ended - started;
     st.siblings.apply(changes, outcomes, ended);
+    report_outcomes(*st.rt, outcomes);
     for (std::size_t i = 0; i < st.apply_promises.size(); ++i)
       if (i < outcomes.size())
         st.apply_promises[i].deliver(std::move(outcomes[i]));
@@ -155,8 +215,9 @@ void flush_applies(storage_state& st) {
         st.apply_promises[i].deliver(caf::make_error(
           caf::sec::runtime_error, "the store returned no outcome"));
   } catch (const std::exception& e) {
+    auto err = failed(*st.rt, "apply", e);
     for (auto& rp : st.apply_promises)
-      rp.deliver(error_reply(e));
+      rp.deliver(err);
   }
   st.apply_promises.clear();
 }
@@ -174,14 +235,15 @@ struct settled_row {
 /// the store refuses (write_status::refused) is not retried: it would be
 /// refused again.
 template <class Step>
-settled_row apply_until_settled(durable::store& db,
+settled_row apply_until_settled(const runtime& rt,
                                 std::optional<execution_record> row,
                                 Step step) {
   for (int i = 0; i < max_compound_attempts && row; ++i) {
     auto t = step(*row);
     if (!t)
       return {std::move(row)};
-    auto out = db.apply({std::move(*t)});
+    auto out = rt.db->apply({std::move(*t)});
+    report_outcomes(rt, out);
     if (out[0].status == write_status::applied)
       return {std::move(out[0].current)};
     if (out[0].status == write_status::refused)
@@ -201,7 +263,8 @@ error not_settled(const char* what, const std::string& execution_id) {
     what, execution_id, max_compound_attempts));
 }
 
-wake_reply wake(durable::store& db, const wake_request& req) {
+wake_reply wake(const runtime& rt, const wake_request& req) {
+  auto& db = *rt.db;
   wake_reply reply;
   auto row = db.get_by_sleeping_id(req.sleeping_id);
   if (!row || row->task_id != req.task_id) {
@@ -214,7 +277,7 @@ wake_reply wake(durable::store& db, const wake_request& req) {
   }
   const auto id = row->id;
   auto settled = apply_until_settled(
-    db, std::move(row), [&](const execution_record& r)
+    rt, std::move(row), [&](const execution_record& r)
                           -> std::optional<transition> {
       if (r.is_finished())
         return std::nullopt;
@@ -233,12 +296,13 @@ wake_reply wake(durable::store& db, const wake_request& req) {
   return reply;
 }
 
-std::optional<timestamp> expire_sleepers(durable::store& db) {
+std::optional<timestamp> expire_sleepers(const runtime& rt) {
+  auto& db = *rt.db;
   for (;;) {
     auto scan = db.scan_sleepers(sleeper_batch);
     for (auto& r : scan.expired)
       apply_until_settled(
-        db, std::optional<execution_record>{std::move(r)},
+        rt, std::optional<execution_record>{std::move(r)},
         [&](const execution_record& row) -> std::optional<transition> {
           if (row.is_finished())
             return std::nullopt;
@@ -251,8 +315,9 @@ std::optional<timestamp> expire_sleepers(durable::store& db) {
 
 /// Hands back each of `ids` that `owner` still owns and has not finished
 /// (transitions::hand_back); returns how many it handed back.
-std::size_t hand_back(durable::store& db, const std::string& owner,
-                      const std::vector<std::string>& ids) {
+std::size_t hand_back(const runtime& rt, const std::vector<std::string>& ids) {
+  auto& db = *rt.db;
+  const auto& owner = rt.incarnation;
   std::size_t handed_back = 0;
   for (const auto& id : ids) {
     auto row = db.get(id);
@@ -267,9 +332,11 @@ std::size_t hand_back(durable::store& db, const std::string& owner,
 
 } // namespace
 
-caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
-  auto st = std::make_shared<storage_state>(std::move(rt));
-  auto& db = *st->rt->db;
+caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
+  auto st = std::make_shared<storage_state>(std::move(rt_ptr));
+  // Both live as long as `st`, which every handler holds.
+  const auto& rt = *st->rt;
+  auto& db = *rt.db;
   return {
     [=](insert_atom, std::vector<execution_record>& rows) {
       st->inserts.push_back({std::move(rows), self->make_response_promise(),
@@ -301,113 +368,75 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt) {
       }
       flush_applies(*st);
     },
-    [=, &db](claim_atom, const claim_request& req) -> caf::result<claim_result> {
-      try {
-        return db.claim(req);
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &db, &rt](claim_atom, const claim_request& req) {
+      return guarded<claim_result>(rt, "claim", [&] { return db.claim(req); });
     },
-    [=, &db](fetch_atom, const std::string& id) -> caf::result<maybe_record> {
-      try {
-        return maybe_record{db.get(id)};
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &db, &rt](fetch_atom, const std::string& id) {
+      return guarded<maybe_record>(rt, "get",
+                                   [&] { return maybe_record{db.get(id)}; });
     },
-    [=, &db](fetch_atom, const std::vector<std::string>& ids)
-      -> caf::result<std::vector<maybe_record>> {
-      try {
+    [=, &db, &rt](fetch_atom, const std::vector<std::string>& ids) {
+      return guarded<std::vector<maybe_record>>(rt, "get", [&] {
         std::vector<maybe_record> rows;
         rows.reserve(ids.size());
         for (const auto& id : ids)
           rows.push_back({db.get(id)});
         return rows;
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+      });
     },
-    [=, &db](watch_atom, const std::string& id) -> caf::result<maybe_record> {
-      try {
-        return maybe_record{db.watch(id)};
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &db, &rt](watch_atom, const std::string& id) {
+      return guarded<maybe_record>(rt, "watch",
+                                   [&] { return maybe_record{db.watch(id)}; });
     },
-    [=, &db](children_atom, const std::string& parent_id)
-      -> caf::result<std::vector<execution_record>> {
-      try {
-        return db.children_of(parent_id);
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &db, &rt](children_atom, const std::string& parent_id) {
+      return guarded<std::vector<execution_record>>(
+        rt, "children_of", [&] { return db.children_of(parent_id); });
     },
-    [=, &db](cancel_atom, const std::string& id) -> caf::result<maybe_record> {
-      try {
-        auto settled = apply_until_settled(
-          db, db.get(id),
-          [&](const execution_record& r) -> std::optional<transition> {
-            if (r.is_finished())
-              return std::nullopt;
-            return transitions::cancel(r, db.now());
-          });
-        if (!settled.settled)
-          return to_caf_error(not_settled("cancelled", id));
-        return maybe_record{std::move(settled.row)};
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &db, &rt](cancel_atom, const std::string& id) {
+      return guarded<maybe_record>(
+        rt, "cancel", [&]() -> caf::result<maybe_record> {
+          auto settled = apply_until_settled(
+            rt, db.get(id),
+            [&](const execution_record& r) -> std::optional<transition> {
+              if (r.is_finished())
+                return std::nullopt;
+              return transitions::cancel(r, db.now());
+            });
+          if (!settled.settled)
+            return to_caf_error(not_settled("cancelled", id));
+          return maybe_record{std::move(settled.row)};
+        });
     },
-    [=, &db](wake_atom, const wake_request& req) -> caf::result<wake_reply> {
-      try {
-        return wake(db, req);
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &rt](wake_atom, const wake_request& req) {
+      return guarded<wake_reply>(rt, "wake", [&] { return wake(rt, req); });
     },
-    [=, &db](expire_atom) -> caf::result<maybe_time> {
-      try {
-        return maybe_time{expire_sleepers(db)};
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &rt](expire_atom) {
+      return guarded<maybe_time>(
+        rt, "expire", [&] { return maybe_time{expire_sleepers(rt)}; });
     },
-    [=, &db](release_atom) -> caf::result<std::size_t> {
-      try {
+    [=, &db, &rt](release_atom) {
+      return guarded<std::size_t>(rt, "release_leases", [&] {
         // A drain also hands back the maintenance role (if this node held
         // it), so the next leader need not wait for the lease to run out.
-        db.try_lead(maintenance_role, st->rt->incarnation, millis{0});
-        return db.release_leases(st->rt->incarnation);
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+        db.try_lead(maintenance_role, rt.incarnation, millis{0});
+        return db.release_leases(rt.incarnation);
+      });
     },
-    [=, &db](handback_atom, const std::vector<std::string>& ids)
-      -> caf::result<std::size_t> {
-      try {
-        return hand_back(db, st->rt->incarnation, ids);
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &rt](handback_atom, const std::vector<std::string>& ids) {
+      return guarded<std::size_t>(
+        rt, "hand_back", [&] { return hand_back(rt, ids); });
     },
-    [=, &db](erase_atom, const std::string& id) -> caf::result<bool> {
-      try {
-        return db.erase(id);
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [=, &db, &rt](erase_atom, const std::string& id) {
+      return guarded<bool>(rt, "erase", [&] { return db.erase(id); });
     },
   };
 }
 
 caf::behavior claim_actor(caf::event_based_actor*, runtime_ptr rt) {
   return {
-    [rt](claim_atom, const claim_request& req) -> caf::result<claim_result> {
-      try {
-        return rt->db->claim(req);
-      } catch (const std::exception& e) {
-        return error_reply(e);
-      }
+    [rt](claim_atom, const claim_request& req) {
+      return guarded<claim_result>(*rt, "claim",
+                                   [&] { return rt->db->claim(req); });
     },
   };
 }

@@ -49,7 +49,10 @@ int serve(const node_config& cfg, const node_program& program,
     caf_cfg.set("scheduler.max-threads", cfg.executor.scheduler_threads);
   actors::use_engine_scheduler(caf_cfg);
   caf::actor_system sys{caf_cfg};
-  executor exec{sys, db, cfg.executor};
+  auto opts = cfg.executor;
+  // `log` outlives `exec`, whose threads call this until it is destroyed.
+  opts.observer = [&log](const engine_event& e) { log.event(e); };
+  executor exec{sys, db, std::move(opts)};
   log.set_incarnation(exec.incarnation());
   if (program.register_tasks)
     program.register_tasks(exec, cfg);

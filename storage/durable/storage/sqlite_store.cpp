@@ -773,16 +773,12 @@ private:
       if (q.run() != 1)
         throw durable::error("the row vanished");
     } catch (const std::exception& e) {
-      fmt::print(stderr,
-                 "durable sqlite store: skipping corrupt execution {} ({}); "
-                 "it cannot be marked failed: {}\n",
-                 r.id, what, e.what());
+      found_corrupt(r.id, fmt::format("{}; it cannot be marked failed, so "
+                                      "it is skipped: {}",
+                                      what, e.what()));
       return false;
     }
-    fmt::print(stderr,
-               "durable sqlite store: execution {} was corrupt ({}); marked "
-               "failed\n",
-               r.id, what);
+    found_corrupt(r.id, fmt::format("{}; marked failed", what));
     if (r.parent || r.watched)
       events_.push_back({store_event::type::finished, r.id, parent_id_of(r),
                          {}, now_});
@@ -793,6 +789,13 @@ private:
   timestamp now_;
   bool write_;
   bool done_ = false;
+  /// Announces (after commit) that row `id` was found corrupt.
+  void found_corrupt(const std::string& id, std::string detail) {
+    store_event e{store_event::type::corrupt, id, {}, {}, now_};
+    e.detail = std::move(detail);
+    events_.push_back(std::move(e));
+  }
+
   std::vector<store_event> events_;
 };
 

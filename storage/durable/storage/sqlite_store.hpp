@@ -77,7 +77,9 @@ struct sqlite_options {
 /// (claim, get, apply, …) rewrites it as `failed` with the non-retryable
 /// error "Corrupt stored execution: <what>", fields that cannot be decoded
 /// reset to their defaults, and announces its end like any other. A row that
-/// cannot even be rewritten is skipped, and the problem logged to stderr.
+/// cannot even be rewritten is skipped. Either way listeners hear a
+/// `corrupt` event naming the row and what was wrong (the executor passes
+/// it to its observer); the store itself prints nothing.
 ///
 /// **Errors.** SQLite failures surface as `durable::error` (generic) whose
 /// message names the operation and SQLite's message.

@@ -27,6 +27,8 @@ char kind_char(store_event::type t) {
       return 'd';
     case store_event::type::resync:
       return 's';
+    case store_event::type::corrupt: // never sent (encode_notification)
+      break;
   }
   return '?';
 }
@@ -109,6 +111,8 @@ encode_notification(const std::string& sender,
         continue;
       case store_event::type::resync:
         return overflow_payload(sender);
+      case store_event::type::corrupt:
+        continue; // this process's own finding, for its own listeners
       default:
         if (!append(e))
           return overflow_payload(sender);

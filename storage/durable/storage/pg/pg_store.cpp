@@ -1625,8 +1625,13 @@ claim_result pg_store::claim(const claim_request& req) {
                         str(static_cast<std::int64_t>(req.limit)), req.owner,
                         str(std::chrono::microseconds{req.lease}.count()),
                         d.now_param()};
-  return d.run<pqxx::work>("claim", impl::mode::write, [&](pqxx::work& tx) {
+  // Rows found corrupt (failed in the claim's transaction), announced to
+  // this process's listeners once it committed.
+  std::vector<store_event> corrupt;
+  auto result = d.run<pqxx::work>("claim", impl::mode::write,
+                                  [&](pqxx::work& tx) {
     claim_result out;
+    corrupt.clear();
     auto rows = exec(tx, req.take_over ? st_claim : st_claim_ready, ps);
     std::vector<std::pair<std::int64_t, execution_record>> taken;
     for (const auto& row : rows) {
@@ -1643,6 +1648,11 @@ claim_result pg_store::claim(const claim_request& req) {
              {row[2].c_str(),
               fmt::format("Corrupt stored execution: {}", e.what()),
               d.now_param()});
+        store_event found;
+        found.kind = store_event::type::corrupt;
+        found.execution_id = row[2].c_str();
+        found.detail = fmt::format("{}; marked failed", e.what());
+        corrupt.push_back(std::move(found));
       }
     }
     std::sort(taken.begin(), taken.end(), [](const auto& x, const auto& y) {
@@ -1653,6 +1663,8 @@ claim_result pg_store::claim(const claim_request& req) {
       out.claimed.push_back(std::move(r));
     return out;
   });
+  d.notify(std::move(corrupt));
+  return result;
 }
 
 std::vector<std::string> pg_store::renew_leases(const std::string& owner,

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "durable/options.hpp"
+#include "durable/store.hpp"
+
+/// What an executor tells its operator (executor_options::observer).
+///
+/// The engine survives store outages, lost leases and conflicts on its own:
+/// it retries, re-reads and hands rows back. An operator still wants to see
+/// them happen, in a log or as a metric; an engine_event is one such
+/// moment. None of them asks for an answer.
+namespace durable {
+
+struct engine_event {
+  enum class type : std::uint8_t {
+    /// A store call failed. `operation` names it ("apply", "claim",
+    /// "insert", …), `failure` says how; with an `execution_id`, the store
+    /// refused that one execution's write alone (its data) and the
+    /// execution fails with the reason.
+    store_failure,
+    /// The lease keeper could not renew this node's leases. Rows whose
+    /// lease runs out meanwhile may be taken over by other nodes.
+    renewal_failed,
+    /// A renewal succeeded again after one or more failed.
+    renewal_restored,
+    /// This node stopped running `execution_id`: another node took it
+    /// over, or its lease may have passed before its body started (the
+    /// node was frozen or too busy); the row is handed back.
+    lease_lost,
+    /// This node became, or stopped being, the cluster's maintenance
+    /// leader (the one node that expires sleepers); `message` says which.
+    leadership,
+    /// A write of `execution_id` lost to another writer (a cancel, a wake,
+    /// a node that took the row over): the engine re-reads the row.
+    conflict,
+    /// A stored row could not be decoded; the store marked it failed (or,
+    /// if even that failed, skips it). `message` says what was wrong.
+    corrupt_row,
+  };
+
+  enum class severity : std::uint8_t { info, warning, error };
+
+  type kind = type::store_failure;
+  severity level = severity::warning;
+  /// One line for a log, naming what happened and what the engine does.
+  std::string message;
+  /// The store call concerned ("apply", "renew_leases", …), or empty.
+  std::string operation{};
+  /// The execution concerned, or empty.
+  std::string execution_id{};
+  /// How a store call failed (store_failure, renewal_failed).
+  std::optional<store_failure> failure{};
+};
+
+std::string_view to_string(engine_event::type t) noexcept;
+std::string_view to_string(engine_event::severity s) noexcept;
+
+} // namespace durable
