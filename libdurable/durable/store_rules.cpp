@@ -56,6 +56,14 @@ void claim(execution_record& r, timestamp now, const std::string& owner,
   r.updated_at = now;
 }
 
+void lease_from_write(execution_record& r, timestamp now) noexcept {
+  if (!r.owner || !r.lease_expires_at || *r.lease_expires_at <= r.updated_at)
+    return;
+  const auto length = *r.lease_expires_at - r.updated_at;
+  if (now + length > *r.lease_expires_at)
+    r.lease_expires_at = now + length;
+}
+
 execution_error parent_failed_error(const execution_record& parent) {
   auto msg = parent.error ? parent.error->message : std::string{};
   return cancelled_error(

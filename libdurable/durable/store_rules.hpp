@@ -22,6 +22,15 @@ bool is_claimable(const execution_record& r, timestamp now) noexcept;
 void claim(execution_record& r, timestamp now, const std::string& owner,
            millis lease);
 
+/// A row stored already claimed (executor_options::claim_on_insert: a new
+/// row, or a child) keeps its lease counted from the write that stores
+/// it, not from the claim: an insert that took longer than the lease must
+/// not store a lease that passed already. The length is the claim's
+/// (claim() sets `updated_at` to its `now`, the lease to `now + lease`);
+/// the lease only moves later, so what the claiming node knows of it stays
+/// a safe bound. Rows without an owner are left as they are.
+void lease_from_write(execution_record& r, timestamp now) noexcept;
+
 /// The part of a lease a renewal leaves alone: three quarters.
 ///
 /// A renewal with `lease` at `now` moves the lease of an active row only if

@@ -193,4 +193,51 @@ DURABLE_CONFORMANCE_CASE(
   CHECK(res.claimed[0].id == "te_kid_ready");
 }
 
+DURABLE_CONFORMANCE_CASE(
+  "a row inserted already claimed gets its lease counted from the insert") {
+  // A node claims a new row for itself (claim on insert), and the insert
+  // commits only after the lease would have run out: the stored lease must
+  // not have passed already, or another node could take a row whose body
+  // is about to start.
+  fixture f{Backend::make};
+  auto r = f.make_row("te_local");
+  store_rules::claim(r, f.clock.now(), "owner_a", 2s);
+  const auto claimed_lease = *r.lease_expires_at;
+  f.clock.advance(5s); // the insert waited longer than the lease
+  f.put({r});
+  auto stored = f.must_get("te_local");
+  CHECK(stored.owner == std::optional<std::string>{"owner_a"});
+  CHECK(stored.lease_expires_at == f.clock.now() + 2s);
+  CHECK(stored.lease_expires_at > claimed_lease);
+  // Not claimable by another node before that lease passes.
+  CHECK(f.claim("owner_b").claimed.empty());
+
+  SUBCASE("an insert in time keeps the claim's lease") {
+    auto in_time = f.make_row("te_in_time");
+    store_rules::claim(in_time, f.clock.now(), "owner_a", 2s);
+    f.put({in_time});
+    CHECK(f.must_get("te_in_time").lease_expires_at
+          == in_time.lease_expires_at);
+  }
+  SUBCASE("so does a child stored by its parent's transition") {
+    auto p = f.put(f.make_row("te_p"));
+    p = f.claim_one("te_p");
+    auto t = f.touch(p);
+    t.next.status = execution_status::waiting_for_children;
+    auto kid = f.make_child(p, "te_kid", 0);
+    store_rules::claim(kid, f.clock.now(), "owner_a", 2s);
+    f.clock.advance(3s);
+    t.next.updated_at = f.clock.now();
+    t.children = {kid};
+    t.next.children = {{kid.task_id, kid.id}};
+    REQUIRE(f.apply(t).status == write_status::applied);
+    CHECK(f.must_get("te_kid").lease_expires_at == f.clock.now() + 2s);
+  }
+  SUBCASE("a row without an owner is stored as it is") {
+    auto ready = f.make_row("te_ready");
+    f.put({ready});
+    CHECK_FALSE(f.must_get("te_ready").lease_expires_at.has_value());
+  }
+}
+
 } // TEST_SUITE

@@ -78,12 +78,14 @@ memory_store::insert(std::vector<execution_record> rows) {
   row_room room;
   {
     std::lock_guard guard{mutex_};
+    const auto now = read_clock();
     const execution_record* earliest = nullptr;
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (auto bad = check_new_row(rows[i])) {
         out[i] = std::move(*bad);
         continue;
       }
+      store_rules::lease_from_write(rows[i], now);
       // A taken id is found by storing the row (one probe, not two).
       auto [row, fresh] = rows_.insert(std::move(rows[i]));
       if (!fresh) {
@@ -168,8 +170,10 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
         index_identity(row);
       index_state(row);
       kids.clear();
-      for (auto& child : t.children)
+      for (auto& child : t.children) {
+        store_rules::lease_from_write(child, now);
         kids.push_back(&put_row(std::move(child)));
+      }
       cascaded.clear();
       if (t.cancel_descendants)
         cascade(row, now, want ? &cascaded : nullptr);

@@ -729,9 +729,17 @@ public:
     return q.run() == 1;
   }
 
+  /// Stores a new row; one already claimed gets its lease counted from
+  /// now (store_rules::lease_from_write).
   void insert(const execution_record& r) {
     auto q = prepare(insert_sql());
-    bind_row(q, r);
+    if (r.owner) {
+      auto leased = r;
+      store_rules::lease_from_write(leased, now_);
+      bind_row(q, leased);
+    } else {
+      bind_row(q, r);
+    }
     q.run();
   }
 

@@ -236,12 +236,24 @@ pg_store::impl::impl(pg_options o)
                }),
     sender_id(make_incarnation_id()),
     channel(notification_channel(opts.schema)) {
+  // A row stored already claimed keeps its lease counted from this
+  // statement, not from the claim (store_rules::lease_from_write): the
+  // clock of the statement ($2 under a test clock), the claim's length.
+  auto vcols = column_list("v");
+  const std::string lease_col = "v.lease_expires_at";
+  vcols.replace(vcols.find(lease_col), lease_col.size(),
+                fmt::format("CASE WHEN v.owner IS NULL OR v.lease_expires_at "
+                            "IS NULL OR v.lease_expires_at <= v.updated_at "
+                            "THEN v.lease_expires_at ELSE greatest("
+                            "v.lease_expires_at, {} + (v.lease_expires_at - "
+                            "v.updated_at)) END",
+                            clock_expr(2)));
   insert_sql = fmt::format(
     "INSERT INTO {t} ({cols}) SELECT {vcols} FROM "
     "json_populate_recordset(NULL::{t}, $1::json) AS v ON CONFLICT DO "
     "NOTHING RETURNING id, sleeping_id, idempotency_key",
     fmt::arg("t", table), fmt::arg("cols", column_list()),
-    fmt::arg("vcols", column_list("v")));
+    fmt::arg("vcols", vcols));
   conflicts_sql = fmt::format(
     "SELECT id, sleeping_id, idempotency_key FROM {} WHERE id = "
     "ANY($1::text[]) OR sleeping_id = ANY($2::text[]) OR idempotency_key = "
@@ -833,7 +845,7 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
     auto batch = all_columns();
     for (auto i = begin; i < end; ++i)
       batch.add(rows[i]);
-    std::vector<param> ps{batch.take()};
+    std::vector<param> ps{batch.take(), now_param()};
     pqxx::result res;
     if (prepared) {
       res = exec(tx, st_insert, ps);

@@ -417,6 +417,12 @@ std::string to_array_literal(const std::vector<std::string>& values) {
   return out;
 }
 
+std::string clock_expr(int k) {
+  return fmt::format("coalesce(${}::bigint, (extract(epoch from "
+                     "clock_timestamp()) * 1000000)::bigint)",
+                     k);
+}
+
 std::string now_expr(int k) {
   return fmt::format(
     "coalesce(${}::bigint, (extract(epoch from now()) * 1000000)::bigint)", k);

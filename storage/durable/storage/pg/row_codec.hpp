@@ -81,7 +81,11 @@ std::vector<const char*> pointers(const std::vector<param>& values);
 std::string to_array_literal(const std::vector<std::string>& values);
 
 /// The server's clock in microseconds, or the parameter `$k` when that is
-/// not NULL (the test clock).
+/// not NULL (the test clock). The transaction's start (now()).
 std::string now_expr(int k);
+
+/// As now_expr(), but the clock as the statement reads it
+/// (clock_timestamp()), later than the transaction's start.
+std::string clock_expr(int k);
 
 } // namespace durable::storage::pg
