@@ -171,6 +171,27 @@ TEST_CASE("an owner gone for an hour loses its floor once it holds no rows") {
   CHECK(floors.count("owner_c") == 1);
 }
 
+TEST_CASE("an owner back after its floor was deleted stores it again") {
+  // A node frozen for over an hour: its floor passed long ago, its rows
+  // were taken over and finished, and a take-over deleted its floor. When
+  // it resumes and stores rows it claimed before its next renewal, their
+  // owner needs a floor again, or they are never taken over if it dies.
+  fixture f{pg_backend::make};
+  f.put(claimed_by(f, f.make_row("te_1"), "owner_x", 1s));
+  REQUIRE(floor_of(f, "owner_x").has_value());
+  f.clock.advance(2s);
+  auto lost = f.claim_one("te_1", "owner_b");
+  f.apply(f.finish(lost, execution_status::completed));
+  f.clock.advance(2h);
+  f.claim("owner_c");
+  REQUIRE_FALSE(floor_of(f, "owner_x").has_value());
+  f.put(claimed_by(f, f.make_row("te_2"), "owner_x", 1s));
+  CHECK(floor_of(f, "owner_x") == f.clock.now() + 1s);
+  f.clock.advance(1s);
+  CHECK(ids_of(f.claim("owner_b").claimed)
+        == std::vector<std::string>{"te_2"});
+}
+
 TEST_CASE("migration 6 gives every owner of active rows its floor") {
   fixture f{pg_backend::make};
   const auto t0 = f.clock.now();

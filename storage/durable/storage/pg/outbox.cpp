@@ -16,7 +16,7 @@ std::vector<insert_outcome> insert_in(pg_store& store,
   auto& d = store.internals();
   // Rows already claimed keep their owner's lease floor below their lease
   // (owner_floors.hpp); written on the store's own connection.
-  d.lower_floors(d.floors.needed(rows));
+  d.lower_floors(d.floors.needed(rows, to_micros(d.now())));
   std::vector<store_event> events;
   auto out = d.insert_rows(txn, rows, &events, false);
   if (d.opts.notify)

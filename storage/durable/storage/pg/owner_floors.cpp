@@ -9,7 +9,7 @@
 namespace durable::storage::pg {
 
 void owner_floors::add(const execution_record& r, bool owner_only,
-                       floors& out) const {
+                       std::int64_t now_us, floors& out) const {
   if (!r.owner || !store_rules::takes_lease(r))
     return;
   // No lease at all: claimable at once (store_rules::is_claimable).
@@ -17,7 +17,8 @@ void owner_floors::add(const execution_record& r, bool owner_only,
                     ? to_micros(*r.lease_expires_at)
                     : std::numeric_limits<std::int64_t>::min();
   if (auto k = known_.find(*r.owner);
-      k != known_.end() && (owner_only || at >= k->second))
+      k != known_.end() && k->second.learned_us >= now_us - trusted_for_us_
+      && (owner_only || at >= k->second.at))
     return;
   auto [it, fresh] = out.try_emplace(*r.owner, at);
   if (!fresh)
@@ -35,34 +36,39 @@ std::vector<owner_floors::floor> owner_floors::sorted(floors f) {
 }
 
 std::vector<owner_floors::floor>
-owner_floors::needed(const std::vector<execution_record>& rows) const {
+owner_floors::needed(const std::vector<execution_record>& rows,
+                     std::int64_t now_us) const {
   floors out;
   std::lock_guard guard{mutex_};
   for (const auto& r : rows)
-    add(r, false, out);
+    add(r, false, now_us, out);
   return sorted(std::move(out));
 }
 
 std::vector<owner_floors::floor>
-owner_floors::needed(const std::vector<transition>& ts) const {
+owner_floors::needed(const std::vector<transition>& ts,
+                     std::int64_t now_us) const {
   floors out;
   std::lock_guard guard{mutex_};
   for (const auto& t : ts) {
-    add(t.next, true, out);
+    add(t.next, true, now_us, out);
     for (const auto& kid : t.children)
-      add(kid, false, out);
+      add(kid, false, now_us, out);
   }
   return sorted(std::move(out));
 }
 
-void owner_floors::remember(const std::string& owner, std::int64_t at) {
+void owner_floors::remember(const std::string& owner, std::int64_t at,
+                            std::int64_t now_us) {
   std::lock_guard guard{mutex_};
   // Keep the higher value. Writes through this store that raise a floor
   // remember what they wrote, and the others only lower it, so the higher
   // value is still at or above the stored floor.
-  auto [it, fresh] = known_.try_emplace(owner, at);
-  if (!fresh)
-    it->second = std::max(it->second, at);
+  auto [it, fresh] = known_.try_emplace(owner, known_floor{at, now_us});
+  if (!fresh) {
+    it->second.at = std::max(it->second.at, at);
+    it->second.learned_us = std::max(it->second.learned_us, now_us);
+  }
 }
 
 void owner_floors::forget(const std::string& owner) {

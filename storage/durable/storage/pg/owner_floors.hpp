@@ -27,11 +27,24 @@
 /// is one process's incarnation: rows already claimed by an owner come
 /// from that owner's node, or name an owner that no longer renews.
 ///
+/// One other writer removes floors: a take-over deletes the floor of an
+/// owner whose floor passed an hour ago and that holds no active row (an
+/// owner gone for good). A node frozen that long comes back with a cache
+/// that names a floor no longer stored; rows it then stored already
+/// claimed would have no floor, and would never be taken over if it died
+/// before its next renewal. So an entry is trusted only for `trusted_for`
+/// (half that hour) after this store last learned it, by the store's
+/// clock: a node that renews learns its floor at every renewal, and one
+/// that did not for that long writes its floor again before such rows.
+///
 /// **Threading.** Safe to call from any thread.
 namespace durable::storage::pg {
 
 class owner_floors {
 public:
+  explicit owner_floors(std::int64_t trusted_for_us)
+    : trusted_for_us_(trusted_for_us) {}
+
   /// One floor to write: the owner, and the earliest lease of its rows in
   /// microseconds since the epoch.
   struct floor {
@@ -39,18 +52,22 @@ public:
     std::int64_t at;
   };
 
-  /// The floors to lower before `rows` are inserted (sorted by owner: the
-  /// write locks them in that order).
-  std::vector<floor> needed(const std::vector<execution_record>& rows) const;
+  /// The floors to lower before `rows` are inserted at `now_us` (sorted
+  /// by owner: the write locks them in that order).
+  std::vector<floor> needed(const std::vector<execution_record>& rows,
+                            std::int64_t now_us) const;
 
   /// The floors to lower before `ts` apply: their children's, and those of
   /// the owners of `next` rows this store wrote no floor for. A transition
   /// that keeps the row's owner cannot move its lease back (store.hpp), so
   /// only a new owner can need its floor lowered.
-  std::vector<floor> needed(const std::vector<transition>& ts) const;
+  std::vector<floor> needed(const std::vector<transition>& ts,
+                            std::int64_t now_us) const;
 
-  /// `owner`'s floor was stored as `at` (after a write that returned it).
-  void remember(const std::string& owner, std::int64_t at);
+  /// `owner`'s floor was stored as `at` (after a write at `now_us` that
+  /// returned it).
+  void remember(const std::string& owner, std::int64_t at,
+                std::int64_t now_us);
 
   /// Nothing is known of `owner`'s floor any more (it was lowered behind
   /// the cache's back, e.g. by release_leases).
@@ -59,15 +76,24 @@ public:
 private:
   using floors = std::unordered_map<std::string, std::int64_t>;
 
+  struct known_floor {
+    std::int64_t at;
+    /// When this store last learned it (the store's clock).
+    std::int64_t learned_us;
+  };
+
   /// Adds `r`'s owner and lease to `out` if the row holds a lease that
-  /// `known_` does not cover; `owner_only`: if its owner is not in `known_`
-  /// at all, whatever the lease (a transition's `next`, see needed()).
-  void add(const execution_record& r, bool owner_only, floors& out) const;
+  /// `known_` does not cover at `now_us`; `owner_only`: if its owner is not
+  /// in `known_` at all, whatever the lease (a transition's `next`, see
+  /// needed()).
+  void add(const execution_record& r, bool owner_only, std::int64_t now_us,
+           floors& out) const;
 
   static std::vector<floor> sorted(floors f);
 
+  const std::int64_t trusted_for_us_;
   mutable std::mutex mutex_;
-  floors known_;
+  std::unordered_map<std::string, known_floor> known_;
 };
 
 } // namespace durable::storage::pg

@@ -31,11 +31,6 @@ constexpr std::size_t insert_chunk = 1000;
 constexpr std::string_view min_bigint = "-9223372036854775808";
 constexpr std::string_view active_statuses
   = "('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')";
-/// How long an owner's lease must have been expired, with no active row
-/// left, before a claim deletes it from owner_leases: far longer than a
-/// live node goes without renewing, so that no node still storing rows
-/// under that owner loses its floor.
-constexpr std::int64_t owner_lease_grace_us = 3'600'000'000;
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -1003,7 +998,7 @@ pg_store::insert(std::vector<execution_record> rows) {
   auto& d = *impl_;
   const bool want = d.wants_events();
   std::vector<store_event> events;
-  d.lower_floors(d.floors.needed(rows));
+  d.lower_floors(d.floors.needed(rows, to_micros(d.now())));
   auto body = [&](pqxx::work& tx) {
     events.clear();
     auto res = d.insert_rows(tx, rows, want ? &events : nullptr, true);
@@ -1131,9 +1126,10 @@ void pg_store::impl::lower_floors(std::vector<owner_floors::floor> fs) {
   // statement, not for the write's transaction.
   run<pqxx::nontransaction>(
     "lower_floors", mode::idempotent, [&](pqxx::nontransaction& tx) {
+      const auto learned = to_micros(now());
       auto stored = exec(tx, st_floors, {to_array_literal(owners), ats});
       for (const auto& row : stored)
-        floors.remember(row[0].c_str(), row[1].as<std::int64_t>());
+        floors.remember(row[0].c_str(), row[1].as<std::int64_t>(), learned);
       return stored.size();
     });
 }
@@ -1430,7 +1426,7 @@ pg_store::impl::apply_batch(std::vector<transition>& ts) {
   auto& d = *this;
   const bool want = d.wants_events();
   std::vector<store_event> events;
-  d.lower_floors(d.floors.needed(ts));
+  d.lower_floors(d.floors.needed(ts, to_micros(d.now())));
   // Plain transitions (no cascade, no cancel, first of their id in the
   // batch) are one UPDATE, in id order; those of them with children
   // ("spawning") then insert every child in one INSERT. Only if a child
@@ -1696,8 +1692,9 @@ std::vector<std::string> pg_store::renew_leases(const std::string& owner,
                              });
   };
   std::vector<std::string> renewed, held;
+  const auto learned = to_micros(d.now());
   for (const auto& row : step(st_renew, ps)) {
-    d.floors.remember(owner, row[2].as<std::int64_t>());
+    d.floors.remember(owner, row[2].as<std::int64_t>(), learned);
     if (!row[0].is_null())
       (row[1].as<bool>() ? renewed : held).emplace_back(row[0].c_str());
   }

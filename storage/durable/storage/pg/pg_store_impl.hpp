@@ -34,6 +34,13 @@ struct announcement {
   std::string resync;
 };
 
+/// How long an owner's lease must have been expired, with no active row
+/// left, before a claim deletes it from owner_leases: far longer than a
+/// live node goes without renewing, so that no node still storing rows
+/// under that owner loses its floor (and owner_floors trusts what it
+/// learned of a floor for half of it).
+inline constexpr std::int64_t owner_lease_grace_us = 3'600'000'000;
+
 struct pg_store::impl {
   explicit impl(pg_options o);
 
@@ -164,7 +171,7 @@ struct pg_store::impl {
   // -- owner leases -----------------------------------------------------------
 
   /// The owner lease floors this store wrote (owner_floors.hpp).
-  owner_floors floors;
+  owner_floors floors{owner_lease_grace_us / 2};
 
   /// Writes the floors that rows about to be stored need (on its own
   /// connection, committed before the rows' write starts).
