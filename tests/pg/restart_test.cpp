@@ -115,6 +115,24 @@ TEST_CASE("the store keeps working through a server restart") {
   CHECK(msg.find("unreachable") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < 10s);
 
+  // Lease calls of the patient store give up after half their lease (1 s
+  // here), not its 30 s reconnect budget: the engine then reports the
+  // failed renewal and tries again at its next one.
+  for (const char* call : {"renew_leases", "try_lead"}) {
+    INFO(call);
+    t0 = std::chrono::steady_clock::now();
+    try {
+      if (std::string{call} == "renew_leases")
+        s.renew_leases("owner", 2s);
+      else
+        s.try_lead("maintenance", "owner", 2s);
+      FAIL("a lease call succeeded with the server down");
+    } catch (const store_error& e) {
+      CHECK(e.failure() == store_failure::unavailable);
+    }
+    CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  }
+
   // The patient store waits out the restart and succeeds.
   std::thread restarter{[&] {
     std::this_thread::sleep_for(1s);

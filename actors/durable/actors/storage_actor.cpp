@@ -415,10 +415,14 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
         rt, "expire", [&] { return maybe_time{expire_sleepers(rt)}; });
     },
     [=, &db, &rt](release_atom) {
+      // A drain also hands back the maintenance role (if this node held
+      // it), so the next leader need not wait for the lease to run out;
+      // if that fails, the role lapses with its lease, and the rows are
+      // handed back all the same.
+      guarded<bool>(rt, "try_lead", [&] {
+        return db.try_lead(maintenance_role, rt.incarnation, millis{0});
+      });
       return guarded<std::size_t>(rt, "release_leases", [&] {
-        // A drain also hands back the maintenance role (if this node held
-        // it), so the next leader need not wait for the lease to run out.
-        db.try_lead(maintenance_role, rt.incarnation, millis{0});
         return db.release_leases(rt.incarnation);
       });
     },

@@ -705,11 +705,23 @@ auto pg_store::impl::run(const char* op, mode m, F&& body)
   return run_on<Txn>(pool, op, m, std::forward<F>(body));
 }
 
+std::chrono::milliseconds pg_store::impl::lease_call_patience(
+  millis lease) const {
+  if (lease.count() <= 0) // giving a role up (a drain): as any other call
+    return opts.reconnect_timeout;
+  return std::min(opts.reconnect_timeout,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                    lease / 2));
+}
+
 template <class Txn, class F>
 auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
-                            F&& body) -> decltype(body(std::declval<Txn&>())) {
-  const auto deadline = std::chrono::steady_clock::now()
-                        + opts.reconnect_timeout;
+                            F&& body,
+                            std::optional<std::chrono::milliseconds> patience)
+  -> decltype(body(std::declval<Txn&>())) {
+  const auto wait = std::min(patience.value_or(opts.reconnect_timeout),
+                             opts.reconnect_timeout);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   auto backoff = opts.backoff_initial;
   int conflicts = 0;
   auto pause = [&] {
@@ -727,7 +739,7 @@ auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
       if (!free)
         fail(op,
              fmt::format("no free connection within {} ms (all {} busy)",
-                         opts.reconnect_timeout.count(), p.size()),
+                         wait.count(), p.size()),
              store_failure::unavailable);
       conn.emplace(std::move(*free));
       Txn tx{**conn};
@@ -772,7 +784,7 @@ auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
           }
           fail(op,
                fmt::format("{}; server unreachable for {} ms", one_line(f.what),
-                           opts.reconnect_timeout.count()),
+                           wait.count()),
                store_failure::unavailable);
         case failure_kind::in_doubt:
           fail(op,
@@ -1684,12 +1696,13 @@ std::vector<std::string> pg_store::renew_leases(const std::string& owner,
   // kept locked while the second waits, and the wait is only for the few
   // rows a transition holds, not behind it for all of them.
   auto step = [&](const char* statement, const std::vector<param>& args) {
-    return d.run_on<pqxx::work>(d.lease_pool, "renew_leases",
-                                impl::mode::idempotent,
-                             [&](pqxx::work& tx) {
-                               tx.exec(impl::renewal_settings);
-                               return exec(tx, statement, args);
-                             });
+    return d.run_on<pqxx::work>(
+      d.lease_pool, "renew_leases", impl::mode::idempotent,
+      [&](pqxx::work& tx) {
+        tx.exec(impl::renewal_settings);
+        return exec(tx, statement, args);
+      },
+      d.lease_call_patience(lease));
   };
   std::vector<std::string> renewed, held;
   const auto learned = to_micros(d.now());
@@ -1713,11 +1726,10 @@ bool pg_store::try_lead(const std::string& role, const std::string& owner,
   std::vector<param> ps{role, owner,
                         str(std::chrono::microseconds{lease}.count()),
                         d.now_param()};
-  return d.run_on<pqxx::work>(d.lease_pool, "try_lead",
-                              impl::mode::idempotent,
-                           [&](pqxx::work& tx) {
-                             return !exec(tx, st_lead, ps).empty();
-                           });
+  return d.run_on<pqxx::work>(
+    d.lease_pool, "try_lead", impl::mode::idempotent,
+    [&](pqxx::work& tx) { return !exec(tx, st_lead, ps).empty(); },
+    d.lease_call_patience(lease));
 }
 
 std::size_t pg_store::release_leases(const std::string& owner) {

@@ -40,7 +40,9 @@ struct pg_options {
 
   /// How long a call keeps reconnecting after the connection broke (a
   /// server restart, a failover) before it gives up with an error. The
-  /// start-up connect is not retried.
+  /// start-up connect is not retried. Lease renewals and leadership give
+  /// up after half their lease if that is shorter: the engine reports the
+  /// failure and tries again at its next renewal.
   std::chrono::milliseconds reconnect_timeout{30'000};
 
   /// First and largest pause between attempts (doubled each time).

@@ -133,10 +133,20 @@ struct pg_store::impl {
   auto run(const char* op, mode m, F&& body) -> decltype(body(
     std::declval<Txn&>()));
 
-  /// run() on a connection of `p` (e.g. lease_pool).
+  /// run() on a connection of `p` (e.g. lease_pool), giving up after
+  /// `patience` (at most opts.reconnect_timeout) instead of
+  /// opts.reconnect_timeout.
   template <class Txn, class F>
-  auto run_on(connection_pool& p, const char* op, mode m, F&& body)
+  auto run_on(connection_pool& p, const char* op, mode m, F&& body,
+              std::optional<std::chrono::milliseconds> patience = {})
     -> decltype(body(std::declval<Txn&>()));
+
+  /// How long a lease call (renew_leases, try_lead for `lease`) keeps
+  /// reconnecting: half the lease. Past it, the leases it would renew have
+  /// run out anyway; failing lets the engine say so and try again at its
+  /// next renewal, rather than wait out the whole reconnect_timeout in
+  /// silence.
+  std::chrono::milliseconds lease_call_patience(millis lease) const;
 
   /// pg_store::apply's work: one batch as one commit (or one statement).
   /// Reads `ts` and moves the rows out of it only once it committed, so
