@@ -321,6 +321,10 @@ public:
   /// Checks and prints the invariants and the summary; true if all held.
   bool check();
 
+  /// Counts the engine events in the nodes' logs (printed); a violation
+  /// per kind the server's faults must have made every run log.
+  std::size_t check_node_logs() const;
+
   /// Removes the node and run logs (kept when the test failed).
   void remove_logs() {
     std::error_code ignored;
@@ -833,6 +837,36 @@ SELECT e.*, CASE
 FROM extra e)sql";
 }
 
+std::size_t chaos_run::check_node_logs() const {
+  // The nodes' observers log what they survive. The outage stops every
+  // renewal for 30 s: each node that lived through it says its renewals
+  // failed, and that they work again.
+  std::map<std::string, std::size_t> events;
+  for (const auto& name : {"renewal_failed", "renewal_restored",
+                           "store_failure", "lease_lost", "leadership",
+                           "conflict", "corrupt_row"})
+    events[name] = 0;
+  for (const auto& n : nodes_) {
+    std::ifstream in{runs_dir_ + "/" + n.name + ".log"};
+    for (std::string line; std::getline(in, line);)
+      for (auto& [name, count] : events)
+        if (line.find(" " + name + " ") != std::string::npos)
+          ++count;
+  }
+  std::cout << "  node log events:";
+  for (const auto& [name, count] : events)
+    std::cout << " " << name << "=" << count;
+  std::cout << std::endl;
+  std::size_t failed = 0;
+  for (const char* needed : {"renewal_failed", "renewal_restored"})
+    if (events[needed] == 0) {
+      std::cout << "VIOLATION: no node logged " << needed
+                << " through the server's outage" << std::endl;
+      ++failed;
+    }
+  return failed;
+}
+
 bool chaos_run::check() {
   load_results();
   pqxx::connection c{server_.url()};
@@ -1011,6 +1045,7 @@ GROUP BY f.seq, f.kind, f.node, f.at_us, f.end_us ORDER BY f.seq)sql");
             << pct(0.9) << ", max " << pct(1.0) << " (target "
             << fmt_s(recovery_target_us) << ", hang guard "
             << fmt_s(recovery_guard_us) << ")" << std::endl;
+  failed += check_node_logs();
   std::cout << "chaos: " << failed << " violations" << std::endl;
   if (failed > 0) {
     // The evidence outlives the server's folder (the next run starts
