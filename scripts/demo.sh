@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds durable and runs the demo workflow on the embedded store.
+# Builds the demo (and only what it links) and runs its workflow on the
+# embedded store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh
+scripts/build.sh --demo
 build/nodes/durable-demo "$@"

@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package durable needs to build, test and run.
-# Idempotent: installs only what is missing. Run as root (or with sudo).
+# Installs the Debian 12 packages durable needs. Idempotent: installs only
+# what is missing. Run as root (or with sudo).
 #
-# `scripts/setup.sh sanitizers` also installs what scripts/sanitize.sh and
-# scripts/fuzz.sh (the sanitizer and fuzz stages of .ci/run) need: clang-14;
-# libclang-rt-14-dev, its ASan, UBSan and libFuzzer run-times, which clang-14
-# only recommends (an install with --no-install-recommends lacks them); and
-# llvm-14 for llvm-symbolizer-14, without which reports have no file:line.
+#   scripts/setup.sh              what building and running the demo needs
+#   scripts/setup.sh tests        also what the test tiers and the
+#                                 benchmark need: doctest, PostgreSQL (the
+#                                 pg, cluster and chaos tiers start their
+#                                 own servers) and gnuplot (bench plots)
+#   scripts/setup.sh sanitizers   also what scripts/sanitize.sh and
+#                                 scripts/fuzz.sh (the sanitizer and fuzz
+#                                 stages of .ci/run) need, tests included:
+#                                 clang-14; libclang-rt-14-dev, its ASan,
+#                                 UBSan and libFuzzer run-times, which
+#                                 clang-14 only recommends (an install with
+#                                 --no-install-recommends lacks them); and
+#                                 llvm-14 for llvm-symbolizer-14, without
+#                                 which reports have no file:line.
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
-  libpqxx-dev libcli11-dev libcpp-httplib-dev doctest-dev libjemalloc-dev
-  postgresql postgresql-client
-  gnuplot-nox
+  libpqxx-dev libcli11-dev libcpp-httplib-dev libjemalloc-dev
 )
+test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git)
 for group in "$@"; do
   case "$group" in
-    sanitizers) packages+=(clang-14 libclang-rt-14-dev llvm-14) ;;
+    tests) packages+=("${test_packages[@]}") ;;
+    sanitizers)
+      packages+=("${test_packages[@]}" clang-14 libclang-rt-14-dev llvm-14) ;;
     *) echo "setup: unknown package group '$group'" >&2; exit 2 ;;
   esac
 done
