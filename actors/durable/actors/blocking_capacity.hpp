@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "durable/assert.hpp"
+
 namespace durable::actors {
 
 /// How many executions of blocking tasks (task_options::may_block) one
@@ -48,6 +50,7 @@ public:
 
   /// A blocking execution's slot is free.
   void release() noexcept {
+    DURABLE_ASSERT(held_ > 0, "a blocking slot freed that none held");
     if (held_ > 0)
       --held_;
   }
@@ -58,6 +61,7 @@ public:
   }
 
   void unreserve(std::size_t n) noexcept {
+    DURABLE_ASSERT(n <= reserved_, "more blocking rows unreserved than taken");
     reserved_ -= std::min(reserved_, n);
   }
 

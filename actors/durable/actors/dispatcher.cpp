@@ -345,6 +345,7 @@ void claim(caf::event_based_actor* self, const state_ptr& st) {
 /// more if work was left behind.
 void free_slot(caf::event_based_actor* self, const state_ptr& st,
                bool blocking) {
+  DURABLE_ASSERT(st->running_bodies > 0, "a slot freed that no body held");
   if (st->running_bodies > 0)
     --st->running_bodies;
   if (blocking)

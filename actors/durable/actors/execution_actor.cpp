@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/actors/messages.hpp"
+#include "durable/assert.hpp"
 #include "durable/transitions.hpp"
 #include "durable/utf8.hpp"
 
@@ -78,6 +79,14 @@ caf::timespan to_timespan(millis d) {
 /// the last of the two to let go frees it (see launch_body()).
 struct slot_ticket : caf::ref_counted {
   std::atomic<int> holders{2};
+
+  /// Lets go of the slot; true for the last of the two holders, which
+  /// frees it.
+  bool let_go() noexcept {
+    const auto before = holders.fetch_sub(1);
+    DURABLE_ASSERT(before > 0, "a body's slot let go of more than twice");
+    return before == 1;
+  }
 };
 
 class execution_actor : public caf::event_based_actor {
@@ -255,7 +264,7 @@ private:
         out = run_body(*def, ctx, input);
       }
       caf::anon_send(self, body_done_atom::value, std::move(out));
-      if (ticket->holders.fetch_sub(1) == 1)
+      if (ticket->let_go())
         caf::anon_send(dispatcher, slot_free_atom::value, true); // blocking
     });
   }
@@ -1171,7 +1180,7 @@ private:
       freed = true;
     }
     if (ticket_) {
-      if (ticket_->holders.fetch_sub(1) == 1)
+      if (ticket_->let_go())
         freed = true;
       ticket_.reset();
     }

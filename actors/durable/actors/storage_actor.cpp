@@ -11,6 +11,7 @@
 #include "durable/actors/messages.hpp"
 #include "durable/actors/sibling_ends.hpp"
 #include "durable/actors/wire_errors.hpp"
+#include "durable/assert.hpp"
 #include "durable/transitions.hpp"
 
 namespace durable::actors {
@@ -195,6 +196,9 @@ void flush_applies(storage_state& st) {
   st.held_ns = 0;
   if (st.applies.empty())
     return;
+  DURABLE_ASSERT(st.applies.size() == st.apply_promises.size(),
+                 "a transition of the batch without its writer, or a writer "
+                 "without its transition");
   auto ts = std::move(st.applies);
   // The next batch is likely as large: one allocation instead of a
   // vector growing (and moving its transitions) step by step.
