@@ -199,12 +199,33 @@ public:
         w.inserted.push_back({c.id, c.status});
       seen.push_back(std::move(w));
     }
-    auto out = inner_->apply(std::move(ts));
+    // Recorded before the inner store commits: it announces the commit
+    // (and a test waiting for it may read writes()) before it returns.
+    // One apply at a time, so that the ones that did not apply are taken
+    // back from where they were put.
+    std::lock_guard one_at_a_time{apply_mtx_};
+    std::size_t first = 0;
     {
       std::lock_guard guard{mtx_};
-      for (std::size_t i = 0; i < out.size() && i < seen.size(); ++i)
-        if (out[i].status == durable::write_status::applied)
-          writes_.push_back(std::move(seen[i]));
+      first = writes_.size();
+      for (auto& w : seen)
+        writes_.push_back(std::move(w));
+    }
+    std::vector<durable::write_outcome> out;
+    try {
+      out = inner_->apply(std::move(ts));
+    } catch (...) {
+      std::lock_guard guard{mtx_};
+      writes_.resize(first);
+      throw;
+    }
+    {
+      std::lock_guard guard{mtx_};
+      for (std::size_t i = seen.size(); i-- > 0;)
+        if (i >= out.size()
+            || out[i].status != durable::write_status::applied)
+          writes_.erase(writes_.begin()
+                        + static_cast<std::ptrdiff_t>(first + i));
     }
     if (auto ms = insert_delay_ms_.load(); spawns && ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds{ms});
@@ -307,6 +328,7 @@ private:
   std::vector<claim_call> claims_;
   std::vector<std::string> claimed_ids_;
   std::vector<applied_write> writes_;
+  std::mutex apply_mtx_;
   std::vector<std::pair<std::uint64_t, durable::store_listener>> listeners_;
   std::atomic<std::int64_t> children_delay_ms_{0};
   std::atomic<std::int64_t> insert_delay_ms_{0};
