@@ -6,6 +6,8 @@
 #include <random>
 #include <string_view>
 
+#include "durable/utf8.hpp"
+
 namespace durable {
 
 namespace {
@@ -60,6 +62,10 @@ std::string make_execution_id() {
 
 std::string make_incarnation_id() {
   return random_id("de_", incarnation_id_chars);
+}
+
+bool may_name_execution(std::string_view id) noexcept {
+  return !id.empty() && id.size() <= 255 && utf8::is_storable(id);
 }
 
 bool is_execution_id(const std::string& id) noexcept {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace durable {
 
@@ -20,5 +21,12 @@ std::string make_incarnation_id();
 
 /// True if `id` has the shape make_execution_id() produces.
 bool is_execution_id(const std::string& id) noexcept;
+
+/// Whether `id` may name a stored execution at all: not empty, at most
+/// 255 bytes, storable text (utf8.hpp: no NUL, valid UTF-8). An id that
+/// is not names none, on every store; asked for, it is not found. (A
+/// store that passes ids as C strings would otherwise read `<id>\0junk`
+/// as `<id>`, and act on that execution.)
+bool may_name_execution(std::string_view id) noexcept;
 
 } // namespace durable

@@ -207,7 +207,7 @@ execution_record executor::get(const std::string& execution_id) {
   std::optional<execution_record> row;
   if (impl_->shut.load()) {
     // Handles keep working after shutdown: they read the store directly.
-    return actors::found_record(impl_->rt->db->get(execution_id),
+    return actors::found_record(actors::read_execution(*impl_->rt->db, execution_id),
                                 execution_id);
   }
   blocking_call call{*impl_->sys};
@@ -228,7 +228,7 @@ executor::wait(const std::string& execution_id,
   impl::wait_pass pass{*impl_};
   if (!pass) {
     // After shutdown nothing would announce the end: answer from the store.
-    auto row = actors::found_record(impl_->rt->db->get(execution_id),
+    auto row = actors::found_record(actors::read_execution(*impl_->rt->db, execution_id),
                                     execution_id);
     if (row.is_finished())
       return row;

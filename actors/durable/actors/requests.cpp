@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/actors/wire_errors.hpp"
+#include "durable/ids.hpp"
 #include "durable/utf8.hpp"
 
 namespace durable::actors {
@@ -176,6 +177,13 @@ execution_record found_record(std::optional<execution_record> row,
   if (!row)
     throw execution_not_found(execution_id);
   return std::move(*row);
+}
+
+std::optional<execution_record> read_execution(durable::store& db,
+                                               const std::string& id) {
+  if (!may_name_execution(id))
+    return std::nullopt;
+  return db.get(id);
 }
 
 error execution_not_found(const std::string& execution_id) {

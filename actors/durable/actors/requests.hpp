@@ -64,6 +64,12 @@ wake_request make_wake_request(const runtime& rt, std::string task_id,
 /// The woken execution of the storage's reply; throws its error.
 execution_record woken_record(wake_reply reply, const std::string& sleeping_id);
 
+/// The stored row named `id`; none, without asking the store, when `id`
+/// cannot name an execution (ids.hpp, may_name_execution). Every read of
+/// an execution by a caller's id goes through here.
+std::optional<execution_record> read_execution(durable::store& db,
+                                               const std::string& id);
+
 /// The row of `execution_id`; throws not-found when there is none.
 execution_record found_record(std::optional<execution_record> row,
                               const std::string& execution_id);

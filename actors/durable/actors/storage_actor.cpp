@@ -9,9 +9,11 @@
 #include <fmt/format.h>
 
 #include "durable/actors/messages.hpp"
+#include "durable/actors/requests.hpp"
 #include "durable/actors/sibling_ends.hpp"
 #include "durable/actors/wire_errors.hpp"
 #include "durable/assert.hpp"
+#include "durable/ids.hpp"
 #include "durable/transitions.hpp"
 
 namespace durable::actors {
@@ -375,22 +377,27 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
     [=, &db, &rt](claim_atom, const claim_request& req) {
       return guarded<claim_result>(rt, "claim", [&] { return db.claim(req); });
     },
+    // An id that cannot name an execution (ids.hpp) is not found, on
+    // every store, without asking it.
     [=, &db, &rt](fetch_atom, const std::string& id) {
-      return guarded<maybe_record>(rt, "get",
-                                   [&] { return maybe_record{db.get(id)}; });
+      return guarded<maybe_record>(
+        rt, "get", [&] { return maybe_record{read_execution(db, id)}; });
     },
     [=, &db, &rt](fetch_atom, const std::vector<std::string>& ids) {
       return guarded<std::vector<maybe_record>>(rt, "get", [&] {
         std::vector<maybe_record> rows;
         rows.reserve(ids.size());
         for (const auto& id : ids)
-          rows.push_back({db.get(id)});
+          rows.push_back({read_execution(db, id)});
         return rows;
       });
     },
     [=, &db, &rt](watch_atom, const std::string& id) {
-      return guarded<maybe_record>(rt, "watch",
-                                   [&] { return maybe_record{db.watch(id)}; });
+      return guarded<maybe_record>(rt, "watch", [&] {
+        if (!may_name_execution(id))
+          return maybe_record{};
+        return maybe_record{db.watch(id)};
+      });
     },
     [=, &db, &rt](children_atom, const std::string& parent_id) {
       return guarded<std::vector<execution_record>>(
@@ -400,7 +407,7 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
       return guarded<maybe_record>(
         rt, "cancel", [&]() -> caf::result<maybe_record> {
           auto settled = apply_until_settled(
-            rt, db.get(id),
+            rt, read_execution(db, id),
             [&](const execution_record& r) -> std::optional<transition> {
               if (r.is_finished())
                 return std::nullopt;
@@ -435,7 +442,8 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
         rt, "hand_back", [&] { return hand_back(rt, ids); });
     },
     [=, &db, &rt](erase_atom, const std::string& id) {
-      return guarded<bool>(rt, "erase", [&] { return db.erase(id); });
+      return guarded<bool>(
+        rt, "erase", [&] { return may_name_execution(id) && db.erase(id); });
     },
   };
 }
