@@ -17,6 +17,11 @@ constexpr millis max_max_delay{86'400'000};
 constexpr double min_multiplier = 0.1;
 constexpr double max_multiplier = 10.0;
 constexpr std::size_t max_task_id_length = 255;
+// The reference gives timeouts and sleeps no maximum. One year keeps every
+// time a store computes from them (now + timeout, in microseconds) far
+// inside a 64-bit integer, and is longer than any task waits.
+constexpr std::int64_t max_timeout_ms = 31'536'000'000;
+constexpr std::int64_t max_sleep_before_run_ms = 31'536'000'000;
 
 [[noreturn]] void invalid_retry(std::string_view task_id,
                                 std::string_view why) {
@@ -116,14 +121,16 @@ void validate(const task_options& opts) {
   // The id itself stays out of the message: it may be any bytes.
   if (auto problem = task_id_problem(opts.id))
     throw error::non_retryable(std::string{*problem});
-  if (opts.timeout.count() < 1)
+  if (opts.timeout.count() < 1 || opts.timeout.count() > max_timeout_ms)
     throw error::non_retryable(
-      fmt::format("Invalid timeout value for task {}: must be >= 1 ms",
-                  opts.id));
-  if (opts.sleep_before_run.count() < 0)
+      fmt::format("Invalid timeout value for task {}: must be in 1..{} ms",
+                  opts.id, max_timeout_ms));
+  if (opts.sleep_before_run.count() < 0
+      || opts.sleep_before_run.count() > max_sleep_before_run_ms)
     throw error::non_retryable(
-      fmt::format("Invalid sleep ms before run for task {}: must be >= 0",
-                  opts.id));
+      fmt::format("Invalid sleep ms before run for task {}: must be in "
+                  "0..{} ms",
+                  opts.id, max_sleep_before_run_ms));
   validate(opts.retry, opts.id);
 }
 

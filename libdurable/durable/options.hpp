@@ -48,9 +48,11 @@ struct retry_options {
 void to_json(nlohmann::json& j, const retry_options& r);
 void from_json(const nlohmann::json& j, retry_options& r);
 
-/// The options every task kind shares. `timeout` is required (>= 1 ms) and
-/// covers one run of the body (for a parent: only its own run, not the wait
-/// for children). `sleep_before_run` delays the first start only.
+/// The options every task kind shares. `timeout` is required (1 ms to one
+/// year, 31,536,000,000 ms) and covers one run of the body (for a parent:
+/// only its own run, not the wait for children). `sleep_before_run` (0 to
+/// one year) delays the first start only. The reference sets no maximum;
+/// ours keeps every time a store computes from them inside 64 bits.
 struct task_options {
   std::string id{};
   millis timeout{0};

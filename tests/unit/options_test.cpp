@@ -127,24 +127,36 @@ TEST_CASE("validate refuses an invalid task id with the reference's "
   }
 }
 
-TEST_CASE("validate requires a timeout of at least 1 ms") {
+TEST_CASE("validate requires a timeout of 1 ms to one year") {
   auto opts = valid_task();
   opts.timeout = millis{1};
   CHECK_NOTHROW(validate(opts));
-  for (auto ms : {0, -1}) {
+  opts.timeout = millis{31'536'000'000};
+  CHECK_NOTHROW(validate(opts));
+  // Beyond a year: now + timeout in microseconds would overflow a store's
+  // 64-bit times, or time out at once.
+  for (std::int64_t ms : {std::int64_t{0}, std::int64_t{-1},
+                          std::int64_t{31'536'000'001},
+                          std::int64_t{10'000'000'000'000},
+                          std::numeric_limits<std::int64_t>::max()}) {
     opts.timeout = millis{ms};
     CHECK(error_of([&] { validate(opts); })
             .starts_with("Invalid timeout value for task t"));
   }
 }
 
-TEST_CASE("validate refuses a negative sleep before run") {
+TEST_CASE("validate refuses a sleep before run below 0 or above a year") {
   auto opts = valid_task();
   opts.sleep_before_run = millis{0};
   CHECK_NOTHROW(validate(opts));
-  opts.sleep_before_run = millis{-1};
-  CHECK(error_of([&] { validate(opts); })
-          .starts_with("Invalid sleep ms before run for task t"));
+  opts.sleep_before_run = millis{31'536'000'000};
+  CHECK_NOTHROW(validate(opts));
+  for (std::int64_t ms : {std::int64_t{-1}, std::int64_t{31'536'000'001},
+                          std::numeric_limits<std::int64_t>::max()}) {
+    opts.sleep_before_run = millis{ms};
+    CHECK(error_of([&] { validate(opts); })
+            .starts_with("Invalid sleep ms before run for task t"));
+  }
 }
 
 TEST_CASE("validate reports invalid retry options with the task id") {
