@@ -58,6 +58,9 @@ struct insert_outcome {
   };
   kind result = kind::inserted;
   std::string execution_id;
+  /// For `duplicate_key`: the task of the existing execution (a key is
+  /// unique across tasks; the engine refuses a key another task holds).
+  std::string task_id{};
 };
 
 /// One conditional write of an execution, computed by the engine from the

@@ -694,6 +694,30 @@ TEST_CASE("a repeated idempotency key returns the first execution") {
   CHECK(exec.get(first.execution_id()).idempotency_key == "order-1");
 }
 
+TEST_CASE("an idempotency key held by another task's execution is refused") {
+  durable::executor exec{durable::test::make_store(), test_options()};
+  auto task = add_one(exec);
+  auto other = exec.task<int, int>({.id = "other_task", .timeout = 5s},
+                                   [](durable::task_context&, int x) {
+                                     return x;
+                                   });
+  auto first = exec.enqueue(task, 1, {.idempotency_key = "order-7"});
+  try {
+    exec.enqueue(other, 1, {.idempotency_key = "order-7"});
+    FAIL("a key of another task's execution was accepted");
+  } catch (const durable::error& e) {
+    CHECK_FALSE(e.is_retryable());
+    CHECK(std::string{e.what()}
+          == "Idempotency key is used by an execution of another task "
+             "[idempotencyKey=order-7, taskId=add_one, executionId="
+               + first.execution_id() + "]");
+  }
+  // The same task still gets its first execution back.
+  CHECK(exec.enqueue(task, 5, {.idempotency_key = "order-7"}).execution_id()
+        == first.execution_id());
+  CHECK(await(first).output == 2);
+}
+
 TEST_CASE("enqueue_many stores every input and returns handles in order") {
   durable::executor exec{durable::test::make_store(), test_options()};
   auto task = add_one(exec);

@@ -189,11 +189,11 @@ executor::enqueue_raw_async(const std::string& task_id,
     = actors::make_enqueue_rows(*impl_->rt, task_id, std::move(inputs), opts);
   auto promise = std::make_shared<std::promise<std::vector<std::string>>>();
   auto future = promise->get_future();
-  auto sleeping_ids = actors::sleeping_ids_of(rows);
-  actors::insert_callback cb = [promise, sleeping_ids](
+  auto names = actors::names_of(rows);
+  actors::insert_callback cb = [promise, names](
                                  actors::insert_reply reply) {
     try {
-      promise->set_value(actors::enqueued_ids(sleeping_ids, reply));
+      promise->set_value(actors::enqueued_ids(names, reply));
     } catch (...) {
       promise->set_exception(std::current_exception());
     }

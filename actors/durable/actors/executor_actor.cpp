@@ -139,13 +139,13 @@ executor_actor::behavior_type executor_behavior(executor_actor::pointer self,
         } catch (...) {
           return current_error();
         }
-        auto sleeping_ids = sleeping_ids_of(rows);
+        auto names = names_of(rows);
         auto rp = self->make_response_promise<std::vector<std::string>>();
         self->request(rt->new_rows_sink(), caf::infinite, insert_atom::value,
                       std::move(rows))
             .then(
                 [=](insert_reply& reply) mutable {
-                  settle(rp, [&] { return enqueued_ids(sleeping_ids, reply); });
+                  settle(rp, [&] { return enqueued_ids(names, reply); });
                 },
                 [=](caf::error& err) mutable {
                   rp.deliver(to_caf_error(engine_failure(self->system(), err)));

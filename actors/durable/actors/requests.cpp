@@ -95,18 +95,21 @@ std::vector<execution_record> make_enqueue_rows(const runtime& rt,
   return rows;
 }
 
-std::vector<std::optional<std::string>>
-sleeping_ids_of(const std::vector<execution_record>& rows) {
-  std::vector<std::optional<std::string>> ids;
-  ids.reserve(rows.size());
-  for (const auto& r : rows)
-    ids.push_back(r.sleeping_id);
-  return ids;
+enqueued_names names_of(const std::vector<execution_record>& rows) {
+  enqueued_names names;
+  if (!rows.empty())
+    names.task_id = rows.front().task_id;
+  names.sleeping_ids.reserve(rows.size());
+  names.idempotency_keys.reserve(rows.size());
+  for (const auto& r : rows) {
+    names.sleeping_ids.push_back(r.sleeping_id);
+    names.idempotency_keys.push_back(r.idempotency_key);
+  }
+  return names;
 }
 
-std::vector<std::string>
-enqueued_ids(const std::vector<std::optional<std::string>>& sleeping_ids,
-             const insert_reply& reply) {
+std::vector<std::string> enqueued_ids(const enqueued_names& names,
+                                      const insert_reply& reply) {
   // Enqueuing again after an insert in doubt may store the executions
   // twice (unless they carry idempotency keys): not retryable.
   if (reply.in_doubt)
@@ -122,15 +125,24 @@ enqueued_ids(const std::vector<std::optional<std::string>>& sleeping_ids,
   for (std::size_t i = 0; i < reply.outcomes.size(); ++i) {
     const auto& o = reply.outcomes[i];
     switch (o.result) {
-    case insert_outcome::kind::inserted:
     case insert_outcome::kind::duplicate_key:
+      // An empty task is a store that does not say: trust the key.
+      if (!o.task_id.empty() && o.task_id != names.task_id)
+        throw error::non_retryable(fmt::format(
+          "Idempotency key is used by an execution of another task "
+          "[idempotencyKey={}, taskId={}, executionId={}]",
+          names.idempotency_keys.at(i).value_or(""), o.task_id,
+          o.execution_id));
+      ids.push_back(o.execution_id);
+      break;
+    case insert_outcome::kind::inserted:
       ids.push_back(o.execution_id);
       break;
     case insert_outcome::kind::duplicate_sleeping_id:
       throw error::non_retryable(
           fmt::format("Sleeping task unique id already exists "
                       "[sleepingTaskUniqueId={}]",
-                      sleeping_ids.at(i).value_or("")));
+                      names.sleeping_ids.at(i).value_or("")));
     case insert_outcome::kind::duplicate_id:
       throw error::internal(fmt::format(
           "Duplicate execution id [executionId={}]", o.execution_id));

@@ -40,17 +40,24 @@ std::vector<execution_record> make_enqueue_rows(const runtime& rt,
                                                 std::vector<std::string> inputs,
                                                 const enqueue_options& opts);
 
-/// The sleeping ids of `rows`, in order: what enqueued_ids() needs to name
-/// a duplicate.
-std::vector<std::optional<std::string>>
-sleeping_ids_of(const std::vector<execution_record>& rows);
+/// What enqueued_ids() needs of the rows it asked to insert, in order.
+struct enqueued_names {
+  std::string task_id;
+  std::vector<std::optional<std::string>> sleeping_ids;
+  std::vector<std::optional<std::string>> idempotency_keys;
+};
+
+/// The names of `rows` (all of one task, as make_enqueue_rows() builds
+/// them).
+enqueued_names names_of(const std::vector<execution_record>& rows);
 
 /// The execution ids the store answered an insert with (for a repeated
-/// idempotency key, the first execution's id). Throws for a store error or
-/// a sleeping id that exists already.
-std::vector<std::string>
-enqueued_ids(const std::vector<std::optional<std::string>>& sleeping_ids,
-             const insert_reply& reply);
+/// idempotency key of the same task, the first execution's id). Throws for
+/// a store error, a sleeping id that exists already, or an idempotency key
+/// that an execution of another task holds (keys are unique across tasks:
+/// the first task to use one keeps it).
+std::vector<std::string> enqueued_ids(const enqueued_names& names,
+                                      const insert_reply& reply);
 
 /// Validates a wake-up and builds the storage request. Throws for an
 /// unknown task, a task that is not a sleeping task, an oversize output,

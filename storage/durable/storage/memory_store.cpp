@@ -505,7 +505,8 @@ memory_store::check_new_row(const execution_record& r) const {
   using kind = insert_outcome::kind;
   if (r.idempotency_key)
     if (auto it = by_key_.find(*r.idempotency_key); it != by_key_.end())
-      return insert_outcome{kind::duplicate_key, it->second->id};
+      return insert_outcome{kind::duplicate_key, it->second->id,
+                            it->second->task_id};
   if (r.sleeping_id)
     if (auto it = by_sleeping_id_.find(*r.sleeping_id);
         it != by_sleeping_id_.end())

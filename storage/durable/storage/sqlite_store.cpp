@@ -891,6 +891,8 @@ namespace {
 
 constexpr const char* id_by_key_sql
   = "SELECT id FROM executions WHERE idempotency_key = ?1";
+constexpr const char* task_by_id_sql
+  = "SELECT task_id FROM executions WHERE id = ?1";
 constexpr const char* id_by_id_sql
   = "SELECT id FROM executions WHERE id = ?1";
 constexpr const char* id_by_sleeping_sql
@@ -911,7 +913,9 @@ sqlite_store::insert(std::vector<execution_record> rows) {
       // Same order of checks as memory_store::check_new_row.
       if (r.idempotency_key)
         if (auto id = tx.id_where(id_by_key_sql, *r.idempotency_key)) {
-          out.push_back({kind::duplicate_key, std::move(*id)});
+          auto task = tx.id_where(task_by_id_sql, *id);
+          out.push_back({kind::duplicate_key, std::move(*id),
+                         task.value_or("")});
           continue;
         }
       if (tx.id_where(id_by_id_sql, r.id)) {

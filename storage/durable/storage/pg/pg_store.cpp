@@ -250,7 +250,7 @@ pg_store::impl::impl(pg_options o)
     fmt::arg("t", table), fmt::arg("cols", column_list()),
     fmt::arg("vcols", vcols));
   conflicts_sql = fmt::format(
-    "SELECT id, sleeping_id, idempotency_key FROM {} WHERE id = "
+    "SELECT id, sleeping_id, idempotency_key, task_id FROM {} WHERE id = "
     "ANY($1::text[]) OR sleeping_id = ANY($2::text[]) OR idempotency_key = "
     "ANY($3::text[])",
     table);
@@ -891,7 +891,9 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
       keys.push_back(*rows[i].idempotency_key);
   }
   std::unordered_set<std::string> known_ids;
-  std::unordered_map<std::string, std::string> by_sid, by_key;
+  std::unordered_map<std::string, std::string> by_sid;
+  // A known key's execution and task.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> by_key;
   if (!ids.empty()) {
     std::vector<param> ps{to_array_literal(ids), to_array_literal(sids),
                           to_array_literal(keys)};
@@ -905,7 +907,7 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
       if (!row[1].is_null())
         by_sid.emplace(row[1].c_str(), id);
       if (!row[2].is_null())
-        by_key.emplace(row[2].c_str(), id);
+        by_key.emplace(row[2].c_str(), std::pair{id, row[3].c_str()});
       known_ids.insert(std::move(id));
     }
   }
@@ -926,7 +928,7 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
     }
     if (r.idempotency_key)
       if (auto it = by_key.find(*r.idempotency_key); it != by_key.end()) {
-        out[i] = {kind::duplicate_key, it->second};
+        out[i] = {kind::duplicate_key, it->second.first, it->second.second};
         continue;
       }
     if (known_ids.contains(r.id)) {
