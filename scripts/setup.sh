@@ -21,7 +21,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
-  libpqxx-dev libcli11-dev libcpp-httplib-dev libjemalloc-dev
+  libpqxx-dev libcli11-dev libcpp-httplib-dev libboost-dev libjemalloc-dev
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git)
 for group in "$@"; do

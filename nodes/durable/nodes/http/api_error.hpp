@@ -22,6 +22,12 @@ inline constexpr std::string_view kind_not_found = "not_found";
 inline constexpr std::string_view kind_method_not_allowed
   = "method_not_allowed";
 inline constexpr std::string_view kind_payload_too_large = "payload_too_large";
+inline constexpr std::string_view kind_uri_too_long = "uri_too_long";
+inline constexpr std::string_view kind_headers_too_large = "headers_too_large";
+inline constexpr std::string_view kind_request_timeout = "request_timeout";
+inline constexpr std::string_view kind_unsupported_media_type
+  = "unsupported_media_type";
+inline constexpr std::string_view kind_conflict = "conflict";
 inline constexpr std::string_view kind_unavailable = "unavailable";
 inline constexpr std::string_view kind_internal = "internal";
 

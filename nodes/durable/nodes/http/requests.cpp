@@ -7,6 +7,7 @@
 
 #include "durable/nodes/http/api_error.hpp"
 #include "durable/status.hpp"
+#include "durable/utf8.hpp"
 
 namespace durable::nodes::http {
 
@@ -130,16 +131,34 @@ constexpr std::size_t max_idempotency_key_length = 255;
 
 } // namespace
 
-nlohmann::json parse_object(std::string_view body) {
+nlohmann::json parse_object(std::string_view body, std::size_t max_depth) {
   if (body.empty())
     return json::object();
+  struct too_deep {};
+  // nlohmann's parser keeps its own stack (no recursion); the callback
+  // sees each object and array start with its depth, before it is built.
+  auto limit = [max_depth](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start
+         || event == json::parse_event_t::array_start)
+        && static_cast<std::size_t>(depth) >= max_depth)
+      throw too_deep{};
+    return true;
+  };
   json j;
   try {
-    j = json::parse(body);
+    j = json::parse(body, limit);
+  } catch (const too_deep&) {
+    throw api_error{400, kind_invalid_json,
+                    fmt::format("The JSON body nests deeper than {} levels",
+                                max_depth)};
   } catch (const json::parse_error& e) {
     // The byte offset, not nlohmann's message: it would quote the input.
     throw api_error{400, kind_invalid_json,
                     fmt::format("Malformed JSON body at byte {}", e.byte)};
+  } catch (const json::out_of_range&) {
+    throw api_error{400, kind_invalid_json,
+                    "The JSON body has a number out of range (beyond a "
+                    "double's)"};
   }
   if (!j.is_object())
     throw api_error::bad_request("The request body must be a JSON object");
@@ -161,11 +180,13 @@ enqueue_request parse_enqueue(const json& body,
         "The Idempotency-Key header and options.idempotency_key differ");
     out.options.idempotency_key = std::move(idempotency_header);
   }
-  if (out.options.idempotency_key
-      && (out.options.idempotency_key->empty()
-          || out.options.idempotency_key->size() > max_idempotency_key_length))
-    throw api_error::bad_request(
-      "The idempotency key must have 1 to 255 characters");
+  if (const auto& key = out.options.idempotency_key) {
+    if (key->empty() || key->size() > max_idempotency_key_length)
+      throw api_error::bad_request(
+        "The idempotency key must have 1 to 255 bytes");
+    if (auto why = utf8::problem("The idempotency key", *key))
+      throw api_error::bad_request(std::move(*why));
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/list_query.hpp"
+#include "durable/nodes/http/message.hpp"
 #include "durable/options.hpp"
 
 /// What the HTTP API accepts, parsed strictly: a field of the wrong type, an
@@ -15,11 +16,13 @@
 /// field, never a silent default. Every function throws `api_error`.
 namespace durable::nodes::http {
 
-/// Query parameters as the HTTP library gives them.
-using query_params = std::multimap<std::string, std::string>;
-
-/// A request body that must be one JSON object (an empty body is `{}`).
-nlohmann::json parse_object(std::string_view body);
+/// A request body that must be one JSON object (an empty body is `{}`),
+/// nested at most `max_depth` deep (each object or array a level). The
+/// depth is checked while parsing, before the next level is built, so no
+/// later recursion over the document (serializing it, destroying it) can
+/// run deeper than that. A number out of the range of a double (`1e400`)
+/// is refused too.
+nlohmann::json parse_object(std::string_view body, std::size_t max_depth);
 
 /// `POST /v1/tasks/{task}/executions`: `{"input": any, "options": {...}}`.
 struct enqueue_request {
@@ -32,7 +35,8 @@ struct enqueue_request {
 /// (`max_attempts`, `base_delay_ms`, `multiplier`, `max_delay_ms`,
 /// `jitter`: "none" | "full" | "equal"). `idempotency_header` (the
 /// `Idempotency-Key` header) is used when the body names no key; naming two
-/// different keys is an error.
+/// different keys is an error. A key is 1 to 255 bytes of storable text
+/// (valid UTF-8, no NUL).
 enqueue_request parse_enqueue(const nlohmann::json& body,
                               std::optional<std::string> idempotency_header);
 

@@ -8,13 +8,14 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "durable/actors/executor.hpp"
 #include "durable/nodes/http/api_error.hpp"
 #include "durable/nodes/http/auth.hpp"
 #include "durable/nodes/http/requests.hpp"
+#include "durable/nodes/http/transport.hpp"
+#include "durable/nodes/http/url.hpp"
 #include "durable/nodes/http/views.hpp"
 
 namespace durable::nodes::http {
@@ -28,42 +29,18 @@ constexpr std::size_t min_threads = 2;
 constexpr std::size_t max_threads = 1024;
 constexpr millis max_wait_cap{10 * 60 * 1000};
 constexpr millis min_wait_slice{10};
-constexpr auto start_timeout = 10s;
-constexpr auto io_timeout = 10s;
-constexpr const char* json_type = "application/json";
+constexpr millis min_deadline{100};
+constexpr millis max_deadline{10 * 60 * 1000};
 
-/// A route: its pattern and the methods it serves (HEAD goes with GET).
-struct route {
-  std::regex pattern;
-  std::vector<std::string> methods;
-};
-
-const std::vector<route>& routes() {
-  static const std::vector<route> all{
-    {std::regex{"/v1/health"}, {"GET"}},
-    {std::regex{"/v1/stats"}, {"GET"}},
-    {std::regex{"/v1/tasks/[^/]+/executions"}, {"POST"}},
-    {std::regex{"/v1/tasks/[^/]+/wake"}, {"POST"}},
-    {std::regex{"/v1/executions"}, {"GET"}},
-    {std::regex{"/v1/executions/[^/]+"}, {"GET"}},
-    {std::regex{"/v1/executions/[^/]+/wait"}, {"GET"}},
-    {std::regex{"/v1/executions/[^/]+/tree"}, {"GET"}},
-    {std::regex{"/v1/executions/[^/]+/cancel"}, {"POST"}},
-  };
-  return all;
-}
-
-void send_json(httplib::Response& res, int status, const nlohmann::json& j) {
+void send_json(response& res, int status, const nlohmann::json& j) {
   res.status = status;
-  res.set_content(j.dump(-1, ' ', false,
-                         nlohmann::json::error_handler_t::replace),
-                  json_type);
+  res.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void send_error(httplib::Response& res, int status, std::string_view kind,
+void send_error(response& res, int status, std::string_view kind,
                 std::string_view message) {
   res.status = status;
-  res.set_content(error_body(kind, message), json_type);
+  res.body = error_body(kind, message);
 }
 
 } // namespace
@@ -92,13 +69,39 @@ void validate(const server_options& opts) {
     fail("wait slice must be between 10 ms and max wait");
   if (opts.keep_alive_timeout < 1ms)
     fail("keep-alive timeout must be at least 1 ms");
+  for (auto [name, value] : {std::pair{"header timeout", opts.header_timeout},
+                             std::pair{"body timeout", opts.body_timeout},
+                             std::pair{"write timeout", opts.write_timeout}})
+    if (value < min_deadline || value > max_deadline)
+      fail(fmt::format("{} must be between 100 ms and 10 min", name));
+  if (opts.max_header_bytes < 1024 || opts.max_header_bytes > 1024 * 1024)
+    fail("max header bytes must be between 1 KiB and 1 MiB");
+  if (opts.max_header_fields < 1 || opts.max_header_fields > 10'000)
+    fail("max header fields must be between 1 and 10000");
+  if (opts.max_connections < 1 || opts.max_connections > 1'000'000)
+    fail("max connections must be between 1 and 1000000");
+  if (opts.max_connections_per_address < 1
+      || opts.max_connections_per_address > opts.max_connections)
+    fail("max connections per address must be between 1 and max "
+         "connections");
+  if (opts.max_json_depth < 1 || opts.max_json_depth > 1000)
+    fail("max JSON depth must be between 1 and 1000");
 }
 
+
 struct server::impl {
+  /// A route of the API: its pattern, the method it serves (HEAD goes with
+  /// GET) and its handler.
+  struct route {
+    std::regex pattern;
+    std::string method;
+    void (impl::*handler)(const request&, response&);
+  };
+
   durable::executor& exec;
   server_options opts;
-  httplib::Server svr;
-  std::thread thread;
+  std::vector<route> routes;
+  std::unique_ptr<transport> net;
   std::atomic<std::uint16_t> bound_port{0};
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> waits{0};
@@ -110,36 +113,45 @@ struct server::impl {
       opts.log = [](std::string_view line) {
         fmt::print(stderr, "durable http: {}\n", line);
       };
+    const std::string id = "([^/]+)";
+    routes = {
+      {std::regex{"/v1/health"}, "GET", &impl::health},
+      {std::regex{"/v1/stats"}, "GET", &impl::stats},
+      {std::regex{"/v1/tasks/" + id + "/executions"}, "POST", &impl::enqueue},
+      {std::regex{"/v1/tasks/" + id + "/wake"}, "POST", &impl::wake},
+      {std::regex{"/v1/executions"}, "GET", &impl::list},
+      {std::regex{"/v1/executions/" + id}, "GET", &impl::get},
+      {std::regex{"/v1/executions/" + id + "/wait"}, "GET", &impl::wait},
+      {std::regex{"/v1/executions/" + id + "/tree"}, "GET", &impl::tree},
+      {std::regex{"/v1/executions/" + id + "/cancel"}, "POST", &impl::cancel},
+    };
   }
 
   // -- plumbing ---------------------------------------------------------------
 
-  /// Runs a handler body; turns whatever it throws into an error response.
-  template <class F>
-  httplib::Server::Handler wrap(F fn) {
-    return [this, fn](const httplib::Request& req, httplib::Response& res) {
-      try {
-        if (exec.is_shut_down())
-          throw api_error{503, kind_unavailable,
-                          "The node is shutting down"};
-        fn(req, res);
-      } catch (const api_error& e) {
-        answer(req, res, e);
-      } catch (const durable::error& e) {
-        answer(req, res, to_api_error(e));
-      } catch (const std::exception& e) {
-        answer(req, res, api_error{500, kind_internal, e.what()});
-      } catch (...) {
-        answer(req, res, api_error{500, kind_internal, "unknown exception"});
-      }
-    };
+  /// Runs a request through its route's handler; turns whatever it throws
+  /// into an error response.
+  response serve(const request& req) {
+    response res;
+    try {
+      if (exec.is_shut_down())
+        throw api_error{503, kind_unavailable, "The node is shutting down"};
+      (this->*routes.at(req.route).handler)(req, res);
+    } catch (const api_error& e) {
+      answer(req, res, e);
+    } catch (const durable::error& e) {
+      answer(req, res, to_api_error(e));
+    } catch (const std::exception& e) {
+      answer(req, res, api_error{500, kind_internal, e.what()});
+    } catch (...) {
+      answer(req, res, api_error{500, kind_internal, "unknown exception"});
+    }
+    return res;
   }
 
-  void answer(const httplib::Request& req, httplib::Response& res,
-              const api_error& e) {
-    if (e.status() == 503 && exec.is_shut_down()) {
+  void answer(const request& req, response& res, const api_error& e) {
+    if (e.status() == 503 && exec.is_shut_down())
       res.set_header("Retry-After", "1");
-    }
     if (e.status() >= 500 && e.status() != 503) {
       // The detail goes to the log only, under a reference the client can
       // quote.
@@ -153,63 +165,56 @@ struct server::impl {
     send_error(res, e.status(), e.kind(), e.what());
   }
 
-  /// Auth, unknown routes and wrong methods, before any body is read.
-  httplib::Server::HandlerResponse pre_route(const httplib::Request& req,
-                                             httplib::Response& res) {
-    if (!opts.token.empty()) {
-      const auto header = req.get_header_value("Authorization");
-      auto token = bearer_token(header);
-      if (!token || !constant_time_equal(*token, opts.token)) {
-        res.set_header("WWW-Authenticate", "Bearer");
-        send_error(res, 401, kind_unauthorized,
-                   token ? "The bearer token is wrong"
-                         : "A bearer token is required (Authorization: "
-                           "Bearer <token>)");
-        return httplib::Server::HandlerResponse::Handled;
+  /// The target, auth, the route and the method, before any body is read:
+  /// a response refuses the request, nullopt lets its body be read.
+  std::optional<response> on_head(request& req) {
+    response res;
+    try {
+      if (!opts.token.empty()) {
+        auto token = bearer_token(req.header("Authorization").value_or(""));
+        if (!token || !constant_time_equal(*token, opts.token)) {
+          res.set_header("WWW-Authenticate", "Bearer");
+          send_error(res, 401, kind_unauthorized,
+                     token ? "The bearer token is wrong"
+                           : "A bearer token is required (Authorization: "
+                             "Bearer <token>)");
+          return res;
+        }
       }
+      decode_target(req);
+      return route_of(req);
+    } catch (const api_error& e) {
+      answer(req, res, e);
+      return res;
     }
-    const auto method = req.method == "HEAD" ? std::string{"GET"}
-                                             : req.method;
-    for (const auto& r : routes()) {
-      if (!std::regex_match(req.path, r.pattern))
-        continue;
-      if (std::find(r.methods.begin(), r.methods.end(), method)
-          != r.methods.end())
-        return httplib::Server::HandlerResponse::Unhandled;
-      res.set_header("Allow", fmt::format("{}", fmt::join(r.methods, ", ")));
-      send_error(res, 405, kind_method_not_allowed,
-                 fmt::format("Method {} is not allowed on {}", req.method,
-                             req.path));
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    send_error(res, 404, kind_not_found,
-               fmt::format("No route for {}", req.path));
-    return httplib::Server::HandlerResponse::Handled;
   }
 
-  /// Errors httplib raises itself (oversize bodies, bad requests) get the
-  /// same JSON body as ours.
-  httplib::Server::HandlerResponse on_error(const httplib::Request&,
-                                            httplib::Response& res) {
-    if (!res.body.empty())
-      return httplib::Server::HandlerResponse::Unhandled;
-    switch (res.status) {
-      case 413:
-        send_error(res, 413, kind_payload_too_large,
-                   fmt::format("The request body exceeds {} bytes",
-                               opts.max_body_bytes));
-        break;
-      case 404:
-        send_error(res, 404, kind_not_found, "Not found");
-        break;
-      default:
-        if (res.status >= 500)
-          send_error(res, res.status, kind_internal, "Internal server error");
-        else
-          send_error(res, res.status, kind_bad_request,
-                     fmt::format("Bad request (HTTP {})", res.status));
+  /// Finds the route of `req` (its index and captures); 405 when the path
+  /// has routes for other methods only; throws 404 when it has none.
+  std::optional<response> route_of(request& req) const {
+    const auto method = req.method == "HEAD" ? std::string{"GET"}
+                                             : req.method;
+    std::vector<std::string> allowed;
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      std::smatch m;
+      if (!std::regex_match(req.path, m, routes[i].pattern))
+        continue;
+      if (routes[i].method != method) {
+        allowed.push_back(routes[i].method);
+        continue;
+      }
+      req.route = i;
+      req.captures.assign(std::next(m.begin()), m.end());
+      return std::nullopt;
     }
-    return httplib::Server::HandlerResponse::Handled;
+    if (allowed.empty())
+      throw api_error::not_found(fmt::format("No route for {}", req.path));
+    response res;
+    res.set_header("Allow", fmt::format("{}", fmt::join(allowed, ", ")));
+    send_error(res, 405, kind_method_not_allowed,
+               fmt::format("Method {} is not allowed on {}", req.method,
+                           req.path));
+    return res;
   }
 
   /// Runs a direct store call (listings, counts, trees): whatever it
@@ -224,15 +229,22 @@ struct server::impl {
     }
   }
 
+  nlohmann::json body_object(const request& req) const {
+    return parse_object(req.body, opts.max_json_depth);
+  }
+
   // -- routes -----------------------------------------------------------------
 
-  void enqueue(const httplib::Request& req, httplib::Response& res) {
+  void enqueue(const request& req, response& res) {
     check_params(req.params, {});
-    const auto task_id = req.matches[1].str();
+    const auto task_id = req.captures.at(0);
+    if (req.header_count("Idempotency-Key") > 1)
+      throw api_error::bad_request(
+        "The Idempotency-Key header is given more than once");
     std::optional<std::string> key_header;
-    if (req.has_header("Idempotency-Key"))
-      key_header = req.get_header_value("Idempotency-Key");
-    auto body = parse_enqueue(parse_object(req.body), std::move(key_header));
+    if (auto key = req.header("Idempotency-Key"))
+      key_header = std::string{*key};
+    auto body = parse_enqueue(body_object(req), std::move(key_header));
     auto ids = exec.enqueue_raw(task_id, {std::move(body.input)},
                                 body.options);
     const auto& id = ids.at(0);
@@ -240,17 +252,17 @@ struct server::impl {
     send_json(res, 202, {{"execution_id", id}, {"task_id", task_id}});
   }
 
-  void get(const httplib::Request& req, httplib::Response& res) {
+  void get(const request& req, response& res) {
     check_params(req.params, {});
-    auto r = exec.get(req.matches[1].str());
+    auto r = exec.get(req.captures.at(0));
     send_json(res, 200, from_store([&] {
                 return execution_with_children_json(*exec.storage(), r);
               }));
   }
 
-  void wait(const httplib::Request& req, httplib::Response& res) {
+  void wait(const request& req, response& res) {
     check_params(req.params, {"timeout_ms"});
-    const auto id = req.matches[1].str();
+    const auto id = req.captures.at(0);
     auto requested = int_param(req.params, "timeout_ms");
     auto timeout = requested ? std::min(millis{*requested}, opts.max_wait)
                              : opts.max_wait;
@@ -286,21 +298,21 @@ struct server::impl {
     send_json(res, 202, execution_json(exec.get(id)));
   }
 
-  void cancel(const httplib::Request& req, httplib::Response& res) {
+  void cancel(const request& req, response& res) {
     check_params(req.params, {});
-    parse_object(req.body); // any body must at least be an object
-    send_json(res, 200, execution_json(exec.cancel(req.matches[1].str())));
+    body_object(req); // any body must at least be an object
+    send_json(res, 200, execution_json(exec.cancel(req.captures.at(0))));
   }
 
-  void wake(const httplib::Request& req, httplib::Response& res) {
+  void wake(const request& req, response& res) {
     check_params(req.params, {});
-    auto w = parse_wake(parse_object(req.body));
-    auto r = exec.wake_raw(req.matches[1].str(), w.sleeping_id,
+    auto w = parse_wake(body_object(req));
+    auto r = exec.wake_raw(req.captures.at(0), w.sleeping_id,
                            std::move(w.output), w.error_message);
     send_json(res, 200, execution_json(r));
   }
 
-  void list(const httplib::Request& req, httplib::Response& res) {
+  void list(const request& req, response& res) {
     auto query = parse_list(req.params);
     durable::validate(query); // a bad limit or cursor is the client's fault
     auto page = from_store([&] { return exec.storage()->list(query); });
@@ -314,20 +326,20 @@ struct server::impl {
     send_json(res, 200, out);
   }
 
-  void tree(const httplib::Request& req, httplib::Response& res) {
+  void tree(const request& req, response& res) {
     check_params(req.params, {"max_depth", "max_nodes"});
     tree_limits limits;
     if (auto d = int_param(req.params, "max_depth"))
       limits.max_depth = static_cast<std::size_t>(*d);
     if (auto n = int_param(req.params, "max_nodes"))
       limits.max_nodes = static_cast<std::size_t>(*n);
-    auto root = exec.get(req.matches[1].str());
+    auto root = exec.get(req.captures.at(0));
     send_json(res, 200, from_store([&] {
                 return tree_json(*exec.storage(), root, limits);
               }));
   }
 
-  void stats(const httplib::Request& req, httplib::Response& res) {
+  void stats(const request& req, response& res) {
     check_params(req.params, {"status", "task_id", "parent_id",
                               "created_from_us", "created_before_us"});
     auto filter = parse_filter(req.params);
@@ -336,59 +348,16 @@ struct server::impl {
     send_json(res, 200, counts_json(counts));
   }
 
-  void health(const httplib::Request& req, httplib::Response& res) {
+  void health(const request& req, response& res) {
     check_params(req.params, {});
     send_json(res, 200, {{"status", "ok"}});
   }
 
-  // -- set-up -----------------------------------------------------------------
-
-  void install() {
-    const auto threads = opts.threads;
-    svr.new_task_queue = [threads] {
-      return new httplib::ThreadPool(threads);
-    };
-    svr.set_payload_max_length(opts.max_body_bytes);
-    svr.set_read_timeout(io_timeout);
-    svr.set_write_timeout(io_timeout);
-    svr.set_keep_alive_timeout(std::max<time_t>(
-      1, static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                               opts.keep_alive_timeout)
-                               .count())));
-    svr.set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        return pre_route(req, res);
-      });
-    svr.set_error_handler(httplib::Server::HandlerWithResponse{
-      [this](const httplib::Request& req, httplib::Response& res) {
-        return on_error(req, res);
-      }});
-    svr.set_exception_handler(
-      [this](const httplib::Request& req, httplib::Response& res,
-             std::exception_ptr) {
-        answer(req, res, api_error{500, kind_internal, "handler failed"});
-      });
-    auto bind = [this](auto member) {
-      return wrap([this, member](const auto& req, auto& res) {
-        (this->*member)(req, res);
-      });
-    };
-    svr.Get("/v1/health", bind(&impl::health));
-    svr.Get("/v1/stats", bind(&impl::stats));
-    svr.Post("/v1/tasks/([^/]+)/executions", bind(&impl::enqueue));
-    svr.Post("/v1/tasks/([^/]+)/wake", bind(&impl::wake));
-    svr.Get("/v1/executions", bind(&impl::list));
-    svr.Get("/v1/executions/([^/]+)", bind(&impl::get));
-    svr.Get("/v1/executions/([^/]+)/wait", bind(&impl::wait));
-    svr.Get("/v1/executions/([^/]+)/tree", bind(&impl::tree));
-    svr.Post("/v1/executions/([^/]+)/cancel", bind(&impl::cancel));
-  }
 };
 
 server::server(durable::executor& exec, server_options opts) {
   validate(opts);
   impl_ = std::make_unique<impl>(exec, std::move(opts));
-  impl_->install();
 }
 
 server::~server() {
@@ -397,34 +366,43 @@ server::~server() {
 
 void server::start() {
   auto& d = *impl_;
-  if (d.thread.joinable())
+  if (d.net)
     throw durable::error::non_retryable("The HTTP server is started already");
-  int port = d.opts.port == 0
-               ? d.svr.bind_to_any_port(d.opts.bind_address)
-               : (d.svr.bind_to_port(d.opts.bind_address, d.opts.port)
-                    ? d.opts.port
-                    : -1);
-  if (port <= 0)
-    throw durable::error::non_retryable(
-      fmt::format("Cannot listen on {}:{}", d.opts.bind_address, d.opts.port));
-  d.bound_port.store(static_cast<std::uint16_t>(port));
+  transport_options t{
+    .bind_address = d.opts.bind_address,
+    .port = d.opts.port,
+    .handler_threads = d.opts.threads,
+    .max_body_bytes = d.opts.max_body_bytes,
+    .max_header_bytes = d.opts.max_header_bytes,
+    .max_header_fields = d.opts.max_header_fields,
+    .max_connections = d.opts.max_connections,
+    .max_connections_per_address = d.opts.max_connections_per_address,
+    .header_timeout = d.opts.header_timeout,
+    .body_timeout = d.opts.body_timeout,
+    .write_timeout = d.opts.write_timeout,
+    .idle_timeout = d.opts.keep_alive_timeout,
+  };
+  auto net = std::make_unique<transport>(
+    std::move(t),
+    transport_handlers{
+      .on_head = [&d](request& req) { return d.on_head(req); },
+      .on_request = [&d](request& req) { return d.serve(req); },
+    });
+  const auto port = net->start();
   d.stopping.store(false);
-  d.thread = std::thread{[&d] { d.svr.listen_after_bind(); }};
-  // stop() is a no-op until the server runs: wait for it.
-  const auto deadline = steady::now() + start_timeout;
-  while (!d.svr.is_running() && steady::now() < deadline)
-    std::this_thread::sleep_for(1ms);
+  d.net = std::move(net);
+  d.bound_port.store(port);
   d.opts.log(fmt::format("listening on {}:{}{}", d.opts.bind_address, port,
                          d.opts.token.empty() ? "" : " (bearer token required)"));
 }
 
 void server::stop() {
   auto& d = *impl_;
-  if (!d.thread.joinable())
+  if (!d.net)
     return;
   d.stopping.store(true);
-  d.svr.stop();
-  d.thread.join();
+  d.net->stop();
+  d.net.reset();
   d.bound_port.store(0);
   d.opts.log("stopped");
 }
@@ -434,7 +412,7 @@ std::uint16_t server::port() const noexcept {
 }
 
 bool server::running() const noexcept {
-  return impl_->svr.is_running();
+  return impl_->bound_port.load() != 0;
 }
 
 const server_options& server::options() const noexcept {

@@ -28,10 +28,13 @@ struct server_options {
   /// The bearer token every request must carry; empty for none (loopback
   /// only). Never logged.
   std::string token;
-  /// Larger request bodies are refused with 413 before they are read.
+  /// Larger request bodies are refused with 413, whatever their framing:
+  /// at once when `Content-Length` says so, as soon as a chunked body
+  /// grows past it otherwise.
   std::size_t max_body_bytes = 2 * 1024 * 1024;
-  /// Threads that serve requests (2..1024). A connection holds one while it
-  /// is open (keep-alive included), a long poll holds one while it waits.
+  /// Threads that run requests (2..1024). Connections hold none: a slow or
+  /// idle client costs a socket, not a thread (transport.hpp). A long poll
+  /// holds one while it waits.
   std::size_t threads = 16;
   /// Long polls allowed at once (1..threads - 1), so that waiters can never
   /// take every thread; one more is answered 503 with `Retry-After`.
@@ -41,8 +44,30 @@ struct server_options {
   /// A long poll re-checks whether the server stops this often, so stop()
   /// never waits longer than this for a waiter (10 ms..max_wait).
   millis wait_slice{1'000};
-  /// How long an idle keep-alive connection may hold a thread.
+  /// How long a connection may stay open without a request in progress.
   millis keep_alive_timeout{2'000};
+  /// From a request's first byte to the end of its head (request line and
+  /// header fields); 408 after (100 ms..10 min).
+  millis header_timeout{10'000};
+  /// From the end of the head to the end of the body; 408 after
+  /// (100 ms..10 min).
+  millis body_timeout{30'000};
+  /// A response not written by then is abandoned (100 ms..10 min).
+  millis write_timeout{10'000};
+  /// The request line and header fields together (1 KiB..1 MiB); 431
+  /// beyond.
+  std::size_t max_header_bytes = 16 * 1024;
+  /// Header fields in one request (1..10,000); 431 beyond.
+  std::size_t max_header_fields = 100;
+  /// Open connections at most (1..1,000,000). One more closes the slowest
+  /// connection not running a request (transport.hpp).
+  std::size_t max_connections = 512;
+  /// Open connections from one client address at most
+  /// (1..max_connections); one more closes that address's slowest.
+  std::size_t max_connections_per_address = 128;
+  /// JSON bodies nest at most this deep (1..1,000); 400 beyond. Every
+  /// object or array is a level: `{"input": [[1]]}` has three.
+  std::size_t max_json_depth = 128;
   /// Where the server logs (start, stop, internal errors with their
   /// reference); stderr when empty. Called from any server thread.
   std::function<void(std::string_view)> log;
@@ -50,8 +75,8 @@ struct server_options {
 
 /// An embeddable HTTP server in front of one executor.
 ///
-/// It serves the routes of docs/http-api.md with cpp-httplib on a pool of
-/// its own threads, calling the executor's untyped API (and its store for
+/// It serves the routes of docs/http-api.md (transport.hpp reads and writes
+/// the connections; a pool of its own threads runs the requests), calling the executor's untyped API (and its store for
 /// listings, counts and trees). Mount it in a node with a few lines:
 ///
 ///     durable::nodes::http::server api{exec, {.port = 8080}};
