@@ -66,9 +66,11 @@ class session;
 struct transport::core {
   transport_options opts;
   transport_handlers handlers;
-  /// Open connections; guarded by `mtx` (a connection may end on a handler
-  /// thread). Declared before the event loop, which may destroy the last
-  /// connections when it is destroyed itself.
+  /// Open connections, guarded by `mtx`: read by connections(), from any
+  /// thread. An entry expires when its connection ends (on whichever
+  /// thread drops the last reference) and is erased by the next accept;
+  /// a connection's destructor never takes `mtx`, since the last
+  /// reference may be dropped while it is held.
   mutable std::mutex mtx;
   std::list<std::weak_ptr<session>> sessions;
   asio::io_context io{1};
@@ -104,13 +106,7 @@ public:
     address_ = socket_.remote_endpoint(ec).address();
   }
 
-  ~session() {
-    std::lock_guard lock{core_.mtx};
-    core_.sessions.erase(self_);
-  }
-
-  void start(std::list<std::weak_ptr<session>>::iterator self) {
-    self_ = self;
+  void start() {
     error_code ec;
     socket_.set_option(tcp::no_delay{true}, ec);
     wait_for_request();
@@ -410,7 +406,6 @@ private:
   request request_;
   std::optional<bhttp::response<bhttp::string_body>> out_;
   std::optional<bhttp::response_serializer<bhttp::string_body>> serializer_;
-  std::list<std::weak_ptr<session>>::iterator self_;
   asio::ip::address address_;
   phase phase_ = phase::idle;
   steady::time_point since_ = steady::now();
@@ -443,23 +438,29 @@ void transport::core::admit(tcp::socket socket) {
   std::size_t same = 0;
   {
     std::lock_guard lock{mtx};
-    for (auto& w : sessions)
-      if (auto s = w.lock(); s && s->current() != session::phase::closed) {
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      auto s = it->lock();
+      if (!s) {
+        it = sessions.erase(it);
+        continue;
+      }
+      if (s->current() != session::phase::closed) {
         ++total;
         same += s->address() == address ? 1 : 0;
       }
+      ++it;
+    }
   }
   if (same >= opts.max_connections_per_address && !evict_slowest(address))
     return; // every connection of that address is running a handler
   if (total >= opts.max_connections && !evict_slowest(std::nullopt))
     return;
   auto s = std::make_shared<session>(*this, std::move(socket));
-  std::list<std::weak_ptr<session>>::iterator it;
   {
     std::lock_guard lock{mtx};
-    it = sessions.insert(sessions.end(), s);
+    sessions.push_back(s);
   }
-  s->start(it);
+  s->start();
 }
 
 bool transport::core::evict_slowest(
