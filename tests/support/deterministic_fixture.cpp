@@ -10,8 +10,19 @@ using namespace std::chrono_literals;
 
 namespace durable::test {
 
+void shared_test_coordinator::enqueue(caf::resumable* ptr) {
+  std::lock_guard lock{mtx};
+  test_coordinator::enqueue(ptr);
+}
+
 caf::actor_system_config&
 deterministic_fixture::configure(caf::actor_system_config& cfg) {
+  // A scheduler module given by the config replaces the one its policy
+  // names.
+  cfg.module_factories.push_back(
+    [](caf::actor_system& sys) -> caf::actor_system::module* {
+      return new shared_test_coordinator(sys);
+    });
   cfg.set("scheduler.policy", caf::atom("testing"));
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
@@ -30,7 +41,7 @@ executor_options deterministic_fixture::fast_options() {
 deterministic_fixture::deterministic_fixture(executor_options opts,
                                              std::size_t worker_threads)
   : sys(configure(cfg)),
-    sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+    sched(dynamic_cast<shared_test_coordinator&>(sys.scheduler())),
     origin(sched.clock().now()),
     epoch(from_micros(1'700'000'000'000'000)) {
   db = std::make_shared<storage::memory_store>([this] {
@@ -56,10 +67,12 @@ deterministic_fixture::~deterministic_fixture() {
 }
 
 void deterministic_fixture::run() {
+  std::lock_guard lock{sched.mtx};
   sched.run();
 }
 
 void deterministic_fixture::advance(caf::timespan d) {
+  std::lock_guard lock{sched.mtx};
   // Messages that came from other threads first (a worker sets a body's
   // timeout as the body starts): they happened before the time moves.
   sched.run();

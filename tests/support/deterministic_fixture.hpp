@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <caf/all.hpp>
@@ -11,6 +12,20 @@
 #include "durable/task_definition.hpp"
 
 namespace durable::test {
+
+/// CAF's test coordinator with a job queue that other threads may feed:
+/// a worker thread that runs a blocking body sends to actors (the body's
+/// timeout, its result) while the test thread runs them, and the
+/// coordinator's queue is a plain deque. Every enqueue, and every run of
+/// the fixture, holds `mtx` (recursive: a job run under it enqueues).
+class shared_test_coordinator : public caf::scheduler::test_coordinator {
+public:
+  using test_coordinator::test_coordinator;
+
+  void enqueue(caf::resumable* ptr) override;
+
+  std::recursive_mutex mtx;
+};
 
 /// An engine on CAF's deterministic test coordinator: nothing runs until
 /// the test calls run() or advance(), and time is virtual. The memory
@@ -49,7 +64,7 @@ public:
 
   caf::actor_system_config cfg;
   caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
+  shared_test_coordinator& sched;
   caf::actor_clock::time_point origin;
   timestamp epoch;
   std::shared_ptr<storage::memory_store> db;
