@@ -11,17 +11,11 @@ namespace durable {
 
 namespace {
 
-constexpr int max_retry_attempts = 1000;
-constexpr millis max_base_delay{3'600'000};
-constexpr millis max_max_delay{86'400'000};
-constexpr double min_multiplier = 0.1;
-constexpr double max_multiplier = 10.0;
+using namespace option_limits;
+
+constexpr millis max_base_delay{max_base_delay_ms};
+constexpr millis max_max_delay{max_max_delay_ms};
 constexpr std::size_t max_task_id_length = 255;
-// The reference gives timeouts and sleeps no maximum. One year keeps every
-// time a store computes from them (now + timeout, in microseconds) far
-// inside a 64-bit integer, and is longer than any task waits.
-constexpr std::int64_t max_timeout_ms = 31'536'000'000;
-constexpr std::int64_t max_sleep_before_run_ms = 31'536'000'000;
 
 [[noreturn]] void invalid_retry(std::string_view task_id,
                                 std::string_view why) {

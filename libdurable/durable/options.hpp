@@ -25,6 +25,23 @@ struct engine_event; // durable/observer.hpp
 /// the executor. An exception it throws is dropped.
 using engine_observer = std::function<void(const engine_event&)>;
 
+/// The ranges validate() holds options to. Stores hold every row to them
+/// as well (stored_ranges.hpp), so they are stated once, here.
+namespace option_limits {
+
+inline constexpr int max_retry_attempts = 1000;
+inline constexpr std::int64_t max_base_delay_ms = 3'600'000;
+inline constexpr std::int64_t max_max_delay_ms = 86'400'000;
+inline constexpr double min_multiplier = 0.1;
+inline constexpr double max_multiplier = 10.0;
+// The reference gives timeouts and sleeps no maximum. One year keeps every
+// time a store computes from them (now + timeout, in microseconds) far
+// inside a 64-bit integer, and is longer than any task waits.
+inline constexpr std::int64_t max_timeout_ms = 31'536'000'000;
+inline constexpr std::int64_t max_sleep_before_run_ms = 31'536'000'000;
+
+} // namespace option_limits
+
 /// How a retry delay is randomised. `none` keeps the reference's exact
 /// delays; `full` draws from [0, delay]; `equal` from [delay/2, delay].
 enum class jitter_mode : std::uint8_t { none = 0, full = 1, equal = 2 };
