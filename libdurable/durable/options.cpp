@@ -162,8 +162,9 @@ void validate(const executor_options& o) {
     invalid_options("max_queued_blocking must be in 0..1000000");
   if (o.scheduler_threads > 256)
     invalid_options("scheduler_threads must be in 0..256");
-  if (o.lease_duration < millis{500})
-    invalid_options("lease_duration must be >= 500 ms");
+  if (!in(o.lease_duration, millis{500}, millis{max_lease_ms}))
+    invalid_options(
+      fmt::format("lease_duration must be in 500..{} ms", max_lease_ms));
   if (o.lease_renew_interval.count() < 1
       || o.lease_renew_interval * 2 > o.lease_duration)
     invalid_options("lease_renew_interval must be >= 1 ms and at most half "

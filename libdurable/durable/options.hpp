@@ -39,6 +39,8 @@ inline constexpr double max_multiplier = 10.0;
 // inside a 64-bit integer, and is longer than any task waits.
 inline constexpr std::int64_t max_timeout_ms = 31'536'000'000;
 inline constexpr std::int64_t max_sleep_before_run_ms = 31'536'000'000;
+/// A lease is stored as `now + lease_duration`: one year at most too.
+inline constexpr std::int64_t max_lease_ms = 31'536'000'000;
 
 } // namespace option_limits
 
@@ -139,9 +141,9 @@ struct executor_options {
   std::size_t max_queued_blocking = 0;
   /// CAF scheduler threads; 0 means one per core.
   std::size_t scheduler_threads = 0;
-  /// How long a claim lasts without renewal (>= 500 ms). A killed node's
-  /// work runs again elsewhere within about this time (plus at most one
-  /// renewal interval, see poll_interval).
+  /// How long a claim lasts without renewal (500 ms..one year). A killed
+  /// node's work runs again elsewhere within about this time (plus at most
+  /// one renewal interval, see poll_interval).
   millis lease_duration{6000};
   /// How often the lease keeper renews (1 ms..lease_duration / 2).
   millis lease_renew_interval{1500};

@@ -391,6 +391,10 @@ TEST_CASE("executor_options are checked at both edges of every range") {
        o.lease_renew_interval = millis{100};
      },
      true},
+    {"lease_duration one year",
+     [](auto& o) { o.lease_duration = millis{31'536'000'000}; }, true},
+    {"lease_duration one year + 1",
+     [](auto& o) { o.lease_duration = millis{31'536'000'001}; }, false},
     {"lease_renew_interval 0",
      [](auto& o) { o.lease_renew_interval = millis{0}; }, false},
     {"lease_renew_interval 1",
