@@ -55,12 +55,16 @@ struct insert_outcome {
     duplicate_key,         ///< `execution_id` names the existing execution
     duplicate_sleeping_id, ///< a sleeping execution with that id exists
     duplicate_id,          ///< the execution id exists already
+    refused,               ///< a number is out of range (stored_ranges.hpp):
+                           ///< nothing stored, `reason` says which
   };
   kind result = kind::inserted;
   std::string execution_id;
   /// For `duplicate_key`: the task of the existing execution (a key is
   /// unique across tasks; the engine refuses a key another task holds).
   std::string task_id{};
+  /// Why a `refused` row was not stored; empty otherwise.
+  std::string reason{};
 };
 
 /// One conditional write of an execution, computed by the engine from the

@@ -295,6 +295,8 @@ String StringMaker<durable::insert_outcome::kind>::convert(
       return "duplicate_sleeping_id";
     case kind::duplicate_id:
       return "duplicate_id";
+    case kind::refused:
+      return "refused";
   }
   return "?";
 }

@@ -146,6 +146,8 @@ std::vector<std::string> enqueued_ids(const enqueued_names& names,
     case insert_outcome::kind::duplicate_id:
       throw error::internal(fmt::format(
           "Duplicate execution id [executionId={}]", o.execution_id));
+    case insert_outcome::kind::refused:
+      throw error::non_retryable(o.reason);
     }
   }
   return ids;
