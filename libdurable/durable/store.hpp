@@ -227,11 +227,14 @@ public:
   virtual timestamp now() = 0;
 
   /// Inserts new executions. Rows whose idempotency key exists already are
-  /// not inserted: their outcome names the existing execution.
+  /// not inserted: their outcome names the existing execution. Rows with a
+  /// number out of range (stored_ranges::problem) are refused alone.
   virtual std::vector<insert_outcome>
   insert(std::vector<execution_record> rows) = 0;
 
   /// Applies conditional transitions; one outcome per transition, in order.
+  /// A transition that would store a number out of range (stored_ranges::
+  /// problem) is `refused`, whatever the stored row's version.
   virtual std::vector<write_outcome> apply(std::vector<transition> ts) = 0;
 
   /// Claims up to `limit` executions of the given tasks, oldest first:

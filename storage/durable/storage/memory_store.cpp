@@ -9,6 +9,7 @@
 
 #include "durable/error.hpp"
 #include "durable/store_rules.hpp"
+#include "durable/stored_ranges.hpp"
 
 namespace durable::storage {
 
@@ -69,10 +70,15 @@ std::vector<insert_outcome>
 memory_store::insert(std::vector<execution_record> rows) {
   // Most rows are stored: their outcomes (and the copies of their ids)
   // are made before taking the lock, which then only corrects the others.
+  // Rows with a number out of range are refused here already.
   std::vector<insert_outcome> out;
   out.reserve(rows.size());
-  for (const auto& r : rows)
-    out.push_back({insert_outcome::kind::inserted, r.id});
+  for (const auto& r : rows) {
+    if (auto refused = stored_ranges::refused_insert(r))
+      out.push_back(std::move(*refused));
+    else
+      out.push_back({insert_outcome::kind::inserted, r.id});
+  }
   std::vector<store_event> events;
   const bool want = listener_count_.load() > 0;
   row_room room;
@@ -81,6 +87,8 @@ memory_store::insert(std::vector<execution_record> rows) {
     const auto now = read_clock();
     const execution_record* earliest = nullptr;
     for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (out[i].result == insert_outcome::kind::refused)
+        continue;
       if (auto bad = check_new_row(rows[i])) {
         out[i] = std::move(*bad);
         continue;
@@ -122,15 +130,33 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
   const bool want = listener_count_.load() > 0;
   std::size_t children = 0;
   row_room room;
+  // Numbers out of range are found before taking the lock (a pure
+  // function of the transition); such a transition is refused.
+  std::vector<std::string> refusals;
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    if (auto reason = stored_ranges::refused_write(ts[i])) {
+      refusals.resize(ts.size());
+      refusals[i] = std::move(*reason);
+    }
   {
     std::lock_guard guard{mutex_};
     const auto now = read_clock();
     batch_keys seen;
     std::vector<execution_record*> kids;
     std::vector<store_event> cascaded;
-    for (auto& t : ts) {
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      auto& t = ts[i];
       children += t.children.size();
       auto* found = rows_.find(t.next.id);
+      if (!refusals.empty()) {
+        auto& reason = refusals[i];
+        if (!reason.empty()) {
+          out.push_back({write_status::refused,
+                         found ? std::optional{*found} : std::nullopt,
+                         std::move(reason)});
+          continue;
+        }
+      }
       if (!found) {
         out.push_back({write_status::not_found, std::nullopt});
         continue;

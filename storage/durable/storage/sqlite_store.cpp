@@ -21,6 +21,7 @@
 
 #include "durable/error.hpp"
 #include "durable/store_rules.hpp"
+#include "durable/stored_ranges.hpp"
 
 namespace durable::storage {
 
@@ -910,6 +911,10 @@ sqlite_store::insert(std::vector<execution_record> rows) {
     out.reserve(rows.size());
     const execution_record* earliest = nullptr;
     for (const auto& r : rows) {
+      if (auto refused = stored_ranges::refused_insert(r)) {
+        out.push_back(std::move(*refused));
+        continue;
+      }
       // Same order of checks as memory_store::check_new_row.
       if (r.idempotency_key)
         if (auto id = tx.id_where(id_by_key_sql, *r.idempotency_key)) {
@@ -999,6 +1004,11 @@ std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
     out.reserve(ts.size());
     for (auto& t : ts) {
       auto row = tx.row_by_id(t.next.id);
+      if (auto reason = stored_ranges::refused_write(t)) {
+        out.push_back({write_status::refused, std::move(row),
+                       std::move(*reason)});
+        continue;
+      }
       if (!row) {
         out.push_back({write_status::not_found, std::nullopt});
         continue;

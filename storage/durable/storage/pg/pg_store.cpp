@@ -19,6 +19,7 @@
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/schema.hpp"
+#include "durable/stored_ranges.hpp"
 
 namespace durable::storage::pg {
 
@@ -1005,30 +1006,60 @@ timestamp pg_store::now() {
   return impl_->now();
 }
 
+std::vector<insert_outcome> pg_store::impl::insert_storable(
+  std::vector<execution_record>& rows,
+  const std::function<std::vector<insert_outcome>(
+    std::vector<execution_record>&)>& insert) {
+  std::vector<insert_outcome> out(rows.size());
+  std::vector<std::size_t> kept;
+  kept.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (auto refused = stored_ranges::refused_insert(rows[i]))
+      out[i] = std::move(*refused);
+    else
+      kept.push_back(i);
+  }
+  if (kept.size() == rows.size())
+    return insert(rows);
+  std::vector<execution_record> storable;
+  storable.reserve(kept.size());
+  for (auto i : kept)
+    storable.push_back(std::move(rows[i]));
+  if (storable.empty())
+    return out;
+  auto stored = insert(storable);
+  for (std::size_t k = 0; k < kept.size() && k < stored.size(); ++k)
+    out[kept[k]] = std::move(stored[k]);
+  return out;
+}
+
 std::vector<insert_outcome>
 pg_store::insert(std::vector<execution_record> rows) {
   if (rows.empty())
     return {};
   auto& d = *impl_;
-  const bool want = d.wants_events();
-  std::vector<store_event> events;
-  d.lower_floors(d.floors.needed(rows, to_micros(d.now())));
-  auto body = [&](pqxx::work& tx) {
-    events.clear();
-    auto res = d.insert_rows(tx, rows, want ? &events : nullptr, true);
-    d.announce(tx, events, true);
-    return res;
-  };
-  std::vector<insert_outcome> out;
-  try {
-    out = d.run<pqxx::work>("insert", impl::mode::write, body);
-  } catch (const store_error& e) {
-    if (e.failure() != store_failure::in_doubt)
-      throw;
-    out = d.settle_in_doubt_insert(rows, body, e);
-  }
-  d.notify(std::move(events));
-  return out;
+  return d.insert_storable(rows, [&d](std::vector<execution_record>&
+                                        storable) {
+    const bool want = d.wants_events();
+    std::vector<store_event> events;
+    d.lower_floors(d.floors.needed(storable, to_micros(d.now())));
+    auto body = [&](pqxx::work& tx) {
+      events.clear();
+      auto res = d.insert_rows(tx, storable, want ? &events : nullptr, true);
+      d.announce(tx, events, true);
+      return res;
+    };
+    std::vector<insert_outcome> out;
+    try {
+      out = d.run<pqxx::work>("insert", impl::mode::write, body);
+    } catch (const store_error& e) {
+      if (e.failure() != store_failure::in_doubt)
+        throw;
+      out = d.settle_in_doubt_insert(storable, body, e);
+    }
+    d.notify(std::move(events));
+    return out;
+  });
 }
 
 template <class Body>
@@ -1326,6 +1357,58 @@ std::vector<write_outcome> pg_store::apply(std::vector<transition> ts) {
   if (ts.empty())
     return {};
   auto& d = *impl_;
+  // A transition that would store a number out of range never reaches the
+  // server: it is refused alone, with the row as stored.
+  std::vector<write_outcome> out(ts.size());
+  std::vector<std::size_t> kept, refused;
+  kept.reserve(ts.size());
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    if (auto reason = stored_ranges::refused_write(ts[i])) {
+      out[i].status = write_status::refused;
+      out[i].reason = std::move(*reason);
+      refused.push_back(i);
+    } else {
+      kept.push_back(i);
+    }
+  }
+  if (refused.empty())
+    return d.apply_storable(ts);
+  std::vector<std::string> ids;
+  for (auto i : refused)
+    ids.push_back(ts[i].next.id);
+  std::vector<transition> storable;
+  storable.reserve(kept.size());
+  for (auto i : kept)
+    storable.push_back(std::move(ts[i]));
+  if (!storable.empty()) {
+    auto written = d.apply_storable(storable);
+    for (std::size_t k = 0; k < kept.size() && k < written.size(); ++k)
+      out[kept[k]] = std::move(written[k]);
+  }
+  try {
+    auto stored = d.run<pqxx::nontransaction>(
+      "apply (read a refused row)", impl::mode::idempotent,
+      [&](pqxx::nontransaction& tx) {
+        std::unordered_map<std::string, execution_record> found;
+        for (const auto& row : exec(tx, st_get_many, {to_array_literal(ids)})) {
+          auto r = decode(row);
+          auto id = r.id;
+          found.emplace(std::move(id), std::move(r));
+        }
+        return found;
+      });
+    for (std::size_t k = 0; k < refused.size(); ++k)
+      if (auto it = stored.find(ids[k]); it != stored.end())
+        out[refused[k]].current = it->second;
+  } catch (const std::exception&) {
+    // Left without them: the writer re-reads.
+  }
+  return out;
+}
+
+std::vector<write_outcome>
+pg_store::impl::apply_storable(std::vector<transition>& ts) {
+  auto& d = *this;
   try {
     return d.apply_batch(ts);
   } catch (const store_error& e) {

@@ -148,6 +148,11 @@ struct pg_store::impl {
   /// silence.
   std::chrono::milliseconds lease_call_patience(millis lease) const;
 
+  /// pg_store::apply's work for transitions whose numbers are in range:
+  /// apply_batch(), settled if its commit is in doubt, split by
+  /// apply_each() if one row's data failed it.
+  std::vector<write_outcome> apply_storable(std::vector<transition>& ts);
+
   /// pg_store::apply's work: one batch as one commit (or one statement).
   /// Reads `ts` and moves the rows out of it only once it committed, so
   /// that a batch that failed can be settled or split by the callers below.
@@ -186,6 +191,15 @@ struct pg_store::impl {
   /// Writes the floors that rows about to be stored need (on its own
   /// connection, committed before the rows' write starts).
   void lower_floors(std::vector<owner_floors::floor> fs);
+
+  /// Runs `insert` on the rows of `rows` without a number out of range
+  /// (stored_ranges.hpp), in order, and gives the others the outcome
+  /// `refused`: such a row never reaches the server. The outcomes are in
+  /// the order of `rows`.
+  static std::vector<insert_outcome> insert_storable(
+    std::vector<execution_record>& rows,
+    const std::function<std::vector<insert_outcome>(
+      std::vector<execution_record>&)>& insert);
 
   // -- operations (inside a transaction) --------------------------------------
 
