@@ -869,6 +869,77 @@ TEST_CASE("a claimed row that cannot be decoded fails and the rest are claimed")
   CHECK(store.claim({"de_owner", 10s, 10, {"task_a"}}).claimed.empty());
 }
 
+TEST_CASE("claims go on past stored numbers a claim would overflow with and "
+          "those rows fail") {
+  // One row with a huge timeout made every claim statement that met it
+  // fail ("bigint out of range"), on every node. Planted behind the
+  // store's back, next to good rows of the same task, due before them.
+  schema_guard g;
+  pgs::pg_store store{tpg::options(g.name)};
+  auto timeout = make_row(store, "te_timeout");
+  auto version = make_row(store, "te_version");
+  auto recoveries = make_row(store, "te_recoveries");
+  for (auto* r : {&timeout, &version, &recoveries})
+    r->start_at -= 1s;
+  // A running row of a dead owner: the take-over adds a recovery.
+  recoveries.status = execution_status::running;
+  recoveries.owner = "de_dead";
+  recoveries.lease_expires_at = recoveries.start_at;
+  store.insert({make_row(store, "te_a"), timeout, version, recoveries,
+                make_row(store, "te_b")});
+  {
+    pqxx::connection c{tpg::url()};
+    pqxx::work tx{c};
+    const auto t = g.name + ".executions";
+    tx.exec0("UPDATE " + t + " SET timeout_ms = 9223372036854775807 "
+             "WHERE id = 'te_timeout'");
+    tx.exec0("UPDATE " + t + " SET version = 9223372036854775807 "
+             "WHERE id = 'te_version'");
+    tx.exec0("UPDATE " + t + " SET recoveries = 2147483647 "
+             "WHERE id = 'te_recoveries'");
+    tx.commit();
+  }
+  std::vector<store_event> corrupt;
+  auto token = store.subscribe([&](std::vector<store_event> events) {
+    for (auto& e : events)
+      if (e.kind == store_event::type::corrupt)
+        corrupt.push_back(std::move(e));
+  });
+  auto res = store.claim(claim_req("de_owner", 10));
+  store.unsubscribe(token);
+  std::vector<std::string> claimed;
+  for (const auto& r : res.claimed)
+    claimed.push_back(r.id);
+  CHECK(claimed == std::vector<std::string>{"te_a", "te_b"});
+  const std::vector<std::pair<std::string, std::string>> expected{
+    {"te_timeout", "timeout_ms 9223372036854775807 is out of range "
+                   "(1..31536000000)"},
+    {"te_version", "version 9223372036854775807 is out of range "
+                   "(0..9007199254740991)"},
+    {"te_recoveries", "recoveries 2147483647 is out of range "
+                      "(0..2147483646)"}};
+  std::set<std::string> announced;
+  for (const auto& e : corrupt) {
+    announced.insert(e.execution_id);
+    CHECK(e.detail.find("marked failed") != std::string::npos);
+  }
+  CHECK(announced
+        == std::set<std::string>{"te_timeout", "te_version",
+                                 "te_recoveries"});
+  for (const auto& [id, problem] : expected) {
+    CAPTURE(id);
+    auto failed = store.get(id);
+    REQUIRE(failed.has_value());
+    CHECK(failed->status == execution_status::failed);
+    REQUIRE(failed->error.has_value());
+    CHECK(failed->error->message == "Stored execution is invalid: " + problem);
+    CHECK_FALSE(failed->error->retryable);
+    CHECK_FALSE(failed->owner.has_value());
+  }
+  // Never claimed again, and claims keep working.
+  CHECK(store.claim(claim_req("de_owner", 10)).claimed.empty());
+}
+
 } // TEST_SUITE
 
 TEST_SUITE("pg.apply_faults") {

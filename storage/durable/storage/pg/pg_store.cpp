@@ -45,6 +45,23 @@ pqxx::result exec(pqxx::transaction_base& tx, const char* name,
   return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(ptrs));
 }
 
+/// `column` bounded to `r` (stored_ranges.hpp) for a computation: a
+/// stored value out of range must not make the statement fail ("bigint out
+/// of range") for every row it touches. The row itself is checked once
+/// read, and failed (see claim()).
+std::string bounded(std::string_view column, stored_ranges::range r) {
+  return fmt::format("least(greatest({}, {}), {})", column, r.min, r.max);
+}
+
+/// `column + 1` where the result still fits the column (`column <=
+/// r.max`), `column` otherwise. One more than `r.max` is out of range too,
+/// so a row pushed past its range, or found beyond it, is failed once read.
+std::string bounded_increment(std::string_view column,
+                              stored_ranges::range r) {
+  return fmt::format("{0} + CASE WHEN {0} <= {1} THEN 1 ELSE 0 END", column,
+                     r.max);
+}
+
 /// Every column of the table.
 json_rows all_columns() {
   return json_rows{column_set{}.set()};
@@ -331,17 +348,24 @@ void pg_store::impl::build_statements() {
                                   "e.id = $1 RETURNING {}",
                                   t, ecols));
   add(st_erase, fmt::format("DELETE FROM {} WHERE id = $1", t));
-  // A claimed row that cannot be decoded ends failed instead of blocking
-  // every later claim (see claim()).
+  // A claimed row that cannot be decoded, or holds a number out of range
+  // (stored_ranges.hpp), ends failed instead of blocking every later claim
+  // (see claim()). $4: its children cannot be read either. The version
+  // moves only where one more still fits: a row's version may be what is
+  // out of range.
+  const auto bump_version
+    = bounded_increment("version", stored_ranges::version);
   add(st_corrupt,
       fmt::format("UPDATE {} SET status = 'failed', error_kind = 0, "
                   "error_message = $2, error_retryable = false, "
                   "error_internal = true, owner = NULL, "
-                  "lease_expires_at = NULL, children = '[]', "
+                  "lease_expires_at = NULL, children = CASE WHEN "
+                  "$4::boolean THEN '[]'::jsonb ELSE children END, "
                   "finished_at = {now}, "
                   "closed_at = {now}, updated_at = {now}, "
-                  "version = version + 1 WHERE id = $1",
-                  t, fmt::arg("now", now_expr(3))));
+                  "version = {version} WHERE id = $1",
+                  t, fmt::arg("now", now_expr(3)),
+                  fmt::arg("version", bump_version)));
   add(st_lock, fmt::format("SELECT id FROM {} WHERE id = ANY($1::text[]) "
                                  "ORDER BY id FOR UPDATE",
                                  t));
@@ -479,11 +503,11 @@ void pg_store::impl::build_statements() {
       "  started_at = CASE WHEN e.status IN ('ready', 'running') THEN n.now "
       "    ELSE e.started_at END,"
       "  expires_at = CASE WHEN e.status IN ('ready', 'running') "
-      "    THEN n.now + e.timeout_ms * 1000 ELSE e.expires_at END,"
-      "  recoveries = e.recoveries + CASE WHEN e.status <> 'ready' AND "
-      "    e.owner IS NOT NULL THEN 1 ELSE 0 END,"
+      "    THEN n.now + {timeout} * 1000 ELSE e.expires_at END,"
+      "  recoveries = CASE WHEN e.status <> 'ready' AND "
+      "    e.owner IS NOT NULL THEN {recovery} ELSE e.recoveries END,"
       "  owner = $3, lease_expires_at = n.now + $4::bigint,"
-      "  version = e.version + 1, updated_at = n.now"
+      "  version = {version}, updated_at = n.now"
       "  FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM c)) RETURNING {ecols}), "
       "nr AS (SELECT min(f.start_at) AS next FROM tk CROSS JOIN LATERAL ("
       "  SELECT e.start_at FROM {t} e WHERE e.task_id = tk.task_id"
@@ -493,6 +517,11 @@ void pg_store::impl::build_statements() {
       "ON true",
       fmt::arg("now", now_expr(5)), fmt::arg("t", t), fmt::arg("ol", ol),
       fmt::arg("ecols", ecols),
+      fmt::arg("timeout", bounded("e.timeout_ms", stored_ranges::timeout_ms)),
+      fmt::arg("recovery",
+               bounded_increment("e.recoveries", stored_ranges::recoveries)),
+      fmt::arg("version",
+               bounded_increment("e.version", stored_ranges::version)),
       fmt::arg("leased",
                take_over
                  ? fmt::format(
@@ -650,11 +679,13 @@ void pg_store::impl::build_statements() {
       "UPDATE {t} e SET status = 'cancelled', error_kind = 3, error_message = "
       "  locked.msg, error_retryable = false, error_internal = false,"
       "  finished_at = n.now, closed_at = n.now, updated_at = n.now,"
-      "  run_output = NULL, lease_expires_at = NULL, version = e.version + 1"
+      "  run_output = NULL, lease_expires_at = NULL, version = {version}"
       "  FROM locked, n WHERE e.id = locked.id "
       "RETURNING e.id, e.parent_id, locked.owner, n.now",
       fmt::arg("now", now_expr(4)), fmt::arg("t", t),
-      fmt::arg("act", active_statuses)));
+      fmt::arg("act", active_statuses),
+      fmt::arg("version",
+               bounded_increment("e.version", stored_ranges::version))));
   add(st_insert, insert_sql);
   add(st_notify, "SELECT pg_notify($1, $2)");
   add(st_lead,
@@ -1730,13 +1761,26 @@ claim_result pg_store::claim(const claim_request& req) {
                         str(static_cast<std::int64_t>(req.limit)), req.owner,
                         str(std::chrono::microseconds{req.lease}.count()),
                         d.now_param()};
-  // Rows found corrupt (failed in the claim's transaction), announced to
-  // this process's listeners once it committed.
+  // Rows found corrupt or out of range (failed in the claim's
+  // transaction), announced to this process's listeners once it
+  // committed; the end of those with a parent or a waiter to everyone.
   std::vector<store_event> corrupt;
+  std::vector<store_event> ended;
   auto result = d.run<pqxx::work>("claim", impl::mode::write,
                                   [&](pqxx::work& tx) {
     claim_result out;
     corrupt.clear();
+    ended.clear();
+    auto fail_row = [&](const char* id, const std::string& message,
+                        const std::string& what, bool unreadable) {
+      exec(tx, st_corrupt,
+           {id, message, d.now_param(), unreadable ? "true" : "false"});
+      store_event found;
+      found.kind = store_event::type::corrupt;
+      found.execution_id = id;
+      found.detail = fmt::format("{}; marked failed", what);
+      corrupt.push_back(std::move(found));
+    };
     auto rows = exec(tx, req.take_over ? st_claim : st_claim_ready, ps);
     std::vector<std::pair<std::int64_t, execution_record>> taken;
     for (const auto& row : rows) {
@@ -1744,22 +1788,31 @@ claim_result pg_store::claim(const claim_request& req) {
         out.next_ready_at = time_of(row[0]);
       if (row[1].is_null())
         continue;
+      execution_record r;
       try {
-        taken.emplace_back(row[1].as<std::int64_t>(), decode(row, 2));
+        r = decode(row, 2);
       } catch (const std::exception& e) {
         // Fail the damaged row (its id is the first decoded column) in the
         // same transaction; the other rows of the claim go on.
-        exec(tx, st_corrupt,
-             {row[2].c_str(),
-              fmt::format("Corrupt stored execution: {}", e.what()),
-              d.now_param()});
-        store_event found;
-        found.kind = store_event::type::corrupt;
-        found.execution_id = row[2].c_str();
-        found.detail = fmt::format("{}; marked failed", e.what());
-        corrupt.push_back(std::move(found));
+        fail_row(row[2].c_str(),
+                 fmt::format("Corrupt stored execution: {}", e.what()),
+                 e.what(), true);
+        continue;
       }
+      // A number out of range (written behind the store's back): the
+      // claim bounded what it computed from it, the row is failed.
+      if (auto problem = stored_ranges::problem(r)) {
+        fail_row(row[2].c_str(), stored_ranges::invalid_message(*problem),
+                 *problem, false);
+        if (r.parent || r.watched)
+          ended.push_back({store_event::type::finished, r.id,
+                           r.parent ? r.parent->execution_id : std::string{},
+                           {}, d.now()});
+        continue;
+      }
+      taken.emplace_back(row[1].as<std::int64_t>(), std::move(r));
     }
+    d.announce(tx, ended, true);
     std::sort(taken.begin(), taken.end(), [](const auto& x, const auto& y) {
       return std::tie(x.first, x.second.id) < std::tie(y.first, y.second.id);
     });
@@ -1768,6 +1821,8 @@ claim_result pg_store::claim(const claim_request& req) {
       out.claimed.push_back(std::move(r));
     return out;
   });
+  corrupt.insert(corrupt.end(), std::make_move_iterator(ended.begin()),
+                 std::make_move_iterator(ended.end()));
   d.notify(std::move(corrupt));
   return result;
 }
