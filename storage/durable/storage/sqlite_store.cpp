@@ -535,13 +535,31 @@ void bind_row(query& q, const execution_record& r) {
   q.bind(++i, static_cast<std::int64_t>(r.watched ? 1 : 0));
 }
 
-/// A row as read: the record, and what could not be decoded.
+/// A row as read: the record, what could not be decoded, and the numbers
+/// of an unfinished row out of range (stored_ranges.hpp).
 struct decoded {
   execution_record row;
   std::vector<std::string> problems;
+  std::vector<std::string> invalid;
 
+  /// Whether the row must be failed instead of used.
   bool corrupt() const noexcept {
-    return !problems.empty();
+    return !problems.empty() || !invalid.empty();
+  }
+
+  /// The error the row is failed with.
+  std::string error_message() const {
+    if (!problems.empty())
+      return fmt::format("Corrupt stored execution: {}",
+                         fmt::join(problems, "; "));
+    return stored_ranges::invalid_message(
+      fmt::format("{}", fmt::join(invalid, "; ")));
+  }
+
+  /// What was wrong, for the `corrupt` event.
+  std::string detail() const {
+    return fmt::format("{}", fmt::join(problems.empty() ? invalid : problems,
+                                       "; "));
   }
 };
 
@@ -569,10 +587,87 @@ void parse_json(const query& q, int col, const char* name,
     out = std::move(x);
 }
 
+/// The JSON integer `key` of `j`, if present, checked against `range`
+/// before it is narrowed into the record: a value out of it goes to
+/// `narrowed`. nlohmann converts a real to an integer with a cast that is
+/// undefined out of range, so a real where an integer belongs is a
+/// problem, not read.
+void check_json_integer(const nlohmann::json& j, const char* key,
+                        const char* field, stored_ranges::range range,
+                        std::vector<std::string>& problems,
+                        std::vector<std::string>& narrowed) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null())
+    return;
+  if (!it->is_number_integer()) {
+    problems.push_back(fmt::format("{} is not an integer", field));
+    return;
+  }
+  // An unsigned value past 2^63 reads as negative: out of range as well.
+  if (auto p = stored_ranges::check(field, it->get<std::int64_t>(), range))
+    narrowed.push_back(std::move(*p));
+}
+
+/// parse_json() for `retry` and `parent`, whose integers are checked
+/// first (check_json_integer).
+template <class T>
+void parse_checked_json(const query& q, int col, const char* name, T& out,
+                        std::vector<std::string>& problems,
+                        std::vector<std::string>& narrowed) {
+  try {
+    auto j = nlohmann::json::parse(q.text(col));
+    std::vector<std::string> found;
+    if constexpr (std::is_same_v<T, retry_options>) {
+      check_json_integer(j, "max_attempts", "retry_max_attempts",
+                         stored_ranges::retry_max_attempts, found, narrowed);
+      check_json_integer(j, "base_delay_ms", "retry_base_delay_ms",
+                         stored_ranges::retry_base_delay_ms, found, narrowed);
+      check_json_integer(j, "max_delay_ms", "retry_max_delay_ms",
+                         stored_ranges::retry_max_delay_ms, found, narrowed);
+      check_json_integer(j, "jitter", "retry_jitter",
+                         stored_ranges::retry_jitter, found, narrowed);
+    } else {
+      check_json_integer(j, "index", "parent_index", stored_ranges::index,
+                         found, narrowed);
+    }
+    for (auto& f : found)
+      problems.push_back(fmt::format("column {}: {}", name, f));
+    if (found.empty())
+      j.get_to(out);
+  } catch (const std::exception& e) {
+    problems.push_back(fmt::format("column {}: {}", name, e.what()));
+  }
+}
+
+template <class T>
+void parse_checked_json(const query& q, int col, const char* name,
+                        std::optional<T>& out,
+                        std::vector<std::string>& problems,
+                        std::vector<std::string>& narrowed) {
+  if (q.is_null(col)) {
+    out.reset();
+    return;
+  }
+  T x;
+  std::size_t before = problems.size();
+  parse_checked_json(q, col, name, x, problems, narrowed);
+  if (problems.size() == before)
+    out = std::move(x);
+}
+
 decoded decode_row(const query& q) {
   decoded d;
   auto& r = d.row;
   auto& bad = d.problems;
+  // Integers the record holds in fewer bits, checked before they are
+  // narrowed (a recovery count of 2^32 would read as 0).
+  std::vector<std::string> narrowed;
+  auto narrow = [&narrowed](const char* field, std::int64_t value,
+                            stored_ranges::range range) {
+    if (auto p = stored_ranges::check(field, value, range))
+      narrowed.push_back(std::move(*p));
+    return value;
+  };
   // SQLite converts any text to 0 when asked for an integer: check the
   // stored types first, so that a damaged number is reported, not guessed.
   for (int c = 0; c < static_cast<int>(columns.size()); ++c) {
@@ -593,14 +688,14 @@ decoded decode_row(const query& q) {
   else
     r.kind = static_cast<task_kind>(kind);
   auto parent_id = q.opt_text(i++);
-  parse_json(q, i++, "parent", r.parent, bad);
+  parse_checked_json(q, i++, "parent", r.parent, bad, narrowed);
   if (!r.parent && parent_id)
     r.parent = parent_link{{}, *parent_id, 0, false, false};
   r.root.task_id = q.text(i++);
   r.root.execution_id = q.text(i++);
   r.sleeping_id = q.opt_text(i++);
   r.idempotency_key = q.opt_text(i++);
-  parse_json(q, i++, "retry", r.retry, bad);
+  parse_checked_json(q, i++, "retry", r.retry, bad, narrowed);
   r.sleep_before_run = millis{q.int64(i++)};
   r.timeout = millis{q.int64(i++)};
   r.input = q.is_null(i) ? "null" : q.text(i);
@@ -613,9 +708,12 @@ decoded decode_row(const query& q) {
     bad.push_back(fmt::format("unknown status {}", status));
   else
     r.status = static_cast<execution_status>(status);
-  r.version = static_cast<std::uint64_t>(q.int64(i++));
-  r.attempt = static_cast<int>(q.int64(i++));
-  r.recoveries = static_cast<int>(q.int64(i++));
+  r.version = static_cast<std::uint64_t>(
+    narrow("version", q.int64(i++), stored_ranges::version));
+  r.attempt = static_cast<int>(
+    narrow("attempt", q.int64(i++), stored_ranges::attempt));
+  r.recoveries = static_cast<int>(
+    narrow("recoveries", q.int64(i++), stored_ranges::recoveries));
   r.owner = q.opt_text(i++);
   r.lease_expires_at = q.opt_time(i++);
   r.start_at = from_micros(q.int64(i++));
@@ -629,8 +727,17 @@ decoded decode_row(const query& q) {
   r.closed_at = q.opt_time(i++);
   parse_json(q, i++, "children", r.children, bad);
   parse_json(q, i++, "finalize", r.finalize, bad);
-  r.step = static_cast<std::uint32_t>(q.int64(i++));
+  r.step = static_cast<std::uint32_t>(
+    narrow("step", q.int64(i++), stored_ranges::index));
   r.watched = q.int64(i++) != 0;
+  // Numbers out of range matter while the row may still be claimed or
+  // written; a finished row keeps the ones it was failed for.
+  if (bad.empty() && !r.is_finished()) {
+    d.invalid = std::move(narrowed);
+    if (d.invalid.empty())
+      if (auto p = stored_ranges::problem(r))
+        d.invalid.push_back(std::move(*p));
+  }
   return d;
 }
 
@@ -760,12 +867,11 @@ private:
   bool repair(decoded& d) {
     if (!write_)
       throw needs_repair{};
-    auto what = fmt::format("{}", fmt::join(d.problems, "; "));
+    auto what = d.detail();
     auto& r = d.row;
     auto old_owner = r.owner;
     r.status = execution_status::failed;
-    r.error = execution_error{error_kind::generic,
-                              "Corrupt stored execution: " + what, false,
+    r.error = execution_error{error_kind::generic, d.error_message(), false,
                               true};
     r.finished_at = now_;
     r.closed_at = now_;

@@ -79,7 +79,11 @@ struct sqlite_options {
 /// reset to their defaults, and announces its end like any other. A row that
 /// cannot even be rewritten is skipped. Either way listeners hear a
 /// `corrupt` event naming the row and what was wrong (the executor passes
-/// it to its observer); the store itself prints nothing.
+/// it to its observer); the store itself prints nothing. An unfinished row
+/// holding a number out of range (stored_ranges.hpp; SQLite keeps any
+/// 64-bit integer, and turns one that overflows into a REAL, which is not
+/// decoded) is failed the same way, with "Stored execution is invalid:
+/// <what>" and its fields as they were.
 ///
 /// **Errors.** SQLite failures surface as `durable::error` (generic) whose
 /// message names the operation and SQLite's message.
