@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "durable/assert.hpp"
+#include "durable/stored_ranges.hpp"
+
 namespace durable::store_rules {
 
 bool takes_lease(const execution_record& r) noexcept {
@@ -33,6 +36,10 @@ bool renewal_due(const execution_record& r, timestamp now,
 
 void claim(execution_record& r, timestamp now, const std::string& owner,
            millis lease) {
+  // No store hands out a row out of range (stored_ranges.hpp), so the sums
+  // below cannot overflow.
+  DURABLE_ASSERT(!stored_ranges::problem(r),
+                 "a claimed row's numbers are in range");
   const bool lost = r.status != execution_status::ready && r.owner;
   if (r.status == execution_status::ready) {
     r.status = execution_status::running;
