@@ -27,7 +27,6 @@ inline constexpr std::string_view kind_headers_too_large = "headers_too_large";
 inline constexpr std::string_view kind_request_timeout = "request_timeout";
 inline constexpr std::string_view kind_unsupported_media_type
   = "unsupported_media_type";
-inline constexpr std::string_view kind_conflict = "conflict";
 inline constexpr std::string_view kind_unavailable = "unavailable";
 inline constexpr std::string_view kind_internal = "internal";
 

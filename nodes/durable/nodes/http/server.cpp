@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <regex>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>

@@ -27,7 +27,7 @@ struct server_options {
   std::uint16_t port = 0;
   /// The bearer token every request must carry; empty for none (loopback
   /// only). Never logged.
-  std::string token;
+  std::string token{};
   /// Larger request bodies are refused with 413, whatever their framing:
   /// at once when `Content-Length` says so, as soon as a chunked body
   /// grows past it otherwise.
@@ -70,7 +70,7 @@ struct server_options {
   std::size_t max_json_depth = 128;
   /// Where the server logs (start, stop, internal errors with their
   /// reference); stderr when empty. Called from any server thread.
-  std::function<void(std::string_view)> log;
+  std::function<void(std::string_view)> log{};
 };
 
 /// An embeddable HTTP server in front of one executor.
