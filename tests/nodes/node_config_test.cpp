@@ -1,7 +1,9 @@
 // durable-node's configuration as its command line and environment give it.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,28 @@ TEST_CASE("engine flags reach the executor options") {
   auto cfg = parse({"--max-concurrent", "7", "--lease-ms", "2500"});
   CHECK(cfg.executor.max_concurrent == 7);
   CHECK(cfg.executor.lease_duration == durable::millis{2500});
+}
+
+TEST_CASE("a config file key the node does not know is refused by name") {
+  const std::string path = "node_config_test_typo.ini";
+  {
+    std::ofstream f{path};
+    f << "store = memory\nhttp_port = 8080\n";
+  }
+  try {
+    parse({"--config", path});
+    FAIL("the unknown key was accepted");
+  } catch (const CLI::ParseError& e) {
+    CHECK(std::string{e.what()}.find("http_port") != std::string::npos);
+  }
+  {
+    std::ofstream f{path};
+    f << "store = memory\nhttp-port = 8080\n";
+  }
+  auto cfg = parse({"--config", path});
+  CHECK(cfg.store == "memory");
+  CHECK(cfg.http_port == 8080);
+  std::remove(path.c_str());
 }
 
 } // TEST_SUITE

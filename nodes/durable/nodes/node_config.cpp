@@ -36,6 +36,10 @@ bool starts_with(const std::string& s, std::string_view prefix) {
 void add_node_options(CLI::App& app, node_config& cfg) {
   app.set_config("--config", "", "Read settings from an INI or TOML file")
     ->envname("DURABLE_CONFIG");
+  // A key the node does not know is a typo (`http_port` for `http-port`):
+  // refused by name rather than ignored, which started a node without
+  // what the file asked for.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.add_option("--name", cfg.name, "Node name for logs (default: host name)")
     ->envname("DURABLE_NODE_NAME");
   app
