@@ -44,6 +44,7 @@ public:
     client_ = std::make_unique<httplib::Client>(where.origin);
     client_->set_connection_timeout(connect_timeout);
     client_->set_read_timeout(read_timeout);
+    client_->set_tcp_nodelay(true);
     if (!token.empty())
       client_->set_bearer_token_auth(token);
   }
