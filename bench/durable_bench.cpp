@@ -11,6 +11,7 @@
 // and latencies from the store's own timestamps, validate every row, then
 // report (stdout table, --json record, --plot charts). See README.md.
 #include "durable/durable.hpp"
+#include "durable/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -267,6 +268,13 @@ int main(int argc, char** argv) {
   CLI::App app{"durable-bench: throughput, latency and memory of durable "
                "next to the ceiling of its store"};
   durable::bench::add_options(app, s);
+  app.add_flag_callback(
+    "--version",
+    [] {
+      fmt::print("durable-bench {}\n", durable::version());
+      throw CLI::Success{};
+    },
+    "Print the version and exit");
   CLI11_PARSE(app, argc, argv);
   try {
     durable::bench::check_allocator();

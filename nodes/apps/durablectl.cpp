@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "durable/status.hpp"
+#include "durable/version.hpp"
 #include "durablectl/backend.hpp"
 #include "durablectl/http_backend.hpp"
 #include "durablectl/output.hpp"
@@ -83,6 +84,13 @@ int finished_exit_code(const json& e) {
 int main(int argc, char** argv) {
   CLI::App app{"durablectl: drive durable nodes and inspect executions"};
   app.require_subcommand(1);
+  app.add_flag_callback(
+    "--version",
+    [] {
+      fmt::print("durablectl {}\n", durable::version());
+      throw CLI::Success{};
+    },
+    "Print the version and exit");
   global_flags g;
   app.add_option("--url", g.url, "node URL, e.g. http://127.0.0.1:8080 "
                                  "(env DURABLE_URL)");

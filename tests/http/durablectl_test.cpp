@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "durable/version.hpp"
 #include "http/process.hpp"
 #include "http/test_node.hpp"
 
@@ -47,6 +48,14 @@ std::string trim(std::string s) {
 } // namespace
 
 TEST_SUITE("http.durablectl") {
+
+TEST_CASE("durablectl --version names the build") {
+  auto r = run_process(DURABLECTL, {"--version"});
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.starts_with("durablectl " + std::string{durable::version()}));
+  CHECK_FALSE(durable::version().empty());
+}
 
 TEST_CASE("durablectl enqueues and shows and waits against a node") {
   ctl_fixture f;

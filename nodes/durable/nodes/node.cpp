@@ -15,6 +15,7 @@
 #include "durable/nodes/http/server.hpp"
 #include "durable/nodes/network_config.hpp"
 #include "durable/nodes/node_log.hpp"
+#include "durable/version.hpp"
 
 namespace durable::nodes {
 
@@ -118,6 +119,13 @@ int run_node(int argc, char** argv, const node_program& program) {
   node_config cfg;
   CLI::App app{program.description, program.name};
   add_node_options(app, cfg);
+  app.add_flag_callback(
+    "--version",
+    [&program] {
+      fmt::print("{} {}\n", program.name, durable::version());
+      throw CLI::Success{};
+    },
+    "Print the version and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
