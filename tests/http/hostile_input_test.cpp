@@ -140,6 +140,10 @@ TEST_CASE("every kind of bad request is refused and changes nothing") {
     {"compressed body",
      post(tasks, "{}", "Content-Encoding: gzip\r\n"), 415,
      "unsupported_media_type", "Content-Encoding"},
+    {"a body that is not JSON",
+     post(tasks, "input=1",
+          "Content-Type: application/x-www-form-urlencoded\r\n"),
+     415, "unsupported_media_type", "The body must be JSON"},
     {"transfer coding other than chunked",
      "POST " + tasks
        + " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
@@ -216,6 +220,13 @@ TEST_CASE("every kind of bad request is refused and changes nothing") {
   for (const auto& bad : cases)
     expect_refused(node, bad);
 
+  // JSON by any of its names is fine, and so is a body without a type.
+  for (const char* type : {"application/json; charset=utf-8",
+                           "Application/JSON", "application/vnd.api+json"})
+    CHECK(exchange(node.port(), post(tasks, "{}", std::string{"Content-Type: "}
+                                                    + type + "\r\n"))
+            .status
+          == 202);
   // As deep as the limit allows is fine.
   CHECK(exchange(node.port(), post(tasks, "{\"input\":" + nested(127) + "}"))
           .status

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <regex>
 #include <vector>
@@ -34,6 +35,20 @@ constexpr millis max_deadline{10 * 60 * 1000};
 void send_json(response& res, int status, const nlohmann::json& j) {
   res.status = status;
   res.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Whether a Content-Type names JSON: `application/json` or a
+/// `application/…+json` type, with any parameters (`; charset=utf-8`).
+bool is_json(std::string_view type) {
+  auto essence = type.substr(0, type.find(';'));
+  while (!essence.empty() && (essence.back() == ' ' || essence.back() == '\t'))
+    essence.remove_suffix(1);
+  std::string lower;
+  for (char c : essence)
+    lower.push_back(static_cast<char>(
+      std::tolower(static_cast<unsigned char>(c))));
+  return lower == "application/json"
+         || (lower.starts_with("application/") && lower.ends_with("+json"));
 }
 
 void send_error(response& res, int status, std::string_view kind,
@@ -181,7 +196,14 @@ struct server::impl {
         }
       }
       decode_target(req);
-      return route_of(req);
+      if (auto refused = route_of(req))
+        return refused;
+      if (auto type = req.header("Content-Type"); type && !is_json(*type))
+        throw api_error{415, kind_unsupported_media_type,
+                        fmt::format("The body must be JSON (Content-Type: "
+                                    "application/json), not {}",
+                                    *type)};
+      return std::nullopt;
     } catch (const api_error& e) {
       answer(req, res, e);
       return res;
