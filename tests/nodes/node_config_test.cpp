@@ -64,6 +64,23 @@ TEST_CASE("engine flags reach the executor options") {
   CHECK(cfg.executor.lease_duration == durable::millis{2500});
 }
 
+TEST_CASE("a duration that is not a whole number of milliseconds is refused "
+          "in words") {
+  for (const char* bad : {"abc", "-5", "1.5", "99999999999999999999"}) {
+    INFO("value: " << bad);
+    try {
+      parse({"--lease-ms", bad});
+      FAIL("the value was accepted");
+    } catch (const CLI::ParseError& e) {
+      const std::string what = e.what();
+      CHECK(what.find(std::string{bad} + " is not a whole number of "
+                                         "milliseconds (0 or more)")
+            != std::string::npos);
+      CHECK(what.size() < 200);
+    }
+  }
+}
+
 TEST_CASE("a config file key the node does not know is refused by name") {
   const std::string path = "node_config_test_typo.ini";
   {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -16,6 +17,22 @@ namespace durable::nodes {
 
 namespace {
 
+/// Accepts a whole number of milliseconds, 0 or more; anything else is
+/// refused in words (CLI11's NonNegativeNumber said "Value abc not in
+/// range 0.000000 to 1797…" with three hundred digits).
+const CLI::Validator milliseconds{
+  [](std::string& text) -> std::string {
+    std::int64_t ms = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                     ms);
+    if (ec != std::errc{} || end != text.data() + text.size() || ms < 0)
+      return fmt::format("{} is not a whole number of milliseconds (0 or "
+                         "more)",
+                         text);
+    return {};
+  },
+  "MS"};
+
 /// A duration flag in milliseconds that writes into a `millis` field.
 void add_ms(CLI::App& app, const std::string& flag, const std::string& env,
             millis& target, const std::string& help) {
@@ -24,7 +41,7 @@ void add_ms(CLI::App& app, const std::string& flag, const std::string& env,
       flag, [&target](std::int64_t ms) { target = millis{ms}; },
       help + fmt::format(" (default {})", target.count()))
     ->envname(env)
-    ->check(CLI::NonNegativeNumber);
+    ->check(milliseconds);
 }
 
 bool starts_with(const std::string& s, std::string_view prefix) {
