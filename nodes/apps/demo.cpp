@@ -18,6 +18,7 @@
 #include "durable/durable.hpp"
 #include "durable/storage/memory_store.hpp"
 #include "durable/storage/sqlite_store.hpp"
+#include "durable/version.hpp"
 
 using namespace std::chrono_literals;
 
@@ -58,6 +59,9 @@ void print(const durable::execution_record& r, int depth = 0) {
              out);
 }
 
+constexpr const char* usage
+  = "durable-demo [--db PATH | --memory] [--help] [--version]";
+
 std::shared_ptr<durable::store> open_store(int argc, char** argv) {
   std::string db = "durable-demo.db";
   bool memory = false;
@@ -68,9 +72,7 @@ std::shared_ptr<durable::store> open_store(int argc, char** argv) {
       db = argv[++i];
     } else {
       throw std::invalid_argument(
-        fmt::format("unknown argument {} (usage: durable-demo [--db PATH | "
-                    "--memory])",
-                    argv[i]));
+        fmt::format("unknown argument {} (usage: {})", argv[i], usage));
     }
   }
   if (memory) {
@@ -195,6 +197,21 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      fmt::print("Runs a workflow that uses every task kind on the embedded "
+                 "store and prints each\nexecution's status, attempts, "
+                 "timings and output.\nUsage: {}\n  --db PATH   SQLite file "
+                 "(default durable-demo.db)\n  --memory    the in-memory "
+                 "store (nothing is kept)\n",
+                 usage);
+      return 0;
+    }
+    if (std::strcmp(argv[i], "--version") == 0) {
+      fmt::print("durable-demo {}\n", durable::version());
+      return 0;
+    }
+  }
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
