@@ -215,7 +215,10 @@ TEST_CASE("durablectl reports errors with clear messages and exit codes") {
                                        "http://127.0.0.1:" + std::to_string(port),
                                        "stats"});
   CHECK(down.exit_code == 1);
-  CHECK(has(down.err, "cannot reach the node"));
+  CHECK(has(down.err, "cannot reach the node at http://127.0.0.1:"
+                        + std::to_string(port)
+                        + ": the connection was refused or failed (is a node "
+                          "listening there?)"));
 }
 
 TEST_CASE("durablectl takes the node and token from the environment") {

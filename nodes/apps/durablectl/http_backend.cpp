@@ -13,6 +13,28 @@ constexpr auto connect_timeout = std::chrono::seconds{10};
 /// Reads wait at most this much longer than the node's longest long poll.
 constexpr auto read_timeout = std::chrono::seconds{90};
 
+/// Why a request got no answer, in words (httplib's own names are single
+/// words such as "Connection").
+std::string why_unanswered(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "the connection was refused or failed (is a node listening "
+             "there?)";
+    case httplib::Error::ConnectionTimeout:
+      return fmt::format("no connection within {} s", connect_timeout.count());
+    case httplib::Error::Read:
+      return fmt::format("no complete answer (the node closed the connection, "
+                         "or did not answer within {} s)",
+                         read_timeout.count());
+    case httplib::Error::Write:
+      return "the request could not be sent (the node closed the connection)";
+    case httplib::Error::BindIPAddress:
+      return "the local address could not be bound";
+    default:
+      return httplib::to_string(e);
+  }
+}
+
 int exit_code_of(int status) {
   switch (status) {
     case 400:
@@ -113,7 +135,7 @@ private:
     if (!r)
       throw cli_error(exit_failure,
                       fmt::format("cannot reach the node at {}: {}", url_,
-                                  httplib::to_string(r.error())));
+                                  why_unanswered(r.error())));
     auto j = json::parse(r->body, nullptr, false);
     if (r->status >= 400) {
       std::string message = fmt::format("HTTP {}", r->status);
