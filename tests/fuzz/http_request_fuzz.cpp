@@ -20,15 +20,19 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <strings.h>
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +81,21 @@ node& the_node() {
 /// Sends `bytes` on a new connection, half-closes it and reads until the
 /// server closes (or 5 s pass: a hang).
 std::string exchange(std::uint16_t port, std::string_view bytes) {
+  // libFuzzer's watchdog sends the process SIGALRM every few seconds; it
+  // interrupts connect() and poll() (EINTR, never restarted). Blocked on
+  // this thread, it goes to another one, where the watchdog works as well.
+  struct alarm_blocked {
+    sigset_t old;
+    alarm_blocked() {
+      sigset_t alarm;
+      sigemptyset(&alarm);
+      sigaddset(&alarm, SIGALRM);
+      pthread_sigmask(SIG_BLOCK, &alarm, &old);
+    }
+    ~alarm_blocked() {
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+  } guard;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)
     std::abort();
@@ -88,6 +107,8 @@ std::string exchange(std::uint16_t port, std::string_view bytes) {
     std::abort();
   while (!bytes.empty()) {
     auto n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0)
       break; // the server closed early: a refusal, read it
     bytes.remove_prefix(static_cast<std::size_t>(n));
@@ -95,13 +116,22 @@ std::string exchange(std::uint16_t port, std::string_view bytes) {
   ::shutdown(fd, SHUT_WR);
   std::string out;
   char buf[65536];
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) <= 0) {
+    const int ready
+      = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0) {
       std::fprintf(stderr, "the server neither answered nor closed\n");
       std::abort();
     }
     auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0)
       break;
     out.append(buf, static_cast<std::size_t>(n));
