@@ -76,6 +76,21 @@ inline void block_until(const std::atomic<bool>& flag,
     std::this_thread::sleep_for(2ms);
 }
 
+/// Task "held" (int to int, returns its input): its body sets `started`,
+/// then runs until `release` is set or its run should stop. Declare both
+/// flags before the executor: the body may still run while it stops.
+inline durable::task_ref<int, int> held_task(durable::executor& exec,
+                                             std::atomic<bool>& started,
+                                             const std::atomic<bool>& release) {
+  return exec.task<int, int>({.id = "held", .timeout = 20s},
+                             [&started, &release](durable::task_context& ctx,
+                                                  int x) {
+                               started = true;
+                               block_until(release, ctx);
+                               return x;
+                             });
+}
+
 /// The suite's store (or a given one), recording every claim request, how
 /// many rows each claim returned and which, every transition it applied,
 /// and its reads of children; its

@@ -38,12 +38,7 @@ TEST_CASE("an id with bytes after a real id names no execution") {
   // Before the executor: its body may still run while the executor stops.
   std::atomic<bool> started{false}, release{false};
   durable::executor exec{durable::test::make_store(), test_options()};
-  auto task = exec.task<int, int>({.id = "held", .timeout = 20s},
-                                  [&](durable::task_context& ctx, int x) {
-                                    started = true;
-                                    engine_test::block_until(release, ctx);
-                                    return x;
-                                  });
+  auto task = engine_test::held_task(exec, started, release);
   auto h = exec.enqueue(task, 1);
   REQUIRE(engine_test::eventually([&] { return started.load(); }));
   const auto real = h.execution_id();

@@ -208,12 +208,7 @@ TEST_CASE("a cancel that other writers outrun every time fails and says so") {
   // Before the executor: its body may still run while the executor stops.
   std::atomic<bool> started{false}, release{false};
   durable::executor exec{db, long_lease_options()};
-  auto task = exec.task<int, int>({.id = "held", .timeout = 20s},
-                                  [&](durable::task_context& ctx, int x) {
-                                    started = true;
-                                    engine_test::block_until(release, ctx);
-                                    return x;
-                                  });
+  auto task = engine_test::held_task(exec, started, release);
   auto h = exec.enqueue(task, 1);
   REQUIRE(engine_test::eventually([&] { return started.load(); }));
   db->refuse(moves("held", execution_status::cancelled),

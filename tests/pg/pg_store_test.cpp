@@ -24,12 +24,14 @@
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/schema.hpp"
 #include "durable/transitions.hpp"
+#include "storage_conformance/conformance.hpp"
 #include "support/pg_fixture.hpp"
 
 using namespace std::chrono_literals;
 using namespace durable;
 namespace pgs = durable::storage::pg;
 namespace tpg = durable::test::pg;
+namespace conformance = durable::test::conformance;
 
 namespace {
 
@@ -845,14 +847,10 @@ TEST_CASE("a claimed row that cannot be decoded fails and the rest are claimed")
              + ".executions SET children = '[{\"nope\": 1}]' WHERE id = 'te_bad'");
     tx.commit();
   }
-  std::vector<store_event> corrupt;
-  auto token = store.subscribe([&](std::vector<store_event> events) {
-    for (auto& e : events)
-      if (e.kind == store_event::type::corrupt)
-        corrupt.push_back(std::move(e));
-  });
+  conformance::event_recorder rec{store};
   auto res = store.claim({"de_owner", 10s, 10, {"task_a"}});
-  store.unsubscribe(token);
+  rec.unsubscribe();
+  const auto corrupt = rec.of(store_event::type::corrupt);
   REQUIRE(res.claimed.size() == 1);
   CHECK(res.claimed[0].id == "te_good");
   // This process's listeners hear of it (the executor tells its observer).
@@ -899,14 +897,10 @@ TEST_CASE("claims go on past stored numbers a claim would overflow with and "
              "WHERE id = 'te_recoveries'");
     tx.commit();
   }
-  std::vector<store_event> corrupt;
-  auto token = store.subscribe([&](std::vector<store_event> events) {
-    for (auto& e : events)
-      if (e.kind == store_event::type::corrupt)
-        corrupt.push_back(std::move(e));
-  });
+  conformance::event_recorder rec{store};
   auto res = store.claim(claim_req("de_owner", 10));
-  store.unsubscribe(token);
+  rec.unsubscribe();
+  const auto corrupt = rec.of(store_event::type::corrupt);
   std::vector<std::string> claimed;
   for (const auto& r : res.claimed)
     claimed.push_back(r.id);
