@@ -64,9 +64,15 @@ struct gate {
     return def;
   }
 
-  void wait_started(int n) {
-    for (int i = 0; i < 5000 && started < n; ++i)
+  /// Waits (real time, bounded) until `n` bodies have started, running
+  /// `f` meanwhile: what starts a body may be a message a worker thread
+  /// sends (a timed-out body's end frees its slot), which only a run of
+  /// the coordinator delivers.
+  void wait_started(deterministic_fixture& f, int n) {
+    for (int i = 0; i < 5000 && started < n; ++i) {
+      f.run();
       std::this_thread::sleep_for(1ms);
+    }
     REQUIRE(started.load() >= n);
   }
 };
@@ -181,7 +187,7 @@ TEST_CASE("a body past its timeout ends timed_out and its result is dropped") {
   deterministic_fixture f;
   f.add(g.task("slow", 100ms));
   auto row = f.enqueue("slow");
-  g.wait_started(1);
+  g.wait_started(f, 1);
   f.advance(99ms);
   CHECK(f.get(row.id).status == execution_status::running);
   f.advance(1ms);
@@ -202,9 +208,9 @@ TEST_CASE("a timed-out attempt is retried while retries remain") {
   deterministic_fixture f{deterministic_fixture::fast_options(), 2};
   f.add(g.task("slow", 100ms, {.max_attempts = 1}));
   auto row = f.enqueue("slow");
-  g.wait_started(1);
+  g.wait_started(f, 1);
   f.advance(100ms);
-  g.wait_started(2);
+  g.wait_started(f, 2);
   auto second = f.get(row.id);
   CHECK(second.status == execution_status::running);
   CHECK(second.attempt == 1);
@@ -274,7 +280,7 @@ TEST_CASE("a node with blocking and inline tasks claims both kinds with no "
   f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
   auto blocking = f.enqueue("slow");
   auto quick = f.enqueue("echo", "7");
-  g.wait_started(1);
+  g.wait_started(f, 1);
   CHECK(f.get(quick.id).status == execution_status::completed);
   g.open.set_value();
   f.settle();
@@ -306,7 +312,7 @@ TEST_CASE("cancelling a running body fires its cancel token") {
   deterministic_fixture f;
   f.add(g.task("held", 60s));
   auto row = f.enqueue("held");
-  g.wait_started(1);
+  g.wait_started(f, 1);
   auto cur = f.get(row.id);
   auto out = f.db->apply({durable::transitions::cancel(cur, f.db->now())});
   REQUIRE(out.front().status == durable::write_status::applied);
@@ -372,7 +378,7 @@ TEST_CASE("a lease is renewed once a quarter of it has run, without a "
   deterministic_fixture f{opts};
   f.add(g.task("held", 60s));
   auto row = f.enqueue("held");
-  g.wait_started(1);
+  g.wait_started(f, 1);
   auto before = f.get(row.id);
   REQUIRE(before.lease_expires_at.has_value());
   // 8 s of 10 left: the first renewal leaves it (store_rules::renewal_due).
@@ -504,7 +510,7 @@ TEST_CASE("a watcher is answered when the execution finishes") {
   deterministic_fixture f;
   f.add(g.task("held", 60s));
   auto row = f.enqueue("held");
-  g.wait_started(1);
+  g.wait_started(f, 1);
   auto answer = std::make_shared<std::optional<execution_status>>();
   auto dispatcher = f.rt->dispatcher;
   f.sys.spawn([=](caf::event_based_actor* self) {
