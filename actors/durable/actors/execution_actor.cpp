@@ -19,6 +19,7 @@ namespace durable::actors {
 namespace {
 
 using nlohmann::json;
+using verdict = child_tracker::verdict;
 
 /// Runs a body and turns whatever it throws into an execution error.
 body_outcome run_body(const task_definition& def, task_context& ctx,
@@ -115,18 +116,8 @@ public:
         stop();
       },
       [this](child_done_atom, const std::string& id, finished_row& row) {
-        if (row)
-          remember(id, std::move(row));
-        if (phase_ == phase::writing || checking_) {
-          // The write in flight may be the one storing this child, and
-          // the read in flight may have seen it unfinished: await_children
-          // and the read's reply discount it.
-          announced_.push_back(id);
-          return;
-        }
-        if (phase_ != phase::supervising)
-          return;
-        if (--remaining_ <= 0)
+        if (children_.on_announced(id, std::move(row), activity())
+            == verdict::check)
           check_children();
       },
       [this](recheck_atom) {
@@ -136,10 +127,8 @@ public:
       },
       [this](resync_atom) {
         // Announcements of children's ends may have been lost.
-        if (phase_ == phase::supervising)
+        if (children_.on_resync(activity()) == verdict::check)
           check_children();
-        else if (phase_ == phase::writing)
-          resync_pending_ = true; // await_children reads instead
       },
       [this](reread_atom) {
         if (recovery_ && recovery_->applied && phase_ != phase::done)
@@ -662,30 +651,31 @@ private:
   /// meanwhile, so count on announcements instead of reading them back.
   void await_children() {
     phase_ = phase::supervising;
-    if (resync_pending_) {
-      resync_pending_ = false;
-      announced_.clear();
-      check_children();
-      return;
-    }
     // The children it waits for now: its finalize task, its current
     // step, or all of them.
-    remaining_ = 0;
-    auto count = [this](const std::string& id) {
-      if (!was_announced(id))
-        ++remaining_;
-    };
-    if (auto one = single_awaited())
-      count(*one);
-    else
-      for (const auto& c : row_.children)
-        count(c.execution_id);
-    announced_.clear();
-    if (remaining_ <= 0) {
+    auto one = single_awaited();
+    follow(one ? children_.on_write_applied(*one)
+               : children_.on_write_applied(row_.children));
+  }
+
+  /// Checks the children now, or waits for their announcements with the
+  /// recheck timer as the safety net.
+  void follow(verdict v) {
+    if (v == verdict::check)
       check_children();
-      return;
+    else
+      arm_recheck();
+  }
+
+  child_tracker::activity activity() const {
+    switch (phase_) {
+      case phase::writing:
+        return child_tracker::activity::writing;
+      case phase::supervising:
+        return child_tracker::activity::waiting;
+      default:
+        return child_tracker::activity::busy;
     }
-    arm_recheck();
   }
 
   bool is_stepwise() const {
@@ -696,37 +686,38 @@ private:
   /// a step (only its outcome matters), all children otherwise or if
   /// `all`.
   void check_children(bool all = false) {
-    if (checking_)
+    if (children_.reading())
       return;
     // Rows announced with their ends need no read.
     auto one = single_awaited();
     if (!all) {
       if (one) {
-        if (auto known = take_announced(*one)) {
+        if (auto known = children_.take_finished(*one)) {
           on_awaited_row(std::move(*known));
           return;
         }
-      } else if (auto kids = announced_children()) {
-        on_children(std::move(*kids));
-        return;
+      } else if (row_.status == execution_status::waiting_for_children) {
+        if (auto kids = children_.take_all_finished(row_.children)) {
+          on_children(std::move(*kids));
+          return;
+        }
       }
     }
-    checking_ = true;
-    // A reply may read again at once (checking_ is reset first); the
+    children_.read_started();
+    // A reply may read again at once (the read ends first); the
     // announcements it discounted are dropped after it.
     auto failed = [this](caf::error&) {
-      checking_ = false;
-      announced_.clear();
+      children_.read_failed();
       arm_recheck();
     };
     if (one && !all) {
       request(storage_, caf::infinite, fetch_atom::value, *one)
         .then(
           [this](maybe_record& r) {
-            checking_ = false;
+            children_.read_returned();
             if (phase_ == phase::supervising)
               on_awaited_row(std::move(r.record));
-            announced_.clear();
+            children_.read_handled();
           },
           failed);
       return;
@@ -734,49 +725,12 @@ private:
     request(storage_, caf::infinite, children_atom::value, row_.id)
       .then(
         [this](std::vector<execution_record>& kids) {
-          checking_ = false;
+          children_.read_returned();
           if (phase_ == phase::supervising)
             on_children(std::move(kids));
-          announced_.clear();
+          children_.read_handled();
         },
         failed);
-  }
-
-  /// Every child, in order, if each was announced finished with its row
-  /// (they never change again), so that no read is needed.
-  std::optional<std::vector<execution_record>> announced_children() {
-    if (row_.status != execution_status::waiting_for_children
-        || row_.children.empty())
-      return std::nullopt;
-    if (!finished_)
-      return std::nullopt;
-    for (const auto& c : row_.children)
-      if (!finished_->contains(c.execution_id))
-        return std::nullopt;
-    std::vector<execution_record> kids;
-    kids.reserve(row_.children.size());
-    for (const auto& c : row_.children)
-      kids.push_back(*finished_->at(c.execution_id));
-    finished_.reset();
-    return kids;
-  }
-
-  void remember(const std::string& id, finished_row row) {
-    if (!finished_)
-      finished_ = std::make_unique<finished_rows>();
-    finished_->emplace(id, std::move(row));
-  }
-
-  /// The row `id` was announced with, if it was, forgotten once taken.
-  std::optional<execution_record> take_announced(const std::string& id) {
-    if (!finished_)
-      return std::nullopt;
-    auto known = finished_->find(id);
-    if (known == finished_->end())
-      return std::nullopt;
-    auto r = *known->second;
-    finished_->erase(known);
-    return r;
   }
 
   /// The one child whose outcome this row waits for, if it waits for one.
@@ -814,17 +768,7 @@ private:
   /// One awaited child was read unfinished: wait for its announcement,
   /// unless it came while the read was in flight.
   void wait_for_unfinished(const std::string& id) {
-    if (was_announced(id)) {
-      check_children();
-      return;
-    }
-    remaining_ = 1;
-    arm_recheck();
-  }
-
-  bool was_announced(const std::string& id) const {
-    return std::find(announced_.begin(), announced_.end(), id)
-           != announced_.end();
+    follow(children_.on_unfinished({id}));
   }
 
   void arm_recheck() {
@@ -843,16 +787,16 @@ private:
     // Children of this parent in order, finalize excluded (it is last).
     std::vector<execution_record> mine;
     mine.reserve(kids.size());
-    int unfinished = 0;
+    std::vector<std::string> unfinished;
     for (auto& k : kids) {
       if (k.parent && k.parent->is_finalize)
         continue;
       if (!k.is_finished())
-        ++unfinished;
+        unfinished.push_back(k.id);
       mine.push_back(std::move(k));
     }
-    if (unfinished > 0 || mine.size() < row_.children.size()) {
-      if (unfinished == 0) {
+    if (!unfinished.empty() || mine.size() < row_.children.size()) {
+      if (unfinished.empty()) {
         end_with(transitions::finish(
           row_, execution_status::failed, std::nullopt,
           non_retryable(fmt::format(
@@ -864,15 +808,7 @@ private:
       }
       // Children announced finished while the read was in flight are
       // not waited for again: if that leaves none, read once more.
-      for (const auto& k : mine)
-        if (!k.is_finished() && was_announced(k.id))
-          --unfinished;
-      if (unfinished <= 0) {
-        check_children();
-        return;
-      }
-      remaining_ = unfinished;
-      arm_recheck();
+      follow(children_.on_unfinished(unfinished));
       return;
     }
     switch (row_.kind) {
@@ -1249,10 +1185,6 @@ private:
   // The flags sit together in one word (see the size check below).
   bool slot_held_;
   phase phase_ = phase::starting;
-  bool checking_ = false;
-  /// A resync came during a write: read the children after it instead of
-  /// counting on announcements, which may have been lost.
-  bool resync_pending_ = false;
   /// The write in flight is the last one (end_with).
   bool ending_ = false;
   /// Recovered in a waiting state: its children were stored by an actor
@@ -1267,15 +1199,7 @@ private:
   caf::intrusive_ptr<slot_ticket> ticket_;
   std::uint64_t timeout_token_ = 0;
   std::uint64_t recheck_token_ = 0;
-  int remaining_ = 0;
-  /// Children announced finished while a write or a read was in flight
-  /// (the write may be storing them; the read may predate their end).
-  std::vector<std::string> announced_;
-  /// Children announced finished with their rows, by id: what a read of
-  /// them would return. Used and dropped once all awaited are here; only
-  /// supervisors allocate it (an actor per running execution stays small).
-  using finished_rows = std::unordered_map<std::string, finished_row>;
-  std::unique_ptr<finished_rows> finished_;
+  child_tracker children_;
   /// A finalize task run here (take_finalize()): the parent's run output
   /// that waits with it, and its row once the dispatcher took it (claimed
   /// by this node, not yet stored). Allocated only while it runs, so that

@@ -10,6 +10,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
+#include "durable/actors/child_tracker.hpp"
 #include "durable/actors/wire.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/store.hpp"
@@ -65,10 +66,6 @@ using reclaimed_atom = caf::atom_constant<caf::atom("reclaimed")>;
 struct maybe_record {
   std::optional<execution_record> record;
 };
-
-/// A finished row as a store announced it (store_event::row); null when
-/// the announcement came without it.
-using finished_row = std::shared_ptr<const execution_record>;
 
 /// A time that may not exist.
 struct maybe_time {
