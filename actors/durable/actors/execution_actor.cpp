@@ -11,6 +11,7 @@
 
 #include "durable/actors/messages.hpp"
 #include "durable/assert.hpp"
+#include "durable/next_step.hpp"
 #include "durable/transitions.hpp"
 #include "durable/utf8.hpp"
 
@@ -426,31 +427,54 @@ private:
       return;
     }
     auto outcome = transitions::children_outcome(pr.output, {});
-    after_children(std::move(outcome), std::move(pr.output));
+    act(next_step::parent_done(*def_, std::move(outcome)),
+        std::move(pr.output));
   }
 
-  /// Every child finished (or there were none): finalize or complete.
-  void after_children(std::string outcome,
-                      std::optional<std::string> run_output) {
-    if (def_->finalize_function) {
-      run_inline_finalize(std::move(outcome));
-      return;
-    }
-    if (!def_->finalize_task.empty()) {
-      auto fin = make_child(def_->finalize_task, std::move(outcome), {},
-                            static_cast<std::uint32_t>(row_.children.size()),
-                            1, true);
-      if (!fin)
+  /// Does what next_step decided. `run_output` is the output of a parent
+  /// body that spawned no children, not stored yet (for `finalize`).
+  void act(next_step::move m,
+           std::optional<std::string> run_output = std::nullopt) {
+    if (auto* c = std::get_if<next_step::complete>(&m)) {
+      if (c->built && !check_output(c->output))
         return;
-      if (may_finalize_here(*fin))
-        take_finalize(std::move(*fin), std::move(run_output));
-      else
-        store_finalize(std::move(*fin), std::move(run_output));
+      end_with(
+        transitions::complete(take_row(), std::move(c->output), now()));
+    } else if (auto* f = std::get_if<next_step::fail>(&m)) {
+      end_with(transitions::finish(row_, f->status, std::nullopt,
+                                   std::move(f->error), now()));
+    } else if (auto* s = std::get_if<next_step::start_step>(&m)) {
+      auto child = make_step(s->index, std::move(s->input));
+      if (!child)
+        return;
+      write(transitions::next_step(take_row(), std::move(*child), now()),
+            [this] { await_children(); });
+    } else if (auto* fin = std::get_if<next_step::finalize>(&m)) {
+      finalize(std::move(fin->input), std::move(run_output));
+    } else if (auto* w = std::get_if<next_step::wait_for>(&m)) {
+      // Children announced finished while the read was in flight are not
+      // waited for again: if that leaves none, read once more.
+      follow(children_.on_unfinished(w->unfinished));
+    }
+  }
+
+  /// Runs the parent's finalize function here, or its finalize task: here
+  /// before its row is stored when the node has a slot to spare, else
+  /// stored for any node to claim.
+  void finalize(std::string input, std::optional<std::string> run_output) {
+    if (def_->finalize_function) {
+      run_inline_finalize(std::move(input));
       return;
     }
-    if (!check_output(outcome))
+    auto fin = make_child(def_->finalize_task, std::move(input), {},
+                          static_cast<std::uint32_t>(row_.children.size()),
+                          1, true);
+    if (!fin)
       return;
-    end_with(transitions::complete(take_row(), std::move(outcome), now()));
+    if (may_finalize_here(*fin))
+      take_finalize(std::move(*fin), std::move(run_output));
+    else
+      store_finalize(std::move(*fin), std::move(run_output));
   }
 
   void store_finalize(execution_record fin,
@@ -744,10 +768,7 @@ private:
 
   void on_awaited_row(std::optional<execution_record> child) {
     if (row_.status == execution_status::waiting_for_finalize) {
-      std::vector<execution_record> kids;
-      if (child)
-        kids.push_back(std::move(*child));
-      on_finalize_child(kids);
+      act(next_step::after_finalize_task(row_, child ? &*child : nullptr));
       return;
     }
     if (!child) {
@@ -755,20 +776,7 @@ private:
       check_children(true);
       return;
     }
-    if (!child->is_finished()) {
-      wait_for_unfinished(child->id);
-      return;
-    }
-    if (row_.kind == task_kind::sequence)
-      on_step_done(*child);
-    else
-      on_iteration_done(*child);
-  }
-
-  /// One awaited child was read unfinished: wait for its announcement,
-  /// unless it came while the read was in flight.
-  void wait_for_unfinished(const std::string& id) {
-    follow(children_.on_unfinished({id}));
+    act(next_step::after_current_step(row_, *def_, *child));
   }
 
   void arm_recheck() {
@@ -780,129 +788,7 @@ private:
   }
 
   void on_children(std::vector<execution_record> kids) {
-    if (row_.status == execution_status::waiting_for_finalize) {
-      on_finalize_child(kids);
-      return;
-    }
-    // Children of this parent in order, finalize excluded (it is last).
-    std::vector<execution_record> mine;
-    mine.reserve(kids.size());
-    std::vector<std::string> unfinished;
-    for (auto& k : kids) {
-      if (k.parent && k.parent->is_finalize)
-        continue;
-      if (!k.is_finished())
-        unfinished.push_back(k.id);
-      mine.push_back(std::move(k));
-    }
-    if (!unfinished.empty() || mine.size() < row_.children.size()) {
-      if (unfinished.empty()) {
-        end_with(transitions::finish(
-          row_, execution_status::failed, std::nullopt,
-          non_retryable(fmt::format(
-            "Some children task executions not found [expected={}] "
-            "[found={}]",
-            row_.children.size(), mine.size())),
-          now()));
-        return;
-      }
-      // Children announced finished while the read was in flight are
-      // not waited for again: if that leaves none, read once more.
-      follow(children_.on_unfinished(unfinished));
-      return;
-    }
-    switch (row_.kind) {
-      case task_kind::sequence:
-        on_step_done(mine.back());
-        return;
-      case task_kind::loop:
-        on_iteration_done(mine.back());
-        return;
-      default:
-        after_children(transitions::children_outcome(row_.run_output, mine),
-                       std::nullopt);
-    }
-  }
-
-  void on_finalize_child(const std::vector<execution_record>& kids) {
-    const execution_record* fin = nullptr;
-    for (const auto& k : kids)
-      if (row_.finalize && k.id == row_.finalize->execution_id)
-        fin = &k;
-    if (fin == nullptr) {
-      end_with(transitions::finish(
-        row_, execution_status::failed, std::nullopt,
-        non_retryable("Some children task executions not found [finalize]"),
-        now()));
-      return;
-    }
-    if (!fin->is_finished()) {
-      wait_for_unfinished(fin->id);
-      return;
-    }
-    if (fin->status == execution_status::completed) {
-      end_with(transitions::complete(take_row(), fin->output.value_or("null"),
-                                     now()));
-      return;
-    }
-    end_with(transitions::finish(row_, execution_status::finalize_failed,
-                                 std::nullopt,
-                                 transitions::finalize_task_error(row_, *fin),
-                                 now()));
-  }
-
-  void on_step_done(const execution_record& step) {
-    if (step.status != execution_status::completed) {
-      auto msg = step.error ? step.error->message : std::string{"unknown"};
-      end_with(transitions::finish(
-        row_, execution_status::finalize_failed, std::nullopt,
-        non_retryable(fmt::format(
-          "Sequential task failed [parentTaskId={}] [index={}]: {}",
-          row_.task_id, row_.step, msg)),
-        now()));
-      return;
-    }
-    auto output = step.output.value_or("null");
-    auto next = row_.step + 1;
-    if (next >= def_->steps.size()) {
-      end_with(transitions::complete(take_row(), std::move(output), now()));
-      return;
-    }
-    auto child = make_step(next, std::move(output));
-    if (!child)
-      return;
-    write(transitions::next_step(take_row(), std::move(*child), now()),
-          [this] { await_children(); });
-  }
-
-  void on_iteration_done(const execution_record& it) {
-    if (it.status != execution_status::completed) {
-      auto msg = it.error ? it.error->message : std::string{"unknown error"};
-      end_with(transitions::finish(
-        row_, execution_status::finalize_failed, std::nullopt,
-        non_retryable(fmt::format("Iteration task failed [taskId={}]: {}",
-                                  def_->iteration_task, msg)),
-        now()));
-      return;
-    }
-    auto result = json::parse(it.output.value_or("null"), nullptr, false);
-    bool done = result.is_object() && result.value("done", false);
-    if (done) {
-      json out{{"is_success", true}, {"output", result.value("output", json{})}};
-      end_with(transitions::complete(take_row(), out.dump(), now()));
-      return;
-    }
-    auto next = row_.step + 1;
-    if (static_cast<int>(next) >= def_->max_iterations) {
-      end_with(transitions::complete(
-        row_, json{{"is_success", false}}.dump(), now()));
-      return;
-    }
-    auto child = make_step(next, row_.input);
-    if (!child)
-      return;
-    write(transitions::next_step(take_row(), std::move(*child), now()),
-          [this] { await_children(); });
+    act(next_step::after_children(row_, *def_, std::move(kids)));
   }
 
   // -- persistence and the end ----------------------------------------------

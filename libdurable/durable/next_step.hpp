@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "durable/execution_record.hpp"
+#include "durable/task_definition.hpp"
+
+/// What a supervising execution does next once the children it waited for
+/// ended, per kind, as pure functions: a parent after its children, a
+/// parent after its finalize task, a sequence after a step, a loop after
+/// an iteration. Nothing here touches a store, a clock or an actor; the
+/// execution actor turns the answer into a transition (transitions.hpp)
+/// and, for a new step or a finalize, into a child row.
+///
+/// The messages are the reference's (REFERENCE.md §2.5).
+namespace durable::next_step {
+
+/// End the execution `completed` with `output` (JSON text).
+struct complete {
+  std::string output;
+  /// The output was built here (a parent's children's outcome), not read
+  /// from a stored child: it must still pass max_output_bytes and the
+  /// storable-text rule.
+  bool built = false;
+};
+
+/// End the execution in `status` (failed or finalize_failed) with `error`.
+struct fail {
+  execution_status status;
+  execution_error error;
+};
+
+/// Store child `index` of a sequence or loop with `input`, and wait for it.
+struct start_step {
+  std::uint32_t index;
+  std::string input;
+};
+
+/// Run the parent's finalize (its function, or its task) on `input`, the
+/// children's outcome (transitions::children_outcome).
+struct finalize {
+  std::string input;
+};
+
+/// Wait longer: the awaited children are not all finished (their ids).
+struct wait_for {
+  std::vector<std::string> unfinished;
+};
+
+using move = std::variant<complete, fail, start_step, finalize, wait_for>;
+
+/// A supervisor whose children `kids` were all read (in order, its
+/// finalize task among them or not): for a parent waiting for its finalize
+/// task, after_finalize_task(); otherwise wait for the unfinished, fail if
+/// some are missing, else what its kind does after the last child:
+/// after_step(), after_iteration(), or parent_done() with the children's
+/// outcome.
+move after_children(const execution_record& row, const task_definition& def,
+                    std::vector<execution_record> kids);
+
+/// A sequence or loop whose current step `child` was read: wait for it,
+/// or after_step() / after_iteration().
+move after_current_step(const execution_record& row,
+                        const task_definition& def,
+                        const execution_record& child);
+
+/// A parent whose children all finished (or that spawned none), with
+/// their outcome: its finalize runs on it, or it completes with it.
+move parent_done(const task_definition& def, std::string outcome);
+
+/// A parent waiting for its finalize task: `fin` is that task's row, null
+/// if it was not found.
+move after_finalize_task(const execution_record& parent,
+                         const execution_record* fin);
+
+/// A sequence whose current step `step` finished.
+move after_step(const execution_record& sequence, const task_definition& def,
+                const execution_record& step);
+
+/// A loop whose current iteration `it` finished: done when it returned
+/// `{"done": true, "output": …}` (output `{"is_success": true, "output":
+/// …}`); after `max_iterations` without that, `{"is_success": false}`.
+move after_iteration(const execution_record& loop, const task_definition& def,
+                     const execution_record& it);
+
+} // namespace durable::next_step
