@@ -20,92 +20,16 @@
 #include <sqlite3.h>
 
 #include "durable/error.hpp"
+#include "durable/storage/sqlite/connection.hpp"
 #include "durable/store_rules.hpp"
 #include "durable/stored_ranges.hpp"
 
 namespace durable::storage {
 
+using sqlite_detail::query;
+using sqlite_detail::sqlite_error;
+
 namespace {
-
-// -- schema -------------------------------------------------------------------
-
-struct migration {
-  int version;
-  const char* name;
-  const char* sql;
-};
-
-// Append only: a released migration never changes, a new one gets the next
-// version (and sqlite_store::schema_version follows it).
-constexpr std::array<migration, 3> migrations{{
-  {1, "0001_create_executions", R"sql(
-CREATE TABLE executions (
-  id TEXT NOT NULL PRIMARY KEY,
-  task_id TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  parent_id TEXT,
-  parent TEXT,
-  root_task_id TEXT NOT NULL,
-  root_execution_id TEXT NOT NULL,
-  sleeping_id TEXT,
-  idempotency_key TEXT,
-  retry TEXT NOT NULL,
-  sleep_before_run_ms INTEGER NOT NULL,
-  timeout_ms INTEGER NOT NULL,
-  input TEXT NOT NULL,
-  output TEXT,
-  run_output TEXT,
-  error TEXT,
-  status INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  attempt INTEGER NOT NULL,
-  recoveries INTEGER NOT NULL,
-  owner TEXT,
-  lease_expires_at INTEGER,
-  start_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  started_at INTEGER,
-  expires_at INTEGER,
-  waiting_for_children_started_at INTEGER,
-  waiting_for_finalize_started_at INTEGER,
-  finished_at INTEGER,
-  closed_at INTEGER,
-  children TEXT NOT NULL,
-  finalize TEXT,
-  step INTEGER NOT NULL,
-  watched INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX executions_sleeping_id ON executions (sleeping_id);
-CREATE UNIQUE INDEX executions_idempotency_key
-  ON executions (idempotency_key);
-CREATE INDEX executions_parent ON executions (parent_id)
-  WHERE parent_id IS NOT NULL;
-CREATE INDEX executions_ready ON executions (task_id, start_at, id)
-  WHERE status = 0;
-CREATE INDEX executions_leased ON executions (task_id, lease_expires_at, id)
-  WHERE status IN (1, 2, 3);
-CREATE INDEX executions_owner ON executions (owner)
-  WHERE owner IS NOT NULL;
-CREATE INDEX executions_sleepers ON executions (expires_at, id)
-  WHERE kind = 4 AND status = 1;
-)sql"},
-  {2, "0002_create_leaders", R"sql(
-CREATE TABLE leaders (
-  role TEXT PRIMARY KEY,
-  owner TEXT NOT NULL,
-  expires_at INTEGER NOT NULL
-);
-)sql"},
-  {3, "0003_listing_indexes", R"sql(
-CREATE INDEX executions_created ON executions (created_at, id);
-CREATE INDEX executions_status_created
-  ON executions (status, created_at, id);
-CREATE INDEX executions_task_created ON executions (task_id, created_at, id);
-)sql"},
-}};
-
-static_assert(migrations.back().version == sqlite_store::schema_version);
 
 // Column order of every full-row statement; bind_row() and decode_row()
 // follow it.
@@ -200,34 +124,6 @@ const std::string& by_id_sql() {
   return sql;
 }
 
-// -- errors -------------------------------------------------------------------
-
-/// A failed SQLite call; `code` is the extended result code.
-class sqlite_error : public durable::error {
-public:
-  sqlite_error(int code, std::string message)
-    : durable::error(std::move(message)), code_(code) {
-  }
-
-  int code() const noexcept {
-    return code_;
-  }
-
-  bool is_constraint() const noexcept {
-    return (code_ & 0xff) == SQLITE_CONSTRAINT;
-  }
-
-private:
-  int code_;
-};
-
-[[noreturn]] void fail(sqlite3* db, int rc, std::string_view context) {
-  throw sqlite_error(rc, fmt::format("{}: {} (SQLite code {})", context,
-                                     db ? sqlite3_errmsg(db)
-                                        : sqlite3_errstr(rc),
-                                     rc));
-}
-
 /// Thrown inside a read transaction that met a corrupt row: the call is
 /// re-run as a write, which may repair it.
 struct needs_repair {};
@@ -246,249 +142,6 @@ std::string to_text(const T& x) {
 }
 
 } // namespace
-
-// -- the connection -----------------------------------------------------------
-
-namespace detail {
-
-/// One SQLite connection and its prepared statements. Not thread-safe: the
-/// store's mutex guards it.
-class sqlite_connection {
-public:
-  /// A prepared statement in use; resets it (and its bindings) when done.
-  class query {
-  public:
-    query(sqlite3* db, sqlite3_stmt* stmt, bool* busy)
-      : db_(db), stmt_(stmt), busy_(busy) {
-    }
-
-    query(const query&) = delete;
-    query& operator=(const query&) = delete;
-
-    ~query() {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-      if (busy_)
-        *busy_ = false;
-      else
-        sqlite3_finalize(stmt_);
-    }
-
-    // -- binding ------------------------------------------------------------
-
-    query& bind(int i, std::int64_t x) {
-      check(sqlite3_bind_int64(stmt_, i, x));
-      return *this;
-    }
-
-    query& bind(int i, const std::string& x) {
-      check(sqlite3_bind_text(stmt_, i, x.data(),
-                              static_cast<int>(x.size()), SQLITE_TRANSIENT));
-      return *this;
-    }
-
-    query& bind(int i, std::nullopt_t) {
-      check(sqlite3_bind_null(stmt_, i));
-      return *this;
-    }
-
-    query& bind(int i, timestamp t) {
-      return bind(i, to_micros(t));
-    }
-
-    template <class T>
-    query& bind(int i, const std::optional<T>& x) {
-      return x ? bind(i, *x) : bind(i, std::nullopt);
-    }
-
-    // -- stepping -------------------------------------------------------------
-
-    /// Advances to the next row; false when done.
-    bool step() {
-      auto rc = sqlite3_step(stmt_);
-      if (rc == SQLITE_ROW)
-        return true;
-      if (rc == SQLITE_DONE)
-        return false;
-      fail(db_, rc, sqlite3_sql(stmt_));
-    }
-
-    /// Runs a statement that returns no rows; returns the rows it changed.
-    std::size_t run() {
-      while (step()) {
-        // Drain: a statement with RETURNING or a PRAGMA may yield rows.
-      }
-      return static_cast<std::size_t>(sqlite3_changes(db_));
-    }
-
-    // -- columns --------------------------------------------------------------
-
-    bool is_null(int i) const {
-      return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
-    }
-
-    bool is_integer(int i) const {
-      return sqlite3_column_type(stmt_, i) == SQLITE_INTEGER;
-    }
-
-    std::int64_t int64(int i) const {
-      return sqlite3_column_int64(stmt_, i);
-    }
-
-    std::string text(int i) const {
-      auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-      auto n = sqlite3_column_bytes(stmt_, i);
-      return p ? std::string(p, static_cast<std::size_t>(n)) : std::string{};
-    }
-
-    std::optional<std::string> opt_text(int i) const {
-      if (is_null(i))
-        return std::nullopt;
-      return text(i);
-    }
-
-    std::optional<timestamp> opt_time(int i) const {
-      if (is_null(i))
-        return std::nullopt;
-      return from_micros(int64(i));
-    }
-
-  private:
-    void check(int rc) {
-      if (rc != SQLITE_OK)
-        fail(db_, rc, "bind");
-    }
-
-    sqlite3* db_;
-    sqlite3_stmt* stmt_;
-    bool* busy_;
-  };
-
-  sqlite_connection(const std::string& path, const sqlite_options& opts) {
-    auto rc = sqlite3_open_v2(path.c_str(), &db_,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                | SQLITE_OPEN_NOMUTEX,
-                              nullptr);
-    try {
-      if (rc != SQLITE_OK)
-        fail(db_, rc, "open");
-      sqlite3_extended_result_codes(db_, 1);
-      sqlite3_busy_timeout(db_, static_cast<int>(opts.busy_timeout.count()));
-      auto mode = pragma_text("PRAGMA journal_mode = WAL");
-      if (mode != "wal" && path != ":memory:" && !path.empty())
-        throw durable::error("cannot switch to WAL mode (journal mode is "
-                             + mode + ")");
-      exec(opts.synchronous == sqlite_options::sync_mode::full
-             ? "PRAGMA synchronous = FULL"
-             : "PRAGMA synchronous = NORMAL");
-      migrate();
-    } catch (const std::exception& e) {
-      close();
-      throw durable::error(
-        fmt::format("cannot open SQLite database \"{}\": {}", path, e.what()));
-    }
-  }
-
-  ~sqlite_connection() {
-    close();
-  }
-
-  sqlite_connection(const sqlite_connection&) = delete;
-  sqlite_connection& operator=(const sqlite_connection&) = delete;
-
-  /// The prepared statement for `sql`, ready to bind. Statements are cached;
-  /// a statement already in use gets a temporary twin.
-  query prepare(const std::string& sql) {
-    auto& entry = cache_[sql];
-    if (entry.stmt && !entry.busy) {
-      entry.busy = true;
-      return query{db_, entry.stmt, &entry.busy};
-    }
-    sqlite3_stmt* stmt = nullptr;
-    auto persistent = entry.stmt ? 0u : SQLITE_PREPARE_PERSISTENT;
-    auto rc = sqlite3_prepare_v3(db_, sql.c_str(),
-                                 static_cast<int>(sql.size()), persistent,
-                                 &stmt, nullptr);
-    if (rc != SQLITE_OK)
-      fail(db_, rc, "prepare " + sql);
-    if (entry.stmt)
-      return query{db_, stmt, nullptr};
-    entry.stmt = stmt;
-    entry.busy = true;
-    return query{db_, stmt, &entry.busy};
-  }
-
-  /// Runs statements without parameters.
-  void exec(const std::string& sql) {
-    char* msg = nullptr;
-    auto rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
-    if (rc != SQLITE_OK) {
-      std::string text = msg ? msg : sqlite3_errstr(rc);
-      sqlite3_free(msg);
-      throw sqlite_error(rc, fmt::format("{}: {}", sql, text));
-    }
-  }
-
-  std::int64_t pragma_int(const std::string& sql) {
-    auto q = prepare(sql);
-    return q.step() ? q.int64(0) : 0;
-  }
-
-  std::string pragma_text(const std::string& sql) {
-    auto q = prepare(sql);
-    return q.step() ? q.text(0) : std::string{};
-  }
-
-private:
-  /// Finalizes the cached statements, then closes: sqlite3_close_v2()
-  /// with a statement left open only marks the connection a zombie, and
-  /// its memory is never freed.
-  void close() noexcept {
-    for (auto& [sql, entry] : cache_)
-      sqlite3_finalize(entry.stmt);
-    cache_.clear();
-    sqlite3_close_v2(db_);
-    db_ = nullptr;
-  }
-
-  void migrate() {
-    exec("BEGIN IMMEDIATE");
-    try {
-      auto current = pragma_int("PRAGMA user_version");
-      if (current > sqlite_store::schema_version)
-        throw durable::error(fmt::format(
-          "database schema version {} is newer than this binary supports ({})",
-          current, sqlite_store::schema_version));
-      for (const auto& m : migrations) {
-        if (m.version <= current)
-          continue;
-        try {
-          exec(m.sql);
-        } catch (const std::exception& e) {
-          throw durable::error(
-            fmt::format("migration {} failed: {}", m.name, e.what()));
-        }
-        exec(fmt::format("PRAGMA user_version = {}", m.version));
-      }
-      exec("COMMIT");
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-  }
-
-  struct cached {
-    sqlite3_stmt* stmt = nullptr;
-    bool busy = false;
-  };
-
-  sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, cached> cache_;
-};
-
-} // namespace detail
-
-using query = detail::sqlite_connection::query;
 
 namespace {
 
@@ -761,7 +414,7 @@ constexpr std::int64_t no_lease = std::numeric_limits<std::int64_t>::min();
 /// the destructor unless commit() ran. Holds what the call announces.
 class sqlite_store::txn {
 public:
-  txn(detail::sqlite_connection& db, timestamp now, bool write)
+  txn(sqlite_detail::connection& db, timestamp now, bool write)
     : db_(db), now_(now), write_(write) {
     db_.exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
   }
@@ -900,7 +553,7 @@ private:
     return true;
   }
 
-  detail::sqlite_connection& db_;
+  sqlite_detail::connection& db_;
   timestamp now_;
   bool write_;
   bool done_ = false;
@@ -949,7 +602,7 @@ auto sqlite_store::run(const char* what, bool write, F&& fn) {
 sqlite_store::sqlite_store(const std::string& path, sqlite_options opts)
   : path_(path),
     clock_(std::move(opts.clock)),
-    db_(std::make_unique<detail::sqlite_connection>(path, opts)) {
+    db_(std::make_unique<sqlite_detail::connection>(path, opts)) {
   if (!clock_)
     clock_ = durable::system_now;
 }
