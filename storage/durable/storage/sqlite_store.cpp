@@ -3,27 +3,24 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
 #include <limits>
-#include <memory>
-#include <string>
 #include <string_view>
 #include <tuple>
-#include <unordered_set>
 #include <utility>
-#include <variant>
-#include <vector>
 
 #include <fmt/format.h>
 
 #include "durable/error.hpp"
-#include "durable/list_query.hpp"
 #include "durable/storage/sqlite/connection.hpp"
 #include "durable/storage/sqlite/row_codec.hpp"
 #include "durable/storage/sqlite/statements.hpp"
 #include "durable/storage/sqlite/transaction.hpp"
 #include "durable/store_rules.hpp"
 #include "durable/stored_ranges.hpp"
+
+// The SQLite store's public class: the calls that are one statement or a
+// few, and the listeners. The rest is in sqlite/ (its README.md): apply in
+// batch_apply.cpp, list and count_by_status in listing.cpp.
 
 namespace durable::storage {
 
@@ -132,138 +129,6 @@ sqlite_store::insert(std::vector<execution_record> rows) {
     return out;
   });
 }
-
-namespace {
-
-/// Cancels every unfinished descendant of `root`, as memory_store does.
-/// A template only because sqlite_store::txn is private to the store.
-template <class Txn>
-void cascade(Txn& tx, const execution_record& root,
-             std::vector<store_event>& events) {
-  const auto now = tx.now();
-  std::vector<execution_record> todo{root};
-  // Guards against a parent link that loops back (only a corrupt row could
-  // make one).
-  std::unordered_set<std::string> seen{root.id};
-  while (!todo.empty()) {
-    auto parent = std::move(todo.back());
-    todo.pop_back();
-    std::vector<execution_record> kids;
-    {
-      auto q = tx.prepare(sqlite_detail::children_sql());
-      q.bind(1, parent.id);
-      kids = tx.rows(q);
-    }
-    for (auto& child : kids) {
-      if (!seen.insert(child.id).second)
-        continue;
-      if (!child.is_finished()) {
-        auto prev_owner = child.owner;
-        auto old_version = child.version;
-        store_rules::cancel_descendant(child, parent, now);
-        if (!tx.update(child, old_version))
-          throw durable::error("cascade lost the row " + child.id);
-        if (prev_owner)
-          events.push_back({store_event::type::cancelled, child.id, {},
-                            std::move(*prev_owner), now});
-        events.push_back({store_event::type::finished, child.id,
-                          sqlite_detail::parent_id_of(child), {}, now});
-      }
-      todo.push_back(std::move(child));
-    }
-  }
-}
-
-} // namespace
-
-std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
-  if (ts.empty())
-    return {};
-  return run("apply", true, [&ts](txn& tx) {
-    const auto now = tx.now();
-    std::vector<write_outcome> out;
-    out.reserve(ts.size());
-    for (auto& t : ts) {
-      auto row = tx.row_by_id(t.next.id);
-      if (auto reason = stored_ranges::refused_write(t)) {
-        out.push_back({write_status::refused, std::move(row),
-                       std::move(*reason)});
-        continue;
-      }
-      if (!row) {
-        out.push_back({write_status::not_found, std::nullopt});
-        continue;
-      }
-      if (row->version != t.expected_version) {
-        out.push_back({write_status::conflict, std::move(row)});
-        continue;
-      }
-      // A renewal may have moved the lease since the writer read the row:
-      // a transition that keeps the owner never moves the lease back.
-      auto next = t.next;
-      if (next.owner && next.owner == row->owner && row->lease_expires_at
-          && (!next.lease_expires_at
-              || *next.lease_expires_at < *row->lease_expires_at))
-        next.lease_expires_at = row->lease_expires_at;
-      next.version = t.expected_version + 1;
-      next.watched = row->watched;
-      // A child that collides fails its insert on a unique index; the
-      // savepoint undoes the whole transition and nothing else.
-      std::vector<store_event> events;
-      tx.prepare(sqlite_detail::savepoint_sql).run();
-      try {
-        if (!tx.update(next, t.expected_version))
-          throw durable::error("version moved under the write lock");
-        for (const auto& child : t.children)
-          tx.insert(child);
-        if (t.cancel_descendants)
-          cascade(tx, next, events);
-      } catch (const sqlite_detail::sqlite_error& e) {
-        tx.prepare(sqlite_detail::rollback_to_savepoint_sql).run();
-        tx.prepare(sqlite_detail::release_savepoint_sql).run();
-        if (!e.is_constraint())
-          throw;
-        out.push_back({write_status::rejected, std::move(row)});
-        continue;
-      }
-      tx.prepare(sqlite_detail::release_savepoint_sql).run();
-      auto& ev = tx.events();
-      // Events describe the state after the whole transition, cascade
-      // included, so a child the cascade cancelled is not announced ready.
-      if (next.is_finished() && (next.parent || next.watched))
-        ev.push_back({store_event::type::finished, next.id,
-                      sqlite_detail::parent_id_of(next), {},
-                      next.finished_at.value_or(now),
-                      std::make_shared<const execution_record>(next)});
-      std::unordered_set<std::string> cancelled;
-      for (const auto& e : events)
-        if (e.kind == store_event::type::finished)
-          cancelled.insert(e.execution_id);
-      const execution_record* earliest = nullptr;
-      if (next.status == execution_status::ready)
-        earliest = &next;
-      for (const auto& kid : t.children)
-        if (kid.status == execution_status::ready
-            && !cancelled.contains(kid.id)
-            && (!earliest || kid.start_at < earliest->start_at))
-          earliest = &kid;
-      if (earliest)
-        ev.push_back({store_event::type::work_ready, earliest->id, {}, {},
-                      earliest->start_at});
-      for (const auto& kid : t.children)
-        if (sqlite_detail::is_live_sleeper(kid) && !cancelled.contains(kid.id))
-          ev.push_back({store_event::type::deadline, kid.id, {}, {},
-                        *kid.expires_at});
-      if (next.status == execution_status::cancelled && row->owner)
-        ev.push_back({store_event::type::cancelled, next.id, {}, *row->owner,
-                      now});
-      std::move(events.begin(), events.end(), std::back_inserter(ev));
-      out.push_back({write_status::applied, std::move(next)});
-    }
-    return out;
-  });
-}
-
 
 claim_result sqlite_store::claim(const claim_request& req) {
   std::vector<std::string> tasks(req.task_ids.begin(), req.task_ids.end());
@@ -403,108 +268,6 @@ sqlite_store::children_of(const std::string& parent_id) {
   });
   return out;
 }
-
-namespace {
-
-/// The WHERE clause of a listing or count and its parameters. The text is
-/// built from constant fragments and numbered placeholders only; every
-/// value is bound.
-struct filter_sql {
-  std::string where = "WHERE 1 = 1";
-  std::vector<std::variant<std::int64_t, std::string>> values;
-
-  std::string next() {
-    return fmt::format("?{}", values.size() + 1);
-  }
-
-  void add(std::string_view condition, std::int64_t x) {
-    where += fmt::format(" AND {} {}", condition, next());
-    values.emplace_back(x);
-  }
-
-  void add(std::string_view condition, const std::string& x) {
-    where += fmt::format(" AND {} {}", condition, next());
-    values.emplace_back(x);
-  }
-
-  explicit filter_sql(const execution_filter& f) {
-    if (!f.statuses.empty()) {
-      where += " AND status IN (";
-      for (std::size_t i = 0; i < f.statuses.size(); ++i) {
-        where += (i > 0 ? ", " : "") + next();
-        values.emplace_back(static_cast<std::int64_t>(f.statuses[i]));
-      }
-      where += ")";
-    }
-    if (f.task_id)
-      add("task_id =", *f.task_id);
-    if (f.parent_id)
-      add("parent_id =", *f.parent_id);
-    if (f.created_from)
-      add("created_at >=", to_micros(*f.created_from));
-    if (f.created_before)
-      add("created_at <", to_micros(*f.created_before));
-  }
-
-  template <class Query>
-  void bind(Query& q) const {
-    for (std::size_t i = 0; i < values.size(); ++i)
-      std::visit([&](const auto& x) { q.bind(static_cast<int>(i + 1), x); },
-                 values[i]);
-  }
-};
-
-} // namespace
-
-list_page sqlite_store::list(const list_request& req) {
-  auto after = validate(req);
-  filter_sql f{req.filter};
-  if (after) {
-    auto a = f.next();
-    f.values.emplace_back(to_micros(after->created_at));
-    auto b = f.next();
-    f.values.emplace_back(after->id);
-    f.where += fmt::format(" AND (created_at < {0} OR (created_at = {0} AND "
-                           "id < {1}))",
-                           a, b);
-  }
-  auto sql = fmt::format("{}{} ORDER BY created_at DESC, id DESC LIMIT {}",
-                         sqlite_detail::select_sql(), f.where, f.next());
-  f.values.emplace_back(static_cast<std::int64_t>(req.limit + 1));
-  auto rows = run("list", false, [&](txn& tx) {
-    auto q = tx.prepare(sql);
-    f.bind(q);
-    return tx.rows(q);
-  });
-  list_page page;
-  const bool more = rows.size() > req.limit;
-  rows.resize(std::min(rows.size(), req.limit));
-  if (more)
-    page.next_cursor = encode_cursor({rows.back().created_at, rows.back().id});
-  // A row repaired while reading may no longer match.
-  std::erase_if(rows, [&](const auto& r) { return !matches(req.filter, r); });
-  page.rows = std::move(rows);
-  return page;
-}
-
-status_counts sqlite_store::count_by_status(const execution_filter& filter) {
-  filter_sql f{filter};
-  auto sql = fmt::format(
-    "SELECT status, COUNT(*) FROM executions {} GROUP BY status", f.where);
-  return run("count_by_status", false, [&](txn& tx) {
-    status_counts counts;
-    auto q = tx.prepare(sql);
-    f.bind(q);
-    while (q.step()) {
-      auto s = q.int64(0);
-      if (s >= 0 && s <= static_cast<std::int64_t>(execution_status::cancelled))
-        counts[static_cast<execution_status>(s)]
-          += static_cast<std::uint64_t>(q.int64(1));
-    }
-    return counts;
-  });
-}
-
 
 sleeper_scan sqlite_store::scan_sleepers(std::size_t limit) {
   return run("scan_sleepers", false, [&](txn& tx) {
