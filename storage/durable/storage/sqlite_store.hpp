@@ -17,11 +17,12 @@
 
 namespace durable::storage {
 
-namespace detail {
+// The internals live in sqlite/ (sqlite/README.md).
+namespace sqlite_detail {
 
-class sqlite_connection;
+class connection;
 
-} // namespace detail
+} // namespace sqlite_detail
 
 /// How a SQLite store opens its database.
 struct sqlite_options {
@@ -185,7 +186,7 @@ private:
   std::string path_;
   std::mutex mutex_;
   std::function<timestamp()> clock_;
-  std::unique_ptr<detail::sqlite_connection> db_;
+  std::unique_ptr<sqlite_detail::connection> db_;
 
   // -- listeners --------------------------------------------------------------
 

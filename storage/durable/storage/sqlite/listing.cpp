@@ -1,0 +1,124 @@
+#include "durable/storage/sqlite_store.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "durable/list_query.hpp"
+#include "durable/storage/sqlite/statements.hpp"
+#include "durable/storage/sqlite/transaction.hpp"
+
+// sqlite_store::list() and count_by_status(), for the HTTP API and
+// durablectl: a WHERE clause built from the filter, every value bound,
+// keyset pages newest first.
+
+namespace durable::storage {
+
+namespace {
+
+/// The WHERE clause of a listing or count and its parameters. The text is
+/// built from constant fragments and numbered placeholders only; every
+/// value is bound.
+struct filter_sql {
+  std::string where = "WHERE 1 = 1";
+  std::vector<std::variant<std::int64_t, std::string>> values;
+
+  std::string next() {
+    return fmt::format("?{}", values.size() + 1);
+  }
+
+  void add(std::string_view condition, std::int64_t x) {
+    where += fmt::format(" AND {} {}", condition, next());
+    values.emplace_back(x);
+  }
+
+  void add(std::string_view condition, const std::string& x) {
+    where += fmt::format(" AND {} {}", condition, next());
+    values.emplace_back(x);
+  }
+
+  explicit filter_sql(const execution_filter& f) {
+    if (!f.statuses.empty()) {
+      where += " AND status IN (";
+      for (std::size_t i = 0; i < f.statuses.size(); ++i) {
+        where += (i > 0 ? ", " : "") + next();
+        values.emplace_back(static_cast<std::int64_t>(f.statuses[i]));
+      }
+      where += ")";
+    }
+    if (f.task_id)
+      add("task_id =", *f.task_id);
+    if (f.parent_id)
+      add("parent_id =", *f.parent_id);
+    if (f.created_from)
+      add("created_at >=", to_micros(*f.created_from));
+    if (f.created_before)
+      add("created_at <", to_micros(*f.created_before));
+  }
+
+  template <class Query>
+  void bind(Query& q) const {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      std::visit([&](const auto& x) { q.bind(static_cast<int>(i + 1), x); },
+                 values[i]);
+  }
+};
+
+} // namespace
+
+list_page sqlite_store::list(const list_request& req) {
+  auto after = validate(req);
+  filter_sql f{req.filter};
+  if (after) {
+    auto a = f.next();
+    f.values.emplace_back(to_micros(after->created_at));
+    auto b = f.next();
+    f.values.emplace_back(after->id);
+    f.where += fmt::format(" AND (created_at < {0} OR (created_at = {0} AND "
+                           "id < {1}))",
+                           a, b);
+  }
+  auto sql = fmt::format("{}{} ORDER BY created_at DESC, id DESC LIMIT {}",
+                         sqlite_detail::select_sql(), f.where, f.next());
+  f.values.emplace_back(static_cast<std::int64_t>(req.limit + 1));
+  auto rows = run("list", false, [&](txn& tx) {
+    auto q = tx.prepare(sql);
+    f.bind(q);
+    return tx.rows(q);
+  });
+  list_page page;
+  const bool more = rows.size() > req.limit;
+  rows.resize(std::min(rows.size(), req.limit));
+  if (more)
+    page.next_cursor = encode_cursor({rows.back().created_at, rows.back().id});
+  // A row repaired while reading may no longer match.
+  std::erase_if(rows, [&](const auto& r) { return !matches(req.filter, r); });
+  page.rows = std::move(rows);
+  return page;
+}
+
+status_counts sqlite_store::count_by_status(const execution_filter& filter) {
+  filter_sql f{filter};
+  auto sql = fmt::format(
+    "SELECT status, COUNT(*) FROM executions {} GROUP BY status", f.where);
+  return run("count_by_status", false, [&](txn& tx) {
+    status_counts counts;
+    auto q = tx.prepare(sql);
+    f.bind(q);
+    while (q.step()) {
+      auto s = q.int64(0);
+      if (s >= 0 && s <= static_cast<std::int64_t>(execution_status::cancelled))
+        counts[static_cast<execution_status>(s)]
+          += static_cast<std::uint64_t>(q.int64(1));
+    }
+    return counts;
+  });
+}
+
+} // namespace durable::storage
