@@ -20,16 +20,13 @@ std::string_view id_of(const execution_ref& child) {
 child_tracker::verdict child_tracker::on_announced(const std::string& id,
                                                    finished_row row,
                                                    activity now) {
-  if (row) {
-    if (!finished_)
-      finished_ = std::make_unique<finished_rows>();
-    finished_->emplace(id, std::move(row));
-  }
+  if (row)
+    seen().finished.emplace(id, std::move(row));
   if (now == activity::writing || reading_) {
     // The write in flight may be the one storing this child, and the read
     // in flight may have seen it unfinished: on_write_applied() and
     // on_unfinished() discount it.
-    announced_.push_back(id);
+    seen().announced.push_back(id);
     return verdict::keep_waiting;
   }
   if (now != activity::waiting)
@@ -59,7 +56,7 @@ template <class Ids>
 child_tracker::verdict child_tracker::after_write(const Ids& awaited) {
   if (resync_pending_) {
     resync_pending_ = false;
-    announced_.clear();
+    forget_announced();
     return verdict::check;
   }
   // None of the children the write stored can have ended except those
@@ -68,7 +65,7 @@ child_tracker::verdict child_tracker::after_write(const Ids& awaited) {
   for (const auto& child : awaited)
     if (!was_announced(id_of(child)))
       ++remaining_;
-  announced_.clear();
+  forget_announced();
   return remaining_ <= 0 ? verdict::check : verdict::keep_waiting;
 }
 
@@ -86,34 +83,38 @@ child_tracker::on_unfinished(const std::vector<std::string>& unfinished) {
 
 std::optional<execution_record>
 child_tracker::take_finished(const std::string& id) {
-  if (!finished_)
+  if (!seen_)
     return std::nullopt;
-  auto known = finished_->find(id);
-  if (known == finished_->end())
+  auto& finished = seen_->finished;
+  auto known = finished.find(id);
+  if (known == finished.end())
     return std::nullopt;
   auto r = *known->second;
-  finished_->erase(known);
+  finished.erase(known);
   return r;
 }
 
 std::optional<std::vector<execution_record>>
 child_tracker::take_all_finished(const std::vector<execution_ref>& children) {
-  if (!finished_ || children.empty())
+  if (!seen_ || children.empty())
     return std::nullopt;
+  auto& finished = seen_->finished;
   for (const auto& c : children)
-    if (!finished_->contains(c.execution_id))
+    if (!finished.contains(c.execution_id))
       return std::nullopt;
   std::vector<execution_record> rows;
   rows.reserve(children.size());
   for (const auto& c : children)
-    rows.push_back(*finished_->at(c.execution_id));
-  finished_.reset();
+    rows.push_back(*finished.at(c.execution_id));
+  finished.clear();
   return rows;
 }
 
 bool child_tracker::was_announced(std::string_view id) const {
-  return std::find(announced_.begin(), announced_.end(), id)
-         != announced_.end();
+  if (!seen_)
+    return false;
+  const auto& ids = seen_->announced;
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
 } // namespace durable::actors

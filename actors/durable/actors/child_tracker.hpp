@@ -37,9 +37,9 @@ using finished_row = std::shared_ptr<const execution_record>;
 /// `verdict::keep_waiting` otherwise (the supervisor arms its recheck
 /// timer, the safety net for lost announcements).
 ///
-/// Threading: none; owned by one execution actor. Kept small: the rows
-/// announced with ends are allocated only once one arrives, since an actor
-/// per running execution holds one of these.
+/// Threading: none; owned by one execution actor. Kept small (16 bytes):
+/// what was announced is allocated only once an announcement arrives,
+/// since an actor per running execution holds one of these.
 class child_tracker {
 public:
   enum class verdict { keep_waiting, check };
@@ -79,12 +79,12 @@ public:
   void read_returned() noexcept { reading_ = false; }
 
   /// The reply was evaluated: announcements it discounted are dropped.
-  void read_handled() noexcept { announced_.clear(); }
+  void read_handled() noexcept { forget_announced(); }
 
   /// The read failed: nothing it would have discounted is kept.
   void read_failed() noexcept {
     reading_ = false;
-    announced_.clear();
+    forget_announced();
   }
 
   /// A read found the awaited children `unfinished`: wait for those whose
@@ -112,12 +112,25 @@ private:
 
   bool was_announced(std::string_view id) const;
 
-  using finished_rows = std::unordered_map<std::string, finished_row>;
+  void forget_announced() noexcept {
+    if (seen_)
+      seen_->announced.clear();
+  }
 
-  /// Children announced finished while a write or a read was in flight.
-  std::vector<std::string> announced_;
-  /// Children announced with their rows, by id.
-  std::unique_ptr<finished_rows> finished_;
+  struct announcements {
+    /// Children announced finished while a write or a read was in flight.
+    std::vector<std::string> announced;
+    /// Children announced with their rows, by id.
+    std::unordered_map<std::string, finished_row> finished;
+  };
+
+  announcements& seen() {
+    if (!seen_)
+      seen_ = std::make_unique<announcements>();
+    return *seen_;
+  }
+
+  std::unique_ptr<announcements> seen_;
   int remaining_ = 0;
   bool reading_ = false;
   /// A resync came during a write: check after it instead of counting on

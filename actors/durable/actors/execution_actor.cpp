@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "durable/actors/body_run.hpp"
 #include "durable/actors/messages.hpp"
 #include "durable/assert.hpp"
 #include "durable/next_step.hpp"
@@ -22,52 +23,6 @@ namespace {
 using nlohmann::json;
 using verdict = child_tracker::verdict;
 
-/// Runs a body and turns whatever it throws into an execution error.
-body_outcome run_body(const task_definition& def, task_context& ctx,
-                      const std::string& input) {
-  body_outcome out;
-  try {
-    if (def.kind == task_kind::parent)
-      out.parent = def.run_parent(ctx, input);
-    else
-      out.output = def.run(ctx, input);
-  } catch (...) {
-    out.error = to_execution_error(std::current_exception());
-  }
-  return out;
-}
-
-/// Runs an inline finalize; its errors are never retried and keep only
-/// their message (as the reference does).
-body_outcome run_finalize(const task_definition& def, const std::string& in) {
-  body_outcome out;
-  try {
-    out.output = def.finalize_function(in);
-  } catch (...) {
-    auto e = to_execution_error(std::current_exception());
-    out.error = execution_error{error_kind::generic, e.message, false, false};
-  }
-  return out;
-}
-
-/// Why a body taken from the worker pool's queue must not start, checked
-/// on the worker thread right before it would: its actor ended (a cancel,
-/// a lost lease: nobody would store its outcome), the node is draining
-/// (its leases are being handed back, so another node runs it), or its
-/// lease may have passed while it waited or while the node was frozen
-/// (another node may run it already). `lease` is that of the row the
-/// outcome is written against: for a finalize task run here, its parent's.
-body_outcome::skip start_refused(const runtime& rt, const task_context& ctx,
-                                 const row_lease& lease) {
-  if (ctx.cancel_token.stop_requested())
-    return body_outcome::skip::stopped;
-  if (ctx.shutdown_token.stop_requested())
-    return body_outcome::skip::draining;
-  if (rt.lease_may_have_passed(lease))
-    return body_outcome::skip::lease;
-  return body_outcome::skip::none;
-}
-
 execution_error non_retryable(std::string message) {
   return {error_kind::generic, std::move(message), false, false};
 }
@@ -75,21 +30,6 @@ execution_error non_retryable(std::string message) {
 caf::timespan to_timespan(millis d) {
   return std::chrono::duration_cast<caf::timespan>(d);
 }
-
-/// The concurrency slot of a body on the worker pool, held by the worker
-/// until the body returned and by the actor until it stored the outcome:
-/// the last of the two to let go frees it (see launch_body()).
-struct slot_ticket : caf::ref_counted {
-  std::atomic<int> holders{2};
-
-  /// Lets go of the slot; true for the last of the two holders, which
-  /// frees it.
-  bool let_go() noexcept {
-    const auto before = holders.fetch_sub(1);
-    DURABLE_ASSERT(before > 0, "a body's slot let go of more than twice");
-    return before == 1;
-  }
-};
 
 class execution_actor : public caf::event_based_actor {
 public:
@@ -101,7 +41,7 @@ public:
       dispatcher_(rt_->dispatcher),
       row_(std::move(row)),
       lease_(std::move(lease)),
-      slot_held_(takes_slot(row_)) {
+      slot_(takes_slot(row_)) {
     def_ = rt_->tasks->find(row_.task_id);
   }
 
@@ -223,64 +163,20 @@ private:
   void launch_body(const task_definition_ptr& def,
                    const execution_record& row) {
     if (!def->options.may_block) {
-      run_inline(*def, row);
+      on_body_done(run_inline(*rt_, *def, row, *lease_));
       return;
     }
     // Only a body on another thread can be asked to stop while it runs.
     cancel_ = std::stop_source{};
-    task_context ctx{row.task_id,   row.id,     row.attempt,
-                     row.error,     row.parent, row.root,
-                     cancel_.get_token(), rt_->shutdown.get_token()};
-    // The timeout counts from the body's start (a body may wait on the
-    // worker pool first), so the worker sets the timer as it starts it.
     timeout_token_ = rt_->new_timer_token();
-    // The slot is free once the body returned *and* this actor persisted
-    // its outcome (or ended): whichever comes last frees it. So a body that
-    // outlives its deadline keeps its slot busy, and a drain that sees no
-    // busy slot knows every outcome is stored.
-    slot_held_ = false;
-    ticket_ = caf::make_counted<slot_ticket>();
-    rt_->workers->submit([def, ctx = std::move(ctx), input = row.input,
-                          lease = lease_, timeout = row.timeout,
-                          timer = timeout_token_,
-                          rt = rt_, self = caf::actor_cast<caf::actor>(this),
-                          dispatcher = dispatcher_,
-                          ticket = ticket_]() mutable {
-      body_outcome out;
-      out.skipped = start_refused(*rt, ctx, *lease);
-      if (out.skipped == body_outcome::skip::none) {
-        rt->set_timer(timer, self, to_timespan(timeout),
-                      caf::make_message(timeout_atom::value));
-        out = run_body(*def, ctx, input);
-      }
-      caf::anon_send(self, body_done_atom::value, std::move(out));
-      if (ticket->let_go())
-        caf::anon_send(dispatcher, slot_free_atom::value, true); // blocking
-    });
-  }
-
-  /// Runs a non-blocking body on this actor. Nothing can interrupt it (no
-  /// message is handled until it returns), so no timer is set and its
-  /// cancel token is one that never fires; a run that took longer than its
-  /// timeout still counts as timed out once it returns. Like a body on the
-  /// worker pool, it does not start once its lease may have passed (this
-  /// actor may have waited in a busy scheduler, its node may have been
-  /// frozen).
-  void run_inline(const task_definition& def, const execution_record& row) {
-    if (rt_->lease_may_have_passed(*lease_)) {
-      on_not_started(body_outcome::skip::lease);
-      return;
-    }
-    task_context ctx{row.task_id,      row.id,     row.attempt,
-                     row.error,        row.parent, row.root,
-                     std::stop_token{}, rt_->shutdown.get_token()};
-    auto started = std::chrono::steady_clock::now();
-    auto out = run_body(def, ctx, row.input);
-    if (std::chrono::steady_clock::now() - started > row.timeout) {
-      out = body_outcome{};
-      out.error = timed_out_error();
-    }
-    on_body_done(std::move(out));
+    submit_body(rt_, body_job{def,
+                              task_context{row.task_id, row.id, row.attempt,
+                                           row.error, row.parent, row.root,
+                                           cancel_.get_token(),
+                                           rt_->shutdown.get_token()},
+                              row.input, row.timeout, timeout_token_, lease_,
+                              caf::actor_cast<caf::actor>(this),
+                              slot_.share(dispatcher_)});
   }
 
   void start_steps() {
@@ -499,7 +395,7 @@ private:
   /// Not while this actor still holds its own body's slot (a parent body
   /// that spawned no children): the finalize would need a second one.
   bool may_finalize_here(const execution_record& fin) const {
-    return !adopted_ && !slot_held_ && !ticket_
+    return !adopted_ && !slot_.held()
            && rt_->options.claim_on_insert && fin.kind == task_kind::task
            && rt_->local_claims.load(std::memory_order_relaxed);
   }
@@ -530,7 +426,7 @@ private:
             return;
           }
           fin_->row = std::move(taken.record);
-          slot_held_ = true; // the dispatcher counted it as a running body
+          slot_.hold(); // the dispatcher counted it as a running body
           launch_body(def, *fin_->row);
         },
         [this](caf::error&) { end(); }); // left to lease expiry
@@ -576,16 +472,8 @@ private:
         on_finalize_done(run_finalize(*def_, input));
       return;
     }
-    rt_->workers->submit([def = def_, input = std::move(input), rt = rt_,
-                          lease = lease_,
-                          self = caf::actor_cast<caf::actor>(this)] {
-      body_outcome out;
-      if (rt->lease_may_have_passed(*lease))
-        out.skipped = body_outcome::skip::lease;
-      else
-        out = run_finalize(*def, input);
-      caf::anon_send(self, body_done_atom::value, std::move(out));
-    });
+    submit_finalize_function(rt_, def_, std::move(input), lease_,
+                             caf::actor_cast<caf::actor>(this));
   }
 
   void on_finalize_done(body_outcome out) {
@@ -993,24 +881,8 @@ private:
     }
   }
 
-  /// Gives up this actor's claim on the concurrency slot (see start_body);
-  /// true if that frees the slot (the dispatcher must then be told).
-  bool release_slot() {
-    bool freed = false;
-    if (slot_held_) {
-      slot_held_ = false;
-      freed = true;
-    }
-    if (ticket_) {
-      if (ticket_->let_go())
-        freed = true;
-      ticket_.reset();
-    }
-    return freed;
-  }
-
   void free_slot() {
-    if (release_slot())
+    if (slot_.release())
       send(dispatcher_, slot_free_atom::value, row_.id);
   }
 
@@ -1041,7 +913,7 @@ private:
     // One message both drops this actor from the dispatcher and, if it
     // still held one, frees its slot.
     send(dispatcher_, gone_atom::value, std::move(row_.id), address(),
-         release_slot());
+         slot_.release());
     quit();
   }
 
@@ -1068,8 +940,8 @@ private:
   /// What this node knows of row_'s lease (the dispatcher renews it).
   row_lease_ptr lease_;
   task_definition_ptr def_;
+  body_slot slot_;
   // The flags sit together in one word (see the size check below).
-  bool slot_held_;
   phase phase_ = phase::starting;
   /// The write in flight is the last one (end_with).
   bool ending_ = false;
@@ -1082,7 +954,6 @@ private:
   /// Set when a body runs on the worker pool; stopping it is a no-op
   /// otherwise (an inline body cannot be interrupted).
   std::stop_source cancel_{std::nostopstate};
-  caf::intrusive_ptr<slot_ticket> ticket_;
   std::uint64_t timeout_token_ = 0;
   std::uint64_t recheck_token_ = 0;
   child_tracker children_;
