@@ -17,6 +17,7 @@
 #include "durable/storage/pg/owner_floors.hpp"
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/row_codec.hpp"
+#include "durable/storage/pg/statements.hpp"
 
 /// The implementation behind pg_store's pimpl, shared with outbox.cpp.
 /// Internal to storage/pg.
@@ -33,13 +34,6 @@ struct announcement {
   /// Sent instead when that does not hold: receivers re-check everything.
   std::string resync;
 };
-
-/// How long an owner's lease must have been expired, with no active row
-/// left, before a claim deletes it from owner_leases: far longer than a
-/// live node goes without renewing, so that no node still storing rows
-/// under that owner loses its floor (and owner_floors trusts what it
-/// learned of a floor for half of it).
-inline constexpr std::int64_t owner_lease_grace_us = 3'600'000'000;
 
 struct pg_store::impl {
   explicit impl(pg_options o);
@@ -80,10 +74,10 @@ struct pg_store::impl {
   /// $3 owner, $4 lease in microseconds, $5 now (NULL: the server's).
   std::string claim_sql;
 
-  /// Every prepared statement: name and SQL.
-  std::vector<std::pair<std::string, std::string>> statements;
+  /// Every prepared statement: name and SQL (statements.hpp).
+  std::vector<named_statement> statements;
 
-  /// Builds `statements` (once, in the constructor).
+  /// Builds the SQL above (once, in the constructor).
   void build_statements();
 
   /// Runs first in the transaction of a renewal (renew_leases()).
