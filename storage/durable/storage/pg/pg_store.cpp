@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <iterator>
 #include <set>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -19,6 +18,7 @@
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/schema.hpp"
+#include "durable/storage/pg/transaction_runner.hpp"
 #include "durable/stored_ranges.hpp"
 
 namespace durable::storage::pg {
@@ -51,15 +51,6 @@ std::string parent_id_of(const execution_record& r) {
 bool is_live_sleeper(const execution_record& r) noexcept {
   return r.is_sleeping() && r.status == execution_status::running
          && r.expires_at.has_value();
-}
-
-/// `text` without its password (see redact()), and without newlines.
-std::string one_line(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
-    text.pop_back();
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  std::replace(text.begin(), text.end(), '\t', ' ');
-  return text;
 }
 
 } // namespace
@@ -220,112 +211,6 @@ void pg_store::impl::prepare(pqxx::connection& c,
   for (const auto& [name, sql] : statements)
     if (wanted(name))
       c.prepare_now(name);
-}
-
-void pg_store::impl::fail(const char* op, const std::string& what,
-                          store_failure failure) {
-  const char* kind = failure == store_failure::in_doubt ? "is in doubt"
-                                                         : "failed";
-  throw store_error(failure, fmt::format("PostgreSQL store ({}): {} {}: {}",
-                                         target, op, kind, what));
-}
-
-template <class Txn, class F>
-auto pg_store::impl::run(const char* op, mode m, F&& body)
-  -> decltype(body(std::declval<Txn&>())) {
-  return run_on<Txn>(pool, op, m, std::forward<F>(body));
-}
-
-std::chrono::milliseconds pg_store::impl::lease_call_patience(
-  millis lease) const {
-  if (lease.count() <= 0) // giving a role up (a drain): as any other call
-    return opts.reconnect_timeout;
-  return std::min(opts.reconnect_timeout,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                    lease / 2));
-}
-
-template <class Txn, class F>
-auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
-                            F&& body,
-                            std::optional<std::chrono::milliseconds> patience)
-  -> decltype(body(std::declval<Txn&>())) {
-  const auto wait = std::min(patience.value_or(opts.reconnect_timeout),
-                             opts.reconnect_timeout);
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  auto backoff = opts.backoff_initial;
-  int conflicts = 0;
-  auto pause = [&] {
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, opts.backoff_max);
-  };
-  for (;;) {
-    bool committing = false;
-    std::optional<connection_pool::lease> conn;
-    try {
-      auto free = p.acquire_for(std::max<std::chrono::milliseconds>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now()),
-        std::chrono::milliseconds{0}));
-      if (!free)
-        fail(op,
-             fmt::format("no free connection within {} ms (all {} busy)",
-                         wait.count(), p.size()),
-             store_failure::unavailable);
-      conn.emplace(std::move(*free));
-      Txn tx{**conn};
-      auto result = body(tx);
-      committing = true;
-      if (commit_hook)
-        commit_hook(op, false);
-      tx.commit();
-      if (commit_hook)
-        commit_hook(op, true);
-      return result;
-    } catch (const durable::error&) {
-      throw;
-    } catch (...) {
-      auto f = classify(std::current_exception());
-      bool broken = f.kind == failure_kind::reconnect;
-      if (conn && !(*conn)->is_open())
-        broken = true;
-      if (broken && f.kind != failure_kind::in_doubt) {
-        f.kind = committing ? failure_kind::in_doubt : failure_kind::reconnect;
-        if (f.what.empty() || f.kind == failure_kind::in_doubt)
-          f.what = "connection to the server lost during COMMIT";
-      }
-      if (conn && (broken || f.kind == failure_kind::in_doubt))
-        conn->discard();
-      if (f.kind == failure_kind::in_doubt && m == mode::idempotent)
-        f.kind = failure_kind::reconnect;
-      conn.reset();
-      switch (f.kind) {
-        case failure_kind::conflict:
-          if (++conflicts < opts.max_conflict_retries) {
-            pause();
-            continue;
-          }
-          fail(op, fmt::format("{} (gave up after {} attempts)", f.what,
-                               conflicts),
-               store_failure::conflict);
-        case failure_kind::reconnect:
-          if (std::chrono::steady_clock::now() < deadline) {
-            pause();
-            continue;
-          }
-          fail(op,
-               fmt::format("{}; server unreachable for {} ms", one_line(f.what),
-                           wait.count()),
-               store_failure::unavailable);
-        case failure_kind::in_doubt:
-          fail(op,
-               f.what + "; the outcome is in doubt: re-read the rows concerned",
-               store_failure::in_doubt);
-        case failure_kind::fatal:
-          fail(op, one_line(f.what), store_failure::fatal);
-      }
-    }
-  }
 }
 
 void pg_store::impl::notify(std::vector<store_event>&& events) {
