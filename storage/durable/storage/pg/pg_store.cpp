@@ -1,7 +1,6 @@
 #include "durable/storage/pg/pg_store.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <iterator>
 #include <set>
 #include <unordered_map>
@@ -36,14 +35,6 @@ std::int64_t steady_ns() {
     .count();
 }
 
-std::string str(std::int64_t x) {
-  return fmt::format("{}", x);
-}
-
-timestamp time_of(const pqxx::field& f) {
-  return from_micros(f.as<std::int64_t>());
-}
-
 std::string parent_id_of(const execution_record& r) {
   return r.parent ? r.parent->execution_id : std::string{};
 }
@@ -54,76 +45,6 @@ bool is_live_sleeper(const execution_record& r) noexcept {
 }
 
 } // namespace
-
-// -- URL helpers --------------------------------------------------------------
-
-std::string resolve_url(const pg_options& opts) {
-  if (!opts.url.empty())
-    return opts.url;
-  if (const char* env = std::getenv("DURABLE_PG_URL"))
-    return env;
-  return {};
-}
-
-std::string with_keepalives(const std::string& url, const pg_options& opts) {
-  if (opts.keepalive_idle.count() == 0
-      || url.find("keepalives") != std::string::npos)
-    return url;
-  const auto settings = std::vector<std::pair<const char*, std::int64_t>>{
-    {"keepalives", 1},
-    {"keepalives_idle", opts.keepalive_idle.count()},
-    {"keepalives_interval", opts.keepalive_interval.count()},
-    {"keepalives_count", opts.keepalive_count}};
-  std::string out = url;
-  const bool uri = url.starts_with("postgresql://")
-                   || url.starts_with("postgres://");
-  char sep = url.find('?') == std::string::npos ? '?' : '&';
-  for (const auto& [key, value] : settings) {
-    if (uri)
-      out += fmt::format("{}{}={}", sep, key, value);
-    else
-      out += fmt::format("{}{}={}", out.empty() ? "" : " ", key, value);
-    sep = '&';
-  }
-  return out;
-}
-
-std::string redact(const std::string& url) {
-  std::string out = url;
-  // URL form: scheme://user:password@host...
-  if (auto scheme = out.find("://"); scheme != std::string::npos) {
-    auto start = scheme + 3;
-    auto at = out.find('@', start);
-    auto slash = out.find('/', start);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      auto colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at)
-        out.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  // password=... as a key/value pair or a URL query parameter.
-  for (std::size_t pos = 0;
-       (pos = out.find("password=", pos)) != std::string::npos;) {
-    auto value = pos + 9;
-    auto end = value;
-    if (end < out.size() && out[end] == '\'') {
-      ++end;
-      while (end < out.size() && out[end] != '\'') {
-        if (out[end] == '\\')
-          ++end;
-        ++end;
-      }
-      if (end < out.size())
-        ++end;
-    } else {
-      while (end < out.size() && out[end] != ' ' && out[end] != '&')
-        ++end;
-    }
-    out.replace(value, end - value, "***");
-    pos = value + 3;
-  }
-  return out;
-}
 
 // -- impl ---------------------------------------------------------------------
 
@@ -1305,97 +1226,6 @@ pg_store::children_of(const std::string& parent_id) {
       for (const auto& row : rows)
         out.push_back(decode(row));
       return out;
-    });
-}
-
-namespace {
-
-/// The WHERE clause of a listing or count and its parameters: constant
-/// fragments and numbered placeholders only, every value a parameter.
-struct filter_sql {
-  std::string where = "WHERE true";
-  std::vector<param> values;
-
-  std::string add(param value, std::string_view cast) {
-    values.push_back(std::move(value));
-    return fmt::format("${}::{}", values.size(), cast);
-  }
-
-  explicit filter_sql(const execution_filter& f) {
-    if (f.statuses.size() == 1) {
-      // Equality lets the (status, created_at, id) index give the order.
-      where += " AND e.status = "
-               + add(std::string{to_string(f.statuses[0])}, "text");
-    } else if (!f.statuses.empty()) {
-      std::vector<std::string> names;
-      for (auto st : f.statuses)
-        names.emplace_back(to_string(st));
-      where += " AND e.status = ANY("
-               + add(to_array_literal(names), "text[]") + ")";
-    }
-    if (f.task_id)
-      where += " AND e.task_id = " + add(*f.task_id, "text");
-    if (f.parent_id)
-      where += " AND e.parent_id = " + add(*f.parent_id, "text");
-    if (f.created_from)
-      where += " AND e.created_at >= "
-               + add(str(to_micros(*f.created_from)), "bigint");
-    if (f.created_before)
-      where += " AND e.created_at < "
-               + add(str(to_micros(*f.created_before)), "bigint");
-  }
-
-  pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql) {
-    auto ptrs = pointers(values);
-    return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(ptrs));
-  }
-};
-
-} // namespace
-
-list_page pg_store::list(const list_request& req) {
-  auto after = validate(req);
-  auto& d = *impl_;
-  filter_sql f{req.filter};
-  if (after) {
-    auto at = f.add(str(to_micros(after->created_at)), "bigint");
-    auto id = f.add(after->id, "text");
-    f.where += fmt::format(" AND (e.created_at, e.id) < ({}, {})", at, id);
-  }
-  auto limit = f.add(str(static_cast<std::int64_t>(req.limit + 1)), "bigint");
-  auto sql = fmt::format("SELECT {} FROM {} e {} ORDER BY e.created_at DESC, "
-                         "e.id DESC LIMIT {}",
-                         column_list("e"), d.table, f.where, limit);
-  return d.run<pqxx::nontransaction>(
-    "list", impl::mode::idempotent, [&](pqxx::nontransaction& tx) {
-      list_page page;
-      auto rows = f.exec(tx, sql);
-      for (const auto& row : rows) {
-        if (page.rows.size() == req.limit) {
-          page.next_cursor = encode_cursor(
-            {page.rows.back().created_at, page.rows.back().id});
-          break;
-        }
-        page.rows.push_back(decode(row));
-      }
-      return page;
-    });
-}
-
-status_counts pg_store::count_by_status(const execution_filter& filter) {
-  auto& d = *impl_;
-  filter_sql f{filter};
-  auto sql = fmt::format("SELECT e.status, count(*) FROM {} e {} GROUP BY "
-                         "e.status",
-                         d.table, f.where);
-  return d.run<pqxx::nontransaction>(
-    "count_by_status", impl::mode::idempotent,
-    [&](pqxx::nontransaction& tx) {
-      status_counts counts;
-      for (const auto& row : f.exec(tx, sql))
-        if (auto st = parse_status(row[0].as<std::string>()))
-          counts[*st] += row[1].as<std::uint64_t>();
-      return counts;
     });
 }
 
