@@ -4,10 +4,14 @@
 #include <iterator>
 #include <memory>
 #include <set>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
-#include "durable/error.hpp"
 #include "durable/storage/pg/notification.hpp"
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/statements.hpp"
@@ -78,18 +82,295 @@ bool announceable(const std::vector<transition>& ts) {
   });
 }
 
-/// A batch applied without its savepoint met a colliding child: apply()
-/// runs it again with the savepoint. A durable::error, so that impl::run()
-/// passes it through without a retry of its own.
-struct children_collided : durable::error {
-  children_collided() : durable::error("a child collided") {
-  }
-};
-
 /// Whether a child may collide with a stored row for a reason other than
 /// its random id: a sleeping id or an idempotency key.
 bool may_collide(const execution_record& child) {
   return child.sleeping_id.has_value() || child.idempotency_key.has_value();
+}
+
+/// What became of the children of a batch's spawning transitions.
+enum class children_outcome {
+  inserted, ///< every child is stored (or none was left to store)
+  collided, ///< one collided with a stored row; the others, inserted,
+            ///< are to be rolled back with it
+};
+
+/// One apply_batch(): the batch sorted by how it is written, and the
+/// outcomes of its current attempt.
+///
+/// Plain transitions (no cascade, no cancel, first of their id in the
+/// batch) are one UPDATE, in id order; those of them with children
+/// ("spawning") then insert every child in one INSERT. Only if a child
+/// collides does the batch fall back to one transition at a time, so
+/// that the collision undoes only its own transition. The rest (cascades,
+/// cancels, repeated ids) go one by one.
+///
+/// A write may run again (a conflict or a lost connection): each starts
+/// the attempt over and reads the transitions without changing them;
+/// finish() moves the rows out once the batch committed.
+class batch_writer {
+public:
+  batch_writer(pg_store::impl& d, std::vector<transition>& ts);
+
+  /// Whether the batch is plain transitions alone whose events are known
+  /// before the write: then it is one statement (write_alone()).
+  bool alone() const;
+
+  /// What a batch written alone announces if every transition applies to
+  /// a row nobody watches (st_apply_announce checks both), and the resync
+  /// it sends otherwise; nullopt when nobody listens.
+  std::optional<announcement> expected_announcement() const;
+
+  /// The batch as one statement outside a transaction block, its NOTIFY
+  /// inside it. `own_writes`: rows that already carry their transition
+  /// count as applied (a run again after a lost connection).
+  void write_alone(pqxx::nontransaction& tx, const announcement* announce,
+                   bool own_writes);
+
+  /// The batch in the transaction `tx`. `roll_back` when a child
+  /// collided while written without the savepoint: nothing of the batch
+  /// may commit then; guard() and write it again.
+  txn_end write(pqxx::work& tx);
+
+  /// From now on, children are written under a savepoint, so that a
+  /// collision undoes only its own transitions.
+  void guard() {
+    guarded_ = true;
+  }
+
+  /// The outcomes of the attempt that committed, with the rows moved out
+  /// of the transitions; tells the local listeners.
+  std::vector<write_outcome> finish();
+
+private:
+  void start();
+  void reset(const std::vector<std::size_t>& which);
+
+  /// The transitions `which` in one statement (impl::apply_plain()).
+  void update(pqxx::transaction_base& tx,
+              const std::vector<std::size_t>& which,
+              const announcement* announce = nullptr,
+              bool own_writes = false);
+
+  /// Locks every row of the batch in id order, if it has special ones.
+  void lock_rows(pqxx::work& tx);
+
+  /// Inserts the children of every spawning transition that applied.
+  children_outcome insert_children(pqxx::work& tx);
+
+  /// Plain and spawning transitions in one UPDATE, their children in one
+  /// INSERT. On `collided` the transaction holds a partial batch.
+  children_outcome write_together(pqxx::work& tx);
+
+  /// write_together() under a savepoint: on `collided` it is undone.
+  children_outcome write_together_guarded(pqxx::work& tx);
+
+  /// Plain transitions in one UPDATE, each spawning one alone under its
+  /// own savepoint (impl::apply_one()).
+  void write_apart(pqxx::work& tx);
+
+  void collect_events();
+
+  pg_store::impl& d_;
+  std::vector<transition>& ts_;
+  const bool want_;
+  std::vector<std::size_t> plain_;
+  std::vector<std::size_t> spawning_;
+  std::vector<std::size_t> special_;
+  /// plain_ and spawning_, in id order.
+  std::vector<std::size_t> together_;
+  bool guarded_ = false;
+  std::vector<store_event> events_;
+  std::vector<write_outcome> out_;
+  std::vector<applied_write> writes_;
+  std::vector<applied_write*> applied_;
+};
+
+batch_writer::batch_writer(pg_store::impl& d, std::vector<transition>& ts)
+  : d_(d), ts_(ts), want_(d.wants_events()) {
+  {
+    std::unordered_set<std::string_view> seen;
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      const auto& t = ts[i];
+      if (t.cancel_descendants || t.next.status == execution_status::cancelled
+          || !seen.insert(t.next.id).second)
+        special_.push_back(i);
+      else if (t.children.empty())
+        plain_.push_back(i);
+      else
+        spawning_.push_back(i);
+    }
+  }
+  auto by_id = [&](std::vector<std::size_t> v) {
+    std::sort(v.begin(), v.end(), [&](std::size_t a, std::size_t b) {
+      return ts[a].next.id < ts[b].next.id;
+    });
+    return v;
+  };
+  together_ = plain_;
+  together_.insert(together_.end(), spawning_.begin(), spawning_.end());
+  together_ = by_id(std::move(together_));
+  plain_ = by_id(std::move(plain_));
+  // The savepoint costs two round trips of every commit that spawns
+  // (a fan-out, a finalize run here). Children that carry neither a
+  // sleeping id nor a key collide only if a random id repeats: they go
+  // without it, and the batch runs again with it if one ever does.
+  guarded_ = std::any_of(spawning_.begin(), spawning_.end(),
+                         [&](std::size_t i) {
+                           return std::any_of(ts[i].children.begin(),
+                                              ts[i].children.end(),
+                                              may_collide);
+                         });
+}
+
+bool batch_writer::alone() const {
+  return spawning_.empty() && special_.empty() && announceable(ts_);
+}
+
+std::optional<announcement> batch_writer::expected_announcement() const {
+  if (!want_ || !d_.opts.notify)
+    return std::nullopt;
+  std::vector<store_event> expected;
+  for (const auto& t : ts_) {
+    applied_write w;
+    add_events(t, w, expected, false);
+  }
+  store_event resync;
+  resync.kind = store_event::type::resync;
+  return announcement{encode_notification(d_.sender_id, expected),
+                      *encode_notification(d_.sender_id, {resync})};
+}
+
+void batch_writer::write_alone(pqxx::nontransaction& tx,
+                               const announcement* announce,
+                               bool own_writes) {
+  start();
+  update(tx, plain_, announce, own_writes);
+  collect_events();
+}
+
+txn_end batch_writer::write(pqxx::work& tx) {
+  start();
+  lock_rows(tx);
+  bool together = false;
+  if (!spawning_.empty()) {
+    const auto children = guarded_ ? write_together_guarded(tx)
+                                   : write_together(tx);
+    if (children == children_outcome::collided && !guarded_)
+      return txn_end::roll_back; // the whole batch, not only the children
+    together = children == children_outcome::inserted;
+  }
+  if (!together)
+    write_apart(tx);
+  for (auto i : special_)
+    d_.apply_one(tx, ts_[i], out_[i], applied_[i], want_);
+  collect_events();
+  d_.announce(tx, events_, true);
+  return txn_end::commit;
+}
+
+std::vector<write_outcome> batch_writer::finish() {
+  for (std::size_t i = 0; i < ts_.size(); ++i)
+    if (applied_[i])
+      out_[i].current = row_after(std::move(ts_[i].next), ts_[i],
+                                  *applied_[i]);
+  d_.notify(std::move(events_));
+  return std::move(out_);
+}
+
+void batch_writer::start() {
+  events_.clear();
+  out_.assign(ts_.size(), write_outcome{});
+  writes_.assign(ts_.size(), applied_write{});
+  applied_.resize(ts_.size());
+  for (std::size_t i = 0; i < ts_.size(); ++i)
+    applied_[i] = &writes_[i];
+}
+
+void batch_writer::reset(const std::vector<std::size_t>& which) {
+  for (auto i : which) {
+    out_[i] = write_outcome{};
+    writes_[i] = applied_write{};
+    applied_[i] = &writes_[i];
+  }
+}
+
+void batch_writer::update(pqxx::transaction_base& tx,
+                          const std::vector<std::size_t>& which,
+                          const announcement* announce, bool own_writes) {
+  std::vector<const transition*> batch;
+  std::vector<applied_write*> ws;
+  std::vector<write_outcome*> outs;
+  for (auto i : which) {
+    batch.push_back(&ts_[i]);
+    ws.push_back(applied_[i]);
+    outs.push_back(&out_[i]);
+  }
+  d_.apply_plain(tx, batch, ws, outs, false, announce, own_writes);
+  for (std::size_t k = 0; k < which.size(); ++k)
+    applied_[which[k]] = ws[k];
+}
+
+void batch_writer::lock_rows(pqxx::work& tx) {
+  // So that two batches touching the same rows never deadlock (the plain
+  // statement alone locks its rows in order too).
+  if (special_.empty() || ts_.size() <= 1)
+    return;
+  std::set<std::string> ids;
+  for (const auto& t : ts_)
+    ids.insert(t.next.id);
+  exec(tx, st_lock,
+       {to_array_literal(std::vector<std::string>(ids.begin(), ids.end()))});
+}
+
+children_outcome batch_writer::insert_children(pqxx::work& tx) {
+  std::vector<execution_record> kids;
+  for (auto i : spawning_)
+    if (applied_[i])
+      kids.insert(kids.end(), ts_[i].children.begin(), ts_[i].children.end());
+  if (kids.empty())
+    return children_outcome::inserted;
+  auto outcomes = d_.insert_rows(tx, kids, nullptr, true);
+  if (std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
+        return o.result != insert_outcome::kind::inserted;
+      }))
+    return children_outcome::collided;
+  for (auto i : spawning_)
+    if (applied_[i])
+      applied_[i]->kids = ts_[i].children;
+  return children_outcome::inserted;
+}
+
+children_outcome batch_writer::write_together(pqxx::work& tx) {
+  update(tx, together_);
+  return insert_children(tx);
+}
+
+children_outcome batch_writer::write_together_guarded(pqxx::work& tx) {
+  tx.exec("SAVEPOINT durable_batch");
+  const auto children = write_together(tx);
+  if (children == children_outcome::inserted) {
+    tx.exec("RELEASE SAVEPOINT durable_batch");
+  } else {
+    tx.exec("ROLLBACK TO SAVEPOINT durable_batch");
+    tx.exec("RELEASE SAVEPOINT durable_batch");
+    reset(together_);
+  }
+  return children;
+}
+
+void batch_writer::write_apart(pqxx::work& tx) {
+  if (!plain_.empty())
+    update(tx, plain_);
+  for (auto i : spawning_)
+    d_.apply_one(tx, ts_[i], out_[i], applied_[i], want_);
+}
+
+void batch_writer::collect_events() {
+  if (want_)
+    for (std::size_t i = 0; i < ts_.size(); ++i)
+      if (applied_[i])
+        add_events(ts_[i], *applied_[i], events_);
 }
 
 } // namespace
@@ -249,116 +530,8 @@ void pg_store::impl::add_cascaded(const pqxx::result& cres, applied_write& w,
 
 std::vector<write_outcome>
 pg_store::impl::apply_batch(std::vector<transition>& ts) {
-  auto& d = *this;
-  const bool want = d.wants_events();
-  std::vector<store_event> events;
-  d.lower_floors(d.floors.needed(ts, to_micros(d.now())));
-  // Plain transitions (no cascade, no cancel, first of their id in the
-  // batch) are one UPDATE, in id order; those of them with children
-  // ("spawning") then insert every child in one INSERT. Only if a child
-  // collides does the batch fall back to one transition at a time, so
-  // that the collision undoes only its own transition. The rest (cascades,
-  // cancels, repeated ids) go one by one.
-  std::vector<std::size_t> plain, spawning, special;
-  {
-    std::unordered_set<std::string_view> seen;
-    for (std::size_t i = 0; i < ts.size(); ++i) {
-      const auto& t = ts[i];
-      if (t.cancel_descendants || t.next.status == execution_status::cancelled
-          || !seen.insert(t.next.id).second)
-        special.push_back(i);
-      else if (t.children.empty())
-        plain.push_back(i);
-      else
-        spawning.push_back(i);
-    }
-  }
-  auto by_id = [&](std::vector<std::size_t> v) {
-    std::sort(v.begin(), v.end(), [&](std::size_t a, std::size_t b) {
-      return ts[a].next.id < ts[b].next.id;
-    });
-    return v;
-  };
-  std::vector<std::size_t> together = plain;
-  together.insert(together.end(), spawning.begin(), spawning.end());
-  together = by_id(std::move(together));
-  plain = by_id(std::move(plain));
-  std::vector<write_outcome> out;
-  std::vector<applied_write> writes;
-  std::vector<applied_write*> applied;
-  auto reset = [&](const std::vector<std::size_t>& which) {
-    for (auto i : which) {
-      out[i] = write_outcome{};
-      writes[i] = applied_write{};
-      applied[i] = &writes[i];
-    }
-  };
-  auto apply_plain = [&](pqxx::transaction_base& tx,
-                         const std::vector<std::size_t>& which,
-                         const announcement* announce = nullptr,
-                         bool own_writes = false) {
-    std::vector<const transition*> batch;
-    std::vector<applied_write*> ws;
-    std::vector<write_outcome*> outs;
-    for (auto i : which) {
-      batch.push_back(&ts[i]);
-      ws.push_back(applied[i]);
-      outs.push_back(&out[i]);
-    }
-    d.apply_plain(tx, batch, ws, outs, false, announce, own_writes);
-    for (std::size_t k = 0; k < which.size(); ++k)
-      applied[which[k]] = ws[k];
-  };
-  // Inserts the children of every spawning transition that applied; false
-  // (nothing inserted) if one collides.
-  auto insert_children = [&](pqxx::work& tx) {
-    std::vector<execution_record> kids;
-    for (auto i : spawning)
-      if (applied[i])
-        kids.insert(kids.end(), ts[i].children.begin(), ts[i].children.end());
-    if (kids.empty())
-      return true;
-    auto outcomes = d.insert_rows(tx, kids, nullptr, true);
-    if (std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) {
-          return o.result != insert_outcome::kind::inserted;
-        }))
-      return false;
-    for (auto i : spawning)
-      if (applied[i])
-        applied[i]->kids = ts[i].children;
-    return true;
-  };
-  // The savepoint costs two round trips of every commit that spawns
-  // (a fan-out, a finalize run here). Children that carry neither a
-  // sleeping id nor a key collide only if a random id repeats: they go
-  // without it, and the batch runs again with it if one ever does.
-  bool guarded = std::any_of(spawning.begin(), spawning.end(),
-                             [&](std::size_t i) {
-                               return std::any_of(ts[i].children.begin(),
-                                                  ts[i].children.end(),
-                                                  may_collide);
-                             });
-  auto start = [&] {
-    events.clear();
-    out.assign(ts.size(), write_outcome{});
-    writes.assign(ts.size(), applied_write{});
-    applied.resize(ts.size());
-    for (std::size_t i = 0; i < ts.size(); ++i)
-      applied[i] = &writes[i];
-  };
-  auto collect_events = [&] {
-    if (want)
-      for (std::size_t i = 0; i < ts.size(); ++i)
-        if (applied[i])
-          add_events(ts[i], *applied[i], events);
-  };
-  auto finish = [&] {
-    for (std::size_t i = 0; i < ts.size(); ++i)
-      if (applied[i])
-        out[i].current = row_after(std::move(ts[i].next), ts[i], *applied[i]);
-    d.notify(std::move(events));
-    return std::move(out);
-  };
+  batch_writer batch{*this, ts};
+  lower_floors(floors.needed(ts, to_micros(now())));
   // A batch of plain transitions alone is one statement outside a
   // transaction block, its NOTIFY inside it: one round trip where BEGIN,
   // UPDATE, NOTIFY and COMMIT took four. This is the usual batch of
@@ -367,84 +540,24 @@ pg_store::impl::apply_batch(std::vector<transition>& ts) {
   // all, so a connection that broke while it ran is retried like any
   // other: the statement runs again and counts the rows that already
   // carry their transition (it committed the first time) as applied.
-  if (spawning.empty() && special.empty() && announceable(ts)) {
-    std::optional<announcement> announce;
-    if (want && d.opts.notify) {
-      // What the batch announces if every transition applies to a row
-      // nobody watches; st_apply_announce checks both.
-      std::vector<store_event> expected;
-      for (const auto& t : ts) {
-        applied_write w;
-        add_events(t, w, expected, false);
-      }
-      store_event resync;
-      resync.kind = store_event::type::resync;
-      announce = announcement{encode_notification(d.sender_id, expected),
-                              *encode_notification(d.sender_id, {resync})};
-    }
+  if (batch.alone()) {
+    const auto announce = batch.expected_announcement();
     int attempts = 0;
-    d.run<pqxx::nontransaction>(
-      "apply", impl::mode::write, [&](pqxx::nontransaction& tx) {
-        start();
-        apply_plain(tx, plain, announce ? &*announce : nullptr,
-                    attempts++ > 0);
-        collect_events();
+    run<pqxx::nontransaction>(
+      "apply", mode::write, [&](pqxx::nontransaction& tx) {
+        batch.write_alone(tx, announce ? &*announce : nullptr,
+                          attempts++ > 0);
         return true;
       });
-    return finish();
+    return batch.finish();
   }
-  // The body may run again (a conflict or a lost connection), so it reads
-  // `ts` without changing it; the rows are moved out after the commit.
-  auto body = [&](pqxx::work& tx) {
-    start();
-    // Lock every row of the batch in id order first, so that two batches
-    // touching the same rows never deadlock (the plain statement alone
-    // locks its rows in order too).
-    if (!special.empty() && ts.size() > 1) {
-      std::set<std::string> ids;
-      for (const auto& t : ts)
-        ids.insert(t.next.id);
-      exec(tx, st_lock,
-           {to_array_literal(std::vector<std::string>(ids.begin(),
-                                                      ids.end()))});
-    }
-    bool done = false;
-    if (!spawning.empty() && !guarded) {
-      apply_plain(tx, together);
-      if (!insert_children(tx))
-        throw children_collided{}; // rolls the transaction back
-      done = true;
-    } else if (!spawning.empty()) {
-      tx.exec("SAVEPOINT durable_batch");
-      apply_plain(tx, together);
-      if (insert_children(tx)) {
-        tx.exec("RELEASE SAVEPOINT durable_batch");
-        done = true;
-      } else {
-        tx.exec("ROLLBACK TO SAVEPOINT durable_batch");
-        tx.exec("RELEASE SAVEPOINT durable_batch");
-        reset(together);
-      }
-    }
-    if (!done) {
-      if (!plain.empty())
-        apply_plain(tx, plain);
-      for (auto i : spawning)
-        d.apply_one(tx, ts[i], out[i], applied[i], want);
-    }
-    for (auto i : special)
-      d.apply_one(tx, ts[i], out[i], applied[i], want);
-    collect_events();
-    d.announce(tx, events, true);
-    return true;
-  };
-  try {
-    d.run<pqxx::work>("apply", impl::mode::write, body);
-  } catch (const children_collided&) {
-    guarded = true;
-    d.run<pqxx::work>("apply", impl::mode::write, body);
+  auto write = [&](pqxx::work& tx) { return batch.write(tx); };
+  if (run<pqxx::work>("apply", mode::write, write) == txn_end::roll_back) {
+    // A child collided without the savepoint: nothing was committed.
+    batch.guard();
+    run<pqxx::work>("apply", mode::write, write);
   }
-  return finish();
+  return batch.finish();
 }
 
 } // namespace durable::storage::pg

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -31,7 +32,8 @@
 /// state each time and leave its results to the caller.
 ///
 /// **Errors.** A durable::error the body throws passes through at once,
-/// without a retry. Anything else is classified (error_mapping.hpp):
+/// without a retry (the transaction rolls back). Anything else is
+/// classified (error_mapping.hpp):
 /// - conflict: the body runs again, up to opts.max_conflict_retries times,
 ///   then store_error `conflict`;
 /// - broken connection before COMMIT (or in doubt in mode::idempotent):
@@ -44,6 +46,16 @@
 ///   made.
 /// Every message names the store's target with its password redacted.
 namespace durable::storage::pg {
+
+/// What a body of run() may return to end its transaction itself: on
+/// `roll_back` run() returns at once without COMMIT (the transaction's
+/// destructor rolls it back; no commit_hook, no retry). For a body that
+/// finds, having done part of its work, that its caller must try another
+/// way: the result says so where an exception would hide it.
+enum class txn_end {
+  commit,    ///< commit, as for any other result
+  roll_back, ///< end without committing anything
+};
 
 /// `text` on one line, without trailing blanks: the newlines and tabs of a
 /// server's or libpq's message become spaces.
@@ -85,6 +97,9 @@ auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
       conn.emplace(std::move(*free));
       Txn tx{**conn};
       auto result = body(tx);
+      if constexpr (std::is_same_v<decltype(result), txn_end>)
+        if (result == txn_end::roll_back)
+          return result; // tx's destructor rolls back
       committing = true;
       if (commit_hook)
         commit_hook(op, false);
