@@ -19,11 +19,12 @@
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/statements.hpp"
 
-/// The implementation behind pg_store's pimpl, shared with outbox.cpp.
-/// Internal to storage/pg.
+/// The implementation behind pg_store's pimpl, shared by the store's source
+/// files (README.md lists them), outbox.cpp and tests. Internal to
+/// storage/pg.
 namespace durable::storage::pg {
 
-
+/// What a transition that applied leaves for its events (batch_apply.hpp).
 struct applied_write;
 
 /// The NOTIFY that a batch's one statement sends itself (st_apply_announce).
@@ -122,7 +123,8 @@ struct pg_store::impl {
   };
 
   /// Runs `body(txn)` in a transaction of type Txn on a pooled connection,
-  /// retrying per error_mapping.hpp, and returns its result.
+  /// retrying per error_mapping.hpp, and returns its result. Defined, with
+  /// its contract, in transaction_runner.hpp.
   template <class Txn, class F>
   auto run(const char* op, mode m, F&& body) -> decltype(body(
     std::declval<Txn&>()));
