@@ -17,12 +17,14 @@
 #include "durable/storage/pg/owner_floors.hpp"
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/row_codec.hpp"
+#include "durable/storage/pg/statements.hpp"
 
-/// The implementation behind pg_store's pimpl, shared with outbox.cpp.
-/// Internal to storage/pg.
+/// The implementation behind pg_store's pimpl, shared by the store's source
+/// files (README.md lists them), outbox.cpp and tests. Internal to
+/// storage/pg.
 namespace durable::storage::pg {
 
-
+/// What a transition that applied leaves for its events (batch_apply.hpp).
 struct applied_write;
 
 /// The NOTIFY that a batch's one statement sends itself (st_apply_announce).
@@ -33,13 +35,6 @@ struct announcement {
   /// Sent instead when that does not hold: receivers re-check everything.
   std::string resync;
 };
-
-/// How long an owner's lease must have been expired, with no active row
-/// left, before a claim deletes it from owner_leases: far longer than a
-/// live node goes without renewing, so that no node still storing rows
-/// under that owner loses its floor (and owner_floors trusts what it
-/// learned of a floor for half of it).
-inline constexpr std::int64_t owner_lease_grace_us = 3'600'000'000;
 
 struct pg_store::impl {
   explicit impl(pg_options o);
@@ -80,10 +75,10 @@ struct pg_store::impl {
   /// $3 owner, $4 lease in microseconds, $5 now (NULL: the server's).
   std::string claim_sql;
 
-  /// Every prepared statement: name and SQL.
-  std::vector<std::pair<std::string, std::string>> statements;
+  /// Every prepared statement: name and SQL (statements.hpp).
+  std::vector<named_statement> statements;
 
-  /// Builds `statements` (once, in the constructor).
+  /// Builds the SQL above (once, in the constructor).
   void build_statements();
 
   /// Runs first in the transaction of a renewal (renew_leases()).
@@ -128,7 +123,8 @@ struct pg_store::impl {
   };
 
   /// Runs `body(txn)` in a transaction of type Txn on a pooled connection,
-  /// retrying per error_mapping.hpp, and returns its result.
+  /// retrying per error_mapping.hpp, and returns its result. Defined, with
+  /// its contract, in transaction_runner.hpp.
   template <class Txn, class F>
   auto run(const char* op, mode m, F&& body) -> decltype(body(
     std::declval<Txn&>()));

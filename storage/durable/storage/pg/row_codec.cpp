@@ -417,6 +417,14 @@ std::string to_array_literal(const std::vector<std::string>& values) {
   return out;
 }
 
+std::string str(std::int64_t x) {
+  return fmt::format("{}", x);
+}
+
+timestamp time_of(const pqxx::field& f) {
+  return from_micros(f.as<std::int64_t>());
+}
+
 std::string clock_expr(int k) {
   return fmt::format("coalesce(${}::bigint, (extract(epoch from "
                      "clock_timestamp()) * 1000000)::bigint)",

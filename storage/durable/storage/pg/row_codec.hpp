@@ -3,6 +3,7 @@
 #include <array>
 #include <bitset>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,12 @@ std::vector<const char*> pointers(const std::vector<param>& values);
 /// element quoted, with `"` and `\` escaped; `{}` when empty. Cast it with
 /// `$n::text[]`. libpqxx 6.4 has no vector-to-array conversion.
 std::string to_array_literal(const std::vector<std::string>& values);
+
+/// `x` in its text form, as a bigint parameter.
+std::string str(std::int64_t x);
+
+/// A bigint column of microseconds since the epoch (every time column).
+timestamp time_of(const pqxx::field& f);
 
 /// The server's clock in microseconds, or the parameter `$k` when that is
 /// not NULL (the test clock). The transaction's start (now()).
