@@ -7,11 +7,12 @@
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "durable/actors/body_run.hpp"
 #include "durable/actors/messages.hpp"
+#include "durable/actors/write_recovery.hpp"
 #include "durable/assert.hpp"
+#include "durable/child_rows.hpp"
 #include "durable/next_step.hpp"
 #include "durable/transitions.hpp"
 #include "durable/utf8.hpp"
@@ -20,7 +21,6 @@ namespace durable::actors {
 
 namespace {
 
-using nlohmann::json;
 using verdict = child_tracker::verdict;
 
 execution_error non_retryable(std::string message) {
@@ -180,7 +180,7 @@ private:
   }
 
   void start_steps() {
-    auto child = make_step(0, row_.input);
+    auto child = make_child(step_child(*def_, 0, row_.input));
     if (!child)
       return;
     write(transitions::next_step(take_row(), std::move(*child), now()),
@@ -310,8 +310,8 @@ private:
     kids.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       auto& req = pr.children[i];
-      auto c = make_child(req.task_id, std::move(req.input), req.options,
-                          static_cast<std::uint32_t>(i), n, false);
+      auto c = make_child({req.task_id, std::move(req.input), req.options,
+                           static_cast<std::uint32_t>(i), n, false});
       if (!c)
         return;
       kids.push_back(std::move(*c));
@@ -340,7 +340,7 @@ private:
       end_with(transitions::finish(row_, f->status, std::nullopt,
                                    std::move(f->error), now()));
     } else if (auto* s = std::get_if<next_step::start_step>(&m)) {
-      auto child = make_step(s->index, std::move(s->input));
+      auto child = make_child(step_child(*def_, s->index, std::move(s->input)));
       if (!child)
         return;
       write(transitions::next_step(take_row(), std::move(*child), now()),
@@ -362,9 +362,9 @@ private:
       run_inline_finalize(std::move(input));
       return;
     }
-    auto fin = make_child(def_->finalize_task, std::move(input), {},
-                          static_cast<std::uint32_t>(row_.children.size()),
-                          1, true);
+    auto fin = make_child({def_->finalize_task, std::move(input), {},
+                           static_cast<std::uint32_t>(row_.children.size()),
+                           1, true});
     if (!fin)
       return;
     if (may_finalize_here(*fin))
@@ -492,63 +492,15 @@ private:
   // -- children -------------------------------------------------------------
 
   /// Builds a child row, or fails this execution and returns nullopt.
-  std::optional<execution_record>
-  make_child(const std::string& task_id, std::string input,
-             const enqueue_options& overrides, std::uint32_t index,
-             std::size_t siblings, bool is_finalize) {
-    auto child_def = rt_->tasks->find(task_id);
-    if (!child_def) {
-      fail(execution_error{error_kind::not_found,
-                           fmt::format("Task not found [taskId={}]",
-                                       task_id)});
+  std::optional<execution_record> make_child(child_spec spec) {
+    auto def = rt_->tasks->find(spec.task_id);
+    auto made = make_child_row(row_, def.get(), std::move(spec),
+                               rt_->options.max_input_bytes, now());
+    if (auto* e = std::get_if<execution_error>(&made)) {
+      fail(std::move(*e));
       return std::nullopt;
     }
-    try {
-      auto opts = merge(child_def->options, overrides);
-      if (input.size() > rt_->options.max_input_bytes)
-        throw error::non_retryable(fmt::format(
-          "Serialized data size exceeds maximum allowed size [size={}] "
-          "[maxSize={}]",
-          input.size(), rt_->options.max_input_bytes));
-      if (!utf8::is_storable(input))
-        throw error::non_retryable(*utf8::problem(
-          fmt::format("Input of child task {}", task_id), input));
-      std::optional<std::string> sleeping_id;
-      if (child_def->kind == task_kind::sleeping) {
-        auto parsed = json::parse(input, nullptr, false);
-        if (!parsed.is_string() || parsed.get<std::string>().empty()
-            || parsed.get<std::string>().size() > 255)
-          throw error::non_retryable(fmt::format(
-            "Invalid sleeping task unique id for task {}: must be a "
-            "non-empty string of at most 255 characters",
-            task_id));
-        sleeping_id = parsed.get<std::string>();
-        if (auto why = utf8::problem("Sleeping task unique id", *sleeping_id))
-          throw error::non_retryable(std::move(*why));
-        input = "null";
-      }
-      auto c = transitions::make_child(row_, task_id, child_def->kind, opts,
-                                       std::move(input), index, siblings,
-                                       is_finalize, now());
-      c.sleeping_id = std::move(sleeping_id);
-      return c;
-    } catch (const error& e) {
-      fail(e.info());
-      return std::nullopt;
-    }
-  }
-
-  /// The child of step `k` of a sequence or loop.
-  std::optional<execution_record> make_step(std::uint32_t k,
-                                            std::string input) {
-    if (row_.kind == task_kind::sequence)
-      return make_child(def_->steps.at(k), std::move(input), {}, k,
-                        def_->steps.size(), false);
-    enqueue_options o;
-    if (def_->iteration_pause)
-      o.sleep_before_run = def_->iteration_pause(static_cast<int>(k));
-    return make_child(def_->iteration_task, std::move(input), o, k,
-                      static_cast<std::size_t>(def_->max_iterations), false);
+    return std::move(std::get<execution_record>(made));
   }
 
   /// Recovered in a waiting state, or told announcements may be lost:
@@ -681,21 +633,6 @@ private:
 
   // -- persistence and the end ----------------------------------------------
 
-  /// What a transition leaves in its row, to recognize it when the row is
-  /// read back after a write whose reply was an error (the commit may have
-  /// happened): the version after it, its status and its updated_at, which
-  /// this node's clock set to the microsecond.
-  struct write_mark {
-    std::uint64_t version = 0;
-    execution_status status = execution_status::ready;
-    timestamp updated_at{};
-
-    bool left_in(const execution_record& r) const noexcept {
-      return r.version == version && r.status == status
-             && r.updated_at == updated_at;
-    }
-  };
-
   template <class Then>
   void write(transition t, Then then) {
     auto prev = phase_;
@@ -711,8 +648,7 @@ private:
       = may_take && rt_->local_claims.load(std::memory_order_relaxed)
           ? dispatcher_
           : storage_;
-    const write_mark mark{t.expected_version + 1, t.next.status,
-                          t.next.updated_at};
+    const auto mark = write_mark::of(t);
     request(target, caf::infinite, apply_atom::value, std::move(t))
       .then(
         [this, prev, then, mark](write_outcome& out) mutable {
@@ -761,16 +697,7 @@ private:
     then();
   }
 
-  // -- writes that failed ---------------------------------------------------
-  //
-  // A write whose reply is an error (the store unreachable past its
-  // reconnect timeout, a commit in doubt, a broken batch) may or may not
-  // have committed, and this node keeps renewing the row's lease either
-  // way. Ending here would strand the row: owned, renewed, and carried by
-  // no actor until the node stops. So the actor reads the row back until
-  // the store answers, and then goes on as the row says: the write
-  // committed (carry on), it did not (hand the row back to the cluster,
-  // whose next claim runs it again), or another writer moved it (end).
+  // -- writes that failed (write_recovery.hpp) -------------------------------
 
   /// Reads the row back after a failed write marked `mark`; `applied`
   /// continues if the row carries it.
@@ -791,12 +718,8 @@ private:
         [this](caf::error&) {
           // The store does not answer yet: read again after a backoff
           // (50 ms doubling to 2 s), while the lease keeper holds the row.
-          auto& rec = *recovery_;
-          const auto delay = std::min(millis{50 << std::min(rec.rereads, 6)},
-                                      millis{2000});
-          ++rec.rereads;
           rt_->set_timer(caf::actor_cast<caf::actor>(this),
-                         to_timespan(delay),
+                         to_timespan(reread_delay(recovery_->rereads++)),
                          caf::make_message(reread_atom::value));
         });
   }
@@ -806,20 +729,17 @@ private:
     auto applied = std::move(recovery_->applied);
     recovery_->applied = nullptr;
     recovery_->rereads = 0;
-    if (!stored) {
-      end();
-      return;
+    switch (settle_write(mark, stored, rt_->incarnation)) {
+      case read_back::applied:
+        applied(std::move(*stored));
+        return;
+      case read_back::hand_back:
+        hand_back(std::move(*stored));
+        return;
+      case read_back::moved_on:
+        end();
+        return;
     }
-    if (mark.left_in(*stored)) {
-      applied(std::move(*stored));
-      return;
-    }
-    if (stored->version + 1 == mark.version
-        && stored->owner == rt_->incarnation) {
-      hand_back(std::move(*stored));
-      return;
-    }
-    end(); // another writer moved it on
   }
 
   /// Gives the row back to the cluster (transitions::hand_back) and ends.
@@ -832,32 +752,29 @@ private:
   /// execution's failure, non-retryable, unless that write was refused
   /// too or the row is not as this actor left it.
   void on_refused(write_mark mark, write_outcome out) {
-    if (!out.current) {
-      recover_write(mark, [this](execution_record) { end(); });
-      return;
-    }
-    if (out.current->version + 1 != mark.version) {
-      end();
-      return;
-    }
     auto& rec = recovery();
-    if (rec.handing_back || rec.refusal_stored) {
-      // Even this small write was refused: the row cannot be moved by
-      // this node. Hand it back once; if that is refused, leave it.
-      if (rec.handing_back)
+    switch (on_refusal(mark, out, rec.refusal_stored, rec.handing_back)) {
+      case after_refusal::read_back:
+        recover_write(mark, [this](execution_record) { end(); });
+        return;
+      case after_refusal::moved_on:
+      case after_refusal::give_up:
         end();
-      else
+        return;
+      case after_refusal::hand_back:
         hand_back(std::move(*out.current));
-      return;
+        return;
+      case after_refusal::record_failure:
+        rec.refusal_stored = true;
+        ending_ = true;
+        end_with(transitions::finish(
+          std::move(*out.current), execution_status::failed, std::nullopt,
+          non_retryable(fmt::format("Task execution outcome could not be "
+                                    "stored: {}",
+                                    out.reason)),
+          now()));
+        return;
     }
-    rec.refusal_stored = true;
-    ending_ = true;
-    end_with(transitions::finish(
-      std::move(*out.current), execution_status::failed, std::nullopt,
-      non_retryable(fmt::format("Task execution outcome could not be "
-                                "stored: {}",
-                                out.reason)),
-      now()));
   }
 
   void end_with(transition t) {
