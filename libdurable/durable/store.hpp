@@ -183,7 +183,8 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 ///
 /// **Threading.** Every member function is safe to call from any thread. Calls
 /// may block on I/O; the engine calls them only from its storage actor (and
-/// the lease keeper), never from CAF scheduler threads.
+/// the lease keeper), never from CAF scheduler threads, except now() (see
+/// **Clock**).
 ///
 /// **Durability.** When a call returns, what it reports is committed. A call
 /// that throws committed nothing, unless it throws a store_error whose
@@ -201,7 +202,11 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 /// transition that fails alone as `refused` and writes its batch-mates.
 ///
 /// **Clock.** Every time a store writes or compares comes from now(), the
-/// store's clock, never a node's.
+/// store's clock, never a node's. now() is the one call that must never
+/// block on I/O: the engine reads it on any thread, CAF scheduler threads
+/// included (runtime::now()), wherever it stamps or compares a time. A
+/// store whose clock is another machine's keeps an offset that its other
+/// calls refresh.
 ///
 /// **Events.** After each commit the store calls every listener once with
 /// the events of that commit, outside its locks, on the committing thread:

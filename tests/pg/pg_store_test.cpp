@@ -669,6 +669,23 @@ TEST_CASE("now is close to the server clock") {
   CHECK(server <= after + 50ms);
 }
 
+TEST_CASE("now() does no I/O and the next call that uses a connection "
+          "refreshes the clock offset") {
+  // The engine reads now() on CAF scheduler threads (store.hpp, Clock).
+  schema_guard g;
+  auto opts = tpg::options(g.name);
+  opts.clock_refresh = 1ms;
+  pgs::pg_store s{opts};
+  auto& in = s.internals();
+  const auto measured = in.offset_measured_ns.load();
+  std::this_thread::sleep_for(5ms);
+  for (int i = 0; i < 10; ++i)
+    (void) s.now();
+  CHECK(in.offset_measured_ns.load() == measured);
+  (void) s.get("no_such_execution");
+  CHECK(in.offset_measured_ns.load() > measured);
+}
+
 TEST_CASE("the store recovers after its backends are terminated") {
   schema_guard g;
   auto opts = killable_options(g.name, 3);

@@ -835,7 +835,7 @@ private:
   }
 
   timestamp now() const {
-    return rt_->db->now();
+    return rt_->now();
   }
 
   /// Tells the observer that this node no longer runs the row, and why.

@@ -158,7 +158,7 @@ caf::behavior lease_keeper(caf::event_based_actor* self, runtime_ptr rt) {
         // Rows claimed before this instant that the renewal did not find
         // were taken over by another node (see the dispatcher).
         const auto started = steady_nanos();
-        const auto store_started = rt->db->now();
+        const auto store_started = rt->now();
         auto renewed = rt->db->renew_leases(rt->incarnation,
                                             rt->options.lease_duration);
         // Every row still ours now has a lease past this (renew_leases):

@@ -67,7 +67,7 @@ std::vector<execution_record> make_enqueue_rows(const runtime& rt,
   auto opts = merge(def->options, o);
   if (o.idempotency_key)
     refuse_unstorable("Idempotency key", *o.idempotency_key);
-  auto now = rt.db->now();
+  auto now = rt.now();
   std::vector<execution_record> rows;
   rows.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {

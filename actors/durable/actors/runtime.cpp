@@ -7,7 +7,7 @@
 namespace durable::actors {
 
 caf::timespan runtime::delay_until(timestamp at) const {
-  auto d = at - db->now();
+  auto d = at - now();
   if (d.count() <= 0)
     return caf::timespan{0};
   return std::chrono::duration_cast<caf::timespan>(d);
@@ -29,7 +29,7 @@ void runtime::set_timer(std::uint64_t token, const caf::actor& target,
 bool runtime::lease_may_have_passed(const row_lease& lease) const {
   const auto margin = std::chrono::duration_cast<std::chrono::microseconds>(
     options.lease_duration / 8);
-  return db->now() + margin >= lease.confirmed_until();
+  return now() + margin >= lease.confirmed_until();
 }
 
 void runtime::report(const engine_event& e) const noexcept {

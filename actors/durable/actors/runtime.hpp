@@ -49,6 +49,13 @@ struct runtime {
   /// (enqueues, children) then go through it instead of straight to the
   /// inserter or the storage actor. Only a hint; the dispatcher checks again.
   std::atomic<bool> local_claims{false};
+  /// The store's clock (store::now(), which never blocks): the one time
+  /// the engine stamps rows with and compares leases and deadlines to.
+  /// Thread-safe.
+  timestamp now() const {
+    return db->now();
+  }
+
   /// Whether the row whose lease is `lease` may no longer be this node's:
   /// what this node knows of its lease does not cover the store's now plus
   /// a margin of an eighth of a lease (clock estimates, the time until the

@@ -59,20 +59,21 @@ pg_store::impl::impl(pg_options o)
 timestamp pg_store::impl::now() {
   if (opts.clock)
     return opts.clock();
-  const auto age = steady_ns() - offset_measured_ns.load();
-  if (age > std::chrono::nanoseconds{opts.clock_refresh}.count()
-      && !refreshing.exchange(true)) {
-    // Only one caller refreshes, and only with an idle connection: now()
-    // must stay cheap, so a busy pool just keeps the old offset a while.
-    try {
-      if (auto c = pool.try_acquire())
-        measure_offset(**c);
-    } catch (...) {
-      // Keep the old offset; the next call tries again.
-    }
-    refreshing.store(false);
-  }
   return system_now() + std::chrono::microseconds{offset_us.load()};
+}
+
+void pg_store::impl::refresh_offset(pqxx::connection_base& c) noexcept {
+  const auto age = steady_ns() - offset_measured_ns.load();
+  if (age <= std::chrono::nanoseconds{opts.clock_refresh}.count()
+      || refreshing.exchange(true))
+    return;
+  // Only one call refreshes at a time; the others keep the old offset.
+  try {
+    measure_offset(c);
+  } catch (...) {
+    // Keep the old offset; the connection's own use reports what broke.
+  }
+  refreshing.store(false);
 }
 
 void pg_store::impl::measure_offset(pqxx::connection_base& c) {

@@ -71,8 +71,9 @@ struct pg_options {
   /// The `application_name` of the store's sessions (pg_stat_activity).
   std::string application_name = "durable";
 
-  /// How often now() re-measures the offset between this host's clock and
-  /// the server's.
+  /// How often the offset between this host's clock and the server's is
+  /// measured again (by the next call that uses a connection; now() itself
+  /// never does I/O).
   std::chrono::milliseconds clock_refresh{5'000};
 
   /// Announce each commit to the other nodes: one NOTIFY per transaction on
@@ -111,10 +112,12 @@ struct pg_options {
 ///
 /// **Clock.** Every comparison of start times, leases and deadlines runs in
 /// SQL against the server's `now()` (the transaction's start time), never
-/// against a node's clock. now() is cheap: it returns this host's clock
-/// plus the offset to the server measured at connect and refreshed every
-/// `clock_refresh`, so the times the engine writes agree with the server's
-/// to within the network round trip.
+/// against a node's clock. now() is cheap and never does I/O: it returns
+/// this host's clock plus the offset to the server measured at connect and
+/// again, every `clock_refresh`, by the next call that uses a connection
+/// (the lease keeper's renewals make one at least every renewal interval),
+/// so the times the engine writes agree with the server's to within the
+/// network round trip.
 ///
 /// **Durability.** A call that returns has committed what it reports. A call
 /// that throws `durable::error` committed nothing, except when the message

@@ -52,10 +52,16 @@ struct pg_store::impl {
   std::atomic<std::int64_t> offset_measured_ns{0};
   std::atomic<bool> refreshing{false};
 
+  /// This host's clock plus offset_us: no I/O, any thread.
   timestamp now();
 
   /// Measures the clock offset on `c`.
   void measure_offset(pqxx::connection_base& c);
+
+  /// Measures it again on `c` if it is older than `clock_refresh` and no
+  /// other call is measuring it: every call that takes a connection does
+  /// this first (one round trip per `clock_refresh`). Never throws.
+  void refresh_offset(pqxx::connection_base& c) noexcept;
 
   /// The value of the "now" parameter: the test clock, or NULL (the server's
   /// `now()`).

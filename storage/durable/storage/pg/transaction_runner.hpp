@@ -95,6 +95,9 @@ auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
                          wait.count(), p.size()),
              store_failure::unavailable);
       conn.emplace(std::move(*free));
+      // now() never blocks, so the calls that use a connection anyway keep
+      // its offset to the server's clock fresh.
+      refresh_offset(**conn);
       Txn tx{**conn};
       auto result = body(tx);
       if constexpr (std::is_same_v<decltype(result), txn_end>)
