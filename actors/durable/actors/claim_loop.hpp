@@ -113,9 +113,9 @@ public:
   /// capacity): claims more if work was left behind.
   void free_slot(bool blocking);
 
-  /// The slot the execution actor of `id` held is free: a blocking one if
-  /// its live entry says so. An actor not (or no longer) here frees a
-  /// plain one.
+  /// The slot the execution actor of live entry `x` held is free: a
+  /// blocking one if the entry says so. Null (an actor no longer here)
+  /// frees a plain one.
   void free_slot_of(live_execution* x);
 
   /// The execution actor of `id` (at `addr`) ended, having freed its slot
