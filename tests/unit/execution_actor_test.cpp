@@ -1,7 +1,8 @@
 // One execution actor between a scripted storage actor and a scripted
 // dispatcher, on CAF's deterministic coordinator: every request the actor
 // sends waits until the test answers it, so a message can be made to
-// arrive exactly while a write, a read or a take is in flight.
+// arrive exactly while a write, a read or a take is in flight
+// (support/scripted_actor.hpp).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -21,82 +22,15 @@
 #include "durable/store_rules.hpp"
 #include "durable/transitions.hpp"
 #include "support/deterministic_fixture.hpp"
+#include "support/scripted_actor.hpp"
 
 using namespace std::chrono_literals;
-
-namespace durable::test {
-
-/// Work a scripted actor runs on its own thread of control: a response
-/// promise may be delivered only from within the actor that made it.
-struct in_actor {
-  std::function<void()> fn;
-};
-
-} // namespace durable::test
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::test::in_actor)
 
 namespace durable::test {
 
 namespace {
 
 using namespace durable::actors;
-
-/// What a scripted actor received, each with the promise of its reply.
-struct inbox {
-  struct call {
-    caf::message msg;
-    caf::response_promise rp;
-    /// The scripted actor that received it (and must deliver the reply).
-    caf::actor owner;
-
-    /// Delivers `reply` from within the owner.
-    template <class T>
-    void answer(T reply) {
-      caf::anon_send(owner, in_actor{[rp = rp, reply = std::move(reply)]()
-                                       mutable { rp.deliver(std::move(reply)); }});
-    }
-
-    bool is(caf::atom_value a) const {
-      return msg.size() > 0 && msg.match_element<caf::atom_value>(0)
-             && msg.get_as<caf::atom_value>(0) == a;
-    }
-  };
-  std::deque<call> calls;
-
-  /// Takes the oldest call of kind `a`, if any.
-  std::optional<call> take(caf::atom_value a) {
-    for (auto i = calls.begin(); i != calls.end(); ++i)
-      if (i->is(a)) {
-        auto c = std::move(*i);
-        calls.erase(i);
-        return c;
-      }
-    return std::nullopt;
-  }
-
-  int count(caf::atom_value a) const {
-    int n = 0;
-    for (const auto& c : calls)
-      n += c.is(a) ? 1 : 0;
-    return n;
-  }
-};
-
-/// An actor that answers nothing by itself: it records each message with
-/// the promise of its reply, for the test to answer.
-caf::behavior scripted(caf::event_based_actor* self,
-                       std::shared_ptr<inbox> box) {
-  self->set_default_handler(
-    [box](caf::scheduled_actor* s,
-          caf::message_view& x) -> caf::result<caf::message> {
-      auto rp = s->make_response_promise();
-      box->calls.push_back({x.move_content_to_message(), rp,
-                            caf::actor_cast<caf::actor>(s)});
-      return rp;
-    });
-  return {[](in_actor& work) { work.fn(); }};
-}
 
 /// A blocking body that holds until released, and says whether its cancel
 /// token fired.

@@ -22,7 +22,8 @@ namespace durable::actors {
 /// every slot (execution_actor.hpp). So a body that outlives its timeout
 /// keeps its thread counted until it returns.
 ///
-/// Threading: the dispatcher's state, used on its actor only.
+/// Threading: the dispatcher's state (slot_ledger, claim_slots.hpp), used
+/// on its actor only.
 class blocking_capacity {
 public:
   explicit blocking_capacity(std::size_t capacity) noexcept
@@ -55,7 +56,7 @@ public:
       --held_;
   }
 
-  /// Taken on insert, not stored yet (see the dispatcher's take_locally).
+  /// Taken on insert, not stored yet (new_row_router.hpp).
   void reserve(std::size_t n) noexcept {
     reserved_ += n;
   }

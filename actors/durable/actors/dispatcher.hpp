@@ -8,6 +8,12 @@ namespace durable::actors {
 
 /// Claims ready work for this node and routes what the store announces.
 ///
+/// Its pieces, each with its own contract: the claim loop with the slots
+/// (claim_loop.hpp, its arithmetic in claim_slots.hpp), the new-row router
+/// (new_row_router.hpp, local_take.hpp), the routing of store events and
+/// renewals (event_router.hpp) and the waiters (dispatcher_waiters.hpp).
+/// This function wires them to the messages below.
+///
 /// **Claims.** Whenever work may be ready (a `work_ready` event, a retry
 /// coming due, a freed slot while work was left behind, the safety-net poll)
 /// it claims up to `min(claim_batch_size, free slots)` executions of the
