@@ -19,6 +19,7 @@
 
 #include "durable/actors/execution_actor.hpp"
 #include "durable/actors/messages.hpp"
+#include "durable/actors/timer_service.hpp"
 #include "durable/store_rules.hpp"
 #include "durable/transitions.hpp"
 #include "support/deterministic_fixture.hpp"
@@ -52,7 +53,7 @@ struct held_body {
   }
 };
 
-/// The engine's clock and timers from a deterministic fixture, and one
+/// The engine's clock from a deterministic fixture, and one
 /// execution actor whose storage actor and dispatcher are scripted. The
 /// test answers their requests from `db`, a memory store of its own.
 struct actor_fixture {
@@ -72,7 +73,9 @@ struct actor_fixture {
     rt->incarnation = "node_test";
     rt->workers = f.rt->workers;
     rt->detached_io = false;
-    rt->timers = f.rt->timers;
+    // A timer service of its own: timer tokens are counted per runtime,
+    // and the fixture's engine sets timers too.
+    rt->timers = f.sys.spawn(timer_service);
     rt->storage = f.sys.spawn(scripted, storage);
     rt->dispatcher = f.sys.spawn(scripted, dispatcher);
     f.run();
@@ -81,6 +84,7 @@ struct actor_fixture {
   ~actor_fixture() {
     caf::anon_send_exit(rt->storage, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(rt->dispatcher, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(rt->timers, caf::exit_reason::user_shutdown);
     f.run();
   }
 

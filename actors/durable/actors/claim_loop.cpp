@@ -49,7 +49,7 @@ void claim_loop::claim() {
   claim_request req{rt_->incarnation, opts.lease_duration, plan.limit,
                     *plan.task_ids, take_over};
   if (take_over)
-    took_over_at_ = rt_->db->now();
+    took_over_at_ = rt_->now();
   take_over_ = take_over && rounds_.second_kind_due();
   claiming_ = true;
   slots_.begin_claim(plan.limit, plan.blocking);
@@ -96,7 +96,7 @@ void claim_loop::claim() {
 /// instead of one poll interval.
 bool claim_loop::take_over_due() const {
   return !took_over_at_
-         || rt_->db->now() - *took_over_at_
+         || rt_->now() - *took_over_at_
               >= rt_->options.lease_renew_interval;
 }
 
@@ -120,7 +120,7 @@ void claim_loop::schedule_wake(timestamp at) {
 }
 
 void claim_loop::on_ready(timestamp at) {
-  if (at <= rt_->db->now())
+  if (at <= rt_->now())
     claim();
   else
     schedule_wake(at);

@@ -150,7 +150,7 @@ private:
     const auto& opts = rt_->options;
     auto picked = pick_local_claims(
       rows, loop_.kinds(),
-      take_limits{room, slots.blocking_room_for_take(), rt_->db->now(),
+      take_limits{room, slots.blocking_room_for_take(), rt_->now(),
                   rt_->incarnation, opts.lease_duration});
     if (picked.empty())
       return nullptr;
