@@ -1,9 +1,14 @@
 #include "durable/execution_record.hpp"
 
 #include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
+#include "durable/execution_fields.hpp"
 #include "durable/ids.hpp"
 
 namespace durable {
@@ -18,10 +23,83 @@ nlohmann::json embed(const std::string& text) {
   return parsed.is_discarded() ? nlohmann::json(text) : parsed;
 }
 
-void put_time(nlohmann::json& j, const char* key,
-              const std::optional<timestamp>& t) {
-  if (t)
-    j[key] = to_micros(*t);
+// -- one field as JSON (to_json) ---------------------------------------------
+
+template <class Field>
+nlohmann::json value_of(const Field& f, const std::string& s) {
+  return f.payload ? embed(s) : nlohmann::json(s);
+}
+
+template <class Field>
+nlohmann::json value_of(const Field&, timestamp t) {
+  return to_micros(t);
+}
+
+template <class Field>
+nlohmann::json value_of(const Field&, millis d) {
+  return d.count();
+}
+
+template <class Field>
+nlohmann::json value_of(const Field&, task_kind k) {
+  return to_string(k);
+}
+
+template <class Field>
+nlohmann::json value_of(const Field&, execution_status s) {
+  return to_string(s);
+}
+
+/// The other types as their own to_json makes them.
+template <class Field, class T>
+  requires std::is_arithmetic_v<T> || std::is_class_v<T>
+nlohmann::json value_of(const Field&, const T& x) {
+  return x;
+}
+
+// -- one field from JSON (from_json) ------------------------------------------
+
+template <class Field>
+void read(const Field& f, const nlohmann::json& j, std::string& s) {
+  s = f.payload ? j.dump() : j.get<std::string>();
+}
+
+template <class Field>
+void read(const Field&, const nlohmann::json& j, timestamp& t) {
+  t = from_micros(j.get<std::int64_t>());
+}
+
+template <class Field>
+void read(const Field&, const nlohmann::json& j, millis& d) {
+  d = millis{j.get<std::int64_t>()};
+}
+
+template <class Field>
+void read(const Field& f, const nlohmann::json& j, task_kind& k) {
+  auto name = j.get<std::string>();
+  for (std::size_t i = 0; i < kind_names.size(); ++i)
+    if (kind_names[i] == name) {
+      k = static_cast<task_kind>(i);
+      return;
+    }
+  throw std::invalid_argument(
+    "unknown " + std::string{f.json_key} + " " + name);
+}
+
+template <class Field>
+void read(const Field& f, const nlohmann::json& j, execution_status& s) {
+  auto name = j.get<std::string>();
+  auto parsed = parse_status(name);
+  if (!parsed)
+    throw std::invalid_argument(
+      "unknown " + std::string{f.json_key} + " " + name);
+  s = *parsed;
+}
+
+template <class Field, class T>
+  requires std::is_arithmetic_v<T> || std::is_class_v<T>
+void read(const Field&, const nlohmann::json& j, T& x) {
+  j.get_to(x);
 }
 
 } // namespace
@@ -58,51 +136,32 @@ void from_json(const nlohmann::json& j, parent_link& p) {
 }
 
 void to_json(nlohmann::json& j, const execution_record& r) {
-  j = nlohmann::json{
-    {"execution_id", r.id},
-    {"task_id", r.task_id},
-    {"kind", to_string(r.kind)},
-    {"root", r.root},
-    {"retry", r.retry},
-    {"sleep_before_run_ms", r.sleep_before_run.count()},
-    {"timeout_ms", r.timeout.count()},
-    {"input", embed(r.input)},
-    {"status", to_string(r.status)},
-    {"version", r.version},
-    {"attempt", r.attempt},
-    {"recoveries", r.recoveries},
-    {"start_at_us", to_micros(r.start_at)},
-    {"created_at_us", to_micros(r.created_at)},
-    {"updated_at_us", to_micros(r.updated_at)},
-    {"children", r.children},
-    {"step", r.step},
-    {"watched", r.watched},
-  };
-  if (r.parent)
-    j["parent"] = *r.parent;
-  if (r.sleeping_id)
-    j["sleeping_id"] = *r.sleeping_id;
-  if (r.idempotency_key)
-    j["idempotency_key"] = *r.idempotency_key;
-  if (r.output)
-    j["output"] = embed(*r.output);
-  if (r.run_output)
-    j["run_output"] = embed(*r.run_output);
-  if (r.error)
-    j["error"] = *r.error;
-  if (r.owner)
-    j["owner"] = *r.owner;
-  if (r.finalize)
-    j["finalize"] = *r.finalize;
-  put_time(j, "lease_expires_at_us", r.lease_expires_at);
-  put_time(j, "started_at_us", r.started_at);
-  put_time(j, "expires_at_us", r.expires_at);
-  put_time(j, "waiting_for_children_started_at_us",
-           r.waiting_for_children_started_at);
-  put_time(j, "waiting_for_finalize_started_at_us",
-           r.waiting_for_finalize_started_at);
-  put_time(j, "finished_at_us", r.finished_at);
-  put_time(j, "closed_at_us", r.closed_at);
+  j = nlohmann::json::object();
+  fields::for_each([&](const auto& f) {
+    const auto& x = f.of(r);
+    if constexpr (fields::is_optional<std::remove_cvref_t<decltype(x)>>) {
+      if (x)
+        j[f.json_key] = value_of(f, *x);
+    } else {
+      j[f.json_key] = value_of(f, x);
+    }
+  });
+}
+
+void from_json(const nlohmann::json& j, execution_record& r) {
+  r = execution_record{};
+  fields::for_each([&](const auto& f) {
+    auto& x = f.of(r);
+    using type = std::remove_cvref_t<decltype(x)>;
+    if constexpr (fields::is_optional<type>) {
+      auto it = j.find(f.json_key);
+      if (it == j.end() || it->is_null())
+        return;
+      read(f, *it, x.emplace());
+    } else {
+      read(f, j.at(f.json_key), x);
+    }
+  });
 }
 
 execution_record make_execution(std::string task_id, task_kind kind,

@@ -130,9 +130,20 @@ struct execution_record {
   }
 };
 
-/// Every field as JSON (for APIs, logs and tests); payloads are embedded as
-/// parsed JSON where they parse, as strings otherwise.
+/// Every field as JSON (for APIs, logs and tests), keyed and encoded as
+/// execution_fields.hpp lists them: times as microseconds (`*_us`),
+/// durations as milliseconds, kind and status by name, unset optionals
+/// left out. Payloads are embedded as parsed JSON where they parse, as
+/// strings otherwise.
 void to_json(nlohmann::json& j, const execution_record& r);
+
+/// The inverse of to_json(). A payload embedded as JSON reads back as its
+/// compact text; one that did not parse (embedded as a string) reads back
+/// as that JSON string's text, so only payloads holding JSON text, as
+/// every stored payload does, round-trip exactly.
+/// @throws nlohmann::json::exception for a missing required key or a value
+///   of the wrong type, std::invalid_argument for an unknown kind or status.
+void from_json(const nlohmann::json& j, execution_record& r);
 
 /// Builds the row of a new top-level or child execution. `now` is the
 /// store's clock; the row starts `ready` at `now + sleep_before_run`

@@ -143,6 +143,31 @@ std::size_t terminate_backends(const std::string& application_name) {
 
 TEST_SUITE("pg.schema") {
 
+TEST_CASE("the codec's columns are the table's, with the same types") {
+  // A field added to execution_fields.hpp without a migration adding its
+  // column(s) fails here; so does a migration without the field.
+  schema_guard g;
+  { pgs::pg_store s{tpg::options(g.name)}; }
+  pqxx::connection c{tpg::url()};
+  pqxx::work tx{c};
+  auto rows = tx.exec_params(
+    "SELECT column_name, format_type(a.atttypid, a.atttypmod) "
+    "FROM information_schema.columns i "
+    "JOIN pg_attribute a ON a.attrelid = (quote_ident(i.table_schema) || "
+    "'.executions')::regclass AND a.attname = i.column_name "
+    "WHERE i.table_schema = $1 AND i.table_name = 'executions' "
+    "ORDER BY i.ordinal_position",
+    g.name);
+  std::vector<std::string> table;
+  for (const auto& row : rows)
+    table.push_back(row[0].as<std::string>() + " "
+                    + row[1].as<std::string>());
+  std::vector<std::string> codec;
+  for (const auto& col : pgs::columns())
+    codec.push_back(std::string{col.name} + " " + std::string{col.type});
+  CHECK_EQ(table, codec);
+}
+
 TEST_CASE("migrations are idempotent and recorded once per version") {
   schema_guard g;
   { pgs::pg_store first{tpg::options(g.name)}; }

@@ -16,6 +16,9 @@
 #include <algorithm>
 
 #include "durable/error.hpp"
+#include "durable/execution_fields.hpp"
+#include "durable/storage/sqlite/connection.hpp"
+#include "durable/storage/sqlite/row_codec.hpp"
 #include "storage_conformance/conformance.hpp"
 #include "support/temp_dir.hpp"
 
@@ -76,6 +79,29 @@ void require_inserted(durable::store& s, std::vector<execution_record> rows) {
 } // namespace
 
 TEST_SUITE("storage.sqlite") {
+
+TEST_CASE("the codec's columns are the table's, in the field list's order") {
+  // A field added to execution_fields.hpp without a migration adding its
+  // column(s) fails here; so does a migration without the field.
+  db_file f;
+  f.open();
+  durable::storage::sqlite_detail::connection c{f.path, sqlite_options{}};
+  auto q = c.prepare("SELECT name FROM pragma_table_info('executions') "
+                     "ORDER BY cid");
+  std::vector<std::string> table;
+  while (q.step())
+    table.push_back(q.text(0));
+  namespace sd = durable::storage::sqlite_detail;
+  std::vector<std::string> codec(sd::columns.begin(), sd::columns.end());
+  CHECK_EQ(table, codec);
+  // Every field has a column of its own name or `<name>_<part>`.
+  durable::fields::for_each([&](const auto& field) {
+    INFO(field.name);
+    CHECK(std::any_of(codec.begin(), codec.end(), [&](const auto& name) {
+      return name.starts_with(field.name);
+    }));
+  });
+}
 
 TEST_CASE("a new database gets the current schema version") {
   db_file f;

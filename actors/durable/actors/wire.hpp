@@ -1,6 +1,7 @@
 #pragma once
 
 #include "durable/error.hpp"
+#include "durable/execution_fields.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/options.hpp"
 #include "durable/status.hpp"
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 /// # What crosses the network
@@ -38,6 +40,9 @@
 ///
 /// Enumerations are checked when loaded: a value out of range fails the
 /// deserialization instead of producing an invalid enumerator.
+///
+/// An execution_record travels as the fields of execution_fields.hpp, in
+/// that list's order, each in the form field() gives its type.
 namespace durable::actors {
 
 // -- atoms of the executor actor (at most 10 characters in CAF 0.17) --------
@@ -88,8 +93,10 @@ struct optional_field {
   std::optional<T>& value;
 };
 
-/// The form a member takes on the wire: most types as themselves.
+/// The form a member takes on the wire: most types as themselves; an
+/// enumeration only with the overload that knows its largest value.
 template <class T>
+  requires(!std::is_enum_v<T>)
 T& field(T& x) noexcept {
   return x;
 }
@@ -106,6 +113,14 @@ optional_field<T> field(std::optional<T>& x) noexcept {
 template <class E>
 enum_field<E> field(E& x, E max) noexcept {
   return {x, max};
+}
+
+inline enum_field<task_kind> field(task_kind& x) noexcept {
+  return {x, task_kind::sleeping};
+}
+
+inline enum_field<execution_status> field(execution_status& x) noexcept {
+  return {x, execution_status::cancelled};
 }
 
 template <class Inspector>
@@ -197,22 +212,15 @@ typename Inspector::result_type inspect(Inspector& f, parent_link& x) {
            x.execution_id, x.index, x.is_only_child, x.is_finalize);
 }
 
+/// Every field of fields::all, in its order, each in its wire form.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, execution_record& x) {
-  using wire::field;
-  return f(caf::meta::type_name("durable::execution_record"), x.id, x.task_id,
-           field(x.kind, task_kind::sleeping), field(x.parent), x.root,
-           field(x.sleeping_id), field(x.idempotency_key), x.retry,
-           x.sleep_before_run, x.timeout, x.input, field(x.output),
-           field(x.run_output), field(x.error),
-           field(x.status, execution_status::cancelled), x.version, x.attempt,
-           x.recoveries, field(x.owner), field(x.lease_expires_at),
-           field(x.start_at), field(x.created_at), field(x.updated_at),
-           field(x.started_at), field(x.expires_at),
-           field(x.waiting_for_children_started_at),
-           field(x.waiting_for_finalize_started_at), field(x.finished_at),
-           field(x.closed_at), x.children, field(x.finalize), x.step,
-           x.watched);
+  return std::apply(
+    [&](const auto&... d) {
+      return f(caf::meta::type_name("durable::execution_record"),
+               wire::field(d.of(x))...);
+    },
+    fields::all);
 }
 
 } // namespace durable

@@ -16,54 +16,28 @@ namespace durable::storage::pg {
 
 namespace {
 
-constexpr std::array<column, column_count> all_columns{{
-  {"id", "text"},
-  {"task_id", "text"},
-  {"kind", "smallint"},
-  {"parent_task_id", "text"},
-  {"parent_id", "text"},
-  {"parent_index", "bigint"},
-  {"parent_only", "boolean"},
-  {"parent_is_finalize", "boolean"},
-  {"root_task_id", "text"},
-  {"root_id", "text"},
-  {"sleeping_id", "text"},
-  {"idempotency_key", "text"},
-  {"retry_max_attempts", "integer"},
-  {"retry_base_delay_ms", "bigint"},
-  {"retry_multiplier", "double precision"},
-  {"retry_max_delay_ms", "bigint"},
-  {"retry_jitter", "smallint"},
-  {"sleep_before_run_ms", "bigint"},
-  {"timeout_ms", "bigint"},
-  {"input", "text"},
-  {"output", "text"},
-  {"run_output", "text"},
-  {"error_kind", "smallint"},
-  {"error_message", "text"},
-  {"error_retryable", "boolean"},
-  {"error_internal", "boolean"},
-  {"status", "text"},
-  {"version", "bigint"},
-  {"attempt", "integer"},
-  {"recoveries", "integer"},
-  {"owner", "text"},
-  {"lease_expires_at", "bigint"},
-  {"start_at", "bigint"},
-  {"created_at", "bigint"},
-  {"updated_at", "bigint"},
-  {"started_at", "bigint"},
-  {"expires_at", "bigint"},
-  {"waiting_for_children_started_at", "bigint"},
-  {"waiting_for_finalize_started_at", "bigint"},
-  {"finished_at", "bigint"},
-  {"closed_at", "bigint"},
-  {"children", "jsonb"},
-  {"finalize_task_id", "text"},
-  {"finalize_id", "text"},
-  {"step", "bigint"},
-  {"watched", "boolean"},
-}};
+/// The names of the columns, built from the fields and their layouts.
+constexpr auto column_names = [] {
+  std::array<fields::column_name, column_count> out{};
+  std::size_t i = 0;
+  fields::for_each([&](const auto& f) {
+    for (const auto& p : layout<fields::type_of<decltype(f)>>::columns)
+      out[i++] = fields::join(f.name, p.suffix);
+  });
+  return out;
+}();
+
+constexpr auto all_columns = [] {
+  std::array<column, column_count> out{};
+  std::size_t i = 0;
+  fields::for_each([&](const auto& f) {
+    for (const auto& p : layout<fields::type_of<decltype(f)>>::columns) {
+      out[i] = column{column_names[i].view(), p.type, f.writer};
+      ++i;
+    }
+  });
+  return out;
+}();
 
 template <class T>
 std::string num(T x) {
@@ -243,72 +217,206 @@ private:
   std::size_t i_ = 0;
 };
 
+// -- encoding, one overload per type (layout<T> in row_codec.hpp) -------------
+
+void put(emitter& e, const std::string& s) {
+  e.text(s);
+}
+
+void put(emitter& e, const std::optional<std::string>& s) {
+  e.opt_text(s);
+}
+
+void put(emitter& e, task_kind k) {
+  e.integer(static_cast<int>(k));
+}
+
+void put(emitter& e, execution_status s) {
+  e.text(to_string(s));
+}
+
+void put(emitter& e, bool b) {
+  e.boolean(b);
+}
+
+void put(emitter& e, int x) {
+  e.integer(x);
+}
+
+void put(emitter& e, std::uint32_t x) {
+  e.integer(x);
+}
+
+void put(emitter& e, std::uint64_t x) {
+  e.integer(static_cast<std::int64_t>(x));
+}
+
+void put(emitter& e, millis d) {
+  e.integer(d.count());
+}
+
+void put(emitter& e, timestamp t) {
+  e.time(t);
+}
+
+void put(emitter& e, const std::optional<timestamp>& t) {
+  e.opt_time(t);
+}
+
+void put(emitter& e, const std::optional<parent_link>& p) {
+  if (!p) {
+    e.null(layout<parent_link>::columns.size());
+    return;
+  }
+  e.text(p->task_id);
+  e.text(p->execution_id);
+  e.integer(p->index);
+  e.boolean(p->is_only_child);
+  e.boolean(p->is_finalize);
+}
+
+void put(emitter& e, const execution_ref& r) {
+  e.text(r.task_id);
+  e.text(r.execution_id);
+}
+
+void put(emitter& e, const std::optional<execution_ref>& r) {
+  if (r)
+    put(e, *r);
+  else
+    e.null(layout<execution_ref>::columns.size());
+}
+
+void put(emitter& e, const retry_options& r) {
+  e.integer(r.max_attempts);
+  e.integer(r.base_delay.count());
+  e.computed([&] { return num(r.multiplier); });
+  if (r.max_delay)
+    e.integer(r.max_delay->count());
+  else
+    e.null();
+  e.integer(static_cast<int>(r.jitter));
+}
+
+void put(emitter& e, const std::optional<execution_error>& x) {
+  if (!x) {
+    e.null(layout<execution_error>::columns.size());
+    return;
+  }
+  e.integer(static_cast<int>(x->kind));
+  e.text(x->message);
+  e.boolean(x->retryable);
+  e.boolean(x->internal);
+}
+
+void put(emitter& e, const std::vector<execution_ref>& children) {
+  e.computed([&] { return nlohmann::json(children).dump(); });
+}
+
+// -- decoding, one overload per type: the columns from `i` on -----------------
+
+void get(const reader& in, std::size_t i, std::string& out) {
+  out = in.text(i);
+}
+
+void get(const reader& in, std::size_t i, std::optional<std::string>& out) {
+  out = in.opt_text(i);
+}
+
+void get(const reader& in, std::size_t i, task_kind& out) {
+  out = static_cast<task_kind>(in.integer(i));
+}
+
+void get(const reader& in, std::size_t i, execution_status& out) {
+  auto st = parse_status(in.field(i));
+  if (!st)
+    bad_value(all_columns[i].name);
+  out = *st;
+}
+
+void get(const reader& in, std::size_t i, bool& out) {
+  out = in.boolean(i);
+}
+
+void get(const reader& in, std::size_t i, int& out) {
+  out = static_cast<int>(in.integer(i));
+}
+
+void get(const reader& in, std::size_t i, std::uint32_t& out) {
+  out = static_cast<std::uint32_t>(in.integer(i));
+}
+
+void get(const reader& in, std::size_t i, std::uint64_t& out) {
+  out = static_cast<std::uint64_t>(in.integer(i));
+}
+
+void get(const reader& in, std::size_t i, millis& out) {
+  out = millis{in.integer(i)};
+}
+
+void get(const reader& in, std::size_t i, timestamp& out) {
+  out = in.time(i);
+}
+
+void get(const reader& in, std::size_t i, std::optional<timestamp>& out) {
+  out = in.opt_time(i);
+}
+
+void get(const reader& in, std::size_t i, std::optional<parent_link>& out) {
+  if (in.null(i + 1))
+    return;
+  parent_link p;
+  p.task_id = in.text(i);
+  p.execution_id = in.text(i + 1);
+  p.index = static_cast<std::uint32_t>(in.integer(i + 2));
+  p.is_only_child = in.boolean(i + 3);
+  p.is_finalize = in.boolean(i + 4);
+  out = std::move(p);
+}
+
+void get(const reader& in, std::size_t i, execution_ref& out) {
+  out.task_id = in.text(i);
+  out.execution_id = in.text(i + 1);
+}
+
+void get(const reader& in, std::size_t i, std::optional<execution_ref>& out) {
+  if (!in.null(i + 1))
+    get(in, i, out.emplace());
+}
+
+void get(const reader& in, std::size_t i, retry_options& out) {
+  out.max_attempts = static_cast<int>(in.integer(i));
+  out.base_delay = millis{in.integer(i + 1)};
+  out.multiplier = in.multiplier(i + 2);
+  if (!in.null(i + 3))
+    out.max_delay = millis{in.integer(i + 3)};
+  out.jitter = static_cast<jitter_mode>(in.integer(i + 4));
+}
+
+void get(const reader& in, std::size_t i,
+         std::optional<execution_error>& out) {
+  if (in.null(i))
+    return;
+  execution_error e;
+  e.kind = static_cast<error_kind>(in.integer(i));
+  e.message = in.text(i + 1);
+  e.retryable = in.boolean(i + 2);
+  e.internal = in.boolean(i + 3);
+  out = std::move(e);
+}
+
+void get(const reader& in, std::size_t i, std::vector<execution_ref>& out) {
+  auto text = in.field(i);
+  out = nlohmann::json::parse(text.begin(), text.end())
+          .get<std::vector<execution_ref>>();
+}
+
 } // namespace
 
 void encode(const execution_record& r, const column_set& wanted,
             column_visitor& out) {
   emitter e{wanted, out};
-  e.text(r.id);
-  e.text(r.task_id);
-  e.integer(static_cast<int>(r.kind));
-  if (r.parent) {
-    e.text(r.parent->task_id);
-    e.text(r.parent->execution_id);
-    e.integer(r.parent->index);
-    e.boolean(r.parent->is_only_child);
-    e.boolean(r.parent->is_finalize);
-  } else {
-    e.null(5);
-  }
-  e.text(r.root.task_id);
-  e.text(r.root.execution_id);
-  e.opt_text(r.sleeping_id);
-  e.opt_text(r.idempotency_key);
-  e.integer(r.retry.max_attempts);
-  e.integer(r.retry.base_delay.count());
-  e.computed([&] { return num(r.retry.multiplier); });
-  if (r.retry.max_delay)
-    e.integer(r.retry.max_delay->count());
-  else
-    e.null();
-  e.integer(static_cast<int>(r.retry.jitter));
-  e.integer(r.sleep_before_run.count());
-  e.integer(r.timeout.count());
-  e.text(r.input);
-  e.opt_text(r.output);
-  e.opt_text(r.run_output);
-  if (r.error) {
-    e.integer(static_cast<int>(r.error->kind));
-    e.text(r.error->message);
-    e.boolean(r.error->retryable);
-    e.boolean(r.error->internal);
-  } else {
-    e.null(4);
-  }
-  e.text(to_string(r.status));
-  e.integer(static_cast<std::int64_t>(r.version));
-  e.integer(r.attempt);
-  e.integer(r.recoveries);
-  e.opt_text(r.owner);
-  e.opt_time(r.lease_expires_at);
-  e.time(r.start_at);
-  e.time(r.created_at);
-  e.time(r.updated_at);
-  e.opt_time(r.started_at);
-  e.opt_time(r.expires_at);
-  e.opt_time(r.waiting_for_children_started_at);
-  e.opt_time(r.waiting_for_finalize_started_at);
-  e.opt_time(r.finished_at);
-  e.opt_time(r.closed_at);
-  e.computed([&] { return nlohmann::json(r.children).dump(); });
-  if (r.finalize) {
-    e.text(r.finalize->task_id);
-    e.text(r.finalize->execution_id);
-  } else {
-    e.null(2);
-  }
-  e.integer(r.step);
-  e.boolean(r.watched);
+  fields::for_each([&](const auto& f) { put(e, f.of(r)); });
   assert(e.position() == column_count);
 }
 
@@ -326,69 +434,10 @@ execution_record decode(const column_texts& row) {
   reader in{row};
   execution_record r;
   std::size_t i = 0;
-  r.id = in.text(i++);
-  r.task_id = in.text(i++);
-  r.kind = static_cast<task_kind>(in.integer(i++));
-  if (!in.null(4)) {
-    parent_link p;
-    p.task_id = in.text(3);
-    p.execution_id = in.text(4);
-    p.index = static_cast<std::uint32_t>(in.integer(5));
-    p.is_only_child = in.boolean(6);
-    p.is_finalize = in.boolean(7);
-    r.parent = std::move(p);
-  }
-  i = 8;
-  r.root.task_id = in.text(i++);
-  r.root.execution_id = in.text(i++);
-  r.sleeping_id = in.opt_text(i++);
-  r.idempotency_key = in.opt_text(i++);
-  r.retry.max_attempts = static_cast<int>(in.integer(i++));
-  r.retry.base_delay = millis{in.integer(i++)};
-  r.retry.multiplier = in.multiplier(i++);
-  if (!in.null(i))
-    r.retry.max_delay = millis{in.integer(i)};
-  ++i;
-  r.retry.jitter = static_cast<jitter_mode>(in.integer(i++));
-  r.sleep_before_run = millis{in.integer(i++)};
-  r.timeout = millis{in.integer(i++)};
-  r.input = in.text(i++);
-  r.output = in.opt_text(i++);
-  r.run_output = in.opt_text(i++);
-  if (!in.null(i)) {
-    execution_error e;
-    e.kind = static_cast<error_kind>(in.integer(i));
-    e.message = in.opt_text(i + 1).value_or("");
-    e.retryable = in.boolean(i + 2);
-    e.internal = in.boolean(i + 3);
-    r.error = std::move(e);
-  }
-  i += 4;
-  auto st = parse_status(in.text(i++));
-  if (!st)
-    bad_value("status");
-  r.status = *st;
-  r.version = static_cast<std::uint64_t>(in.integer(i++));
-  r.attempt = static_cast<int>(in.integer(i++));
-  r.recoveries = static_cast<int>(in.integer(i++));
-  r.owner = in.opt_text(i++);
-  r.lease_expires_at = in.opt_time(i++);
-  r.start_at = in.time(i++);
-  r.created_at = in.time(i++);
-  r.updated_at = in.time(i++);
-  r.started_at = in.opt_time(i++);
-  r.expires_at = in.opt_time(i++);
-  r.waiting_for_children_started_at = in.opt_time(i++);
-  r.waiting_for_finalize_started_at = in.opt_time(i++);
-  r.finished_at = in.opt_time(i++);
-  r.closed_at = in.opt_time(i++);
-  r.children = nlohmann::json::parse(in.text(i++))
-                 .get<std::vector<execution_ref>>();
-  if (!in.null(i + 1))
-    r.finalize = execution_ref{in.text(i), in.text(i + 1)};
-  i += 2;
-  r.step = static_cast<std::uint32_t>(in.integer(i++));
-  r.watched = in.boolean(i++);
+  fields::for_each([&](const auto& f) {
+    get(in, i, f.of(r));
+    i += width<decltype(f)>;
+  });
   return r;
 }
 

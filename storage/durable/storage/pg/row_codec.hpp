@@ -11,20 +11,145 @@
 
 #include <pqxx/row>
 
+#include "durable/execution_fields.hpp"
 #include "durable/execution_record.hpp"
 
 /// How an execution_record maps to the columns of `executions` and back,
 /// and the small SQL-text helpers the PostgreSQL store needs. Internal to
 /// storage/pg.
+///
+/// The columns are the fields of execution_fields.hpp, in that order, each
+/// laid out by its type (`layout` below): a scalar is one column named as
+/// the field, a composite is flattened into columns named
+/// `<field>_<part>` (`parent_task_id`, `retry_multiplier`, ...), and the
+/// children are one `jsonb` column.
 namespace durable::storage::pg {
 
 /// One column of the executions table.
 struct column {
   std::string_view name;
   std::string_view type; ///< the SQL type parameters are cast to
+  fields::role writer;   ///< who writes the field the column belongs to
 };
 
-inline constexpr std::size_t column_count = 46;
+/// One of the columns a field takes: its name after the field's (empty
+/// for the field's name alone) and its SQL type.
+struct part {
+  std::string_view suffix;
+  std::string_view type;
+};
+
+/// The columns a field of type `T` takes, in order. A type without a
+/// layout here (and an encoder and decoder in row_codec.cpp) cannot be a
+/// field: the list does not compile until it has them.
+template <class T>
+struct layout;
+
+/// An optional value takes its value's columns, all NULL when unset.
+template <class T>
+struct layout<std::optional<T>> : layout<T> {};
+
+template <std::size_t N>
+using parts = std::array<part, N>;
+
+template <>
+struct layout<std::string> {
+  static constexpr parts<1> columns{{{"", "text"}}};
+};
+
+template <>
+struct layout<task_kind> {
+  static constexpr parts<1> columns{{{"", "smallint"}}};
+};
+
+/// By name (to_string()), which operators' SQL reads.
+template <>
+struct layout<execution_status> {
+  static constexpr parts<1> columns{{{"", "text"}}};
+};
+
+template <>
+struct layout<bool> {
+  static constexpr parts<1> columns{{{"", "boolean"}}};
+};
+
+template <>
+struct layout<int> {
+  static constexpr parts<1> columns{{{"", "integer"}}};
+};
+
+template <>
+struct layout<std::uint32_t> {
+  static constexpr parts<1> columns{{{"", "bigint"}}};
+};
+
+template <>
+struct layout<std::uint64_t> {
+  static constexpr parts<1> columns{{{"", "bigint"}}};
+};
+
+/// Milliseconds.
+template <>
+struct layout<millis> {
+  static constexpr parts<1> columns{{{"", "bigint"}}};
+};
+
+/// Microseconds since the epoch.
+template <>
+struct layout<timestamp> {
+  static constexpr parts<1> columns{{{"", "bigint"}}};
+};
+
+/// A parent link is present when its `_id` is not NULL.
+template <>
+struct layout<parent_link> {
+  static constexpr parts<5> columns{{{"task_id", "text"},
+                                     {"id", "text"},
+                                     {"index", "bigint"},
+                                     {"only", "boolean"},
+                                     {"is_finalize", "boolean"}}};
+};
+
+/// An optional reference is present when its `_id` is not NULL.
+template <>
+struct layout<execution_ref> {
+  static constexpr parts<2> columns{{{"task_id", "text"}, {"id", "text"}}};
+};
+
+template <>
+struct layout<retry_options> {
+  static constexpr parts<5> columns{{{"max_attempts", "integer"},
+                                     {"base_delay_ms", "bigint"},
+                                     {"multiplier", "double precision"},
+                                     {"max_delay_ms", "bigint"},
+                                     {"jitter", "smallint"}}};
+};
+
+/// An error is present when its `_kind` is not NULL.
+template <>
+struct layout<execution_error> {
+  static constexpr parts<4> columns{{{"kind", "smallint"},
+                                     {"message", "text"},
+                                     {"retryable", "boolean"},
+                                     {"internal", "boolean"}}};
+};
+
+/// `[{"task_id": ..., "execution_id": ...}, ...]`.
+template <>
+struct layout<std::vector<execution_ref>> {
+  static constexpr parts<1> columns{{{"", "jsonb"}}};
+};
+
+/// The number of columns field `F` takes.
+template <class F>
+inline constexpr std::size_t width
+  = layout<fields::type_of<F>>::columns.size();
+
+inline constexpr std::size_t column_count = [] {
+  std::size_t n = 0;
+  fields::for_each([&n](const auto& f) { n += width<decltype(f)>; });
+  return n;
+}();
 
 /// Every column, in the order encode() produces and decode() reads.
 const std::array<column, column_count>& columns();

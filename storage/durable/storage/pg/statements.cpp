@@ -35,28 +35,16 @@ std::string bounded_increment(std::string_view column,
                      r.max);
 }
 
-/// Columns fixed at insert: a transition never changes them (store.hpp),
-/// so st_apply neither sends nor writes them.
-bool fixed_at_insert(std::string_view name) {
-  static constexpr std::string_view fixed[] = {
-    "task_id", "parent_task_id", "parent_id", "parent_index", "parent_only",
-    "parent_is_finalize", "root_task_id", "root_id", "sleeping_id",
-    "idempotency_key", "retry_max_attempts", "retry_base_delay_ms",
-    "retry_multiplier", "retry_max_delay_ms", "retry_jitter",
-    "sleep_before_run_ms", "timeout_ms", "input", "created_at"};
-  return std::find(std::begin(fixed), std::end(fixed), name)
-         != std::end(fixed);
-}
-
 /// What a batch of transitions passes (see st_apply): `id`, `version` (the
-/// expected one) and every column a transition may change; not `watched`,
-/// which the store manages.
+/// expected one) and every column a transition may change: not `watched`,
+/// which the store manages, nor the columns fixed at insert (store.hpp),
+/// which st_apply neither sends nor writes (fields::role).
 const std::vector<std::size_t>& transition_column_indexes() {
   static const auto indexes = [] {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < column_count; ++i) {
-      const auto name = columns()[i].name;
-      if (name != "watched" && !fixed_at_insert(name))
+      const auto writer = columns()[i].writer;
+      if (writer == fields::role::key || writer == fields::role::transition)
         out.push_back(i);
     }
     return out;

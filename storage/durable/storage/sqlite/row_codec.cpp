@@ -32,7 +32,7 @@ std::string to_text(const T& x) {
 }
 
 template <class T>
-void parse_json(const query& q, int col, const char* name, T& out,
+void parse_json(const query& q, int col, std::string_view name, T& out,
                 std::vector<std::string>& problems) {
   try {
     nlohmann::json::parse(q.text(col)).get_to(out);
@@ -42,7 +42,7 @@ void parse_json(const query& q, int col, const char* name, T& out,
 }
 
 template <class T>
-void parse_json(const query& q, int col, const char* name,
+void parse_json(const query& q, int col, std::string_view name,
                 std::optional<T>& out, std::vector<std::string>& problems) {
   if (q.is_null(col)) {
     out.reset();
@@ -79,7 +79,8 @@ void check_json_integer(const nlohmann::json& j, const char* key,
 /// parse_json() for `retry` and `parent`, whose integers are checked
 /// first (check_json_integer).
 template <class T>
-void parse_checked_json(const query& q, int col, const char* name, T& out,
+void parse_checked_json(const query& q, int col, std::string_view name,
+                        T& out,
                         std::vector<std::string>& problems,
                         std::vector<std::string>& narrowed) {
   try {
@@ -108,7 +109,7 @@ void parse_checked_json(const query& q, int col, const char* name, T& out,
 }
 
 template <class T>
-void parse_checked_json(const query& q, int col, const char* name,
+void parse_checked_json(const query& q, int col, std::string_view name,
                         std::optional<T>& out,
                         std::vector<std::string>& problems,
                         std::vector<std::string>& narrowed) {
@@ -121,6 +122,213 @@ void parse_checked_json(const query& q, int col, const char* name,
   parse_checked_json(q, col, name, x, problems, narrowed);
   if (problems.size() == before)
     out = std::move(x);
+}
+
+// -- binding, one overload per type (layout<T> in row_codec.hpp) --------------
+
+void bind(query& q, int& i, const std::string& s) {
+  q.bind(++i, s);
+}
+
+void bind(query& q, int& i, const std::optional<std::string>& s) {
+  q.bind(++i, s);
+}
+
+void bind(query& q, int& i, task_kind k) {
+  q.bind(++i, static_cast<std::int64_t>(k));
+}
+
+void bind(query& q, int& i, execution_status s) {
+  q.bind(++i, static_cast<std::int64_t>(s));
+}
+
+void bind(query& q, int& i, bool b) {
+  q.bind(++i, static_cast<std::int64_t>(b ? 1 : 0));
+}
+
+void bind(query& q, int& i, int x) {
+  q.bind(++i, static_cast<std::int64_t>(x));
+}
+
+void bind(query& q, int& i, std::uint32_t x) {
+  q.bind(++i, static_cast<std::int64_t>(x));
+}
+
+void bind(query& q, int& i, std::uint64_t x) {
+  // Versions stay far below 2^63; the cast keeps SQLite's signed INTEGER.
+  q.bind(++i, static_cast<std::int64_t>(x));
+}
+
+void bind(query& q, int& i, millis d) {
+  q.bind(++i, static_cast<std::int64_t>(d.count()));
+}
+
+void bind(query& q, int& i, timestamp t) {
+  q.bind(++i, t);
+}
+
+void bind(query& q, int& i, const std::optional<timestamp>& t) {
+  q.bind(++i, t);
+}
+
+void bind(query& q, int& i, const std::optional<parent_link>& p) {
+  q.bind(++i, p ? std::optional{p->execution_id} : std::nullopt);
+  q.bind(++i, p ? std::optional{to_text(*p)} : std::nullopt);
+}
+
+void bind(query& q, int& i, const execution_ref& r) {
+  q.bind(++i, r.task_id);
+  q.bind(++i, r.execution_id);
+}
+
+void bind(query& q, int& i, const std::optional<execution_ref>& r) {
+  q.bind(++i, r ? std::optional{to_text(*r)} : std::nullopt);
+}
+
+void bind(query& q, int& i, const retry_options& r) {
+  q.bind(++i, to_text(r));
+}
+
+void bind(query& q, int& i, const std::optional<execution_error>& e) {
+  q.bind(++i, e ? std::optional{to_text(*e)} : std::nullopt);
+}
+
+void bind(query& q, int& i, const std::vector<execution_ref>& children) {
+  q.bind(++i, to_text(children));
+}
+
+// -- decoding, one overload per type: the columns from `i` on -----------------
+
+/// What decode_row() reads from and reports to.
+struct reader {
+  const query& q;
+  std::vector<std::string>& problems;
+  /// Integers the record holds in fewer bits, checked before they are
+  /// narrowed (a recovery count of 2^32 would read as 0).
+  std::vector<std::string>& narrowed;
+
+  /// The integer of column `i`, checked against the field's range if it
+  /// has one.
+  template <class Field>
+  std::int64_t narrow(const Field& f, int i) const {
+    auto value = q.int64(i);
+    if (f.range)
+      if (auto p = stored_ranges::check(f.name, value, *f.range))
+        narrowed.push_back(std::move(*p));
+    return value;
+  }
+
+  /// The enumerator of column `i`, a problem if past `max`.
+  template <class Field, class E>
+  void enumeration(const Field& f, int i, E max, E& out) const {
+    auto v = q.int64(i);
+    if (v < 0 || v > static_cast<std::int64_t>(max))
+      problems.push_back(fmt::format("unknown {} {}", f.name, v));
+    else
+      out = static_cast<E>(v);
+  }
+};
+
+std::string_view name_of(int i) {
+  return columns[static_cast<std::size_t>(i)];
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i, std::string& out) {
+  // A NULL keeps the default (an input of "null").
+  if (!in.q.is_null(i))
+    out = in.q.text(i);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i,
+         std::optional<std::string>& out) {
+  out = in.q.opt_text(i);
+}
+
+template <class Field>
+void get(const reader& in, const Field& f, int i, task_kind& out) {
+  in.enumeration(f, i, task_kind::sleeping, out);
+}
+
+template <class Field>
+void get(const reader& in, const Field& f, int i, execution_status& out) {
+  in.enumeration(f, i, execution_status::cancelled, out);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i, bool& out) {
+  out = in.q.int64(i) != 0;
+}
+
+template <class Field>
+void get(const reader& in, const Field& f, int i, int& out) {
+  out = static_cast<int>(in.narrow(f, i));
+}
+
+template <class Field>
+void get(const reader& in, const Field& f, int i, std::uint32_t& out) {
+  out = static_cast<std::uint32_t>(in.narrow(f, i));
+}
+
+template <class Field>
+void get(const reader& in, const Field& f, int i, std::uint64_t& out) {
+  out = static_cast<std::uint64_t>(in.narrow(f, i));
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i, millis& out) {
+  out = millis{in.q.int64(i)};
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i, timestamp& out) {
+  out = from_micros(in.q.int64(i));
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i,
+         std::optional<timestamp>& out) {
+  out = in.q.opt_time(i);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i,
+         std::optional<parent_link>& out) {
+  auto parent_id = in.q.opt_text(i);
+  parse_checked_json(in.q, i + 1, name_of(i + 1), out, in.problems,
+                     in.narrowed);
+  if (!out && parent_id)
+    out = parent_link{{}, *parent_id, 0, false, false};
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i, execution_ref& out) {
+  out.task_id = in.q.text(i);
+  out.execution_id = in.q.text(i + 1);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i,
+         std::optional<execution_ref>& out) {
+  parse_json(in.q, i, name_of(i), out, in.problems);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i, retry_options& out) {
+  parse_checked_json(in.q, i, name_of(i), out, in.problems, in.narrowed);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i,
+         std::optional<execution_error>& out) {
+  parse_json(in.q, i, name_of(i), out, in.problems);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i,
+         std::vector<execution_ref>& out) {
+  parse_json(in.q, i, name_of(i), out, in.problems);
 }
 
 } // namespace
@@ -139,43 +347,7 @@ std::string column_list() {
 
 void bind_row(query& q, const execution_record& r) {
   int i = 0;
-  q.bind(++i, r.id);
-  q.bind(++i, r.task_id);
-  q.bind(++i, static_cast<std::int64_t>(r.kind));
-  q.bind(++i, r.parent ? std::optional{r.parent->execution_id} : std::nullopt);
-  q.bind(++i, r.parent ? std::optional{to_text(*r.parent)} : std::nullopt);
-  q.bind(++i, r.root.task_id);
-  q.bind(++i, r.root.execution_id);
-  q.bind(++i, r.sleeping_id);
-  q.bind(++i, r.idempotency_key);
-  q.bind(++i, to_text(r.retry));
-  q.bind(++i, static_cast<std::int64_t>(r.sleep_before_run.count()));
-  q.bind(++i, static_cast<std::int64_t>(r.timeout.count()));
-  q.bind(++i, r.input);
-  q.bind(++i, r.output);
-  q.bind(++i, r.run_output);
-  q.bind(++i, r.error ? std::optional{to_text(*r.error)} : std::nullopt);
-  q.bind(++i, static_cast<std::int64_t>(r.status));
-  // Versions stay far below 2^63; the cast keeps SQLite's signed INTEGER.
-  q.bind(++i, static_cast<std::int64_t>(r.version));
-  q.bind(++i, static_cast<std::int64_t>(r.attempt));
-  q.bind(++i, static_cast<std::int64_t>(r.recoveries));
-  q.bind(++i, r.owner);
-  q.bind(++i, r.lease_expires_at);
-  q.bind(++i, r.start_at);
-  q.bind(++i, r.created_at);
-  q.bind(++i, r.updated_at);
-  q.bind(++i, r.started_at);
-  q.bind(++i, r.expires_at);
-  q.bind(++i, r.waiting_for_children_started_at);
-  q.bind(++i, r.waiting_for_finalize_started_at);
-  q.bind(++i, r.finished_at);
-  q.bind(++i, r.closed_at);
-  q.bind(++i, to_text(r.children));
-  q.bind(++i, r.finalize ? std::optional{to_text(*r.finalize)}
-                         : std::nullopt);
-  q.bind(++i, static_cast<std::int64_t>(r.step));
-  q.bind(++i, static_cast<std::int64_t>(r.watched ? 1 : 0));
+  fields::for_each([&](const auto& f) { bind(q, i, f.of(r)); });
 }
 
 // -- reading ------------------------------------------------------------------
@@ -196,81 +368,24 @@ std::string decoded::detail() const {
 decoded decode_row(const query& q) {
   decoded d;
   auto& r = d.row;
-  auto& bad = d.problems;
-  // Integers the record holds in fewer bits, checked before they are
-  // narrowed (a recovery count of 2^32 would read as 0).
   std::vector<std::string> narrowed;
-  auto narrow = [&narrowed](const char* field, std::int64_t value,
-                            stored_ranges::range range) {
-    if (auto p = stored_ranges::check(field, value, range))
-      narrowed.push_back(std::move(*p));
-    return value;
-  };
   // SQLite converts any text to 0 when asked for an integer: check the
   // stored types first, so that a damaged number is reported, not guessed.
-  for (int c = 0; c < static_cast<int>(columns.size()); ++c) {
-    std::string_view name = columns[static_cast<std::size_t>(c)];
-    bool integer = name == "kind" || name == "status" || name == "version"
-                   || name == "attempt" || name == "recoveries"
-                   || name == "step" || name == "watched"
-                   || name.ends_with("_ms") || name.ends_with("_at");
-    if (integer && !q.is_integer(c) && !q.is_null(c))
-      bad.push_back(fmt::format("column {} is not an integer", name));
+  for (std::size_t c = 0; c < column_count; ++c) {
+    const int col = static_cast<int>(c);
+    if (integer_columns[c] && !q.is_integer(col) && !q.is_null(col))
+      d.problems.push_back(
+        fmt::format("column {} is not an integer", columns[c]));
   }
+  reader in{q, d.problems, narrowed};
   int i = 0;
-  r.id = q.text(i++);
-  r.task_id = q.text(i++);
-  auto kind = q.int64(i++);
-  if (kind < 0 || kind > static_cast<int>(task_kind::sleeping))
-    bad.push_back(fmt::format("unknown kind {}", kind));
-  else
-    r.kind = static_cast<task_kind>(kind);
-  auto parent_id = q.opt_text(i++);
-  parse_checked_json(q, i++, "parent", r.parent, bad, narrowed);
-  if (!r.parent && parent_id)
-    r.parent = parent_link{{}, *parent_id, 0, false, false};
-  r.root.task_id = q.text(i++);
-  r.root.execution_id = q.text(i++);
-  r.sleeping_id = q.opt_text(i++);
-  r.idempotency_key = q.opt_text(i++);
-  parse_checked_json(q, i++, "retry", r.retry, bad, narrowed);
-  r.sleep_before_run = millis{q.int64(i++)};
-  r.timeout = millis{q.int64(i++)};
-  r.input = q.is_null(i) ? "null" : q.text(i);
-  ++i;
-  r.output = q.opt_text(i++);
-  r.run_output = q.opt_text(i++);
-  parse_json(q, i++, "error", r.error, bad);
-  auto status = q.int64(i++);
-  if (status < 0 || status > static_cast<int>(execution_status::cancelled))
-    bad.push_back(fmt::format("unknown status {}", status));
-  else
-    r.status = static_cast<execution_status>(status);
-  r.version = static_cast<std::uint64_t>(
-    narrow("version", q.int64(i++), stored_ranges::version));
-  r.attempt = static_cast<int>(
-    narrow("attempt", q.int64(i++), stored_ranges::attempt));
-  r.recoveries = static_cast<int>(
-    narrow("recoveries", q.int64(i++), stored_ranges::recoveries));
-  r.owner = q.opt_text(i++);
-  r.lease_expires_at = q.opt_time(i++);
-  r.start_at = from_micros(q.int64(i++));
-  r.created_at = from_micros(q.int64(i++));
-  r.updated_at = from_micros(q.int64(i++));
-  r.started_at = q.opt_time(i++);
-  r.expires_at = q.opt_time(i++);
-  r.waiting_for_children_started_at = q.opt_time(i++);
-  r.waiting_for_finalize_started_at = q.opt_time(i++);
-  r.finished_at = q.opt_time(i++);
-  r.closed_at = q.opt_time(i++);
-  parse_json(q, i++, "children", r.children, bad);
-  parse_json(q, i++, "finalize", r.finalize, bad);
-  r.step = static_cast<std::uint32_t>(
-    narrow("step", q.int64(i++), stored_ranges::index));
-  r.watched = q.int64(i++) != 0;
+  fields::for_each([&](const auto& f) {
+    get(in, f, i, f.of(r));
+    i += static_cast<int>(width<decltype(f)>);
+  });
   // Numbers out of range matter while the row may still be claimed or
   // written; a finished row keeps the ones it was failed for.
-  if (bad.empty() && !r.is_finished()) {
+  if (d.problems.empty() && !r.is_finished()) {
     d.invalid = std::move(narrowed);
     if (d.invalid.empty())
       if (auto p = stored_ranges::problem(r))

@@ -1,9 +1,14 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "durable/execution_fields.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/storage/sqlite/connection.hpp"
 
@@ -24,47 +29,167 @@
 /// and its field keeps its default; an unfinished row holding a number out
 /// of range (stored_ranges.hpp) is listed in `decoded::invalid`. The
 /// caller repairs such a row (transaction.hpp). Binding throws sqlite_error.
+///
+/// **Columns.** The fields of execution_fields.hpp, in that order, each
+/// laid out by its type (`layout` below): scalars as one column named as
+/// the field (INTEGER for numbers, enumerations, booleans and times; TEXT
+/// for strings), the root as two TEXT columns, the other composites as
+/// one JSON column each. The parent takes two: `parent_id` (its execution
+/// id, for children_sql()) beside its JSON.
 namespace durable::storage::sqlite_detail {
+
+/// One of the columns a field takes: its name after the field's (empty
+/// for the field's name alone) and whether it holds an INTEGER.
+struct part {
+  std::string_view suffix;
+  bool integer;
+};
+
+/// The columns a field of type `T` takes, in order. A type without a
+/// layout here (and a binder and decoder in row_codec.cpp) cannot be a
+/// field: the list does not compile until it has them.
+template <class T>
+struct layout;
+
+template <std::size_t N>
+using parts = std::array<part, N>;
+
+inline constexpr parts<1> text_column{{{"", false}}};
+inline constexpr parts<1> integer_column{{{"", true}}};
+/// JSON text (the composite's to_json()).
+inline constexpr parts<1> json_column{{{"", false}}};
+
+template <>
+struct layout<std::string> {
+  static constexpr auto columns = text_column;
+};
+
+template <>
+struct layout<std::optional<std::string>> {
+  static constexpr auto columns = text_column;
+};
+
+template <>
+struct layout<task_kind> {
+  static constexpr auto columns = integer_column;
+};
+
+/// As its number (status.hpp), unlike PostgreSQL.
+template <>
+struct layout<execution_status> {
+  static constexpr auto columns = integer_column;
+};
+
+template <>
+struct layout<bool> {
+  static constexpr auto columns = integer_column;
+};
+
+template <>
+struct layout<int> {
+  static constexpr auto columns = integer_column;
+};
+
+template <>
+struct layout<std::uint32_t> {
+  static constexpr auto columns = integer_column;
+};
+
+template <>
+struct layout<std::uint64_t> {
+  static constexpr auto columns = integer_column;
+};
+
+/// Milliseconds.
+template <>
+struct layout<millis> {
+  static constexpr auto columns = integer_column;
+};
+
+/// Microseconds since the epoch.
+template <>
+struct layout<timestamp> {
+  static constexpr auto columns = integer_column;
+};
+
+template <>
+struct layout<std::optional<timestamp>> {
+  static constexpr auto columns = integer_column;
+};
+
+/// `parent_id` (indexed: children_sql()) and the link as JSON.
+template <>
+struct layout<std::optional<parent_link>> {
+  static constexpr parts<2> columns{{{"id", false}, {"", false}}};
+};
+
+template <>
+struct layout<execution_ref> {
+  static constexpr parts<2> columns{
+    {{"task_id", false}, {"execution_id", false}}};
+};
+
+template <>
+struct layout<std::optional<execution_ref>> {
+  static constexpr auto columns = json_column;
+};
+
+template <>
+struct layout<retry_options> {
+  static constexpr auto columns = json_column;
+};
+
+template <>
+struct layout<std::optional<execution_error>> {
+  static constexpr auto columns = json_column;
+};
+
+template <>
+struct layout<std::vector<execution_ref>> {
+  static constexpr auto columns = json_column;
+};
+
+/// The number of columns field `F` takes.
+template <class F>
+inline constexpr std::size_t width
+  = layout<fields::type_of<F>>::columns.size();
+
+inline constexpr std::size_t column_count = [] {
+  std::size_t n = 0;
+  fields::for_each([&n](const auto& f) { n += width<decltype(f)>; });
+  return n;
+}();
+
+/// The names of the columns (see `columns`).
+inline constexpr auto column_names = [] {
+  std::array<fields::column_name, column_count> out{};
+  std::size_t i = 0;
+  fields::for_each([&](const auto& f) {
+    for (const auto& p : layout<fields::type_of<decltype(f)>>::columns)
+      out[i++] = fields::join(f.name, p.suffix);
+  });
+  return out;
+}();
 
 /// Column order of every full-row statement (statements.hpp); bind_row()
 /// and decode_row() follow it.
-inline constexpr std::array<const char*, 35> columns{
-  "id",
-  "task_id",
-  "kind",
-  "parent_id",
-  "parent",
-  "root_task_id",
-  "root_execution_id",
-  "sleeping_id",
-  "idempotency_key",
-  "retry",
-  "sleep_before_run_ms",
-  "timeout_ms",
-  "input",
-  "output",
-  "run_output",
-  "error",
-  "status",
-  "version",
-  "attempt",
-  "recoveries",
-  "owner",
-  "lease_expires_at",
-  "start_at",
-  "created_at",
-  "updated_at",
-  "started_at",
-  "expires_at",
-  "waiting_for_children_started_at",
-  "waiting_for_finalize_started_at",
-  "finished_at",
-  "closed_at",
-  "children",
-  "finalize",
-  "step",
-  "watched",
-};
+inline constexpr auto columns = [] {
+  std::array<std::string_view, column_count> out{};
+  for (std::size_t i = 0; i < column_count; ++i)
+    out[i] = column_names[i].view();
+  return out;
+}();
+
+/// Which columns hold INTEGERs, in `columns` order.
+inline constexpr auto integer_columns = [] {
+  std::array<bool, column_count> out{};
+  std::size_t i = 0;
+  fields::for_each([&](const auto& f) {
+    for (const auto& p : layout<fields::type_of<decltype(f)>>::columns)
+      out[i++] = p.integer;
+  });
+  return out;
+}();
 
 /// "id, task_id, ...": every column, in order.
 std::string column_list();
