@@ -7,9 +7,11 @@
 
 namespace durable::test {
 
-/// A fresh, empty store of the backend this test executable was built for
-/// (the compile definition DURABLE_TEST_STORE: memory, sqlite or pg). The
-/// engine's integration suite is compiled once per backend with it.
+/// A fresh, empty store of the backend this test executable links: memory,
+/// sqlite or pg, one definition per support/store_factory_<backend>.cpp.
+/// The engine's integration suite is compiled once and linked with each of
+/// them (tests/CMakeLists.txt); a test that depends on the backend asks
+/// store_name() at run time, never a compile definition.
 ///
 /// Each call returns an independent store: a new in-memory store, a new
 /// SQLite file in a temporary folder, or a new PostgreSQL schema. A backend

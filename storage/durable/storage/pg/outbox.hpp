@@ -9,7 +9,8 @@
 
 /// Enqueueing inside the caller's own transaction: the transactional
 /// outbox pattern. This header includes libpqxx; only code that wants the
-/// outbox includes it.
+/// outbox includes it, and links durable::storage_pg_outbox (which brings
+/// libpqxx with it).
 namespace durable::storage::pg {
 
 /// Inserts `rows` into `store`'s schema inside the caller's transaction

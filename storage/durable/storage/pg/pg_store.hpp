@@ -13,9 +13,10 @@
 
 /// The PostgreSQL backend: the store several nodes of a cluster share.
 ///
-/// Only this folder links libpqxx; this header does not include it (the
-/// store keeps its connections behind a pimpl). Code that wants to enqueue
-/// inside its own transaction includes `durable/storage/pg/outbox.hpp`.
+/// durable::storage_pg links libpqxx privately; this header does not
+/// include it (the store keeps its connections behind a pimpl). Code that
+/// wants to enqueue inside its own transaction includes
+/// `durable/storage/pg/outbox.hpp` and links durable::storage_pg_outbox.
 namespace durable::storage::pg {
 
 /// How to reach PostgreSQL and how hard to try.
