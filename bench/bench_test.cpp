@@ -1,10 +1,10 @@
 // The harness's own checks: the validation that makes smoke runs fail, and
 // the statistics every report is built from.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "settings.hpp"
 #include "stats.hpp"
@@ -35,9 +35,9 @@ row_sample row(std::string id, std::string task, std::string input,
 
 /// One fanout parent of 2 children as a correct run stores it.
 std::vector<row_sample> fanout_rows() {
-  auto fin
-      = row("f", "bench_sum",
-            R"({"output":2,"children":[{"output":1},{"output":2}]})", "3", "p");
+  auto fin = row("f", "bench_sum",
+                 R"({"output":2,"children":[{"output":1},{"output":2}]})", "3",
+                 "p");
   fin.is_finalize = true;
   return {row("p", "bench_fan", "2", "3"),
           row("c0", "bench_add", "0", "1", "p"),
@@ -55,7 +55,6 @@ settings fanout_settings() {
 } // namespace
 
 TEST_SUITE("bench.validation") {
-
   TEST_CASE("validate accepts a fanout whose rows all completed correctly") {
     auto s = fanout_settings();
     auto v = validate(fanout_rows(), {"p"}, rows_per_round(s), s);
@@ -81,7 +80,7 @@ TEST_SUITE("bench.validation") {
   }
 
   TEST_CASE(
-      "validate reports a retry task that completed at the wrong attempt") {
+    "validate reports a retry task that completed at the wrong attempt") {
     settings s;
     s.workload = "retry";
     s.executions = 1;
@@ -107,7 +106,6 @@ TEST_SUITE("bench.validation") {
 } // TEST_SUITE
 
 TEST_SUITE("bench.settings") {
-
   TEST_CASE("--serial is refused for workloads that finish only after every "
             "enqueue") {
     for (const char* w : {"sleepers", "hold", "mixed"}) {
@@ -127,7 +125,6 @@ TEST_SUITE("bench.settings") {
 } // TEST_SUITE
 
 TEST_SUITE("bench.stats") {
-
   TEST_CASE("percentiles take the nearest rank") {
     std::vector<double> xs;
     for (int i = 1; i <= 100; ++i)

@@ -1,8 +1,8 @@
 // The bare-CAF ceiling: the scheduler cost the engine cannot go below, one
 // actor and two messages per execution (see ceilings.hpp).
-#include <caf/all.hpp>
-
 #include <chrono>
+
+#include <caf/all.hpp>
 
 #include "ceilings.hpp"
 
@@ -17,10 +17,10 @@ using go_atom = caf::atom_constant<caf::atom("bgo")>;
 caf::behavior ceiling_worker(caf::event_based_actor* self,
                              caf::actor dispatcher) {
   return {
-      [=](run_atom, std::uint64_t i) {
-        self->send(dispatcher, done_atom::value, i + 1);
-        self->quit();
-      },
+    [=](run_atom, std::uint64_t i) {
+      self->send(dispatcher, done_atom::value, i + 1);
+      self->quit();
+    },
   };
 }
 
@@ -43,22 +43,22 @@ caf::behavior ceiling_dispatcher(caf::stateful_actor<dispatcher_state>* self,
   self->state.total = total;
   self->state.window = window;
   return {
-      [=](go_atom) -> caf::result<std::uint64_t> {
-        auto& st = self->state;
-        st.finished = self->make_response_promise();
-        while (st.spawned < st.total && st.spawned < st.window)
-          spawn_one(self);
-        return st.finished;
-      },
-      [=](done_atom, std::uint64_t) {
-        auto& st = self->state;
-        if (st.spawned < st.total)
-          spawn_one(self);
-        if (++st.done == st.total) {
-          st.finished.deliver(st.done);
-          self->quit();
-        }
-      },
+    [=](go_atom) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      st.finished = self->make_response_promise();
+      while (st.spawned < st.total && st.spawned < st.window)
+        spawn_one(self);
+      return st.finished;
+    },
+    [=](done_atom, std::uint64_t) {
+      auto& st = self->state;
+      if (st.spawned < st.total)
+        spawn_one(self);
+      if (++st.done == st.total) {
+        st.finished.deliver(st.done);
+        self->quit();
+      }
+    },
   };
 }
 
@@ -78,11 +78,11 @@ ceiling_result caf_ceiling(std::size_t executions, std::size_t window,
   {
     caf::scoped_actor self{sys};
     self->request(d, caf::infinite, go_atom::value)
-        .receive([](std::uint64_t) {}, [](caf::error&) {});
+      .receive([](std::uint64_t) {}, [](caf::error&) {});
   }
-  out.seconds
-      = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                              - t0)
+                  .count();
   out.per_s = static_cast<double>(executions) / out.seconds;
   out.details = {{"window", window}, {"scheduler_threads", threads}};
   return out;

@@ -1,16 +1,15 @@
 // The PostgreSQL ceiling (see ceilings.hpp): the insert, claim and complete
 // statements of the PostgreSQL store (storage/pg/pg_store.cpp) reduced to
 // what one batch needs, on the store's own table.
-#include "durable/storage/pg/pg_store.hpp"
-#include "durable/storage/pg/schema.hpp"
+#include <chrono>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <pqxx/pqxx>
 
-#include <chrono>
-#include <stdexcept>
-
 #include "ceilings.hpp"
+#include "durable/storage/pg/pg_store.hpp"
+#include "durable/storage/pg/schema.hpp"
 
 namespace durable::bench {
 
@@ -18,8 +17,8 @@ namespace {
 
 // The store inserts at most this many rows per statement (insert_chunk).
 constexpr std::size_t insert_chunk = 500;
-constexpr std::string_view now_us
-    = "(extract(epoch from now()) * 1000000)::bigint";
+constexpr std::string_view now_us = "(extract(epoch from now()) * "
+                                    "1000000)::bigint";
 constexpr std::int64_t lease_us = 6'000'000;
 
 /// A text[] literal of plain values (ids and numbers need no escaping
@@ -69,9 +68,9 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
   storage::pg::postgres(opts);
   const auto t = storage::pg::quote_ident(schema) + ".executions";
   pqxx::connection c{url};
-  c.prepare("insert",
-            fmt::format(
-                "INSERT INTO {t} (id, task_id, kind, root_task_id, root_id, "
+  c.prepare(
+    "insert",
+    fmt::format("INSERT INTO {t} (id, task_id, kind, root_task_id, root_id, "
                 "retry_max_attempts, retry_base_delay_ms, retry_multiplier, "
                 "retry_jitter, sleep_before_run_ms, timeout_ms, input, status, "
                 "version, attempt, recoveries, start_at, created_at, "
@@ -81,9 +80,9 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
                 "0, false FROM unnest($1::text[], $2::text[]) AS v(id, input) "
                 "ON CONFLICT DO NOTHING",
                 fmt::arg("t", t), fmt::arg("now", now_us)));
-  c.prepare("claim",
-            fmt::format(
-                "WITH c AS (SELECT e.id FROM {t} e WHERE e.task_id = "
+  c.prepare(
+    "claim",
+    fmt::format("WITH c AS (SELECT e.id FROM {t} e WHERE e.task_id = "
                 "'ceiling' AND e.status = 'ready' AND e.start_at <= {now} "
                 "ORDER BY e.start_at, e.id LIMIT $1::bigint "
                 "FOR UPDATE OF e SKIP LOCKED) "
@@ -92,9 +91,9 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
                 "lease_expires_at = {now} + $3::bigint, version = e.version + "
                 "1, updated_at = {now} FROM c WHERE e.id = c.id RETURNING e.*",
                 fmt::arg("t", t), fmt::arg("now", now_us)));
-  c.prepare("complete",
-            fmt::format(
-                "UPDATE {t} e SET status = 'completed', output = v.output, "
+  c.prepare(
+    "complete",
+    fmt::format("UPDATE {t} e SET status = 'completed', output = v.output, "
                 "finished_at = {now}, closed_at = {now}, updated_at = {now}, "
                 "owner = NULL, lease_expires_at = NULL, version = e.version + "
                 "1 FROM unnest($1::text[], $2::bigint[], $3::text[]) AS "
@@ -125,8 +124,8 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
     std::vector<std::string> ids, versions, outputs;
     {
       pqxx::work tx{c};
-      auto rows
-          = tx.exec_prepared("claim", claim_batch, "ceiling-owner", lease_us);
+      auto rows = tx.exec_prepared("claim", claim_batch, "ceiling-owner",
+                                   lease_us);
       for (const auto& row : rows) {
         ids.push_back(row["id"].c_str());
         versions.push_back(row["version"].c_str());
@@ -145,13 +144,13 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
   }
   const double cycle_s = seconds_since(t1);
   auto out = cycle_result(
-      "PostgreSQL",
-      "PostgreSQL: batched insert, batched claim (FOR UPDATE SKIP "
-      "LOCKED) and batched complete on the store's table",
-      executions, completed, insert_s, cycle_s, insert_batch, claim_batch,
-      claims);
-  out.details["transactions"]
-      = (executions + insert_batch - 1) / insert_batch + 2 * claims + 1;
+    "PostgreSQL",
+    "PostgreSQL: batched insert, batched claim (FOR UPDATE SKIP "
+    "LOCKED) and batched complete on the store's table",
+    executions, completed, insert_s, cycle_s, insert_batch, claim_batch,
+    claims);
+  out.details["transactions"] = (executions + insert_batch - 1) / insert_batch
+                                + 2 * claims + 1;
   return out;
 }
 

@@ -1,17 +1,16 @@
 // The SQLite ceiling (see ceilings.hpp): the SQLite store's transactions
 // (BEGIN IMMEDIATE, one statement per row) reduced to the columns a claim
 // and a completion change, on the store's own table and pragmas.
-#include "durable/storage/sqlite_store.hpp"
-#include "durable/time.hpp"
-
-#include <fmt/format.h>
-#include <sqlite3.h>
-
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
 
+#include <fmt/format.h>
+#include <sqlite3.h>
+
 #include "ceilings.hpp"
+#include "durable/storage/sqlite_store.hpp"
+#include "durable/time.hpp"
 
 namespace durable::bench {
 
@@ -67,7 +66,7 @@ public:
 
   [[noreturn]] void fail(const char* what) {
     throw std::runtime_error(
-        fmt::format("SQLite ceiling: {}: {}", what, sqlite3_errmsg(db_)));
+      fmt::format("SQLite ceiling: {}: {}", what, sqlite3_errmsg(db_)));
   }
 
 private:
@@ -101,24 +100,24 @@ ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
   storage::sqlite(path);
   raw_db db{path, normal_sync};
   auto* insert = db.prepare(
-      "INSERT INTO executions (id, task_id, kind, root_task_id, "
-      "root_execution_id, retry, sleep_before_run_ms, timeout_ms, input, "
-      "status, version, attempt, recoveries, start_at, created_at, updated_at, "
-      "children, step, watched) VALUES (?1, 'ceiling', 0, 'ceiling', ?1, "
-      "'{\"max_attempts\":0}', 0, 60000, ?2, 0, 0, 0, 0, ?3, ?3, ?3, '[]', 0, "
-      "0)");
+    "INSERT INTO executions (id, task_id, kind, root_task_id, "
+    "root_execution_id, retry, sleep_before_run_ms, timeout_ms, input, "
+    "status, version, attempt, recoveries, start_at, created_at, updated_at, "
+    "children, step, watched) VALUES (?1, 'ceiling', 0, 'ceiling', ?1, "
+    "'{\"max_attempts\":0}', 0, 60000, ?2, 0, 0, 0, 0, ?3, ?3, ?3, '[]', 0, "
+    "0)");
   // Stored statuses: 0 ready, 1 running, 4 completed (durable/status.hpp).
   auto* select = db.prepare(
-      "SELECT id, version, input FROM executions WHERE status = 0 AND task_id "
-      "= 'ceiling' AND start_at <= ?1 ORDER BY start_at, id LIMIT ?2");
+    "SELECT id, version, input FROM executions WHERE status = 0 AND task_id "
+    "= 'ceiling' AND start_at <= ?1 ORDER BY start_at, id LIMIT ?2");
   auto* claim = db.prepare(
-      "UPDATE executions SET status = 1, started_at = ?2, expires_at = ?2 + "
-      "timeout_ms * 1000, owner = 'ceiling-owner', lease_expires_at = ?3, "
-      "version = version + 1, updated_at = ?2 WHERE id = ?1 AND version = ?4");
+    "UPDATE executions SET status = 1, started_at = ?2, expires_at = ?2 + "
+    "timeout_ms * 1000, owner = 'ceiling-owner', lease_expires_at = ?3, "
+    "version = version + 1, updated_at = ?2 WHERE id = ?1 AND version = ?4");
   auto* complete = db.prepare(
-      "UPDATE executions SET status = 4, output = ?2, finished_at = ?3, "
-      "closed_at = ?3, updated_at = ?3, owner = NULL, lease_expires_at = NULL, "
-      "version = version + 1 WHERE id = ?1 AND version = ?4");
+    "UPDATE executions SET status = 4, output = ?2, finished_at = ?3, "
+    "closed_at = ?3, updated_at = ?3, owner = NULL, lease_expires_at = NULL, "
+    "version = version + 1 WHERE id = ?1 AND version = ?4");
   auto t0 = std::chrono::steady_clock::now();
   for (std::size_t done = 0; done < executions;) {
     db.exec("BEGIN IMMEDIATE");
@@ -149,9 +148,9 @@ ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
     sqlite3_bind_int64(select, 2, static_cast<std::int64_t>(claim_batch));
     while (sqlite3_step(select) == SQLITE_ROW)
       rows.push_back(
-          {reinterpret_cast<const char*>(sqlite3_column_text(select, 0)),
-           sqlite3_column_int64(select, 1),
-           reinterpret_cast<const char*>(sqlite3_column_text(select, 2))});
+        {reinterpret_cast<const char*>(sqlite3_column_text(select, 0)),
+         sqlite3_column_int64(select, 1),
+         reinterpret_cast<const char*>(sqlite3_column_text(select, 2))});
     sqlite3_reset(select);
     for (auto& r : rows) {
       bind_text(claim, 1, r.id);
@@ -179,11 +178,11 @@ ceiling_result sqlite_ceiling(const std::string& path, bool normal_sync,
   }
   const double cycle_s = seconds_since(t1);
   auto out = cycle_result(
-      "SQLite",
-      "SQLite: batched insert, claim and complete transactions on "
-      "the store's table and pragmas",
-      executions, completed, insert_s, cycle_s, insert_batch, claim_batch,
-      claims);
+    "SQLite",
+    "SQLite: batched insert, claim and complete transactions on "
+    "the store's table and pragmas",
+    executions, completed, insert_s, cycle_s, insert_batch, claim_batch,
+    claims);
   out.details["synchronous"] = normal_sync ? "NORMAL" : "FULL";
   return out;
 }

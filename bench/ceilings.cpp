@@ -1,19 +1,19 @@
 #include "ceilings.hpp"
 
-#include <fmt/format.h>
-
 #include <cerrno>
-#include <malloc.h>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <malloc.h>
+
 namespace durable::bench {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
+    .count();
 }
 
 ceiling_result cycle_result(const char* store, std::string method,
@@ -31,11 +31,11 @@ ceiling_result cycle_result(const char* store, std::string method,
   const auto n = static_cast<double>(executions);
   out.per_s = n / out.seconds;
   out.details = {
-      {"insert_per_s", n / insert_seconds},
-      {"claim_complete_per_s", n / cycle_seconds},
-      {"insert_batch", insert_batch},
-      {"claim_batch", claim_batch},
-      {"claims", claims},
+    {"insert_per_s", n / insert_seconds},
+    {"claim_complete_per_s", n / cycle_seconds},
+    {"insert_batch", insert_batch},
+    {"claim_batch", claim_batch},
+    {"claims", claims},
   };
   return out;
 }
@@ -124,8 +124,8 @@ ceiling_result measure_ceiling(const settings& s, const store_place& place,
     j = nlohmann::json::parse(text);
   } catch (const std::exception&) {
     throw std::runtime_error(fmt::format(
-        "ceiling: the measuring process ended without a result (status {})",
-        status));
+      "ceiling: the measuring process ended without a result (status {})",
+      status));
   }
   if (j.contains("error"))
     throw std::runtime_error(j["error"].get<std::string>());

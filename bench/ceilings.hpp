@@ -1,10 +1,10 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "settings.hpp"
 #include "stores.hpp"

@@ -1,11 +1,11 @@
 #pragma once
 
-#include "durable/forwarding_store.hpp"
-
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <vector>
+
+#include "durable/forwarding_store.hpp"
 
 namespace durable::bench {
 
@@ -18,8 +18,7 @@ namespace durable::bench {
 class counting_store final : public durable::forwarding_store {
 public:
   explicit counting_store(std::shared_ptr<durable::store> inner)
-      : forwarding_store(std::move(inner)) {
-  }
+    : forwarding_store(std::move(inner)) {}
 
   std::size_t finished() const {
     return finished_.load();

@@ -10,19 +10,18 @@
 // until every row finished, stop, read every row back and compute rates
 // and latencies from the store's own timestamps, validate every row, then
 // report (stdout table, --json record, --plot charts). See README.md.
-#include "durable/durable.hpp"
-#include "durable/version.hpp"
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
 #include <chrono>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
 #include "ceilings.hpp"
 #include "counting_store.hpp"
+#include "durable/durable.hpp"
+#include "durable/version.hpp"
 #include "memory_probe.hpp"
 #include "nodes.hpp"
 #include "pg_monitor.hpp"
@@ -81,8 +80,8 @@ void wait_for(const std::function<std::size_t()>& done, std::size_t target,
       last_change = std::chrono::steady_clock::now();
     } else if (std::chrono::steady_clock::now() - last_change > stall_limit) {
       throw std::runtime_error(fmt::format(
-          "the run stalled: {} of {} rows finished, none in the last {} s", now,
-          target, stall_limit.count()));
+        "the run stalled: {} of {} rows finished, none in the last {} s", now,
+        target, stall_limit.count()));
     }
   }
 }
@@ -113,8 +112,8 @@ void run_hold(executor& exec, const task_set& tasks, const settings& s,
               const std::function<std::size_t()>& done) {
   auto t0 = std::chrono::steady_clock::now();
   r = enqueue_round(
-      exec, tasks, s, "hold",
-      {.sleep_before_run = std::chrono::duration_cast<millis>(hold_delay)});
+    exec, tasks, s, "hold",
+    {.sleep_before_run = std::chrono::duration_cast<millis>(hold_delay)});
   rep.enqueue_seconds += seconds_since(t0);
   std::this_thread::sleep_for(200ms);
   if (exec.running_count() != 0)
@@ -170,8 +169,7 @@ int run(const settings& s) {
         std::lock_guard lock{monitor_mtx};
         return monitor->counters();
       },
-      std::chrono::milliseconds{
-        static_cast<long long>(s.pg_sample_s * 1000)});
+      std::chrono::milliseconds{static_cast<long long>(s.pg_sample_s * 1000)});
   std::vector<std::string> top_ids;
   std::size_t expected = 0;
   timestamp t0;
@@ -229,15 +227,15 @@ int run(const settings& s) {
   }
   rep.rows = compute_stats(rows, t0, s.interval_s);
   if (rep.rows.last_finished)
-    rep.seconds
-        = std::chrono::duration<double>(*rep.rows.last_finished - t0).count();
+    rep.seconds = std::chrono::duration<double>(*rep.rows.last_finished - t0)
+                    .count();
   if (s.validate) {
     rep.checked = validate(rows, top_ids, expected, s);
     rep.validated = true;
   }
   if (failed_nodes > 0) {
     rep.checked.problems.push_back(
-        fmt::format("{} worker nodes did not exit cleanly", failed_nodes));
+      fmt::format("{} worker nodes did not exit cleanly", failed_nodes));
     ++rep.checked.problem_count;
   }
   auto record = to_json(rep);

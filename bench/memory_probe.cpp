@@ -41,8 +41,7 @@ std::string running_allocator() {
   // allocator it got even when built without jemalloc (LD_PRELOAD).
   using mallctl_fn = int (*)(const char*, void*, std::size_t*, void*,
                              std::size_t);
-  auto mallctl
-      = reinterpret_cast<mallctl_fn>(dlsym(RTLD_DEFAULT, "mallctl"));
+  auto mallctl = reinterpret_cast<mallctl_fn>(dlsym(RTLD_DEFAULT, "mallctl"));
   if (mallctl == nullptr)
     return "glibc";
   const char* version = nullptr;

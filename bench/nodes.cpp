@@ -1,13 +1,13 @@
 #include "nodes.hpp"
 
-#include <fmt/format.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 namespace durable::bench {
 
@@ -73,7 +73,7 @@ void node_group::start(std::size_t count,
     close(out[0]);
     if (!ready)
       throw std::runtime_error(fmt::format(
-          "worker node {} (pid {}) exited before it was ready", i + 1, pid));
+        "worker node {} (pid {}) exited before it was ready", i + 1, pid));
   }
 }
 

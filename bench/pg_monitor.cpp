@@ -1,9 +1,9 @@
 #include "pg_monitor.hpp"
 
-#include "durable/storage/pg/schema.hpp"
-
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+
+#include "durable/storage/pg/schema.hpp"
 
 namespace durable::bench {
 
@@ -24,9 +24,9 @@ bool statements_loaded(pqxx::transaction_base& tx) {
 
 struct pg_monitor::impl {
   impl(const std::string& url, std::string s)
-      : conn{url}, schema{std::move(s)}, table{storage::pg::quote_ident(schema)
-                                               + ".executions"} {
-  }
+    : conn{url},
+      schema{std::move(s)},
+      table{storage::pg::quote_ident(schema) + ".executions"} {}
 
   pqxx::connection conn;
   std::string schema;
@@ -36,8 +36,7 @@ struct pg_monitor::impl {
 };
 
 pg_monitor::pg_monitor(const std::string& url, const std::string& schema)
-    : impl_(std::make_unique<impl>(url, schema)) {
-}
+  : impl_(std::make_unique<impl>(url, schema)) {}
 
 pg_monitor::~pg_monitor() = default;
 
@@ -70,12 +69,12 @@ nlohmann::json pg_monitor::top_statements(std::size_t limit) {
   // rows that name it are exactly the run's statements.
   ++impl_->own;
   auto rows = tx.exec_params(
-      "SELECT calls, total_exec_time, total_plan_time, rows, "
-      "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM "
-      "pg_stat_statements WHERE strpos(query, $1) > 0 AND dbid = (SELECT oid "
-      "FROM pg_database WHERE datname = current_database()) "
-      "ORDER BY total_exec_time + total_plan_time DESC LIMIT $2",
-      storage::pg::quote_ident(impl_->schema), static_cast<long long>(limit));
+    "SELECT calls, total_exec_time, total_plan_time, rows, "
+    "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM "
+    "pg_stat_statements WHERE strpos(query, $1) > 0 AND dbid = (SELECT oid "
+    "FROM pg_database WHERE datname = current_database()) "
+    "ORDER BY total_exec_time + total_plan_time DESC LIMIT $2",
+    storage::pg::quote_ident(impl_->schema), static_cast<long long>(limit));
   auto out = nlohmann::json::array();
   for (const auto& r : rows)
     out.push_back({{"calls", r[0].as<long long>()},
@@ -94,11 +93,11 @@ nlohmann::json pg_monitor::counters() {
   if (statements_loaded(tx)) {
     ++impl_->own;
     auto rows = tx.exec_params(
-        "SELECT queryid, calls, total_exec_time, "
-        "left(regexp_replace(query, '\\s+', ' ', 'g'), 120) FROM "
-        "pg_stat_statements WHERE strpos(query, $1) > 0 AND dbid = (SELECT "
-        "oid FROM pg_database WHERE datname = current_database())",
-        storage::pg::quote_ident(impl_->schema));
+      "SELECT queryid, calls, total_exec_time, "
+      "left(regexp_replace(query, '\\s+', ' ', 'g'), 120) FROM "
+      "pg_stat_statements WHERE strpos(query, $1) > 0 AND dbid = (SELECT "
+      "oid FROM pg_database WHERE datname = current_database())",
+      storage::pg::quote_ident(impl_->schema));
     for (const auto& r : rows)
       out["statements"].push_back({{"id", r[0].as<long long>()},
                                    {"calls", r[1].as<long long>()},
@@ -108,11 +107,10 @@ nlohmann::json pg_monitor::counters() {
   // A fresh snapshot of the statistics views (see commits()).
   tx.exec("SELECT pg_stat_clear_snapshot()");
   ++impl_->own;
-  auto t = tx.exec_params1(
-      "SELECT n_live_tup, n_dead_tup, autovacuum_count, "
-      "pg_relation_size(relid) FROM pg_stat_user_tables "
-      "WHERE relid = $1::regclass",
-      impl_->table);
+  auto t = tx.exec_params1("SELECT n_live_tup, n_dead_tup, autovacuum_count, "
+                           "pg_relation_size(relid) FROM pg_stat_user_tables "
+                           "WHERE relid = $1::regclass",
+                           impl_->table);
   ++impl_->own;
   out["table"] = {{"live_rows", t[0].as<long long>()},
                   {"dead_rows", t[1].as<long long>()},
@@ -120,10 +118,10 @@ nlohmann::json pg_monitor::counters() {
                   {"heap_bytes", t[3].as<long long>()}};
   out["indexes"] = nlohmann::json::array();
   auto ix = tx.exec_params(
-      "SELECT indexrelname, pg_relation_size(indexrelid), idx_scan, "
-      "idx_tup_read FROM pg_stat_user_indexes WHERE relid = $1::regclass "
-      "ORDER BY indexrelname",
-      impl_->table);
+    "SELECT indexrelname, pg_relation_size(indexrelid), idx_scan, "
+    "idx_tup_read FROM pg_stat_user_indexes WHERE relid = $1::regclass "
+    "ORDER BY indexrelname",
+    impl_->table);
   ++impl_->own;
   for (const auto& r : ix)
     out["indexes"].push_back({{"name", r[0].c_str()},

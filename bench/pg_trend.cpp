@@ -1,16 +1,16 @@
 #include "pg_trend.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <map>
 #include <string>
+
+#include <fmt/format.h>
 
 namespace durable::bench {
 
 pg_sampler::pg_sampler(std::function<nlohmann::json()> read,
                        std::chrono::milliseconds period)
-    : read_{std::move(read)}, period_{period} {
+  : read_{std::move(read)}, period_{period} {
   thread_ = std::thread{[this] {
     const auto t0 = std::chrono::steady_clock::now();
     auto next = t0;
@@ -67,8 +67,8 @@ std::map<long long, statement_counts>
 statements_of(const nlohmann::json& reading) {
   std::map<long long, statement_counts> out;
   for (const auto& s : reading.value("statements", nlohmann::json::array()))
-    out[s.at("id").get<long long>()]
-      = {s.at("calls").get<long long>(), s.at("exec_ms").get<double>()};
+    out[s.at("id").get<long long>()] = {s.at("calls").get<long long>(),
+                                        s.at("exec_ms").get<double>()};
   return out;
 }
 
@@ -92,8 +92,8 @@ nlohmann::json pg_trend(const std::vector<nlohmann::json>& readings,
   std::vector<std::pair<double, long long>> by_time;
   for (const auto& [id, c] : last) {
     auto it = first.find(id);
-    by_time.emplace_back(c.exec_ms - (it == first.end() ? 0 : it->second.exec_ms),
-                         id);
+    by_time.emplace_back(
+      c.exec_ms - (it == first.end() ? 0 : it->second.exec_ms), id);
   }
   std::sort(by_time.rbegin(), by_time.rend());
   by_time.resize(std::min(by_time.size(), top));
@@ -179,9 +179,8 @@ void print_trend(const nlohmann::json& trend) {
                  const char* f) {
     std::string line = fmt::format("{:<40.40}", label);
     for (const auto& v : values)
-      line += v.is_number()
-                ? fmt::format(fmt::runtime(f), v.get<double>())
-                : fmt::format("{:>9}", "-");
+      line += v.is_number() ? fmt::format(fmt::runtime(f), v.get<double>())
+                            : fmt::format("{:>9}", "-");
     fmt::print("{}\n", line);
   };
   fmt::print("\nPostgreSQL per interval (end of interval, s):\n");
@@ -208,7 +207,8 @@ void print_trend(const nlohmann::json& trend) {
   row("table: autovacuums", table.at("autovacuums"), "{:>9.0f}");
   row("table: heap MiB", table.at("heap_mb"), "{:>9.1f}");
   for (std::size_t i = 0; i < statements.size(); ++i)
-    fmt::print("S{}: {}\n", i + 1, statements[i].at("query").get<std::string>());
+    fmt::print("S{}: {}\n", i + 1,
+               statements[i].at("query").get<std::string>());
 }
 
 } // namespace durable::bench

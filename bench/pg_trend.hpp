@@ -1,7 +1,5 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -9,6 +7,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 /// What grows during a sustained PostgreSQL run: the server's counters
 /// (pg_monitor::counters()) read at a fixed period, and the differences

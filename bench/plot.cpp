@@ -1,12 +1,12 @@
 #include "plot.hpp"
 
-#include <fmt/format.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
+
+#include <fmt/format.h>
 
 namespace durable::bench {
 
@@ -109,9 +109,9 @@ void draw_plots(const std::vector<nlohmann::json>& records,
   auto cmd = fmt::format("cd '{}' && gnuplot plots.gp", dir);
   if (std::system(cmd.c_str()) != 0)
     throw std::runtime_error(
-        "gnuplot failed (install the Debian package gnuplot-nox; scripts/"
-        "setup.sh does) — the data and plots.gp are in "
-        + dir);
+      "gnuplot failed (install the Debian package gnuplot-nox; scripts/"
+      "setup.sh does) — the data and plots.gp are in "
+      + dir);
 }
 
 } // namespace durable::bench

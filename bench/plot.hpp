@@ -1,9 +1,9 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 /// PNG charts of run records, drawn by gnuplot (Debian `gnuplot-nox`).
 namespace durable::bench {

@@ -1,8 +1,8 @@
 #include "readback.hpp"
 
-#include "durable/storage/pg/schema.hpp"
-
 #include <pqxx/pqxx>
+
+#include "durable/storage/pg/schema.hpp"
 
 namespace durable::bench {
 
@@ -65,11 +65,11 @@ std::vector<row_sample> read_pg_table(const std::string& url,
   pqxx::connection c{url};
   pqxx::nontransaction tx{c};
   auto rows = tx.exec(
-      "SELECT id, task_id, parent_id, coalesce(parent_is_finalize, false), "
-      "status, input, output, attempt, created_at, started_at, finished_at, "
-      "sleeping_id "
-      "FROM "
-      + storage::pg::quote_ident(schema) + ".executions");
+    "SELECT id, task_id, parent_id, coalesce(parent_is_finalize, false), "
+    "status, input, output, attempt, created_at, started_at, finished_at, "
+    "sleeping_id "
+    "FROM "
+    + storage::pg::quote_ident(schema) + ".executions");
   std::vector<row_sample> out;
   out.reserve(rows.size());
   for (const auto& row : rows) {

@@ -1,13 +1,13 @@
 #pragma once
 
-#include "durable/execution_record.hpp"
-#include "durable/status.hpp"
-#include "durable/store.hpp"
-
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "durable/execution_record.hpp"
+#include "durable/status.hpp"
+#include "durable/store.hpp"
 
 /// Reading the stored rows of a run back after it ended: latencies and the
 /// validation come from what the store recorded (its clock), not from what

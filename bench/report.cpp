@@ -1,7 +1,4 @@
 #include "report.hpp"
-#include "memory_probe.hpp"
-
-#include <fmt/format.h>
 
 #include <array>
 #include <chrono>
@@ -11,6 +8,10 @@
 #include <iostream>
 #include <stdexcept>
 #include <thread>
+
+#include <fmt/format.h>
+
+#include "memory_probe.hpp"
 
 #ifndef DURABLE_BENCH_SOURCE_DIR
 #define DURABLE_BENCH_SOURCE_DIR "."
@@ -86,40 +87,42 @@ double get_or(const nlohmann::json& j, const nlohmann::json::json_pointer& p,
 
 nlohmann::json to_json(const run_report& r) {
   const auto& s = r.options;
-  const auto per_s
-      = r.seconds > 0 ? static_cast<double>(r.rows.rows) / r.seconds : 0.0;
+  const auto per_s = r.seconds > 0
+                       ? static_cast<double>(r.rows.rows) / r.seconds
+                       : 0.0;
   nlohmann::json j{
-      {"workload", s.workload},
-      {"store", s.store},
-      {"nodes", s.nodes},
-      {"executions", r.rows.rows},
-      {"top_level_executions", r.rows.top_level},
-      {"rounds", r.rounds},
-      {"seconds", r.seconds},
-      {"executions_per_s", per_s},
-      {"top_level_per_s",
-       r.seconds > 0 ? static_cast<double>(r.rows.top_level) / r.seconds : 0.0},
-      {"enqueue_per_s", r.enqueue_seconds > 0 ? static_cast<double>(r.enqueued)
-                                                    / r.enqueue_seconds
-                                              : 0.0},
-      {"latency_ms",
-       {{"enqueue_to_start", dist_json(r.rows.enqueue_to_start)},
-        {"enqueue_to_finish", dist_json(r.rows.enqueue_to_finish)},
-        {"last_child_to_parent_done", dist_json(r.rows.child_to_parent)}}},
-      {"peak_rss_bytes", r.peak_rss_bytes},
-      {"allocator", running_allocator()},
-      {"validated", r.validated},
-      {"valid", r.checked.ok()},
-      {"problems", r.checked.problems},
-      {"git_commit", git_commit()},
-      {"date", utc_now()},
-      {"label", s.label},
-      {"options", options_json(s)},
+    {"workload", s.workload},
+    {"store", s.store},
+    {"nodes", s.nodes},
+    {"executions", r.rows.rows},
+    {"top_level_executions", r.rows.top_level},
+    {"rounds", r.rounds},
+    {"seconds", r.seconds},
+    {"executions_per_s", per_s},
+    {"top_level_per_s",
+     r.seconds > 0 ? static_cast<double>(r.rows.top_level) / r.seconds : 0.0},
+    {"enqueue_per_s", r.enqueue_seconds > 0
+                        ? static_cast<double>(r.enqueued) / r.enqueue_seconds
+                        : 0.0},
+    {"latency_ms",
+     {{"enqueue_to_start", dist_json(r.rows.enqueue_to_start)},
+      {"enqueue_to_finish", dist_json(r.rows.enqueue_to_finish)},
+      {"last_child_to_parent_done", dist_json(r.rows.child_to_parent)}}},
+    {"peak_rss_bytes", r.peak_rss_bytes},
+    {"allocator", running_allocator()},
+    {"validated", r.validated},
+    {"valid", r.checked.ok()},
+    {"problems", r.checked.problems},
+    {"git_commit", git_commit()},
+    {"date", utc_now()},
+    {"label", s.label},
+    {"options", options_json(s)},
   };
   if (r.ceiling) {
     j["ceiling_per_s"] = r.ceiling->per_s;
-    j["percent_of_ceiling"]
-        = r.ceiling->per_s > 0 ? 100.0 * per_s / r.ceiling->per_s : 0.0;
+    j["percent_of_ceiling"] = r.ceiling->per_s > 0
+                                ? 100.0 * per_s / r.ceiling->per_s
+                                : 0.0;
     j["ceiling"] = {{"method", r.ceiling->method},
                     {"executions", r.ceiling->executions},
                     {"seconds", r.ceiling->seconds},
@@ -129,19 +132,19 @@ nlohmann::json to_json(const run_report& r) {
   }
   if (r.rss_idle_bytes && r.rss_in_flight_bytes) {
     const auto grown = *r.rss_in_flight_bytes > *r.rss_idle_bytes
-                           ? *r.rss_in_flight_bytes - *r.rss_idle_bytes
-                           : 0;
+                         ? *r.rss_in_flight_bytes - *r.rss_idle_bytes
+                         : 0;
     j["rss_idle_bytes"] = *r.rss_idle_bytes;
     j["rss_in_flight_bytes"] = *r.rss_in_flight_bytes;
-    j["bytes_per_running_execution"]
-        = static_cast<double>(grown) / static_cast<double>(s.executions);
+    j["bytes_per_running_execution"] = static_cast<double>(grown)
+                                       / static_cast<double>(s.executions);
   }
   if (r.pg_commits) {
     j["pg_commits"] = *r.pg_commits;
     j["pg_commits_per_execution"] = r.rows.rows > 0
-                                        ? static_cast<double>(*r.pg_commits)
-                                              / static_cast<double>(r.rows.rows)
-                                        : 0.0;
+                                      ? static_cast<double>(*r.pg_commits)
+                                          / static_cast<double>(r.rows.rows)
+                                      : 0.0;
     j["pg_settings"] = r.pg_settings;
     j["pg_statements"] = r.pg_statements;
     if (!r.pg_trend.is_null())
@@ -192,30 +195,30 @@ void print_table(const std::vector<nlohmann::json>& records) {
   for (const auto& j : records) {
     auto opt = [&](const char* p, const char* f = "{:.0f}") {
       return j.contains(ptr{p}) && j.at(ptr{p}).is_number()
-                 ? fmt::format(fmt::runtime(f), j.at(ptr{p}).get<double>())
-                 : std::string{"-"};
+               ? fmt::format(fmt::runtime(f), j.at(ptr{p}).get<double>())
+               : std::string{"-"};
     };
     fmt::print(
-        "{:<9} {:<8} {:>2} {:>8} {:>7.2f} {:>9.0f} {:>9} {:>6} {:>9.0f} "
-        "{:>13} {:>13} {:>7} {:>7.1f} {:>6} {:>6}\n",
-        j.value("workload", "?"), j.value("store", "?"), j.value("nodes", 0),
-        j.value("executions", 0), get_or(j, ptr{"/seconds"}),
-        get_or(j, ptr{"/executions_per_s"}), opt("/ceiling_per_s"),
-        opt("/percent_of_ceiling", "{:.0f}%"), get_or(j, ptr{"/enqueue_per_s"}),
-        fmt::format("{:.1f}/{:.1f}",
-                    get_or(j, ptr{"/latency_ms/enqueue_to_start/p50"}),
-                    get_or(j, ptr{"/latency_ms/enqueue_to_start/p99"})),
-        fmt::format("{:.1f}/{:.1f}",
-                    get_or(j, ptr{"/latency_ms/enqueue_to_finish/p50"}),
-                    get_or(j, ptr{"/latency_ms/enqueue_to_finish/p99"})),
-        get_or(j, ptr{"/latency_ms/last_child_to_parent_done/count"}) > 0
-            ? fmt::format("{:.1f}", get_or(j, ptr{"/latency_ms/"
-                                                  "last_child_to_parent_done/"
-                                                  "p50"}))
-            : std::string{"-"},
-        get_or(j, ptr{"/peak_rss_bytes"}) / (1024.0 * 1024.0),
-        opt("/bytes_per_running_execution"),
-        opt("/pg_commits_per_execution", "{:.3f}"));
+      "{:<9} {:<8} {:>2} {:>8} {:>7.2f} {:>9.0f} {:>9} {:>6} {:>9.0f} "
+      "{:>13} {:>13} {:>7} {:>7.1f} {:>6} {:>6}\n",
+      j.value("workload", "?"), j.value("store", "?"), j.value("nodes", 0),
+      j.value("executions", 0), get_or(j, ptr{"/seconds"}),
+      get_or(j, ptr{"/executions_per_s"}), opt("/ceiling_per_s"),
+      opt("/percent_of_ceiling", "{:.0f}%"), get_or(j, ptr{"/enqueue_per_s"}),
+      fmt::format("{:.1f}/{:.1f}",
+                  get_or(j, ptr{"/latency_ms/enqueue_to_start/p50"}),
+                  get_or(j, ptr{"/latency_ms/enqueue_to_start/p99"})),
+      fmt::format("{:.1f}/{:.1f}",
+                  get_or(j, ptr{"/latency_ms/enqueue_to_finish/p50"}),
+                  get_or(j, ptr{"/latency_ms/enqueue_to_finish/p99"})),
+      get_or(j, ptr{"/latency_ms/last_child_to_parent_done/count"}) > 0
+        ? fmt::format("{:.1f}", get_or(j, ptr{"/latency_ms/"
+                                              "last_child_to_parent_done/"
+                                              "p50"}))
+        : std::string{"-"},
+      get_or(j, ptr{"/peak_rss_bytes"}) / (1024.0 * 1024.0),
+      opt("/bytes_per_running_execution"),
+      opt("/pg_commits_per_execution", "{:.3f}"));
     if (j.contains("problems") && !j["problems"].empty())
       for (const auto& p : j["problems"])
         fmt::print("  invalid: {}\n", p.get<std::string>());

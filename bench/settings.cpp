@@ -1,15 +1,15 @@
 #include "settings.hpp"
 
+#include <stdexcept>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-
-#include <stdexcept>
 
 namespace durable::bench {
 
 const std::vector<std::string>& workload_names() {
   static const std::vector<std::string> names{
-      "simple", "fanout", "chain", "retry", "sleepers", "mixed", "hold"};
+    "simple", "fanout", "chain", "retry", "sleepers", "mixed", "hold"};
   return names;
 }
 
@@ -20,8 +20,8 @@ void add_millis(CLI::App& app, const std::string& name,
                 std::chrono::milliseconds& target,
                 const std::string& description) {
   app.add_option_function<long long>(
-      name, [&target](long long v) { target = std::chrono::milliseconds{v}; },
-      description);
+    name, [&target](long long v) { target = std::chrono::milliseconds{v}; },
+    description);
 }
 
 } // namespace
@@ -29,11 +29,12 @@ void add_millis(CLI::App& app, const std::string& name,
 void add_options(CLI::App& app, settings& s) {
   // A repeated option takes its last value, so that scripts can override.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--workload", s.workload,
-                 "simple | fanout | chain | retry | sleepers | mixed | hold")
-      ->check(CLI::IsMember(workload_names()));
+  app
+    .add_option("--workload", s.workload,
+                "simple | fanout | chain | retry | sleepers | mixed | hold")
+    ->check(CLI::IsMember(workload_names()));
   app.add_option("--store", s.store, "memory | sqlite | postgres")
-      ->check(CLI::IsMember({"memory", "sqlite", "postgres"}));
+    ->check(CLI::IsMember({"memory", "sqlite", "postgres"}));
   app.add_option("--nodes", s.nodes,
                  "executor processes (more than 1 needs postgres)");
   app.add_option("--executions", s.executions,
@@ -96,9 +97,7 @@ void add_options(CLI::App& app, settings& s) {
 
 std::vector<std::string> worker_arguments(const settings& s,
                                           const std::string& schema) {
-  auto num = [](auto x) {
-    return fmt::format("{}", x);
-  };
+  auto num = [](auto x) { return fmt::format("{}", x); };
   return {"--worker",
           "--store",
           s.store,
@@ -148,8 +147,8 @@ void check(const settings& s) {
   positive(s.caf_window, "--caf-window");
   if (s.nodes > 1 && s.store != "postgres")
     throw std::invalid_argument(
-        "--nodes above 1 needs --store postgres (the only store several "
-        "processes share)");
+      "--nodes above 1 needs --store postgres (the only store several "
+      "processes share)");
   if (s.retry_failures < 0 || s.retry_failures > 1000)
     throw std::invalid_argument("--retry-failures must be within 0..1000");
   if (s.interval_s <= 0)
@@ -160,14 +159,14 @@ void check(const settings& s) {
     throw std::invalid_argument("--pg-sample must be positive");
   if (s.workload == "hold" && s.max_concurrent < s.executions)
     throw std::invalid_argument(
-        "--workload hold needs --max-concurrent >= --executions (every "
-        "execution is held open at once)");
+      "--workload hold needs --max-concurrent >= --executions (every "
+      "execution is held open at once)");
   if (s.serial
       && (s.workload == "sleepers" || s.workload == "hold"
           || s.workload == "mixed"))
     throw std::invalid_argument(
-        "--serial cannot wait for --workload " + s.workload
-        + ": its executions finish only after every enqueue");
+      "--serial cannot wait for --workload " + s.workload
+      + ": its executions finish only after every enqueue");
 }
 
 } // namespace durable::bench

@@ -32,7 +32,7 @@ struct settings {
   std::chrono::milliseconds retry_delay{1}; ///< retry: base delay
 
   // -- engine knobs -----------------------------------------------------------
-  std::size_t batch = 1000;          ///< executions per enqueue_many call
+  std::size_t batch = 1000; ///< executions per enqueue_many call
   /// Wait for each enqueue call's executions to finish before the next
   /// call: latencies on an otherwise idle node.
   bool serial = false;
@@ -53,10 +53,10 @@ struct settings {
   bool sqlite_normal_sync = false;
 
   // -- measuring --------------------------------------------------------------
-  double duration_s = 0;              ///< > 0: repeat the workload this long
-  double interval_s = 10;             ///< bucket width of the sustained series
+  double duration_s = 0;   ///< > 0: repeat the workload this long
+  double interval_s = 10;  ///< bucket width of the sustained series
   double pg_sample_s = 60; ///< sustained PostgreSQL runs: counters period
-  bool ceiling = true;                ///< measure the store's ceiling first
+  bool ceiling = true;     ///< measure the store's ceiling first
   std::size_t ceiling_executions = 0; ///< 0: as many rows as the workload
   std::size_t caf_window = 1000;      ///< in-flight window of the CAF ceiling
   bool progress = false; ///< force the progress bar (else: TTY only)

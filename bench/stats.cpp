@@ -22,7 +22,7 @@ distribution percentiles(std::vector<double> xs) {
   std::sort(xs.begin(), xs.end());
   auto at = [&xs](double p) {
     auto rank = static_cast<std::size_t>(
-        std::ceil(p * static_cast<double>(xs.size())));
+      std::ceil(p * static_cast<double>(xs.size())));
     return xs[std::clamp<std::size_t>(rank, 1, xs.size()) - 1];
   };
   d.p50 = at(0.50);
@@ -59,8 +59,8 @@ row_stats compute_stats(const std::vector<row_sample>& rows, timestamp t0,
         it->second = *r.finished_at;
     }
     auto since = std::chrono::duration<double>(*r.finished_at - t0);
-    auto bucket
-        = static_cast<std::size_t>(std::max(0.0, std::floor(since / interval)));
+    auto bucket = static_cast<std::size_t>(
+      std::max(0.0, std::floor(since / interval)));
     if (st.finished_per_interval.size() <= bucket)
       st.finished_per_interval.resize(bucket + 1);
     ++st.finished_per_interval[bucket];

@@ -1,11 +1,10 @@
 #pragma once
 
-#include "durable/time.hpp"
-
 #include <cstddef>
 #include <optional>
 #include <vector>
 
+#include "durable/time.hpp"
 #include "readback.hpp"
 
 /// Rates and latency distributions computed from the stored rows of a run

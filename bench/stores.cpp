@@ -1,13 +1,5 @@
 #include "stores.hpp"
 
-#include "durable/storage/memory_store.hpp"
-#include "durable/storage/pg/pg_store.hpp"
-#include "durable/storage/pg/schema.hpp"
-#include "durable/storage/sqlite_store.hpp"
-
-#include <fmt/format.h>
-#include <pqxx/pqxx>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,29 +7,37 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include "durable/storage/memory_store.hpp"
+#include "durable/storage/pg/pg_store.hpp"
+#include "durable/storage/pg/schema.hpp"
+#include "durable/storage/sqlite_store.hpp"
+
 namespace durable::bench {
 
 namespace {
 
 std::string unique_suffix() {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
   return fmt::format("{}_{}", getpid(), ms);
 }
 
 } // namespace
 
 store_place::store_place(const settings& s)
-    : kind_(s.store), pg_pool_(s.pg_pool), normal_sync_(s.sqlite_normal_sync) {
+  : kind_(s.store), pg_pool_(s.pg_pool), normal_sync_(s.sqlite_normal_sync) {
   if (kind_ == "postgres") {
     storage::pg::pg_options o;
     o.url = s.pg_url;
     pg_url_ = storage::pg::resolve_url(o);
     if (pg_url_.empty())
       throw std::invalid_argument(
-          "--store postgres needs --pg-url or DURABLE_PG_URL (scripts/"
-          "pg-start.sh starts a server and prints its URL)");
+        "--store postgres needs --pg-url or DURABLE_PG_URL (scripts/"
+        "pg-start.sh starts a server and prints its URL)");
     pg_schema_ = s.pg_schema;
     if (pg_schema_.empty()) {
       pg_schema_ = "bench_" + unique_suffix();
@@ -48,7 +48,7 @@ store_place::store_place(const settings& s)
     if (sqlite_path_.empty()) {
       sqlite_path_ = (std::filesystem::temp_directory_path()
                       / fmt::format("durable-bench-{}.db", unique_suffix()))
-                         .string();
+                       .string();
       owned_ = true;
     }
   } else if (kind_ != "memory") {

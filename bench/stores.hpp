@@ -1,10 +1,9 @@
 #pragma once
 
-#include "durable/store.hpp"
-
 #include <memory>
 #include <string>
 
+#include "durable/store.hpp"
 #include "settings.hpp"
 
 /// The store a run works on, made fresh for the run and removed after it.

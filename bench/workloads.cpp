@@ -1,12 +1,12 @@
 #include "workloads.hpp"
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace durable::bench {
 
@@ -61,9 +61,9 @@ void settle(const finished_counter& finished, std::size_t target) {
   const auto deadline = std::chrono::steady_clock::now() + serial_wait;
   while (finished() < target) {
     if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error(fmt::format(
-          "--serial: {} of {} rows finished after {} s", finished(), target,
-          serial_wait.count() / 1000));
+      throw std::runtime_error(
+        fmt::format("--serial: {} of {} rows finished after {} s", finished(),
+                    target, serial_wait.count() / 1000));
     std::this_thread::sleep_for(1ms);
   }
 }
@@ -93,8 +93,8 @@ void enqueue_batches(executor& exec, const task_ref<In, Out>& t,
 
 void enqueue_part(executor& exec, const task_set& t, const settings& s,
                   const std::string& part, const std::string& tag,
-                  const enqueue_options& opts,
-                  const finished_counter& finished, round& out) {
+                  const enqueue_options& opts, const finished_counter& finished,
+                  round& out) {
   const batch_context c{s, opts, rows_each(s, part), finished};
   if (part == "simple") {
     enqueue_batches(exec, t.add, iota_inputs(s.executions), c, out);
@@ -203,43 +203,43 @@ void hold_gate::open() {
 task_set register_tasks(executor& exec, const settings& s, hold_gate& gate) {
   task_set t;
   t.add = exec.task<int, int>(
-      {.id = "bench_add", .timeout = body_timeout, .may_block = false},
-      [](task_context&, int x) { return x + 1; });
+    {.id = "bench_add", .timeout = body_timeout, .may_block = false},
+    [](task_context&, int x) { return x + 1; });
   const int failures = s.retry_failures;
   t.flaky = exec.task<int, int>(
-      {.id = "bench_flaky",
-       .timeout = body_timeout,
-       .retry = {.max_attempts = failures, .base_delay = s.retry_delay},
-       .may_block = false},
-      [failures](task_context& ctx, int x) {
-        if (ctx.attempt < failures)
-          throw std::runtime_error("planned failure");
-        return x + 1;
-      });
+    {.id = "bench_flaky",
+     .timeout = body_timeout,
+     .retry = {.max_attempts = failures, .base_delay = s.retry_delay},
+     .may_block = false},
+    [failures](task_context& ctx, int x) {
+      if (ctx.attempt < failures)
+        throw std::runtime_error("planned failure");
+      return x + 1;
+    });
   t.hold = exec.task<int, int>(
-      {.id = "bench_hold", .timeout = hold_timeout, .may_block = true},
-      [&gate](task_context& ctx, int x) {
-        gate.wait(ctx.shutdown_token);
-        return x + 1;
-      });
+    {.id = "bench_hold", .timeout = hold_timeout, .may_block = true},
+    [&gate](task_context& ctx, int x) {
+      gate.wait(ctx.shutdown_token);
+      return x + 1;
+    });
   t.sum = exec.task<finalize_input<int, int>, int>(
-      {.id = "bench_sum", .timeout = body_timeout, .may_block = false},
-      [](task_context&, const finalize_input<int, int>& in) {
-        int total = 0;
-        for (const auto& c : in.children)
-          total += c.output().value_or(0);
-        return total;
-      });
+    {.id = "bench_sum", .timeout = body_timeout, .may_block = false},
+    [](task_context&, const finalize_input<int, int>& in) {
+      int total = 0;
+      for (const auto& c : in.children)
+        total += c.output().value_or(0);
+      return total;
+    });
   auto add = t.add;
   t.fan = exec.parent_task<int, int>(
-      {.id = "bench_fan", .timeout = body_timeout, .may_block = false},
-      [add](task_context&, int n) {
-        parent_output<int> out{.output = n};
-        for (int i = 0; i < n; ++i)
-          out.children.add(add, i);
-        return out;
-      },
-      t.sum);
+    {.id = "bench_fan", .timeout = body_timeout, .may_block = false},
+    [add](task_context&, int n) {
+      parent_output<int> out{.output = n};
+      for (int i = 0; i < n; ++i)
+        out.children.add(add, i);
+      return out;
+    },
+    t.sum);
   task_definition chain;
   chain.kind = task_kind::sequence;
   chain.options = {"bench_chain", body_timeout};
@@ -247,7 +247,7 @@ task_set register_tasks(executor& exec, const settings& s, hold_gate& gate) {
   t.chain = chain.options.id;
   exec.add(std::move(chain));
   t.sleeper = exec.sleeping_task<int>(
-      {.id = "bench_sleep", .timeout = sleeper_timeout});
+    {.id = "bench_sleep", .timeout = sleeper_timeout});
   return t;
 }
 
@@ -287,7 +287,7 @@ validation validate(const std::vector<row_sample>& rows,
   };
   if (rows.size() != expected_rows)
     problem(
-        fmt::format("{} rows stored, {} expected", rows.size(), expected_rows));
+      fmt::format("{} rows stored, {} expected", rows.size(), expected_rows));
   std::unordered_set<std::string> ids;
   ids.reserve(rows.size());
   for (const auto& r : rows)
@@ -301,8 +301,8 @@ validation validate(const std::vector<row_sample>& rows,
   for (const auto& r : rows) {
     ++v.checked;
     if (r.status != execution_status::completed) {
-      problem(fmt::format("{} ({}) ended {}", r.id, r.task_id,
-                          to_string(r.status)));
+      problem(
+        fmt::format("{} ({}) ended {}", r.id, r.task_id, to_string(r.status)));
       continue;
     }
     std::string why;

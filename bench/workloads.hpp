@@ -1,7 +1,5 @@
 #pragma once
 
-#include "durable/durable.hpp"
-
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -10,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "durable/durable.hpp"
 #include "readback.hpp"
 #include "settings.hpp"
 

@@ -19,13 +19,13 @@ namespace durable::detail {
 
 } // namespace durable::detail
 
-#  define DURABLE_ASSERT(cond, what)                                           \
-    ((cond) ? static_cast<void>(0)                                             \
-            : ::durable::detail::assertion_failed(#cond, what, __FILE__,       \
-                                                  __LINE__))
+#define DURABLE_ASSERT(cond, what) \
+  ((cond)                          \
+     ? static_cast<void>(0)        \
+     : ::durable::detail::assertion_failed(#cond, what, __FILE__, __LINE__))
 
 #else
 
-#  define DURABLE_ASSERT(cond, what) static_cast<void>(0)
+#define DURABLE_ASSERT(cond, what) static_cast<void>(0)
 
 #endif

@@ -39,8 +39,7 @@ child_spec step_child(const task_definition& def, std::uint32_t k,
 /// (utf8.hpp), a sleeping child whose input is not its unique id (a JSON
 /// string of 1 to 255 bytes, storable; the row's input is then `null`).
 std::variant<execution_record, execution_error>
-make_child_row(const execution_record& parent,
-               const task_definition* child_def, child_spec spec,
-               std::size_t max_input_bytes, timestamp now);
+make_child_row(const execution_record& parent, const task_definition* child_def,
+               child_spec spec, std::size_t max_input_bytes, timestamp now);
 
 } // namespace durable

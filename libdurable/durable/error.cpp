@@ -10,8 +10,8 @@ namespace durable {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> kind_names{
-  "generic", "not_found", "timed_out", "cancelled"};
+constexpr std::array<std::string_view, 4> kind_names{"generic", "not_found",
+                                                     "timed_out", "cancelled"};
 
 } // namespace
 
@@ -62,8 +62,7 @@ error::error(execution_error info)
 
 error::error(std::string message, bool retryable, bool internal)
   : error(execution_error{error_kind::generic, std::move(message), retryable,
-                          internal}) {
-}
+                          internal}) {}
 
 error error::retryable(std::string message) {
   return error{std::move(message), true, false};

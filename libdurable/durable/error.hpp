@@ -48,8 +48,8 @@ struct execution_error {
   bool retryable = false;
   bool internal = false;
 
-  friend bool operator==(const execution_error&,
-                         const execution_error&) = default;
+  friend bool operator==(const execution_error&, const execution_error&)
+    = default;
 };
 
 void to_json(nlohmann::json& j, const execution_error& e);
@@ -108,9 +108,9 @@ execution_error to_execution_error(std::exception_ptr ep,
                                    std::string_view prefix = {});
 
 /// Builds the error for a timeout, cancellation or not-found.
-execution_error timed_out_error(std::string message
-                                = "Task execution timed out");
-execution_error cancelled_error(std::string message
-                                = "Task execution cancelled");
+execution_error
+timed_out_error(std::string message = "Task execution timed out");
+execution_error
+cancelled_error(std::string message = "Task execution cancelled");
 
 } // namespace durable

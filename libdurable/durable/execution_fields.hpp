@@ -153,17 +153,13 @@ inline constexpr auto all = [] {
     make("updated_at", &r::updated_at).json("updated_at_us").in(sr::time_us),
     make("started_at", &r::started_at).json("started_at_us").in(sr::time_us),
     make("expires_at", &r::expires_at).json("expires_at_us").in(sr::time_us),
-    make("waiting_for_children_started_at",
-         &r::waiting_for_children_started_at)
+    make("waiting_for_children_started_at", &r::waiting_for_children_started_at)
       .json("waiting_for_children_started_at_us")
       .in(sr::time_us),
-    make("waiting_for_finalize_started_at",
-         &r::waiting_for_finalize_started_at)
+    make("waiting_for_finalize_started_at", &r::waiting_for_finalize_started_at)
       .json("waiting_for_finalize_started_at_us")
       .in(sr::time_us),
-    make("finished_at", &r::finished_at)
-      .json("finished_at_us")
-      .in(sr::time_us),
+    make("finished_at", &r::finished_at).json("finished_at_us").in(sr::time_us),
     make("closed_at", &r::closed_at).json("closed_at_us").in(sr::time_us),
     make("children", &r::children),
     make("finalize", &r::finalize),
@@ -212,7 +208,9 @@ struct any_member {
 
 template <class T, std::size_t... I>
 constexpr bool initializable_with(std::index_sequence<I...>) {
-  return requires { T{(void(I), any_member{})...}; };
+  return requires {
+    T{(void(I), any_member{})...};
+  };
 }
 
 /// The number of members of aggregate `T`.

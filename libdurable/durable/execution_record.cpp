@@ -52,8 +52,8 @@ nlohmann::json value_of(const Field&, execution_status s) {
 
 /// The other types as their own to_json makes them.
 template <class Field, class T>
-  requires std::is_arithmetic_v<T> || std::is_class_v<T>
-nlohmann::json value_of(const Field&, const T& x) {
+requires std::is_arithmetic_v<T> || std::is_class_v<T> nlohmann::json
+value_of(const Field&, const T& x) {
   return x;
 }
 
@@ -82,8 +82,8 @@ void read(const Field& f, const nlohmann::json& j, task_kind& k) {
       k = static_cast<task_kind>(i);
       return;
     }
-  throw std::invalid_argument(
-    "unknown " + std::string{f.json_key} + " " + name);
+  throw std::invalid_argument("unknown " + std::string{f.json_key} + " "
+                              + name);
 }
 
 template <class Field>
@@ -91,13 +91,13 @@ void read(const Field& f, const nlohmann::json& j, execution_status& s) {
   auto name = j.get<std::string>();
   auto parsed = parse_status(name);
   if (!parsed)
-    throw std::invalid_argument(
-      "unknown " + std::string{f.json_key} + " " + name);
+    throw std::invalid_argument("unknown " + std::string{f.json_key} + " "
+                                + name);
   s = *parsed;
 }
 
 template <class Field, class T>
-  requires std::is_arithmetic_v<T> || std::is_class_v<T>
+requires std::is_arithmetic_v<T> || std::is_class_v<T>
 void read(const Field&, const nlohmann::json& j, T& x) {
   j.get_to(x);
 }
@@ -110,8 +110,7 @@ std::string_view to_string(task_kind k) noexcept {
 }
 
 void to_json(nlohmann::json& j, const execution_ref& r) {
-  j = nlohmann::json{{"task_id", r.task_id},
-                     {"execution_id", r.execution_id}};
+  j = nlohmann::json{{"task_id", r.task_id}, {"execution_id", r.execution_id}};
 }
 
 void from_json(const nlohmann::json& j, execution_ref& r) {

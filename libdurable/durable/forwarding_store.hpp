@@ -17,8 +17,7 @@ namespace durable {
 class forwarding_store : public store {
 public:
   explicit forwarding_store(std::shared_ptr<store> inner)
-    : inner_(std::move(inner)) {
-  }
+    : inner_(std::move(inner)) {}
 
   const std::shared_ptr<store>& inner() const noexcept {
     return inner_;

@@ -12,8 +12,8 @@ namespace durable {
 
 namespace {
 
-constexpr std::string_view alphabet
-  = "0123456789ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz";
+constexpr std::string_view alphabet = "0123456789ABCDEFGHJKMNPQRSTUVWXYZabcdefg"
+                                      "hjkmnpqrstuvwxyz";
 constexpr std::size_t execution_id_chars = 24;
 constexpr std::size_t incarnation_id_chars = 16;
 

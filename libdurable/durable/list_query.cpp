@@ -49,7 +49,8 @@ bool matches(const execution_filter& f, const execution_record& r) {
 
 std::string encode_cursor(const list_position& p) {
   std::string out{cursor_prefix};
-  out += fmt::format("{:x}.", static_cast<std::uint64_t>(to_micros(p.created_at)));
+  out += fmt::format("{:x}.",
+                     static_cast<std::uint64_t>(to_micros(p.created_at)));
   for (unsigned char c : p.id) {
     out += hex_digits[c >> 4];
     out += hex_digits[c & 0xf];
@@ -89,9 +90,9 @@ list_position decode_cursor(std::string_view cursor) {
 
 std::optional<list_position> validate(const list_request& req) {
   if (req.limit < 1 || req.limit > list_request::max_limit)
-    throw error::non_retryable(fmt::format(
-      "Invalid limit: must be between 1 and {} [limit={}]",
-      list_request::max_limit, req.limit));
+    throw error::non_retryable(
+      fmt::format("Invalid limit: must be between 1 and {} [limit={}]",
+                  list_request::max_limit, req.limit));
   if (req.cursor.empty())
     return std::nullopt;
   return decode_cursor(req.cursor);

@@ -39,8 +39,8 @@ move after_children(const execution_record& row, const task_definition& def,
   }
   if (!unfinished.empty())
     return wait_for{std::move(unfinished)};
-  const bool stepwise
-    = row.kind == task_kind::sequence || row.kind == task_kind::loop;
+  const bool stepwise = row.kind == task_kind::sequence
+                        || row.kind == task_kind::loop;
   if (mine.size() < row.children.size() || (stepwise && mine.empty()))
     return fail{execution_status::failed,
                 non_retryable(fmt::format(
@@ -58,8 +58,7 @@ move after_children(const execution_record& row, const task_definition& def,
   }
 }
 
-move after_current_step(const execution_record& row,
-                        const task_definition& def,
+move after_current_step(const execution_record& row, const task_definition& def,
                         const execution_record& child) {
   if (!child.is_finished())
     return wait_for{{child.id}};
@@ -77,9 +76,9 @@ move parent_done(const task_definition& def, std::string outcome) {
 move after_finalize_task(const execution_record& parent,
                          const execution_record* fin) {
   if (fin == nullptr)
-    return fail{execution_status::failed,
-                non_retryable(
-                  "Some children task executions not found [finalize]")};
+    return fail{
+      execution_status::failed,
+      non_retryable("Some children task executions not found [finalize]")};
   if (!fin->is_finished())
     return wait_for{{fin->id}};
   if (fin->status == execution_status::completed)
@@ -108,9 +107,10 @@ move after_iteration(const execution_record& loop, const task_definition& def,
                      const execution_record& it) {
   if (it.status != execution_status::completed) {
     auto msg = it.error ? it.error->message : std::string{"unknown error"};
-    return fail{execution_status::finalize_failed,
-                non_retryable(fmt::format("Iteration task failed [taskId={}]: {}",
-                                          def.iteration_task, msg))};
+    return fail{
+      execution_status::finalize_failed,
+      non_retryable(fmt::format("Iteration task failed [taskId={}]: {}",
+                                def.iteration_task, msg))};
   }
   auto result = json::parse(it.output.value_or("null"), nullptr, false);
   if (result.is_object() && result.value("done", false))

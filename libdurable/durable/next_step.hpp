@@ -64,8 +64,7 @@ move after_children(const execution_record& row, const task_definition& def,
 
 /// A sequence or loop whose current step `child` was read: wait for it,
 /// or after_step() / after_iteration().
-move after_current_step(const execution_record& row,
-                        const task_definition& def,
+move after_current_step(const execution_record& row, const task_definition& def,
                         const execution_record& child);
 
 /// A parent whose children all finished (or that spawned none), with

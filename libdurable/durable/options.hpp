@@ -170,8 +170,9 @@ struct executor_options {
   /// steps and finalize tasks of executions it runs) are stored already
   /// claimed by it while it has free slots to spare (one claim batch stays
   /// free for ready rows waiting in the store): no claim has to find them,
-  /// and they start as soon as their insert commits. False: every new row is stored ready and taken
-  /// by whichever node claims first (spreads bursts across a cluster).
+  /// and they start as soon as their insert commits. False: every new row is
+  /// stored ready and taken by whichever node claims first (spreads bursts
+  /// across a cluster).
   bool claim_on_insert = true;
   /// Told what the engine survives on its own (see engine_observer); null
   /// drops it. durable-node writes each event as a log line.

@@ -7,8 +7,14 @@ namespace durable {
 namespace {
 
 constexpr std::array<std::string_view, 9> names{
-  "ready",     "running", "waiting_for_children", "waiting_for_finalize",
-  "completed", "failed",  "timed_out",            "finalize_failed",
+  "ready",
+  "running",
+  "waiting_for_children",
+  "waiting_for_finalize",
+  "completed",
+  "failed",
+  "timed_out",
+  "finalize_failed",
   "cancelled",
 };
 

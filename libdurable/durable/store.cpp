@@ -23,8 +23,7 @@ store_error::store_error(store_failure failure, std::string message)
           failure == store_failure::conflict
             || failure == store_failure::unavailable,
           true),
-    failure_(failure) {
-}
+    failure_(failure) {}
 
 std::optional<store_failure> failure_of(const std::exception& e) noexcept {
   if (const auto* se = dynamic_cast<const store_error*>(&e))

@@ -188,12 +188,12 @@ using store_listener = std::function<void(std::vector<store_event>)>;
 ///
 /// **Durability.** When a call returns, what it reports is committed. A call
 /// that throws committed nothing, unless it throws a store_error whose
-/// failure() is `in_doubt`: then the caller must re-read the rows concerned. apply() is never in doubt:
-/// its writes are guarded by version, so a store whose commit outcome is
-/// unknown re-reads the rows itself (a row that carries its transition was
-/// applied, one still at `expected_version` may be written again) and
-/// reports each as it finds it, with a `resync` to its listeners for the
-/// announcements that commit may have lost.
+/// failure() is `in_doubt`: then the caller must re-read the rows concerned.
+/// apply() is never in doubt: its writes are guarded by version, so a store
+/// whose commit outcome is unknown re-reads the rows itself (a row that carries
+/// its transition was applied, one still at `expected_version` may be written
+/// again) and reports each as it finds it, with a `resync` to its listeners for
+/// the announcements that commit may have lost.
 ///
 /// **Atomicity.** Each insert row, each transition (with its children and
 /// cascade) and each claim row is atomic. A batch may be committed as one
@@ -256,8 +256,8 @@ public:
   /// every active row `owner` holds whose lease is due (store_rules::
   /// renewal_due). Returns the ids of all its active rows, in no order: a
   /// row its owner runs that is not among them was taken over or finished.
-  virtual std::vector<std::string> renew_leases(const std::string& owner,
-                                                millis lease) = 0;
+  virtual std::vector<std::string>
+  renew_leases(const std::string& owner, millis lease) = 0;
 
   /// Ends every lease `owner` holds now (drain): its rows become claimable
   /// by any node at once, without counting a recovery for running rows.
@@ -272,8 +272,9 @@ public:
   /// holder's lease expired; so at most one owner holds a role at a time,
   /// and it moves within `lease` of its holder's last call. A zero `lease`
   /// hands the role back: it is free for anyone at once.
-  virtual bool try_lead(const std::string& role, const std::string& owner,
-                        millis lease) = 0;
+  virtual bool
+  try_lead(const std::string& role, const std::string& owner, millis lease)
+    = 0;
 
   virtual std::optional<execution_record> get(const std::string& id) = 0;
 

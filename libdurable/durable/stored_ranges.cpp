@@ -17,8 +17,8 @@ namespace {
 /// check() for any integer type, compared without conversions (a version
 /// is unsigned, most columns signed).
 template <class T>
-std::optional<std::string> check_value(std::string_view field, T value,
-                                       range r) {
+std::optional<std::string>
+check_value(std::string_view field, T value, range r) {
   if (std::cmp_greater_equal(value, r.min) && std::cmp_less_equal(value, r.max))
     return std::nullopt;
   return fmt::format("{} {} is out of range ({}..{})", field, value, r.min,
@@ -54,7 +54,9 @@ std::optional<std::int64_t> number_of(const std::optional<timestamp>& t) {
 }
 
 template <class T>
-concept numeric = requires(const T& x) { number_of(x); };
+concept numeric = requires(const T& x) {
+  number_of(x);
+};
 
 /// The integers of a retry policy, by their column names.
 template <class Stop>
@@ -96,13 +98,13 @@ bool each_integer(const execution_record& r, Stop&& stop) {
 /// Every number of `r` but its version.
 std::optional<std::string> check_row(const execution_record& r) {
   std::optional<std::string> found;
-  each_integer(r, [&found](std::string_view field, std::int64_t value,
-                           range in) {
-    if (value >= in.min && value <= in.max)
-      return false;
-    found = check_value(field, value, in);
-    return true;
-  });
+  each_integer(r,
+               [&found](std::string_view field, std::int64_t value, range in) {
+                 if (value >= in.min && value <= in.max)
+                   return false;
+                 found = check_value(field, value, in);
+                 return true;
+               });
   if (found)
     return found;
   const auto& retry = r.retry;

@@ -44,10 +44,8 @@ struct range {
 inline constexpr range timeout_ms{1, option_limits::max_timeout_ms};
 inline constexpr range sleep_before_run_ms{
   0, option_limits::max_sleep_before_run_ms};
-inline constexpr range retry_max_attempts{0,
-                                          option_limits::max_retry_attempts};
-inline constexpr range retry_base_delay_ms{0,
-                                           option_limits::max_base_delay_ms};
+inline constexpr range retry_max_attempts{0, option_limits::max_retry_attempts};
+inline constexpr range retry_base_delay_ms{0, option_limits::max_base_delay_ms};
 inline constexpr range retry_max_delay_ms{0, option_limits::max_max_delay_ms};
 inline constexpr range retry_jitter{0, static_cast<int>(jitter_mode::equal)};
 inline constexpr range kind{0, static_cast<int>(task_kind::sleeping)};
@@ -58,8 +56,8 @@ inline constexpr range attempt{0, option_limits::max_retry_attempts};
 
 /// Far above any max_recoveries (at most 1000), with room for the one a
 /// claim adds in a 32-bit integer (PostgreSQL's `integer` column).
-inline constexpr range recoveries{0, std::numeric_limits<std::int32_t>::max()
-                                       - 1};
+inline constexpr range recoveries{0,
+                                  std::numeric_limits<std::int32_t>::max() - 1};
 
 /// Every write adds one. 2^53 - 1 is still exact in any JSON reader (rows
 /// are shown as JSON), and a million writes a second take 285 years to
@@ -71,8 +69,8 @@ inline constexpr range version{0, (std::int64_t{1} << 53) - 1};
 /// (std::chrono::system_clock here, CAF's timers), which the engine turns
 /// the wait for a stored time into. A time plus any duration an option
 /// allows, and the difference of any two times, stay far inside 64 bits.
-inline constexpr range time_us{0, std::numeric_limits<std::int64_t>::max()
-                                    / 1000};
+inline constexpr range time_us{0,
+                               std::numeric_limits<std::int64_t>::max() / 1000};
 
 /// A sequence's step, a loop's iteration, a child's index (32 bits in
 /// execution_record); for decoders of wider columns.

@@ -30,8 +30,8 @@ struct parent_run {
 /// freely between threads.
 struct task_definition {
   using run_fn = std::function<std::string(task_context&, const std::string&)>;
-  using run_parent_fn
-    = std::function<parent_run(task_context&, const std::string&)>;
+  using run_parent_fn = std::function<parent_run(task_context&,
+                                                 const std::string&)>;
   using finalize_fn = std::function<std::string(const std::string&)>;
   using pause_fn = std::function<millis(int)>;
 

@@ -38,14 +38,13 @@ nlohmann::json parse_or_text(const std::string& text) {
 
 } // namespace
 
-transition complete(execution_record r, std::string output,
-                    timestamp now) {
+transition complete(execution_record r, std::string output, timestamp now) {
   return finish(std::move(r), execution_status::completed, std::move(output),
                 std::nullopt, now);
 }
 
-transition fail_run(execution_record r, execution_error e,
-                    timestamp now, millis delay) {
+transition fail_run(execution_record r, execution_error e, timestamp now,
+                    millis delay) {
   bool retry = e.retryable && r.attempt < r.retry.max_attempts;
   if (!retry) {
     auto status = execution_status::failed;
@@ -76,7 +75,7 @@ transition finish(execution_record r, execution_status status,
   n.status = status;
   n.output = std::move(output);
   n.error = is_errored(status) && e ? std::optional{storable(std::move(*e))}
-                                     : std::nullopt;
+                                    : std::nullopt;
   n.finished_at = now;
   n.closed_at = now;
   n.run_output.reset();
@@ -88,10 +87,9 @@ transition finish(execution_record r, execution_status status,
   return t;
 }
 
-transition wait_for_children(execution_record r,
-                             std::optional<std::string> run_output,
-                             std::vector<execution_record> children,
-                             timestamp now) {
+transition
+wait_for_children(execution_record r, std::optional<std::string> run_output,
+                  std::vector<execution_record> children, timestamp now) {
   auto t = begin(std::move(r), now);
   auto& n = t.next;
   n.status = execution_status::waiting_for_children;
@@ -195,11 +193,10 @@ transition hand_back(execution_record r, timestamp now) {
   return t;
 }
 
-execution_record make_child(const execution_record& parent,
-                            std::string task_id, task_kind kind,
-                            const task_options& opts, std::string input,
-                            std::uint32_t index, std::size_t siblings,
-                            bool is_finalize, timestamp now) {
+execution_record
+make_child(const execution_record& parent, std::string task_id, task_kind kind,
+           const task_options& opts, std::string input, std::uint32_t index,
+           std::size_t siblings, bool is_finalize, timestamp now) {
   auto c = make_execution(std::move(task_id), kind, opts, std::move(input),
                           now);
   c.parent = parent_link{parent.task_id, parent.id, index, siblings == 1,

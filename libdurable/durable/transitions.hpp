@@ -22,14 +22,13 @@
 namespace durable::transitions {
 
 /// `running` -> `completed` with `output` (JSON text).
-transition complete(execution_record r, std::string output,
-                    timestamp now);
+transition complete(execution_record r, std::string output, timestamp now);
 
 /// A failed run: back to `ready` after `delay` when the error is retryable
 /// and retries remain (attempt + 1, error kept for the next attempt);
 /// otherwise `timed_out`, `cancelled` or `failed` by the error's kind.
-transition fail_run(execution_record r, execution_error e,
-                    timestamp now, millis delay);
+transition fail_run(execution_record r, execution_error e, timestamp now,
+                    millis delay);
 
 /// Ends `r` in `status` (an end state) with an output or an error. A parent
 /// that ends not-completed cancels its unfinished descendants.
@@ -38,10 +37,9 @@ transition finish(execution_record r, execution_status status,
                   std::optional<execution_error> e, timestamp now);
 
 /// `running` -> `waiting_for_children`, inserting `children`.
-transition wait_for_children(execution_record r,
-                             std::optional<std::string> run_output,
-                             std::vector<execution_record> children,
-                             timestamp now);
+transition
+wait_for_children(execution_record r, std::optional<std::string> run_output,
+                  std::vector<execution_record> children, timestamp now);
 
 /// -> `waiting_for_finalize`, inserting the finalize child. A parent that
 /// spawned no children gets `waiting_for_children_started_at` too, the
@@ -72,8 +70,7 @@ execution_error finalize_task_error(const execution_record& parent,
 
 /// A sequence or loop moves to its next step: stays (or becomes)
 /// `waiting_for_children` and inserts the step's child.
-transition next_step(execution_record r, execution_record child,
-                     timestamp now);
+transition next_step(execution_record r, execution_record child, timestamp now);
 
 /// Cancels an unfinished execution from outside (user cancel).
 transition cancel(execution_record r, timestamp now);
@@ -93,11 +90,10 @@ transition expire_sleeper(execution_record r, timestamp now);
 transition hand_back(execution_record r, timestamp now);
 
 /// Builds the row of a child of `parent` at position `index`.
-execution_record make_child(const execution_record& parent,
-                            std::string task_id, task_kind kind,
-                            const task_options& opts, std::string input,
-                            std::uint32_t index, std::size_t siblings,
-                            bool is_finalize, timestamp now);
+execution_record
+make_child(const execution_record& parent, std::string task_id, task_kind kind,
+           const task_options& opts, std::string input, std::uint32_t index,
+           std::size_t siblings, bool is_finalize, timestamp now);
 
 /// The JSON text a finalize receives, and a parent without finalize outputs:
 /// `{"output": <run output>, "children": [{task_id, execution_id, status,

@@ -61,8 +61,7 @@ public:
 
   task_ref() = default;
 
-  explicit task_ref(std::string id) : id_(std::move(id)) {
-  }
+  explicit task_ref(std::string id) : id_(std::move(id)) {}
 
   const std::string& id() const noexcept {
     return id_;

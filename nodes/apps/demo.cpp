@@ -59,8 +59,8 @@ void print(const durable::execution_record& r, int depth = 0) {
              out);
 }
 
-constexpr const char* usage
-  = "durable-demo [--db PATH | --memory] [--help] [--version]";
+constexpr const char* usage = "durable-demo [--db PATH | --memory] [--help] "
+                              "[--version]";
 
 std::shared_ptr<durable::store> open_store(int argc, char** argv) {
   std::string db = "durable-demo.db";
@@ -90,8 +90,7 @@ int run(int argc, char** argv) {
   auto price = exec.task<order, double>(
     {.id = "price", .timeout = 5s},
     [](durable::task_context&, const order& o) { return o.quantity * 2.5; });
-  auto total = exec.task<durable::finalize_input<std::string, double>,
-                         double>(
+  auto total = exec.task<durable::finalize_input<std::string, double>, double>(
     {.id = "total", .timeout = 5s},
     [](durable::task_context&,
        const durable::finalize_input<std::string, double>& in) {
@@ -114,12 +113,14 @@ int run(int argc, char** argv) {
   auto parse = exec.task<std::string, int>(
     {.id = "parse", .timeout = 5s},
     [](durable::task_context&, const std::string& s) { return std::stoi(s); });
-  auto square = exec.task<int, int>(
-    {.id = "square", .timeout = 5s},
-    [](durable::task_context&, int x) { return x * x; });
-  auto render = exec.task<int, std::string>(
-    {.id = "render", .timeout = 5s},
-    [](durable::task_context&, int x) { return fmt::format("<{}>", x); });
+  auto square = exec.task<int, int>({.id = "square", .timeout = 5s},
+                                    [](durable::task_context&, int x) {
+                                      return x * x;
+                                    });
+  auto render = exec.task<int, std::string>({.id = "render", .timeout = 5s},
+                                            [](durable::task_context&, int x) {
+                                              return fmt::format("<{}>", x);
+                                            });
   auto pipeline = exec.sequence("pipeline", parse, square, render);
 
   // A task that fails twice, then succeeds on its third attempt.
@@ -136,8 +137,7 @@ int run(int argc, char** argv) {
   // A looping task: polls until its third iteration reports done.
   std::atomic<int> polls{0};
   auto poll = exec.task<int, durable::loop_step<int>>(
-    {.id = "poll", .timeout = 5s},
-    [&](durable::task_context&, int target) {
+    {.id = "poll", .timeout = 5s}, [&](durable::task_context&, int target) {
       return ++polls >= target ? durable::loop_step<int>::finished(polls)
                                : durable::loop_step<int>::again();
     });
@@ -147,8 +147,7 @@ int run(int argc, char** argv) {
   // A recursive parent: counts down by spawning itself.
   durable::task_ref<int, durable::parent_result<int>> countdown;
   countdown = exec.parent_task<int, int>(
-    {.id = "countdown", .timeout = 5s},
-    [&](durable::task_context&, int n) {
+    {.id = "countdown", .timeout = 5s}, [&](durable::task_context&, int n) {
       durable::parent_output<int> out{.output = n};
       if (n > 0)
         out.children.add(countdown, n - 1);
@@ -172,8 +171,8 @@ int run(int argc, char** argv) {
   exec.wake(approval, approval_id, durable::completed(true));
 
   std::vector<std::string> roots{
-    h_checkout.execution_id(), h_pipeline.execution_id(),
-    h_flaky.execution_id(),    h_loop.execution_id(),
+    h_checkout.execution_id(),  h_pipeline.execution_id(),
+    h_flaky.execution_id(),     h_loop.execution_id(),
     h_countdown.execution_id(), h_approval.execution_id()};
   int failures = 0;
   fmt::print("{:<14} {:<9} {:<16} {}\n", "task", "kind", "status",
@@ -198,7 +197,8 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+    if (std::strcmp(argv[i], "--help") == 0
+        || std::strcmp(argv[i], "-h") == 0) {
       fmt::print("Runs a workflow that uses every task kind on the embedded "
                  "store and prints each\nexecution's status, attempts, "
                  "timings and output.\nUsage: {}\n  --db PATH   SQLite file "

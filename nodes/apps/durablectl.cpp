@@ -41,7 +41,8 @@ std::string env(const char* name) {
 std::unique_ptr<backend> open_backend(const global_flags& g, bool pg_allowed) {
   auto url = !g.url.empty() ? g.url : env("DURABLE_URL");
   auto pg = !g.pg.empty() ? g.pg : env("DURABLE_PG_URL");
-  const bool use_pg = pg_allowed && (!g.pg.empty() || (url.empty() && !pg.empty()));
+  const bool use_pg = pg_allowed
+                      && (!g.pg.empty() || (url.empty() && !pg.empty()));
   if (use_pg)
     return make_pg_backend(pg, g.schema);
   if (url.empty())
@@ -92,12 +93,15 @@ int main(int argc, char** argv) {
     },
     "Print the version and exit");
   global_flags g;
-  app.add_option("--url", g.url, "node URL, e.g. http://127.0.0.1:8080 "
-                                 "(env DURABLE_URL)");
-  app.add_option("--token", g.token, "bearer token of the node "
-                                     "(env DURABLE_TOKEN)");
-  app.add_option("--pg", g.pg, "PostgreSQL URL, for show, list, cancel, "
-                               "stats and migrate (env DURABLE_PG_URL)");
+  app.add_option("--url", g.url,
+                 "node URL, e.g. http://127.0.0.1:8080 "
+                 "(env DURABLE_URL)");
+  app.add_option("--token", g.token,
+                 "bearer token of the node "
+                 "(env DURABLE_TOKEN)");
+  app.add_option("--pg", g.pg,
+                 "PostgreSQL URL, for show, list, cancel, "
+                 "stats and migrate (env DURABLE_PG_URL)");
   app.add_option("--schema", g.schema, "PostgreSQL schema (with --pg)")
     ->capture_default_str();
   app.add_flag("--json", g.json, "print the answer as JSON");
@@ -292,9 +296,9 @@ int main(int argc, char** argv) {
       if (*err_opt)
         body["error"] = error_message;
       else
-        body["output"] = out_opt->count() > 0 ? parse_json_arg("--output",
-                                                               output)
-                                              : json(nullptr);
+        body["output"] = out_opt->count() > 0
+                           ? parse_json_arg("--output", output)
+                           : json(nullptr);
       auto e = b->wake(task, body);
       g.json ? print_json(e) : print_execution(stdout, e);
       return exit_ok;

@@ -94,8 +94,7 @@ example_tasks register_example_tasks(executor& exec,
     {.id = "example_tick", .timeout = 1min, .retry = retry},
     [](task_context& ctx, int target) {
       take(ctx, 20);
-      const int done = ctx.parent ? static_cast<int>(ctx.parent->index) + 1
-                                  : 1;
+      const int done = ctx.parent ? static_cast<int>(ctx.parent->index) + 1 : 1;
       return done >= target ? loop_step<int>::finished(done)
                             : loop_step<int>::again();
     });

@@ -1,10 +1,9 @@
 #include "chaos/chaos_tasks.hpp"
 
 #include <chrono>
+#include <fcntl.h>
 #include <stdexcept>
 #include <thread>
-
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace durable::chaos {
@@ -77,8 +76,8 @@ void run_log::record(const task_context& ctx) {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   auto line = ctx.execution_id + '\t' + ctx.task_id + '\t'
-              + std::to_string(ctx.attempt) + '\t' + incarnation_ + '\t'
-              + node_ + '\t' + std::to_string(start) + '\t'
+              + std::to_string(ctx.attempt) + '\t' + incarnation_ + '\t' + node_
+              + '\t' + std::to_string(start) + '\t'
               + (ctx.parent ? ctx.parent->execution_id : std::string{"-"})
               + '\t' + (ctx.parent && ctx.parent->is_finalize ? "1" : "0")
               + '\n';
@@ -138,8 +137,7 @@ chaos_tasks register_chaos_tasks(executor& exec, std::shared_ptr<run_log> log) {
     [record](task_context& ctx, int target) {
       record(ctx);
       take(ctx, 100);
-      const int done = ctx.parent ? static_cast<int>(ctx.parent->index) + 1
-                                  : 1;
+      const int done = ctx.parent ? static_cast<int>(ctx.parent->index) + 1 : 1;
       return done >= target ? loop_step<int>::finished(done)
                             : loop_step<int>::again();
     });

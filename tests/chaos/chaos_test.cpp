@@ -26,14 +26,14 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "chaos/chaos_tasks.hpp"
 #include "durable/durable.hpp"
@@ -41,10 +41,10 @@
 #include "support/child_process.hpp"
 
 #ifndef DURABLE_CHAOS_NODE
-#  error "DURABLE_CHAOS_NODE must name the durable-chaos-node binary"
+#error "DURABLE_CHAOS_NODE must name the durable-chaos-node binary"
 #endif
 #ifndef DURABLE_SOURCE_DIR
-#  error "DURABLE_SOURCE_DIR must name the source tree (for scripts/)"
+#error "DURABLE_SOURCE_DIR must name the source tree (for scripts/)"
 #endif
 
 namespace {
@@ -146,8 +146,9 @@ public:
 
   /// `mode` is pg_ctl's shutdown mode (fast, immediate).
   void stop(const std::string& mode, bool remove) {
-    shell(env() + " PG_STOP_MODE=" + mode + " " DURABLE_SOURCE_DIR
-          "/scripts/pg-stop.sh" + (remove ? " --delete" : ""));
+    shell(env() + " PG_STOP_MODE=" + mode
+          + " " DURABLE_SOURCE_DIR "/scripts/pg-stop.sh"
+          + (remove ? " --delete" : ""));
   }
 
 private:
@@ -253,7 +254,8 @@ CREATE TABLE chaos.enqueued (
   tx.commit();
 }
 
-// -- nodes ----------------------------------------------------------------------
+// -- nodes
+// ----------------------------------------------------------------------
 
 struct node_slot {
   std::string name{};
@@ -303,8 +305,8 @@ public:
     o.pool_size = 2;
     store_ = durable::storage::pg::postgres(o);
     client_ = std::make_unique<durable::executor>(
-      store_, durable::executor_options{.scheduler_threads = 2,
-                                        .run_tasks = false});
+      store_,
+      durable::executor_options{.scheduler_threads = 2, .run_tasks = false});
     tasks_ = ch::register_chaos_tasks(*client_, nullptr);
     pqxx::connection c{server_.url()};
     install_history(c);
@@ -349,8 +351,7 @@ private:
     n.proc = std::make_unique<child_process>(
       DURABLE_CHAOS_NODE, std::move(args),
       durable::test::child_stderr{.path = runs_dir_ + "/" + n.name + ".log"});
-    auto line = n.proc->line_starting_with("ready ",
-                                           clock_type::now() + 60s);
+    auto line = n.proc->line_starting_with("ready ", clock_type::now() + 60s);
     REQUIRE_MESSAGE(line.has_value(), "node " << n.name << " did not start");
     auto pos = line->find("incarnation=");
     REQUIRE(pos != std::string::npos);
@@ -405,8 +406,8 @@ private:
   void wave() {
     // A long enough timeout for chains and loops (whose default is 30 s)
     // to outlive the outage.
-    const durable::enqueue_options long_timeout{.timeout =
-                                                  durable::millis{600'000}};
+    const durable::enqueue_options long_timeout{
+      .timeout = durable::millis{600'000}};
     const int n = uniform(3, 6);
     enqueue(tasks_.tree, ch::tree_input{n, uniform(200, 1000)},
             ch::expected_tree(n));
@@ -422,14 +423,13 @@ private:
       const int x = uniform(0, 1000);
       // Long bodies: a kill finds bodies running on every node.
       const int ms = i < 3 ? uniform(2000, 5000) : uniform(50, 1500);
-      enqueue(tasks_.square, ch::work_input{x, ms, uniform(0, 3) == 0},
-              x * x);
+      enqueue(tasks_.square, ch::work_input{x, ms, uniform(0, 3) == 0}, x * x);
     }
     const auto id = "sleeper-" + std::to_string(++sleepers_);
     const auto value = "woken-" + std::to_string(sleepers_);
     enqueue(tasks_.sleeper, id, value);
-    wakes_.push_back({id, value, clock_type::now() + std::chrono::seconds{
-                                                      uniform(1, 5)}});
+    wakes_.push_back(
+      {id, value, clock_type::now() + std::chrono::seconds{uniform(1, 5)}});
   }
 
   /// Wakes the sleepers whose time came (all of them with `all`); a wake
@@ -517,8 +517,7 @@ void chaos_run::run() {
     auto near = [&](clock_type::duration a, clock_type::duration b) {
       return t > a - 1s && t < b + 1s;
     };
-    return !near(restart_at, restart_at + 2s)
-           && !near(outage_at, outage_end);
+    return !near(restart_at, restart_at + 2s) && !near(outage_at, outage_end);
   };
   t0_ = clock_type::now();
   auto next_kill = draw(4, 7);
@@ -528,8 +527,7 @@ void chaos_run::run() {
   bool outage_done = false;
   node_slot* frozen = nullptr;
   clock_type::duration thaw_at{};
-  const auto end = std::chrono::duration_cast<clock_type::duration>(
-    duration_);
+  const auto end = std::chrono::duration_cast<clock_type::duration>(duration_);
   while (true) {
     const auto t = clock_type::now() - t0_;
     if (t >= end)
@@ -546,8 +544,8 @@ void chaos_run::run() {
         frozen->proc->signal(SIGSTOP);
         frozen->frozen = true;
         thaw_at = t + freeze_for;
-        faults_.push_back({"freeze", frozen->name, frozen->incarnation,
-                           now_us(), 0});
+        faults_.push_back(
+          {"freeze", frozen->name, frozen->incarnation, now_us(), 0});
         std::cout << "chaos: t=" << elapsed_s() << " SIGSTOP " << frozen->name
                   << " for " << freeze_for.count() << " ms" << std::endl;
       }
@@ -671,11 +669,10 @@ void chaos_run::load_results() {
       continue;
     std::ifstream in{entry.path()};
     std::string line;
-    pqxx::stream_to out{tx, "chaos.runs",
-                        std::vector<std::string>{"id", "task_id", "attempt",
-                                                 "incarnation", "node",
-                                                 "start_us", "parent_id",
-                                                 "is_finalize"}};
+    pqxx::stream_to out{
+      tx, "chaos.runs",
+      std::vector<std::string>{"id", "task_id", "attempt", "incarnation",
+                               "node", "start_us", "parent_id", "is_finalize"}};
     while (std::getline(in, line)) {
       std::vector<std::string> f;
       std::istringstream ls{line};
@@ -707,8 +704,7 @@ UPDATE chaos.runs r SET lease_row = CASE WHEN EXISTS (
   }
   {
     pqxx::stream_to out{tx, "chaos.enqueued",
-                        std::vector<std::string>{"id", "task_id",
-                                                 "expected"}};
+                        std::vector<std::string>{"id", "task_id", "expected"}};
     for (const auto& e : expected_)
       out << std::make_tuple(e.id, e.task, e.expected);
     out.complete();
@@ -717,7 +713,8 @@ UPDATE chaos.runs r SET lease_row = CASE WHEN EXISTS (
   std::cout << "chaos: " << runs << " runs recorded" << std::endl;
 }
 
-// -- invariants -----------------------------------------------------------------
+// -- invariants
+// -----------------------------------------------------------------
 
 /// Prints the history of execution `id` (or of the parent's finalize,
 /// for `<parent>#finalize`): its row, its transitions and the runs of its
@@ -727,9 +724,10 @@ void print_history(pqxx::nontransaction& tx, std::string id) {
     id.erase(pos);
   std::cout << "        history of " << id << ":" << std::endl;
   const auto q = tx.quote(id);
-  auto base = tx.exec("SELECT min(at_us) FROM chaos.transitions WHERE id = "
-                      + q + " OR id IN (SELECT id FROM chaos.executions "
-                      "WHERE parent_id = " + q + " AND parent_is_finalize)");
+  auto base = tx.exec("SELECT min(at_us) FROM chaos.transitions WHERE id = " + q
+                      + " OR id IN (SELECT id FROM chaos.executions "
+                        "WHERE parent_id = "
+                      + q + " AND parent_is_finalize)");
   const auto b = base.empty() || base[0][0].is_null()
                    ? std::string{"0"}
                    : std::string{base[0][0].c_str()};
@@ -743,18 +741,25 @@ void print_history(pqxx::nontransaction& tx, std::string id) {
     }
   };
   dump("SELECT id, task_id, status, attempt, recoveries, owner, output, "
-       "error_message, parent_id FROM chaos.executions WHERE id = " + q);
+       "error_message, parent_id FROM chaos.executions WHERE id = "
+       + q);
   dump("SELECT id, old_status || '>' || new_status AS status, old_owner, "
        "new_owner, new_attempt AS attempt, new_recoveries AS recoveries, "
-       "new_version AS version, at_us - " + b + " AS at FROM "
-       "chaos.transitions WHERE id = " + q + " OR id IN (SELECT id FROM "
-       "chaos.executions WHERE parent_id = " + q + " AND parent_is_finalize) "
-       "ORDER BY at_us, seq");
+       "new_version AS version, at_us - "
+       + b
+       + " AS at FROM "
+         "chaos.transitions WHERE id = "
+       + q
+       + " OR id IN (SELECT id FROM "
+         "chaos.executions WHERE parent_id = "
+       + q
+       + " AND parent_is_finalize) "
+         "ORDER BY at_us, seq");
   dump("SELECT 'run' AS run, id, attempt, incarnation, node, start_us - " + b
        + " AS at FROM chaos.runs WHERE id = " + q + " OR (parent_id = " + q
        + " AND is_finalize) ORDER BY start_us");
-  dump("SELECT kind, node, incarnation, at_us - " + b + " AS at, end_us - "
-       + b + " AS until FROM chaos.faults ORDER BY seq");
+  dump("SELECT kind, node, incarnation, at_us - " + b + " AS at, end_us - " + b
+       + " AS until FROM chaos.faults ORDER BY seq");
 }
 
 /// Prints up to 20 offending rows of `sql` under `what`, and the history
@@ -779,8 +784,7 @@ std::size_t offenders(pqxx::nontransaction& tx, const std::string& what,
   for (std::size_t i = 0; i < std::min<std::size_t>(r.size(), 20); ++i) {
     std::cout << "        ";
     for (const auto& f : r[static_cast<pqxx::result::size_type>(i)])
-      std::cout << f.name() << "=" << (f.is_null() ? "NULL" : f.c_str())
-                << " ";
+      std::cout << f.name() << "=" << (f.is_null() ? "NULL" : f.c_str()) << " ";
     std::cout << std::endl;
   }
   for (const auto& id : ids)
@@ -791,8 +795,8 @@ std::size_t offenders(pqxx::nontransaction& tx, const std::string& what,
 
 const std::string active_statuses
   = "('ready', 'running', 'waiting_for_children', 'waiting_for_finalize')";
-const std::string terminal_statuses
-  = "('completed', 'failed', 'timed_out', 'finalize_failed', 'cancelled')";
+const std::string terminal_statuses = "('completed', 'failed', 'timed_out', "
+                                      "'finalize_failed', 'cancelled')";
 
 /// For each run after the first of an (execution, attempt): the earlier
 /// run's incarnation, the transition that took the row away from it (to
@@ -842,9 +846,9 @@ std::size_t chaos_run::check_node_logs() const {
   // renewal for 30 s: each node that lived through it says its renewals
   // failed, and that they work again.
   std::map<std::string, std::size_t> events;
-  for (const auto& name : {"renewal_failed", "renewal_restored",
-                           "store_failure", "lease_lost", "leadership",
-                           "conflict", "corrupt_row"})
+  for (const auto& name :
+       {"renewal_failed", "renewal_restored", "store_failure", "lease_lost",
+        "leadership", "conflict", "corrupt_row"})
     events[name] = 0;
   for (const auto& n : nodes_) {
     std::ifstream in{runs_dir_ + "/" + n.name + ".log"};
@@ -896,16 +900,17 @@ bool chaos_run::check() {
                       "FROM chaos.executions WHERE status <> 'completed'");
   // 4. No execution completed twice: one entry into a final status, none
   // out of it, no output rewritten after it; no child spawned twice.
-  failed += offenders(
-    tx, "no execution completed twice",
-    "SELECT id, count(*) AS endings FROM chaos.transitions "
-    "WHERE new_status IN " + terminal_statuses
-      + " AND (old_status IS NULL OR old_status NOT IN " + terminal_statuses
-      + ") GROUP BY id HAVING count(*) > 1 "
-        "UNION ALL SELECT id, seq FROM chaos.transitions "
-        "WHERE old_status IN "
-      + terminal_statuses
-      + " AND (new_status <> old_status OR output_changed)");
+  failed += offenders(tx, "no execution completed twice",
+                      "SELECT id, count(*) AS endings FROM chaos.transitions "
+                      "WHERE new_status IN "
+                        + terminal_statuses
+                        + " AND (old_status IS NULL OR old_status NOT IN "
+                        + terminal_statuses
+                        + ") GROUP BY id HAVING count(*) > 1 "
+                          "UNION ALL SELECT id, seq FROM chaos.transitions "
+                          "WHERE old_status IN "
+                        + terminal_statuses
+                        + " AND (new_status <> old_status OR output_changed)");
   failed += offenders(
     tx, "no child spawned twice",
     "SELECT parent_id, parent_index, parent_is_finalize, count(*) "
@@ -953,7 +958,8 @@ SELECT f.seq, f.kind, f.node, count(*) AS held,
   max(away.at_us) - f.at_us AS recovery_us,
   EXISTS (SELECT 1 FROM chaos.faults s
     WHERE s.kind IN ('pg_restart', 'pg_outage')
-    AND s.at_us <= f.at_us + )sql" + std::to_string(recovery_guard_us) + R"sql(
+    AND s.at_us <= f.at_us + )sql"
+                     + std::to_string(recovery_guard_us) + R"sql(
     AND s.end_us >= f.at_us) AS server_fault
 FROM chaos.faults f
 CROSS JOIN LATERAL (
@@ -966,9 +972,11 @@ CROSS JOIN LATERAL (
   SELECT min(t2.at_us) AS at_us FROM chaos.transitions t2
   WHERE t2.id = last.id AND t2.at_us > f.at_us
     AND (t2.new_owner IS DISTINCT FROM f.incarnation
-         OR t2.new_status NOT IN )sql" + active_statuses + R"sql()) away
+         OR t2.new_status NOT IN )sql"
+                     + active_statuses + R"sql()) away
 WHERE f.kind IN ('kill', 'freeze') AND last.new_owner = f.incarnation
-  AND last.new_status IN )sql" + active_statuses + R"sql(
+  AND last.new_status IN )sql"
+                     + active_statuses + R"sql(
 GROUP BY f.seq, f.kind, f.node, f.at_us, f.end_us ORDER BY f.seq)sql");
   std::vector<std::int64_t> kill_recoveries;
   for (const auto& row : rec) {
@@ -1041,9 +1049,9 @@ GROUP BY f.seq, f.kind, f.node, f.at_us, f.end_us ORDER BY f.seq)sql");
     return fmt_s(kill_recoveries[i]);
   };
   std::cout << "  recovery after a kill (" << kill_recoveries.size()
-            << " kills with active rows, no server fault meanwhile): p50 " << pct(0.5) << ", p90 "
-            << pct(0.9) << ", max " << pct(1.0) << " (target "
-            << fmt_s(recovery_target_us) << ", hang guard "
+            << " kills with active rows, no server fault meanwhile): p50 "
+            << pct(0.5) << ", p90 " << pct(0.9) << ", max " << pct(1.0)
+            << " (target " << fmt_s(recovery_target_us) << ", hang guard "
             << fmt_s(recovery_guard_us) << ")" << std::endl;
   failed += check_node_logs();
   std::cout << "chaos: " << failed << " violations" << std::endl;
@@ -1062,22 +1070,22 @@ GROUP BY f.seq, f.kind, f.node, f.at_us, f.end_us ORDER BY f.seq)sql");
 } // namespace
 
 TEST_SUITE("chaos") {
-
-TEST_CASE("a cluster under kills, a freeze and server faults loses nothing") {
-  const auto seconds = std::stoi(env_or("DURABLE_CHAOS_SECONDS", "95"));
-  REQUIRE_MESSAGE(seconds >= 80, "DURABLE_CHAOS_SECONDS must be >= 80 (the "
-                                 "server's faults happen in the first 70 s)");
-  const auto seed = std::stoull(
-    env_or("DURABLE_CHAOS_SEED", std::to_string(std::random_device{}())));
-  std::cout << "chaos: seed " << seed << " (repeat with DURABLE_CHAOS_SEED="
-            << seed << "), " << seconds << " s of faults" << std::endl;
-  chaos_run run{seed, std::chrono::seconds{seconds}};
-  run.run();
-  const bool ok = run.check();
-  std::cout << "chaos: seed " << seed << std::endl;
-  CHECK_MESSAGE(ok, "chaos: invariants failed (see above), seed " << seed);
-  if (ok)
-    run.remove_logs();
-}
+  TEST_CASE("a cluster under kills, a freeze and server faults loses nothing") {
+    const auto seconds = std::stoi(env_or("DURABLE_CHAOS_SECONDS", "95"));
+    REQUIRE_MESSAGE(seconds >= 80, "DURABLE_CHAOS_SECONDS must be >= 80 (the "
+                                   "server's faults happen in the first 70 s)");
+    const auto seed = std::stoull(
+      env_or("DURABLE_CHAOS_SEED", std::to_string(std::random_device{}())));
+    std::cout << "chaos: seed " << seed
+              << " (repeat with DURABLE_CHAOS_SEED=" << seed << "), " << seconds
+              << " s of faults" << std::endl;
+    chaos_run run{seed, std::chrono::seconds{seconds}};
+    run.run();
+    const bool ok = run.check();
+    std::cout << "chaos: seed " << seed << std::endl;
+    CHECK_MESSAGE(ok, "chaos: invariants failed (see above), seed " << seed);
+    if (ok)
+      run.remove_logs();
+  }
 
 } // TEST_SUITE

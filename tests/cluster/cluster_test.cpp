@@ -23,7 +23,7 @@
 #include "support/temp_dir.hpp"
 
 #ifndef DURABLE_NODE_BINARY
-#  error "DURABLE_NODE_BINARY must name the durable-node binary"
+#error "DURABLE_NODE_BINARY must name the durable-node binary"
 #endif
 
 namespace {
@@ -56,12 +56,30 @@ public:
   /// Starts a node and waits for its ready line; returns its incarnation.
   std::string start_node(const std::string& name,
                          std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{
-      "--name", name, "--store", "postgres", "--pg-url", tpg::url(),
-      "--pg-schema", schema_, "--pg-pool", "3", "--max-concurrent", "6",
-      "--worker-threads", "8", "--scheduler-threads", "2", "--lease-ms",
-      "2000", "--renew-ms", "400", "--poll-ms", "250", "--grace-ms",
-      "20000"};
+    std::vector<std::string> args{"--name",
+                                  name,
+                                  "--store",
+                                  "postgres",
+                                  "--pg-url",
+                                  tpg::url(),
+                                  "--pg-schema",
+                                  schema_,
+                                  "--pg-pool",
+                                  "3",
+                                  "--max-concurrent",
+                                  "6",
+                                  "--worker-threads",
+                                  "8",
+                                  "--scheduler-threads",
+                                  "2",
+                                  "--lease-ms",
+                                  "2000",
+                                  "--renew-ms",
+                                  "400",
+                                  "--poll-ms",
+                                  "250",
+                                  "--grace-ms",
+                                  "20000"};
     // `extra` is flag/value pairs; a flag given there replaces its default.
     for (std::size_t i = 0; i + 1 < extra.size(); i += 2) {
       auto it = std::find(args.begin(), args.end(), extra[i]);
@@ -108,8 +126,8 @@ public:
       durable::storage::pg::pg_options o = tpg::options(schema_);
       store_ = durable::storage::pg::postgres(o);
       client_ = std::make_unique<durable::executor>(
-        store_, durable::executor_options{.scheduler_threads = 2,
-                                          .run_tasks = false});
+        store_,
+        durable::executor_options{.scheduler_threads = 2, .run_tasks = false});
       tasks_ = ex::register_example_tasks(*client_, "client");
     }
     return *client_;
@@ -165,222 +183,223 @@ private:
 template <class Out>
 durable::finished<Out> wait(const durable::handle<Out>& h) {
   auto r = h.wait_for(std::chrono::duration_cast<durable::millis>(hang_guard));
-  REQUIRE_MESSAGE(r.has_value(), "execution " << h.execution_id()
-                                              << " did not finish");
+  REQUIRE_MESSAGE(r.has_value(),
+                  "execution " << h.execution_id() << " did not finish");
   return std::move(*r);
 }
 
 } // namespace
 
 TEST_SUITE("cluster") {
+  TEST_CASE("three nodes finish a mixed workload although one is killed") {
+    cluster c;
+    const auto doomed = c.start_node("node-a");
+    c.start_node("node-b");
+    c.start_node("node-c");
+    auto& exec = c.client();
+    const auto& t = c.tasks();
 
-TEST_CASE("three nodes finish a mixed workload although one is killed") {
-  cluster c;
-  const auto doomed = c.start_node("node-a");
-  c.start_node("node-b");
-  c.start_node("node-c");
-  auto& exec = c.client();
-  const auto& t = c.tasks();
-
-  std::vector<durable::handle<long long>> trees;
-  for (int i = 0; i < 6; ++i)
-    trees.push_back(exec.enqueue(t.fanout, ex::fanout_input{15, 100}));
-  std::vector<durable::handle<int>> chains;
-  for (int i = 0; i < 8; ++i)
-    chains.push_back(exec.enqueue(t.pipeline, i * 10));
-  std::vector<durable::handle<durable::loop_result<int>>> loops;
-  for (int i = 1; i <= 4; ++i)
-    loops.push_back(exec.enqueue(t.countdown, i + 2));
-  std::vector<durable::handle<int>> squares;
-  for (int i = 0; i < 24; ++i)
-    squares.push_back(exec.enqueue(t.square, ex::work_input{i, 300}));
-  std::vector<std::string> approvals;
-  std::vector<durable::handle<std::string>> sleepers;
-  for (int i = 0; i < 4; ++i) {
-    approvals.push_back("approval-" + std::to_string(i) + "-"
-                        + exec.incarnation());
-    sleepers.push_back(exec.enqueue(t.approval, approvals.back()));
-  }
-
-  // Kill node-a while it runs bodies.
-  c.wait_running_on(doomed);
-  c.node("node-a").kill_hard();
-  // What it still held once its last commits (sent before the kill) have
-  // landed: a body may have finished between the look and the kill.
-  std::this_thread::sleep_for(200ms);
-  auto lost = c.running_on(doomed);
-  REQUIRE_FALSE(lost.empty());
-  for (std::size_t i = 0; i < approvals.size(); ++i)
-    exec.wake(t.approval, approvals[i],
-              durable::completed(std::string{"yes "} + std::to_string(i)));
-
-  for (auto& h : trees) {
-    auto r = wait(h);
-    REQUIRE_MESSAGE(r.ok(), h.execution_id());
-    CHECK(*r.output == ex::expected_fanout(15));
-    // Exactly one set of children and one finalize: a recovered parent
-    // never spawns twice.
-    auto kids = c.store().children_of(h.execution_id());
-    CHECK(kids.size() == 16);
-    std::set<std::uint32_t> indexes;
-    for (const auto& k : kids) {
-      CHECK(k.status == durable::execution_status::completed);
-      if (!k.parent->is_finalize)
-        indexes.insert(k.parent->index);
+    std::vector<durable::handle<long long>> trees;
+    for (int i = 0; i < 6; ++i)
+      trees.push_back(exec.enqueue(t.fanout, ex::fanout_input{15, 100}));
+    std::vector<durable::handle<int>> chains;
+    for (int i = 0; i < 8; ++i)
+      chains.push_back(exec.enqueue(t.pipeline, i * 10));
+    std::vector<durable::handle<durable::loop_result<int>>> loops;
+    for (int i = 1; i <= 4; ++i)
+      loops.push_back(exec.enqueue(t.countdown, i + 2));
+    std::vector<durable::handle<int>> squares;
+    for (int i = 0; i < 24; ++i)
+      squares.push_back(exec.enqueue(t.square, ex::work_input{i, 300}));
+    std::vector<std::string> approvals;
+    std::vector<durable::handle<std::string>> sleepers;
+    for (int i = 0; i < 4; ++i) {
+      approvals.push_back("approval-" + std::to_string(i) + "-"
+                          + exec.incarnation());
+      sleepers.push_back(exec.enqueue(t.approval, approvals.back()));
     }
-    CHECK(indexes.size() == 15);
-  }
-  for (std::size_t i = 0; i < chains.size(); ++i) {
-    auto r = wait(chains[i]);
-    REQUIRE(r.ok());
-    CHECK(*r.output == static_cast<int>(i) * 10 + 3);
-  }
-  for (std::size_t i = 0; i < loops.size(); ++i) {
-    auto r = wait(loops[i]);
-    REQUIRE(r.ok());
-    REQUIRE(r.output->output.has_value());
-    CHECK(*r.output->output == static_cast<int>(i) + 3);
-  }
-  for (std::size_t i = 0; i < squares.size(); ++i) {
-    auto r = wait(squares[i]);
-    REQUIRE(r.ok());
-    CHECK(*r.output == static_cast<int>(i * i));
-  }
-  for (std::size_t i = 0; i < sleepers.size(); ++i) {
-    auto r = wait(sleepers[i]);
-    REQUIRE(r.ok());
-    CHECK(*r.output == "yes " + std::to_string(i));
-  }
-  // What node-a ran when it died ran again elsewhere.
-  for (const auto& id : lost) {
-    auto row = c.store().get(id);
-    REQUIRE(row.has_value());
-    CHECK(row->status == durable::execution_status::completed);
-    CHECK(row->recoveries >= 1);
-    CHECK(row->owner != std::optional<std::string>{doomed});
-  }
-}
 
-TEST_CASE("a frozen node loses its work and its late result is discarded") {
-  cluster c;
-  const auto frozen = c.start_node("node-frozen");
-  auto& exec = c.client();
-  auto h = exec.enqueue(c.tasks().whoami, ex::work_input{0, 4000});
-  c.wait_running_on(frozen);
-  c.start_node("node-live");
-  c.node("node-frozen").signal(SIGSTOP);
-  // node-live takes the row over once the frozen node's lease expired.
-  auto r = wait(h);
-  c.node("node-frozen").signal(SIGCONT);
-  REQUIRE(r.ok());
-  CHECK(*r.output == "node-live");
-  CHECK(r.execution.recoveries == 1);
-  // The frozen node's body wakes up with a stale view: whatever it does,
-  // the stored result stays node-live's.
-  std::this_thread::sleep_for(5s);
-  auto after = c.store().get(h.execution_id());
-  REQUIRE(after.has_value());
-  CHECK(after->version == r.execution.version);
-  CHECK(after->output == std::optional<std::string>{"\"node-live\""});
-  // And the resumed node keeps serving.
-  auto again = wait(exec.enqueue(c.tasks().square, ex::work_input{7, 0}));
-  CHECK(*again.output == 49);
-}
+    // Kill node-a while it runs bodies.
+    c.wait_running_on(doomed);
+    c.node("node-a").kill_hard();
+    // What it still held once its last commits (sent before the kill) have
+    // landed: a body may have finished between the look and the kill.
+    std::this_thread::sleep_for(200ms);
+    auto lost = c.running_on(doomed);
+    REQUIRE_FALSE(lost.empty());
+    for (std::size_t i = 0; i < approvals.size(); ++i)
+      exec.wake(t.approval, approvals[i],
+                durable::completed(std::string{"yes "} + std::to_string(i)));
 
-TEST_CASE("a node drained by SIGTERM loses nothing") {
-  cluster c;
-  const auto drained = c.start_node("node-drained");
-  auto& exec = c.client();
-  std::vector<durable::handle<int>> hs;
-  for (int i = 0; i < 12; ++i)
-    hs.push_back(exec.enqueue(c.tasks().square, ex::work_input{i, 500}));
-  c.wait_running_on(drained);
-  c.node("node-drained").signal(SIGTERM);
-  CHECK(c.node("node-drained").join() == 0);
-  // Whatever the drained node did not finish was handed back: a second
-  // node finishes it, and nothing counts as a recovery.
-  c.start_node("node-next");
-  for (std::size_t i = 0; i < hs.size(); ++i) {
-    auto r = wait(hs[i]);
-    REQUIRE(r.ok());
-    CHECK(*r.output == static_cast<int>(i * i));
-    CHECK(r.execution.recoveries == 0);
+    for (auto& h : trees) {
+      auto r = wait(h);
+      REQUIRE_MESSAGE(r.ok(), h.execution_id());
+      CHECK(*r.output == ex::expected_fanout(15));
+      // Exactly one set of children and one finalize: a recovered parent
+      // never spawns twice.
+      auto kids = c.store().children_of(h.execution_id());
+      CHECK(kids.size() == 16);
+      std::set<std::uint32_t> indexes;
+      for (const auto& k : kids) {
+        CHECK(k.status == durable::execution_status::completed);
+        if (!k.parent->is_finalize)
+          indexes.insert(k.parent->index);
+      }
+      CHECK(indexes.size() == 15);
+    }
+    for (std::size_t i = 0; i < chains.size(); ++i) {
+      auto r = wait(chains[i]);
+      REQUIRE(r.ok());
+      CHECK(*r.output == static_cast<int>(i) * 10 + 3);
+    }
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+      auto r = wait(loops[i]);
+      REQUIRE(r.ok());
+      REQUIRE(r.output->output.has_value());
+      CHECK(*r.output->output == static_cast<int>(i) + 3);
+    }
+    for (std::size_t i = 0; i < squares.size(); ++i) {
+      auto r = wait(squares[i]);
+      REQUIRE(r.ok());
+      CHECK(*r.output == static_cast<int>(i * i));
+    }
+    for (std::size_t i = 0; i < sleepers.size(); ++i) {
+      auto r = wait(sleepers[i]);
+      REQUIRE(r.ok());
+      CHECK(*r.output == "yes " + std::to_string(i));
+    }
+    // What node-a ran when it died ran again elsewhere.
+    for (const auto& id : lost) {
+      auto row = c.store().get(id);
+      REQUIRE(row.has_value());
+      CHECK(row->status == durable::execution_status::completed);
+      CHECK(row->recoveries >= 1);
+      CHECK(row->owner != std::optional<std::string>{doomed});
+    }
   }
-}
 
-TEST_CASE("a cancel from another process stops the bodies of a whole tree") {
-  cluster c;
-  // Three slots: if a cancelled body kept running, its slot would stay
-  // taken and the square below could never start.
-  const auto runner = c.start_node("node-runner", {"--max-concurrent", "3"});
-  auto& exec = c.client();
-  auto tree = exec.enqueue(c.tasks().fanout, ex::fanout_input{3, 600'000});
-  const auto deadline = clock_type::now() + hang_guard;
-  while (c.running_on(runner).size() < 3 && clock_type::now() < deadline)
-    std::this_thread::sleep_for(20ms);
-  REQUIRE(c.running_on(runner).size() == 3);
-  tree.cancel();
-  auto r = wait(tree);
-  CHECK(r.status() == durable::execution_status::cancelled);
-  for (const auto& kid : c.store().children_of(tree.execution_id()))
-    CHECK(kid.status == durable::execution_status::cancelled);
-  auto after = wait(exec.enqueue(c.tasks().square, ex::work_input{9, 0}));
-  CHECK(*after.output == 81);
-}
+  TEST_CASE("a frozen node loses its work and its late result is discarded") {
+    cluster c;
+    const auto frozen = c.start_node("node-frozen");
+    auto& exec = c.client();
+    auto h = exec.enqueue(c.tasks().whoami, ex::work_input{0, 4000});
+    c.wait_running_on(frozen);
+    c.start_node("node-live");
+    c.node("node-frozen").signal(SIGSTOP);
+    // node-live takes the row over once the frozen node's lease expired.
+    auto r = wait(h);
+    c.node("node-frozen").signal(SIGCONT);
+    REQUIRE(r.ok());
+    CHECK(*r.output == "node-live");
+    CHECK(r.execution.recoveries == 1);
+    // The frozen node's body wakes up with a stale view: whatever it does,
+    // the stored result stays node-live's.
+    std::this_thread::sleep_for(5s);
+    auto after = c.store().get(h.execution_id());
+    REQUIRE(after.has_value());
+    CHECK(after->version == r.execution.version);
+    CHECK(after->output == std::optional<std::string>{"\"node-live\""});
+    // And the resumed node keeps serving.
+    auto again = wait(exec.enqueue(c.tasks().square, ex::work_input{7, 0}));
+    CHECK(*again.output == 49);
+  }
 
-TEST_CASE("a client process enqueues and waits through a node's gateway") {
-  cluster c;
-  c.start_node("node-gw", {"--gateway-port", "0"});
-  c.start_node("node-other");
-  const int port = c.gateway_port("node-gw");
-  REQUIRE(port > 0);
-  child_process client{DURABLE_GATEWAY_CLIENT,
-                       {std::to_string(port), "run", "example_add_one", "1",
-                        "41", "99"},
-                       durable::test::child_stderr{.merge = true}};
-  auto lines = client.rest(clock_type::now() + hang_guard);
-  CHECK(client.join() == 0);
-  CHECK(lines == std::vector<std::string>{"1 completed 2", "41 completed 42",
-                                          "99 completed 100"});
-  // Bad input over the gateway is refused clearly, and the node serves on.
-  child_process refused{DURABLE_GATEWAY_CLIENT,
-                        {std::to_string(port), "run", "no_such_task", "1"},
-                        durable::test::child_stderr{.merge = true}};
-  lines = refused.rest(clock_type::now() + hang_guard);
-  CHECK(refused.join() == 3);
-  CHECK(lines == std::vector<std::string>{
-                   "error: not_found Task not found [taskId=no_such_task]"});
-  auto again = wait(c.client().enqueue(c.tasks().square,
-                                       ex::work_input{5, 0}));
-  CHECK(*again.output == 25);
-}
+  TEST_CASE("a node drained by SIGTERM loses nothing") {
+    cluster c;
+    const auto drained = c.start_node("node-drained");
+    auto& exec = c.client();
+    std::vector<durable::handle<int>> hs;
+    for (int i = 0; i < 12; ++i)
+      hs.push_back(exec.enqueue(c.tasks().square, ex::work_input{i, 500}));
+    c.wait_running_on(drained);
+    c.node("node-drained").signal(SIGTERM);
+    CHECK(c.node("node-drained").join() == 0);
+    // Whatever the drained node did not finish was handed back: a second
+    // node finishes it, and nothing counts as a recovery.
+    c.start_node("node-next");
+    for (std::size_t i = 0; i < hs.size(); ++i) {
+      auto r = wait(hs[i]);
+      REQUIRE(r.ok());
+      CHECK(*r.output == static_cast<int>(i * i));
+      CHECK(r.execution.recoveries == 0);
+    }
+  }
 
-TEST_CASE("durablectl enqueues and waits through a node's HTTP API") {
-  cluster c;
-  c.start_node("node-http", {"--http-port", "0", "--http-token", "s3cret"});
-  c.start_node("node-peer");
-  const int port = c.http_port("node-http");
-  REQUIRE(port > 0);
-  const auto url = "http://127.0.0.1:" + std::to_string(port);
-  child_process ctl{DURABLECTL,
-                    {"--url", url, "--token", "s3cret", "--json", "enqueue",
-                     "example_fanout", R"({"n": 12, "ms": 10})", "--wait"},
-                    durable::test::child_stderr{.merge = true}};
-  auto lines = ctl.rest(clock_type::now() + hang_guard);
-  CHECK(ctl.join() == 0);
-  std::string all;
-  for (const auto& l : lines)
-    all += l + "\n";
-  auto j = nlohmann::json::parse(all, nullptr, false);
-  REQUIRE_MESSAGE(!j.is_discarded(), all);
-  CHECK(j.at("status") == "completed");
-  CHECK(j.at("output") == ex::expected_fanout(12));
-  // A wrong token is refused, and says so.
-  child_process denied{DURABLECTL,
-                       {"--url", url, "--token", "wrong", "stats"},
-                       durable::test::child_stderr{.merge = true}};
-  denied.rest(clock_type::now() + hang_guard);
-  CHECK(denied.join() == 4);
-}
+  TEST_CASE("a cancel from another process stops the bodies of a whole tree") {
+    cluster c;
+    // Three slots: if a cancelled body kept running, its slot would stay
+    // taken and the square below could never start.
+    const auto runner = c.start_node("node-runner", {"--max-concurrent", "3"});
+    auto& exec = c.client();
+    auto tree = exec.enqueue(c.tasks().fanout, ex::fanout_input{3, 600'000});
+    const auto deadline = clock_type::now() + hang_guard;
+    while (c.running_on(runner).size() < 3 && clock_type::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    REQUIRE(c.running_on(runner).size() == 3);
+    tree.cancel();
+    auto r = wait(tree);
+    CHECK(r.status() == durable::execution_status::cancelled);
+    for (const auto& kid : c.store().children_of(tree.execution_id()))
+      CHECK(kid.status == durable::execution_status::cancelled);
+    auto after = wait(exec.enqueue(c.tasks().square, ex::work_input{9, 0}));
+    CHECK(*after.output == 81);
+  }
+
+  TEST_CASE("a client process enqueues and waits through a node's gateway") {
+    cluster c;
+    c.start_node("node-gw", {"--gateway-port", "0"});
+    c.start_node("node-other");
+    const int port = c.gateway_port("node-gw");
+    REQUIRE(port > 0);
+    child_process client{DURABLE_GATEWAY_CLIENT,
+                         {std::to_string(port), "run", "example_add_one", "1",
+                          "41", "99"},
+                         durable::test::child_stderr{.merge = true}};
+    auto lines = client.rest(clock_type::now() + hang_guard);
+    CHECK(client.join() == 0);
+    CHECK(lines
+          == std::vector<std::string>{"1 completed 2", "41 completed 42",
+                                      "99 completed 100"});
+    // Bad input over the gateway is refused clearly, and the node serves on.
+    child_process refused{DURABLE_GATEWAY_CLIENT,
+                          {std::to_string(port), "run", "no_such_task", "1"},
+                          durable::test::child_stderr{.merge = true}};
+    lines = refused.rest(clock_type::now() + hang_guard);
+    CHECK(refused.join() == 3);
+    CHECK(lines
+          == std::vector<std::string>{
+            "error: not_found Task not found [taskId=no_such_task]"});
+    auto again = wait(
+      c.client().enqueue(c.tasks().square, ex::work_input{5, 0}));
+    CHECK(*again.output == 25);
+  }
+
+  TEST_CASE("durablectl enqueues and waits through a node's HTTP API") {
+    cluster c;
+    c.start_node("node-http", {"--http-port", "0", "--http-token", "s3cret"});
+    c.start_node("node-peer");
+    const int port = c.http_port("node-http");
+    REQUIRE(port > 0);
+    const auto url = "http://127.0.0.1:" + std::to_string(port);
+    child_process ctl{DURABLECTL,
+                      {"--url", url, "--token", "s3cret", "--json", "enqueue",
+                       "example_fanout", R"({"n": 12, "ms": 10})", "--wait"},
+                      durable::test::child_stderr{.merge = true}};
+    auto lines = ctl.rest(clock_type::now() + hang_guard);
+    CHECK(ctl.join() == 0);
+    std::string all;
+    for (const auto& l : lines)
+      all += l + "\n";
+    auto j = nlohmann::json::parse(all, nullptr, false);
+    REQUIRE_MESSAGE(!j.is_discarded(), all);
+    CHECK(j.at("status") == "completed");
+    CHECK(j.at("output") == ex::expected_fanout(12));
+    // A wrong token is refused, and says so.
+    child_process denied{DURABLECTL,
+                         {"--url", url, "--token", "wrong", "stats"},
+                         durable::test::child_stderr{.merge = true}};
+    denied.rest(clock_type::now() + hang_guard);
+    CHECK(denied.join() == 4);
+  }
 
 } // TEST_SUITE

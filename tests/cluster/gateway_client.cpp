@@ -9,12 +9,12 @@
 //     "waiting <execution id>" and waits for it; prints "<status>" at the end.
 //
 // A durable::error prints "error: <kind> <message>" and exits 3.
-#include "durable/client/client.hpp"
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "durable/client/client.hpp"
 
 namespace {
 

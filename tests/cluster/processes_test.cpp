@@ -1,15 +1,14 @@
 // The gateway across real processes: a client program against a gateway
 // published by this test process, and a node process killed with SIGKILL
 // while a client program waits on it.
-#include "durable/client/client.hpp"
-
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <future>
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
+#include "durable/client/client.hpp"
 #include "support/child_process.hpp"
 #include "support/gateway_node.hpp"
 
@@ -41,7 +40,6 @@ child_process client_program(std::uint16_t port,
 } // namespace
 
 TEST_SUITE("gateway.processes") {
-
   TEST_CASE("a client process runs executions on a gateway of this process") {
     gateway_node node;
     auto proc = client_program(node.port(), {"run", "add_one", "1", "2", "3"});
@@ -61,7 +59,7 @@ TEST_SUITE("gateway.processes") {
     lines = refused.rest(guard());
     CHECK_EQ(refused.join(), 3);
     CHECK_EQ(lines, std::vector<std::string>{
-                        "error: not_found Task not found [taskId=nope]"});
+                      "error: not_found Task not found [taskId=nope]"});
     // The node keeps serving.
     auto again = client_program(node.port(), {"run", "add_one", "7"});
     lines = again.rest(guard());
@@ -84,8 +82,8 @@ TEST_SUITE("gateway.processes") {
     CHECK_EQ(waiter.join(), 3);
     REQUIRE_EQ(lines.size(), 1);
     CHECK(
-        lines.front().rfind("error: generic Connection to durable node lost", 0)
-        == 0);
+      lines.front().rfind("error: generic Connection to durable node lost", 0)
+      == 0);
   }
 
   TEST_CASE("a client in this process waiting on a killed node gets an error") {
@@ -107,7 +105,7 @@ TEST_SUITE("gateway.processes") {
       FAIL("the wait returned although the node died");
     } catch (const error& e) {
       CHECK(std::string_view{e.what()}.starts_with(
-          "Connection to durable node lost"));
+        "Connection to durable node lost"));
       CHECK(e.is_retryable());
     }
     // Later calls fail the same way instead of hanging.
@@ -116,7 +114,7 @@ TEST_SUITE("gateway.processes") {
       FAIL("get returned although the node died");
     } catch (const error& e) {
       CHECK(std::string_view{e.what()}.starts_with(
-          "Connection to durable node lost"));
+        "Connection to durable node lost"));
     }
   }
 

@@ -18,15 +18,15 @@
 #include <nlohmann/json.hpp>
 
 #ifdef DURABLE_CRASH_PG
-#  include "support/pg_fixture.hpp"
+#include "support/pg_fixture.hpp"
 #else
-#  include "durable/storage/sqlite_store.hpp"
+#include "durable/storage/sqlite_store.hpp"
 #endif
 #include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
 #ifndef DURABLE_CRASH_WORKER
-#  error "DURABLE_CRASH_WORKER must name the durable-crash-worker binary"
+#error "DURABLE_CRASH_WORKER must name the durable-crash-worker binary"
 #endif
 
 namespace {
@@ -37,26 +37,25 @@ using clock_type = std::chrono::steady_clock;
 /// The crash worker as a child process.
 struct worker : durable::test::child_process {
   explicit worker(std::vector<std::string> args)
-    : child_process(DURABLE_CRASH_WORKER, std::move(args)) {
-  }
+    : child_process(DURABLE_CRASH_WORKER, std::move(args)) {}
 };
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;
 }
 
-
 /// Runs the scenario on the store `url` names; `reopen` opens that store
 /// in this process afterwards, to check what the workers left in it.
-void crash_scenario(const std::string& url,
-                    const std::function<std::shared_ptr<durable::store>()>&
-                      reopen) {
+void crash_scenario(
+  const std::string& url,
+  const std::function<std::shared_ptr<durable::store>()>& reopen) {
   constexpr int children = 20;
   auto dir = durable::test::make_temp_dir("durable-crash-");
   auto log = dir + "/children.log";
   auto common = std::vector<std::string>{
-    "--store", url, "--log", log, "--lease-ms", "1000",
-    "--children", std::to_string(children), "--max-concurrent", "4"};
+    "--store",          url,    "--log",      log,
+    "--lease-ms",       "1000", "--children", std::to_string(children),
+    "--max-concurrent", "4"};
 
   // First worker: enqueue, run, and die by SIGKILL once a few children
   // finished their bodies but not all of them.
@@ -122,8 +121,9 @@ void crash_scenario(const std::string& url,
     const auto& k = kids[i];
     INFO("child ", i, " ", k.id);
     CHECK(k.status == durable::execution_status::completed);
-    CHECK(k.output == std::optional<std::string>{std::to_string(
-            static_cast<int>(k.parent->index) * 10 + 1)});
+    CHECK(k.output
+          == std::optional<std::string>{
+            std::to_string(static_cast<int>(k.parent->index) * 10 + 1)});
     CHECK(k.attempt == 0);
     indexes.insert(k.parent->index);
     child_ids.insert(k.id);
@@ -164,26 +164,25 @@ void crash_scenario(const std::string& url,
 #ifdef DURABLE_CRASH_PG
 
 TEST_SUITE("storage.pg.crash") {
-
-TEST_CASE("a node killed mid fan-out on PostgreSQL is finished by another") {
-  auto schema = durable::test::pg::unique_schema();
-  crash_scenario("pg:" + schema, [&] {
-    auto opts = durable::test::pg::options(schema);
-    return durable::storage::pg::postgres(opts);
-  });
-  durable::test::pg::drop_schema(schema);
-}
+  TEST_CASE("a node killed mid fan-out on PostgreSQL is finished by another") {
+    auto schema = durable::test::pg::unique_schema();
+    crash_scenario("pg:" + schema, [&] {
+      auto opts = durable::test::pg::options(schema);
+      return durable::storage::pg::postgres(opts);
+    });
+    durable::test::pg::drop_schema(schema);
+  }
 
 } // TEST_SUITE
 
 #else
 
 TEST_SUITE("storage.sqlite.crash") {
-
-TEST_CASE("a worker killed mid fan-out is finished by a second worker once") {
-  auto db = durable::test::make_temp_dir("durable-crash-db-") + "/crash.db";
-  crash_scenario("sqlite:" + db, [&] { return durable::storage::sqlite(db); });
-}
+  TEST_CASE("a worker killed mid fan-out is finished by a second worker once") {
+    auto db = durable::test::make_temp_dir("durable-crash-db-") + "/crash.db";
+    crash_scenario("sqlite:" + db,
+                   [&] { return durable::storage::sqlite(db); });
+  }
 
 } // TEST_SUITE
 

@@ -16,15 +16,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <iostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
-
-#include <fcntl.h>
 #include <unistd.h>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -60,7 +59,8 @@ std::shared_ptr<durable::store> open_store(std::string_view url) {
   if (url == "memory:")
     return durable::storage::memory();
   throw std::invalid_argument(fmt::format(
-    "unsupported store URL \"{}\" (expected sqlite:PATH, pg:SCHEMA or memory:)", url));
+    "unsupported store URL \"{}\" (expected sqlite:PATH, pg:SCHEMA or memory:)",
+    url));
 }
 
 struct settings {
@@ -147,8 +147,8 @@ int run(const settings& s) {
           throw durable::error::cancelled();
         std::this_thread::sleep_for(5ms);
       }
-      append_line(log, fmt::format("{} {} {}", ctx.execution_id,
-                                   ctx.attempt, ::getpid()));
+      append_line(log, fmt::format("{} {} {}", ctx.execution_id, ctx.attempt,
+                                   ::getpid()));
       say(fmt::format("progress child {}", index));
       return index * 10 + 1;
     });
@@ -169,15 +169,17 @@ int run(const settings& s) {
       return out;
     },
     sum);
-  auto twice = exec.task<int, int>(
-    {.id = "crash_twice", .timeout = 10s},
-    [](durable::task_context&, int x) { return 2 * x; });
+  auto twice = exec.task<int, int>({.id = "crash_twice", .timeout = 10s},
+                                   [](durable::task_context&, int x) {
+                                     return 2 * x;
+                                   });
   auto parse_step = exec.task<std::string, int>(
     {.id = "crash_parse", .timeout = 10s},
     [](durable::task_context&, const std::string& x) { return std::stoi(x); });
-  auto square = exec.task<int, int>(
-    {.id = "crash_square", .timeout = 10s},
-    [](durable::task_context&, int x) { return x * x; });
+  auto square = exec.task<int, int>({.id = "crash_square", .timeout = 10s},
+                                    [](durable::task_context&, int x) {
+                                      return x * x;
+                                    });
   auto render = exec.task<int, std::string>(
     {.id = "crash_render", .timeout = 10s},
     [](durable::task_context&, int x) { return fmt::format("<{}>", x); });
@@ -193,16 +195,16 @@ int run(const settings& s) {
     return durable::enqueue_options{.idempotency_key = std::move(k)};
   };
   if (s.enqueue || s.wait) {
-    roots.push_back({"crash-fanout",
-                     exec.enqueue(fanout, s.children, key("crash-fanout"))
-                       .execution_id()});
+    roots.push_back(
+      {"crash-fanout",
+       exec.enqueue(fanout, s.children, key("crash-fanout")).execution_id()});
     for (int i = 1; i <= 3; ++i) {
       auto k = fmt::format("crash-twice-{}", i);
       roots.push_back({k, exec.enqueue(twice, i * 7, key(k)).execution_id()});
     }
-    roots.push_back({"crash-chain",
-                     exec.enqueue(chain, std::string{"12"}, key("crash-chain"))
-                       .execution_id()});
+    roots.push_back(
+      {"crash-chain", exec.enqueue(chain, std::string{"12"}, key("crash-chain"))
+                        .execution_id()});
     for (const auto& r : roots)
       say(fmt::format("root {} {}", r.key, r.id));
   }
@@ -219,8 +221,7 @@ int run(const settings& s) {
     } else {
       entry["status"] = durable::to_string(done->status);
       if (done->output)
-        entry["output"] = nlohmann::json::parse(*done->output, nullptr,
-                                                false);
+        entry["output"] = nlohmann::json::parse(*done->output, nullptr, false);
       if (done->error)
         entry["error"] = done->error->message;
       all_completed = all_completed

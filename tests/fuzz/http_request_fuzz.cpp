@@ -17,16 +17,8 @@
 // Not covered: TLS (none is built in), and the parts of the transport that
 // need time to pass (deadlines, idle timeouts), which http.slow_clients
 // and http.hostile_input test.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -34,10 +26,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <strings.h>
 
 #include "durable/durable.hpp"
 #include "durable/nodes/http/server.hpp"
@@ -62,10 +61,10 @@ struct node {
                            });
     exec->sleeping_task<json>({.id = "approval", .timeout = 60s});
     api = std::make_unique<durable::nodes::http::server>(
-      *exec, durable::nodes::http::server_options{
-               .max_wait = durable::millis{20},
-               .wait_slice = durable::millis{10},
-               .log = [](std::string_view) {}});
+      *exec,
+      durable::nodes::http::server_options{.max_wait = durable::millis{20},
+                                           .wait_slice = durable::millis{10},
+                                           .log = [](std::string_view) {}});
     api->start();
   }
 };
@@ -121,8 +120,9 @@ std::string exchange(std::uint16_t port, std::string_view bytes) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
-    const int ready
-      = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    const int ready = left.count() > 0
+                        ? ::poll(&p, 1, static_cast<int>(left.count()))
+                        : 0;
     if (ready < 0 && errno == EINTR)
       continue;
     if (ready <= 0) {
@@ -168,8 +168,7 @@ void check(std::string_view responses) {
     auto rest = responses.substr(pos);
     if (!rest.starts_with("HTTP/1.") || rest.size() < 12)
       fail("not an HTTP response", rest);
-    const auto status
-      = std::atoi(std::string{rest.substr(9, 3)}.c_str());
+    const auto status = std::atoi(std::string{rest.substr(9, 3)}.c_str());
     if (status < 100 || status > 599)
       fail("bad status line", rest);
     if (status == 500)

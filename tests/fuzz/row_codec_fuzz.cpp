@@ -6,9 +6,9 @@
 // out of bounds or overflow. What it accepts must survive a round trip:
 // encoding the record and decoding the texts again gives the same texts,
 // and its doubles are finite (CAF 0.17's serializer hangs on infinity).
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cmath>
 #include <cstdlib>
 #include <exception>
 #include <string>

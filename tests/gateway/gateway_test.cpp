@@ -1,14 +1,6 @@
 // The gateway and the client over a real loopback socket: a node (actor
 // system, executor on the memory store, gateway on an ephemeral port) and a
 // client with an actor system of its own, in one test process.
-#include "durable/actors/executor_actor.hpp"
-#include "durable/actors/wire_errors.hpp"
-#include "durable/client/client.hpp"
-
-#include <caf/all.hpp>
-
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <functional>
 #include <future>
@@ -18,6 +10,13 @@
 #include <string>
 #include <thread>
 
+#include <caf/all.hpp>
+
+#include <doctest/doctest.h>
+
+#include "durable/actors/executor_actor.hpp"
+#include "durable/actors/wire_errors.hpp"
+#include "durable/client/client.hpp"
 #include "support/gateway_node.hpp"
 
 namespace durable::test {
@@ -54,7 +53,6 @@ void check_same_error(const error& remote, const error& local, error_kind kind,
 } // namespace
 
 TEST_SUITE("gateway.client") {
-
   TEST_CASE("a client enqueues and waits and gets an execution on the node") {
     gateway_node node;
     client c{to(node.port())};
@@ -85,8 +83,8 @@ TEST_SUITE("gateway.client") {
     auto c = built.get_future().get();
     CHECK(c->enqueue(node.add_one, 1).wait().ok());
     auto destroyed = std::async(std::launch::async, [&] { c.reset(); });
-    const bool returned
-      = destroyed.wait_for(std::chrono::seconds{30}) == std::future_status::ready;
+    const bool returned = destroyed.wait_for(std::chrono::seconds{30})
+                          == std::future_status::ready;
     finish.set_value();
     builder.join();
     CHECK_MESSAGE(returned, "the client's destructor waited for its builder");
@@ -174,7 +172,7 @@ TEST_SUITE("gateway.client") {
     client c{to(node.port())};
     auto remote = thrown_by([&] { c.enqueue_raw("approval", {"{not json"}); });
     auto local = thrown_by(
-        [&] { node.exec().enqueue_raw("approval", {"{not json"}); });
+      [&] { node.exec().enqueue_raw("approval", {"{not json"}); });
     check_same_error(remote, local, error_kind::generic,
                      "Invalid sleeping task unique id for task approval: must "
                      "be a non-empty string of at most 255 characters");
@@ -192,7 +190,7 @@ TEST_SUITE("gateway.client") {
     CHECK_EQ(row.error->kind, error_kind::generic);
     CHECK_FALSE(row.error->retryable);
     CHECK(std::string_view{row.error->message}.starts_with(
-        "Invalid input to task checked: "));
+      "Invalid input to task checked: "));
     // A body's own non-retryable error arrives the same way.
     auto bad = c.enqueue(node.checked, -1).wait();
     CHECK_EQ(bad.status(), execution_status::failed);
@@ -205,8 +203,8 @@ TEST_SUITE("gateway.client") {
     gateway_node node;
     client c{to(node.port())};
     const std::string missing = "00000000-0000-0000-0000-000000000000";
-    const std::string message
-        = "Task execution not found [executionId=" + missing + "]";
+    const std::string message = "Task execution not found [executionId="
+                                + missing + "]";
     auto local = thrown_by([&] { node.exec().get(missing); });
     check_same_error(thrown_by([&] { c.get(missing); }), local,
                      error_kind::not_found, message);
@@ -223,19 +221,19 @@ TEST_SUITE("gateway.client") {
     gateway_node node;
     client c{to(node.port())};
     auto remote = thrown_by([&] { c.wake_raw("nope", "x", "true", ""); });
-    auto local
-        = thrown_by([&] { node.exec().wake_raw("nope", "x", "true", ""); });
+    auto local = thrown_by(
+      [&] { node.exec().wake_raw("nope", "x", "true", ""); });
     check_same_error(remote, local, error_kind::not_found,
                      "Task not found [taskId=nope]");
     remote = thrown_by([&] { c.wake_raw("add_one", "x", "true", ""); });
-    local
-        = thrown_by([&] { node.exec().wake_raw("add_one", "x", "true", ""); });
+    local = thrown_by(
+      [&] { node.exec().wake_raw("add_one", "x", "true", ""); });
     check_same_error(remote, local, error_kind::generic,
                      "Task is not a sleeping task [taskId=add_one]");
-    remote
-        = thrown_by([&] { c.wake(node.approval, "never", completed(true)); });
+    remote = thrown_by(
+      [&] { c.wake(node.approval, "never", completed(true)); });
     local = thrown_by(
-        [&] { node.exec().wake(node.approval, "never", completed(true)); });
+      [&] { node.exec().wake(node.approval, "never", completed(true)); });
     CHECK_EQ(remote.info(), local.info());
     CHECK_EQ(c.enqueue(node.add_one, 4).wait().output, std::optional<int>{5});
   }
@@ -262,8 +260,8 @@ TEST_SUITE("gateway.client") {
       port = node.port();
     }
     auto e = thrown_by([&] { client c{to(port)}; });
-    CHECK(std::string_view{e.what()}.starts_with(
-        "Cannot connect to durable node"));
+    CHECK(
+      std::string_view{e.what()}.starts_with("Cannot connect to durable node"));
   }
 
   TEST_CASE("a client call fails with connection lost once the node is gone") {
@@ -274,14 +272,13 @@ TEST_SUITE("gateway.client") {
     node.reset();
     auto e = thrown_by([&] { h.get(); });
     CHECK(std::string_view{e.what()}.starts_with(
-        "Connection to durable node lost"));
+      "Connection to durable node lost"));
     CHECK(e.is_retryable());
   }
 
 } // TEST_SUITE
 
 TEST_SUITE("gateway.publish") {
-
   TEST_CASE("a gateway refuses a non-loopback address") {
     gateway_node node;
     for (std::string address :
@@ -292,8 +289,8 @@ TEST_SUITE("gateway.publish") {
       CHECK_EQ(e.kind(), error_kind::generic);
       CHECK_EQ(std::string{e.what()},
                "Invalid gateway address " + address
-                   + ": the gateway binds to loopback addresses only, because "
-                     "CAF 0.17's network layer has no authentication");
+                 + ": the gateway binds to loopback addresses only, because "
+                   "CAF 0.17's network layer has no authentication");
     }
     // The node still serves on its loopback gateway.
     client c{to(node.port())};
@@ -315,7 +312,7 @@ TEST_SUITE("gateway.publish") {
     executor exec{storage::memory()};
     auto e = thrown_by([&] { nodes::publish_gateway(exec); });
     CHECK(std::string_view{e.what()}.starts_with(
-        "Invalid gateway setup: the executor's actor system has no middleman"));
+      "Invalid gateway setup: the executor's actor system has no middleman"));
   }
 
   TEST_CASE("a second gateway on a taken port is refused") {
@@ -342,40 +339,41 @@ TEST_SUITE("gateway.publish") {
 } // TEST_SUITE
 
 TEST_SUITE("gateway.actor") {
-
   TEST_CASE("a CAF program talks to the executor actor with typed messages") {
     gateway_node node;
     caf::scoped_actor self{node.system()};
     auto target = node.exec().actor();
     std::vector<std::string> ids;
-    self->request(target, caf::infinite, actors::enqueue_atom::value,
-                  std::string{"add_one"}, std::vector<std::string>{"10", "20"},
-                  enqueue_options{})
-        .receive([&](std::vector<std::string>& xs) { ids = std::move(xs); },
-                 [&](caf::error& err) { FAIL(node.system().render(err)); });
+    self
+      ->request(target, caf::infinite, actors::enqueue_atom::value,
+                std::string{"add_one"}, std::vector<std::string>{"10", "20"},
+                enqueue_options{})
+      .receive([&](std::vector<std::string>& xs) { ids = std::move(xs); },
+               [&](caf::error& err) { FAIL(node.system().render(err)); });
     REQUIRE_EQ(ids.size(), 2);
     std::optional<execution_record> row;
     self->request(target, caf::infinite, actors::wait_atom::value, ids[1])
-        .receive([&](execution_record& r) { row = std::move(r); },
-                 [&](caf::error& err) { FAIL(node.system().render(err)); });
+      .receive([&](execution_record& r) { row = std::move(r); },
+               [&](caf::error& err) { FAIL(node.system().render(err)); });
     REQUIRE(row.has_value());
     CHECK_EQ(row->output, std::optional<std::string>{"21"});
     // A refused call answers with durable's error category.
     std::optional<error> refused;
-    self->request(target, caf::infinite, caf::get_atom::value,
-                  std::string{"missing"})
-        .receive(
-            [&](execution_record&) {},
-            [&](caf::error& err) { refused = actors::from_caf_error(err); });
+    self
+      ->request(target, caf::infinite, caf::get_atom::value,
+                std::string{"missing"})
+      .receive([&](execution_record&) {},
+               [&](caf::error& err) { refused = actors::from_caf_error(err); });
     REQUIRE(refused.has_value());
     CHECK_EQ(refused->kind(), error_kind::not_found);
     // A timed wait on an unfinished execution answers with no record.
     auto sleeper = node.exec().enqueue(node.approval, std::string{"s-1"});
     std::optional<actors::wait_reply> reply;
-    self->request(target, caf::infinite, actors::wait_atom::value,
-                  sleeper.execution_id(), caf::timespan{20ms})
-        .receive([&](actors::wait_reply& r) { reply = std::move(r); },
-                 [&](caf::error& err) { FAIL(node.system().render(err)); });
+    self
+      ->request(target, caf::infinite, actors::wait_atom::value,
+                sleeper.execution_id(), caf::timespan{20ms})
+      .receive([&](actors::wait_reply& r) { reply = std::move(r); },
+               [&](caf::error& err) { FAIL(node.system().render(err)); });
     REQUIRE(reply.has_value());
     CHECK_FALSE(reply->record.has_value());
   }

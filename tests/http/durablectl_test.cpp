@@ -48,187 +48,186 @@ std::string trim(std::string s) {
 } // namespace
 
 TEST_SUITE("http.durablectl") {
+  TEST_CASE("durablectl --version names the build") {
+    auto r = run_process(DURABLECTL, {"--version"});
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.starts_with("durablectl " + std::string{durable::version()}));
+    CHECK_FALSE(durable::version().empty());
+  }
 
-TEST_CASE("durablectl --version names the build") {
-  auto r = run_process(DURABLECTL, {"--version"});
-  INFO("stderr: " << r.err);
-  CHECK(r.exit_code == 0);
-  CHECK(r.out.starts_with("durablectl " + std::string{durable::version()}));
-  CHECK_FALSE(durable::version().empty());
-}
+  TEST_CASE("durablectl enqueues and shows and waits against a node") {
+    ctl_fixture f;
+    auto id = trim(f.ok({"enqueue", "echo", R"({"a": 1})"}));
+    CHECK(id.rfind("te_", 0) == 0);
+    auto c = f.node.client(token);
+    CHECK(wait_finished(c, id)["output"] == json{{"a", 1}});
+    auto shown = f.ok({"show", id});
+    CHECK(has(shown, "status:"));
+    CHECK(has(shown, "completed"));
+    CHECK(has(shown, R"({"a":1})"));
+    auto j = json::parse(f.ok({"show", id, "--json"}));
+    CHECK(j["execution_id"] == id);
+    CHECK(j["children_summary"]["total"] == 0);
+    auto waited = f.ok({"wait", id});
+    CHECK(has(waited, "completed"));
+    auto done = f.ok({"enqueue", "echo", "7", "--wait", "--timeout-ms", "5000",
+                      "--retries", "2"});
+    CHECK(has(done, "completed"));
+    auto waited_json = json::parse(
+      f.ok({"enqueue", "echo", "8", "--wait", "--json"}));
+    CHECK(waited_json["output"] == 8);
+    CHECK(waited_json["status"] == "completed");
+  }
 
-TEST_CASE("durablectl enqueues and shows and waits against a node") {
-  ctl_fixture f;
-  auto id = trim(f.ok({"enqueue", "echo", R"({"a": 1})"}));
-  CHECK(id.rfind("te_", 0) == 0);
-  auto c = f.node.client(token);
-  CHECK(wait_finished(c, id)["output"] == json{{"a", 1}});
-  auto shown = f.ok({"show", id});
-  CHECK(has(shown, "status:"));
-  CHECK(has(shown, "completed"));
-  CHECK(has(shown, R"({"a":1})"));
-  auto j = json::parse(f.ok({"show", id, "--json"}));
-  CHECK(j["execution_id"] == id);
-  CHECK(j["children_summary"]["total"] == 0);
-  auto waited = f.ok({"wait", id});
-  CHECK(has(waited, "completed"));
-  auto done = f.ok({"enqueue", "echo", "7", "--wait", "--timeout-ms", "5000",
-                    "--retries", "2"});
-  CHECK(has(done, "completed"));
-  auto waited_json = json::parse(f.ok({"enqueue", "echo", "8", "--wait",
-                                       "--json"}));
-  CHECK(waited_json["output"] == 8);
-  CHECK(waited_json["status"] == "completed");
-}
+  TEST_CASE("durablectl enqueue with a key is idempotent and wait exits 5 on "
+            "a failure") {
+    ctl_fixture f;
+    auto a = trim(f.ok({"enqueue", "echo", "1", "--idempotency-key", "k-1"}));
+    auto b = trim(f.ok({"enqueue", "echo", "2", "--idempotency-key", "k-1"}));
+    CHECK(a == b);
+    auto r = f.ctl({"enqueue", "refuse", "--wait"});
+    CHECK(r.exit_code == 5);
+    CHECK(has(r.out, "failed"));
+    CHECK(has(r.out, "refused"));
+  }
 
-TEST_CASE("durablectl enqueue with a key is idempotent and wait exits 5 on "
-          "a failure") {
-  ctl_fixture f;
-  auto a = trim(f.ok({"enqueue", "echo", "1", "--idempotency-key", "k-1"}));
-  auto b = trim(f.ok({"enqueue", "echo", "2", "--idempotency-key", "k-1"}));
-  CHECK(a == b);
-  auto r = f.ctl({"enqueue", "refuse", "--wait"});
-  CHECK(r.exit_code == 5);
-  CHECK(has(r.out, "failed"));
-  CHECK(has(r.out, "refused"));
-}
+  TEST_CASE("durablectl lists and counts executions as tables and JSON") {
+    ctl_fixture f;
+    auto c = f.node.client(token);
+    auto x = enqueue(c, "echo", 1);
+    auto y = enqueue(c, "echo", 2);
+    auto z = enqueue(c, "refuse", 3);
+    for (const auto& id : {x, y, z})
+      wait_finished(c, id);
+    auto table = f.ok({"list", "--task", "echo"});
+    CHECK(has(table, "EXECUTION"));
+    CHECK(has(table, x));
+    CHECK(has(table, y));
+    CHECK_FALSE(has(table, z));
+    auto page = json::parse(f.ok({"list", "--limit", "1", "--json"}));
+    REQUIRE(page["executions"].size() == 1);
+    CHECK(page["executions"][0]["execution_id"] == z);
+    auto cursor = page["next_cursor"].get<std::string>();
+    auto next = json::parse(
+      f.ok({"list", "--limit", "1", "--json", "--cursor", cursor}));
+    CHECK(next["executions"][0]["execution_id"] != z);
+    auto failed = f.ok({"list", "--status", "failed"});
+    CHECK(has(failed, z));
+    CHECK_FALSE(has(failed, x));
+    auto stats = f.ok({"stats"});
+    CHECK(has(stats, "completed"));
+    CHECK(has(stats, "total"));
+    auto counts = json::parse(f.ok({"stats", "--json"}));
+    CHECK(counts["total"] == 3);
+    CHECK(counts["by_status"]["failed"] == 1);
+    CHECK(json::parse(f.ok({"stats", "--task", "echo", "--json"}))["total"]
+          == 2);
+  }
 
-TEST_CASE("durablectl lists and counts executions as tables and JSON") {
-  ctl_fixture f;
-  auto c = f.node.client(token);
-  auto x = enqueue(c, "echo", 1);
-  auto y = enqueue(c, "echo", 2);
-  auto z = enqueue(c, "refuse", 3);
-  for (const auto& id : {x, y, z})
+  TEST_CASE("durablectl show draws the tree of a parent") {
+    ctl_fixture f;
+    auto c = f.node.client(token);
+    auto id = enqueue(c, "fan_out", 2);
     wait_finished(c, id);
-  auto table = f.ok({"list", "--task", "echo"});
-  CHECK(has(table, "EXECUTION"));
-  CHECK(has(table, x));
-  CHECK(has(table, y));
-  CHECK_FALSE(has(table, z));
-  auto page = json::parse(f.ok({"list", "--limit", "1", "--json"}));
-  REQUIRE(page["executions"].size() == 1);
-  CHECK(page["executions"][0]["execution_id"] == z);
-  auto cursor = page["next_cursor"].get<std::string>();
-  auto next = json::parse(f.ok({"list", "--limit", "1", "--json", "--cursor",
-                                cursor}));
-  CHECK(next["executions"][0]["execution_id"] != z);
-  auto failed = f.ok({"list", "--status", "failed"});
-  CHECK(has(failed, z));
-  CHECK_FALSE(has(failed, x));
-  auto stats = f.ok({"stats"});
-  CHECK(has(stats, "completed"));
-  CHECK(has(stats, "total"));
-  auto counts = json::parse(f.ok({"stats", "--json"}));
-  CHECK(counts["total"] == 3);
-  CHECK(counts["by_status"]["failed"] == 1);
-  CHECK(json::parse(f.ok({"stats", "--task", "echo", "--json"}))["total"]
-        == 2);
-}
+    auto tree = f.ok({"show", id, "--tree"});
+    CHECK(has(tree, id + " fan_out [completed]"));
+    CHECK(has(tree, "├─ "));
+    CHECK(has(tree, "└─ "));
+    CHECK(has(tree, "echo [completed]"));
+    auto shown = f.ok({"show", id});
+    CHECK(has(shown, "2 (2 completed)"));
+    auto j = json::parse(f.ok({"show", id, "--tree", "--json"}));
+    CHECK(j["nodes"] == 3);
+  }
 
-TEST_CASE("durablectl show draws the tree of a parent") {
-  ctl_fixture f;
-  auto c = f.node.client(token);
-  auto id = enqueue(c, "fan_out", 2);
-  wait_finished(c, id);
-  auto tree = f.ok({"show", id, "--tree"});
-  CHECK(has(tree, id + " fan_out [completed]"));
-  CHECK(has(tree, "├─ "));
-  CHECK(has(tree, "└─ "));
-  CHECK(has(tree, "echo [completed]"));
-  auto shown = f.ok({"show", id});
-  CHECK(has(shown, "2 (2 completed)"));
-  auto j = json::parse(f.ok({"show", id, "--tree", "--json"}));
-  CHECK(j["nodes"] == 3);
-}
+  TEST_CASE("durablectl cancels and wakes and retries") {
+    ctl_fixture f;
+    auto c = f.node.client(token);
+    auto blocked = enqueue(c, "blocker", nullptr);
+    auto out = f.ok({"cancel", blocked});
+    CHECK(trim(out) == blocked + " cancelled");
+    auto again = trim(f.ok({"retry", blocked}));
+    CHECK(again != blocked);
+    CHECK(body_of(c.Get(("/v1/executions/" + again).c_str()))["task_id"]
+          == "blocker");
+    f.ok({"cancel", again});
+    auto sleeper = enqueue(c, "approval", "order-9");
+    auto woken = f.ok(
+      {"wake", "approval", "order-9", "--output", R"({"ok": true})"});
+    CHECK(has(woken, "completed"));
+    CHECK(wait_finished(c, sleeper)["output"] == json{{"ok", true}});
+    enqueue(c, "approval", "order-10");
+    auto failed = f.ok({"wake", "approval", "order-10", "--error", "no"});
+    CHECK(has(failed, "failed"));
+    auto refused = enqueue(c, "refuse", 5);
+    wait_finished(c, refused);
+    auto retried = json::parse(f.ok({"retry", refused, "--json"}));
+    auto second = retried["execution_id"].get<std::string>();
+    auto row = wait_finished(c, second);
+    CHECK(row["input"] == 5);
+    CHECK(row["task_id"] == "refuse");
+    auto ok = enqueue(c, "echo", 1);
+    wait_finished(c, ok);
+    auto r = f.ctl({"retry", ok});
+    CHECK(r.exit_code == 2);
+    CHECK(has(r.err, "is completed"));
+  }
 
-TEST_CASE("durablectl cancels and wakes and retries") {
-  ctl_fixture f;
-  auto c = f.node.client(token);
-  auto blocked = enqueue(c, "blocker", nullptr);
-  auto out = f.ok({"cancel", blocked});
-  CHECK(trim(out) == blocked + " cancelled");
-  auto again = trim(f.ok({"retry", blocked}));
-  CHECK(again != blocked);
-  CHECK(body_of(c.Get(("/v1/executions/" + again).c_str()))["task_id"]
-        == "blocker");
-  f.ok({"cancel", again});
-  auto sleeper = enqueue(c, "approval", "order-9");
-  auto woken = f.ok({"wake", "approval", "order-9", "--output",
-                     R"({"ok": true})"});
-  CHECK(has(woken, "completed"));
-  CHECK(wait_finished(c, sleeper)["output"] == json{{"ok", true}});
-  enqueue(c, "approval", "order-10");
-  auto failed = f.ok({"wake", "approval", "order-10", "--error", "no"});
-  CHECK(has(failed, "failed"));
-  auto refused = enqueue(c, "refuse", 5);
-  wait_finished(c, refused);
-  auto retried = json::parse(f.ok({"retry", refused, "--json"}));
-  auto second = retried["execution_id"].get<std::string>();
-  auto row = wait_finished(c, second);
-  CHECK(row["input"] == 5);
-  CHECK(row["task_id"] == "refuse");
-  auto ok = enqueue(c, "echo", 1);
-  wait_finished(c, ok);
-  auto r = f.ctl({"retry", ok});
-  CHECK(r.exit_code == 2);
-  CHECK(has(r.err, "is completed"));
-}
+  TEST_CASE("durablectl reports errors with clear messages and exit codes") {
+    ctl_fixture f;
+    auto missing = f.ctl({"show", "te_missing"});
+    CHECK(missing.exit_code == 3);
+    CHECK(has(missing.err, "te_missing"));
+    auto unknown = f.ctl({"enqueue", "no_such_task"});
+    CHECK(unknown.exit_code == 3);
+    CHECK(has(unknown.err, "no_such_task"));
+    auto bad_json = f.ctl({"enqueue", "echo", "{oops"});
+    CHECK(bad_json.exit_code == 2);
+    CHECK(has(bad_json.err, "not valid JSON"));
+    auto bad_opt = f.ctl({"enqueue", "echo", "1", "--timeout-ms", "-3"});
+    CHECK(bad_opt.exit_code == 2);
+    CHECK(has(bad_opt.err, "timeout"));
+    auto wrong = run_process(DURABLECTL, {"--url", f.node.url(), "--token",
+                                          "nope", "stats"});
+    CHECK(wrong.exit_code == 4);
+    CHECK(has(wrong.err, "token"));
+    auto anonymous = run_process(DURABLECTL, {"--url", f.node.url(), "stats"});
+    CHECK(anonymous.exit_code == 4);
+    auto no_target = run_process(DURABLECTL, {"stats"});
+    CHECK(no_target.exit_code == 2);
+    CHECK(has(no_target.err, "--url"));
+    auto usage = run_process(DURABLECTL, {"frobnicate"});
+    CHECK(usage.exit_code == 2);
+    auto no_args = run_process(DURABLECTL, {});
+    CHECK(no_args.exit_code == 2);
+    auto migrate = f.ctl({"migrate"});
+    CHECK(migrate.exit_code == 2);
+    CHECK(has(migrate.err, "--pg"));
+    auto wake_both = f.ctl(
+      {"wake", "approval", "x", "--output", "1", "--error", "e"});
+    CHECK(wake_both.exit_code == 2);
+    // A node that is not there.
+    auto port = f.node.port();
+    f.node.api().stop();
+    auto down = run_process(
+      DURABLECTL,
+      {"--url", "http://127.0.0.1:" + std::to_string(port), "stats"});
+    CHECK(down.exit_code == 1);
+    CHECK(has(down.err, "cannot reach the node at http://127.0.0.1:"
+                          + std::to_string(port)
+                          + ": the connection was refused or failed (is a node "
+                            "listening there?)"));
+  }
 
-TEST_CASE("durablectl reports errors with clear messages and exit codes") {
-  ctl_fixture f;
-  auto missing = f.ctl({"show", "te_missing"});
-  CHECK(missing.exit_code == 3);
-  CHECK(has(missing.err, "te_missing"));
-  auto unknown = f.ctl({"enqueue", "no_such_task"});
-  CHECK(unknown.exit_code == 3);
-  CHECK(has(unknown.err, "no_such_task"));
-  auto bad_json = f.ctl({"enqueue", "echo", "{oops"});
-  CHECK(bad_json.exit_code == 2);
-  CHECK(has(bad_json.err, "not valid JSON"));
-  auto bad_opt = f.ctl({"enqueue", "echo", "1", "--timeout-ms", "-3"});
-  CHECK(bad_opt.exit_code == 2);
-  CHECK(has(bad_opt.err, "timeout"));
-  auto wrong = run_process(DURABLECTL, {"--url", f.node.url(), "--token",
-                                        "nope", "stats"});
-  CHECK(wrong.exit_code == 4);
-  CHECK(has(wrong.err, "token"));
-  auto anonymous = run_process(DURABLECTL, {"--url", f.node.url(), "stats"});
-  CHECK(anonymous.exit_code == 4);
-  auto no_target = run_process(DURABLECTL, {"stats"});
-  CHECK(no_target.exit_code == 2);
-  CHECK(has(no_target.err, "--url"));
-  auto usage = run_process(DURABLECTL, {"frobnicate"});
-  CHECK(usage.exit_code == 2);
-  auto no_args = run_process(DURABLECTL, {});
-  CHECK(no_args.exit_code == 2);
-  auto migrate = f.ctl({"migrate"});
-  CHECK(migrate.exit_code == 2);
-  CHECK(has(migrate.err, "--pg"));
-  auto wake_both = f.ctl({"wake", "approval", "x", "--output", "1", "--error",
-                          "e"});
-  CHECK(wake_both.exit_code == 2);
-  // A node that is not there.
-  auto port = f.node.port();
-  f.node.api().stop();
-  auto down = run_process(DURABLECTL, {"--url",
-                                       "http://127.0.0.1:" + std::to_string(port),
-                                       "stats"});
-  CHECK(down.exit_code == 1);
-  CHECK(has(down.err, "cannot reach the node at http://127.0.0.1:"
-                        + std::to_string(port)
-                        + ": the connection was refused or failed (is a node "
-                          "listening there?)"));
-}
-
-TEST_CASE("durablectl takes the node and token from the environment") {
-  ctl_fixture f;
-  auto r = run_process(DURABLECTL, {"stats", "--json"},
-                       {{"DURABLE_URL", f.node.url()},
-                        {"DURABLE_TOKEN", token}});
-  INFO("stderr: " << r.err);
-  CHECK(r.exit_code == 0);
-  CHECK(json::parse(r.out)["total"] == 0);
-}
+  TEST_CASE("durablectl takes the node and token from the environment") {
+    ctl_fixture f;
+    auto r = run_process(DURABLECTL, {"stats", "--json"},
+                         {{"DURABLE_URL", f.node.url()},
+                          {"DURABLE_TOKEN", token}});
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(json::parse(r.out)["total"] == 0);
+  }
 
 } // TEST_SUITE

@@ -1,14 +1,13 @@
 #include "http/process.hpp"
 
+#include <array>
+#include <chrono>
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <array>
-#include <chrono>
-#include <cstring>
 
 #include <doctest/doctest.h>
 
@@ -22,9 +21,9 @@ constexpr auto hang_guard = std::chrono::seconds{60};
 
 } // namespace
 
-process_result run_process(
-  const std::string& exe, const std::vector<std::string>& args,
-  const std::vector<std::pair<std::string, std::string>>& env) {
+process_result
+run_process(const std::string& exe, const std::vector<std::string>& args,
+            const std::vector<std::pair<std::string, std::string>>& env) {
   // Everything the child needs is built before fork().
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e)
@@ -58,7 +57,8 @@ process_result run_process(
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   process_result res;
-  std::array<pollfd, 2> fds{{{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
+  std::array<pollfd, 2> fds{
+    {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
   std::array<std::string*, 2> sinks{&res.out, &res.err};
   int open = 2;
   auto deadline = std::chrono::steady_clock::now() + hang_guard;

@@ -17,10 +17,8 @@ struct process_result {
 /// Runs `exe` with `args` and the environment of this process minus the
 /// `DURABLE_*` variables, plus `env`. Kills it (and fails the test) if it
 /// is still running after the hang guard.
-process_result run_process(const std::string& exe,
-                           const std::vector<std::string>& args,
-                           const std::vector<std::pair<std::string,
-                                                       std::string>>& env
-                           = {});
+process_result
+run_process(const std::string& exe, const std::vector<std::string>& args,
+            const std::vector<std::pair<std::string, std::string>>& env = {});
 
 } // namespace durable::test::http

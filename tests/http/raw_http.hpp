@@ -47,9 +47,9 @@ private:
 };
 
 /// Connects, sends `bytes` and reads one response.
-raw_response exchange(std::uint16_t port, std::string_view bytes,
-                      std::chrono::milliseconds guard
-                      = std::chrono::seconds{10});
+raw_response
+exchange(std::uint16_t port, std::string_view bytes,
+         std::chrono::milliseconds guard = std::chrono::seconds{10});
 
 /// The value of header `name` in `head` (case-insensitive), or nullopt.
 std::optional<std::string> header_of(const std::string& head,

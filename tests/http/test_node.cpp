@@ -14,9 +14,8 @@ test_node::test_node(durable::nodes::http::server_options opts,
   if (!db)
     db = durable::storage::memory();
   exec_ = std::make_unique<durable::executor>(
-    std::move(db),
-    durable::executor_options{.worker_threads = worker_threads,
-                              .poll_interval = 20ms});
+    std::move(db), durable::executor_options{.worker_threads = worker_threads,
+                                             .poll_interval = 20ms});
   auto& e = *exec_;
   e.task<json, json>({.id = "echo", .timeout = 10s},
                      [](durable::task_context&, const json& in) { return in; });
@@ -34,14 +33,14 @@ test_node::test_node(durable::nodes::http::server_options opts,
                      });
   e.sleeping_task<json>({.id = "approval", .timeout = 60s});
   auto echo = durable::task_ref<json, json>{"echo"};
-  e.parent_task<int, std::string>(
-    {.id = "fan_out", .timeout = 10s},
-    [echo](durable::task_context&, const int& n) {
-      durable::parent_output<std::string> out{.output = "spawned"};
-      for (int i = 0; i < n; ++i)
-        out.children.add(echo, json(i));
-      return out;
-    });
+  e.parent_task<int, std::string>({.id = "fan_out", .timeout = 10s},
+                                  [echo](durable::task_context&, const int& n) {
+                                    durable::parent_output<std::string> out{
+                                      .output = "spawned"};
+                                    for (int i = 0; i < n; ++i)
+                                      out.children.add(echo, json(i));
+                                    return out;
+                                  });
   if (!opts.log)
     opts.log = [this](std::string_view line) {
       std::lock_guard lock{log_mtx_};

@@ -2,8 +2,6 @@
 
 // Helpers shared by the integration suites: hang guards, fast options and
 // short names. Every wait is a hang guard only; nothing here measures time.
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -11,6 +9,8 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 #include "durable/durable.hpp"
 

@@ -4,8 +4,6 @@
 /// integration tests: executor options sized for a small machine, hang
 /// guards and a store that records the claims the engine makes.
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,6 +15,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "durable/durable.hpp"
 #include "durable/storage/memory_store.hpp"
@@ -41,11 +41,11 @@ inline durable::executor_options test_options() {
 
 /// Waits for the end of an execution; fails the test on a hang.
 template <class Out>
-durable::finished<Out> await(const durable::handle<Out>& h,
-                             durable::millis timeout = hang_guard) {
+durable::finished<Out>
+await(const durable::handle<Out>& h, durable::millis timeout = hang_guard) {
   auto r = h.wait_for(timeout);
-  REQUIRE_MESSAGE(r.has_value(), "execution did not finish: "
-                                   << h.execution_id());
+  REQUIRE_MESSAGE(r.has_value(),
+                  "execution did not finish: " << h.execution_id());
   return std::move(*r);
 }
 
@@ -114,14 +114,12 @@ public:
     std::vector<row> inserted;
   };
 
-  recording_store() : inner_(durable::test::make_store()) {
-  }
+  recording_store() : inner_(durable::test::make_store()) {}
 
   /// Records the calls made through this object to `inner` (which others
   /// may share).
   explicit recording_store(std::shared_ptr<durable::store> inner)
-    : inner_(std::move(inner)) {
-  }
+    : inner_(std::move(inner)) {}
 
   /// How many children_of() calls have read (their delay may still run).
   int children_reads() const {
@@ -237,8 +235,7 @@ public:
     {
       std::lock_guard guard{mtx_};
       for (std::size_t i = seen.size(); i-- > 0;)
-        if (i >= out.size()
-            || out[i].status != durable::write_status::applied)
+        if (i >= out.size() || out[i].status != durable::write_status::applied)
           writes_.erase(writes_.begin()
                         + static_cast<std::ptrdiff_t>(first + i));
     }
@@ -257,7 +254,7 @@ public:
   }
 
   std::vector<std::string> renew_leases(const std::string& owner,
-                           durable::millis lease) override {
+                                        durable::millis lease) override {
     return inner_->renew_leases(owner, lease);
   }
 
@@ -270,8 +267,7 @@ public:
     return inner_->release_leases(owner);
   }
 
-  std::optional<durable::execution_record>
-  get(const std::string& id) override {
+  std::optional<durable::execution_record> get(const std::string& id) override {
     return inner_->get(id);
   }
 
@@ -293,7 +289,8 @@ public:
     return inner_->list(req);
   }
 
-  durable::status_counts count_by_status(const durable::execution_filter& f) override {
+  durable::status_counts
+  count_by_status(const durable::execution_filter& f) override {
     return inner_->count_by_status(f);
   }
 

@@ -1,9 +1,9 @@
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "engine_test_support.hpp"
 
@@ -33,29 +33,29 @@ error_kind error_of(const std::function<void()>& call) {
 } // namespace
 
 TEST_SUITE("integration.exact_ids") {
-
-TEST_CASE("an id with bytes after a real id names no execution") {
-  // Before the executor: its body may still run while the executor stops.
-  std::atomic<bool> started{false}, release{false};
-  durable::executor exec{durable::test::make_store(), test_options()};
-  auto task = engine_test::held_task(exec, started, release);
-  auto h = exec.enqueue(task, 1);
-  REQUIRE(engine_test::eventually([&] { return started.load(); }));
-  const auto real = h.execution_id();
-  const std::vector<std::string> bad{
-    real + std::string{"\0junk", 5}, real + std::string(1, '\0'),
-    std::string{"\0", 1} + real, real + "\xFF", std::string(300, 'x'), ""};
-  for (const auto& id : bad) {
-    INFO("id of " << id.size() << " bytes");
-    CHECK(error_of([&] { exec.get(id); }) == error_kind::not_found);
-    CHECK(error_of([&] { exec.wait(id, 10ms); }) == error_kind::not_found);
-    CHECK(error_of([&] { exec.cancel(id); }) == error_kind::not_found);
+  TEST_CASE("an id with bytes after a real id names no execution") {
+    // Before the executor: its body may still run while the executor stops.
+    std::atomic<bool> started{false}, release{false};
+    durable::executor exec{durable::test::make_store(), test_options()};
+    auto task = engine_test::held_task(exec, started, release);
+    auto h = exec.enqueue(task, 1);
+    REQUIRE(engine_test::eventually([&] { return started.load(); }));
+    const auto real = h.execution_id();
+    const std::vector<std::string> bad{
+      real + std::string{"\0junk", 5}, real + std::string(1, '\0'),
+      std::string{"\0", 1} + real,     real + "\xFF",
+      std::string(300, 'x'),           ""};
+    for (const auto& id : bad) {
+      INFO("id of " << id.size() << " bytes");
+      CHECK(error_of([&] { exec.get(id); }) == error_kind::not_found);
+      CHECK(error_of([&] { exec.wait(id, 10ms); }) == error_kind::not_found);
+      CHECK(error_of([&] { exec.cancel(id); }) == error_kind::not_found);
+    }
+    // The real execution was neither cancelled nor touched.
+    auto row = exec.get(real);
+    CHECK(row.status == execution_status::running);
+    release = true;
+    CHECK(engine_test::await(h).output == 1);
   }
-  // The real execution was neither cancelled nor touched.
-  auto row = exec.get(real);
-  CHECK(row.status == execution_status::running);
-  release = true;
-  CHECK(engine_test::await(h).output == 1);
-}
 
 } // TEST_SUITE

@@ -2,8 +2,6 @@
 // and checks each outcome, on one executor, on two sharing a store, and on
 // one with a small concurrency limit.
 
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -13,6 +11,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "engine_test_support.hpp"
 
@@ -31,8 +31,8 @@ constexpr int wide_count = 500;
 /// Every task of the scenario, with the counters its checks need. The same
 /// definitions are registered on every executor taking part.
 struct scenario {
-  std::vector<std::atomic<int>> independent_runs
-    = std::vector<std::atomic<int>>(independent_count);
+  std::vector<std::atomic<int>>
+    independent_runs = std::vector<std::atomic<int>>(independent_count);
   std::atomic<int> retry_runs{0};
   std::atomic<int> close_child_runs{0};
   std::atomic<int> iterations{0};
@@ -58,8 +58,7 @@ struct scenario {
         ++independent_runs.at(static_cast<std::size_t>(i));
         std::mt19937 rng{static_cast<std::uint32_t>(
           std::hash<std::string>{}(ctx.execution_id))};
-        std::this_thread::sleep_for(
-          std::chrono::milliseconds{rng() % 11});
+        std::this_thread::sleep_for(std::chrono::milliseconds{rng() % 11});
         return i * 7;
       });
     retry = exec.task<int, int>(
@@ -70,15 +69,13 @@ struct scenario {
           throw std::runtime_error("not yet");
         return x;
       });
-    always_fails = exec.task<int, int>(
-      {.id = "always_fails", .timeout = 5s},
-      [](durable::task_context&, int) -> int {
-        throw std::runtime_error("Failed");
-      });
+    always_fails = exec.task<int, int>({.id = "always_fails", .timeout = 5s},
+                                       [](durable::task_context&, int) -> int {
+                                         throw std::runtime_error("Failed");
+                                       });
     define_failing_parents(exec);
     auto item = exec.task<int, std::string>(
-      {.id = "item", .timeout = 10s},
-      [](durable::task_context&, int i) {
+      {.id = "item", .timeout = 10s}, [](durable::task_context&, int i) {
         return "item_" + std::to_string(i);
       });
     wide = exec.parent_task<int, std::string>(
@@ -201,12 +198,12 @@ struct scenario {
       durable::finalize([](const str_input& in) {
         return in.children.at(0).output().value_or("not woken");
       }));
-    auto close_child = exec.task<int, int>(
-      {.id = "close_child", .timeout = 5s},
-      [this](durable::task_context&, int x) {
-        ++close_child_runs;
-        return x;
-      });
+    auto close_child = exec.task<int, int>({.id = "close_child", .timeout = 5s},
+                                           [this](durable::task_context&,
+                                                  int x) {
+                                             ++close_child_runs;
+                                             return x;
+                                           });
     close_parent = exec.parent_task<int, std::string>(
       {.id = "close_parent", .timeout = 5s},
       [close_child](durable::task_context&, int x) {
@@ -314,9 +311,9 @@ struct scenario {
     CHECK_FALSE(r.execution.finalize.has_value());
   }
 
-  void check_closed(durable::executor& exec,
-                    const durable::finished<durable::parent_result<
-                      std::string>>& r) {
+  void check_closed(
+    durable::executor& exec,
+    const durable::finished<durable::parent_result<std::string>>& r) {
     REQUIRE(r.ok());
     CHECK(close_child_runs == 1);
     REQUIRE(r.execution.closed_at.has_value());
@@ -332,32 +329,30 @@ struct scenario {
 } // namespace
 
 TEST_SUITE("integration.scenario") {
+  TEST_CASE("the end to end scenario completes on one executor") {
+    durable::executor exec{durable::test::make_store(), test_options()};
+    scenario s;
+    s.define(exec);
+    s.run(exec);
+  }
 
-TEST_CASE("the end to end scenario completes on one executor") {
-  durable::executor exec{durable::test::make_store(), test_options()};
-  scenario s;
-  s.define(exec);
-  s.run(exec);
-}
+  TEST_CASE("the end to end scenario completes on two executors of one store") {
+    auto db = durable::test::make_store();
+    durable::executor a{db, test_options()};
+    durable::executor b{db, test_options()};
+    scenario s;
+    s.define(a);
+    s.define(b);
+    s.run(b);
+  }
 
-TEST_CASE("the end to end scenario completes on two executors of one store") {
-  auto db = durable::test::make_store();
-  durable::executor a{db, test_options()};
-  durable::executor b{db, test_options()};
-  scenario s;
-  s.define(a);
-  s.define(b);
-  s.run(b);
-}
-
-TEST_CASE("the end to end scenario completes with four concurrency slots") {
-  auto opts = test_options();
-  opts.max_concurrent = 4;
-  opts.claim_batch_size = 2;
-  durable::executor exec{durable::test::make_store(), opts};
-  scenario s;
-  s.define(exec);
-  s.run(exec);
-}
-
+  TEST_CASE("the end to end scenario completes with four concurrency slots") {
+    auto opts = test_options();
+    opts.max_concurrent = 4;
+    opts.claim_batch_size = 2;
+    durable::executor exec{durable::test::make_store(), opts};
+    scenario s;
+    s.define(exec);
+    s.run(exec);
+  }
 }

@@ -1,10 +1,6 @@
 // Waits end in every mode: when the end of their execution is never
 // announced, and when the executor shuts down under them (with a clear
 // error, never a hang or a made-up result).
-#include <doctest/doctest.h>
-
-#include <caf/all.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +13,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+
+#include <caf/all.hpp>
+
+#include <doctest/doctest.h>
 
 #include "durable/actors/executor_actor.hpp"
 #include "durable/actors/wire_errors.hpp"
@@ -121,8 +121,7 @@ struct sleeper {
 
   explicit sleeper(durable::executor& exec)
     : ref(exec.sleeping_task<std::string>({.id = "sleeper", .timeout = 600s})),
-      h(exec.enqueue(ref, std::string{"never-woken"})) {
-  }
+      h(exec.enqueue(ref, std::string{"never-woken"})) {}
 };
 
 std::string shut_down_message(const std::string& id) {
@@ -141,168 +140,167 @@ void check_shut_down(std::future<wait_outcome>& fut, const std::string& id) {
 } // namespace
 
 TEST_SUITE("integration.wait") {
+  TEST_CASE("a wait returns although the end of its execution is never "
+            "announced") {
+    // The store loses every `finished` announcement (a lost NOTIFY, another
+    // process's commit missed without a resync): the dispatcher's re-check
+    // of its waiters has to find the end.
+    auto db = std::make_shared<engine_test::recording_store>();
+    db->drop_finished_events();
+    durable::executor exec{db, test_options()};
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    auto gated = exec.task<int, int>({.id = "gated", .timeout = 60s},
+                                     [release](durable::task_context& ctx,
+                                               int x) {
+                                       engine_test::block_until(*release, ctx);
+                                       return x + 1;
+                                     });
+    auto h = exec.enqueue(gated, 1);
+    const auto started = std::chrono::steady_clock::now();
+    auto fut = std::async(std::launch::async, [h] { return h.wait_for(30s); });
+    REQUIRE(eventually([&] { return exec.waiter_count() == 1; }));
+    *release = true;
+    REQUIRE(fut.wait_for(40s) == std::future_status::ready);
+    auto r = fut.get();
+    const auto took = std::chrono::steady_clock::now() - started;
+    REQUIRE_MESSAGE(r.has_value(), "the wait gave up after its full 30 s");
+    CHECK(r->ok());
+    CHECK(r->output == 2);
+    // Well before the wait's own 30 s: the re-check found the end.
+    CHECK(took < 10s);
+    CHECK(eventually([&] { return exec.waiter_count() == 0; }));
+  }
 
-TEST_CASE("a wait returns although the end of its execution is never "
-          "announced") {
-  // The store loses every `finished` announcement (a lost NOTIFY, another
-  // process's commit missed without a resync): the dispatcher's re-check
-  // of its waiters has to find the end.
-  auto db = std::make_shared<engine_test::recording_store>();
-  db->drop_finished_events();
-  durable::executor exec{db, test_options()};
-  auto release = std::make_shared<std::atomic<bool>>(false);
-  auto gated = exec.task<int, int>(
-    {.id = "gated", .timeout = 60s},
-    [release](durable::task_context& ctx, int x) {
-      engine_test::block_until(*release, ctx);
-      return x + 1;
+  TEST_CASE("shutdown() fails a wait in progress with a clear error") {
+    durable::executor exec{durable::test::make_store(), test_options()};
+    sleeper s{exec};
+    auto fut = wait_on_thread([h = s.h] { h.wait(); });
+    REQUIRE(eventually([&] { return exec.waiter_count() == 1; }));
+    {
+      watchdog guard{"shutdown()"};
+      exec.shutdown();
+    }
+    check_shut_down(fut, s.h.execution_id());
+  }
+
+  TEST_CASE("shutdown() fails a timed wait in progress with a clear error") {
+    durable::executor exec{durable::test::make_store(), test_options()};
+    sleeper s{exec};
+    auto fut = wait_on_thread([h = s.h] { (void)h.wait_for(600s); });
+    REQUIRE(eventually([&] { return exec.waiter_count() == 1; }));
+    {
+      watchdog guard{"shutdown()"};
+      exec.shutdown();
+    }
+    check_shut_down(fut, s.h.execution_id());
+  }
+
+  TEST_CASE("the executor's destructor fails a wait in progress") {
+    auto exec = std::make_unique<durable::executor>(durable::test::make_store(),
+                                                    test_options());
+    sleeper s{*exec};
+    auto fut = wait_on_thread([h = s.h] { h.wait(); });
+    REQUIRE(eventually([&] { return exec->waiter_count() == 1; }));
+    {
+      watchdog guard{"~executor()"};
+      exec.reset();
+    }
+    check_shut_down(fut, s.h.execution_id());
+  }
+
+  TEST_CASE("a wait after shutdown returns a finished execution and refuses "
+            "an unfinished one") {
+    durable::executor exec{durable::test::make_store(), test_options()};
+    auto inc = exec.task<int, int>({.id = "inc", .timeout = 10s},
+                                   [](durable::task_context&, int x) {
+                                     return x + 1;
+                                   });
+    auto done = exec.enqueue(inc, 1);
+    REQUIRE(done.wait_for(hang_guard).has_value());
+    sleeper s{exec};
+    {
+      watchdog guard{"shutdown()"};
+      exec.shutdown();
+    }
+    std::optional<durable::finished<int>> r;
+    returns_in_time("wait() after shutdown",
+                    [&] { r = done.wait_for(hang_guard); });
+    REQUIRE(r.has_value());
+    CHECK(r->output == 2);
+    auto fut = wait_on_thread([h = s.h] { h.wait(); });
+    check_shut_down(fut, s.h.execution_id());
+  }
+
+  TEST_CASE("shutdown() fails a wait sent to the executor actor") {
+    // A CAF program (or the gateway, for a remote client) waits through the
+    // executor actor; its request gets the same error as the facade's wait.
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-threads", 2);
+    caf::actor_system sys{cfg};
+    auto exec = std::make_unique<durable::executor>(
+      sys, durable::test::make_store(), test_options());
+    sleeper s{*exec};
+    auto target = exec->actor();
+    auto id = s.h.execution_id();
+    auto reply = std::make_shared<std::promise<std::string>>();
+    auto fut = reply->get_future();
+    sys.spawn([=](caf::event_based_actor* self) {
+      self
+        ->request(target, caf::infinite, durable::actors::wait_atom::value, id)
+        .then(
+          [=](durable::execution_record&) {
+            reply->set_value("returned a result");
+          },
+          [=](caf::error& err) {
+            auto e = durable::actors::from_caf_error(err);
+            reply->set_value(e ? e->what()
+                               : "not a durable error: " + caf::to_string(err));
+          });
     });
-  auto h = exec.enqueue(gated, 1);
-  const auto started = std::chrono::steady_clock::now();
-  auto fut = std::async(std::launch::async, [h] { return h.wait_for(30s); });
-  REQUIRE(eventually([&] { return exec.waiter_count() == 1; }));
-  *release = true;
-  REQUIRE(fut.wait_for(40s) == std::future_status::ready);
-  auto r = fut.get();
-  const auto took = std::chrono::steady_clock::now() - started;
-  REQUIRE_MESSAGE(r.has_value(), "the wait gave up after its full 30 s");
-  CHECK(r->ok());
-  CHECK(r->output == 2);
-  // Well before the wait's own 30 s: the re-check found the end.
-  CHECK(took < 10s);
-  CHECK(eventually([&] { return exec.waiter_count() == 0; }));
-}
-
-TEST_CASE("shutdown() fails a wait in progress with a clear error") {
-  durable::executor exec{durable::test::make_store(), test_options()};
-  sleeper s{exec};
-  auto fut = wait_on_thread([h = s.h] { h.wait(); });
-  REQUIRE(eventually([&] { return exec.waiter_count() == 1; }));
-  {
-    watchdog guard{"shutdown()"};
-    exec.shutdown();
+    REQUIRE(eventually([&] { return exec->waiter_count() == 1; }));
+    returns_in_time("~executor()", [&] { exec.reset(); });
+    if (fut.wait_for(hang_guard) != std::future_status::ready) {
+      std::fprintf(stderr,
+                   "HANG: the executor actor never answered the wait\n");
+      std::fflush(stderr);
+      std::_Exit(3);
+    }
+    CHECK(fut.get() == shut_down_message(id));
   }
-  check_shut_down(fut, s.h.execution_id());
-}
 
-TEST_CASE("shutdown() fails a timed wait in progress with a clear error") {
-  durable::executor exec{durable::test::make_store(), test_options()};
-  sleeper s{exec};
-  auto fut = wait_on_thread([h = s.h] { (void)h.wait_for(600s); });
-  REQUIRE(eventually([&] { return exec.waiter_count() == 1; }));
-  {
-    watchdog guard{"shutdown()"};
-    exec.shutdown();
+  TEST_CASE("shutdown() returns on another thread than the one that built "
+            "the executor") {
+    // CAF 0.17 pins an actor system's logger to the threads that touched it,
+    // and the system's destructor waits until the logger goes.
+    durable::executor exec{durable::test::make_store(), test_options()};
+    CHECK(exec.waiter_count() == 0);
+    returns_in_time("shutdown()", [&] { exec.shutdown(); });
   }
-  check_shut_down(fut, s.h.execution_id());
-}
 
-TEST_CASE("the executor's destructor fails a wait in progress") {
-  auto exec = std::make_unique<durable::executor>(durable::test::make_store(),
-                                                  test_options());
-  sleeper s{*exec};
-  auto fut = wait_on_thread([h = s.h] { h.wait(); });
-  REQUIRE(eventually([&] { return exec->waiter_count() == 1; }));
-  {
-    watchdog guard{"~executor()"};
-    exec.reset();
+  TEST_CASE("shutdown() returns while a thread that waited earlier lives on") {
+    durable::executor exec{durable::test::make_store(), test_options()};
+    auto inc = exec.task<int, int>({.id = "inc", .timeout = 10s},
+                                   [](durable::task_context&, int x) {
+                                     return x + 1;
+                                   });
+    auto h = exec.enqueue(inc, 1);
+    // A thread that waits once, then stays alive until the test ends.
+    auto waited = std::make_shared<std::promise<bool>>();
+    auto stay = std::make_shared<std::promise<void>>();
+    auto waited_fut = waited->get_future();
+    std::thread waiter{[h, waited, stay] {
+      waited->set_value(h.wait_for(hang_guard).has_value());
+      stay->get_future().wait();
+    }};
+    REQUIRE(waited_fut.wait_for(hang_guard) == std::future_status::ready);
+    CHECK(waited_fut.get());
+    {
+      // On the thread that built the executor: only the waiter's thread
+      // could hold the shutdown.
+      watchdog guard{"shutdown()"};
+      exec.shutdown();
+    }
+    stay->set_value();
+    waiter.join();
   }
-  check_shut_down(fut, s.h.execution_id());
-}
-
-TEST_CASE("a wait after shutdown returns a finished execution and refuses "
-          "an unfinished one") {
-  durable::executor exec{durable::test::make_store(), test_options()};
-  auto inc = exec.task<int, int>({.id = "inc", .timeout = 10s},
-                                 [](durable::task_context&, int x) {
-                                   return x + 1;
-                                 });
-  auto done = exec.enqueue(inc, 1);
-  REQUIRE(done.wait_for(hang_guard).has_value());
-  sleeper s{exec};
-  {
-    watchdog guard{"shutdown()"};
-    exec.shutdown();
-  }
-  std::optional<durable::finished<int>> r;
-  returns_in_time("wait() after shutdown",
-                  [&] { r = done.wait_for(hang_guard); });
-  REQUIRE(r.has_value());
-  CHECK(r->output == 2);
-  auto fut = wait_on_thread([h = s.h] { h.wait(); });
-  check_shut_down(fut, s.h.execution_id());
-}
-
-TEST_CASE("shutdown() fails a wait sent to the executor actor") {
-  // A CAF program (or the gateway, for a remote client) waits through the
-  // executor actor; its request gets the same error as the facade's wait.
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
-  auto exec = std::make_unique<durable::executor>(
-    sys, durable::test::make_store(), test_options());
-  sleeper s{*exec};
-  auto target = exec->actor();
-  auto id = s.h.execution_id();
-  auto reply = std::make_shared<std::promise<std::string>>();
-  auto fut = reply->get_future();
-  sys.spawn([=](caf::event_based_actor* self) {
-    self->request(target, caf::infinite, durable::actors::wait_atom::value,
-                  id)
-      .then(
-        [=](durable::execution_record&) {
-          reply->set_value("returned a result");
-        },
-        [=](caf::error& err) {
-          auto e = durable::actors::from_caf_error(err);
-          reply->set_value(e ? e->what() : "not a durable error: "
-                                              + caf::to_string(err));
-        });
-  });
-  REQUIRE(eventually([&] { return exec->waiter_count() == 1; }));
-  returns_in_time("~executor()", [&] { exec.reset(); });
-  if (fut.wait_for(hang_guard) != std::future_status::ready) {
-    std::fprintf(stderr, "HANG: the executor actor never answered the wait\n");
-    std::fflush(stderr);
-    std::_Exit(3);
-  }
-  CHECK(fut.get() == shut_down_message(id));
-}
-
-TEST_CASE("shutdown() returns on another thread than the one that built "
-          "the executor") {
-  // CAF 0.17 pins an actor system's logger to the threads that touched it,
-  // and the system's destructor waits until the logger goes.
-  durable::executor exec{durable::test::make_store(), test_options()};
-  CHECK(exec.waiter_count() == 0);
-  returns_in_time("shutdown()", [&] { exec.shutdown(); });
-}
-
-TEST_CASE("shutdown() returns while a thread that waited earlier lives on") {
-  durable::executor exec{durable::test::make_store(), test_options()};
-  auto inc = exec.task<int, int>({.id = "inc", .timeout = 10s},
-                                 [](durable::task_context&, int x) {
-                                   return x + 1;
-                                 });
-  auto h = exec.enqueue(inc, 1);
-  // A thread that waits once, then stays alive until the test ends.
-  auto waited = std::make_shared<std::promise<bool>>();
-  auto stay = std::make_shared<std::promise<void>>();
-  auto waited_fut = waited->get_future();
-  std::thread waiter{[h, waited, stay] {
-    waited->set_value(h.wait_for(hang_guard).has_value());
-    stay->get_future().wait();
-  }};
-  REQUIRE(waited_fut.wait_for(hang_guard) == std::future_status::ready);
-  CHECK(waited_fut.get());
-  {
-    // On the thread that built the executor: only the waiter's thread
-    // could hold the shutdown.
-    watchdog guard{"shutdown()"};
-    exec.shutdown();
-  }
-  stay->set_value();
-  waiter.join();
-}
-
 }

@@ -1,6 +1,4 @@
 // durable-node's configuration as its command line and environment give it.
-#include <doctest/doctest.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <doctest/doctest.h>
 
 #include "durable/nodes/node_config.hpp"
 
@@ -39,68 +38,70 @@ struct scoped_env {
 } // namespace
 
 TEST_SUITE("nodes.config") {
-
-TEST_CASE("new rows are stored already claimed unless the node is told not to") {
-  CHECK(parse({}).executor.claim_on_insert);
-  CHECK_FALSE(parse({"--claim-on-insert", "false"}).executor.claim_on_insert);
-  CHECK(parse({"--claim-on-insert", "true"}).executor.claim_on_insert);
-  scoped_env env{"DURABLE_CLAIM_ON_INSERT", "0"};
-  CHECK_FALSE(parse({}).executor.claim_on_insert);
-}
-
-TEST_CASE("a claim-on-insert value that is not a boolean is refused by name") {
-  try {
-    parse({"--claim-on-insert", "sometimes"});
-    FAIL("the value was accepted");
-  } catch (const CLI::ParseError& e) {
-    CHECK(std::string{e.what()}.find("--claim-on-insert")
-          != std::string::npos);
+  TEST_CASE(
+    "new rows are stored already claimed unless the node is told not to") {
+    CHECK(parse({}).executor.claim_on_insert);
+    CHECK_FALSE(parse({"--claim-on-insert", "false"}).executor.claim_on_insert);
+    CHECK(parse({"--claim-on-insert", "true"}).executor.claim_on_insert);
+    scoped_env env{"DURABLE_CLAIM_ON_INSERT", "0"};
+    CHECK_FALSE(parse({}).executor.claim_on_insert);
   }
-}
 
-TEST_CASE("engine flags reach the executor options") {
-  auto cfg = parse({"--max-concurrent", "7", "--lease-ms", "2500"});
-  CHECK(cfg.executor.max_concurrent == 7);
-  CHECK(cfg.executor.lease_duration == durable::millis{2500});
-}
-
-TEST_CASE("a duration that is not a whole number of milliseconds is refused "
-          "in words") {
-  for (const char* bad : {"abc", "-5", "1.5", "99999999999999999999"}) {
-    INFO("value: " << bad);
+  TEST_CASE(
+    "a claim-on-insert value that is not a boolean is refused by name") {
     try {
-      parse({"--lease-ms", bad});
+      parse({"--claim-on-insert", "sometimes"});
       FAIL("the value was accepted");
     } catch (const CLI::ParseError& e) {
-      const std::string what = e.what();
-      CHECK(what.find(std::string{bad} + " is not a whole number of "
-                                         "milliseconds (0 or more)")
+      CHECK(std::string{e.what()}.find("--claim-on-insert")
             != std::string::npos);
-      CHECK(what.size() < 200);
     }
   }
-}
 
-TEST_CASE("a config file key the node does not know is refused by name") {
-  const std::string path = "node_config_test_typo.ini";
-  {
-    std::ofstream f{path};
-    f << "store = memory\nhttp_port = 8080\n";
+  TEST_CASE("engine flags reach the executor options") {
+    auto cfg = parse({"--max-concurrent", "7", "--lease-ms", "2500"});
+    CHECK(cfg.executor.max_concurrent == 7);
+    CHECK(cfg.executor.lease_duration == durable::millis{2500});
   }
-  try {
-    parse({"--config", path});
-    FAIL("the unknown key was accepted");
-  } catch (const CLI::ParseError& e) {
-    CHECK(std::string{e.what()}.find("http_port") != std::string::npos);
+
+  TEST_CASE("a duration that is not a whole number of milliseconds is refused "
+            "in words") {
+    for (const char* bad : {"abc", "-5", "1.5", "99999999999999999999"}) {
+      INFO("value: " << bad);
+      try {
+        parse({"--lease-ms", bad});
+        FAIL("the value was accepted");
+      } catch (const CLI::ParseError& e) {
+        const std::string what = e.what();
+        CHECK(what.find(std::string{bad}
+                        + " is not a whole number of "
+                          "milliseconds (0 or more)")
+              != std::string::npos);
+        CHECK(what.size() < 200);
+      }
+    }
   }
-  {
-    std::ofstream f{path};
-    f << "store = memory\nhttp-port = 8080\n";
+
+  TEST_CASE("a config file key the node does not know is refused by name") {
+    const std::string path = "node_config_test_typo.ini";
+    {
+      std::ofstream f{path};
+      f << "store = memory\nhttp_port = 8080\n";
+    }
+    try {
+      parse({"--config", path});
+      FAIL("the unknown key was accepted");
+    } catch (const CLI::ParseError& e) {
+      CHECK(std::string{e.what()}.find("http_port") != std::string::npos);
+    }
+    {
+      std::ofstream f{path};
+      f << "store = memory\nhttp-port = 8080\n";
+    }
+    auto cfg = parse({"--config", path});
+    CHECK(cfg.store == "memory");
+    CHECK(cfg.http_port == 8080);
+    std::remove(path.c_str());
   }
-  auto cfg = parse({"--config", path});
-  CHECK(cfg.store == "memory");
-  CHECK(cfg.http_port == 8080);
-  std::remove(path.c_str());
-}
 
 } // TEST_SUITE

@@ -30,10 +30,10 @@ struct memory_backend {
 TYPE_TO_STRING_AS("memory", durable::test::conformance::memory_backend);
 
 #ifdef DURABLE_CONFORMANCE_EXTRA_HEADER
-#  include DURABLE_CONFORMANCE_EXTRA_HEADER
+#include DURABLE_CONFORMANCE_EXTRA_HEADER
 #endif
 
 #ifndef DURABLE_CONFORMANCE_BACKENDS
-#  define DURABLE_CONFORMANCE_BACKENDS                                        \
-    ::durable::test::conformance::memory_backend
+#define DURABLE_CONFORMANCE_BACKENDS \
+  ::durable::test::conformance::memory_backend
 #endif

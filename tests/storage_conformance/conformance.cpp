@@ -16,8 +16,7 @@ constexpr std::int64_t start_of_2024_us = 1'704'067'200'000'000;
 } // namespace
 
 fake_clock::fake_clock()
-  : micros_(std::make_shared<std::atomic<std::int64_t>>(start_of_2024_us)) {
-}
+  : micros_(std::make_shared<std::atomic<std::int64_t>>(start_of_2024_us)) {}
 
 timestamp fake_clock::now() const noexcept {
   return from_micros(micros_->load());
@@ -98,8 +97,7 @@ execution_record fixture::make_row(std::string id, std::string task) const {
   return r;
 }
 
-execution_record fixture::make_sleeper(std::string id,
-                                       std::string sleeping_id,
+execution_record fixture::make_sleeper(std::string id, std::string sleeping_id,
                                        millis timeout) const {
   task_options opts;
   opts.id = "sleeper";
@@ -151,8 +149,7 @@ claim_result fixture::claim(std::string owner, std::vector<std::string> tasks,
   return store->claim(req);
 }
 
-execution_record fixture::claim_one(const std::string& id,
-                                    std::string owner) {
+execution_record fixture::claim_one(const std::string& id, std::string owner) {
   auto res = claim(std::move(owner), {"task_a", "task_child"}, 1);
   REQUIRE(res.claimed.size() == 1);
   REQUIRE(res.claimed[0].id == id);
@@ -261,8 +258,8 @@ String StringMaker<std::optional<std::string>>::convert(
   return s ? String(("\"" + *s + "\"").c_str()) : String("nullopt");
 }
 
-String StringMaker<durable::execution_status>::convert(
-  durable::execution_status s) {
+String
+StringMaker<durable::execution_status>::convert(durable::execution_status s) {
   auto name = durable::to_string(s);
   return String(name.data(), static_cast<unsigned>(name.size()));
 }
@@ -301,8 +298,8 @@ String StringMaker<durable::insert_outcome::kind>::convert(
   return "?";
 }
 
-String StringMaker<durable::store_event::type>::convert(
-  durable::store_event::type t) {
+String
+StringMaker<durable::store_event::type>::convert(durable::store_event::type t) {
   using type = durable::store_event::type;
   switch (t) {
     case type::work_ready:

@@ -45,8 +45,8 @@ namespace durable::test::conformance {
 using namespace std::chrono_literals;
 
 /// Makes a new, empty store on the given clock.
-using store_factory
-  = std::function<std::shared_ptr<durable::store>(std::function<timestamp()>)>;
+using store_factory = std::function<std::shared_ptr<durable::store>(
+  std::function<timestamp()>)>;
 
 /// A clock that only moves when told to. Copies share the same time, and the
 /// function handed to the store stays valid after the clock is gone.
@@ -107,8 +107,7 @@ struct fixture {
   explicit fixture(const store_factory& make);
 
   /// A ready top-level execution of `task`, due now, timeout 10 s.
-  execution_record make_row(std::string id,
-                            std::string task = "task_a") const;
+  execution_record make_row(std::string id, std::string task = "task_a") const;
 
   /// A sleeping execution, running with its deadline at now + `timeout`.
   execution_record make_sleeper(std::string id, std::string sleeping_id,
@@ -203,5 +202,5 @@ struct StringMaker<durable::store_event::type> {
 
 /// Defines one conformance case, run once per backend; the body refers to
 /// the backend tag as `Backend`.
-#define DURABLE_CONFORMANCE_CASE(name)                                        \
+#define DURABLE_CONFORMANCE_CASE(name) \
   TEST_CASE_TEMPLATE(name, Backend, DURABLE_CONFORMANCE_BACKENDS)

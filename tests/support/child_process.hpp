@@ -2,15 +2,14 @@
 
 #include <chrono>
 #include <csignal>
-#include <optional>
-#include <string>
-#include <vector>
-
 #include <fcntl.h>
+#include <optional>
 #include <poll.h>
+#include <string>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -44,8 +43,7 @@ public:
     argv.push_back(nullptr);
     int err_fd = -1;
     if (!err.merge && !err.path.empty())
-      err_fd = ::open(err.path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                      0644);
+      err_fd = ::open(err.path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     pid_ = ::fork();
@@ -126,9 +124,9 @@ public:
 
   /// Waits for the next line that starts with `prefix` (nullopt at end of
   /// output or at `deadline`).
-  std::optional<std::string> line_starting_with(const std::string& prefix,
-                                                clock_type::time_point
-                                                  deadline) {
+  std::optional<std::string>
+  line_starting_with(const std::string& prefix,
+                     clock_type::time_point deadline) {
     while (auto line = next_line(deadline))
       if (line->rfind(prefix, 0) == 0)
         return line;

@@ -96,8 +96,8 @@ execution_record deterministic_fixture::enqueue(const std::string& task_id,
                                                 std::string input) {
   auto def = rt->tasks->find(task_id);
   REQUIRE(def != nullptr);
-  auto row = make_execution(task_id, def->kind, def->options,
-                            std::move(input), db->now());
+  auto row = make_execution(task_id, def->kind, def->options, std::move(input),
+                            db->now());
   auto out = db->insert({row});
   REQUIRE(out.front().result == insert_outcome::kind::inserted);
   run();

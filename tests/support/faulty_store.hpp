@@ -33,8 +33,7 @@ public:
   using transition_test = std::function<bool(const transition&)>;
 
   explicit faulty_store(std::shared_ptr<store> inner)
-    : forwarding_store(std::move(inner)) {
-  }
+    : forwarding_store(std::move(inner)) {}
 
   /// The next `times` apply() calls whose batch holds a transition that
   /// passes `test` fail with `f`, the whole batch.
@@ -52,7 +51,8 @@ public:
     insert_faults_left_ = times;
   }
 
-  std::vector<insert_outcome> insert(std::vector<execution_record> rows) override {
+  std::vector<insert_outcome>
+  insert(std::vector<execution_record> rows) override {
     std::optional<fault> f;
     {
       std::lock_guard guard{mtx_};
@@ -159,9 +159,9 @@ public:
     if (f == fault::unavailable)
       throw store_error(store_failure::unavailable,
                         "faulty_store: apply failed before the store");
-    auto out = refuse_test ? apply_refusing(std::move(ts), refuse_test,
-                                            refuse_status)
-                           : inner()->apply(std::move(ts));
+    auto out = refuse_test
+                 ? apply_refusing(std::move(ts), refuse_test, refuse_status)
+                 : inner()->apply(std::move(ts));
     if (f == fault::in_doubt)
       throw store_error(store_failure::in_doubt,
                         "faulty_store: apply committed, then its reply was "

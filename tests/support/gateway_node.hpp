@@ -1,17 +1,17 @@
 #pragma once
 
-#include "durable/actors/executor.hpp"
-#include "durable/nodes/gateway.hpp"
-#include "durable/nodes/network_config.hpp"
-#include "durable/storage/memory_store.hpp"
-
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "durable/actors/executor.hpp"
+#include "durable/nodes/gateway.hpp"
+#include "durable/nodes/network_config.hpp"
+#include "durable/storage/memory_store.hpp"
 
 namespace durable::test {
 
@@ -31,18 +31,18 @@ public:
     executor_options opts;
     opts.worker_threads = 4;
     exec_ = std::make_unique<executor>(*sys_, storage::memory(), opts);
-    add_one = exec_->task<int, int>(
-        {.id = "add_one", .timeout = std::chrono::seconds{30}},
-        [](task_context&, int x) { return x + 1; });
+    add_one = exec_->task<int, int>({.id = "add_one",
+                                     .timeout = std::chrono::seconds{30}},
+                                    [](task_context&, int x) { return x + 1; });
     checked = exec_->task<int, int>(
-        {.id = "checked", .timeout = std::chrono::seconds{30}},
-        [](task_context&, int x) {
-          if (x < 0)
-            throw error::non_retryable("negative input");
-          return x;
-        });
+      {.id = "checked", .timeout = std::chrono::seconds{30}},
+      [](task_context&, int x) {
+        if (x < 0)
+          throw error::non_retryable("negative input");
+        return x;
+      });
     approval = exec_->sleeping_task<bool>(
-        {.id = "approval", .timeout = std::chrono::hours{1}});
+      {.id = "approval", .timeout = std::chrono::hours{1}});
     gateway_.emplace(nodes::publish_gateway(*exec_));
   }
 

@@ -62,8 +62,8 @@ void exec_admin(const std::string& sql) {
              << std::string{e.what()});
     } catch (const pqxx::sql_error& e) {
       admin.reset();
-      if (attempt >= 2 || !durable::storage::pg::is_connection_sqlstate(
-                            e.sqlstate()))
+      if (attempt >= 2
+          || !durable::storage::pg::is_connection_sqlstate(e.sqlstate()))
         FAIL("admin statement failed: " << std::string{e.what()});
     }
   }
@@ -74,8 +74,8 @@ void drop_schema(const std::string& schema) {
              + durable::storage::pg::quote_ident(schema) + " CASCADE");
 }
 
-std::shared_ptr<durable::store>
-make_store(std::function<timestamp()> clock, std::size_t pool_size) {
+std::shared_ptr<durable::store> make_store(std::function<timestamp()> clock,
+                                           std::size_t pool_size) {
   auto opts = options();
   opts.clock = std::move(clock);
   opts.pool_size = pool_size;

@@ -40,8 +40,10 @@ struct inbox {
     /// Delivers `reply` (a value or a caf::error) from within the owner.
     template <class T>
     void answer(T reply) {
-      caf::anon_send(owner, in_actor{[rp = rp, reply = std::move(reply)]()
-                                       mutable { rp.deliver(std::move(reply)); }});
+      caf::anon_send(owner,
+                     in_actor{[rp = rp, reply = std::move(reply)]() mutable {
+                       rp.deliver(std::move(reply));
+                     }});
     }
 
     bool is(caf::atom_value a) const {
@@ -77,8 +79,8 @@ inline caf::behavior scripted(caf::event_based_actor* self,
     [box](caf::scheduled_actor* s,
           caf::message_view& x) -> caf::result<caf::message> {
       auto rp = s->make_response_promise();
-      box->calls.push_back({x.move_content_to_message(), rp,
-                            caf::actor_cast<caf::actor>(s)});
+      box->calls.push_back(
+        {x.move_content_to_message(), rp, caf::actor_cast<caf::actor>(s)});
       return rp;
     });
   return {[](in_actor& work) { work.fn(); }};

@@ -1,6 +1,5 @@
-#include "support/store_factory.hpp"
-
 #include "durable/storage/memory_store.hpp"
+#include "support/store_factory.hpp"
 
 namespace durable::test {
 

@@ -1,6 +1,5 @@
-#include "support/store_factory.hpp"
-
 #include "support/pg_fixture.hpp"
+#include "support/store_factory.hpp"
 
 namespace durable::test {
 

@@ -1,6 +1,5 @@
-#include "support/store_factory.hpp"
-
 #include "durable/storage/sqlite_store.hpp"
+#include "support/store_factory.hpp"
 #include "support/temp_dir.hpp"
 
 namespace durable::test {
@@ -14,9 +13,8 @@ std::shared_ptr<durable::store> make_store() {
   // timeouts or a 1 s head start. NORMAL still survives a killed process.
   durable::storage::sqlite_options opts;
   opts.synchronous = durable::storage::sqlite_options::sync_mode::normal;
-  return durable::storage::sqlite(make_temp_dir("durable-engine-")
-                                    + "/store.db",
-                                  std::move(opts));
+  return durable::storage::sqlite(
+    make_temp_dir("durable-engine-") + "/store.db", std::move(opts));
 }
 
 std::string store_name() {

@@ -6,9 +6,8 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
-#include <vector>
-
 #include <unistd.h>
+#include <vector>
 
 namespace durable::test {
 
@@ -25,8 +24,8 @@ public:
   /// with `prefix`; throws std::runtime_error if it cannot.
   std::string make(const std::string& prefix) {
     const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/"
-                       + prefix + "XXXXXX";
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + prefix
+                       + "XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (::mkdtemp(buf.data()) == nullptr)

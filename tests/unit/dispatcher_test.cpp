@@ -8,8 +8,6 @@
 // watch: while a blocking body holds it, the dispatcher asks for no
 // blocking work; once every holder let go, its next claim does. Each test
 // takes one path that releases a blocking slot.
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <future>
@@ -20,6 +18,8 @@
 #include <vector>
 
 #include <caf/all.hpp>
+
+#include <doctest/doctest.h>
 
 #include "durable/actors/dispatcher.hpp"
 #include "durable/actors/messages.hpp"
@@ -113,8 +113,8 @@ struct dispatcher_fixture {
   }
 
   ~dispatcher_fixture() {
-    for (auto* a : {&rt->dispatcher, &rt->claimer, &rt->inserter,
-                    &rt->storage, &rt->janitor, &rt->timers})
+    for (auto* a : {&rt->dispatcher, &rt->claimer, &rt->inserter, &rt->storage,
+                    &rt->janitor, &rt->timers})
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
     f.run();
   }
@@ -126,16 +126,14 @@ struct dispatcher_fixture {
   /// Stores a ready execution of `task_id` in `db` (not announced).
   execution_record store_ready(const std::string& task_id) {
     auto row = new_row(task_id);
-    REQUIRE(db->insert({row}).front().result
-            == insert_outcome::kind::inserted);
+    REQUIRE(db->insert({row}).front().result == insert_outcome::kind::inserted);
     return row;
   }
 
   execution_record new_row(const std::string& task_id) {
     auto def = rt->tasks->find(task_id);
     REQUIRE(def != nullptr);
-    return make_execution(task_id, def->kind, def->options, "null",
-                          db->now());
+    return make_execution(task_id, def->kind, def->options, "null", db->now());
   }
 
   void send(caf::message msg) {
@@ -189,8 +187,9 @@ struct dispatcher_fixture {
     auto out = std::make_shared<std::optional<T>>();
     auto d = rt->dispatcher;
     f.sys.spawn([=](caf::event_based_actor* self) {
-      self->request(d, caf::infinite, xs...)
-        .then([=](T& x) { *out = std::move(x); });
+      self->request(d, caf::infinite, xs...).then([=](T& x) {
+        *out = std::move(x);
+      });
     });
     f.run();
     return out;
@@ -217,213 +216,209 @@ struct dispatcher_fixture {
 } // namespace
 
 TEST_SUITE("actors.dispatcher") {
-
-TEST_CASE("a blocking body that returns frees its slot once its outcome is "
-          "stored") {
-  gate g;
-  dispatcher_fixture x;
-  x.add(g.task("slow", 10s, true));
-  auto row = x.run_blocking(g, "slow");
-  g.open.set_value();
-  x.f.settle();
-  CHECK_FALSE(x.claims_blocking_work()); // the outcome is not stored yet
-  CHECK(x.answer_writes() == 1);
-  CHECK(x.db->get(row.id)->status == execution_status::completed);
-  CHECK(x.stats().running_bodies == 0);
-  CHECK(x.stats().live_executions == 0);
-  CHECK(x.claims_blocking_work());
-}
-
-TEST_CASE("a body that times out keeps its slot until it returns") {
-  gate g;
-  dispatcher_fixture x;
-  x.add(g.task("slow", 100ms, false));
-  auto row = x.run_blocking(g, "slow");
-  x.f.advance(100ms);
-  CHECK(x.answer_writes() == 1);
-  CHECK(x.db->get(row.id)->status == execution_status::timed_out);
-  CHECK(x.stats().live_executions == 0); // the actor ended
-  CHECK(x.stats().running_bodies == 1);  // its body still runs
-  CHECK_FALSE(x.claims_blocking_work());
-  g.open.set_value();
-  x.f.settle();
-  CHECK(g.returned == 1);
-  CHECK(x.stats().running_bodies == 0);
-  CHECK(x.claims_blocking_work());
-}
-
-TEST_CASE("a cancelled body frees its slot once it returned") {
-  gate g; // outlives the fixture, whose worker may run its body
-  dispatcher_fixture x;
-  x.add(g.task("slow", 10s, true));
-  auto row = x.run_blocking(g, "slow");
-  auto cur = *x.db->get(row.id);
-  REQUIRE(x.db->apply({transitions::cancel(cur, x.db->now())})
-            .front()
-            .status
-          == write_status::applied);
-  store_event cancelled;
-  cancelled.kind = store_event::type::cancelled;
-  cancelled.execution_id = row.id;
-  cancelled.owner = x.rt->incarnation;
-  x.send(caf::make_message(events_atom::value,
-                           std::vector<store_event>{cancelled}));
-  CHECK(x.stats().live_executions == 0);
-  // The cancel token stopped the body; its worker lets go of the slot last.
-  x.f.settle();
-  CHECK(g.returned == 1);
-  CHECK(x.answer_writes() == 0);
-  CHECK(x.stats().running_bodies == 0);
-  CHECK(x.claims_blocking_work());
-}
-
-TEST_CASE("an actor that ends while its body runs leaves the slot to the "
-          "worker") {
-  gate g;
-  dispatcher_fixture x;
-  x.add(g.task("slow", 10s, false));
-  x.run_blocking(g, "slow");
-  // A renewal that started after the claim did not find the row: another
-  // node took it over. The actor ends; its body ignores the cancel.
-  x.send(caf::make_message(renewed_atom::value, std::vector<std::string>{},
-                           steady_nanos(), to_micros(x.db->now())));
-  CHECK(x.stats().leases_lost == 1);
-  CHECK(x.stats().live_executions == 0);
-  CHECK(x.stats().running_bodies == 1);
-  CHECK_FALSE(x.claims_blocking_work());
-  g.open.set_value();
-  x.f.settle();
-  CHECK(x.stats().running_bodies == 0);
-  CHECK(x.claims_blocking_work());
-}
-
-TEST_CASE("a finalize task run here holds a blocking slot from its take to "
-          "its parent's write") {
-  gate g;
-  dispatcher_fixture x;
-  x.add(inline_task("child"));
-  x.add(g.task("fin", 10s, true));
-  task_definition parent;
-  parent.kind = task_kind::parent;
-  parent.options.id = "fan";
-  parent.options.timeout = 10s;
-  parent.options.may_block = false;
-  parent.run_parent = [](task_context&, const std::string&) {
-    return parent_run{"\"spawned\"", {{"child", "1", {}}}};
-  };
-  parent.finalize_task = "fin";
-  x.add(parent);
-  auto row = x.store_ready("fan");
-  x.claims_blocking_work();
-  REQUIRE(x.rt->local_claims.load());
-  // The parent's write goes through the dispatcher, which takes the child.
-  auto write = x.storage->take(apply_atom::value);
-  REQUIRE(write);
-  auto& t = write->msg.get_mutable_as<transition>(1);
-  REQUIRE(t.children.size() == 1);
-  CHECK(t.children[0].owner == x.rt->incarnation);
-  const auto child_id = t.children[0].id;
-  write->answer(std::move(x.db->apply({t}).front()));
-  x.f.run();
-  CHECK(x.answer_writes() == 1); // the child ran inline here
-  auto child = *x.db->get(child_id);
-  REQUIRE(child.status == execution_status::completed);
-  store_event finished;
-  finished.kind = store_event::type::finished;
-  finished.execution_id = child_id;
-  finished.parent_id = row.id;
-  finished.row = std::make_shared<const execution_record>(child);
-  x.send(caf::make_message(events_atom::value,
-                           std::vector<store_event>{finished}));
-  // The parent took its finalize task: the blocking slot is held.
-  x.wait_started(g, 1);
-  CHECK(x.stats().running_bodies == 1);
-  CHECK_FALSE(x.claims_blocking_work());
-  g.open.set_value();
-  x.f.settle();
-  CHECK(x.answer_writes() == 1); // the finalize's outcome and the parent's
-  CHECK(x.db->get(row.id)->status == execution_status::completed);
-  CHECK(x.stats().running_bodies == 0);
-  CHECK(x.stats().live_executions == 0);
-  CHECK(x.claims_blocking_work());
-}
-
-TEST_CASE("a row taken on insert gives its blocking slot back when the "
-          "insert fails or is rejected") {
-  // How the inserter answers: rejected (the row is not stored), an error
-  // reply (read back: not stored), a failed request (read back: not
-  // stored).
-  for (int how = 0; how < 3; ++how) {
-    CAPTURE(how);
+  TEST_CASE("a blocking body that returns frees its slot once its outcome is "
+            "stored") {
     gate g;
     dispatcher_fixture x;
     x.add(g.task("slow", 10s, true));
-    auto reply = x.ask<insert_reply>(insert_atom::value,
-                                     std::vector<execution_record>{
-                                       x.new_row("slow")});
-    auto insert = x.inserter->take(insert_atom::value);
-    REQUIRE(insert);
-    const auto& rows = insert->msg.get_as<std::vector<execution_record>>(1);
-    REQUIRE(rows.size() == 1);
-    CHECK(rows[0].status == execution_status::running); // taken here
-    const auto id = rows[0].id;
-    CHECK_FALSE(x.claims_blocking_work()); // reserved for it
-    if (how == 0) {
-      insert_outcome dup;
-      dup.result = insert_outcome::kind::duplicate_id;
-      insert->answer(insert_reply{{dup}, {}});
-    } else if (how == 1) {
-      insert->answer(insert_reply{{}, "the store is unavailable"});
-    } else {
-      insert->answer(caf::make_error(caf::sec::request_receiver_down));
-    }
-    x.f.run();
-    if (how > 0) { // in doubt: read back
-      auto fetch = x.storage->take(fetch_atom::value);
-      REQUIRE(fetch);
-      auto ids = fetch->msg.get_as<std::vector<std::string>>(1);
-      CHECK(ids == std::vector<std::string>{id});
-      fetch->answer(std::vector<maybe_record>{maybe_record{}});
-      x.f.run();
-    }
-    CHECK(reply->has_value());
+    auto row = x.run_blocking(g, "slow");
+    g.open.set_value();
+    x.f.settle();
+    CHECK_FALSE(x.claims_blocking_work()); // the outcome is not stored yet
+    CHECK(x.answer_writes() == 1);
+    CHECK(x.db->get(row.id)->status == execution_status::completed);
     CHECK(x.stats().running_bodies == 0);
     CHECK(x.stats().live_executions == 0);
-    CHECK(g.started == 0);
     CHECK(x.claims_blocking_work());
   }
-}
 
-TEST_CASE("a drain ends once every blocking slot is free, a queued body's "
-          "too") {
-  gate g;
-  auto opts = one_blocking_slot();
-  opts.max_queued_blocking = 1; // one runs, one waits for the thread
-  dispatcher_fixture x{opts};
-  x.add(g.task("slow", 10s, true));
-  auto first = x.store_ready("slow");
-  auto second = x.store_ready("slow");
-  CHECK(x.claims_blocking_work());
-  x.wait_started(g, 1);
-  CHECK(x.stats().running_bodies == 2);
-  x.rt->shutdown.request_stop();
-  auto drained = x.ask<bool>(drain_atom::value);
-  CHECK_FALSE(drained->has_value());
-  g.open.set_value();
-  x.f.settle();
-  // The first body's outcome. The second never started: its actor ends
-  // without a write, and its worker's share of the slot goes with the
-  // job (its lease is handed back after the drain, by the storage actor).
-  CHECK(x.answer_writes() == 1);
-  x.f.settle();
-  CHECK(g.started == 1);
-  CHECK(x.db->get(first.id)->status == execution_status::completed);
-  CHECK(x.db->get(second.id)->status == execution_status::running);
-  REQUIRE(drained->has_value());
-  CHECK(**drained);
-  CHECK(x.stats().running_bodies == 0);
-  CHECK(x.stats().live_executions == 0);
-}
+  TEST_CASE("a body that times out keeps its slot until it returns") {
+    gate g;
+    dispatcher_fixture x;
+    x.add(g.task("slow", 100ms, false));
+    auto row = x.run_blocking(g, "slow");
+    x.f.advance(100ms);
+    CHECK(x.answer_writes() == 1);
+    CHECK(x.db->get(row.id)->status == execution_status::timed_out);
+    CHECK(x.stats().live_executions == 0); // the actor ended
+    CHECK(x.stats().running_bodies == 1);  // its body still runs
+    CHECK_FALSE(x.claims_blocking_work());
+    g.open.set_value();
+    x.f.settle();
+    CHECK(g.returned == 1);
+    CHECK(x.stats().running_bodies == 0);
+    CHECK(x.claims_blocking_work());
+  }
+
+  TEST_CASE("a cancelled body frees its slot once it returned") {
+    gate g; // outlives the fixture, whose worker may run its body
+    dispatcher_fixture x;
+    x.add(g.task("slow", 10s, true));
+    auto row = x.run_blocking(g, "slow");
+    auto cur = *x.db->get(row.id);
+    REQUIRE(x.db->apply({transitions::cancel(cur, x.db->now())}).front().status
+            == write_status::applied);
+    store_event cancelled;
+    cancelled.kind = store_event::type::cancelled;
+    cancelled.execution_id = row.id;
+    cancelled.owner = x.rt->incarnation;
+    x.send(caf::make_message(events_atom::value,
+                             std::vector<store_event>{cancelled}));
+    CHECK(x.stats().live_executions == 0);
+    // The cancel token stopped the body; its worker lets go of the slot last.
+    x.f.settle();
+    CHECK(g.returned == 1);
+    CHECK(x.answer_writes() == 0);
+    CHECK(x.stats().running_bodies == 0);
+    CHECK(x.claims_blocking_work());
+  }
+
+  TEST_CASE("an actor that ends while its body runs leaves the slot to the "
+            "worker") {
+    gate g;
+    dispatcher_fixture x;
+    x.add(g.task("slow", 10s, false));
+    x.run_blocking(g, "slow");
+    // A renewal that started after the claim did not find the row: another
+    // node took it over. The actor ends; its body ignores the cancel.
+    x.send(caf::make_message(renewed_atom::value, std::vector<std::string>{},
+                             steady_nanos(), to_micros(x.db->now())));
+    CHECK(x.stats().leases_lost == 1);
+    CHECK(x.stats().live_executions == 0);
+    CHECK(x.stats().running_bodies == 1);
+    CHECK_FALSE(x.claims_blocking_work());
+    g.open.set_value();
+    x.f.settle();
+    CHECK(x.stats().running_bodies == 0);
+    CHECK(x.claims_blocking_work());
+  }
+
+  TEST_CASE("a finalize task run here holds a blocking slot from its take to "
+            "its parent's write") {
+    gate g;
+    dispatcher_fixture x;
+    x.add(inline_task("child"));
+    x.add(g.task("fin", 10s, true));
+    task_definition parent;
+    parent.kind = task_kind::parent;
+    parent.options.id = "fan";
+    parent.options.timeout = 10s;
+    parent.options.may_block = false;
+    parent.run_parent = [](task_context&, const std::string&) {
+      return parent_run{"\"spawned\"", {{"child", "1", {}}}};
+    };
+    parent.finalize_task = "fin";
+    x.add(parent);
+    auto row = x.store_ready("fan");
+    x.claims_blocking_work();
+    REQUIRE(x.rt->local_claims.load());
+    // The parent's write goes through the dispatcher, which takes the child.
+    auto write = x.storage->take(apply_atom::value);
+    REQUIRE(write);
+    auto& t = write->msg.get_mutable_as<transition>(1);
+    REQUIRE(t.children.size() == 1);
+    CHECK(t.children[0].owner == x.rt->incarnation);
+    const auto child_id = t.children[0].id;
+    write->answer(std::move(x.db->apply({t}).front()));
+    x.f.run();
+    CHECK(x.answer_writes() == 1); // the child ran inline here
+    auto child = *x.db->get(child_id);
+    REQUIRE(child.status == execution_status::completed);
+    store_event finished;
+    finished.kind = store_event::type::finished;
+    finished.execution_id = child_id;
+    finished.parent_id = row.id;
+    finished.row = std::make_shared<const execution_record>(child);
+    x.send(caf::make_message(events_atom::value,
+                             std::vector<store_event>{finished}));
+    // The parent took its finalize task: the blocking slot is held.
+    x.wait_started(g, 1);
+    CHECK(x.stats().running_bodies == 1);
+    CHECK_FALSE(x.claims_blocking_work());
+    g.open.set_value();
+    x.f.settle();
+    CHECK(x.answer_writes() == 1); // the finalize's outcome and the parent's
+    CHECK(x.db->get(row.id)->status == execution_status::completed);
+    CHECK(x.stats().running_bodies == 0);
+    CHECK(x.stats().live_executions == 0);
+    CHECK(x.claims_blocking_work());
+  }
+
+  TEST_CASE("a row taken on insert gives its blocking slot back when the "
+            "insert fails or is rejected") {
+    // How the inserter answers: rejected (the row is not stored), an error
+    // reply (read back: not stored), a failed request (read back: not
+    // stored).
+    for (int how = 0; how < 3; ++how) {
+      CAPTURE(how);
+      gate g;
+      dispatcher_fixture x;
+      x.add(g.task("slow", 10s, true));
+      auto reply = x.ask<insert_reply>(
+        insert_atom::value, std::vector<execution_record>{x.new_row("slow")});
+      auto insert = x.inserter->take(insert_atom::value);
+      REQUIRE(insert);
+      const auto& rows = insert->msg.get_as<std::vector<execution_record>>(1);
+      REQUIRE(rows.size() == 1);
+      CHECK(rows[0].status == execution_status::running); // taken here
+      const auto id = rows[0].id;
+      CHECK_FALSE(x.claims_blocking_work()); // reserved for it
+      if (how == 0) {
+        insert_outcome dup;
+        dup.result = insert_outcome::kind::duplicate_id;
+        insert->answer(insert_reply{{dup}, {}});
+      } else if (how == 1) {
+        insert->answer(insert_reply{{}, "the store is unavailable"});
+      } else {
+        insert->answer(caf::make_error(caf::sec::request_receiver_down));
+      }
+      x.f.run();
+      if (how > 0) { // in doubt: read back
+        auto fetch = x.storage->take(fetch_atom::value);
+        REQUIRE(fetch);
+        auto ids = fetch->msg.get_as<std::vector<std::string>>(1);
+        CHECK(ids == std::vector<std::string>{id});
+        fetch->answer(std::vector<maybe_record>{maybe_record{}});
+        x.f.run();
+      }
+      CHECK(reply->has_value());
+      CHECK(x.stats().running_bodies == 0);
+      CHECK(x.stats().live_executions == 0);
+      CHECK(g.started == 0);
+      CHECK(x.claims_blocking_work());
+    }
+  }
+
+  TEST_CASE("a drain ends once every blocking slot is free, a queued body's "
+            "too") {
+    gate g;
+    auto opts = one_blocking_slot();
+    opts.max_queued_blocking = 1; // one runs, one waits for the thread
+    dispatcher_fixture x{opts};
+    x.add(g.task("slow", 10s, true));
+    auto first = x.store_ready("slow");
+    auto second = x.store_ready("slow");
+    CHECK(x.claims_blocking_work());
+    x.wait_started(g, 1);
+    CHECK(x.stats().running_bodies == 2);
+    x.rt->shutdown.request_stop();
+    auto drained = x.ask<bool>(drain_atom::value);
+    CHECK_FALSE(drained->has_value());
+    g.open.set_value();
+    x.f.settle();
+    // The first body's outcome. The second never started: its actor ends
+    // without a write, and its worker's share of the slot goes with the
+    // job (its lease is handed back after the drain, by the storage actor).
+    CHECK(x.answer_writes() == 1);
+    x.f.settle();
+    CHECK(g.started == 1);
+    CHECK(x.db->get(first.id)->status == execution_status::completed);
+    CHECK(x.db->get(second.id)->status == execution_status::running);
+    REQUIRE(drained->has_value());
+    CHECK(**drained);
+    CHECK(x.stats().running_bodies == 0);
+    CHECK(x.stats().live_executions == 0);
+  }
 
 } // TEST_SUITE
 

@@ -1,13 +1,12 @@
 // The engine's state machine, retries, timeouts, sleepers, leases and
 // push-based orchestration on CAF's deterministic scheduler: every step is
 // driven by the test, and time is virtual.
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <future>
 #include <semaphore>
 #include <thread>
 
+#include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 #include "durable/actors/messages.hpp"
@@ -24,8 +23,7 @@ using durable::test::deterministic_fixture;
 
 namespace {
 
-task_definition inline_task(std::string id,
-                            task_definition::run_fn fn,
+task_definition inline_task(std::string id, task_definition::run_fn fn,
                             durable::retry_options retry = {},
                             durable::millis timeout = 10s) {
   task_definition def;
@@ -80,453 +78,453 @@ struct gate {
 } // namespace
 
 TEST_SUITE("actors.engine") {
-
-TEST_CASE("the timer service sends timed messages in deadline order") {
-  deterministic_fixture f;
-  auto seen = std::make_shared<std::vector<int>>();
-  auto probe = f.sys.spawn([seen](caf::event_based_actor*) -> caf::behavior {
-    return {[seen](int x) { seen->push_back(x); }};
-  });
-  auto rt = f.rt;
-  rt->set_timer(probe, caf::timespan{30ms}, caf::make_message(30));
-  rt->set_timer(probe, caf::timespan{10ms}, caf::make_message(10));
-  rt->set_timer(probe, caf::timespan{20ms}, caf::make_message(20));
-  f.run();
-  CHECK(seen->empty());
-  f.advance(15ms);
-  CHECK(*seen == std::vector<int>{10});
-  f.advance(20ms);
-  CHECK(*seen == std::vector<int>{10, 20, 30});
-  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
-}
-
-TEST_CASE("a cancelled timer never fires") {
-  deterministic_fixture f;
-  auto seen = std::make_shared<std::vector<int>>();
-  auto probe = f.sys.spawn([seen](caf::event_based_actor*) -> caf::behavior {
-    return {[seen](int x) { seen->push_back(x); }};
-  });
-  auto token = f.rt->set_timer(probe, caf::timespan{10ms},
-                               caf::make_message(1));
-  f.rt->set_timer(probe, caf::timespan{20ms}, caf::make_message(2));
-  f.run();
-  f.rt->cancel_timer(token);
-  f.advance(50ms);
-  CHECK(*seen == std::vector<int>{2});
-  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
-}
-
-TEST_CASE("each transition bumps the version once from ready to completed") {
-  deterministic_fixture f;
-  f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
-  auto row = f.enqueue("echo", "7");
-  auto done = f.get(row.id);
-  CHECK(done.status == execution_status::completed);
-  CHECK(done.output == "7");
-  CHECK(done.version == 2); // claimed, then completed
-  CHECK(done.closed_at == done.finished_at);
-  CHECK_FALSE(done.owner.has_value());
-}
-
-TEST_CASE("a retry waits base_delay times multiplier to the attempt") {
-  deterministic_fixture f;
-  std::atomic<int> runs{0};
-  f.add(inline_task(
-    "flaky",
-    [&](auto&, const std::string&) -> std::string {
-      ++runs;
-      throw std::runtime_error("boom");
-    },
-    {.max_attempts = 2, .base_delay = 1000ms, .multiplier = 3}));
-  auto row = f.enqueue("flaky");
-  CHECK(runs == 1);
-  CHECK(f.get(row.id).status == execution_status::ready);
-  CHECK(f.get(row.id).start_at == row.created_at + 1000ms);
-  f.advance(999ms);
-  CHECK(runs == 1);
-  f.advance(1ms);
-  CHECK(runs == 2); // first retry after base_delay
-  f.advance(2999ms);
-  CHECK(runs == 2);
-  f.advance(1ms);
-  CHECK(runs == 3); // second retry after base_delay * 3
-  auto done = f.get(row.id);
-  CHECK(done.status == execution_status::failed);
-  CHECK(done.attempt == 2);
-  CHECK(done.error->message == "boom");
-  CHECK(done.error->retryable);
-}
-
-TEST_CASE("sleep_before_run delays the first start but not a retry") {
-  deterministic_fixture f;
-  std::atomic<int> runs{0};
-  auto def = inline_task(
-    "late",
-    [&](durable::task_context& ctx, const std::string&) -> std::string {
-      ++runs;
-      if (ctx.attempt == 0)
-        throw std::runtime_error("once");
-      return "1";
-    },
-    {.max_attempts = 1});
-  def.options.sleep_before_run = 500ms;
-  f.add(def);
-  auto row = f.enqueue("late");
-  CHECK(runs == 0);
-  f.advance(499ms);
-  CHECK(runs == 0);
-  f.advance(1ms);
-  // The first run failed; the retry is due at once (base_delay 0), with no
-  // second sleep before it.
-  CHECK(runs == 2);
-  CHECK(f.get(row.id).status == execution_status::completed);
-}
-
-TEST_CASE("a body past its timeout ends timed_out and its result is dropped") {
-  gate g; // outlives the fixture, whose threads may still run its body
-  deterministic_fixture f;
-  f.add(g.task("slow", 100ms));
-  auto row = f.enqueue("slow");
-  g.wait_started(f, 1);
-  f.advance(99ms);
-  CHECK(f.get(row.id).status == execution_status::running);
-  f.advance(1ms);
-  auto done = f.get(row.id);
-  CHECK(done.status == execution_status::timed_out);
-  CHECK(done.error->kind == durable::error_kind::timed_out);
-  CHECK(done.error->message == "Task execution timed out");
-  CHECK(done.error->retryable);
-  g.open.set_value();
-  f.settle();
-  CHECK(g.saw_stop); // the cancel token fired at the deadline
-  CHECK(f.get(row.id).status == execution_status::timed_out);
-  CHECK_FALSE(f.get(row.id).output.has_value());
-}
-
-TEST_CASE("a timed-out attempt is retried while retries remain") {
-  gate g;
-  deterministic_fixture f{deterministic_fixture::fast_options(), 2};
-  f.add(g.task("slow", 100ms, {.max_attempts = 1}));
-  auto row = f.enqueue("slow");
-  g.wait_started(f, 1);
-  f.advance(100ms);
-  g.wait_started(f, 2);
-  auto second = f.get(row.id);
-  CHECK(second.status == execution_status::running);
-  CHECK(second.attempt == 1);
-  CHECK(second.error->kind == durable::error_kind::timed_out);
-  g.open.set_value();
-  f.settle();
-  CHECK(f.get(row.id).status == execution_status::completed);
-}
-
-TEST_CASE("a sleeping execution times out exactly at its deadline") {
-  deterministic_fixture f;
-  task_definition def;
-  def.kind = task_kind::sleeping;
-  def.options.id = "nap";
-  def.options.timeout = 1s;
-  f.add(def);
-  auto row = durable::make_execution("nap", task_kind::sleeping, def.options,
-                                     "null", f.db->now());
-  row.sleeping_id = "nap-1";
-  f.db->insert({row});
-  f.run();
-  f.advance(999ms);
-  CHECK(f.get(row.id).status == execution_status::running);
-  f.advance(1ms);
-  auto done = f.get(row.id);
-  CHECK(done.status == execution_status::timed_out);
-  CHECK(done.error->message == "Task execution timed out");
-}
-
-TEST_CASE("a parent completes from pushed child ends with no poll at all") {
-  deterministic_fixture f;
-  f.add(inline_task("double", [](auto&, const std::string& in) {
-    return std::to_string(2 * std::stoi(in));
-  }));
-  task_definition parent;
-  parent.kind = task_kind::parent;
-  parent.options.id = "fan";
-  parent.options.timeout = 10s;
-  parent.options.may_block = false;
-  parent.run_parent = [](auto&, const std::string&) {
-    durable::parent_run pr{"\"spawned\"", {}};
-    for (int i = 1; i <= 3; ++i)
-      pr.children.push_back({"double", std::to_string(i), {}});
-    return pr;
-  };
-  f.add(parent);
-  // No time passes: only pushed messages can move the parent on.
-  auto row = f.enqueue("fan");
-  auto done = f.get(row.id);
-  REQUIRE(done.status == execution_status::completed);
-  auto out = nlohmann::json::parse(*done.output);
-  CHECK(out["output"] == "spawned");
-  CHECK(out["children"][0]["output"] == 2);
-  CHECK(out["children"][2]["output"] == 6);
-}
-
-TEST_CASE("a node with blocking and inline tasks claims both kinds with no "
-          "poll at all") {
-  // Claimed apart, in turn (the blocking ones within the worker threads):
-  // each round of claims must reach both kinds, or rows of one kind wait
-  // for a poll that never comes here.
-  gate g; // outlives the fixture, whose threads may still run its body
-  auto opts = deterministic_fixture::fast_options();
-  opts.claim_on_insert = false; // every row goes through a claim
-  deterministic_fixture f{opts};
-  f.add(g.task("slow", 10s));
-  f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
-  auto blocking = f.enqueue("slow");
-  auto quick = f.enqueue("echo", "7");
-  g.wait_started(f, 1);
-  CHECK(f.get(quick.id).status == execution_status::completed);
-  g.open.set_value();
-  f.settle();
-  CHECK(f.get(blocking.id).status == execution_status::completed);
-  auto again = f.enqueue("echo", "8");
-  CHECK(f.get(again.id).status == execution_status::completed);
-}
-
-TEST_CASE("a sequence moves from step to step with no poll at all") {
-  deterministic_fixture f;
-  f.add(inline_task("inc", [](auto&, const std::string& in) {
-    return std::to_string(std::stoi(in) + 1);
-  }));
-  task_definition seq;
-  seq.kind = task_kind::sequence;
-  seq.options.id = "seq";
-  seq.options.timeout = 30s;
-  seq.steps = {"inc", "inc", "inc"};
-  f.add(seq);
-  auto row = f.enqueue("seq", "1");
-  auto done = f.get(row.id);
-  CHECK(done.status == execution_status::completed);
-  CHECK(done.output == "4");
-  CHECK(done.children.size() == 3);
-}
-
-TEST_CASE("cancelling a running body fires its cancel token") {
-  gate g;
-  deterministic_fixture f;
-  f.add(g.task("held", 60s));
-  auto row = f.enqueue("held");
-  g.wait_started(f, 1);
-  auto cur = f.get(row.id);
-  auto out = f.db->apply({durable::transitions::cancel(cur, f.db->now())});
-  REQUIRE(out.front().status == durable::write_status::applied);
-  f.run();
-  for (int i = 0; i < 5000 && !g.saw_stop; ++i)
-    std::this_thread::sleep_for(1ms);
-  CHECK(g.saw_stop);
-  f.settle();
-  auto done = f.get(row.id);
-  CHECK(done.status == execution_status::cancelled);
-  CHECK(done.error->message == "Task execution cancelled");
-}
-
-TEST_CASE("the dispatcher never runs more bodies than max_concurrent") {
-  auto opts = deterministic_fixture::fast_options();
-  opts.max_concurrent = 2;
-  deterministic_fixture f{opts, 4};
-  // Each body returns only with a permit, one at a time, and the test runs
-  // the scheduler only once the released body has returned: a body that
-  // ends while the test coordinator runs would send to it from a worker
-  // thread, which it does not support.
-  std::counting_semaphore<> permits{0};
-  std::atomic<int> started{0};
-  task_definition def;
-  def.kind = task_kind::task;
-  def.options.id = "held";
-  def.options.timeout = 60s;
-  def.run = [&](durable::task_context&, const std::string&) {
-    ++started;
-    // Hang guard only: every permit comes within milliseconds.
-    (void)permits.try_acquire_for(30s);
-    return std::string{"1"};
-  };
-  f.add(std::move(def));
-  std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i)
-    ids.push_back(f.enqueue("held").id);
-  for (int released = 0; released < 5;) {
-    for (int i = 0; i < 5000 && started.load() <= released; ++i)
-      std::this_thread::sleep_for(1ms);
-    CHECK(started.load() - released <= 2);
-    permits.release();
-    ++released;
-    // The released body has returned once the pool holds only the others.
-    for (int i = 0; i < 5000
-                    && f.rt->workers->pending()
-                         > static_cast<std::size_t>(started.load() - released);
-         ++i)
-      std::this_thread::sleep_for(1ms);
+  TEST_CASE("the timer service sends timed messages in deadline order") {
+    deterministic_fixture f;
+    auto seen = std::make_shared<std::vector<int>>();
+    auto probe = f.sys.spawn([seen](caf::event_based_actor*) -> caf::behavior {
+      return {[seen](int x) { seen->push_back(x); }};
+    });
+    auto rt = f.rt;
+    rt->set_timer(probe, caf::timespan{30ms}, caf::make_message(30));
+    rt->set_timer(probe, caf::timespan{10ms}, caf::make_message(10));
+    rt->set_timer(probe, caf::timespan{20ms}, caf::make_message(20));
     f.run();
+    CHECK(seen->empty());
+    f.advance(15ms);
+    CHECK(*seen == std::vector<int>{10});
+    f.advance(20ms);
+    CHECK(*seen == std::vector<int>{10, 20, 30});
+    caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
   }
-  CHECK(started.load() == 5);
-  for (const auto& id : ids)
-    CHECK(f.get(id).status == execution_status::completed);
-}
 
-TEST_CASE("a lease is renewed once a quarter of it has run, without a "
-          "version bump") {
-  auto opts = deterministic_fixture::fast_options();
-  opts.lease_duration = 10s;
-  opts.lease_renew_interval = 2s;
-  gate g;
-  deterministic_fixture f{opts};
-  f.add(g.task("held", 60s));
-  auto row = f.enqueue("held");
-  g.wait_started(f, 1);
-  auto before = f.get(row.id);
-  REQUIRE(before.lease_expires_at.has_value());
-  // 8 s of 10 left: the first renewal leaves it (store_rules::renewal_due).
-  f.advance(2s);
-  CHECK(f.get(row.id).lease_expires_at == before.lease_expires_at);
-  // 6 s left: the second moves it.
-  f.advance(2s);
-  auto after = f.get(row.id);
-  CHECK(after.version == before.version);
-  CHECK(*after.lease_expires_at == *before.lease_expires_at + 4s);
-  g.open.set_value();
-  f.settle();
-}
+  TEST_CASE("a cancelled timer never fires") {
+    deterministic_fixture f;
+    auto seen = std::make_shared<std::vector<int>>();
+    auto probe = f.sys.spawn([seen](caf::event_based_actor*) -> caf::behavior {
+      return {[seen](int x) { seen->push_back(x); }};
+    });
+    auto token = f.rt->set_timer(probe, caf::timespan{10ms},
+                                 caf::make_message(1));
+    f.rt->set_timer(probe, caf::timespan{20ms}, caf::make_message(2));
+    f.run();
+    f.rt->cancel_timer(token);
+    f.advance(50ms);
+    CHECK(*seen == std::vector<int>{2});
+    caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+  }
 
-TEST_CASE("a claim takes over a row whose owner stopped renewing") {
-  auto opts = deterministic_fixture::fast_options();
-  opts.poll_interval = 1s;
-  opts.lease_renew_interval = 1s; // polls may look for expired leases
-  deterministic_fixture f{opts};
-  std::atomic<int> runs{0};
-  f.add(inline_task("work", [&](auto& ctx, const std::string&) {
-    ++runs;
-    return std::to_string(ctx.attempt);
-  }));
-  // Another node claimed the row and died before finishing it.
-  auto row = durable::make_execution("work", task_kind::task,
-                                     f.rt->tasks->find("work")->options,
-                                     "null", f.db->now());
-  f.db->insert({row});
-  auto taken = f.db->claim({"de_dead", 3000ms, 10, {"work"}});
-  REQUIRE(taken.claimed.size() == 1);
-  f.run();
-  f.advance(2s);
-  CHECK(runs == 0); // the lease still holds
-  f.advance(1s);
-  CHECK(runs == 1);
-  auto done = f.get(row.id);
-  CHECK(done.status == execution_status::completed);
-  CHECK(done.recoveries == 1);
-  CHECK(done.attempt == 0);
-}
+  TEST_CASE("each transition bumps the version once from ready to completed") {
+    deterministic_fixture f;
+    f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
+    auto row = f.enqueue("echo", "7");
+    auto done = f.get(row.id);
+    CHECK(done.status == execution_status::completed);
+    CHECK(done.output == "7");
+    CHECK(done.version == 2); // claimed, then completed
+    CHECK(done.closed_at == done.finished_at);
+    CHECK_FALSE(done.owner.has_value());
+  }
 
-/// Registers "work" (counting its runs) and stores one of its rows as
-/// claimed, with `lease`, by a node that then died.
-durable::execution_record row_of_dead_node(deterministic_fixture& f,
-                                           std::atomic<int>& runs,
-                                           durable::millis lease) {
-  f.add(inline_task("work", [&runs](auto&, const std::string&) {
-    ++runs;
-    return std::string{"1"};
-  }));
-  auto row = durable::make_execution("work", task_kind::task,
-                                     f.rt->tasks->find("work")->options,
-                                     "null", f.db->now());
-  f.db->insert({row});
-  REQUIRE(f.db->claim({"de_dead", lease, 10, {"work"}}).claimed.size() == 1);
-  return row;
-}
+  TEST_CASE("a retry waits base_delay times multiplier to the attempt") {
+    deterministic_fixture f;
+    std::atomic<int> runs{0};
+    f.add(
+      inline_task("flaky",
+                  [&](auto&, const std::string&) -> std::string {
+                    ++runs;
+                    throw std::runtime_error("boom");
+                  },
+                  {.max_attempts = 2, .base_delay = 1000ms, .multiplier = 3}));
+    auto row = f.enqueue("flaky");
+    CHECK(runs == 1);
+    CHECK(f.get(row.id).status == execution_status::ready);
+    CHECK(f.get(row.id).start_at == row.created_at + 1000ms);
+    f.advance(999ms);
+    CHECK(runs == 1);
+    f.advance(1ms);
+    CHECK(runs == 2); // first retry after base_delay
+    f.advance(2999ms);
+    CHECK(runs == 2);
+    f.advance(1ms);
+    CHECK(runs == 3); // second retry after base_delay * 3
+    auto done = f.get(row.id);
+    CHECK(done.status == execution_status::failed);
+    CHECK(done.attempt == 2);
+    CHECK(done.error->message == "boom");
+    CHECK(done.error->retryable);
+  }
 
-TEST_CASE("polls look for expired leases at most once per renewal interval") {
-  auto opts = deterministic_fixture::fast_options();
-  opts.poll_interval = 1s;
-  opts.lease_duration = 3s;
-  opts.lease_renew_interval = 1500ms;
-  deterministic_fixture f{opts};
-  std::atomic<int> runs{0};
-  auto row = row_of_dead_node(f, runs, 3000ms);
-  // Expired leases are looked for at 0 s (the first claim), 2 s and 4 s:
-  // the poll at 3 s, when the lease runs out, does not look.
-  f.run();
-  for (int second = 1; second <= 3; ++second)
+  TEST_CASE("sleep_before_run delays the first start but not a retry") {
+    deterministic_fixture f;
+    std::atomic<int> runs{0};
+    auto def = inline_task("late",
+                           [&](durable::task_context& ctx,
+                               const std::string&) -> std::string {
+                             ++runs;
+                             if (ctx.attempt == 0)
+                               throw std::runtime_error("once");
+                             return "1";
+                           },
+                           {.max_attempts = 1});
+    def.options.sleep_before_run = 500ms;
+    f.add(def);
+    auto row = f.enqueue("late");
+    CHECK(runs == 0);
+    f.advance(499ms);
+    CHECK(runs == 0);
+    f.advance(1ms);
+    // The first run failed; the retry is due at once (base_delay 0), with no
+    // second sleep before it.
+    CHECK(runs == 2);
+    CHECK(f.get(row.id).status == execution_status::completed);
+  }
+
+  TEST_CASE(
+    "a body past its timeout ends timed_out and its result is dropped") {
+    gate g; // outlives the fixture, whose threads may still run its body
+    deterministic_fixture f;
+    f.add(g.task("slow", 100ms));
+    auto row = f.enqueue("slow");
+    g.wait_started(f, 1);
+    f.advance(99ms);
+    CHECK(f.get(row.id).status == execution_status::running);
+    f.advance(1ms);
+    auto done = f.get(row.id);
+    CHECK(done.status == execution_status::timed_out);
+    CHECK(done.error->kind == durable::error_kind::timed_out);
+    CHECK(done.error->message == "Task execution timed out");
+    CHECK(done.error->retryable);
+    g.open.set_value();
+    f.settle();
+    CHECK(g.saw_stop); // the cancel token fired at the deadline
+    CHECK(f.get(row.id).status == execution_status::timed_out);
+    CHECK_FALSE(f.get(row.id).output.has_value());
+  }
+
+  TEST_CASE("a timed-out attempt is retried while retries remain") {
+    gate g;
+    deterministic_fixture f{deterministic_fixture::fast_options(), 2};
+    f.add(g.task("slow", 100ms, {.max_attempts = 1}));
+    auto row = f.enqueue("slow");
+    g.wait_started(f, 1);
+    f.advance(100ms);
+    g.wait_started(f, 2);
+    auto second = f.get(row.id);
+    CHECK(second.status == execution_status::running);
+    CHECK(second.attempt == 1);
+    CHECK(second.error->kind == durable::error_kind::timed_out);
+    g.open.set_value();
+    f.settle();
+    CHECK(f.get(row.id).status == execution_status::completed);
+  }
+
+  TEST_CASE("a sleeping execution times out exactly at its deadline") {
+    deterministic_fixture f;
+    task_definition def;
+    def.kind = task_kind::sleeping;
+    def.options.id = "nap";
+    def.options.timeout = 1s;
+    f.add(def);
+    auto row = durable::make_execution("nap", task_kind::sleeping, def.options,
+                                       "null", f.db->now());
+    row.sleeping_id = "nap-1";
+    f.db->insert({row});
+    f.run();
+    f.advance(999ms);
+    CHECK(f.get(row.id).status == execution_status::running);
+    f.advance(1ms);
+    auto done = f.get(row.id);
+    CHECK(done.status == execution_status::timed_out);
+    CHECK(done.error->message == "Task execution timed out");
+  }
+
+  TEST_CASE("a parent completes from pushed child ends with no poll at all") {
+    deterministic_fixture f;
+    f.add(inline_task("double", [](auto&, const std::string& in) {
+      return std::to_string(2 * std::stoi(in));
+    }));
+    task_definition parent;
+    parent.kind = task_kind::parent;
+    parent.options.id = "fan";
+    parent.options.timeout = 10s;
+    parent.options.may_block = false;
+    parent.run_parent = [](auto&, const std::string&) {
+      durable::parent_run pr{"\"spawned\"", {}};
+      for (int i = 1; i <= 3; ++i)
+        pr.children.push_back({"double", std::to_string(i), {}});
+      return pr;
+    };
+    f.add(parent);
+    // No time passes: only pushed messages can move the parent on.
+    auto row = f.enqueue("fan");
+    auto done = f.get(row.id);
+    REQUIRE(done.status == execution_status::completed);
+    auto out = nlohmann::json::parse(*done.output);
+    CHECK(out["output"] == "spawned");
+    CHECK(out["children"][0]["output"] == 2);
+    CHECK(out["children"][2]["output"] == 6);
+  }
+
+  TEST_CASE("a node with blocking and inline tasks claims both kinds with no "
+            "poll at all") {
+    // Claimed apart, in turn (the blocking ones within the worker threads):
+    // each round of claims must reach both kinds, or rows of one kind wait
+    // for a poll that never comes here.
+    gate g; // outlives the fixture, whose threads may still run its body
+    auto opts = deterministic_fixture::fast_options();
+    opts.claim_on_insert = false; // every row goes through a claim
+    deterministic_fixture f{opts};
+    f.add(g.task("slow", 10s));
+    f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
+    auto blocking = f.enqueue("slow");
+    auto quick = f.enqueue("echo", "7");
+    g.wait_started(f, 1);
+    CHECK(f.get(quick.id).status == execution_status::completed);
+    g.open.set_value();
+    f.settle();
+    CHECK(f.get(blocking.id).status == execution_status::completed);
+    auto again = f.enqueue("echo", "8");
+    CHECK(f.get(again.id).status == execution_status::completed);
+  }
+
+  TEST_CASE("a sequence moves from step to step with no poll at all") {
+    deterministic_fixture f;
+    f.add(inline_task("inc", [](auto&, const std::string& in) {
+      return std::to_string(std::stoi(in) + 1);
+    }));
+    task_definition seq;
+    seq.kind = task_kind::sequence;
+    seq.options.id = "seq";
+    seq.options.timeout = 30s;
+    seq.steps = {"inc", "inc", "inc"};
+    f.add(seq);
+    auto row = f.enqueue("seq", "1");
+    auto done = f.get(row.id);
+    CHECK(done.status == execution_status::completed);
+    CHECK(done.output == "4");
+    CHECK(done.children.size() == 3);
+  }
+
+  TEST_CASE("cancelling a running body fires its cancel token") {
+    gate g;
+    deterministic_fixture f;
+    f.add(g.task("held", 60s));
+    auto row = f.enqueue("held");
+    g.wait_started(f, 1);
+    auto cur = f.get(row.id);
+    auto out = f.db->apply({durable::transitions::cancel(cur, f.db->now())});
+    REQUIRE(out.front().status == durable::write_status::applied);
+    f.run();
+    for (int i = 0; i < 5000 && !g.saw_stop; ++i)
+      std::this_thread::sleep_for(1ms);
+    CHECK(g.saw_stop);
+    f.settle();
+    auto done = f.get(row.id);
+    CHECK(done.status == execution_status::cancelled);
+    CHECK(done.error->message == "Task execution cancelled");
+  }
+
+  TEST_CASE("the dispatcher never runs more bodies than max_concurrent") {
+    auto opts = deterministic_fixture::fast_options();
+    opts.max_concurrent = 2;
+    deterministic_fixture f{opts, 4};
+    // Each body returns only with a permit, one at a time, and the test runs
+    // the scheduler only once the released body has returned: a body that
+    // ends while the test coordinator runs would send to it from a worker
+    // thread, which it does not support.
+    std::counting_semaphore<> permits{0};
+    std::atomic<int> started{0};
+    task_definition def;
+    def.kind = task_kind::task;
+    def.options.id = "held";
+    def.options.timeout = 60s;
+    def.run = [&](durable::task_context&, const std::string&) {
+      ++started;
+      // Hang guard only: every permit comes within milliseconds.
+      (void)permits.try_acquire_for(30s);
+      return std::string{"1"};
+    };
+    f.add(std::move(def));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i)
+      ids.push_back(f.enqueue("held").id);
+    for (int released = 0; released < 5;) {
+      for (int i = 0; i < 5000 && started.load() <= released; ++i)
+        std::this_thread::sleep_for(1ms);
+      CHECK(started.load() - released <= 2);
+      permits.release();
+      ++released;
+      // The released body has returned once the pool holds only the others.
+      for (int i = 0; i < 5000
+                      && f.rt->workers->pending() > static_cast<std::size_t>(
+                           started.load() - released);
+           ++i)
+        std::this_thread::sleep_for(1ms);
+      f.run();
+    }
+    CHECK(started.load() == 5);
+    for (const auto& id : ids)
+      CHECK(f.get(id).status == execution_status::completed);
+  }
+
+  TEST_CASE("a lease is renewed once a quarter of it has run, without a "
+            "version bump") {
+    auto opts = deterministic_fixture::fast_options();
+    opts.lease_duration = 10s;
+    opts.lease_renew_interval = 2s;
+    gate g;
+    deterministic_fixture f{opts};
+    f.add(g.task("held", 60s));
+    auto row = f.enqueue("held");
+    g.wait_started(f, 1);
+    auto before = f.get(row.id);
+    REQUIRE(before.lease_expires_at.has_value());
+    // 8 s of 10 left: the first renewal leaves it (store_rules::renewal_due).
+    f.advance(2s);
+    CHECK(f.get(row.id).lease_expires_at == before.lease_expires_at);
+    // 6 s left: the second moves it.
+    f.advance(2s);
+    auto after = f.get(row.id);
+    CHECK(after.version == before.version);
+    CHECK(*after.lease_expires_at == *before.lease_expires_at + 4s);
+    g.open.set_value();
+    f.settle();
+  }
+
+  TEST_CASE("a claim takes over a row whose owner stopped renewing") {
+    auto opts = deterministic_fixture::fast_options();
+    opts.poll_interval = 1s;
+    opts.lease_renew_interval = 1s; // polls may look for expired leases
+    deterministic_fixture f{opts};
+    std::atomic<int> runs{0};
+    f.add(inline_task("work", [&](auto& ctx, const std::string&) {
+      ++runs;
+      return std::to_string(ctx.attempt);
+    }));
+    // Another node claimed the row and died before finishing it.
+    auto row = durable::make_execution("work", task_kind::task,
+                                       f.rt->tasks->find("work")->options,
+                                       "null", f.db->now());
+    f.db->insert({row});
+    auto taken = f.db->claim({"de_dead", 3000ms, 10, {"work"}});
+    REQUIRE(taken.claimed.size() == 1);
+    f.run();
+    f.advance(2s);
+    CHECK(runs == 0); // the lease still holds
     f.advance(1s);
-  CHECK(runs == 0);
-  f.advance(1s);
-  CHECK(runs == 1);
-  CHECK(f.get(row.id).recoveries == 1);
-}
-
-TEST_CASE("an execution recovered more than max_recoveries times fails") {
-  auto opts = deterministic_fixture::fast_options();
-  opts.poll_interval = 1s;
-  opts.lease_renew_interval = 1s; // polls may look for expired leases
-  opts.max_recoveries = 0;
-  deterministic_fixture f{opts};
-  std::atomic<int> runs{0};
-  auto row = row_of_dead_node(f, runs, 500ms);
-  f.advance(1s);
-  auto done = f.get(row.id);
-  CHECK(runs == 0);
-  CHECK(done.status == execution_status::failed);
-  CHECK(done.error->message.find("recovered too many times")
-        != std::string::npos);
-  CHECK_FALSE(done.error->retryable);
-}
-
-TEST_CASE("the storage actor commits concurrent outcomes in one batch") {
-  deterministic_fixture f;
-  f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
-  // One listener call per commit: a batch shows up as one call that
-  // announces many finished rows.
-  auto largest = std::make_shared<std::size_t>(0);
-  auto token = f.db->subscribe([largest](std::vector<durable::store_event> e) {
-    std::size_t finished = 0;
-    for (auto& x : e)
-      if (x.kind == durable::store_event::type::finished)
-        ++finished;
-    *largest = std::max(*largest, finished);
-  });
-  std::vector<durable::execution_record> rows;
-  for (int i = 0; i < 10; ++i) {
-    auto r = durable::make_execution("echo", task_kind::task,
-                                     f.rt->tasks->find("echo")->options,
-                                     std::to_string(i), f.db->now());
-    r.watched = true; // so that each end is announced
-    rows.push_back(r);
+    CHECK(runs == 1);
+    auto done = f.get(row.id);
+    CHECK(done.status == execution_status::completed);
+    CHECK(done.recoveries == 1);
+    CHECK(done.attempt == 0);
   }
-  f.db->insert(rows);
-  for (auto& r : rows)
-    f.db->watch(r.id);
-  f.run();
-  for (auto& r : rows)
-    CHECK(f.get(r.id).status == execution_status::completed);
-  CHECK(*largest > 1);
-  f.db->unsubscribe(token);
-}
 
-TEST_CASE("a watcher is answered when the execution finishes") {
-  gate g;
-  deterministic_fixture f;
-  f.add(g.task("held", 60s));
-  auto row = f.enqueue("held");
-  g.wait_started(f, 1);
-  auto answer = std::make_shared<std::optional<execution_status>>();
-  auto dispatcher = f.rt->dispatcher;
-  f.sys.spawn([=](caf::event_based_actor* self) {
-    self->request(dispatcher, caf::infinite, durable::actors::watch_atom::value,
-                  row.id)
-      .then([=](durable::actors::maybe_record& r) {
-        *answer = r.record->status;
+  /// Registers "work" (counting its runs) and stores one of its rows as
+  /// claimed, with `lease`, by a node that then died.
+  durable::execution_record row_of_dead_node(
+    deterministic_fixture & f, std::atomic<int> & runs, durable::millis lease) {
+    f.add(inline_task("work", [&runs](auto&, const std::string&) {
+      ++runs;
+      return std::string{"1"};
+    }));
+    auto row = durable::make_execution("work", task_kind::task,
+                                       f.rt->tasks->find("work")->options,
+                                       "null", f.db->now());
+    f.db->insert({row});
+    REQUIRE(f.db->claim({"de_dead", lease, 10, {"work"}}).claimed.size() == 1);
+    return row;
+  }
+
+  TEST_CASE("polls look for expired leases at most once per renewal interval") {
+    auto opts = deterministic_fixture::fast_options();
+    opts.poll_interval = 1s;
+    opts.lease_duration = 3s;
+    opts.lease_renew_interval = 1500ms;
+    deterministic_fixture f{opts};
+    std::atomic<int> runs{0};
+    auto row = row_of_dead_node(f, runs, 3000ms);
+    // Expired leases are looked for at 0 s (the first claim), 2 s and 4 s:
+    // the poll at 3 s, when the lease runs out, does not look.
+    f.run();
+    for (int second = 1; second <= 3; ++second)
+      f.advance(1s);
+    CHECK(runs == 0);
+    f.advance(1s);
+    CHECK(runs == 1);
+    CHECK(f.get(row.id).recoveries == 1);
+  }
+
+  TEST_CASE("an execution recovered more than max_recoveries times fails") {
+    auto opts = deterministic_fixture::fast_options();
+    opts.poll_interval = 1s;
+    opts.lease_renew_interval = 1s; // polls may look for expired leases
+    opts.max_recoveries = 0;
+    deterministic_fixture f{opts};
+    std::atomic<int> runs{0};
+    auto row = row_of_dead_node(f, runs, 500ms);
+    f.advance(1s);
+    auto done = f.get(row.id);
+    CHECK(runs == 0);
+    CHECK(done.status == execution_status::failed);
+    CHECK(done.error->message.find("recovered too many times")
+          != std::string::npos);
+    CHECK_FALSE(done.error->retryable);
+  }
+
+  TEST_CASE("the storage actor commits concurrent outcomes in one batch") {
+    deterministic_fixture f;
+    f.add(inline_task("echo", [](auto&, const std::string& in) { return in; }));
+    // One listener call per commit: a batch shows up as one call that
+    // announces many finished rows.
+    auto largest = std::make_shared<std::size_t>(0);
+    auto token = f.db->subscribe(
+      [largest](std::vector<durable::store_event> e) {
+        std::size_t finished = 0;
+        for (auto& x : e)
+          if (x.kind == durable::store_event::type::finished)
+            ++finished;
+        *largest = std::max(*largest, finished);
       });
-  });
-  f.run();
-  CHECK_FALSE(answer->has_value());
-  g.open.set_value();
-  f.settle();
-  f.settle();
-  REQUIRE(answer->has_value());
-  CHECK(**answer == execution_status::completed);
-}
+    std::vector<durable::execution_record> rows;
+    for (int i = 0; i < 10; ++i) {
+      auto r = durable::make_execution("echo", task_kind::task,
+                                       f.rt->tasks->find("echo")->options,
+                                       std::to_string(i), f.db->now());
+      r.watched = true; // so that each end is announced
+      rows.push_back(r);
+    }
+    f.db->insert(rows);
+    for (auto& r : rows)
+      f.db->watch(r.id);
+    f.run();
+    for (auto& r : rows)
+      CHECK(f.get(r.id).status == execution_status::completed);
+    CHECK(*largest > 1);
+    f.db->unsubscribe(token);
+  }
 
+  TEST_CASE("a watcher is answered when the execution finishes") {
+    gate g;
+    deterministic_fixture f;
+    f.add(g.task("held", 60s));
+    auto row = f.enqueue("held");
+    g.wait_started(f, 1);
+    auto answer = std::make_shared<std::optional<execution_status>>();
+    auto dispatcher = f.rt->dispatcher;
+    f.sys.spawn([=](caf::event_based_actor* self) {
+      self
+        ->request(dispatcher, caf::infinite, durable::actors::watch_atom::value,
+                  row.id)
+        .then([=](durable::actors::maybe_record& r) {
+          *answer = r.record->status;
+        });
+    });
+    f.run();
+    CHECK_FALSE(answer->has_value());
+    g.open.set_value();
+    f.settle();
+    f.settle();
+    REQUIRE(answer->has_value());
+    CHECK(**answer == execution_status::completed);
+  }
 }

@@ -3,8 +3,6 @@
 // sends waits until the test answers it, so a message can be made to
 // arrive exactly while a write, a read or a take is in flight
 // (support/scripted_actor.hpp).
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -16,6 +14,8 @@
 #include <vector>
 
 #include <caf/all.hpp>
+
+#include <doctest/doctest.h>
 
 #include "durable/actors/execution_actor.hpp"
 #include "durable/actors/messages.hpp"
@@ -100,16 +100,14 @@ struct actor_fixture {
     REQUIRE(def != nullptr);
     auto row = make_execution(task_id, def->kind, def->options, "null",
                               db->now());
-    REQUIRE(db->insert({row}).front().result
-            == insert_outcome::kind::inserted);
+    REQUIRE(db->insert({row}).front().result == insert_outcome::kind::inserted);
     row = *db->get(row.id);
     auto claimed = row;
     store_rules::claim(claimed, db->now(), rt->incarnation, 600s);
     claimed.status = status;
-    REQUIRE(db->apply({transition{claimed, row.version, {}, false}})
-              .front()
-              .status
-            == write_status::applied);
+    REQUIRE(
+      db->apply({transition{claimed, row.version, {}, false}}).front().status
+      == write_status::applied);
     row = *db->get(row.id);
     spawn(row);
     return row;
@@ -147,8 +145,8 @@ struct actor_fixture {
   /// Completes child `id` in `db`; returns its finished row.
   finished_row complete_child(const std::string& id, std::string output) {
     auto row = *db->get(id);
-    auto out = db->apply({transitions::complete(row, std::move(output),
-                                                db->now())});
+    auto out = db->apply(
+      {transitions::complete(row, std::move(output), db->now())});
     REQUIRE(out.front().status == write_status::applied);
     return std::make_shared<const execution_record>(*out.front().current);
   }
@@ -204,215 +202,214 @@ task_definition fan_out(std::string id, int n) {
 } // namespace
 
 TEST_SUITE("actors.execution_actor") {
+  TEST_CASE("a child's end announced during the children's write is not "
+            "awaited again") {
+    actor_fixture x;
+    x.add(inline_task("child"));
+    x.add(fan_out("fan", 2));
+    auto parent = x.start("fan");
+    auto write = x.storage->take(apply_atom::value);
+    REQUIRE(write);
+    auto kids = actor_fixture::children_of(*write);
+    REQUIRE(kids.size() == 2);
+    // The write is still in flight when the first child's end is
+    // announced (claimed on insert, it ran at once), without its row.
+    x.announce(kids[0], nullptr);
+    CHECK(x.storage->calls.empty()); // nothing read while the write is out
+    x.answer_apply(std::move(*write));
+    x.complete_child(kids[0], "10");
+    // Applied: only the second child is awaited, so its end alone moves the
+    // parent on (the first child was counted during the write).
+    CHECK(x.storage->calls.empty());
+    x.complete_child(kids[1], "11");
+    x.announce(kids[1], nullptr);
+    auto read = x.storage->take(children_atom::value);
+    REQUIRE(read); // ends without rows: one read of all children
+    x.answer_children(std::move(*read));
+    auto end = x.storage->take(apply_atom::value);
+    REQUIRE(end);
+    CHECK(actor_fixture::transition_of(*end).next.status
+          == execution_status::completed);
+    x.answer_apply(std::move(*end));
+    CHECK(x.db->get(parent.id)->status == execution_status::completed);
+    CHECK(x.dispatcher->count(gone_atom::value) == 1);
+  }
 
-TEST_CASE("a child's end announced during the children's write is not "
-          "awaited again") {
-  actor_fixture x;
-  x.add(inline_task("child"));
-  x.add(fan_out("fan", 2));
-  auto parent = x.start("fan");
-  auto write = x.storage->take(apply_atom::value);
-  REQUIRE(write);
-  auto kids = actor_fixture::children_of(*write);
-  REQUIRE(kids.size() == 2);
-  // The write is still in flight when the first child's end is
-  // announced (claimed on insert, it ran at once), without its row.
-  x.announce(kids[0], nullptr);
-  CHECK(x.storage->calls.empty()); // nothing read while the write is out
-  x.answer_apply(std::move(*write));
-  x.complete_child(kids[0], "10");
-  // Applied: only the second child is awaited, so its end alone moves the
-  // parent on (the first child was counted during the write).
-  CHECK(x.storage->calls.empty());
-  x.complete_child(kids[1], "11");
-  x.announce(kids[1], nullptr);
-  auto read = x.storage->take(children_atom::value);
-  REQUIRE(read); // ends without rows: one read of all children
-  x.answer_children(std::move(*read));
-  auto end = x.storage->take(apply_atom::value);
-  REQUIRE(end);
-  CHECK(actor_fixture::transition_of(*end).next.status
-        == execution_status::completed);
-  x.answer_apply(std::move(*end));
-  CHECK(x.db->get(parent.id)->status == execution_status::completed);
-  CHECK(x.dispatcher->count(gone_atom::value) == 1);
-}
+  TEST_CASE("children announced with their rows need no read at all") {
+    actor_fixture x;
+    x.add(inline_task("child"));
+    x.add(fan_out("fan", 2));
+    auto parent = x.start("fan");
+    auto write = x.storage->take(apply_atom::value);
+    REQUIRE(write);
+    auto kids = actor_fixture::children_of(*write);
+    auto second = actor_fixture::transition_of(*write).children[1];
+    x.announce(kids[1], actor_fixture::finished_copy(second, "11"));
+    x.answer_apply(std::move(*write)); // the announcement came during it
+    x.announce(kids[0], x.complete_child(kids[0], "10"));
+    CHECK(x.storage->count(children_atom::value) == 0);
+    CHECK(x.storage->count(fetch_atom::value) == 0);
+    auto end = x.storage->take(apply_atom::value);
+    REQUIRE(end);
+    CHECK(actor_fixture::transition_of(*end).next.status
+          == execution_status::completed);
+    x.answer_apply(std::move(*end));
+    auto done = *x.db->get(parent.id);
+    CHECK(done.output->find("\"output\":10") != std::string::npos);
+  }
 
-TEST_CASE("children announced with their rows need no read at all") {
-  actor_fixture x;
-  x.add(inline_task("child"));
-  x.add(fan_out("fan", 2));
-  auto parent = x.start("fan");
-  auto write = x.storage->take(apply_atom::value);
-  REQUIRE(write);
-  auto kids = actor_fixture::children_of(*write);
-  auto second = actor_fixture::transition_of(*write).children[1];
-  x.announce(kids[1], actor_fixture::finished_copy(second, "11"));
-  x.answer_apply(std::move(*write)); // the announcement came during it
-  x.announce(kids[0], x.complete_child(kids[0], "10"));
-  CHECK(x.storage->count(children_atom::value) == 0);
-  CHECK(x.storage->count(fetch_atom::value) == 0);
-  auto end = x.storage->take(apply_atom::value);
-  REQUIRE(end);
-  CHECK(actor_fixture::transition_of(*end).next.status
-        == execution_status::completed);
-  x.answer_apply(std::move(*end));
-  auto done = *x.db->get(parent.id);
-  CHECK(done.output->find("\"output\":10") != std::string::npos);
-}
+  TEST_CASE("a resync during the children's write makes the parent read them "
+            "after it") {
+    actor_fixture x;
+    x.add(inline_task("child"));
+    x.add(fan_out("fan", 2));
+    x.start("fan");
+    auto write = x.storage->take(apply_atom::value);
+    REQUIRE(write);
+    auto kids = actor_fixture::children_of(*write);
+    caf::anon_send(x.actor, resync_atom::value);
+    x.f.run();
+    CHECK(x.storage->calls.empty());
+    x.answer_apply(std::move(*write));
+    // No end was announced, yet announcements may have been lost.
+    auto read = x.storage->take(children_atom::value);
+    REQUIRE(read);
+    x.complete_child(kids[0], "1");
+    x.complete_child(kids[1], "2");
+    x.answer_children(std::move(*read));
+    auto end = x.storage->take(apply_atom::value);
+    REQUIRE(end);
+    CHECK(actor_fixture::transition_of(*end).next.status
+          == execution_status::completed);
+  }
 
-TEST_CASE("a resync during the children's write makes the parent read them "
-          "after it") {
-  actor_fixture x;
-  x.add(inline_task("child"));
-  x.add(fan_out("fan", 2));
-  x.start("fan");
-  auto write = x.storage->take(apply_atom::value);
-  REQUIRE(write);
-  auto kids = actor_fixture::children_of(*write);
-  caf::anon_send(x.actor, resync_atom::value);
-  x.f.run();
-  CHECK(x.storage->calls.empty());
-  x.answer_apply(std::move(*write));
-  // No end was announced, yet announcements may have been lost.
-  auto read = x.storage->take(children_atom::value);
-  REQUIRE(read);
-  x.complete_child(kids[0], "1");
-  x.complete_child(kids[1], "2");
-  x.answer_children(std::move(*read));
-  auto end = x.storage->take(apply_atom::value);
-  REQUIRE(end);
-  CHECK(actor_fixture::transition_of(*end).next.status
-        == execution_status::completed);
-}
+  TEST_CASE("a child's end announced during a read is not awaited again") {
+    actor_fixture x;
+    x.add(inline_task("child"));
+    x.add(fan_out("fan", 2));
+    // A parent adopted while it waits: its children are stored, it reads.
+    auto parent = x.start("fan");
+    auto write = x.storage->take(apply_atom::value);
+    REQUIRE(write);
+    auto kids = actor_fixture::children_of(*write);
+    x.answer_apply(std::move(*write));
+    caf::anon_send_exit(x.actor, caf::exit_reason::user_shutdown);
+    x.f.run();
+    x.spawn(*x.db->get(parent.id));
+    auto read = x.storage->take(children_atom::value);
+    REQUIRE(read);
+    x.complete_child(kids[1], "2");
+    // The read sees child 0 unfinished; its end is announced meanwhile.
+    auto reply = x.db->children_of(read->msg.get_as<std::string>(1));
+    x.complete_child(kids[0], "1");
+    x.announce(kids[0], nullptr);
+    read->answer(std::move(reply));
+    x.f.run();
+    // Not waiting for an end that came: it reads again at once.
+    auto again = x.storage->take(children_atom::value);
+    REQUIRE(again);
+    x.answer_children(std::move(*again));
+    auto end = x.storage->take(apply_atom::value);
+    REQUIRE(end);
+    CHECK(actor_fixture::transition_of(*end).next.status
+          == execution_status::completed);
+  }
 
-TEST_CASE("a child's end announced during a read is not awaited again") {
-  actor_fixture x;
-  x.add(inline_task("child"));
-  x.add(fan_out("fan", 2));
-  // A parent adopted while it waits: its children are stored, it reads.
-  auto parent = x.start("fan");
-  auto write = x.storage->take(apply_atom::value);
-  REQUIRE(write);
-  auto kids = actor_fixture::children_of(*write);
-  x.answer_apply(std::move(*write));
-  caf::anon_send_exit(x.actor, caf::exit_reason::user_shutdown);
-  x.f.run();
-  x.spawn(*x.db->get(parent.id));
-  auto read = x.storage->take(children_atom::value);
-  REQUIRE(read);
-  x.complete_child(kids[1], "2");
-  // The read sees child 0 unfinished; its end is announced meanwhile.
-  auto reply = x.db->children_of(read->msg.get_as<std::string>(1));
-  x.complete_child(kids[0], "1");
-  x.announce(kids[0], nullptr);
-  read->answer(std::move(reply));
-  x.f.run();
-  // Not waiting for an end that came: it reads again at once.
-  auto again = x.storage->take(children_atom::value);
-  REQUIRE(again);
-  x.answer_children(std::move(*again));
-  auto end = x.storage->take(apply_atom::value);
-  REQUIRE(end);
-  CHECK(actor_fixture::transition_of(*end).next.status
-        == execution_status::completed);
-}
+  TEST_CASE("a cancel during the take of a finalize run here gives the slot "
+            "back and runs nothing") {
+    held_body fin_body;
+    actor_fixture x;
+    x.rt->local_claims = true;
+    x.add(inline_task("child"));
+    task_definition fin;
+    fin.kind = task_kind::task;
+    fin.options.id = "fin";
+    fin.options.timeout = 10s;
+    fin.run = fin_body.fn();
+    x.add(fin);
+    auto parent = fan_out("fan", 1);
+    parent.finalize_task = "fin";
+    x.add(parent);
+    x.start("fan");
+    // With local claims, a write storing ready children goes through the
+    // dispatcher.
+    auto write = x.dispatcher->take(apply_atom::value);
+    REQUIRE(write);
+    auto kids = actor_fixture::children_of(*write);
+    x.answer_apply(std::move(*write));
+    REQUIRE(x.dispatcher->take(slot_free_atom::value)); // the parent's body's
+    x.announce(kids[0], x.complete_child(kids[0], "1"));
+    auto take = x.dispatcher->take(take_atom::value);
+    REQUIRE(take);
+    caf::anon_send(x.actor, cancel_atom::value);
+    x.f.run();
+    // The actor waits for the take's reply: it may hold a slot.
+    CHECK(x.dispatcher->count(gone_atom::value) == 0);
+    auto taken = take->msg.get_as<execution_record>(1);
+    taken.status = execution_status::running;
+    taken.owner = x.rt->incarnation;
+    take->answer(maybe_record{taken});
+    x.f.run();
+    CHECK(x.dispatcher->count(slot_free_atom::value) == 1);
+    REQUIRE(x.dispatcher->count(gone_atom::value) == 1);
+    auto gone = x.dispatcher->take(gone_atom::value);
+    CHECK_FALSE(gone->msg.get_as<bool>(3)); // its slot was freed already
+    x.f.settle();
+    CHECK(fin_body.started == 0);
+    CHECK(x.storage->count(apply_atom::value) == 0);
+    CHECK(x.dispatcher->count(apply_atom::value) == 0);
+  }
 
-TEST_CASE("a cancel during the take of a finalize run here gives the slot "
-          "back and runs nothing") {
-  held_body fin_body;
-  actor_fixture x;
-  x.rt->local_claims = true;
-  x.add(inline_task("child"));
-  task_definition fin;
-  fin.kind = task_kind::task;
-  fin.options.id = "fin";
-  fin.options.timeout = 10s;
-  fin.run = fin_body.fn();
-  x.add(fin);
-  auto parent = fan_out("fan", 1);
-  parent.finalize_task = "fin";
-  x.add(parent);
-  x.start("fan");
-  // With local claims, a write storing ready children goes through the
-  // dispatcher.
-  auto write = x.dispatcher->take(apply_atom::value);
-  REQUIRE(write);
-  auto kids = actor_fixture::children_of(*write);
-  x.answer_apply(std::move(*write));
-  REQUIRE(x.dispatcher->take(slot_free_atom::value)); // the parent's body's
-  x.announce(kids[0], x.complete_child(kids[0], "1"));
-  auto take = x.dispatcher->take(take_atom::value);
-  REQUIRE(take);
-  caf::anon_send(x.actor, cancel_atom::value);
-  x.f.run();
-  // The actor waits for the take's reply: it may hold a slot.
-  CHECK(x.dispatcher->count(gone_atom::value) == 0);
-  auto taken = take->msg.get_as<execution_record>(1);
-  taken.status = execution_status::running;
-  taken.owner = x.rt->incarnation;
-  take->answer(maybe_record{taken});
-  x.f.run();
-  CHECK(x.dispatcher->count(slot_free_atom::value) == 1);
-  REQUIRE(x.dispatcher->count(gone_atom::value) == 1);
-  auto gone = x.dispatcher->take(gone_atom::value);
-  CHECK_FALSE(gone->msg.get_as<bool>(3)); // its slot was freed already
-  x.f.settle();
-  CHECK(fin_body.started == 0);
-  CHECK(x.storage->count(apply_atom::value) == 0);
-  CHECK(x.dispatcher->count(apply_atom::value) == 0);
-}
-
-TEST_CASE("a lease lost during a finalize run here stops it and writes "
-          "nothing") {
-  held_body fin_body; // outlives the fixture, whose worker may run it
-  actor_fixture x;
-  x.rt->local_claims = true;
-  x.add(inline_task("child"));
-  task_definition fin;
-  fin.kind = task_kind::task;
-  fin.options.id = "fin";
-  fin.options.timeout = 10s;
-  fin.run = fin_body.fn();
-  x.add(fin);
-  auto parent = fan_out("fan", 1);
-  parent.finalize_task = "fin";
-  x.add(parent);
-  x.start("fan");
-  auto write = x.dispatcher->take(apply_atom::value);
-  REQUIRE(write);
-  auto kids = actor_fixture::children_of(*write);
-  x.answer_apply(std::move(*write));
-  REQUIRE(x.dispatcher->take(slot_free_atom::value)); // the parent's body's
-  x.announce(kids[0], x.complete_child(kids[0], "1"));
-  auto take = x.dispatcher->take(take_atom::value);
-  REQUIRE(take);
-  auto taken = take->msg.get_as<execution_record>(1);
-  taken.status = execution_status::running;
-  taken.owner = x.rt->incarnation;
-  taken.lease_expires_at = x.db->now() + 600s;
-  take->answer(maybe_record{taken});
-  x.f.run();
-  for (int i = 0; i < 5000 && fin_body.started == 0; ++i)
-    std::this_thread::sleep_for(1ms);
-  REQUIRE(fin_body.started == 1);
-  // Another node took the parent over.
-  caf::anon_send(x.actor, lost_atom::value);
-  x.f.run();
-  for (int i = 0; i < 5000 && !fin_body.saw_stop; ++i)
-    std::this_thread::sleep_for(1ms);
-  CHECK(fin_body.saw_stop);
-  x.f.settle();
-  // Ended without a write; the slot is freed once, by the last of the
-  // actor and the worker to let go of it.
-  CHECK(x.dispatcher->count(gone_atom::value) == 1);
-  int freed = x.dispatcher->count(slot_free_atom::value);
-  auto gone = x.dispatcher->take(gone_atom::value);
-  freed += gone->msg.get_as<bool>(3) ? 1 : 0;
-  CHECK(freed == 1);
-  CHECK(x.storage->count(apply_atom::value) == 0);
-  CHECK(x.dispatcher->count(apply_atom::value) == 0);
-}
+  TEST_CASE("a lease lost during a finalize run here stops it and writes "
+            "nothing") {
+    held_body fin_body; // outlives the fixture, whose worker may run it
+    actor_fixture x;
+    x.rt->local_claims = true;
+    x.add(inline_task("child"));
+    task_definition fin;
+    fin.kind = task_kind::task;
+    fin.options.id = "fin";
+    fin.options.timeout = 10s;
+    fin.run = fin_body.fn();
+    x.add(fin);
+    auto parent = fan_out("fan", 1);
+    parent.finalize_task = "fin";
+    x.add(parent);
+    x.start("fan");
+    auto write = x.dispatcher->take(apply_atom::value);
+    REQUIRE(write);
+    auto kids = actor_fixture::children_of(*write);
+    x.answer_apply(std::move(*write));
+    REQUIRE(x.dispatcher->take(slot_free_atom::value)); // the parent's body's
+    x.announce(kids[0], x.complete_child(kids[0], "1"));
+    auto take = x.dispatcher->take(take_atom::value);
+    REQUIRE(take);
+    auto taken = take->msg.get_as<execution_record>(1);
+    taken.status = execution_status::running;
+    taken.owner = x.rt->incarnation;
+    taken.lease_expires_at = x.db->now() + 600s;
+    take->answer(maybe_record{taken});
+    x.f.run();
+    for (int i = 0; i < 5000 && fin_body.started == 0; ++i)
+      std::this_thread::sleep_for(1ms);
+    REQUIRE(fin_body.started == 1);
+    // Another node took the parent over.
+    caf::anon_send(x.actor, lost_atom::value);
+    x.f.run();
+    for (int i = 0; i < 5000 && !fin_body.saw_stop; ++i)
+      std::this_thread::sleep_for(1ms);
+    CHECK(fin_body.saw_stop);
+    x.f.settle();
+    // Ended without a write; the slot is freed once, by the last of the
+    // actor and the worker to let go of it.
+    CHECK(x.dispatcher->count(gone_atom::value) == 1);
+    int freed = x.dispatcher->count(slot_free_atom::value);
+    auto gone = x.dispatcher->take(gone_atom::value);
+    freed += gone->msg.get_as<bool>(3) ? 1 : 0;
+    CHECK(freed == 1);
+    CHECK(x.storage->count(apply_atom::value) == 0);
+    CHECK(x.dispatcher->count(apply_atom::value) == 0);
+  }
 
 } // TEST_SUITE
 

@@ -1,5 +1,3 @@
-#include "durable/execution_fields.hpp"
-
 #include <cstddef>
 #include <cstdio>
 #include <set>
@@ -8,10 +6,12 @@
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 #include "durable/actors/wire.hpp"
+#include "durable/execution_fields.hpp"
 
 namespace durable::test {
 
@@ -131,66 +131,66 @@ const std::string full_wire
 } // namespace
 
 TEST_SUITE("core.execution_fields") {
+  TEST_CASE("the test record sets every field of the list") {
+    CHECK_EQ(differences(full_record(), execution_record{}).size(),
+             fields::count);
+  }
 
-TEST_CASE("the test record sets every field of the list") {
-  CHECK_EQ(differences(full_record(), execution_record{}).size(),
-           fields::count);
-}
+  TEST_CASE("every field has its own JSON key and every key is a field") {
+    auto j = nlohmann::json(full_record());
+    std::set<std::string> keys;
+    for (const auto& [key, value] : j.items())
+      keys.insert(key);
+    std::set<std::string> listed;
+    fields::for_each([&](const auto& f) { listed.emplace(f.json_key); });
+    CHECK_EQ(keys, listed);
+  }
 
-TEST_CASE("every field has its own JSON key and every key is a field") {
-  auto j = nlohmann::json(full_record());
-  std::set<std::string> keys;
-  for (const auto& [key, value] : j.items())
-    keys.insert(key);
-  std::set<std::string> listed;
-  fields::for_each([&](const auto& f) { listed.emplace(f.json_key); });
-  CHECK_EQ(keys, listed);
-}
+  TEST_CASE("a record keeps its JSON form") {
+    CHECK_EQ(nlohmann::json(full_record()).dump(), full_json);
+    CHECK_EQ(nlohmann::json(execution_record{}).dump(), empty_json);
+  }
 
-TEST_CASE("a record keeps its JSON form") {
-  CHECK_EQ(nlohmann::json(full_record()).dump(), full_json);
-  CHECK_EQ(nlohmann::json(execution_record{}).dump(), empty_json);
-}
+  TEST_CASE("a record with every field set survives JSON") {
+    auto r = full_record();
+    auto back = nlohmann::json(r).get<execution_record>();
+    CHECK_EQ(differences(r, back), std::vector<std::string>{});
+  }
 
-TEST_CASE("a record with every field set survives JSON") {
-  auto r = full_record();
-  auto back = nlohmann::json(r).get<execution_record>();
-  CHECK_EQ(differences(r, back), std::vector<std::string>{});
-}
+  TEST_CASE("a record with no optional field set survives JSON") {
+    execution_record r;
+    r.id = "exec-2";
+    auto back = nlohmann::json(r).get<execution_record>();
+    CHECK_EQ(differences(r, back), std::vector<std::string>{});
+  }
 
-TEST_CASE("a record with no optional field set survives JSON") {
-  execution_record r;
-  r.id = "exec-2";
-  auto back = nlohmann::json(r).get<execution_record>();
-  CHECK_EQ(differences(r, back), std::vector<std::string>{});
-}
+  TEST_CASE(
+    "reading JSON refuses an unknown kind or status and a missing key") {
+    auto j = nlohmann::json(full_record());
+    auto bad_kind = j;
+    bad_kind["kind"] = "nap";
+    CHECK_THROWS_AS(bad_kind.get<execution_record>(), std::invalid_argument);
+    auto bad_status = j;
+    bad_status["status"] = "asleep";
+    CHECK_THROWS_AS(bad_status.get<execution_record>(), std::invalid_argument);
+    auto missing = j;
+    missing.erase("task_id");
+    CHECK_THROWS_AS(missing.get<execution_record>(), nlohmann::json::exception);
+  }
 
-TEST_CASE("reading JSON refuses an unknown kind or status and a missing key") {
-  auto j = nlohmann::json(full_record());
-  auto bad_kind = j;
-  bad_kind["kind"] = "nap";
-  CHECK_THROWS_AS(bad_kind.get<execution_record>(), std::invalid_argument);
-  auto bad_status = j;
-  bad_status["status"] = "asleep";
-  CHECK_THROWS_AS(bad_status.get<execution_record>(), std::invalid_argument);
-  auto missing = j;
-  missing.erase("task_id");
-  CHECK_THROWS_AS(missing.get<execution_record>(), nlohmann::json::exception);
-}
+  TEST_CASE("a record with every field set survives the CAF serializer") {
+    auto r = full_record();
+    auto buf = serialize(r);
+    execution_record back;
+    caf::binary_deserializer source{static_cast<caf::execution_unit*>(nullptr),
+                                    buf};
+    REQUIRE_FALSE(source(back));
+    CHECK_EQ(differences(r, back), std::vector<std::string>{});
+  }
 
-TEST_CASE("a record with every field set survives the CAF serializer") {
-  auto r = full_record();
-  auto buf = serialize(r);
-  execution_record back;
-  caf::binary_deserializer source{static_cast<caf::execution_unit*>(nullptr),
-                                  buf};
-  REQUIRE_FALSE(source(back));
-  CHECK_EQ(differences(r, back), std::vector<std::string>{});
-}
-
-TEST_CASE("a record keeps its wire form") {
-  CHECK_EQ(hex(serialize(full_record())), full_wire);
-}
+  TEST_CASE("a record keeps its wire form") {
+    CHECK_EQ(hex(serialize(full_record())), full_wire);
+  }
 
 } // TEST_SUITE
 

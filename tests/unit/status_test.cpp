@@ -1,10 +1,10 @@
-#include "durable/status.hpp"
-
 #include <array>
 #include <string_view>
 #include <utility>
 
 #include <doctest/doctest.h>
+
+#include "durable/status.hpp"
 
 namespace durable::test {
 
@@ -38,64 +38,62 @@ constexpr std::array<std::pair<s, std::string_view>, 9> all{{
 } // namespace
 
 TEST_SUITE("core.status") {
-
-TEST_CASE("every status has its snake_case name and parses back") {
-  for (const auto& [status, name] : all) {
-    // CAPTURE takes a lambda capture, which clang 14 refuses for a
-    // structured binding: capture a copy.
-    std::string_view named = name;
-    CAPTURE(named);
-    CHECK_EQ(to_string(status), name);
-    CHECK_EQ(parse_status(name), status);
+  TEST_CASE("every status has its snake_case name and parses back") {
+    for (const auto& [status, name] : all) {
+      // CAPTURE takes a lambda capture, which clang 14 refuses for a
+      // structured binding: capture a copy.
+      std::string_view named = name;
+      CAPTURE(named);
+      CHECK_EQ(to_string(status), name);
+      CHECK_EQ(parse_status(name), status);
+    }
   }
-}
 
-TEST_CASE("only the five end states are finished") {
-  for (const auto& [status, name] : all) {
-    std::string_view named = name;
-    CAPTURE(named);
-    bool end = status == s::completed || status == s::failed
-               || status == s::timed_out || status == s::finalize_failed
-               || status == s::cancelled;
-    CHECK_EQ(is_finished(status), end);
+  TEST_CASE("only the five end states are finished") {
+    for (const auto& [status, name] : all) {
+      std::string_view named = name;
+      CAPTURE(named);
+      bool end = status == s::completed || status == s::failed
+                 || status == s::timed_out || status == s::finalize_failed
+                 || status == s::cancelled;
+      CHECK_EQ(is_finished(status), end);
+    }
   }
-}
 
-TEST_CASE("every end state but completed is errored") {
-  for (const auto& [status, name] : all) {
-    std::string_view named = name;
-    CAPTURE(named);
-    bool errored = status == s::failed || status == s::timed_out
-                   || status == s::finalize_failed
-                   || status == s::cancelled;
-    CHECK_EQ(is_errored(status), errored);
+  TEST_CASE("every end state but completed is errored") {
+    for (const auto& [status, name] : all) {
+      std::string_view named = name;
+      CAPTURE(named);
+      bool errored = status == s::failed || status == s::timed_out
+                     || status == s::finalize_failed || status == s::cancelled;
+      CHECK_EQ(is_errored(status), errored);
+    }
   }
-}
 
-TEST_CASE("only ready and running and the waiting states are active") {
-  for (const auto& [status, name] : all) {
-    std::string_view named = name;
-    CAPTURE(named);
-    bool active = status == s::ready || status == s::running
-                  || status == s::waiting_for_children
-                  || status == s::waiting_for_finalize;
-    CHECK_EQ(is_active(status), active);
+  TEST_CASE("only ready and running and the waiting states are active") {
+    for (const auto& [status, name] : all) {
+      std::string_view named = name;
+      CAPTURE(named);
+      bool active = status == s::ready || status == s::running
+                    || status == s::waiting_for_children
+                    || status == s::waiting_for_finalize;
+      CHECK_EQ(is_active(status), active);
+    }
   }
-}
 
-TEST_CASE("parse_status rejects names it does not produce") {
-  for (std::string_view bad : {"", "Ready", "RUNNING", "done", " ready",
-                               "ready ", "waitingForChildren", "unknown",
-                               "timed-out"}) {
-    CAPTURE(bad);
-    CHECK_FALSE(parse_status(bad).has_value());
+  TEST_CASE("parse_status rejects names it does not produce") {
+    for (std::string_view bad :
+         {"", "Ready", "RUNNING", "done", " ready", "ready ",
+          "waitingForChildren", "unknown", "timed-out"}) {
+      CAPTURE(bad);
+      CHECK_FALSE(parse_status(bad).has_value());
+    }
   }
-}
 
-TEST_CASE("a status value out of range is named unknown") {
-  CHECK_EQ(to_string(static_cast<s>(9)), "unknown");
-  CHECK_EQ(to_string(static_cast<s>(255)), "unknown");
-}
+  TEST_CASE("a status value out of range is named unknown") {
+    CHECK_EQ(to_string(static_cast<s>(9)), "unknown");
+    CHECK_EQ(to_string(static_cast<s>(255)), "unknown");
+  }
 
 } // TEST_SUITE
 

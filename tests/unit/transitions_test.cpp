@@ -1,8 +1,8 @@
-#include "durable/transitions.hpp"
-
 #include <string>
 
 #include <doctest/doctest.h>
+
+#include "durable/transitions.hpp"
 
 // What a parent's finalize leaves on the parent's row: the reference's
 // wait timestamps and the finalize task's own error.
@@ -38,55 +38,55 @@ execution_record finalize_of(const execution_record& parent,
 } // namespace
 
 TEST_SUITE("core.transitions") {
+  TEST_CASE("a parent without children that waits for its finalize task has "
+            "both wait timestamps") {
+    auto parent = running_parent();
+    auto t = transitions::wait_for_finalize(
+      parent, std::nullopt, finalize_of(parent, execution_status::ready), now);
+    CHECK(t.next.status == execution_status::waiting_for_finalize);
+    CHECK(t.next.waiting_for_finalize_started_at == now);
+    CHECK(t.next.waiting_for_children_started_at == now);
+  }
 
-TEST_CASE("a parent without children that waits for its finalize task has "
-          "both wait timestamps") {
-  auto parent = running_parent();
-  auto t = transitions::wait_for_finalize(
-    parent, std::nullopt, finalize_of(parent, execution_status::ready), now);
-  CHECK(t.next.status == execution_status::waiting_for_finalize);
-  CHECK(t.next.waiting_for_finalize_started_at == now);
-  CHECK(t.next.waiting_for_children_started_at == now);
-}
+  TEST_CASE("a parent that waited for children keeps when that began") {
+    auto parent = running_parent();
+    const auto began = now - millis{500};
+    parent.status = execution_status::waiting_for_children;
+    parent.waiting_for_children_started_at = began;
+    auto t = transitions::wait_for_finalize(
+      parent, std::nullopt, finalize_of(parent, execution_status::ready), now);
+    CHECK(t.next.waiting_for_children_started_at == began);
+    CHECK(t.next.waiting_for_finalize_started_at == now);
+  }
 
-TEST_CASE("a parent that waited for children keeps when that began") {
-  auto parent = running_parent();
-  const auto began = now - millis{500};
-  parent.status = execution_status::waiting_for_children;
-  parent.waiting_for_children_started_at = began;
-  auto t = transitions::wait_for_finalize(
-    parent, std::nullopt, finalize_of(parent, execution_status::ready), now);
-  CHECK(t.next.waiting_for_children_started_at == began);
-  CHECK(t.next.waiting_for_finalize_started_at == now);
-}
+  TEST_CASE("a finalize task's own error reaches its parent unchanged") {
+    auto parent = running_parent();
+    auto fin = finalize_of(parent, execution_status::failed);
+    fin.error = execution_error{error_kind::generic, "plain throw", true,
+                                false};
+    auto e = transitions::finalize_task_error(parent, fin);
+    CHECK(e == *fin.error);
+    // And through the one-commit path of a finalize run beside its parent.
+    auto t = transitions::finalize_ran(parent, std::nullopt, fin, now);
+    CHECK(t.next.status == execution_status::finalize_failed);
+    REQUIRE(t.next.error.has_value());
+    CHECK(*t.next.error == *fin.error);
+    CHECK(t.next.error->retryable);
+  }
 
-TEST_CASE("a finalize task's own error reaches its parent unchanged") {
-  auto parent = running_parent();
-  auto fin = finalize_of(parent, execution_status::failed);
-  fin.error = execution_error{error_kind::generic, "plain throw", true, false};
-  auto e = transitions::finalize_task_error(parent, fin);
-  CHECK(e == *fin.error);
-  // And through the one-commit path of a finalize run beside its parent.
-  auto t = transitions::finalize_ran(parent, std::nullopt, fin, now);
-  CHECK(t.next.status == execution_status::finalize_failed);
-  REQUIRE(t.next.error.has_value());
-  CHECK(*t.next.error == *fin.error);
-  CHECK(t.next.error->retryable);
-}
-
-TEST_CASE("a finalize task that ended without an error gives its parent "
-          "the reference's unknown-error message") {
-  auto parent = running_parent();
-  auto fin = finalize_of(parent, execution_status::cancelled);
-  fin.error.reset();
-  auto e = transitions::finalize_task_error(parent, fin);
-  CHECK(e.message
-        == "Finalize task failed with an unknown error "
-           "[parentTaskId=parent_task] [finalizeTaskId=fin_task] "
-           "[finalizeExecutionId="
-             + fin.id + "]");
-  CHECK_FALSE(e.retryable);
-}
+  TEST_CASE("a finalize task that ended without an error gives its parent "
+            "the reference's unknown-error message") {
+    auto parent = running_parent();
+    auto fin = finalize_of(parent, execution_status::cancelled);
+    fin.error.reset();
+    auto e = transitions::finalize_task_error(parent, fin);
+    CHECK(e.message
+          == "Finalize task failed with an unknown error "
+             "[parentTaskId=parent_task] [finalizeTaskId=fin_task] "
+             "[finalizeExecutionId="
+               + fin.id + "]");
+    CHECK_FALSE(e.retryable);
+  }
 
 } // TEST_SUITE
 

@@ -1,5 +1,8 @@
-#include "durable/actors/wire.hpp"
-#include "durable/actors/wire_errors.hpp"
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
@@ -7,11 +10,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include <cmath>
-#include <cstring>
-#include <limits>
-#include <string>
-#include <vector>
+#include "durable/actors/wire.hpp"
+#include "durable/actors/wire_errors.hpp"
 
 namespace durable::test {
 
@@ -83,7 +83,6 @@ execution_record full_record() {
 } // namespace
 
 TEST_SUITE("actors.wire") {
-
   TEST_CASE("an execution record with every field set survives serialization") {
     auto r = full_record();
     auto back = round_trip(r);
@@ -118,8 +117,8 @@ TEST_SUITE("actors.wire") {
 
   TEST_CASE("enqueue options survive serialization set and unset") {
     enqueue_options all;
-    all.retry
-        = retry_options{5, millis{10}, 1.5, std::nullopt, jitter_mode::equal};
+    all.retry = retry_options{5, millis{10}, 1.5, std::nullopt,
+                              jitter_mode::equal};
     all.sleep_before_run = millis{20};
     all.timeout = millis{30};
     all.idempotency_key = "k";
@@ -180,7 +179,7 @@ TEST_SUITE("actors.wire") {
     other.status = execution_status::ready;
     std::vector<char> other_buf;
     caf::binary_serializer other_sink{
-        static_cast<caf::execution_unit*>(nullptr), other_buf};
+      static_cast<caf::execution_unit*>(nullptr), other_buf};
     REQUIRE_FALSE(other_sink(other));
     REQUIRE_EQ(buf.size(), other_buf.size());
     std::size_t diff = buf.size();
@@ -196,7 +195,7 @@ TEST_SUITE("actors.wire") {
   }
 
   TEST_CASE(
-      "a durable error becomes a caf error and back with kind and flags") {
+    "a durable error becomes a caf error and back with kind and flags") {
     for (auto e : {error::not_found("Task not found [taskId=x]"),
                    error::non_retryable("Invalid input to task t: bad"),
                    error::internal("Storage error: down", true),
@@ -213,10 +212,10 @@ TEST_SUITE("actors.wire") {
 
   TEST_CASE("a caf error of another category is not a durable error") {
     CHECK_FALSE(actors::from_caf_error(caf::make_error(caf::sec::runtime_error))
-                    .has_value());
+                  .has_value());
     CHECK_FALSE(actors::from_caf_error(caf::error{}).has_value());
     CHECK_FALSE(actors::from_caf_error(caf::error{1, actors::error_category})
-                    .has_value());
+                  .has_value());
   }
 
 } // TEST_SUITE

@@ -20,8 +20,9 @@ task_ref<In, Out> executor::actor_task(task_options opts, caf::actor worker) {
       caf::scoped_actor self{system()};
       std::optional<Out> out;
       std::string failure;
-      self->request(worker, std::chrono::duration_cast<caf::timespan>(timeout),
-                    in)
+      self
+        ->request(worker, std::chrono::duration_cast<caf::timespan>(timeout),
+                  in)
         .receive([&](Out& reply) { out = std::move(reply); },
                  [&](caf::error& err) { failure = system().render(err); });
       if (!out)

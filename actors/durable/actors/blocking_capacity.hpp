@@ -27,8 +27,7 @@ namespace durable::actors {
 class blocking_capacity {
 public:
   explicit blocking_capacity(std::size_t capacity) noexcept
-    : capacity_(capacity) {
-  }
+    : capacity_(capacity) {}
 
   /// Blocking executions a claim may still ask for.
   std::size_t room() const noexcept {

@@ -87,8 +87,9 @@ body_outcome run_inline(const runtime& rt, const task_definition& def,
     out.skipped = body_outcome::skip::lease;
     return out;
   }
-  task_context ctx{row.task_id,      row.id,     row.attempt,
-                   row.error,        row.parent, row.root,
+  task_context ctx{row.task_id,       row.id,
+                   row.attempt,       row.error,
+                   row.parent,        row.root,
                    std::stop_token{}, rt.shutdown.get_token()};
   auto started = std::chrono::steady_clock::now();
   auto out = run_body(def, ctx, row.input);

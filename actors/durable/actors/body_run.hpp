@@ -34,8 +34,7 @@ namespace durable::actors {
 class shared_slot : public caf::ref_counted {
 public:
   explicit shared_slot(caf::actor dispatcher)
-    : dispatcher_(std::move(dispatcher)) {
-  }
+    : dispatcher_(std::move(dispatcher)) {}
 
   ~shared_slot() override;
 
@@ -56,8 +55,7 @@ using shared_slot_ptr = caf::intrusive_ptr<shared_slot>;
 /// while a body runs on the pool.
 class body_slot {
 public:
-  explicit body_slot(bool held) noexcept : held_(held) {
-  }
+  explicit body_slot(bool held) noexcept : held_(held) {}
 
   /// Whether this actor holds a slot, alone or with a worker.
   bool held() const noexcept {
@@ -88,8 +86,7 @@ body_outcome run_body(const task_definition& def, task_context& ctx,
 
 /// Runs an inline finalize function; its errors are never retried and
 /// keep only their message (as the reference does).
-body_outcome run_finalize(const task_definition& def,
-                          const std::string& input);
+body_outcome run_finalize(const task_definition& def, const std::string& input);
 
 /// Runs `row`'s body on the calling actor, now. Nothing can interrupt it
 /// (the actor handles no message until it returns), so no timer is set

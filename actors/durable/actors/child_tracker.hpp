@@ -57,8 +57,7 @@ public:
 
   /// A child `id` ended; `row` is its finished row when the announcement
   /// carried it (null otherwise).
-  verdict on_announced(const std::string& id, finished_row row,
-                       activity now);
+  verdict on_announced(const std::string& id, finished_row row, activity now);
 
   /// Announcements may have been lost (the store's listener reconnected).
   verdict on_resync(activity now);
@@ -71,15 +70,23 @@ public:
 
   /// A read of the children was sent; until read_returned() or
   /// read_failed(), announcements are remembered against it.
-  void read_started() noexcept { reading_ = true; }
-  bool reading() const noexcept { return reading_; }
+  void read_started() noexcept {
+    reading_ = true;
+  }
+  bool reading() const noexcept {
+    return reading_;
+  }
 
   /// The read's reply arrived; the supervisor evaluates it (with
   /// on_unfinished()) and then calls read_handled().
-  void read_returned() noexcept { reading_ = false; }
+  void read_returned() noexcept {
+    reading_ = false;
+  }
 
   /// The reply was evaluated: announcements it discounted are dropped.
-  void read_handled() noexcept { forget_announced(); }
+  void read_handled() noexcept {
+    forget_announced();
+  }
 
   /// The read failed: nothing it would have discounted is kept.
   void read_failed() noexcept {
@@ -103,7 +110,9 @@ public:
   take_all_finished(const std::vector<execution_ref>& children);
 
   /// Ends still awaited before the next check (for tests).
-  int remaining() const noexcept { return remaining_; }
+  int remaining() const noexcept {
+    return remaining_;
+  }
 
 private:
   /// Counts the awaited ends not announced during the write.

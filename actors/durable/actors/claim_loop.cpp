@@ -15,8 +15,7 @@ claim_loop::claim_loop(caf::event_based_actor* self, runtime_ptr rt,
     rt_(std::move(rt)),
     claimer_(std::move(claimer)),
     slots_(rt_->options.max_concurrent,
-           rt_->options.worker_threads + rt_->options.max_queued_blocking) {
-}
+           rt_->options.worker_threads + rt_->options.max_queued_blocking) {}
 
 // -- claims -------------------------------------------------------------------
 
@@ -96,8 +95,7 @@ void claim_loop::claim() {
 /// instead of one poll interval.
 bool claim_loop::take_over_due() const {
   return !took_over_at_
-         || rt_->now() - *took_over_at_
-              >= rt_->options.lease_renew_interval;
+         || rt_->now() - *took_over_at_ >= rt_->options.lease_renew_interval;
 }
 
 void claim_loop::poll() {
@@ -105,10 +103,10 @@ void claim_loop::poll() {
     take_over_ = true;
   claim();
   if (!draining_)
-    rt_->set_timer(caf::actor_cast<caf::actor>(self_),
-                   std::chrono::duration_cast<caf::timespan>(
-                     rt_->options.poll_interval),
-                   caf::make_message(poll_atom::value));
+    rt_->set_timer(
+      caf::actor_cast<caf::actor>(self_),
+      std::chrono::duration_cast<caf::timespan>(rt_->options.poll_interval),
+      caf::make_message(poll_atom::value));
 }
 
 void claim_loop::schedule_wake(timestamp at) {

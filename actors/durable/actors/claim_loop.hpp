@@ -62,8 +62,7 @@ struct live_execution {
 class claim_loop {
 public:
   /// `claimer`: the actor that serves claim requests (runtime::claimer).
-  claim_loop(caf::event_based_actor* self, runtime_ptr rt,
-             caf::actor claimer);
+  claim_loop(caf::event_based_actor* self, runtime_ptr rt, caf::actor claimer);
 
   claim_loop(const claim_loop&) = delete;
   claim_loop& operator=(const claim_loop&) = delete;

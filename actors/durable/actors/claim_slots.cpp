@@ -35,9 +35,8 @@ bool task_kinds::runs(const std::string& task_id) const {
   return std::find(all_.begin(), all_.end(), task_id) != all_.end();
 }
 
-claim_rounds::plan claim_rounds::next(const task_kinds& kinds,
-                                      std::size_t free, std::size_t batch,
-                                      std::size_t room) {
+claim_rounds::plan claim_rounds::next(const task_kinds& kinds, std::size_t free,
+                                      std::size_t batch, std::size_t room) {
   plan out;
   out.limit = std::min(batch, free);
   const bool has_blocking = !kinds.blocking().empty();
@@ -54,8 +53,7 @@ claim_rounds::plan claim_rounds::next(const task_kinds& kinds,
       second_kind_due_ = false;
       blocking_first_ = !blocking_first_;
     }
-    out.task_ids
-      = blocking_claim ? &kinds.blocking() : &kinds.inline_tasks();
+    out.task_ids = blocking_claim ? &kinds.blocking() : &kinds.inline_tasks();
   } else {
     blocking_claim = has_blocking;
   }

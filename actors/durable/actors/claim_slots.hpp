@@ -34,8 +34,7 @@ class slot_ledger {
 public:
   slot_ledger(std::size_t max_concurrent,
               std::size_t blocking_capacity) noexcept
-    : max_(max_concurrent), blocking_(blocking_capacity) {
-  }
+    : max_(max_concurrent), blocking_(blocking_capacity) {}
 
   /// Slots a claim or a take may still fill.
   std::size_t free() const noexcept {

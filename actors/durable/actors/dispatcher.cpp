@@ -31,8 +31,7 @@ struct dispatcher_state {
     : loop(self, rt, rt->claimer),
       waiters(self, rt, rt->storage),
       events(self, rt, rt->janitor, rt->storage, loop, waiters),
-      router(make_new_row_router(self, rt, {rt->inserter, rt->storage},
-                                 loop)) {
+      router(make_new_row_router(self, rt, {rt->inserter, rt->storage}, loop)) {
     loop.set_router(router.get());
   }
 
@@ -89,8 +88,8 @@ caf::behavior dispatcher(caf::event_based_actor* self, runtime_ptr rt) {
         insert_callback& done) {
       st->router->insert(std::move(rows), std::move(done));
     },
-    [=](insert_atom, std::vector<execution_record>& rows)
-      -> caf::result<insert_reply> {
+    [=](insert_atom,
+        std::vector<execution_record>& rows) -> caf::result<insert_reply> {
       return st->router->insert(std::move(rows));
     },
     // A transition inserting children, sent here instead of to the storage

@@ -29,8 +29,8 @@ void answer_waiter(caf::response_promise& rp, const std::string& id,
       rp.deliver(to_caf_error(shut_down_while_waiting(id)));
       break;
     case wait_end::kind::failed:
-      rp.deliver(caf::make_error(caf::sec::runtime_error,
-                                 std::move(end.message)));
+      rp.deliver(
+        caf::make_error(caf::sec::runtime_error, std::move(end.message)));
       break;
   }
 }
@@ -44,8 +44,7 @@ dispatcher_waiters::dispatcher_waiters(caf::event_based_actor* self,
     storage_(std::move(storage)),
     // A timed wait is dropped by its timer, so waits that give up never
     // pile up; one that ends otherwise cancels its timer.
-    registry_([rt = rt_](std::uint64_t timer) { rt->cancel_timer(timer); }) {
-}
+    registry_([rt = rt_](std::uint64_t timer) { rt->cancel_timer(timer); }) {}
 
 caf::response_promise
 dispatcher_waiters::watch(const std::string& id,
@@ -74,10 +73,10 @@ void dispatcher_waiters::expire(const std::string& id, std::uint64_t seq) {
 }
 
 void dispatcher_waiters::arm_recheck_timer() {
-  rt_->set_timer(caf::actor_cast<caf::actor>(self_),
-                 std::chrono::duration_cast<caf::timespan>(
-                   rt_->options.poll_interval),
-                 caf::make_message(recheck_atom::value));
+  rt_->set_timer(
+    caf::actor_cast<caf::actor>(self_),
+    std::chrono::duration_cast<caf::timespan>(rt_->options.poll_interval),
+    caf::make_message(recheck_atom::value));
 }
 
 // An end whose announcement never came (a store that does not hear other
@@ -90,8 +89,8 @@ void dispatcher_waiters::recheck() {
   if (plan.ids.empty())
     return;
   auto ids = plan.ids;
-  self_->request(storage_, caf::infinite, fetch_atom::value,
-                 std::move(plan.ids))
+  self_
+    ->request(storage_, caf::infinite, fetch_atom::value, std::move(plan.ids))
     .then(
       [this, ids](std::vector<maybe_record>& rows) {
         registry_.recheck_done();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <caf/all.hpp>
+
 #include <fmt/format.h>
 
 #include "durable/actors/dispatcher.hpp"
@@ -21,8 +22,8 @@ engine_event corrupt_row(const store_event& e) {
   ev.level = engine_event::severity::error;
   ev.execution_id = e.execution_id;
   ev.failure = store_failure::corrupt;
-  ev.message = fmt::format("stored execution {} is corrupt: {}",
-                           e.execution_id, e.detail);
+  ev.message = fmt::format("stored execution {} is corrupt: {}", e.execution_id,
+                           e.detail);
   return ev;
 }
 
@@ -70,8 +71,7 @@ std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
 void stop_engine(const runtime_ptr& rt, std::uint64_t listener_token) {
   rt->db->unsubscribe(listener_token);
   for (auto* a : {&rt->dispatcher, &rt->janitor, &rt->lease_keeper,
-                  &rt->storage, &rt->inserter, &rt->claimer,
-                  &rt->timers}) {
+                  &rt->storage, &rt->inserter, &rt->claimer, &rt->timers}) {
     // Handles stay set: actors that are still finishing may read them.
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);

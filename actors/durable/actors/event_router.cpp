@@ -16,8 +16,7 @@ event_router::event_router(caf::event_based_actor* self, runtime_ptr rt,
     janitor_(std::move(janitor)),
     storage_(std::move(storage)),
     loop_(loop),
-    waiters_(waiters) {
-}
+    waiters_(waiters) {}
 
 void event_router::route(const std::vector<store_event>& events) {
   for (const auto& e : events) {
@@ -110,8 +109,8 @@ void event_router::sweep_orphans(const std::vector<std::string>& renewed) {
   orphan_suspects_ = std::move(suspects);
   if (orphans.empty())
     return;
-  self_->request(storage_, caf::infinite, handback_atom::value,
-                 std::move(orphans))
+  self_
+    ->request(storage_, caf::infinite, handback_atom::value, std::move(orphans))
     .then(
       [this](std::size_t handed_back) {
         orphans_handed_back_ += handed_back;

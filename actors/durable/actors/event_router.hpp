@@ -46,8 +46,8 @@ class event_router {
 public:
   /// `janitor`: sleeper deadlines and expiry after a resync
   /// (runtime::janitor); `storage`: hand-backs (runtime::storage).
-  event_router(caf::event_based_actor* self, runtime_ptr rt,
-               caf::actor janitor, caf::actor storage, claim_loop& loop,
+  event_router(caf::event_based_actor* self, runtime_ptr rt, caf::actor janitor,
+               caf::actor storage, claim_loop& loop,
                dispatcher_waiters& waiters);
 
   event_router(const event_router&) = delete;

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include <caf/all.hpp>
+
 #include <fmt/format.h>
 
 #include "durable/actors/body_run.hpp"
@@ -33,8 +34,8 @@ caf::timespan to_timespan(millis d) {
 
 class execution_actor : public caf::event_based_actor {
 public:
-  execution_actor(caf::actor_config& cfg, runtime_ptr rt,
-                  execution_record row, row_lease_ptr lease)
+  execution_actor(caf::actor_config& cfg, runtime_ptr rt, execution_record row,
+                  row_lease_ptr lease)
     : caf::event_based_actor(cfg),
       rt_(std::move(rt)),
       storage_(rt_->storage),
@@ -105,8 +106,15 @@ public:
 private:
   /// `finalizing` runs an inline finalize function; `finalize_here` runs a
   /// finalize task before its row is stored (take_finalize()).
-  enum class phase : std::uint8_t { starting, running_body, finalizing, finalize_here,
-                     writing, supervising, done };
+  enum class phase : std::uint8_t {
+    starting,
+    running_body,
+    finalizing,
+    finalize_here,
+    writing,
+    supervising,
+    done
+  };
 
   // -- start ----------------------------------------------------------------
 
@@ -169,14 +177,14 @@ private:
     // Only a body on another thread can be asked to stop while it runs.
     cancel_ = std::stop_source{};
     timeout_token_ = rt_->new_timer_token();
-    submit_body(rt_, body_job{def,
-                              task_context{row.task_id, row.id, row.attempt,
-                                           row.error, row.parent, row.root,
-                                           cancel_.get_token(),
-                                           rt_->shutdown.get_token()},
-                              row.input, row.timeout, timeout_token_, lease_,
-                              caf::actor_cast<caf::actor>(this),
-                              slot_.share(dispatcher_)});
+    submit_body(
+      rt_,
+      body_job{def,
+               task_context{row.task_id, row.id, row.attempt, row.error,
+                            row.parent, row.root, cancel_.get_token(),
+                            rt_->shutdown.get_token()},
+               row.input, row.timeout, timeout_token_, lease_,
+               caf::actor_cast<caf::actor>(this), slot_.share(dispatcher_)});
   }
 
   void start_steps() {
@@ -300,10 +308,10 @@ private:
       return;
     auto n = pr.children.size();
     if (n > rt_->options.max_children) {
-      fail(non_retryable(fmt::format(
-        "Parent task tried to spawn more than max children tasks "
-        "[maxChildren={}] [childrenCount={}]",
-        rt_->options.max_children, n)));
+      fail(non_retryable(
+        fmt::format("Parent task tried to spawn more than max children tasks "
+                    "[maxChildren={}] [childrenCount={}]",
+                    rt_->options.max_children, n)));
       return;
     }
     std::vector<execution_record> kids;
@@ -334,8 +342,7 @@ private:
     if (auto* c = std::get_if<next_step::complete>(&m)) {
       if (c->built && !check_output(c->output))
         return;
-      end_with(
-        transitions::complete(take_row(), std::move(c->output), now()));
+      end_with(transitions::complete(take_row(), std::move(c->output), now()));
     } else if (auto* f = std::get_if<next_step::fail>(&m)) {
       end_with(transitions::finish(row_, f->status, std::nullopt,
                                    std::move(f->error), now()));
@@ -362,9 +369,12 @@ private:
       run_inline_finalize(std::move(input));
       return;
     }
-    auto fin = make_child({def_->finalize_task, std::move(input), {},
+    auto fin = make_child({def_->finalize_task,
+                           std::move(input),
+                           {},
                            static_cast<std::uint32_t>(row_.children.size()),
-                           1, true});
+                           1,
+                           true});
     if (!fin)
       return;
     if (may_finalize_here(*fin))
@@ -395,8 +405,8 @@ private:
   /// Not while this actor still holds its own body's slot (a parent body
   /// that spawned no children): the finalize would need a second one.
   bool may_finalize_here(const execution_record& fin) const {
-    return !adopted_ && !slot_.held()
-           && rt_->options.claim_on_insert && fin.kind == task_kind::task
+    return !adopted_ && !slot_.held() && rt_->options.claim_on_insert
+           && fin.kind == task_kind::task
            && rt_->local_claims.load(std::memory_order_relaxed);
   }
 
@@ -441,8 +451,8 @@ private:
     transition ran;
     if (out.error) {
       auto delay = retry_delay(fin.retry, fin.attempt, rt_->random);
-      ran = transitions::fail_run(std::move(fin), std::move(*out.error),
-                                  now(), delay);
+      ran = transitions::fail_run(std::move(fin), std::move(*out.error), now(),
+                                  delay);
     } else {
       auto output = std::move(out.output).value_or("null");
       if (auto e = unstorable(output))
@@ -479,8 +489,7 @@ private:
   void on_finalize_done(body_outcome out) {
     if (out.error) {
       end_with(transitions::finish(row_, execution_status::finalize_failed,
-                                   std::nullopt, std::move(out.error),
-                                   now()));
+                                   std::nullopt, std::move(out.error), now()));
       return;
     }
     auto output = std::move(out.output).value_or("null");
@@ -644,10 +653,11 @@ private:
       t.children.begin(), t.children.end(), [](const execution_record& c) {
         return c.status == execution_status::ready;
       });
-    const auto& target
-      = may_take && rt_->local_claims.load(std::memory_order_relaxed)
-          ? dispatcher_
-          : storage_;
+    const auto& target = may_take
+                             && rt_->local_claims.load(
+                               std::memory_order_relaxed)
+                           ? dispatcher_
+                           : storage_;
     const auto mark = write_mark::of(t);
     request(target, caf::infinite, apply_atom::value, std::move(t))
       .then(

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include <caf/all.hpp>
+
 #include <fmt/format.h>
 
 #include "durable/actors/caf_threads.hpp"
@@ -27,8 +28,7 @@ constexpr auto stop_timeout = std::chrono::seconds{10};
 /// leaves no reference to the logger behind (actors::release_thread_logger()).
 class blocking_call {
 public:
-  explicit blocking_call(caf::actor_system& sys) : self_(sys) {
-  }
+  explicit blocking_call(caf::actor_system& sys) : self_(sys) {}
 
   caf::scoped_actor& self() noexcept {
     return self_;
@@ -97,7 +97,8 @@ struct executor::impl {
   void close_waits(std::chrono::seconds limit) {
     std::unique_lock guard{waits_mtx};
     waits_closed = true;
-    waits_left.wait_for(guard, limit, [this] { return waits_in_progress == 0; });
+    waits_left.wait_for(guard, limit,
+                        [this] { return waits_in_progress == 0; });
   }
 
   void start(std::shared_ptr<store> db, executor_options opts) {
@@ -108,8 +109,8 @@ struct executor::impl {
     rt->tasks = std::make_shared<actors::task_registry>();
     rt->options = std::move(opts);
     rt->incarnation = make_incarnation_id();
-    rt->workers
-      = std::make_shared<actors::worker_pool>(rt->options.worker_threads);
+    rt->workers = std::make_shared<actors::worker_pool>(
+      rt->options.worker_threads);
     listener = actors::start_engine(*sys, rt);
     actor = actors::spawn_executor_actor(*sys, rt);
   }
@@ -174,10 +175,9 @@ void executor::add(task_definition def) {
   caf::anon_send(impl_->rt->dispatcher, actors::poll_atom::value);
 }
 
-std::vector<std::string>
-executor::enqueue_raw(const std::string& task_id,
-                      std::vector<std::string> inputs,
-                      const enqueue_options& opts) {
+std::vector<std::string> executor::enqueue_raw(const std::string& task_id,
+                                               std::vector<std::string> inputs,
+                                               const enqueue_options& opts) {
   return enqueue_raw_async(task_id, std::move(inputs), opts).get();
 }
 
@@ -185,13 +185,12 @@ std::future<std::vector<std::string>>
 executor::enqueue_raw_async(const std::string& task_id,
                             std::vector<std::string> inputs,
                             const enqueue_options& opts) {
-  auto rows
-    = actors::make_enqueue_rows(*impl_->rt, task_id, std::move(inputs), opts);
+  auto rows = actors::make_enqueue_rows(*impl_->rt, task_id, std::move(inputs),
+                                        opts);
   auto promise = std::make_shared<std::promise<std::vector<std::string>>>();
   auto future = promise->get_future();
   auto names = actors::names_of(rows);
-  actors::insert_callback cb = [promise, names](
-                                 actors::insert_reply reply) {
+  actors::insert_callback cb = [promise, names](actors::insert_reply reply) {
     try {
       promise->set_value(actors::enqueued_ids(names, reply));
     } catch (...) {
@@ -207,8 +206,8 @@ execution_record executor::get(const std::string& execution_id) {
   std::optional<execution_record> row;
   if (impl_->shut.load()) {
     // Handles keep working after shutdown: they read the store directly.
-    return actors::found_record(actors::read_execution(*impl_->rt->db, execution_id),
-                                execution_id);
+    return actors::found_record(
+      actors::read_execution(*impl_->rt->db, execution_id), execution_id);
   }
   blocking_call call{*impl_->sys};
   auto& self = call.self();
@@ -222,14 +221,13 @@ execution_record executor::get(const std::string& execution_id) {
   return actors::found_record(std::move(row), execution_id);
 }
 
-std::optional<execution_record>
-executor::wait(const std::string& execution_id,
-               std::optional<millis> timeout) {
+std::optional<execution_record> executor::wait(const std::string& execution_id,
+                                               std::optional<millis> timeout) {
   impl::wait_pass pass{*impl_};
   if (!pass) {
     // After shutdown nothing would announce the end: answer from the store.
-    auto row = actors::found_record(actors::read_execution(*impl_->rt->db, execution_id),
-                                    execution_id);
+    auto row = actors::found_record(
+      actors::read_execution(*impl_->rt->db, execution_id), execution_id);
     if (row.is_finished())
       return row;
     throw actors::shut_down_while_waiting(execution_id);
@@ -314,10 +312,10 @@ void executor::check_handle(const std::string& task_id,
   actors::find_task(*impl_->rt, task_id);
   auto row = get(execution_id);
   if (row.task_id != task_id)
-    throw error::not_found(fmt::format(
-      "Task execution belongs to another task [executionId={}] "
-      "[taskId={}] [actualTaskId={}]",
-      execution_id, task_id, row.task_id));
+    throw error::not_found(
+      fmt::format("Task execution belongs to another task [executionId={}] "
+                  "[taskId={}] [actualTaskId={}]",
+                  execution_id, task_id, row.task_id));
 }
 
 void executor::shutdown() {
@@ -335,12 +333,13 @@ void executor::shutdown() {
     auto grace = caf::duration{rt->options.shutdown_grace};
     self->request(rt->dispatcher, grace, actors::drain_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
-    self->request(rt->storage, caf::duration{release_timeout},
-                  actors::release_atom::value)
+    self
+      ->request(rt->storage, caf::duration{release_timeout},
+                actors::release_atom::value)
       .receive([](std::size_t) {}, [](caf::error&) {});
-    std::vector<caf::actor> services{rt->dispatcher, rt->janitor,
+    std::vector<caf::actor> services{rt->dispatcher,   rt->janitor,
                                      rt->lease_keeper, rt->storage,
-                                     rt->inserter, rt->claimer,
+                                     rt->inserter,     rt->claimer,
                                      rt->timers};
     for (auto& a : services)
       self->monitor(a);

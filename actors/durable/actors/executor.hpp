@@ -31,8 +31,7 @@ public:
   handle(executor* exec, std::string task_id, std::string execution_id)
     : exec_(exec),
       task_id_(std::move(task_id)),
-      execution_id_(std::move(execution_id)) {
-  }
+      execution_id_(std::move(execution_id)) {}
 
   const std::string& task_id() const noexcept {
     return task_id_;
@@ -164,8 +163,8 @@ public:
   /// A parent task whose finalize is another task (or parent task) taking
   /// `finalize_input<O, C>`; the parent's output is the finalize's output.
   template <class In, class O, class F, class FinIn, class Out>
-  task_ref<In, Out> parent_task(task_options opts, F body,
-                                const task_ref<FinIn, Out>& fin) {
+  task_ref<In, Out>
+  parent_task(task_options opts, F body, const task_ref<FinIn, Out>& fin) {
     auto def = parent_definition<In, O>(std::move(opts), std::move(body));
     def.finalize_task = fin.id();
     auto id = def.options.id;
@@ -206,11 +205,10 @@ public:
   template <class In, class T>
   task_ref<In, loop_result<T>>
   looping_task(std::string id, const task_ref<In, loop_step<T>>& iteration,
-               int max_iterations,
-               std::function<millis(int)> pause = nullptr) {
+               int max_iterations, std::function<millis(int)> pause = nullptr) {
     if (max_iterations <= 0)
-      throw error::non_retryable(
-        "Invalid max attempts for looping task " + id + ": must be >= 1");
+      throw error::non_retryable("Invalid max attempts for looping task " + id
+                                 + ": must be >= 1");
     task_definition def;
     def.kind = task_kind::loop;
     def.options = {std::move(id), sequence_timeout};
@@ -273,8 +271,8 @@ public:
   /// Rebuilds a handle; throws not-found if the task is not registered, the
   /// execution does not exist, or it belongs to another task.
   template <class In, class Out>
-  handle<Out> get_handle(const task_ref<In, Out>& t,
-                         const std::string& execution_id) {
+  handle<Out>
+  get_handle(const task_ref<In, Out>& t, const std::string& execution_id) {
     check_handle(t.id(), execution_id);
     return handle<Out>{this, t.id(), execution_id};
   }
@@ -304,8 +302,7 @@ public:
                                        const enqueue_options& opts = {});
 
   std::future<std::vector<std::string>>
-  enqueue_raw_async(const std::string& task_id,
-                    std::vector<std::string> inputs,
+  enqueue_raw_async(const std::string& task_id, std::vector<std::string> inputs,
                     const enqueue_options& opts = {});
 
   /// The stored execution; throws not-found.
@@ -322,10 +319,9 @@ public:
   execution_record cancel(const std::string& execution_id);
 
   /// Wakes a sleeping execution with an output (JSON text) or an error.
-  execution_record wake_raw(const std::string& task_id,
-                            const std::string& sleeping_id,
-                            std::optional<std::string> output,
-                            const std::string& error_message);
+  execution_record
+  wake_raw(const std::string& task_id, const std::string& sleeping_id,
+           std::optional<std::string> output, const std::string& error_message);
 
   /// Throws not-found unless `execution_id` exists and belongs to `task_id`.
   void check_handle(const std::string& task_id,

@@ -1,15 +1,15 @@
 #include "durable/actors/executor_actor.hpp"
 
+#include <algorithm>
+#include <exception>
+
+#include <caf/all.hpp>
+
 #include "durable/actors/messages.hpp"
 #include "durable/actors/requests.hpp"
 #include "durable/actors/runtime.hpp"
 #include "durable/actors/waiter_registry.hpp"
 #include "durable/actors/wire_errors.hpp"
-
-#include <caf/all.hpp>
-
-#include <algorithm>
-#include <exception>
 
 namespace durable::actors {
 
@@ -63,46 +63,44 @@ void await_end(executor_actor::pointer self, const runtime_ptr& rt,
       rp.deliver(to_caf_error(engine_failure(self->system(), err)));
   };
   self->request(rt->storage, caf::infinite, fetch_atom::value, id)
-      .then(
-          [=](maybe_record& r) mutable {
-            if (!r.record) {
-              if (waits->remove(id, seq))
-                rp.deliver(to_caf_error(execution_not_found(id)));
-              return;
-            }
-            if (r.record->is_finished()) {
-              if (waits->remove(id, seq))
-                settle(rp, [&] { return finish(std::move(r.record)); });
-              return;
-            }
-            // A timed wait tells the dispatcher its deadline, so that a
-            // wait that gives up leaves nothing behind.
-            auto msg = timeout.valid()
-                           ? caf::make_message(watch_atom::value, id,
-                                               to_timespan(timeout))
-                           : caf::make_message(watch_atom::value, id);
-            self->request(rt->dispatcher, timeout, std::move(msg))
-                .then(
-                    [=](maybe_record& w) mutable {
-                      if (!waits->remove(id, seq))
-                        return;
-                      settle(rp, [&] {
-                        return finish(found_record(std::move(w.record), id));
-                      });
-                    },
-                    [=](caf::error& err) mutable {
-                      if (!waits->remove(id, seq))
-                        return;
-                      if (err == caf::sec::request_timeout)
-                        settle(rp, [&] { return finish(std::nullopt); });
-                      else if (auto e = from_caf_error(err))
-                        rp.deliver(to_caf_error(*e)); // not found, shut down
-                      else
-                        rp.deliver(
-                            to_caf_error(engine_failure(self->system(), err)));
-                    });
-          },
-          fail);
+    .then(
+      [=](maybe_record& r) mutable {
+        if (!r.record) {
+          if (waits->remove(id, seq))
+            rp.deliver(to_caf_error(execution_not_found(id)));
+          return;
+        }
+        if (r.record->is_finished()) {
+          if (waits->remove(id, seq))
+            settle(rp, [&] { return finish(std::move(r.record)); });
+          return;
+        }
+        // A timed wait tells the dispatcher its deadline, so that a
+        // wait that gives up leaves nothing behind.
+        auto msg = timeout.valid() ? caf::make_message(watch_atom::value, id,
+                                                       to_timespan(timeout))
+                                   : caf::make_message(watch_atom::value, id);
+        self->request(rt->dispatcher, timeout, std::move(msg))
+          .then(
+            [=](maybe_record& w) mutable {
+              if (!waits->remove(id, seq))
+                return;
+              settle(rp, [&] {
+                return finish(found_record(std::move(w.record), id));
+              });
+            },
+            [=](caf::error& err) mutable {
+              if (!waits->remove(id, seq))
+                return;
+              if (err == caf::sec::request_timeout)
+                settle(rp, [&] { return finish(std::nullopt); });
+              else if (auto e = from_caf_error(err))
+                rp.deliver(to_caf_error(*e)); // not found, shut down
+              else
+                rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+            });
+      },
+      fail);
 }
 
 /// Answers with the row a storage request returns (not-found if none).
@@ -112,13 +110,13 @@ caf::result<execution_record> fetch_row(executor_actor::pointer self,
                                         const std::string& id, Ts... request) {
   auto rp = self->make_response_promise<execution_record>();
   self->request(rt->storage, caf::infinite, request..., id)
-      .then(
-          [=](maybe_record& r) mutable {
-            settle(rp, [&] { return found_record(std::move(r.record), id); });
-          },
-          [=](caf::error& err) mutable {
-            rp.deliver(to_caf_error(engine_failure(self->system(), err)));
-          });
+    .then(
+      [=](maybe_record& r) mutable {
+        settle(rp, [&] { return found_record(std::move(r.record), id); });
+      },
+      [=](caf::error& err) mutable {
+        rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+      });
   return rp;
 }
 
@@ -130,76 +128,77 @@ executor_actor::behavior_type executor_behavior(executor_actor::pointer self,
     self->quit(msg.reason);
   });
   return {
-      [=](enqueue_atom, const std::string& task_id,
-          std::vector<std::string>& inputs, const enqueue_options& opts)
-          -> caf::result<std::vector<std::string>> {
-        std::vector<execution_record> rows;
-        try {
-          rows = make_enqueue_rows(*rt, task_id, std::move(inputs), opts);
-        } catch (...) {
-          return current_error();
-        }
-        auto names = names_of(rows);
-        auto rp = self->make_response_promise<std::vector<std::string>>();
-        self->request(rt->new_rows_sink(), caf::infinite, insert_atom::value,
-                      std::move(rows))
-            .then(
-                [=](insert_reply& reply) mutable {
-                  settle(rp, [&] { return enqueued_ids(names, reply); });
-                },
-                [=](caf::error& err) mutable {
-                  rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+    [=](enqueue_atom, const std::string& task_id,
+        std::vector<std::string>& inputs,
+        const enqueue_options& opts) -> caf::result<std::vector<std::string>> {
+      std::vector<execution_record> rows;
+      try {
+        rows = make_enqueue_rows(*rt, task_id, std::move(inputs), opts);
+      } catch (...) {
+        return current_error();
+      }
+      auto names = names_of(rows);
+      auto rp = self->make_response_promise<std::vector<std::string>>();
+      self
+        ->request(rt->new_rows_sink(), caf::infinite, insert_atom::value,
+                  std::move(rows))
+        .then(
+          [=](insert_reply& reply) mutable {
+            settle(rp, [&] { return enqueued_ids(names, reply); });
+          },
+          [=](caf::error& err) mutable {
+            rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+          });
+      return rp;
+    },
+    [=](caf::get_atom, const std::string& id) -> caf::result<execution_record> {
+      return fetch_row(self, rt, id, fetch_atom::value);
+    },
+    [=](wait_atom, const std::string& id) -> caf::result<execution_record> {
+      auto rp = self->make_response_promise<execution_record>();
+      await_end(self, rt, waits, id, caf::infinite, rp,
+                [](std::optional<execution_record> r) {
+                  return std::move(*r);
                 });
-        return rp;
-      },
-      [=](caf::get_atom,
-          const std::string& id) -> caf::result<execution_record> {
-        return fetch_row(self, rt, id, fetch_atom::value);
-      },
-      [=](wait_atom, const std::string& id) -> caf::result<execution_record> {
-        auto rp = self->make_response_promise<execution_record>();
-        await_end(
-            self, rt, waits, id, caf::infinite, rp,
-            [](std::optional<execution_record> r) { return std::move(*r); });
-        return rp;
-      },
-      [=](wait_atom, const std::string& id,
-          caf::timespan timeout) -> caf::result<wait_reply> {
-        auto rp = self->make_response_promise<wait_reply>();
-        await_end(self, rt, waits, id,
-                  caf::duration{std::max(timeout, caf::timespan{0})}, rp,
-                  [](std::optional<execution_record> r) {
-                    return wait_reply{std::move(r)};
-                  });
-        return rp;
-      },
-      [=](cancel_atom, const std::string& id) -> caf::result<execution_record> {
-        return fetch_row(self, rt, id, cancel_atom::value);
-      },
-      [=](wake_atom, wake_request& req) -> caf::result<execution_record> {
-        wake_request checked;
-        try {
-          checked = make_wake_request(*rt, std::move(req.task_id),
-                                      req.sleeping_id, std::move(req.output),
-                                      std::move(req.error_message));
-        } catch (...) {
-          return current_error();
-        }
-        auto rp = self->make_response_promise<execution_record>();
-        auto sleeping_id = checked.sleeping_id;
-        self->request(rt->storage, caf::infinite, wake_atom::value,
-                      std::move(checked))
-            .then(
-                [=](wake_reply& reply) mutable {
-                  settle(rp, [&] {
-                    return woken_record(std::move(reply), sleeping_id);
-                  });
-                },
-                [=](caf::error& err) mutable {
-                  rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+      return rp;
+    },
+    [=](wait_atom, const std::string& id,
+        caf::timespan timeout) -> caf::result<wait_reply> {
+      auto rp = self->make_response_promise<wait_reply>();
+      await_end(self, rt, waits, id,
+                caf::duration{std::max(timeout, caf::timespan{0})}, rp,
+                [](std::optional<execution_record> r) {
+                  return wait_reply{std::move(r)};
                 });
-        return rp;
-      },
+      return rp;
+    },
+    [=](cancel_atom, const std::string& id) -> caf::result<execution_record> {
+      return fetch_row(self, rt, id, cancel_atom::value);
+    },
+    [=](wake_atom, wake_request& req) -> caf::result<execution_record> {
+      wake_request checked;
+      try {
+        checked = make_wake_request(*rt, std::move(req.task_id),
+                                    req.sleeping_id, std::move(req.output),
+                                    std::move(req.error_message));
+      } catch (...) {
+        return current_error();
+      }
+      auto rp = self->make_response_promise<execution_record>();
+      auto sleeping_id = checked.sleeping_id;
+      self
+        ->request(rt->storage, caf::infinite, wake_atom::value,
+                  std::move(checked))
+        .then(
+          [=](wake_reply& reply) mutable {
+            settle(rp,
+                   [&] { return woken_record(std::move(reply), sleeping_id); });
+          },
+          [=](caf::error& err) mutable {
+            rp.deliver(to_caf_error(engine_failure(self->system(), err)));
+          });
+      return rp;
+    },
   };
 }
 

@@ -1,17 +1,17 @@
 #pragma once
 
-#include "durable/actors/wire.hpp"
-#include "durable/execution_record.hpp"
-#include "durable/options.hpp"
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/timespan.hpp>
 
-#include <memory>
-#include <string>
-#include <vector>
+#include "durable/actors/wire.hpp"
+#include "durable/execution_record.hpp"
+#include "durable/options.hpp"
 
 namespace durable::actors {
 
@@ -49,13 +49,13 @@ namespace durable::actors {
 /// [executionId=…]" (generic, non-retryable); calls after that fail with
 /// the sender's usual "actor down" error.
 using executor_actor = caf::typed_actor<
-    caf::replies_to<enqueue_atom, std::string, std::vector<std::string>,
-                    enqueue_options>::with<std::vector<std::string>>,
-    caf::replies_to<caf::get_atom, std::string>::with<execution_record>,
-    caf::replies_to<wait_atom, std::string>::with<execution_record>,
-    caf::replies_to<wait_atom, std::string, caf::timespan>::with<wait_reply>,
-    caf::replies_to<cancel_atom, std::string>::with<execution_record>,
-    caf::replies_to<wake_atom, wake_request>::with<execution_record>>;
+  caf::replies_to<enqueue_atom, std::string, std::vector<std::string>,
+                  enqueue_options>::with<std::vector<std::string>>,
+  caf::replies_to<caf::get_atom, std::string>::with<execution_record>,
+  caf::replies_to<wait_atom, std::string>::with<execution_record>,
+  caf::replies_to<wait_atom, std::string, caf::timespan>::with<wait_reply>,
+  caf::replies_to<cancel_atom, std::string>::with<execution_record>,
+  caf::replies_to<wake_atom, wake_request>::with<execution_record>>;
 
 struct runtime;
 

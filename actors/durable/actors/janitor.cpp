@@ -4,6 +4,7 @@
 #include <utility>
 
 #include <caf/all.hpp>
+
 #include <fmt/format.h>
 
 #include "durable/actors/messages.hpp"
@@ -30,8 +31,7 @@ void wake_at(caf::event_based_actor* self,
   if (st->wake_at && *st->wake_at <= at)
     return;
   st->wake_at = at;
-  st->rt->set_timer(caf::actor_cast<caf::actor>(self),
-                    st->rt->delay_until(at),
+  st->rt->set_timer(caf::actor_cast<caf::actor>(self), st->rt->delay_until(at),
                     caf::make_message(expire_atom::value));
 }
 
@@ -69,10 +69,9 @@ engine_event leadership_changed(bool leading) {
   ev.kind = engine_event::type::leadership;
   ev.level = engine_event::severity::info;
   ev.operation = "try_lead";
-  ev.message = leading
-                 ? "this node is now the maintenance leader (it expires "
-                   "sleepers)"
-                 : "this node is no longer the maintenance leader";
+  ev.message = leading ? "this node is now the maintenance leader (it expires "
+                         "sleepers)"
+                       : "this node is no longer the maintenance leader";
   return ev;
 }
 

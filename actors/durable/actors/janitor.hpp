@@ -11,8 +11,8 @@ namespace durable::actors {
 /// It learns deadlines from the store's `deadline` events (routed by the
 /// dispatcher as `(deadline, timestamp)`), keeps one wake-up at the earliest
 /// through the timer service, scans after a resync, and also scans every
-/// `supervisor_recheck_interval` as the safety net. Closing needs no sweep: finishing a row and cancelling its
-/// descendants happen in one transaction.
+/// `supervisor_recheck_interval` as the safety net. Closing needs no sweep:
+/// finishing a row and cancelling its descendants happen in one transaction.
 caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt);
 
 /// Renews every lease this node holds, one store call per interval.

@@ -16,8 +16,7 @@ namespace {
 class plain_router final : public new_row_router {
 public:
   plain_router(caf::event_based_actor* self, new_row_sinks sinks)
-    : self_(self), sinks_(std::move(sinks)) {
-  }
+    : self_(self), sinks_(std::move(sinks)) {}
 
   bool takes_new_rows(std::size_t) const noexcept override {
     return false;
@@ -60,8 +59,7 @@ public:
       self_(self),
       rt_(std::move(rt)),
       sinks_(std::move(sinks)),
-      loop_(loop) {
-  }
+      loop_(loop) {}
 
   bool takes_new_rows(std::size_t spare_slots) const noexcept override {
     return spare_slots > 0;
@@ -96,8 +94,8 @@ public:
     if (!taken)
       return plain_.apply(std::move(t));
     auto rp = self_->make_response_promise<write_outcome>();
-    self_->request(sinks_.storage, caf::infinite, apply_atom::value,
-                   std::move(t))
+    self_
+      ->request(sinks_.storage, caf::infinite, apply_atom::value, std::move(t))
       .then(
         [this, rp, taken](write_outcome& out) mutable {
           adopt(*taken, [&](std::size_t) {
@@ -183,15 +181,15 @@ private:
     ids.reserve(taken->rows.size());
     for (const auto& r : taken->rows)
       ids.push_back(r.id);
-    self_->request(sinks_.storage, caf::infinite, fetch_atom::value,
-                   std::move(ids))
+    self_
+      ->request(sinks_.storage, caf::infinite, fetch_atom::value,
+                std::move(ids))
       .then(
         [this, taken](std::vector<maybe_record>& stored) {
           // One answer per id, in the order of taken->rows.
           adopt(*taken, [&](std::size_t k) {
             const auto& mine = taken->rows[k];
-            const auto& r = k < stored.size() ? stored[k].record
-                                              : std::nullopt;
+            const auto& r = k < stored.size() ? stored[k].record : std::nullopt;
             return r && r->version == mine.version && r->owner == mine.owner;
           });
         },
@@ -204,8 +202,9 @@ private:
   /// `taken` of them; `done` gets the inserter's reply, on this actor.
   void insert_taken(std::vector<execution_record> rows, taken_ptr taken,
                     insert_callback done) {
-    self_->request(sinks_.inserter, caf::infinite, insert_atom::value,
-                   std::move(rows))
+    self_
+      ->request(sinks_.inserter, caf::infinite, insert_atom::value,
+                std::move(rows))
       .then(
         [this, taken, done](insert_reply& reply) {
           if (!reply.error.empty()) {
@@ -241,8 +240,7 @@ make_new_row_router(caf::event_based_actor* self, const runtime_ptr& rt,
                     new_row_sinks sinks, claim_loop& loop) {
   if (!rt->options.claim_on_insert)
     return std::make_unique<plain_router>(self, std::move(sinks));
-  return std::make_unique<local_claim_router>(self, rt, std::move(sinks),
-                                              loop);
+  return std::make_unique<local_claim_router>(self, rt, std::move(sinks), loop);
 }
 
 } // namespace durable::actors

@@ -52,13 +52,12 @@ public:
   virtual bool takes_new_rows(std::size_t spare_slots) const noexcept = 0;
 
   /// `(insert, rows, callback)`: `done` gets the inserter's reply.
-  virtual void insert(std::vector<execution_record> rows,
-                      insert_callback done)
+  virtual void insert(std::vector<execution_record> rows, insert_callback done)
     = 0;
 
   /// `(insert, rows)` -> insert_reply.
-  virtual caf::result<insert_reply> insert(std::vector<execution_record> rows)
-    = 0;
+  virtual caf::result<insert_reply>
+  insert(std::vector<execution_record> rows) = 0;
 
   /// `(apply, transition)` -> write_outcome.
   virtual caf::result<write_outcome> apply(transition t) = 0;

@@ -28,9 +28,9 @@ std::string sleeping_id_of(const std::string& task_id,
   if (!j.is_string() || j.get<std::string>().empty()
       || j.get<std::string>().size() > max_sleeping_id_length)
     throw error::non_retryable(fmt::format(
-        "Invalid sleeping task unique id for task {}: must be a non-empty "
-        "string of at most 255 characters",
-        task_id));
+      "Invalid sleeping task unique id for task {}: must be a non-empty "
+      "string of at most 255 characters",
+      task_id));
   auto id = j.get<std::string>();
   // Valid UTF-8 since the input is, but "\u0000" decodes to a NUL.
   refuse_unstorable("Sleeping task unique id", id);
@@ -39,9 +39,9 @@ std::string sleeping_id_of(const std::string& task_id,
 
 error oversize(std::size_t size, std::size_t max) {
   return error::non_retryable(
-      fmt::format("Serialized data size exceeds maximum allowed size [size={}] "
-                  "[maxSize={}]",
-                  size, max));
+    fmt::format("Serialized data size exceeds maximum allowed size [size={}] "
+                "[maxSize={}]",
+                size, max));
 }
 
 } // namespace
@@ -58,10 +58,9 @@ void check_running(const runtime& rt) {
     throw error::non_retryable("Durable executor shutdown");
 }
 
-std::vector<execution_record> make_enqueue_rows(const runtime& rt,
-                                                const std::string& task_id,
-                                                std::vector<std::string> inputs,
-                                                const enqueue_options& o) {
+std::vector<execution_record>
+make_enqueue_rows(const runtime& rt, const std::string& task_id,
+                  std::vector<std::string> inputs, const enqueue_options& o) {
   check_running(rt);
   auto def = find_task(rt, task_id);
   auto opts = merge(def->options, o);
@@ -88,8 +87,8 @@ std::vector<execution_record> make_enqueue_rows(const runtime& rt,
     row.sleeping_id = std::move(sleeping_id);
     if (o.idempotency_key)
       row.idempotency_key = inputs.size() == 1
-                                ? *o.idempotency_key
-                                : fmt::format("{}:{}", *o.idempotency_key, i);
+                              ? *o.idempotency_key
+                              : fmt::format("{}:{}", *o.idempotency_key, i);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -115,8 +114,8 @@ std::vector<std::string> enqueued_ids(const enqueued_names& names,
   if (reply.in_doubt)
     throw error::internal(
       "Storage error: " + reply.error
-      + "; the executions may have been enqueued: look them up, or enqueue "
-        "again with an idempotency key",
+        + "; the executions may have been enqueued: look them up, or enqueue "
+          "again with an idempotency key",
       false);
   if (!reply.error.empty())
     throw error::internal("Storage error: " + reply.error, true);
@@ -125,29 +124,29 @@ std::vector<std::string> enqueued_ids(const enqueued_names& names,
   for (std::size_t i = 0; i < reply.outcomes.size(); ++i) {
     const auto& o = reply.outcomes[i];
     switch (o.result) {
-    case insert_outcome::kind::duplicate_key:
-      // An empty task is a store that does not say: trust the key.
-      if (!o.task_id.empty() && o.task_id != names.task_id)
-        throw error::non_retryable(fmt::format(
-          "Idempotency key is used by an execution of another task "
-          "[idempotencyKey={}, taskId={}, executionId={}]",
-          names.idempotency_keys.at(i).value_or(""), o.task_id,
-          o.execution_id));
-      ids.push_back(o.execution_id);
-      break;
-    case insert_outcome::kind::inserted:
-      ids.push_back(o.execution_id);
-      break;
-    case insert_outcome::kind::duplicate_sleeping_id:
-      throw error::non_retryable(
+      case insert_outcome::kind::duplicate_key:
+        // An empty task is a store that does not say: trust the key.
+        if (!o.task_id.empty() && o.task_id != names.task_id)
+          throw error::non_retryable(fmt::format(
+            "Idempotency key is used by an execution of another task "
+            "[idempotencyKey={}, taskId={}, executionId={}]",
+            names.idempotency_keys.at(i).value_or(""), o.task_id,
+            o.execution_id));
+        ids.push_back(o.execution_id);
+        break;
+      case insert_outcome::kind::inserted:
+        ids.push_back(o.execution_id);
+        break;
+      case insert_outcome::kind::duplicate_sleeping_id:
+        throw error::non_retryable(
           fmt::format("Sleeping task unique id already exists "
                       "[sleepingTaskUniqueId={}]",
                       names.sleeping_ids.at(i).value_or("")));
-    case insert_outcome::kind::duplicate_id:
-      throw error::internal(fmt::format(
+      case insert_outcome::kind::duplicate_id:
+        throw error::internal(fmt::format(
           "Duplicate execution id [executionId={}]", o.execution_id));
-    case insert_outcome::kind::refused:
-      throw error::non_retryable(o.reason);
+      case insert_outcome::kind::refused:
+        throw error::non_retryable(o.reason);
     }
   }
   return ids;
@@ -161,7 +160,7 @@ wake_request make_wake_request(const runtime& rt, std::string task_id,
   auto def = find_task(rt, task_id);
   if (def->kind != task_kind::sleeping)
     throw error::non_retryable(
-        fmt::format("Task is not a sleeping task [taskId={}]", task_id));
+      fmt::format("Task is not a sleeping task [taskId={}]", task_id));
   // A sleeping id that is not storable text names no execution; on
   // PostgreSQL, looking it up would be a statement error.
   refuse_unstorable("Sleeping task unique id", sleeping_id);
@@ -181,8 +180,8 @@ execution_record woken_record(wake_reply reply,
     throw error{*reply.error};
   if (!reply.record || !reply.record->is_finished())
     throw error::internal(fmt::format(
-        "Sleeping task execution could not be woken [sleepingTaskUniqueId={}]",
-        sleeping_id));
+      "Sleeping task execution could not be woken [sleepingTaskUniqueId={}]",
+      sleeping_id));
   return std::move(*reply.record);
 }
 
@@ -202,12 +201,12 @@ std::optional<execution_record> read_execution(durable::store& db,
 
 error execution_not_found(const std::string& execution_id) {
   return error::not_found(
-      fmt::format("Task execution not found [executionId={}]", execution_id));
+    fmt::format("Task execution not found [executionId={}]", execution_id));
 }
 
 error shut_down_while_waiting(const std::string& execution_id) {
   return error::non_retryable(fmt::format(
-      "Executor shut down while waiting [executionId={}]", execution_id));
+    "Executor shut down while waiting [executionId={}]", execution_id));
 }
 
 error engine_failure(caf::actor_system& sys, const caf::error& err) {

@@ -1,16 +1,16 @@
 #pragma once
 
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
 #include "durable/actors/messages.hpp"
 #include "durable/actors/runtime.hpp"
 #include "durable/error.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/options.hpp"
-
-#include <caf/fwd.hpp>
-
-#include <optional>
-#include <string>
-#include <vector>
 
 /// The checks and the reading of replies behind every call an executor
 /// serves, shared by its two faces: the C++ facade (executor.cpp, blocking
@@ -35,10 +35,9 @@ void check_running(const runtime& rt);
 /// that is not storable text (utf8.hpp: "Input of task t is not valid
 /// UTF-8 [offset=n]"), an invalid sleeping id or after shutdown. One bad
 /// input refuses the whole call, and only that call.
-std::vector<execution_record> make_enqueue_rows(const runtime& rt,
-                                                const std::string& task_id,
-                                                std::vector<std::string> inputs,
-                                                const enqueue_options& opts);
+std::vector<execution_record>
+make_enqueue_rows(const runtime& rt, const std::string& task_id,
+                  std::vector<std::string> inputs, const enqueue_options& opts);
 
 /// What enqueued_ids() needs of the rows it asked to insert, in order.
 struct enqueued_names {

@@ -33,8 +33,7 @@ namespace durable::actors {
 class row_lease : public caf::ref_counted {
 public:
   explicit row_lease(std::optional<timestamp> claimed_until) noexcept
-    : until_(claimed_until ? to_micros(*claimed_until) : 0) {
-  }
+    : until_(claimed_until ? to_micros(*claimed_until) : 0) {}
 
   /// The row is this node's until at least `until`: raises, never lowers.
   void confirm(timestamp until) noexcept {

@@ -13,8 +13,8 @@ caf::timespan runtime::delay_until(timestamp at) const {
   return std::chrono::duration_cast<caf::timespan>(d);
 }
 
-std::uint64_t runtime::set_timer(const caf::actor& target,
-                                 caf::timespan delay, caf::message msg) {
+std::uint64_t runtime::set_timer(const caf::actor& target, caf::timespan delay,
+                                 caf::message msg) {
   auto token = new_timer_token();
   set_timer(token, target, delay, std::move(msg));
   return token;

@@ -83,8 +83,7 @@ struct runtime {
   /// Where new top-level rows go: the dispatcher while `local_claims` is
   /// set (it answers as the inserter does), else the inserter.
   const caf::actor& new_rows_sink() const noexcept {
-    return local_claims.load(std::memory_order_relaxed) ? dispatcher
-                                                        : inserter;
+    return local_claims.load(std::memory_order_relaxed) ? dispatcher : inserter;
   }
 
   /// The delay from the store's now until `at` (zero if past).

@@ -72,8 +72,7 @@ class lean_coordinator
 public:
   using super = caf::scheduler::coordinator<caf::policy::work_stealing>;
 
-  explicit lean_coordinator(caf::actor_system& sys) : super(sys) {
-  }
+  explicit lean_coordinator(caf::actor_system& sys) : super(sys) {}
 
   static caf::actor_system::module* make(caf::actor_system& sys,
                                          caf::detail::type_list<>) {

@@ -67,7 +67,9 @@ public:
   bool awaits_more(const std::vector<transition>& batch,
                    std::int64_t now) const;
 
-  std::size_t size() const noexcept { return entries_.size(); }
+  std::size_t size() const noexcept {
+    return entries_.size();
+  }
 
 private:
   struct entry {

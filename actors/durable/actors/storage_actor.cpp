@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <caf/all.hpp>
+
 #include <fmt/format.h>
 
 #include "durable/actors/messages.hpp"
@@ -114,8 +115,7 @@ void report_outcomes(const runtime& rt,
       ev.message = fmt::format(
         "a write of execution {} lost to another writer (now {}, version "
         "{}); re-read",
-        out.current->id, to_string(out.current->status),
-        out.current->version);
+        out.current->id, to_string(out.current->status), out.current->version);
       rt.report(ev);
     }
   }
@@ -167,9 +167,9 @@ void flush_inserts(storage_state& st) {
     mine.in_doubt = all.in_doubt;
     if (all.error.empty()) {
       auto first = all.outcomes.begin() + static_cast<std::ptrdiff_t>(offset);
-      mine.outcomes.assign(std::make_move_iterator(first),
-                           std::make_move_iterator(
-                             first + static_cast<std::ptrdiff_t>(sizes[i])));
+      mine.outcomes.assign(
+        std::make_move_iterator(first),
+        std::make_move_iterator(first + static_cast<std::ptrdiff_t>(sizes[i])));
     }
     offset += sizes[i];
     if (p.cb)
@@ -275,16 +275,15 @@ wake_reply wake(const runtime& rt, const wake_request& req) {
   auto row = db.get_by_sleeping_id(req.sleeping_id);
   if (!row || row->task_id != req.task_id) {
     reply.error = execution_error{
-      error_kind::not_found,
-      fmt::format("Task execution not found [taskId={}] "
-                  "[sleepingTaskUniqueId={}]",
-                  req.task_id, req.sleeping_id)};
+      error_kind::not_found, fmt::format("Task execution not found [taskId={}] "
+                                         "[sleepingTaskUniqueId={}]",
+                                         req.task_id, req.sleeping_id)};
     return reply;
   }
   const auto id = row->id;
   auto settled = apply_until_settled(
-    rt, std::move(row), [&](const execution_record& r)
-                          -> std::optional<transition> {
+    rt, std::move(row),
+    [&](const execution_record& r) -> std::optional<transition> {
       if (r.is_finished())
         return std::nullopt;
       auto now = db.now();
@@ -345,12 +344,11 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
   auto& db = *rt.db;
   return {
     [=](insert_atom, std::vector<execution_record>& rows) {
-      st->inserts.push_back({std::move(rows), self->make_response_promise(),
-                             nullptr});
+      st->inserts.push_back(
+        {std::move(rows), self->make_response_promise(), nullptr});
       schedule_flush(self, *st);
     },
-    [=](insert_atom, std::vector<execution_record>& rows,
-        insert_callback& cb) {
+    [=](insert_atom, std::vector<execution_record>& rows, insert_callback& cb) {
       st->inserts.push_back({std::move(rows), {}, std::move(cb)});
       schedule_flush(self, *st);
     },
@@ -380,8 +378,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
     // An id that cannot name an execution (ids.hpp) is not found, on
     // every store, without asking it.
     [=, &db, &rt](fetch_atom, const std::string& id) {
-      return guarded<maybe_record>(
-        rt, "get", [&] { return maybe_record{read_execution(db, id)}; });
+      return guarded<maybe_record>(rt, "get", [&] {
+        return maybe_record{read_execution(db, id)};
+      });
     },
     [=, &db, &rt](fetch_atom, const std::vector<std::string>& ids) {
       return guarded<std::vector<maybe_record>>(rt, "get", [&] {
@@ -400,8 +399,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
       });
     },
     [=, &db, &rt](children_atom, const std::string& parent_id) {
-      return guarded<std::vector<execution_record>>(
-        rt, "children_of", [&] { return db.children_of(parent_id); });
+      return guarded<std::vector<execution_record>>(rt, "children_of", [&] {
+        return db.children_of(parent_id);
+      });
     },
     [=, &db, &rt](cancel_atom, const std::string& id) {
       return guarded<maybe_record>(
@@ -422,8 +422,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
       return guarded<wake_reply>(rt, "wake", [&] { return wake(rt, req); });
     },
     [=, &rt](expire_atom) {
-      return guarded<maybe_time>(
-        rt, "expire", [&] { return maybe_time{expire_sleepers(rt)}; });
+      return guarded<maybe_time>(rt, "expire", [&] {
+        return maybe_time{expire_sleepers(rt)};
+      });
     },
     [=, &db, &rt](release_atom) {
       // A drain also hands back the maintenance role (if this node held
@@ -438,12 +439,13 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
       });
     },
     [=, &rt](handback_atom, const std::vector<std::string>& ids) {
-      return guarded<std::size_t>(
-        rt, "hand_back", [&] { return hand_back(rt, ids); });
+      return guarded<std::size_t>(rt, "hand_back",
+                                  [&] { return hand_back(rt, ids); });
     },
     [=, &db, &rt](erase_atom, const std::string& id) {
-      return guarded<bool>(
-        rt, "erase", [&] { return may_name_execution(id) && db.erase(id); });
+      return guarded<bool>(rt, "erase", [&] {
+        return may_name_execution(id) && db.erase(id);
+      });
     },
   };
 }

@@ -21,8 +21,7 @@ struct timer_state {
   std::multimap<caf::actor_clock::time_point, std::uint64_t> by_due;
   std::unordered_map<std::uint64_t, timer_entry> entries;
   /// When the pending wake-up of the service fires (max() if none).
-  caf::actor_clock::time_point next_wake
-    = caf::actor_clock::time_point::max();
+  caf::actor_clock::time_point next_wake = caf::actor_clock::time_point::max();
 };
 
 void schedule_wake(caf::event_based_actor* self,
@@ -62,8 +61,8 @@ caf::behavior timer_service(caf::event_based_actor* self) {
     [=](timer_set_atom, std::uint64_t token, caf::timespan delay,
         caf::actor target, caf::message msg) {
       auto due = self->clock().now() + delay;
-      st->entries.emplace(token, timer_entry{due, std::move(target),
-                                             std::move(msg)});
+      st->entries.emplace(token,
+                          timer_entry{due, std::move(target), std::move(msg)});
       st->by_due.emplace(due, token);
       if (delay.count() <= 0) {
         fire_due(self, st);

@@ -5,8 +5,7 @@
 
 namespace durable::actors {
 
-std::uint64_t waiter_registry::add(const std::string& id,
-                                   deliver_fn deliver) {
+std::uint64_t waiter_registry::add(const std::string& id, deliver_fn deliver) {
   auto [i, inserted] = by_id_.try_emplace(id);
   if (inserted)
     // New ids are read soonest: a wait that begins just after its

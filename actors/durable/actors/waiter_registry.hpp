@@ -60,8 +60,7 @@ public:
   static constexpr std::size_t default_recheck_batch = 100;
 
   explicit waiter_registry(cancel_timer_fn cancel_timer = nullptr)
-    : cancel_timer_(std::move(cancel_timer)) {
-  }
+    : cancel_timer_(std::move(cancel_timer)) {}
 
   // -- waits ------------------------------------------------------------------
 
@@ -71,8 +70,7 @@ public:
 
   /// Gives the wait `seq` a timer token, handed to `cancel_timer` when the
   /// wait ends otherwise. No-op if it ended already.
-  void set_timer(const std::string& id, std::uint64_t seq,
-                 std::uint64_t timer);
+  void set_timer(const std::string& id, std::uint64_t seq, std::uint64_t timer);
 
   /// Ends every wait on `id` if `row` is finished (with it) or missing
   /// (not found); an unfinished row changes nothing. Returns the waits

@@ -1,11 +1,11 @@
 #pragma once
 
-#include "durable/error.hpp"
-#include "durable/execution_fields.hpp"
-#include "durable/execution_record.hpp"
-#include "durable/options.hpp"
-#include "durable/status.hpp"
-#include "durable/time.hpp"
+#include <bit>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -13,12 +13,12 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/sec.hpp>
 
-#include <bit>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <tuple>
-#include <type_traits>
+#include "durable/error.hpp"
+#include "durable/execution_fields.hpp"
+#include "durable/execution_record.hpp"
+#include "durable/options.hpp"
+#include "durable/status.hpp"
+#include "durable/time.hpp"
 
 /// # What crosses the network
 ///
@@ -96,8 +96,7 @@ struct optional_field {
 /// The form a member takes on the wire: most types as themselves; an
 /// enumeration only with the overload that knows its largest value.
 template <class T>
-  requires(!std::is_enum_v<T>)
-T& field(T& x) noexcept {
+requires(!std::is_enum_v<T>) T& field(T& x) noexcept {
   return x;
 }
 

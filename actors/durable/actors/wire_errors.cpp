@@ -14,11 +14,11 @@ constexpr auto max_kind = static_cast<std::uint8_t>(error_kind::cancelled);
 
 caf::error to_caf_error(const error& e) {
   const auto& info = e.info();
-  auto code
-      = static_cast<std::uint8_t>(static_cast<std::uint8_t>(info.kind) + 1);
-  return caf::error{
-      code, error_category,
-      caf::make_message(info.message, info.retryable, info.internal)};
+  auto code = static_cast<std::uint8_t>(static_cast<std::uint8_t>(info.kind)
+                                        + 1);
+  return caf::error{code, error_category,
+                    caf::make_message(info.message, info.retryable,
+                                      info.internal)};
 }
 
 std::optional<error> from_caf_error(const caf::error& err) {

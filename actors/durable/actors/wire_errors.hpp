@@ -1,13 +1,13 @@
 #pragma once
 
-#include "durable/error.hpp"
+#include <cstdint>
+#include <optional>
+#include <string>
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
-#include <cstdint>
-#include <optional>
-#include <string>
+#include "durable/error.hpp"
 
 /// durable::error as a caf::error, so that a refused call reaches the
 /// caller (in the same process or over the network) as the same error.

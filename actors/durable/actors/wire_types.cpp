@@ -1,9 +1,9 @@
 #include "durable/actors/wire_types.hpp"
 
+#include <caf/actor_system_config.hpp>
+
 #include "durable/actors/wire.hpp"
 #include "durable/actors/wire_errors.hpp"
-
-#include <caf/actor_system_config.hpp>
 
 namespace durable::actors {
 

@@ -1,16 +1,16 @@
 #include "durable/client/client.hpp"
 
-#include "durable/actors/caf_threads.hpp"
-#include "durable/actors/executor_actor.hpp"
-#include "durable/actors/wire_errors.hpp"
+#include <future>
+#include <set>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
 #include <fmt/format.h>
 
-#include <future>
-#include <set>
+#include "durable/actors/caf_threads.hpp"
+#include "durable/actors/executor_actor.hpp"
+#include "durable/actors/wire_errors.hpp"
 
 namespace durable {
 
@@ -32,9 +32,9 @@ struct client::impl {
   }
 
   error connection_lost(const std::string& reason) const {
-    return error::internal(
-        fmt::format("Connection to durable node lost {}: {}", where(), reason),
-        true);
+    return error::internal(fmt::format("Connection to durable node lost {}: {}",
+                                       where(), reason),
+                           true);
   }
 
   /// The durable::error a failed call throws.
@@ -53,36 +53,37 @@ struct client::impl {
 
   void connect() {
     caf::scoped_actor self{*sys};
-    auto expected_ifs
-        = sys->message_types(caf::detail::type_list<actors::executor_actor>{});
+    auto expected_ifs = sys->message_types(
+      caf::detail::type_list<actors::executor_actor>{});
     std::optional<error> failure;
-    self->request(sys->middleman().actor_handle(),
-                  caf::duration{opts.connect_timeout}, caf::connect_atom::value,
-                  opts.host, opts.port)
-        .receive(
-            [&](caf::node_id&, caf::strong_actor_ptr& ptr,
-                std::set<std::string>& ifs) {
-              if (!ptr)
-                failure = error::non_retryable(
-                    fmt::format("Cannot connect to durable node {}: nothing is "
-                                "published on "
-                                "that port",
-                                where()));
-              else if (ifs != expected_ifs)
-                failure = error::non_retryable(
-                    fmt::format("Cannot connect to durable node {}: the actor "
-                                "published there "
-                                "is not a durable executor of this version",
-                                where()));
-              else
-                node = caf::actor_cast<actors::executor_actor>(std::move(ptr));
-            },
-            [&](caf::error& err) {
-              failure = error::internal(
-                  fmt::format("Cannot connect to durable node {}: {}", where(),
-                              sys->render(err)),
-                  true);
-            });
+    self
+      ->request(sys->middleman().actor_handle(),
+                caf::duration{opts.connect_timeout}, caf::connect_atom::value,
+                opts.host, opts.port)
+      .receive(
+        [&](caf::node_id&, caf::strong_actor_ptr& ptr,
+            std::set<std::string>& ifs) {
+          if (!ptr)
+            failure = error::non_retryable(
+              fmt::format("Cannot connect to durable node {}: nothing is "
+                          "published on "
+                          "that port",
+                          where()));
+          else if (ifs != expected_ifs)
+            failure = error::non_retryable(
+              fmt::format("Cannot connect to durable node {}: the actor "
+                          "published there "
+                          "is not a durable executor of this version",
+                          where()));
+          else
+            node = caf::actor_cast<actors::executor_actor>(std::move(ptr));
+        },
+        [&](caf::error& err) {
+          failure = error::internal(
+            fmt::format("Cannot connect to durable node {}: {}", where(),
+                        sys->render(err)),
+            true);
+        });
     if (failure)
       throw *failure;
   }
@@ -101,19 +102,19 @@ struct client::impl {
       self->monitor(target);
       self->set_down_handler([=, this](caf::down_msg& msg) {
         result->set_exception(
-            std::make_exception_ptr(connection_lost(sys->render(msg.reason))));
+          std::make_exception_ptr(connection_lost(sys->render(msg.reason))));
         self->quit();
       });
       self->request(target, caf::infinite, xs...)
-          .then(
-              [=](T& x) {
-                result->set_value(std::move(x));
-                self->quit();
-              },
-              [=, this](caf::error& err) {
-                result->set_exception(std::make_exception_ptr(to_error(err)));
-                self->quit();
-              });
+        .then(
+          [=](T& x) {
+            result->set_value(std::move(x));
+            self->quit();
+          },
+          [=, this](caf::error& err) {
+            result->set_exception(std::make_exception_ptr(to_error(err)));
+            self->quit();
+          });
     });
     return answer.get();
   }
@@ -141,7 +142,7 @@ std::vector<std::string> client::enqueue_raw(const std::string& task_id,
                                              std::vector<std::string> inputs,
                                              const enqueue_options& opts) {
   return impl_->call<std::vector<std::string>>(
-      actors::enqueue_atom::value, task_id, std::move(inputs), opts);
+    actors::enqueue_atom::value, task_id, std::move(inputs), opts);
 }
 
 execution_record client::get(const std::string& execution_id) {
@@ -155,9 +156,9 @@ execution_record client::wait(const std::string& execution_id) {
 std::optional<execution_record>
 client::wait_for(const std::string& execution_id, millis timeout) {
   return impl_
-      ->call<actors::wait_reply>(actors::wait_atom::value, execution_id,
-                                 caf::timespan{timeout})
-      .record;
+    ->call<actors::wait_reply>(actors::wait_atom::value, execution_id,
+                               caf::timespan{timeout})
+    .record;
 }
 
 execution_record client::cancel(const std::string& execution_id) {
@@ -170,9 +171,9 @@ execution_record client::wake_raw(const std::string& task_id,
                                   std::optional<std::string> output,
                                   const std::string& error_message) {
   return impl_->call<execution_record>(
-      actors::wake_atom::value,
-      actors::wake_request{task_id, sleeping_id, std::move(output),
-                           error_message});
+    actors::wake_atom::value,
+    actors::wake_request{task_id, sleeping_id, std::move(output),
+                         error_message});
 }
 
 const client_options& client::options() const noexcept {

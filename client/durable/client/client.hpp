@@ -1,17 +1,17 @@
 #pragma once
 
-#include "durable/error.hpp"
-#include "durable/execution_record.hpp"
-#include "durable/nodes/network_config.hpp"
-#include "durable/options.hpp"
-#include "durable/typed.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "durable/error.hpp"
+#include "durable/execution_record.hpp"
+#include "durable/nodes/network_config.hpp"
+#include "durable/options.hpp"
+#include "durable/typed.hpp"
 
 namespace durable {
 
@@ -23,9 +23,9 @@ template <class Out>
 class remote_handle {
 public:
   remote_handle(client* c, std::string task_id, std::string execution_id)
-      : client_(c), task_id_(std::move(task_id)),
-        execution_id_(std::move(execution_id)) {
-  }
+    : client_(c),
+      task_id_(std::move(task_id)),
+      execution_id_(std::move(execution_id)) {}
 
   const std::string& task_id() const noexcept {
     return task_id_;
@@ -124,8 +124,8 @@ public:
 
   /// A handle on an execution enqueued earlier (by any client or node).
   template <class In, class Out>
-  remote_handle<Out> get_handle(const task_ref<In, Out>& t,
-                                std::string execution_id) {
+  remote_handle<Out>
+  get_handle(const task_ref<In, Out>& t, std::string execution_id) {
     return remote_handle<Out>{this, t.id(), std::move(execution_id)};
   }
 
@@ -159,10 +159,9 @@ public:
 
   execution_record cancel(const std::string& execution_id);
 
-  execution_record wake_raw(const std::string& task_id,
-                            const std::string& sleeping_id,
-                            std::optional<std::string> output,
-                            const std::string& error_message);
+  execution_record
+  wake_raw(const std::string& task_id, const std::string& sleeping_id,
+           std::optional<std::string> output, const std::string& error_message);
 
   const client_options& options() const noexcept;
 

@@ -15,25 +15,24 @@
 /// so that both answer in the shapes of the HTTP API (docs/http-api.md).
 namespace durablectl {
 
-using nlohmann::json;
 using durable::nodes::http::query_params;
+using nlohmann::json;
 
 /// Exit codes (documented in docs/http-api.md, "durablectl").
 enum exit_code : int {
   exit_ok = 0,
-  exit_failure = 1,     ///< the node or database failed or is unreachable
-  exit_usage = 2,       ///< a bad command line or a request the node refused
-  exit_not_found = 3,   ///< no such task or execution
-  exit_unauthorized = 4,///< missing or wrong token
-  exit_unfinished = 5,  ///< a waited-for execution did not complete
+  exit_failure = 1,      ///< the node or database failed or is unreachable
+  exit_usage = 2,        ///< a bad command line or a request the node refused
+  exit_not_found = 3,    ///< no such task or execution
+  exit_unauthorized = 4, ///< missing or wrong token
+  exit_unfinished = 5,   ///< a waited-for execution did not complete
 };
 
 /// A failed command: what to print and how to exit.
 class cli_error : public std::runtime_error {
 public:
   cli_error(int code, std::string message)
-    : std::runtime_error(std::move(message)), code_(code) {
-  }
+    : std::runtime_error(std::move(message)), code_(code) {}
 
   int code() const noexcept {
     return code_;
@@ -59,8 +58,9 @@ public:
   virtual std::pair<bool, json> wait(const std::string& id,
                                      durable::millis timeout);
 
-  virtual json tree(const std::string& id, std::size_t max_depth,
-                    std::size_t max_nodes) = 0;
+  virtual json
+  tree(const std::string& id, std::size_t max_depth, std::size_t max_nodes)
+    = 0;
 
   virtual json list(const query_params& query) = 0;
 

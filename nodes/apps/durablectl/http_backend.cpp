@@ -52,8 +52,7 @@ int exit_code_of(int status) {
 
 class http_backend final : public backend {
 public:
-  http_backend(const std::string& url, const std::string& token)
-    : url_(url) {
+  http_backend(const std::string& url, const std::string& token) : url_(url) {
     durable::nodes::http::split_url where;
     try {
       where = durable::nodes::http::parse_url(url);
@@ -72,9 +71,9 @@ public:
   }
 
   json enqueue(const std::string& task_id, const json& body) override {
-    return answer(client_->Post(path("/v1/tasks/" + task_id + "/executions")
-                                  .c_str(),
-                                body.dump(), "application/json"))
+    return answer(
+             client_->Post(path("/v1/tasks/" + task_id + "/executions").c_str(),
+                           body.dump(), "application/json"))
       .second;
   }
 
@@ -84,10 +83,10 @@ public:
 
   std::pair<bool, json> wait(const std::string& id,
                              durable::millis timeout) override {
-    auto [status, j] = answer(client_->Get(
-      path(fmt::format("/v1/executions/{}/wait?timeout_ms={}", id,
-                       timeout.count()))
-        .c_str()));
+    auto [status, j] = answer(
+      client_->Get(path(fmt::format("/v1/executions/{}/wait?timeout_ms={}", id,
+                                    timeout.count()))
+                     .c_str()));
     return {status == 200, std::move(j)};
   }
 
@@ -108,9 +107,9 @@ public:
   }
 
   json cancel(const std::string& id) override {
-    return answer(client_->Post(path("/v1/executions/" + id + "/cancel")
-                                  .c_str(),
-                                "{}", "application/json"))
+    return answer(
+             client_->Post(path("/v1/executions/" + id + "/cancel").c_str(),
+                           "{}", "application/json"))
       .second;
   }
 

@@ -61,12 +61,10 @@ void print_node(std::FILE* out, const json& node, const std::string& indent,
     fmt::print(out, "{}\n", label);
   else
     fmt::print(out, "{}{}{}\n", indent, last ? "└─ " : "├─ ", label);
-  auto child_indent = root ? std::string{}
-                           : indent + (last ? "   " : "│  ");
+  auto child_indent = root ? std::string{} : indent + (last ? "   " : "│  ");
   const auto& children = node.value("children", json::array());
   for (std::size_t i = 0; i < children.size(); ++i)
-    print_node(out, children[i], child_indent, i + 1 == children.size(),
-               false);
+    print_node(out, children[i], child_indent, i + 1 == children.size(), false);
   if (node.value("truncated", false))
     fmt::print(out, "{}{}… (more not shown)\n", child_indent,
                root ? "" : "   ");
@@ -101,22 +99,20 @@ void print_execution(std::FILE* out, const json& e) {
   if (e.contains("output"))
     rows.push_back({"output", field(e, "output")});
   if (e.contains("error"))
-    rows.push_back({"error", fmt::format("{} ({}{})",
-                                         field(e["error"], "message"),
-                                         field(e["error"], "kind"),
-                                         e["error"].value("retryable", false)
-                                           ? ", retryable"
-                                           : "")});
+    rows.push_back(
+      {"error",
+       fmt::format("{} ({}{})", field(e["error"], "message"),
+                   field(e["error"], "kind"),
+                   e["error"].value("retryable", false) ? ", retryable" : "")});
   if (e.contains("children_summary")) {
     const auto& s = e["children_summary"];
     std::string by;
     const auto by_status = s.value("by_status", json::object());
     for (const auto& [status, n] : by_status.items())
       by += fmt::format("{}{} {}", by.empty() ? "" : ", ", n.dump(), status);
-    rows.push_back({"children", by.empty() ? field(s, "total")
-                                           : fmt::format("{} ({})",
-                                                         field(s, "total"),
-                                                         by)});
+    rows.push_back(
+      {"children", by.empty() ? field(s, "total")
+                              : fmt::format("{} ({})", field(s, "total"), by)});
   }
   for (auto& row : rows)
     row[0] += ":";

@@ -1,8 +1,7 @@
 #include "durablectl/pg_backend.hpp"
 
-#include <pqxx/pqxx>
-
 #include <fmt/format.h>
+#include <pqxx/pqxx>
 
 #include "durable/error.hpp"
 #include "durable/nodes/http/views.hpp"
@@ -23,8 +22,7 @@ constexpr int max_cancel_attempts = 16;
 class pg_backend final : public backend {
 public:
   pg_backend(std::string url, std::string schema)
-    : url_(std::move(url)), schema_(std::move(schema)) {
-  }
+    : url_(std::move(url)), schema_(std::move(schema)) {}
 
   json get(const std::string& id) override {
     auto& s = store();

@@ -1,11 +1,10 @@
 #pragma once
 
-#include "durable/actors/executor.hpp"
-
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "durable/actors/executor.hpp"
 #include "durable/nodes/http/auth.hpp"
 
 namespace durable::nodes {

@@ -1,9 +1,9 @@
 #include "durable/nodes/network_config.hpp"
 
-#include "durable/actors/wire_types.hpp"
-
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+
+#include "durable/actors/wire_types.hpp"
 
 namespace durable::nodes {
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "durable/time.hpp"
-
 #include <caf/fwd.hpp>
+
+#include "durable/time.hpp"
 
 namespace durable::nodes {
 

@@ -1,12 +1,12 @@
 #include "durable/nodes/node.hpp"
 
+#include <cstdio>
 #include <pthread.h>
 #include <signal.h>
 
-#include <cstdio>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+
 #include <fmt/format.h>
 
 #include "durable/actors/scheduler.hpp"

@@ -37,8 +37,8 @@ struct node_program {
 /// waits up to the grace period, hands the remaining leases back, exits.
 ///
 /// Prints one line `ready name=<name> incarnation=<id> gateway_port=<port
-/// or -1> http_port=<port or -1>` on stdout once the node claims work (scripts and tests wait for
-/// it); logs go to stderr.
+/// or -1> http_port=<port or -1>` on stdout once the node claims work (scripts
+/// and tests wait for it); logs go to stderr.
 ///
 /// Returns the process exit code: 0 after a drain, 2 for bad configuration
 /// (the message names the setting), 1 if the node cannot start (e.g. the

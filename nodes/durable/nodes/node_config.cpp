@@ -1,9 +1,8 @@
 #include "durable/nodes/node_config.hpp"
 
-#include <unistd.h>
-
 #include <charconv>
 #include <chrono>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -60,8 +59,7 @@ void add_node_options(CLI::App& app, node_config& cfg) {
   app.add_option("--name", cfg.name, "Node name for logs (default: host name)")
     ->envname("DURABLE_NODE_NAME");
   app
-    .add_option("--store", cfg.store,
-                "Store: sqlite:PATH, postgres or memory")
+    .add_option("--store", cfg.store, "Store: sqlite:PATH, postgres or memory")
     ->envname("DURABLE_STORE")
     ->capture_default_str();
   app.add_option("--pg-url", cfg.pg_url, "PostgreSQL URL (postgres store)")
@@ -73,8 +71,9 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     ->envname("DURABLE_PG_POOL")
     ->check(CLI::Range(1, 64))
     ->capture_default_str();
-  app.add_flag("--pg-no-listen", cfg.pg_no_listen,
-               "Poll only: no LISTEN (behind transaction poolers)")
+  app
+    .add_flag("--pg-no-listen", cfg.pg_no_listen,
+              "Poll only: no LISTEN (behind transaction poolers)")
     ->envname("DURABLE_PG_NO_LISTEN");
   app
     .add_option("--gateway-port", cfg.gateway_port,
@@ -100,31 +99,36 @@ void add_node_options(CLI::App& app, node_config& cfg) {
                 "loopback; prefer the environment variable)")
     ->envname("DURABLE_HTTP_TOKEN");
   auto& e = cfg.executor;
-  app.add_option("--max-concurrent", e.max_concurrent,
-                 "Bodies running at once")
+  app
+    .add_option("--max-concurrent", e.max_concurrent, "Bodies running at once")
     ->envname("DURABLE_MAX_CONCURRENT")
     ->capture_default_str();
-  app.add_option("--worker-threads", e.worker_threads,
-                 "Threads for blocking bodies")
+  app
+    .add_option("--worker-threads", e.worker_threads,
+                "Threads for blocking bodies")
     ->envname("DURABLE_WORKER_THREADS")
     ->capture_default_str();
-  app.add_option("--max-queued-blocking", e.max_queued_blocking,
-                 "Claimed blocking executions that may wait for a worker "
-                 "thread (0: claim no more than there are threads)")
+  app
+    .add_option("--max-queued-blocking", e.max_queued_blocking,
+                "Claimed blocking executions that may wait for a worker "
+                "thread (0: claim no more than there are threads)")
     ->envname("DURABLE_MAX_QUEUED_BLOCKING")
     ->capture_default_str();
-  app.add_option("--scheduler-threads", e.scheduler_threads,
-                 "CAF scheduler threads (0: one per core)")
+  app
+    .add_option("--scheduler-threads", e.scheduler_threads,
+                "CAF scheduler threads (0: one per core)")
     ->envname("DURABLE_SCHEDULER_THREADS")
     ->capture_default_str();
-  app.add_option("--claim-on-insert", e.claim_on_insert,
-                 "Store new rows this node can start at once already claimed "
-                 "by it (false: every new row waits for a claim, which "
-                 "spreads bursts across the cluster)")
+  app
+    .add_option("--claim-on-insert", e.claim_on_insert,
+                "Store new rows this node can start at once already claimed "
+                "by it (false: every new row waits for a claim, which "
+                "spreads bursts across the cluster)")
     ->envname("DURABLE_CLAIM_ON_INSERT")
     ->capture_default_str();
-  app.add_option("--max-recoveries", e.max_recoveries,
-                 "Recoveries before an execution fails")
+  app
+    .add_option("--max-recoveries", e.max_recoveries,
+                "Recoveries before an execution fails")
     ->envname("DURABLE_MAX_RECOVERIES")
     ->capture_default_str();
   add_ms(app, "--lease-ms", "DURABLE_LEASE_MS", e.lease_duration,

@@ -24,8 +24,7 @@ namespace durable::nodes {
 class node_log {
 public:
   node_log(std::string node, std::string incarnation)
-    : node_(std::move(node)), incarnation_(std::move(incarnation)) {
-  }
+    : node_(std::move(node)), incarnation_(std::move(incarnation)) {}
 
   /// May be called while other threads log (the engine starts before the
   /// incarnation is known to the caller).

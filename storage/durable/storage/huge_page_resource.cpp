@@ -1,9 +1,8 @@
 #include "durable/storage/huge_page_resource.hpp"
 
-#include <sys/mman.h>
-
 #include <cstdint>
 #include <new>
+#include <sys/mman.h>
 
 namespace durable::storage {
 
@@ -85,7 +84,7 @@ std::size_t huge_page_resource::stocked() const {
 void* huge_page_resource::do_allocate(std::size_t bytes,
                                       std::size_t alignment) {
   if (bytes < huge_threshold || alignment > huge_page_bytes)
-    return ::operator new(bytes, std::align_val_t{alignment});
+    return ::operator new (bytes, std::align_val_t{alignment});
   if (bytes <= huge_page_bytes) {
     std::lock_guard guard{stock_mutex_};
     if (!stock_.empty()) {
@@ -103,7 +102,7 @@ void* huge_page_resource::do_allocate(std::size_t bytes,
 void huge_page_resource::do_deallocate(void* p, std::size_t bytes,
                                        std::size_t alignment) {
   if (bytes < huge_threshold || alignment > huge_page_bytes) {
-    ::operator delete(p, bytes, std::align_val_t{alignment});
+    ::operator delete (p, bytes, std::align_val_t{alignment});
     return;
   }
   ::munmap(p, round_up(bytes, huge_page_bytes));

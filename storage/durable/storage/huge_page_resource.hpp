@@ -54,8 +54,8 @@ private:
   void do_deallocate(void* p, std::size_t bytes,
                      std::size_t alignment) override;
 
-  bool do_is_equal(const std::pmr::memory_resource& other) const
-    noexcept override;
+  bool
+  do_is_equal(const std::pmr::memory_resource& other) const noexcept override;
 
   mutable std::mutex stock_mutex_;
   /// Mapped, faulted-in blocks of one huge page each.

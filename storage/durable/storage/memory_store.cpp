@@ -36,8 +36,7 @@ std::string parent_id_of(const execution_record& r) {
 // -- constructors, destructors, and assignment operators ----------------------
 
 memory_store::memory_store(std::function<timestamp()> clock)
-  : clock_(std::move(clock)) {
-}
+  : clock_(std::move(clock)) {}
 
 memory_store::~memory_store() = default;
 
@@ -109,11 +108,17 @@ memory_store::insert(std::vector<execution_record> rows) {
           && (!earliest || stored.start_at < earliest->start_at))
         earliest = &stored;
       if (stored.is_sleeping())
-        events.push_back({store_event::type::deadline, stored.id, {}, {},
+        events.push_back({store_event::type::deadline,
+                          stored.id,
+                          {},
+                          {},
                           stored.expires_at.value_or(stored.start_at)});
     }
     if (earliest)
-      events.push_back({store_event::type::work_ready, earliest->id, {}, {},
+      events.push_back({store_event::type::work_ready,
+                        earliest->id,
+                        {},
+                        {},
                         earliest->start_at});
     room = {rows_.spare_rows(), rows_.next_chunk_bytes()};
   }
@@ -209,8 +214,10 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
       // Events describe the state after the whole transition, cascade
       // included, so a child the cascade cancelled is not announced ready.
       if (row.is_finished() && (row.parent || row.watched))
-        events.push_back({store_event::type::finished, row.id,
-                          parent_id_of(row), {},
+        events.push_back({store_event::type::finished,
+                          row.id,
+                          parent_id_of(row),
+                          {},
                           row.finished_at.value_or(now),
                           std::make_shared<const execution_record>(row)});
       const execution_record* earliest = nullptr;
@@ -221,15 +228,21 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
             && (!earliest || kid->start_at < earliest->start_at))
           earliest = kid;
       if (earliest)
-        events.push_back({store_event::type::work_ready, earliest->id, {},
-                          {}, earliest->start_at});
+        events.push_back({store_event::type::work_ready,
+                          earliest->id,
+                          {},
+                          {},
+                          earliest->start_at});
       for (auto* kid : kids)
         if (is_live_sleeper(*kid))
-          events.push_back({store_event::type::deadline, kid->id, {}, {},
-                            *kid->expires_at});
+          events.push_back(
+            {store_event::type::deadline, kid->id, {}, {}, *kid->expires_at});
       if (row.status == execution_status::cancelled && prev_owner)
-        events.push_back({store_event::type::cancelled, row.id, {},
-                          std::move(*prev_owner), now});
+        events.push_back({store_event::type::cancelled,
+                          row.id,
+                          {},
+                          std::move(*prev_owner),
+                          now});
       std::move(cascaded.begin(), cascaded.end(), std::back_inserter(events));
     }
     if (children > 0)
@@ -252,8 +265,7 @@ claim_result memory_store::claim(const claim_request& req) {
   };
   std::vector<stream> streams;
   std::vector<const ordered_index*> ready_sets;
-  std::vector<std::string_view> tasks(req.task_ids.begin(),
-                                      req.task_ids.end());
+  std::vector<std::string_view> tasks(req.task_ids.begin(), req.task_ids.end());
   std::sort(tasks.begin(), tasks.end());
   tasks.erase(std::unique(tasks.begin(), tasks.end()), tasks.end());
   for (auto task : tasks) {
@@ -373,8 +385,7 @@ std::optional<execution_record> memory_store::get(const std::string& id) {
 std::optional<execution_record>
 memory_store::get_by_sleeping_id(const std::string& sleeping_id) {
   std::lock_guard guard{mutex_};
-  if (auto it = by_sleeping_id_.find(sleeping_id);
-      it != by_sleeping_id_.end())
+  if (auto it = by_sleeping_id_.find(sleeping_id); it != by_sleeping_id_.end())
     return *it->second;
   return std::nullopt;
 }
@@ -420,8 +431,7 @@ list_page memory_store::list(const list_request& req) {
   } else {
     rows_.for_each(consider);
   }
-  auto newest_first = [](const execution_record* x,
-                         const execution_record* y) {
+  auto newest_first = [](const execution_record* x, const execution_record* y) {
     return std::tie(x->created_at, x->id) > std::tie(y->created_at, y->id);
   };
   auto n = std::min(hits.size(), req.limit + 1);
@@ -492,9 +502,8 @@ std::uint64_t memory_store::subscribe(store_listener listener) {
 void memory_store::unsubscribe(std::uint64_t token) {
   // Taking the mutex waits for a notification in progress.
   std::lock_guard guard{listeners_mutex_};
-  std::erase_if(listeners_, [token](const auto& x) {
-    return x.first == token;
-  });
+  std::erase_if(listeners_,
+                [token](const auto& x) { return x.first == token; });
   listener_count_.store(listeners_.size());
 }
 
@@ -538,13 +547,11 @@ memory_store::check_new_row(const execution_record& r) const {
         it != by_sleeping_id_.end())
       return rows_.find(r.id) // a taken id is reported first
                ? insert_outcome{kind::duplicate_id, r.id}
-               : insert_outcome{kind::duplicate_sleeping_id,
-                                it->second->id};
+               : insert_outcome{kind::duplicate_sleeping_id, it->second->id};
   return std::nullopt;
 }
 
-bool memory_store::children_clash(const transition& t,
-                                  batch_keys& seen) const {
+bool memory_store::children_clash(const transition& t, batch_keys& seen) const {
   for (const auto& c : t.children) {
     if (rows_.find(c.id) || seen.ids.contains(c.id))
       return true;
@@ -658,10 +665,16 @@ void memory_store::cascade(const execution_record& root, timestamp now,
       if (!events)
         continue;
       if (prev_owner)
-        events->push_back({store_event::type::cancelled, child->id, {},
-                           std::move(*prev_owner), now});
-      events->push_back({store_event::type::finished, child->id,
-                         parent_id_of(*child), {}, now});
+        events->push_back({store_event::type::cancelled,
+                           child->id,
+                           {},
+                           std::move(*prev_owner),
+                           now});
+      events->push_back({store_event::type::finished,
+                         child->id,
+                         parent_id_of(*child),
+                         {},
+                         now});
     }
   }
 }

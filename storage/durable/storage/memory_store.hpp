@@ -65,8 +65,7 @@ public:
   /// clock so that leases, start times and deadlines move without sleeping.
   /// The clock is called from any thread, but never concurrently (under a
   /// mutex of its own).
-  explicit memory_store(std::function<timestamp()> clock
-                        = durable::system_now);
+  explicit memory_store(std::function<timestamp()> clock = durable::system_now);
 
   ~memory_store() override;
 
@@ -165,7 +164,8 @@ private:
   template <class T>
   using by_string = std::pmr::unordered_map<std::string, T>;
 
-  // -- helpers (all require mutex_, except read_clock) -------------------------
+  // -- helpers (all require mutex_, except read_clock)
+  // -------------------------
 
   /// The clock's time; takes clock_mutex_ (which nests inside mutex_).
   timestamp read_clock();

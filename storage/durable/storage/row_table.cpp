@@ -14,16 +14,13 @@ constexpr std::size_t initial_slots = 64;
 /// Rows of the first chunk; each next chunk doubles, up to as many rows
 /// as fill one 2 MiB huge page (see huge_page_resource).
 constexpr std::size_t first_chunk_rows = 16;
-constexpr std::size_t max_chunk_rows
-  = (std::size_t{2} << 20) / sizeof(execution_record);
+constexpr std::size_t max_chunk_rows = (std::size_t{2} << 20)
+                                       / sizeof(execution_record);
 
 } // namespace
 
 row_table::row_table(std::pmr::memory_resource* memory)
-  : memory_(memory),
-    slots_(initial_slots, slot{}, memory),
-    chunks_(memory) {
-}
+  : memory_(memory), slots_(initial_slots, slot{}, memory), chunks_(memory) {}
 
 row_table::~row_table() {
   for (auto& s : slots_)
@@ -74,8 +71,7 @@ std::uint64_t row_table::hash_of(std::string_view id) noexcept {
 std::size_t row_table::probe(std::string_view id,
                              std::uint64_t h) const noexcept {
   auto i = h & mask();
-  while (slots_[i].row
-         && (slots_[i].hash != h || slots_[i].row->id != id))
+  while (slots_[i].row && (slots_[i].hash != h || slots_[i].row->id != id))
     i = (i + 1) & mask();
   return i;
 }

@@ -100,8 +100,8 @@ sqlite_store::insert(std::vector<execution_record> rows) {
         if (auto id = tx.id_where(sqlite_detail::id_by_key_sql,
                                   *r.idempotency_key)) {
           auto task = tx.id_where(sqlite_detail::task_by_id_sql, *id);
-          out.push_back({kind::duplicate_key, std::move(*id),
-                         task.value_or("")});
+          out.push_back(
+            {kind::duplicate_key, std::move(*id), task.value_or("")});
           continue;
         }
       if (tx.id_where(sqlite_detail::id_by_id_sql, r.id)) {
@@ -120,12 +120,18 @@ sqlite_store::insert(std::vector<execution_record> rows) {
           && (!earliest || r.start_at < earliest->start_at))
         earliest = &r;
       if (r.is_sleeping())
-        tx.events().push_back({store_event::type::deadline, r.id, {}, {},
+        tx.events().push_back({store_event::type::deadline,
+                               r.id,
+                               {},
+                               {},
                                r.expires_at.value_or(r.start_at)});
     }
     if (earliest)
-      tx.events().push_back({store_event::type::work_ready, earliest->id, {},
-                             {}, earliest->start_at});
+      tx.events().push_back({store_event::type::work_ready,
+                             earliest->id,
+                             {},
+                             {},
+                             earliest->start_at});
     return out;
   });
 }
@@ -275,9 +281,8 @@ sleeper_scan sqlite_store::scan_sleepers(std::size_t limit) {
     const auto now = tx.now();
     if (limit > 0) {
       auto q = tx.prepare(sqlite_detail::sleepers_due_sql());
-      q.bind(1, now).bind(
-        2, static_cast<std::int64_t>(
-             std::min<std::size_t>(limit, std::numeric_limits<int>::max())));
+      q.bind(1, now).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(
+                               limit, std::numeric_limits<int>::max())));
       for (auto& r : tx.rows(q))
         // A repaired row is no longer a live sleeper.
         if (sqlite_detail::is_live_sleeper(r))
@@ -323,9 +328,8 @@ std::uint64_t sqlite_store::subscribe(store_listener listener) {
 void sqlite_store::unsubscribe(std::uint64_t token) {
   // Taking the mutex waits for a notification in progress.
   std::lock_guard guard{listeners_mutex_};
-  std::erase_if(listeners_, [token](const auto& x) {
-    return x.first == token;
-  });
+  std::erase_if(listeners_,
+                [token](const auto& x) { return x.first == token; });
   listener_count_.store(listeners_.size());
 }
 

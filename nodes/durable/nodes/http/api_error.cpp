@@ -14,7 +14,8 @@ api_error to_api_error(const durable::error& e) {
 
 std::string error_body(std::string_view kind, std::string_view message) {
   nlohmann::json j{
-    {"error", {{"kind", std::string{kind}}, {"message", std::string{message}}}}};
+    {"error",
+     {{"kind", std::string{kind}}, {"message", std::string{message}}}}};
   // Replace invalid UTF-8 instead of throwing: messages may quote input.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

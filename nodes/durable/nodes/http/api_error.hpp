@@ -19,14 +19,14 @@ inline constexpr std::string_view kind_bad_request = "bad_request";
 inline constexpr std::string_view kind_invalid_json = "invalid_json";
 inline constexpr std::string_view kind_unauthorized = "unauthorized";
 inline constexpr std::string_view kind_not_found = "not_found";
-inline constexpr std::string_view kind_method_not_allowed
-  = "method_not_allowed";
+inline constexpr std::string_view kind_method_not_allowed = "method_not_"
+                                                            "allowed";
 inline constexpr std::string_view kind_payload_too_large = "payload_too_large";
 inline constexpr std::string_view kind_uri_too_long = "uri_too_long";
 inline constexpr std::string_view kind_headers_too_large = "headers_too_large";
 inline constexpr std::string_view kind_request_timeout = "request_timeout";
-inline constexpr std::string_view kind_unsupported_media_type
-  = "unsupported_media_type";
+inline constexpr std::string_view kind_unsupported_media_type = "unsupported_"
+                                                                "media_type";
 inline constexpr std::string_view kind_unavailable = "unavailable";
 inline constexpr std::string_view kind_internal = "internal";
 
@@ -34,8 +34,7 @@ inline constexpr std::string_view kind_internal = "internal";
 class api_error : public std::runtime_error {
 public:
   api_error(int status, std::string_view kind, std::string message)
-    : std::runtime_error(std::move(message)), status_(status), kind_(kind) {
-  }
+    : std::runtime_error(std::move(message)), status_(status), kind_(kind) {}
 
   int status() const noexcept {
     return status_;

@@ -1,8 +1,7 @@
 #include "durable/nodes/http/auth.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
 #include <cstring>
 

@@ -26,8 +26,9 @@ std::optional<std::string_view> request::header(std::string_view name) const {
 
 std::size_t request::header_count(std::string_view name) const {
   return static_cast<std::size_t>(
-    std::count_if(headers.begin(), headers.end(),
-                  [&](const auto& field) { return iequals(field.first, name); }));
+    std::count_if(headers.begin(), headers.end(), [&](const auto& field) {
+      return iequals(field.first, name);
+    }));
 }
 
 } // namespace durable::nodes::http

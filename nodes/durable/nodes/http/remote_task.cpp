@@ -61,9 +61,9 @@ std::string call(const remote_task_options& opts, const split_url& where,
   if (ctx.stop_requested())
     throw durable::error::cancelled();
   if (!res)
-    throw durable::error::retryable(fmt::format(
-      "Remote procedure call failed [taskId={}]: {}", ctx.task_id,
-      httplib::to_string(res.error())));
+    throw durable::error::retryable(
+      fmt::format("Remote procedure call failed [taskId={}]: {}", ctx.task_id,
+                  httplib::to_string(res.error())));
   if (auto err = error_for_status(res->status, ctx.task_id,
                                   excerpt_of(res->body)))
     throw *err;
@@ -100,8 +100,9 @@ split_url parse_url(std::string_view url) {
     throw bad("credentials belong in headers, not in the URL");
   split_url out;
   out.origin = fmt::format("{}://{}", scheme, authority);
-  out.target = slash == std::string_view::npos ? std::string{"/"}
-                                               : std::string{rest.substr(slash)};
+  out.target = slash == std::string_view::npos
+                 ? std::string{"/"}
+                 : std::string{rest.substr(slash)};
   return out;
 }
 
@@ -132,8 +133,8 @@ std::optional<durable::error> error_for_status(int status,
   }
 }
 
-task_ref<nlohmann::json, nlohmann::json>
-remote_task(durable::executor& exec, remote_task_options opts) {
+task_ref<nlohmann::json, nlohmann::json> remote_task(durable::executor& exec,
+                                                     remote_task_options opts) {
   auto where = parse_url(opts.url);
   task_definition def;
   def.kind = task_kind::task;

@@ -63,8 +63,8 @@ struct remote_task_options {
 ///
 /// @throws durable::error for invalid task options or a URL that is not
 ///         http(s)://host[:port][/path].
-task_ref<nlohmann::json, nlohmann::json>
-remote_task(durable::executor& exec, remote_task_options opts);
+task_ref<nlohmann::json, nlohmann::json> remote_task(durable::executor& exec,
+                                                     remote_task_options opts);
 
 /// The execution error for an HTTP status (nullopt for 2xx); `excerpt` is
 /// the start of the response body, quoted in the message.

@@ -98,8 +98,8 @@ enqueue_options parse_options(const json& o) {
   if (o.contains("timeout_ms"))
     out.timeout = millis{integer_field(o, where, "timeout_ms")};
   if (o.contains("sleep_before_run_ms"))
-    out.sleep_before_run = millis{integer_field(o, where,
-                                                "sleep_before_run_ms")};
+    out.sleep_before_run = millis{
+      integer_field(o, where, "sleep_before_run_ms")};
   if (o.contains("retry"))
     out.retry = parse_retry(o.at("retry"));
   if (o.contains("idempotency_key"))
@@ -215,8 +215,8 @@ std::optional<std::int64_t> int_param(const query_params& params,
     return std::nullopt;
   auto x = to_int(*text);
   if (!x || *x < 0)
-    throw api_error::bad_request(fmt::format(
-      "Query parameter {} must be a non-negative integer", name));
+    throw api_error::bad_request(
+      fmt::format("Query parameter {} must be a non-negative integer", name));
   return x;
 }
 
@@ -237,9 +237,8 @@ execution_filter parse_filter(const query_params& params) {
       auto name = rest.substr(0, comma);
       auto st = parse_status(name);
       if (!st)
-        throw api_error::bad_request(
-          fmt::format("Unknown status {} in query parameter status",
-                      std::string{name}));
+        throw api_error::bad_request(fmt::format(
+          "Unknown status {} in query parameter status", std::string{name}));
       f.statuses.push_back(*st);
       rest = comma == std::string_view::npos ? std::string_view{}
                                              : rest.substr(comma + 1);

@@ -45,8 +45,8 @@ bool is_json(std::string_view type) {
     essence.remove_suffix(1);
   std::string lower;
   for (char c : essence)
-    lower.push_back(static_cast<char>(
-      std::tolower(static_cast<unsigned char>(c))));
+    lower.push_back(
+      static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   return lower == "application/json"
          || (lower.starts_with("application/") && lower.ends_with("+json"));
 }
@@ -102,7 +102,6 @@ void validate(const server_options& opts) {
     fail("max JSON depth must be between 1 and 1000");
 }
 
-
 struct server::impl {
   /// A route of the API: its pattern, the method it serves (HEAD goes with
   /// GET) and its handler.
@@ -121,8 +120,7 @@ struct server::impl {
   std::atomic<std::size_t> waits{0};
   std::atomic<std::uint64_t> next_ref{1};
 
-  impl(durable::executor& e, server_options o)
-    : exec(e), opts(std::move(o)) {
+  impl(durable::executor& e, server_options o) : exec(e), opts(std::move(o)) {
     if (!opts.log)
       opts.log = [](std::string_view line) {
         fmt::print(stderr, "durable http: {}\n", line);
@@ -213,8 +211,7 @@ struct server::impl {
   /// Finds the route of `req` (its index and captures); 405 when the path
   /// has routes for other methods only; throws 404 when it has none.
   std::optional<response> route_of(request& req) const {
-    const auto method = req.method == "HEAD" ? std::string{"GET"}
-                                             : req.method;
+    const auto method = req.method == "HEAD" ? std::string{"GET"} : req.method;
     std::vector<std::string> allowed;
     for (std::size_t i = 0; i < routes.size(); ++i) {
       std::smatch m;
@@ -266,8 +263,7 @@ struct server::impl {
     if (auto key = req.header("Idempotency-Key"))
       key_header = std::string{*key};
     auto body = parse_enqueue(body_object(req), std::move(key_header));
-    auto ids = exec.enqueue_raw(task_id, {std::move(body.input)},
-                                body.options);
+    auto ids = exec.enqueue_raw(task_id, {std::move(body.input)}, body.options);
     const auto& id = ids.at(0);
     res.set_header("Location", "/v1/executions/" + id);
     send_json(res, 202, {{"execution_id", id}, {"task_id", task_id}});
@@ -305,8 +301,7 @@ struct server::impl {
     } guard{waits};
     const auto deadline = steady::now() + timeout;
     for (;;) {
-      auto left = std::chrono::duration_cast<millis>(deadline
-                                                     - steady::now());
+      auto left = std::chrono::duration_cast<millis>(deadline - steady::now());
       auto slice = std::clamp(left, millis{0}, opts.wait_slice);
       if (auto r = exec.wait(id, slice)) {
         send_json(res, 200, execution_json(*r));
@@ -373,7 +368,6 @@ struct server::impl {
     check_params(req.params, {});
     send_json(res, 200, {{"status", "ok"}});
   }
-
 };
 
 server::server(durable::executor& exec, server_options opts) {
@@ -404,17 +398,17 @@ void server::start() {
     .idle_timeout = d.opts.keep_alive_timeout,
   };
   auto net = std::make_unique<transport>(
-    std::move(t),
-    transport_handlers{
-      .on_head = [&d](request& req) { return d.on_head(req); },
-      .on_request = [&d](request& req) { return d.serve(req); },
-    });
+    std::move(t), transport_handlers{
+                    .on_head = [&d](request& req) { return d.on_head(req); },
+                    .on_request = [&d](request& req) { return d.serve(req); },
+                  });
   const auto port = net->start();
   d.stopping.store(false);
   d.net = std::move(net);
   d.bound_port.store(port);
-  d.opts.log(fmt::format("listening on {}:{}{}", d.opts.bind_address, port,
-                         d.opts.token.empty() ? "" : " (bearer token required)"));
+  d.opts.log(
+    fmt::format("listening on {}:{}{}", d.opts.bind_address, port,
+                d.opts.token.empty() ? "" : " (bearer token required)"));
 }
 
 void server::stop() {

@@ -76,8 +76,9 @@ struct server_options {
 /// An embeddable HTTP server in front of one executor.
 ///
 /// It serves the routes of docs/http-api.md (transport.hpp reads and writes
-/// the connections; a pool of its own threads runs the requests), calling the executor's untyped API (and its store for
-/// listings, counts and trees). Mount it in a node with a few lines:
+/// the connections; a pool of its own threads runs the requests), calling the
+/// executor's untyped API (and its store for listings, counts and trees). Mount
+/// it in a node with a few lines:
 ///
 ///     durable::nodes::http::server api{exec, {.port = 8080}};
 ///     api.start();

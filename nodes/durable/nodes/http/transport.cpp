@@ -82,8 +82,7 @@ struct transport::core {
   std::atomic<bool> stopping{false};
 
   core(transport_options o, transport_handlers h)
-    : opts(std::move(o)), handlers(std::move(h)) {
-  }
+    : opts(std::move(o)), handlers(std::move(h)) {}
 
   void accept();
   void admit(tcp::socket socket);
@@ -141,14 +140,13 @@ private:
     const auto generation = ++timer_generation_;
     timed_out_ = false;
     timer_.expires_after(d);
-    timer_.async_wait(
-      [self = shared_from_this(), generation](error_code ec) {
-        if (ec || generation != self->timer_generation_)
-          return; // disarmed, or armed again since
-        self->timed_out_ = true;
-        error_code ignored;
-        self->socket_.cancel(ignored);
-      });
+    timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
+      if (ec || generation != self->timer_generation_)
+        return; // disarmed, or armed again since
+      self->timed_out_ = true;
+      error_code ignored;
+      self->socket_.cancel(ignored);
+    });
   }
 
   void disarm() {
@@ -171,14 +169,14 @@ private:
     if (buffer_.size() > 0)
       return read_head();
     arm(core_.opts.idle_timeout);
-    socket_.async_read_some(
-      buffer_.prepare(4096),
-      [self = shared_from_this()](error_code ec, std::size_t n) {
-        if (ec || n == 0)
-          return self->close();
-        self->buffer_.commit(n);
-        self->read_head();
-      });
+    socket_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](error_code ec,
+                                                        std::size_t n) {
+                              if (ec || n == 0)
+                                return self->close();
+                              self->buffer_.commit(n);
+                              self->read_head();
+                            });
   }
 
   void read_head() {
@@ -299,15 +297,15 @@ private:
                         core_.opts.body_timeout.count())));
     }
     if (ec == bhttp::error::header_limit)
-      return refuse(error_response(
-        431, kind_headers_too_large,
-        fmt::format("The request head exceeds {} bytes",
-                    core_.opts.max_header_bytes)));
+      return refuse(
+        error_response(431, kind_headers_too_large,
+                       fmt::format("The request head exceeds {} bytes",
+                                   core_.opts.max_header_bytes)));
     if (ec == bhttp::error::body_limit)
-      return refuse(error_response(
-        413, kind_payload_too_large,
-        fmt::format("The request body exceeds {} bytes",
-                    core_.opts.max_body_bytes)));
+      return refuse(
+        error_response(413, kind_payload_too_large,
+                       fmt::format("The request body exceeds {} bytes",
+                                   core_.opts.max_body_bytes)));
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof
         || ec == asio::error::operation_aborted
         || ec == asio::error::connection_reset
@@ -322,9 +320,9 @@ private:
       return refuse(error_response(400, kind_bad_request,
                                    "The Transfer-Encoding header is repeated "
                                    "or sent with Content-Length"));
-    refuse(error_response(400, kind_bad_request,
-                          fmt::format("Malformed HTTP request: {}",
-                                      ec.message())));
+    refuse(
+      error_response(400, kind_bad_request,
+                     fmt::format("Malformed HTTP request: {}", ec.message())));
   }
 
   /// Answers and closes; HTTP/1.1 unless the request said otherwise.
@@ -386,14 +384,14 @@ private:
   void drain() {
     if (drained_ >= linger_bytes)
       return close();
-    socket_.async_read_some(
-      asio::buffer(scratch_),
-      [self = shared_from_this()](error_code ec, std::size_t n) {
-        self->drained_ += n;
-        if (ec)
-          return self->close();
-        self->drain();
-      });
+    socket_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](error_code ec,
+                                                        std::size_t n) {
+                              self->drained_ += n;
+                              if (ec)
+                                return self->close();
+                              self->drain();
+                            });
   }
 
   transport::core& core_;
@@ -417,7 +415,8 @@ private:
   std::array<char, 4096> scratch_{};
 };
 
-// -- core ----------------------------------------------------------------------
+// -- core
+// ----------------------------------------------------------------------
 
 void transport::core::accept() {
   acceptor.async_accept([this](error_code ec, tcp::socket socket) {
@@ -499,11 +498,11 @@ void transport::core::close_all() {
       s->close();
 }
 
-// -- transport -------------------------------------------------------------------
+// -- transport
+// -------------------------------------------------------------------
 
 transport::transport(transport_options opts, transport_handlers handlers)
-  : core_(std::make_shared<core>(std::move(opts), std::move(handlers))) {
-}
+  : core_(std::make_shared<core>(std::move(opts), std::move(handlers))) {}
 
 transport::~transport() {
   stop();

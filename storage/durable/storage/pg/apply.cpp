@@ -1,11 +1,10 @@
-#include "durable/storage/pg/pg_store.hpp"
-
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "durable/storage/pg/batch_apply.hpp"
+#include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/statements.hpp"
 #include "durable/storage/pg/transaction_runner.hpp"

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <iterator>
 #include <memory>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,10 +47,13 @@ void add_events(const transition& t, applied_write& w,
                 std::vector<store_event>& events, bool with_rows = true) {
   const auto& next = t.next;
   if (next.is_finished() && (next.parent || w.watched))
-    events.push_back({store_event::type::finished, next.id,
-                      parent_id_of(next), {}, next.finished_at.value_or(w.now),
+    events.push_back({store_event::type::finished,
+                      next.id,
+                      parent_id_of(next),
+                      {},
+                      next.finished_at.value_or(w.now),
                       with_rows ? std::make_shared<const execution_record>(
-                                    row_after(next, t, w))
+                        row_after(next, t, w))
                                 : nullptr});
   const execution_record* earliest = nullptr;
   if (next.status == execution_status::ready)
@@ -60,15 +63,21 @@ void add_events(const transition& t, applied_write& w,
         && (!earliest || kid.start_at < earliest->start_at))
       earliest = &kid;
   if (earliest)
-    events.push_back({store_event::type::work_ready, earliest->id, {}, {},
+    events.push_back({store_event::type::work_ready,
+                      earliest->id,
+                      {},
+                      {},
                       earliest->start_at});
   for (const auto& kid : w.kids)
     if (!w.cascaded.contains(kid.id) && is_live_sleeper(kid))
-      events.push_back({store_event::type::deadline, kid.id, {}, {},
-                        *kid.expires_at});
+      events.push_back(
+        {store_event::type::deadline, kid.id, {}, {}, *kid.expires_at});
   if (next.status == execution_status::cancelled && w.prev_owner)
-    events.push_back({store_event::type::cancelled, next.id, {},
-                      std::move(*w.prev_owner), w.now});
+    events.push_back({store_event::type::cancelled,
+                      next.id,
+                      {},
+                      std::move(*w.prev_owner),
+                      w.now});
   std::move(w.cascade_events.begin(), w.cascade_events.end(),
             std::back_inserter(events));
 }
@@ -147,10 +156,8 @@ private:
   void reset(const std::vector<std::size_t>& which);
 
   /// The transitions `which` in one statement (impl::apply_plain()).
-  void update(pqxx::transaction_base& tx,
-              const std::vector<std::size_t>& which,
-              const announcement* announce = nullptr,
-              bool own_writes = false);
+  void update(pqxx::transaction_base& tx, const std::vector<std::size_t>& which,
+              const announcement* announce = nullptr, bool own_writes = false);
 
   /// Locks every row of the batch in id order, if it has special ones.
   void lock_rows(pqxx::work& tx);
@@ -215,12 +222,11 @@ batch_writer::batch_writer(pg_store::impl& d, std::vector<transition>& ts)
   // (a fan-out, a finalize run here). Children that carry neither a
   // sleeping id nor a key collide only if a random id repeats: they go
   // without it, and the batch runs again with it if one ever does.
-  guarded_ = std::any_of(spawning_.begin(), spawning_.end(),
-                         [&](std::size_t i) {
-                           return std::any_of(ts[i].children.begin(),
-                                              ts[i].children.end(),
-                                              may_collide);
-                         });
+  guarded_ = std::any_of(
+    spawning_.begin(), spawning_.end(), [&](std::size_t i) {
+      return std::any_of(ts[i].children.begin(), ts[i].children.end(),
+                         may_collide);
+    });
 }
 
 bool batch_writer::alone() const {
@@ -242,8 +248,7 @@ std::optional<announcement> batch_writer::expected_announcement() const {
 }
 
 void batch_writer::write_alone(pqxx::nontransaction& tx,
-                               const announcement* announce,
-                               bool own_writes) {
+                               const announcement* announce, bool own_writes) {
   start();
   update(tx, plain_, announce, own_writes);
   collect_events();
@@ -272,8 +277,7 @@ txn_end batch_writer::write(pqxx::work& tx) {
 std::vector<write_outcome> batch_writer::finish() {
   for (std::size_t i = 0; i < ts_.size(); ++i)
     if (applied_[i])
-      out_[i].current = row_after(std::move(ts_[i].next), ts_[i],
-                                  *applied_[i]);
+      out_[i].current = row_after(std::move(ts_[i].next), ts_[i], *applied_[i]);
   d_.notify(std::move(events_));
   return std::move(out_);
 }
@@ -385,8 +389,7 @@ void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
                                  const std::vector<const transition*>& ts,
                                  std::vector<applied_write*>& applied,
                                  std::vector<write_outcome*>& out,
-                                 bool with_owner,
-                                 const announcement* announce,
+                                 bool with_owner, const announcement* announce,
                                  bool own_writes) {
   auto batch = transition_columns();
   std::vector<std::string> ids;
@@ -452,9 +455,9 @@ void pg_store::impl::apply_plain(pqxx::transaction_base& tx,
   }
 }
 
-void pg_store::impl::apply_one(pqxx::transaction_base& tx,
-                               const transition& t, write_outcome& out,
-                               applied_write*& w, bool want) {
+void pg_store::impl::apply_one(pqxx::transaction_base& tx, const transition& t,
+                               write_outcome& out, applied_write*& w,
+                               bool want) {
   // A savepoint per transition with children: a colliding child undoes
   // only its own transition. (Plain SQL: libpqxx 6.4's subtransaction
   // issues no SAVEPOINT before exec_prepared/exec_params.)
@@ -502,8 +505,7 @@ void pg_store::impl::apply_one(pqxx::transaction_base& tx,
     // made before it started, and no child can be inserted later under a
     // row a pass cancelled (its writer's version no longer matches).
     for (;;) {
-      auto cres = exec(tx, st_cascade,
-                       {row.id, row.task_id, msg, now_param()});
+      auto cres = exec(tx, st_cascade, {row.id, row.task_id, msg, now_param()});
       if (cres.empty())
         break;
       add_cascaded(cres, *w, want);
@@ -545,8 +547,7 @@ pg_store::impl::apply_batch(std::vector<transition>& ts) {
     int attempts = 0;
     run<pqxx::nontransaction>(
       "apply", mode::write, [&](pqxx::nontransaction& tx) {
-        batch.write_alone(tx, announce ? &*announce : nullptr,
-                          attempts++ > 0);
+        batch.write_alone(tx, announce ? &*announce : nullptr, attempts++ > 0);
         return true;
       });
     return batch.finish();

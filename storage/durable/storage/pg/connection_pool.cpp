@@ -20,9 +20,9 @@ void connection_pool::lease::discard() noexcept {
 
 connection_pool::connection_pool(std::string url, std::size_t size,
                                  setup_fn setup)
-  : url_(std::move(url)), size_(size == 0 ? 1 : size),
-    setup_(std::move(setup)) {
-}
+  : url_(std::move(url)),
+    size_(size == 0 ? 1 : size),
+    setup_(std::move(setup)) {}
 
 connection_pool::~connection_pool() = default;
 
@@ -50,9 +50,8 @@ connection_pool::lease connection_pool::acquire() {
 std::optional<connection_pool::lease>
 connection_pool::acquire_for(std::chrono::milliseconds wait) {
   std::unique_lock guard{mutex_};
-  if (!freed_.wait_for(guard, wait, [this] {
-        return !idle_.empty() || open_ < size_;
-      }))
+  if (!freed_.wait_for(guard, wait,
+                       [this] { return !idle_.empty() || open_ < size_; }))
     return std::nullopt;
   return take(guard);
 }

@@ -1,8 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,8 +33,7 @@ public:
   class lease {
   public:
     lease(connection_pool* pool, std::unique_ptr<pqxx::connection> c)
-      : pool_(pool), conn_(std::move(c)) {
-    }
+      : pool_(pool), conn_(std::move(c)) {}
 
     lease(lease&&) noexcept = default;
     lease& operator=(lease&&) = delete;

@@ -1,5 +1,3 @@
-#include "durable/storage/pg/pg_store.hpp"
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -7,6 +5,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "durable/storage/pg/pg_store.hpp"
 
 /// The connection string helpers declared in pg_store.hpp (resolve_url(),
 /// with_keepalives(), redact()): plain string work, no connection.

@@ -28,7 +28,8 @@ classified_failure classify(std::exception_ptr ep) {
   catch (const pqxx::in_doubt_error&) {
     return {failure_kind::in_doubt, "connection lost during COMMIT"};
   } catch (const pqxx::statement_completion_unknown&) {
-    return {failure_kind::in_doubt, "statement completion unknown (SQLSTATE 40003)"};
+    return {failure_kind::in_doubt,
+            "statement completion unknown (SQLSTATE 40003)"};
   } catch (const pqxx::serialization_failure&) {
     return {failure_kind::conflict, "serialization failure (SQLSTATE 40001)"};
   } catch (const pqxx::deadlock_detected&) {
@@ -43,8 +44,8 @@ classified_failure classify(std::exception_ptr ep) {
               with_state("server unavailable", e.sqlstate())};
     return {failure_kind::fatal, with_state("SQL error", e.sqlstate())};
   } catch (const pqxx::usage_error& e) {
-    return {failure_kind::fatal, std::string{"libpqxx usage error: "}
-                                   + e.what()};
+    return {failure_kind::fatal,
+            std::string{"libpqxx usage error: "} + e.what()};
   } catch (const pqxx::conversion_error& e) {
     return {failure_kind::fatal, std::string{"conversion error: "} + e.what()};
   } catch (const pqxx::failure&) {

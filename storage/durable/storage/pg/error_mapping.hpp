@@ -10,11 +10,14 @@
 ///
 /// | libpqxx 6.4 exception                         | decision          |
 /// |-----------------------------------------------|-------------------|
-/// | `in_doubt_error`, `statement_completion_unknown` | in_doubt: never retried (checked *before* `transaction_rollback`, their base) |
-/// | `serialization_failure`, `deadlock_detected`, other `transaction_rollback` | conflict: re-run the whole transaction |
-/// | `broken_connection`, SQLSTATE class 08, 57P01..57P03 (server shut down or restarting), 53300 | reconnect: new connection, re-run if COMMIT was never sent |
-/// | `unique_violation` and other `sql_error`      | fatal (a bug or schema drift) |
-/// | `usage_error`, `argument_error`, `conversion_error`, anything else | fatal |
+/// | `in_doubt_error`, `statement_completion_unknown` | in_doubt: never retried
+/// (checked *before* `transaction_rollback`, their base) | |
+/// `serialization_failure`, `deadlock_detected`, other `transaction_rollback` |
+/// conflict: re-run the whole transaction | | `broken_connection`, SQLSTATE
+/// class 08, 57P01..57P03 (server shut down or restarting), 53300 | reconnect:
+/// new connection, re-run if COMMIT was never sent | | `unique_violation` and
+/// other `sql_error`      | fatal (a bug or schema drift) | | `usage_error`,
+/// `argument_error`, `conversion_error`, anything else | fatal |
 namespace durable::storage::pg {
 
 /// What to do after a failed transaction.

@@ -1,5 +1,3 @@
-#include "durable/storage/pg/pg_store.hpp"
-
 #include <algorithm>
 #include <string>
 #include <unordered_map>
@@ -10,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "durable/storage/pg/json_rows.hpp"
+#include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/statements.hpp"
 #include "durable/storage/pg/transaction_runner.hpp"
@@ -29,8 +28,7 @@ constexpr std::size_t insert_chunk = 1000;
 std::vector<insert_outcome>
 pg_store::impl::insert_rows(pqxx::transaction_base& tx,
                             std::vector<execution_record>& rows,
-                            std::vector<store_event>* events,
-                            bool prepared) {
+                            std::vector<store_event>* events, bool prepared) {
   using kind = insert_outcome::kind;
   std::vector<insert_outcome> out(rows.size());
   std::vector<bool> inserted(rows.size(), false);
@@ -85,10 +83,10 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
     std::vector<param> ps{to_array_literal(ids), to_array_literal(sids),
                           to_array_literal(keys)};
     auto ptrs = pointers(ps);
-    auto res = prepared ? exec(tx, st_conflicts, ps)
-                        : tx.exec_params(conflicts_sql,
-                                         pqxx::prepare::make_dynamic_params(
-                                           ptrs));
+    auto res = prepared
+                 ? exec(tx, st_conflicts, ps)
+                 : tx.exec_params(conflicts_sql,
+                                  pqxx::prepare::make_dynamic_params(ptrs));
     for (const auto& row : res) {
       std::string id = row[0].c_str();
       if (!row[1].is_null())
@@ -109,7 +107,10 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
           && (!earliest || r.start_at < earliest->start_at))
         earliest = &r;
       if (r.is_sleeping())
-        events->push_back({store_event::type::deadline, r.id, {}, {},
+        events->push_back({store_event::type::deadline,
+                           r.id,
+                           {},
+                           {},
                            r.expires_at.value_or(r.start_at)});
       continue;
     }
@@ -131,15 +132,18 @@ pg_store::impl::insert_rows(pqxx::transaction_base& tx,
     out[i] = {kind::duplicate_id, r.id};
   }
   if (earliest)
-    events->push_back({store_event::type::work_ready, earliest->id, {}, {},
+    events->push_back({store_event::type::work_ready,
+                       earliest->id,
+                       {},
+                       {},
                        earliest->start_at});
   return out;
 }
 
-std::vector<insert_outcome> pg_store::impl::insert_storable(
-  std::vector<execution_record>& rows,
-  const std::function<std::vector<insert_outcome>(
-    std::vector<execution_record>&)>& insert) {
+std::vector<insert_outcome>
+pg_store::impl::insert_storable(std::vector<execution_record>& rows,
+                                const std::function<std::vector<insert_outcome>(
+                                  std::vector<execution_record>&)>& insert) {
   std::vector<insert_outcome> out(rows.size());
   std::vector<std::size_t> kept;
   kept.reserve(rows.size());
@@ -168,8 +172,7 @@ pg_store::insert(std::vector<execution_record> rows) {
   if (rows.empty())
     return {};
   auto& d = *impl_;
-  return d.insert_storable(rows, [&d](std::vector<execution_record>&
-                                        storable) {
+  return d.insert_storable(rows, [&d](std::vector<execution_record>& storable) {
     const bool want = d.wants_events();
     std::vector<store_event> events;
     d.lower_floors(d.floors.needed(storable, to_micros(d.now())));
@@ -193,8 +196,7 @@ pg_store::insert(std::vector<execution_record> rows) {
 }
 
 template <class Body>
-std::vector<insert_outcome>
-pg_store::impl::settle_in_doubt_insert(
+std::vector<insert_outcome> pg_store::impl::settle_in_doubt_insert(
   const std::vector<execution_record>& rows, Body& body,
   const store_error& first) {
   // The reply to COMMIT was lost: the rows are all stored or none is.

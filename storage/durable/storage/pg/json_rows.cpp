@@ -42,8 +42,7 @@ const column_set jsonb_columns = [] {
 
 } // namespace
 
-json_rows::json_rows(const column_set& columns) : columns_(columns) {
-}
+json_rows::json_rows(const column_set& columns) : columns_(columns) {}
 
 void json_rows::add(const execution_record& r,
                     std::optional<std::uint64_t> version) {

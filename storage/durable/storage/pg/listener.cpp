@@ -1,10 +1,9 @@
 #include "durable/storage/pg/listener.hpp"
 
-#include <poll.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <poll.h>
 #include <system_error>
+#include <unistd.h>
 
 #include <pqxx/pqxx>
 
@@ -19,8 +18,7 @@ public:
   receiver(pqxx::connection_base& c, const std::string& channel,
            std::function<void(const std::string&)> on_payload)
     : pqxx::notification_receiver(c, channel),
-      on_payload_(std::move(on_payload)) {
-  }
+      on_payload_(std::move(on_payload)) {}
 
   void operator()(const std::string& payload, int) override {
     on_payload_(payload);
@@ -42,16 +40,16 @@ struct listener::connection_state {
   }
 };
 
-listener::listener(std::string url, std::string channel,
-                   std::string own_sender, std::string application_name,
-                   callback cb)
-  : url_(std::move(url)), channel_(std::move(channel)),
+listener::listener(std::string url, std::string channel, std::string own_sender,
+                   std::string application_name, callback cb)
+  : url_(std::move(url)),
+    channel_(std::move(channel)),
     own_sender_(std::move(own_sender)),
-    application_name_(std::move(application_name)), cb_(std::move(cb)),
+    application_name_(std::move(application_name)),
+    cb_(std::move(cb)),
     conn_(std::make_unique<connection_state>()) {
   if (::pipe(stop_pipe_) != 0)
-    throw std::system_error(errno, std::generic_category(),
-                            "listener: pipe");
+    throw std::system_error(errno, std::generic_category(), "listener: pipe");
   try {
     conn_->conn = std::make_unique<pqxx::connection>(url_);
     conn_->conn->set_variable("application_name",

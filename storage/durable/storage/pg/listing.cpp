@@ -1,5 +1,3 @@
-#include "durable/storage/pg/pg_store.hpp"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -10,6 +8,7 @@
 
 #include "durable/list_query.hpp"
 #include "durable/status.hpp"
+#include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/transaction_runner.hpp"
@@ -41,8 +40,8 @@ struct filter_sql {
       std::vector<std::string> names;
       for (auto st : f.statuses)
         names.emplace_back(to_string(st));
-      where += " AND e.status = ANY("
-               + add(to_array_literal(names), "text[]") + ")";
+      where += " AND e.status = ANY(" + add(to_array_literal(names), "text[]")
+               + ")";
     }
     if (f.task_id)
       where += " AND e.task_id = " + add(*f.task_id, "text");
@@ -100,8 +99,7 @@ status_counts pg_store::count_by_status(const execution_filter& filter) {
                          "e.status",
                          d.table, f.where);
   return d.run<pqxx::nontransaction>(
-    "count_by_status", impl::mode::idempotent,
-    [&](pqxx::nontransaction& tx) {
+    "count_by_status", impl::mode::idempotent, [&](pqxx::nontransaction& tx) {
       status_counts counts;
       for (const auto& row : f.exec(tx, sql))
         if (auto st = parse_status(row[0].as<std::string>()))

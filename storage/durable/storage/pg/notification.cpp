@@ -151,8 +151,8 @@ std::optional<notification> decode_notification(const std::string& payload) {
     if (!kind || ec != std::errc{} || end != f[1].data() + f[1].size()
         || f[2].empty() || f[3].empty() || f[4].empty())
       return std::nullopt;
-    n.events.push_back({*kind, unfield(f[2]), unfield(f[3]),
-                        unfield(f[4]), from_micros(us)});
+    n.events.push_back(
+      {*kind, unfield(f[2]), unfield(f[3]), unfield(f[4]), from_micros(us)});
   }
   return n;
 }

@@ -33,8 +33,9 @@ constexpr std::size_t max_notification_bytes = 7900;
 /// and `cancelled` are kept one by one. Returns the payload, or an overflow
 /// payload when the result would exceed max_notification_bytes. Returns
 /// nullopt when there is nothing to announce.
-std::optional<std::string> encode_notification(
-  const std::string& sender, const std::vector<store_event>& events);
+std::optional<std::string>
+encode_notification(const std::string& sender,
+                    const std::vector<store_event>& events);
 
 /// Decodes a payload; nullopt if it is not one of ours (a foreign NOTIFY on
 /// the channel is ignored, never trusted).

@@ -13,9 +13,8 @@ void owner_floors::add(const execution_record& r, bool owner_only,
   if (!r.owner || !store_rules::takes_lease(r))
     return;
   // No lease at all: claimable at once (store_rules::is_claimable).
-  const auto at = r.lease_expires_at
-                    ? to_micros(*r.lease_expires_at)
-                    : std::numeric_limits<std::int64_t>::min();
+  const auto at = r.lease_expires_at ? to_micros(*r.lease_expires_at)
+                                     : std::numeric_limits<std::int64_t>::min();
   if (auto k = known_.find(*r.owner);
       k != known_.end() && k->second.learned_us >= now_us - trusted_for_us_
       && (owner_only || at >= k->second.at))

@@ -66,8 +66,7 @@ public:
 
   /// `owner`'s floor was stored as `at` (after a write at `now_us` that
   /// returned it).
-  void remember(const std::string& owner, std::int64_t at,
-                std::int64_t now_us);
+  void remember(const std::string& owner, std::int64_t at, std::int64_t now_us);
 
   /// Nothing is known of `owner`'s floor any more (it was lowered behind
   /// the cache's back, e.g. by release_leases).

@@ -38,19 +38,20 @@ std::int64_t steady_ns() {
 // -- impl ---------------------------------------------------------------------
 
 pg_store::impl::impl(pg_options o)
-  : opts(std::move(o)), url(resolve_url(opts)),
+  : opts(std::move(o)),
+    url(resolve_url(opts)),
     target(url.empty() ? std::string{"the libpq default server (PGHOST, "
-                                      "PGPORT, PGDATABASE)"}
+                                     "PGPORT, PGDATABASE)"}
                        : redact(url)),
     table(quote_ident(opts.schema) + ".executions"),
     pool(with_keepalives(url, opts),
          std::clamp<std::size_t>(opts.pool_size, 1, 64),
          [this](pqxx::connection& c) { prepare(c); }),
-    lease_pool(with_keepalives(url, opts), 1,
-               [this](pqxx::connection& c) {
-                 prepare(c, {st_renew, st_renew_held, st_lead, st_release,
-                             st_notify});
-               }),
+    lease_pool(
+      with_keepalives(url, opts), 1,
+      [this](pqxx::connection& c) {
+        prepare(c, {st_renew, st_renew_held, st_lead, st_release, st_notify});
+      }),
     sender_id(make_incarnation_id()),
     channel(notification_channel(opts.schema)) {
   build_statements();
@@ -202,9 +203,9 @@ pg_store::pg_store(pg_options opts)
       impl_->target, one_line(redact(e.what()))));
   } catch (...) {
     auto f = classify(std::current_exception());
-    throw durable::error(fmt::format(
-      "PostgreSQL store: cannot open schema {} on {}: {}",
-      impl_->opts.schema, impl_->target, one_line(redact(f.what))));
+    throw durable::error(
+      fmt::format("PostgreSQL store: cannot open schema {} on {}: {}",
+                  impl_->opts.schema, impl_->target, one_line(redact(f.what))));
   }
 }
 
@@ -264,61 +265,63 @@ claim_result pg_store::claim(const claim_request& req) {
   // committed; the end of those with a parent or a waiter to everyone.
   std::vector<store_event> corrupt;
   std::vector<store_event> ended;
-  auto result = d.run<pqxx::work>("claim", impl::mode::write,
-                                  [&](pqxx::work& tx) {
-    claim_result out;
-    corrupt.clear();
-    ended.clear();
-    auto fail_row = [&](const char* id, const std::string& message,
-                        const std::string& what, bool unreadable) {
-      exec(tx, st_corrupt,
-           {id, message, d.now_param(), unreadable ? "true" : "false"});
-      store_event found;
-      found.kind = store_event::type::corrupt;
-      found.execution_id = id;
-      found.detail = fmt::format("{}; marked failed", what);
-      corrupt.push_back(std::move(found));
-    };
-    auto rows = exec(tx, req.take_over ? st_claim : st_claim_ready, ps);
-    std::vector<std::pair<std::int64_t, execution_record>> taken;
-    for (const auto& row : rows) {
-      if (!row[0].is_null())
-        out.next_ready_at = time_of(row[0]);
-      if (row[1].is_null())
-        continue;
-      execution_record r;
-      try {
-        r = decode(row, 2);
-      } catch (const std::exception& e) {
-        // Fail the damaged row (its id is the first decoded column) in the
-        // same transaction; the other rows of the claim go on.
-        fail_row(row[2].c_str(),
-                 fmt::format("Corrupt stored execution: {}", e.what()),
-                 e.what(), true);
-        continue;
+  auto result = d.run<pqxx::work>(
+    "claim", impl::mode::write, [&](pqxx::work& tx) {
+      claim_result out;
+      corrupt.clear();
+      ended.clear();
+      auto fail_row = [&](const char* id, const std::string& message,
+                          const std::string& what, bool unreadable) {
+        exec(tx, st_corrupt,
+             {id, message, d.now_param(), unreadable ? "true" : "false"});
+        store_event found;
+        found.kind = store_event::type::corrupt;
+        found.execution_id = id;
+        found.detail = fmt::format("{}; marked failed", what);
+        corrupt.push_back(std::move(found));
+      };
+      auto rows = exec(tx, req.take_over ? st_claim : st_claim_ready, ps);
+      std::vector<std::pair<std::int64_t, execution_record>> taken;
+      for (const auto& row : rows) {
+        if (!row[0].is_null())
+          out.next_ready_at = time_of(row[0]);
+        if (row[1].is_null())
+          continue;
+        execution_record r;
+        try {
+          r = decode(row, 2);
+        } catch (const std::exception& e) {
+          // Fail the damaged row (its id is the first decoded column) in the
+          // same transaction; the other rows of the claim go on.
+          fail_row(row[2].c_str(),
+                   fmt::format("Corrupt stored execution: {}", e.what()),
+                   e.what(), true);
+          continue;
+        }
+        // A number out of range (written behind the store's back): the
+        // claim bounded what it computed from it, the row is failed.
+        if (auto problem = stored_ranges::problem(r)) {
+          fail_row(row[2].c_str(), stored_ranges::invalid_message(*problem),
+                   *problem, false);
+          if (r.parent || r.watched)
+            ended.push_back({store_event::type::finished,
+                             r.id,
+                             r.parent ? r.parent->execution_id : std::string{},
+                             {},
+                             d.now()});
+          continue;
+        }
+        taken.emplace_back(row[1].as<std::int64_t>(), std::move(r));
       }
-      // A number out of range (written behind the store's back): the
-      // claim bounded what it computed from it, the row is failed.
-      if (auto problem = stored_ranges::problem(r)) {
-        fail_row(row[2].c_str(), stored_ranges::invalid_message(*problem),
-                 *problem, false);
-        if (r.parent || r.watched)
-          ended.push_back({store_event::type::finished, r.id,
-                           r.parent ? r.parent->execution_id : std::string{},
-                           {}, d.now()});
-        continue;
-      }
-      taken.emplace_back(row[1].as<std::int64_t>(), std::move(r));
-    }
-    d.announce(tx, ended, true);
-    std::sort(taken.begin(), taken.end(), [](const auto& x, const auto& y) {
-      return std::tie(x.first, x.second.id) < std::tie(y.first, y.second.id);
+      d.announce(tx, ended, true);
+      std::sort(taken.begin(), taken.end(), [](const auto& x, const auto& y) {
+        return std::tie(x.first, x.second.id) < std::tie(y.first, y.second.id);
+      });
+      out.claimed.reserve(taken.size());
+      for (auto& [due, r] : taken)
+        out.claimed.push_back(std::move(r));
+      return out;
     });
-    out.claimed.reserve(taken.size());
-    for (auto& [due, r] : taken)
-      out.claimed.push_back(std::move(r));
-    return out;
-  });
   corrupt.insert(corrupt.end(), std::make_move_iterator(ended.begin()),
                  std::make_move_iterator(ended.end()));
   d.notify(std::move(corrupt));
@@ -361,9 +364,8 @@ std::vector<std::string> pg_store::renew_leases(const std::string& owner,
 bool pg_store::try_lead(const std::string& role, const std::string& owner,
                         millis lease) {
   auto& d = *impl_;
-  std::vector<param> ps{role, owner,
-                        str(std::chrono::microseconds{lease}.count()),
-                        d.now_param()};
+  std::vector<param> ps{
+    role, owner, str(std::chrono::microseconds{lease}.count()), d.now_param()};
   return d.run_on<pqxx::work>(
     d.lease_pool, "try_lead", impl::mode::idempotent,
     [&](pqxx::work& tx) { return !exec(tx, st_lead, ps).empty(); },
@@ -424,8 +426,7 @@ pg_store::children_of(const std::string& parent_id) {
 
 sleeper_scan pg_store::scan_sleepers(std::size_t limit) {
   auto& d = *impl_;
-  std::vector<param> ps{str(static_cast<std::int64_t>(limit)),
-                        d.now_param()};
+  std::vector<param> ps{str(static_cast<std::int64_t>(limit)), d.now_param()};
   return d.run<pqxx::nontransaction>(
     "scan_sleepers", impl::mode::idempotent, [&](pqxx::nontransaction& tx) {
       sleeper_scan out;
@@ -452,12 +453,10 @@ std::optional<execution_record> pg_store::watch(const std::string& id) {
 }
 
 bool pg_store::erase(const std::string& id) {
-  return impl_->run<pqxx::work>("erase", impl::mode::write,
-                                [&](pqxx::work& tx) {
-                                  return exec(tx, st_erase, {id})
-                                           .affected_rows()
-                                         > 0;
-                                });
+  return impl_->run<pqxx::work>(
+    "erase", impl::mode::write, [&](pqxx::work& tx) {
+      return exec(tx, st_erase, {id}).affected_rows() > 0;
+    });
 }
 
 std::uint64_t pg_store::subscribe(store_listener listener) {
@@ -478,9 +477,8 @@ void pg_store::unsubscribe(std::uint64_t token) {
   auto& d = *impl_;
   {
     std::lock_guard guard{d.listeners_mutex};
-    std::erase_if(d.listeners, [token](const auto& x) {
-      return x.first == token;
-    });
+    std::erase_if(d.listeners,
+                  [token](const auto& x) { return x.first == token; });
     d.listener_count.store(d.listeners.size());
   }
   d.update_inbound();

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -98,14 +98,13 @@ struct pg_store::impl {
   /// had locked held that long, and more each second). An index scan
   /// marks a dead entry the first time it meets it. Other statements keep
   /// bitmap scans: some need them (an OR of indexes).
-  static constexpr const char* renewal_settings
-    = "SET LOCAL enable_bitmapscan = off";
+  static constexpr const char* renewal_settings = "SET LOCAL enable_bitmapscan "
+                                                  "= off";
 
   /// Sets the application name and the session's timeouts on a new
   /// connection and prepares every statement on it, or only those named
   /// in `only` (the lease connection needs four of them).
-  void prepare(pqxx::connection& c,
-               const std::vector<const char*>& only = {});
+  void prepare(pqxx::connection& c, const std::vector<const char*>& only = {});
 
   // -- connections ------------------------------------------------------------
 
@@ -132,8 +131,8 @@ struct pg_store::impl {
   /// retrying per error_mapping.hpp, and returns its result. Defined, with
   /// its contract, in transaction_runner.hpp.
   template <class Txn, class F>
-  auto run(const char* op, mode m, F&& body) -> decltype(body(
-    std::declval<Txn&>()));
+  auto run(const char* op, mode m, F&& body)
+    -> decltype(body(std::declval<Txn&>()));
 
   /// run() on a connection of `p` (e.g. lease_pool), giving up after
   /// `patience` (at most opts.reconnect_timeout) instead of
@@ -171,8 +170,8 @@ struct pg_store::impl {
   /// (in_doubt) if that fails too: the rows may or may not be stored.
   template <class Body>
   std::vector<insert_outcome>
-  settle_in_doubt_insert(const std::vector<execution_record>& rows,
-                         Body& body, const store_error& first);
+  settle_in_doubt_insert(const std::vector<execution_record>& rows, Body& body,
+                         const store_error& first);
 
   /// A batch that failed with a fatal error, applied one transition at a
   /// time: those that fail alone are `refused` (with the stored row), the
@@ -198,10 +197,10 @@ struct pg_store::impl {
   /// (stored_ranges.hpp), in order, and gives the others the outcome
   /// `refused`: such a row never reaches the server. The outcomes are in
   /// the order of `rows`.
-  static std::vector<insert_outcome> insert_storable(
-    std::vector<execution_record>& rows,
-    const std::function<std::vector<insert_outcome>(
-      std::vector<execution_record>&)>& insert);
+  static std::vector<insert_outcome>
+  insert_storable(std::vector<execution_record>& rows,
+                  const std::function<std::vector<insert_outcome>(
+                    std::vector<execution_record>&)>& insert);
 
   // -- operations (inside a transaction) --------------------------------------
 

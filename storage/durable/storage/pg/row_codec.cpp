@@ -393,8 +393,7 @@ void get(const reader& in, std::size_t i, retry_options& out) {
   out.jitter = static_cast<jitter_mode>(in.integer(i + 4));
 }
 
-void get(const reader& in, std::size_t i,
-         std::optional<execution_error>& out) {
+void get(const reader& in, std::size_t i, std::optional<execution_error>& out) {
   if (in.null(i))
     return;
   execution_error e;

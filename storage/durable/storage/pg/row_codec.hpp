@@ -142,8 +142,7 @@ struct layout<std::vector<execution_ref>> {
 
 /// The number of columns field `F` takes.
 template <class F>
-inline constexpr std::size_t width
-  = layout<fields::type_of<F>>::columns.size();
+inline constexpr std::size_t width = layout<fields::type_of<F>>::columns.size();
 
 inline constexpr std::size_t column_count = [] {
   std::size_t n = 0;

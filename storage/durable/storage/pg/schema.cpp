@@ -1,8 +1,7 @@
 #include "durable/storage/pg/schema.hpp"
 
-#include <pqxx/pqxx>
-
 #include <fmt/format.h>
+#include <pqxx/pqxx>
 
 #include "durable/error.hpp"
 
@@ -248,9 +247,8 @@ std::string with_schema(std::string_view sql, std::string_view schema) {
 
 int schema_version(pqxx::connection_base& c, std::string_view schema) {
   pqxx::nontransaction tx{c};
-  auto exists = tx.exec_params1(
-    "SELECT to_regclass($1) IS NOT NULL",
-    quote_ident(schema) + ".schema_migrations");
+  auto exists = tx.exec_params1("SELECT to_regclass($1) IS NOT NULL",
+                                quote_ident(schema) + ".schema_migrations");
   if (!exists[0].as<bool>())
     return 0;
   auto r = tx.exec1(with_schema(
@@ -273,7 +271,8 @@ int migrate(pqxx::connection_base& c, std::string_view schema, int up_to) {
                       schema));
   auto current = tx.exec1(with_schema(
     "SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations",
-    schema))[0].as<int>();
+    schema))[0]
+                   .as<int>();
   if (current > latest_schema_version())
     throw durable::error(fmt::format(
       "PostgreSQL schema {} is at version {}, newer than this binary knows "

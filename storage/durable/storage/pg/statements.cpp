@@ -29,8 +29,7 @@ std::string bounded(std::string_view column, stored_ranges::range r) {
 /// `column + 1` where the result still fits the column (`column <=
 /// r.max`), `column` otherwise. One more than `r.max` is out of range too,
 /// so a row pushed past its range, or found beyond it, is failed once read.
-std::string bounded_increment(std::string_view column,
-                              stored_ranges::range r) {
+std::string bounded_increment(std::string_view column, stored_ranges::range r) {
   return fmt::format("{0} + CASE WHEN {0} <= {1} THEN 1 ELSE 0 END", column,
                      r.max);
 }
@@ -130,29 +129,29 @@ std::string lock_sql(const schema_tables& t) {
 // lease of its rows after the renewal, in the same statement; it comes
 // back on every row, and on one row of NULLs if the owner holds none.
 std::string renew_sql(const schema_tables& t) {
-  return fmt::format(
-    "WITH n0 AS (SELECT {now} AS now), "
-    "n AS (SELECT now, now + $2::bigint * 3 / 4 AS due FROM "
-    "n0), "
-    "fl AS (INSERT INTO {ol} (owner, expires_at) SELECT $1, "
-    "n.due FROM n ON CONFLICT (owner) DO UPDATE "
-    "SET expires_at = excluded.expires_at RETURNING "
-    "expires_at), "
-    "held AS (SELECT id, coalesce(lease_expires_at, {min}) >= "
-    "(SELECT due FROM n) AS good FROM {t} WHERE owner = $1 "
-    "AND status IN {act}), "
-    "free AS (SELECT id FROM {t} WHERE owner = $1 AND status "
-    "IN {act} AND coalesce(lease_expires_at, {min}) < (SELECT "
-    "due FROM n) FOR UPDATE SKIP LOCKED), "
-    "u AS (UPDATE {t} e SET lease_expires_at = n.now + "
-    "$2::bigint FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM "
-    "free)) RETURNING e.id) "
-    "SELECT held.id, u.id IS NOT NULL OR held.good, "
-    "fl.expires_at FROM fl "
-    "LEFT JOIN (held LEFT JOIN u ON u.id = held.id) ON true",
-    fmt::arg("t", t.executions), fmt::arg("now", now_expr(3)),
-    fmt::arg("act", active_statuses), fmt::arg("ol", t.owner_leases),
-    fmt::arg("min", min_bigint));
+  return fmt::format("WITH n0 AS (SELECT {now} AS now), "
+                     "n AS (SELECT now, now + $2::bigint * 3 / 4 AS due FROM "
+                     "n0), "
+                     "fl AS (INSERT INTO {ol} (owner, expires_at) SELECT $1, "
+                     "n.due FROM n ON CONFLICT (owner) DO UPDATE "
+                     "SET expires_at = excluded.expires_at RETURNING "
+                     "expires_at), "
+                     "held AS (SELECT id, coalesce(lease_expires_at, {min}) >= "
+                     "(SELECT due FROM n) AS good FROM {t} WHERE owner = $1 "
+                     "AND status IN {act}), "
+                     "free AS (SELECT id FROM {t} WHERE owner = $1 AND status "
+                     "IN {act} AND coalesce(lease_expires_at, {min}) < (SELECT "
+                     "due FROM n) FOR UPDATE SKIP LOCKED), "
+                     "u AS (UPDATE {t} e SET lease_expires_at = n.now + "
+                     "$2::bigint FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM "
+                     "free)) RETURNING e.id) "
+                     "SELECT held.id, u.id IS NOT NULL OR held.good, "
+                     "fl.expires_at FROM fl "
+                     "LEFT JOIN (held LEFT JOIN u ON u.id = held.id) ON true",
+                     fmt::arg("t", t.executions), fmt::arg("now", now_expr(3)),
+                     fmt::arg("act", active_statuses),
+                     fmt::arg("ol", t.owner_leases),
+                     fmt::arg("min", min_bigint));
 }
 
 // Then the rows that were held ($4), waiting for their holders: locked
@@ -160,16 +159,15 @@ std::string renew_sql(const schema_tables& t) {
 // locks in plan order deadlocks with a batch transition), and renewed
 // only if still the owner's and active once the holder committed.
 std::string renew_held_sql(const schema_tables& t) {
-  return fmt::format(
-    "WITH n AS (SELECT {now} AS now), "
-    "mine AS (SELECT id FROM {t} WHERE id = ANY($4::text[]) "
-    "AND owner = $1 AND status IN {act} ORDER BY id FOR "
-    "UPDATE) "
-    "UPDATE {t} e SET lease_expires_at = n.now + $2::bigint "
-    "FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM mine)) "
-    "RETURNING e.id",
-    fmt::arg("t", t.executions), fmt::arg("now", now_expr(3)),
-    fmt::arg("act", active_statuses));
+  return fmt::format("WITH n AS (SELECT {now} AS now), "
+                     "mine AS (SELECT id FROM {t} WHERE id = ANY($4::text[]) "
+                     "AND owner = $1 AND status IN {act} ORDER BY id FOR "
+                     "UPDATE) "
+                     "UPDATE {t} e SET lease_expires_at = n.now + $2::bigint "
+                     "FROM n WHERE e.id = ANY(ARRAY(SELECT id FROM mine)) "
+                     "RETURNING e.id",
+                     fmt::arg("t", t.executions), fmt::arg("now", now_expr(3)),
+                     fmt::arg("act", active_statuses));
 }
 
 // Handed-back rows have no owner: the take-over finds them by
@@ -190,26 +188,25 @@ std::string release_sql(const schema_tables& t) {
 // Lowers owners' floors ($1 owners, $2 floors, sorted by owner) before
 // rows already claimed by them are stored; returns the stored floors.
 std::string floors_sql(const schema_tables& t) {
-  return fmt::format(
-    "INSERT INTO {ol} AS l (owner, expires_at) SELECT * FROM "
-    "unnest($1::text[], $2::bigint[]) ON CONFLICT (owner) DO "
-    "UPDATE SET expires_at = least(l.expires_at, "
-    "excluded.expires_at) RETURNING owner, expires_at",
-    fmt::arg("ol", t.owner_leases));
+  return fmt::format("INSERT INTO {ol} AS l (owner, expires_at) SELECT * FROM "
+                     "unnest($1::text[], $2::bigint[]) ON CONFLICT (owner) DO "
+                     "UPDATE SET expires_at = least(l.expires_at, "
+                     "excluded.expires_at) RETURNING owner, expires_at",
+                     fmt::arg("ol", t.owner_leases));
 }
 
 // Takes the role $1 for the owner $2 for $3 microseconds ($4 now) if it is
 // free, ours, or expired by the server's clock; returns a row if it did.
 std::string lead_sql(const schema_tables& t) {
-  return fmt::format(
-    "WITH n AS (SELECT {now} AS now) "
-    "INSERT INTO {leaders} AS l (role, owner, expires_at) "
-    "SELECT $1, $2, n.now + $3::bigint FROM n "
-    "ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, "
-    "expires_at = excluded.expires_at "
-    "WHERE l.owner = excluded.owner "
-    "OR l.expires_at <= (SELECT now FROM n) RETURNING owner",
-    fmt::arg("now", now_expr(4)), fmt::arg("leaders", t.leaders));
+  return fmt::format("WITH n AS (SELECT {now} AS now) "
+                     "INSERT INTO {leaders} AS l (role, owner, expires_at) "
+                     "SELECT $1, $2, n.now + $3::bigint FROM n "
+                     "ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, "
+                     "expires_at = excluded.expires_at "
+                     "WHERE l.owner = excluded.owner "
+                     "OR l.expires_at <= (SELECT now FROM n) RETURNING owner",
+                     fmt::arg("now", now_expr(4)),
+                     fmt::arg("leaders", t.leaders));
 }
 
 // -- sleepers and claims ------------------------------------------------------
@@ -320,37 +317,38 @@ std::string apply_sql(const schema_tables& t) {
 // misses what the commit did. A last row with a NULL id stands for the
 // notification (scanning it is what sends it).
 std::string apply_announce_sql(const schema_tables& t) {
-  return fmt::format(
-    "WITH u AS ({update} RETURNING e.id, e.lease_expires_at, "
-    "e.watched, e.parent_id, e.status), "
-    "c AS (SELECT (count(*) = $5::bigint OR $4::text IS NULL) "
-    "AND NOT coalesce(bool_or(watched AND parent_id IS NULL "
-    "AND status NOT IN {act}), false) AS exact FROM u), "
-    "n AS (SELECT pg_notify($3::text, CASE WHEN c.exact THEN "
-    "$4::text ELSE $6::text END) FROM c WHERE $4::text IS NOT "
-    "NULL OR NOT c.exact) "
-    "SELECT u.id, NULL::text, {now}, u.lease_expires_at, "
-    "u.watched FROM u UNION ALL "
-    "SELECT NULL, NULL, NULL, NULL, NULL FROM n",
-    fmt::arg("update", transition_update(t, 7)), fmt::arg("now", now_expr(1)),
-    fmt::arg("act", active_statuses));
+  return fmt::format("WITH u AS ({update} RETURNING e.id, e.lease_expires_at, "
+                     "e.watched, e.parent_id, e.status), "
+                     "c AS (SELECT (count(*) = $5::bigint OR $4::text IS NULL) "
+                     "AND NOT coalesce(bool_or(watched AND parent_id IS NULL "
+                     "AND status NOT IN {act}), false) AS exact FROM u), "
+                     "n AS (SELECT pg_notify($3::text, CASE WHEN c.exact THEN "
+                     "$4::text ELSE $6::text END) FROM c WHERE $4::text IS NOT "
+                     "NULL OR NOT c.exact) "
+                     "SELECT u.id, NULL::text, {now}, u.lease_expires_at, "
+                     "u.watched FROM u UNION ALL "
+                     "SELECT NULL, NULL, NULL, NULL, NULL FROM n",
+                     fmt::arg("update", transition_update(t, 7)),
+                     fmt::arg("now", now_expr(1)),
+                     fmt::arg("act", active_statuses));
 }
 
 // One transition that also needs the owner it replaces (a cancel
 // announces it): the row is locked first to read it.
 std::string apply_owner_sql(const schema_tables& t) {
-  return fmt::format(
-    "WITH n AS (SELECT {now} AS now), "
-    "v AS (SELECT * FROM {rows}), "
-    "old AS (SELECT e.id, e.owner FROM {t} e JOIN v ON "
-    "e.id = v.id AND e.version = v.version "
-    "WHERE e.id = ANY($3::text[]) FOR UPDATE OF e) "
-    "UPDATE {t} e SET {set}, version = v.version + 1 "
-    "FROM v, old WHERE e.id = v.id AND old.id = v.id "
-    "RETURNING e.id, old.owner, (SELECT now FROM n), "
-    "e.lease_expires_at, e.watched",
-    fmt::arg("t", t.executions), fmt::arg("set", transition_set()),
-    fmt::arg("rows", transition_rows(t)), fmt::arg("now", now_expr(1)));
+  return fmt::format("WITH n AS (SELECT {now} AS now), "
+                     "v AS (SELECT * FROM {rows}), "
+                     "old AS (SELECT e.id, e.owner FROM {t} e JOIN v ON "
+                     "e.id = v.id AND e.version = v.version "
+                     "WHERE e.id = ANY($3::text[]) FOR UPDATE OF e) "
+                     "UPDATE {t} e SET {set}, version = v.version + 1 "
+                     "FROM v, old WHERE e.id = v.id AND old.id = v.id "
+                     "RETURNING e.id, old.owner, (SELECT now FROM n), "
+                     "e.lease_expires_at, e.watched",
+                     fmt::arg("t", t.executions),
+                     fmt::arg("set", transition_set()),
+                     fmt::arg("rows", transition_rows(t)),
+                     fmt::arg("now", now_expr(1)));
 }
 
 // Cancels every unfinished descendant of $1 (task $2, error message $3;
@@ -433,8 +431,7 @@ constexpr std::pair<const char*, sql_builder> statement_table[] = {
 schema_tables::schema_tables(const std::string& schema)
   : executions(quote_ident(schema) + ".executions"),
     owner_leases(quote_ident(schema) + ".owner_leases"),
-    leaders(quote_ident(schema) + ".leaders") {
-}
+    leaders(quote_ident(schema) + ".leaders") {}
 
 std::vector<named_statement> store_statements(const schema_tables& t) {
   std::vector<named_statement> out;
@@ -507,8 +504,8 @@ std::string claim_statement(const schema_tables& t, bool take_over) {
   const auto leased_pred_owned = std::string{
     "e.status IN ('running', 'waiting_for_children', "
     "'waiting_for_finalize') AND (e.kind <> 4 OR e.status <> 'running')"};
-  const auto lease_key
-    = fmt::format("coalesce(e.lease_expires_at, {})", min_bigint);
+  const auto lease_key = fmt::format("coalesce(e.lease_expires_at, {})",
+                                     min_bigint);
   return fmt::format(
     "WITH n AS (SELECT {now} AS now), "
     "tk AS (SELECT DISTINCT unnest($1::text[]) AS task_id), "
@@ -550,39 +547,36 @@ std::string claim_statement(const schema_tables& t, bool take_over) {
     fmt::arg("timeout", bounded("e.timeout_ms", stored_ranges::timeout_ms)),
     fmt::arg("recovery",
              bounded_increment("e.recoveries", stored_ranges::recoveries)),
-    fmt::arg("version",
-             bounded_increment("e.version", stored_ranges::version)),
+    fmt::arg("version", bounded_increment("e.version", stored_ranges::version)),
     fmt::arg("leased",
-             take_over
-               ? fmt::format(
-                   "lost AS (SELECT x.id, x.due FROM {ol} o CROSS JOIN "
-                   "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
-                   "  WHERE e.owner = o.owner AND {lp_owned}"
-                   "    AND e.task_id = ANY($1::text[])"
-                   "    AND {lk} <= (SELECT now FROM n)"
-                   "  ORDER BY {lk}, e.id LIMIT $2::bigint"
-                   "  FOR UPDATE OF e SKIP LOCKED) x"
-                   "  WHERE o.expires_at <= (SELECT now FROM n)), "
-                   "freed AS (SELECT x.id, x.due FROM tk CROSS JOIN "
-                   "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
-                   "  WHERE e.task_id = tk.task_id AND e.owner IS NULL"
-                   "    AND {lp} AND {lk} <= (SELECT now FROM n)"
-                   "  ORDER BY {lk}, e.id LIMIT $2::bigint"
-                   "  FOR UPDATE OF e SKIP LOCKED) x), "
-                   "gone AS (DELETE FROM {ol} o"
-                   "  WHERE o.expires_at <= {now} - {grace} AND (SELECT 1"
-                   "    FROM {t} e WHERE e.owner = o.owner"
-                   "      AND e.status IN {act} LIMIT 1) IS NULL), "
-                   "leased AS (SELECT * FROM lost UNION ALL "
-                   "  SELECT * FROM freed), ",
-                   fmt::arg("t", t.executions), fmt::arg("ol", t.owner_leases),
-                   fmt::arg("lk", lease_key), fmt::arg("lp", leased_pred),
-                   fmt::arg("lp_owned", leased_pred_owned),
-                   fmt::arg("grace", owner_lease_grace_us),
-                   fmt::arg("now", now_expr(5)),
-                   fmt::arg("act", active_statuses))
-               : std::string{"leased AS (SELECT NULL::text AS id, "
-                             "NULL::bigint AS due WHERE false), "}));
+             take_over ? fmt::format(
+               "lost AS (SELECT x.id, x.due FROM {ol} o CROSS JOIN "
+               "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
+               "  WHERE e.owner = o.owner AND {lp_owned}"
+               "    AND e.task_id = ANY($1::text[])"
+               "    AND {lk} <= (SELECT now FROM n)"
+               "  ORDER BY {lk}, e.id LIMIT $2::bigint"
+               "  FOR UPDATE OF e SKIP LOCKED) x"
+               "  WHERE o.expires_at <= (SELECT now FROM n)), "
+               "freed AS (SELECT x.id, x.due FROM tk CROSS JOIN "
+               "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
+               "  WHERE e.task_id = tk.task_id AND e.owner IS NULL"
+               "    AND {lp} AND {lk} <= (SELECT now FROM n)"
+               "  ORDER BY {lk}, e.id LIMIT $2::bigint"
+               "  FOR UPDATE OF e SKIP LOCKED) x), "
+               "gone AS (DELETE FROM {ol} o"
+               "  WHERE o.expires_at <= {now} - {grace} AND (SELECT 1"
+               "    FROM {t} e WHERE e.owner = o.owner"
+               "      AND e.status IN {act} LIMIT 1) IS NULL), "
+               "leased AS (SELECT * FROM lost UNION ALL "
+               "  SELECT * FROM freed), ",
+               fmt::arg("t", t.executions), fmt::arg("ol", t.owner_leases),
+               fmt::arg("lk", lease_key), fmt::arg("lp", leased_pred),
+               fmt::arg("lp_owned", leased_pred_owned),
+               fmt::arg("grace", owner_lease_grace_us),
+               fmt::arg("now", now_expr(5)), fmt::arg("act", active_statuses))
+                       : std::string{"leased AS (SELECT NULL::text AS id, "
+                                     "NULL::bigint AS due WHERE false), "}));
 }
 
 json_rows all_columns() {

@@ -133,8 +133,8 @@ auto pg_store::impl::run_on(connection_pool& p, const char* op, mode m,
             pause();
             continue;
           }
-          fail(op, fmt::format("{} (gave up after {} attempts)", f.what,
-                               conflicts),
+          fail(op,
+               fmt::format("{} (gave up after {} attempts)", f.what, conflicts),
                store_failure::conflict);
         case failure_kind::reconnect:
           if (std::chrono::steady_clock::now() < deadline) {

@@ -1,5 +1,3 @@
-#include "durable/storage/sqlite_store.hpp"
-
 #include <iterator>
 #include <memory>
 #include <string>
@@ -12,6 +10,7 @@
 #include "durable/storage/sqlite/row_codec.hpp"
 #include "durable/storage/sqlite/statements.hpp"
 #include "durable/storage/sqlite/transaction.hpp"
+#include "durable/storage/sqlite_store.hpp"
 #include "durable/store_rules.hpp"
 #include "durable/stored_ranges.hpp"
 
@@ -51,10 +50,16 @@ void cascade(Txn& tx, const execution_record& root,
         if (!tx.update(child, old_version))
           throw durable::error("cascade lost the row " + child.id);
         if (prev_owner)
-          events.push_back({store_event::type::cancelled, child.id, {},
-                            std::move(*prev_owner), now});
-        events.push_back({store_event::type::finished, child.id,
-                          sqlite_detail::parent_id_of(child), {}, now});
+          events.push_back({store_event::type::cancelled,
+                            child.id,
+                            {},
+                            std::move(*prev_owner),
+                            now});
+        events.push_back({store_event::type::finished,
+                          child.id,
+                          sqlite_detail::parent_id_of(child),
+                          {},
+                          now});
       }
       todo.push_back(std::move(child));
     }
@@ -73,8 +78,8 @@ std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
     for (auto& t : ts) {
       auto row = tx.row_by_id(t.next.id);
       if (auto reason = stored_ranges::refused_write(t)) {
-        out.push_back({write_status::refused, std::move(row),
-                       std::move(*reason)});
+        out.push_back(
+          {write_status::refused, std::move(row), std::move(*reason)});
         continue;
       }
       if (!row) {
@@ -118,8 +123,10 @@ std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
       // Events describe the state after the whole transition, cascade
       // included, so a child the cascade cancelled is not announced ready.
       if (next.is_finished() && (next.parent || next.watched))
-        ev.push_back({store_event::type::finished, next.id,
-                      sqlite_detail::parent_id_of(next), {},
+        ev.push_back({store_event::type::finished,
+                      next.id,
+                      sqlite_detail::parent_id_of(next),
+                      {},
                       next.finished_at.value_or(now),
                       std::make_shared<const execution_record>(next)});
       std::unordered_set<std::string> cancelled;
@@ -130,20 +137,22 @@ std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
       if (next.status == execution_status::ready)
         earliest = &next;
       for (const auto& kid : t.children)
-        if (kid.status == execution_status::ready
-            && !cancelled.contains(kid.id)
+        if (kid.status == execution_status::ready && !cancelled.contains(kid.id)
             && (!earliest || kid.start_at < earliest->start_at))
           earliest = &kid;
       if (earliest)
-        ev.push_back({store_event::type::work_ready, earliest->id, {}, {},
+        ev.push_back({store_event::type::work_ready,
+                      earliest->id,
+                      {},
+                      {},
                       earliest->start_at});
       for (const auto& kid : t.children)
         if (sqlite_detail::is_live_sleeper(kid) && !cancelled.contains(kid.id))
-          ev.push_back({store_event::type::deadline, kid.id, {}, {},
-                        *kid.expires_at});
+          ev.push_back(
+            {store_event::type::deadline, kid.id, {}, {}, *kid.expires_at});
       if (next.status == execution_status::cancelled && row->owner)
-        ev.push_back({store_event::type::cancelled, next.id, {}, *row->owner,
-                      now});
+        ev.push_back(
+          {store_event::type::cancelled, next.id, {}, *row->owner, now});
       std::move(events.begin(), events.end(), std::back_inserter(ev));
       out.push_back({write_status::applied, std::move(next)});
     }

@@ -9,10 +9,9 @@
 namespace durable::storage::sqlite_detail {
 
 void fail(sqlite3* db, int rc, std::string_view context) {
-  throw sqlite_error(rc, fmt::format("{}: {} (SQLite code {})", context,
-                                     db ? sqlite3_errmsg(db)
-                                        : sqlite3_errstr(rc),
-                                     rc));
+  throw sqlite_error(
+    rc, fmt::format("{}: {} (SQLite code {})", context,
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc));
 }
 
 // -- query --------------------------------------------------------------------
@@ -45,10 +44,9 @@ std::size_t connection::query::run() {
 // -- connection ---------------------------------------------------------------
 
 connection::connection(const std::string& path, const sqlite_options& opts) {
-  auto rc = sqlite3_open_v2(path.c_str(), &db_,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                              | SQLITE_OPEN_NOMUTEX,
-                            nullptr);
+  auto rc = sqlite3_open_v2(
+    path.c_str(), &db_,
+    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   try {
     if (rc != SQLITE_OK)
       fail(db_, rc, "open");
@@ -56,8 +54,8 @@ connection::connection(const std::string& path, const sqlite_options& opts) {
     sqlite3_busy_timeout(db_, static_cast<int>(opts.busy_timeout.count()));
     auto mode = pragma_text("PRAGMA journal_mode = WAL");
     if (mode != "wal" && path != ":memory:" && !path.empty())
-      throw durable::error("cannot switch to WAL mode (journal mode is "
-                           + mode + ")");
+      throw durable::error("cannot switch to WAL mode (journal mode is " + mode
+                           + ")");
     exec(opts.synchronous == sqlite_options::sync_mode::full
            ? "PRAGMA synchronous = FULL"
            : "PRAGMA synchronous = NORMAL");

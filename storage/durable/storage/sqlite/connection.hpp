@@ -42,8 +42,7 @@ namespace durable::storage::sqlite_detail {
 class sqlite_error : public durable::error {
 public:
   sqlite_error(int code, std::string message)
-    : durable::error(std::move(message)), code_(code) {
-  }
+    : durable::error(std::move(message)), code_(code) {}
 
   int code() const noexcept {
     return code_;
@@ -69,8 +68,7 @@ public:
   class query {
   public:
     query(sqlite3* db, sqlite3_stmt* stmt, bool* busy)
-      : db_(db), stmt_(stmt), busy_(busy) {
-    }
+      : db_(db), stmt_(stmt), busy_(busy) {}
 
     query(const query&) = delete;
     query& operator=(const query&) = delete;
@@ -86,8 +84,8 @@ public:
     }
 
     query& bind(int i, const std::string& x) {
-      check(sqlite3_bind_text(stmt_, i, x.data(),
-                              static_cast<int>(x.size()), SQLITE_TRANSIENT));
+      check(sqlite3_bind_text(stmt_, i, x.data(), static_cast<int>(x.size()),
+                              SQLITE_TRANSIENT));
       return *this;
     }
 

@@ -1,5 +1,3 @@
-#include "durable/storage/sqlite_store.hpp"
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +11,7 @@
 #include "durable/list_query.hpp"
 #include "durable/storage/sqlite/statements.hpp"
 #include "durable/storage/sqlite/transaction.hpp"
+#include "durable/storage/sqlite_store.hpp"
 
 // sqlite_store::list() and count_by_status(), for the HTTP API and
 // durablectl: a WHERE clause built from the filter, every value bound,
@@ -114,8 +113,8 @@ status_counts sqlite_store::count_by_status(const execution_filter& filter) {
     while (q.step()) {
       auto s = q.int64(0);
       if (s >= 0 && s <= static_cast<std::int64_t>(execution_status::cancelled))
-        counts[static_cast<execution_status>(s)]
-          += static_cast<std::uint64_t>(q.int64(1));
+        counts[static_cast<execution_status>(s)] += static_cast<std::uint64_t>(
+          q.int64(1));
     }
     return counts;
   });

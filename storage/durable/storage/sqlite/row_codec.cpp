@@ -79,8 +79,7 @@ void check_json_integer(const nlohmann::json& j, const char* key,
 /// parse_json() for `retry` and `parent`, whose integers are checked
 /// first (check_json_integer).
 template <class T>
-void parse_checked_json(const query& q, int col, std::string_view name,
-                        T& out,
+void parse_checked_json(const query& q, int col, std::string_view name, T& out,
                         std::vector<std::string>& problems,
                         std::vector<std::string>& narrowed) {
   try {
@@ -287,8 +286,7 @@ void get(const reader& in, const Field&, int i, timestamp& out) {
 }
 
 template <class Field>
-void get(const reader& in, const Field&, int i,
-         std::optional<timestamp>& out) {
+void get(const reader& in, const Field&, int i, std::optional<timestamp>& out) {
   out = in.q.opt_time(i);
 }
 
@@ -361,8 +359,8 @@ std::string decoded::error_message() const {
 }
 
 std::string decoded::detail() const {
-  return fmt::format("{}", fmt::join(problems.empty() ? invalid : problems,
-                                     "; "));
+  return fmt::format("{}",
+                     fmt::join(problems.empty() ? invalid : problems, "; "));
 }
 
 decoded decode_row(const query& q) {

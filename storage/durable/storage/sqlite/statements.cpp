@@ -58,22 +58,22 @@ const std::string& by_sleeping_id_sql() {
 }
 
 const std::string& sleepers_due_sql() {
-  static const std::string sql
-    = select_sql()
-      + "WHERE kind = 4 AND status = 1 AND expires_at <= ?1 "
-        "ORDER BY expires_at, id LIMIT ?2";
+  static const std::string sql = select_sql()
+                                 + "WHERE kind = 4 AND status = 1 AND "
+                                   "expires_at <= ?1 "
+                                   "ORDER BY expires_at, id LIMIT ?2";
   return sql;
 }
 
 // -- single columns -----------------------------------------------------------
 
-const char* const id_by_key_sql
-  = "SELECT id FROM executions WHERE idempotency_key = ?1";
-const char* const task_by_id_sql
-  = "SELECT task_id FROM executions WHERE id = ?1";
+const char* const id_by_key_sql = "SELECT id FROM executions WHERE "
+                                  "idempotency_key = ?1";
+const char* const task_by_id_sql = "SELECT task_id FROM executions WHERE id = "
+                                   "?1";
 const char* const id_by_id_sql = "SELECT id FROM executions WHERE id = ?1";
-const char* const id_by_sleeping_sql
-  = "SELECT id FROM executions WHERE sleeping_id = ?1";
+const char* const id_by_sleeping_sql = "SELECT id FROM executions WHERE "
+                                       "sleeping_id = ?1";
 
 const char* const schema_version_sql = "PRAGMA user_version";
 const char* const count_sql = "SELECT COUNT(*) FROM executions";
@@ -86,32 +86,32 @@ const char* const release_savepoint_sql = "RELEASE transition";
 
 // -- claim --------------------------------------------------------------------
 
-const char* const ready_sql
-  = "SELECT start_at, id FROM executions "
-    "WHERE status = 0 AND task_id = ?1 AND start_at <= ?2 "
-    "ORDER BY start_at, id LIMIT ?3";
+const char* const ready_sql = "SELECT start_at, id FROM executions "
+                              "WHERE status = 0 AND task_id = ?1 AND start_at "
+                              "<= ?2 "
+                              "ORDER BY start_at, id LIMIT ?3";
 const char* const expired_sql
   = "SELECT lease_expires_at, id, kind, status FROM executions "
     "WHERE status IN (1, 2, 3) AND task_id = ?1 AND lease_expires_at <= ?2 "
     "AND NOT (status = 1 AND kind = 4) "
     "ORDER BY lease_expires_at, id LIMIT ?3";
-const char* const unleased_sql
-  = "SELECT id FROM executions "
-    "WHERE status IN (1, 2, 3) AND task_id = ?1 AND lease_expires_at IS NULL "
-    "AND NOT (status = 1 AND kind = 4) "
-    "ORDER BY id LIMIT ?2";
-const char* const next_ready_sql
-  = "SELECT MIN(start_at) FROM executions "
-    "WHERE status = 0 AND task_id = ?1 AND start_at > ?2";
+const char* const unleased_sql = "SELECT id FROM executions "
+                                 "WHERE status IN (1, 2, 3) AND task_id = ?1 "
+                                 "AND lease_expires_at IS NULL "
+                                 "AND NOT (status = 1 AND kind = 4) "
+                                 "ORDER BY id LIMIT ?2";
+const char* const next_ready_sql = "SELECT MIN(start_at) FROM executions "
+                                   "WHERE status = 0 AND task_id = ?1 AND "
+                                   "start_at > ?2";
 
 // -- leases and leadership ----------------------------------------------------
 
-const char* const renew_sql
-  = "UPDATE executions SET lease_expires_at = "
-    "CASE WHEN lease_expires_at IS NULL OR "
-    "lease_expires_at < ?3 THEN ?1 ELSE lease_expires_at "
-    "END WHERE owner = ?2 AND status IN (0, 1, 2, 3) "
-    "RETURNING id";
+const char* const renew_sql = "UPDATE executions SET lease_expires_at = "
+                              "CASE WHEN lease_expires_at IS NULL OR "
+                              "lease_expires_at < ?3 THEN ?1 ELSE "
+                              "lease_expires_at "
+                              "END WHERE owner = ?2 AND status IN (0, 1, 2, 3) "
+                              "RETURNING id";
 const char* const release_leases_sql
   = "UPDATE executions "
     "SET lease_expires_at = ?1, owner = NULL "
@@ -124,9 +124,9 @@ const char* const lead_sql
 
 // -- scans and store-managed fields -------------------------------------------
 
-const char* const next_deadline_sql
-  = "SELECT MIN(expires_at) FROM executions "
-    "WHERE kind = 4 AND status = 1 AND expires_at > ?1";
+const char* const next_deadline_sql = "SELECT MIN(expires_at) FROM executions "
+                                      "WHERE kind = 4 AND status = 1 AND "
+                                      "expires_at > ?1";
 const char* const watch_sql = "UPDATE executions SET watched = 1 WHERE id = ?1";
 const char* const erase_sql = "DELETE FROM executions WHERE id = ?1";
 

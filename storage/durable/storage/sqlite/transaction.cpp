@@ -7,8 +7,7 @@
 
 namespace durable::storage {
 
-sqlite_store::txn::txn(sqlite_detail::connection& db, timestamp now,
-                       bool write)
+sqlite_store::txn::txn(sqlite_detail::connection& db, timestamp now, bool write)
   : db_(db), now_(now), write_(write) {
   db_.exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
 }
@@ -124,8 +123,11 @@ bool sqlite_store::txn::repair(sqlite_detail::decoded& d) {
   }
   found_corrupt(r.id, fmt::format("{}; marked failed", what));
   if (r.parent || r.watched)
-    events_.push_back({store_event::type::finished, r.id,
-                       sqlite_detail::parent_id_of(r), {}, now_});
+    events_.push_back({store_event::type::finished,
+                       r.id,
+                       sqlite_detail::parent_id_of(r),
+                       {},
+                       now_});
   return true;
 }
 

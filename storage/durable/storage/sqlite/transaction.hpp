@@ -141,8 +141,8 @@ auto sqlite_store::run(const char* what, bool write, F&& fn) {
         break;
       }
     } catch (const sqlite_detail::sqlite_error& e) {
-      throw durable::error(fmt::format("sqlite store {} ({}): {}", what,
-                                       path_, e.what()));
+      throw durable::error(
+        fmt::format("sqlite store {} ({}): {}", what, path_, e.what()));
     }
   }
   notify(std::move(events));
