@@ -16,6 +16,8 @@
 #                                 --no-install-recommends lacks them); and
 #                                 llvm-14 for llvm-symbolizer-14, without
 #                                 which reports have no file:line.
+#   scripts/setup.sh format       clang-format-14, the one version whose
+#                                 layout scripts/check-format.sh accepts
 set -euo pipefail
 
 packages=(
@@ -29,6 +31,7 @@ for group in "$@"; do
     tests) packages+=("${test_packages[@]}") ;;
     sanitizers)
       packages+=("${test_packages[@]}" clang-14 libclang-rt-14-dev llvm-14) ;;
+    format) packages+=(clang-format-14 git) ;;
     *) echo "setup: unknown package group '$group'" >&2; exit 2 ;;
   esac
 done
