@@ -53,6 +53,32 @@ struct held_body {
   }
 };
 
+task_definition inline_task(std::string id) {
+  task_definition def;
+  def.kind = task_kind::task;
+  def.options.id = std::move(id);
+  def.options.timeout = 10s;
+  def.options.may_block = false;
+  def.run = [](task_context&, const std::string& in) { return in; };
+  return def;
+}
+
+/// A parent (inline) that spawns `n` children of task "child".
+task_definition fan_out(std::string id, int n) {
+  task_definition def;
+  def.kind = task_kind::parent;
+  def.options.id = std::move(id);
+  def.options.timeout = 10s;
+  def.options.may_block = false;
+  def.run_parent = [n](task_context&, const std::string&) {
+    parent_run pr{"\"spawned\"", {}};
+    for (int i = 0; i < n; ++i)
+      pr.children.push_back({"child", std::to_string(i), {}});
+    return pr;
+  };
+  return def;
+}
+
 /// The engine's clock from a deterministic fixture, and one
 /// execution actor whose storage actor and dispatcher are scripted. The
 /// test answers their requests from `db`, a memory store of its own.
@@ -164,6 +190,46 @@ struct actor_fixture {
     f.run();
   }
 
+  /// Runs a parent of one child whose finalize task "fin" runs `body`,
+  /// with local claims, up to the take of that finalize (returned, not
+  /// answered): the children's write answered, the parent's slot freed
+  /// and taken off the dispatcher's inbox, the child ended.
+  inbox::call until_finalize_take(held_body& body) {
+    rt->local_claims = true;
+    add(inline_task("child"));
+    task_definition fin;
+    fin.kind = task_kind::task;
+    fin.options.id = "fin";
+    fin.options.timeout = 10s;
+    fin.run = body.fn();
+    add(fin);
+    auto parent = fan_out("fan", 1);
+    parent.finalize_task = "fin";
+    add(parent);
+    start("fan");
+    // With local claims, a write storing ready children goes through the
+    // dispatcher.
+    auto write = dispatcher->take(apply_atom::value);
+    REQUIRE(write);
+    auto kids = children_of(*write);
+    answer_apply(std::move(*write));
+    REQUIRE(dispatcher->take(slot_free_atom::value)); // the parent's body's
+    announce(kids[0], complete_child(kids[0], "1"));
+    auto take = dispatcher->take(take_atom::value);
+    REQUIRE(take);
+    return std::move(*take);
+  }
+
+  /// The row a pending `take` asks for, as the dispatcher would answer it:
+  /// claimed by this node.
+  execution_record claimed_here(inbox::call& take) {
+    auto row = take.msg.get_as<execution_record>(1);
+    row.status = execution_status::running;
+    row.owner = rt->incarnation;
+    row.lease_expires_at = db->now() + 600s;
+    return row;
+  }
+
   /// The ids of the children the transition of `c` stores.
   static std::vector<std::string> children_of(inbox::call& c) {
     std::vector<std::string> ids;
@@ -172,32 +238,6 @@ struct actor_fixture {
     return ids;
   }
 };
-
-task_definition inline_task(std::string id) {
-  task_definition def;
-  def.kind = task_kind::task;
-  def.options.id = std::move(id);
-  def.options.timeout = 10s;
-  def.options.may_block = false;
-  def.run = [](task_context&, const std::string& in) { return in; };
-  return def;
-}
-
-/// A parent (inline) that spawns `n` children of task "child".
-task_definition fan_out(std::string id, int n) {
-  task_definition def;
-  def.kind = task_kind::parent;
-  def.options.id = std::move(id);
-  def.options.timeout = 10s;
-  def.options.may_block = false;
-  def.run_parent = [n](task_context&, const std::string&) {
-    parent_run pr{"\"spawned\"", {}};
-    for (int i = 0; i < n; ++i)
-      pr.children.push_back({"child", std::to_string(i), {}});
-    return pr;
-  };
-  return def;
-}
 
 } // namespace
 
@@ -319,36 +359,12 @@ TEST_SUITE("actors.execution_actor") {
             "back and runs nothing") {
     held_body fin_body;
     actor_fixture x;
-    x.rt->local_claims = true;
-    x.add(inline_task("child"));
-    task_definition fin;
-    fin.kind = task_kind::task;
-    fin.options.id = "fin";
-    fin.options.timeout = 10s;
-    fin.run = fin_body.fn();
-    x.add(fin);
-    auto parent = fan_out("fan", 1);
-    parent.finalize_task = "fin";
-    x.add(parent);
-    x.start("fan");
-    // With local claims, a write storing ready children goes through the
-    // dispatcher.
-    auto write = x.dispatcher->take(apply_atom::value);
-    REQUIRE(write);
-    auto kids = actor_fixture::children_of(*write);
-    x.answer_apply(std::move(*write));
-    REQUIRE(x.dispatcher->take(slot_free_atom::value)); // the parent's body's
-    x.announce(kids[0], x.complete_child(kids[0], "1"));
-    auto take = x.dispatcher->take(take_atom::value);
-    REQUIRE(take);
+    auto take = x.until_finalize_take(fin_body);
     caf::anon_send(x.actor, cancel_atom::value);
     x.f.run();
     // The actor waits for the take's reply: it may hold a slot.
     CHECK(x.dispatcher->count(gone_atom::value) == 0);
-    auto taken = take->msg.get_as<execution_record>(1);
-    taken.status = execution_status::running;
-    taken.owner = x.rt->incarnation;
-    take->answer(maybe_record{taken});
+    take.answer(maybe_record{x.claimed_here(take)});
     x.f.run();
     CHECK(x.dispatcher->count(slot_free_atom::value) == 1);
     REQUIRE(x.dispatcher->count(gone_atom::value) == 1);
@@ -364,31 +380,8 @@ TEST_SUITE("actors.execution_actor") {
             "nothing") {
     held_body fin_body; // outlives the fixture, whose worker may run it
     actor_fixture x;
-    x.rt->local_claims = true;
-    x.add(inline_task("child"));
-    task_definition fin;
-    fin.kind = task_kind::task;
-    fin.options.id = "fin";
-    fin.options.timeout = 10s;
-    fin.run = fin_body.fn();
-    x.add(fin);
-    auto parent = fan_out("fan", 1);
-    parent.finalize_task = "fin";
-    x.add(parent);
-    x.start("fan");
-    auto write = x.dispatcher->take(apply_atom::value);
-    REQUIRE(write);
-    auto kids = actor_fixture::children_of(*write);
-    x.answer_apply(std::move(*write));
-    REQUIRE(x.dispatcher->take(slot_free_atom::value)); // the parent's body's
-    x.announce(kids[0], x.complete_child(kids[0], "1"));
-    auto take = x.dispatcher->take(take_atom::value);
-    REQUIRE(take);
-    auto taken = take->msg.get_as<execution_record>(1);
-    taken.status = execution_status::running;
-    taken.owner = x.rt->incarnation;
-    taken.lease_expires_at = x.db->now() + 600s;
-    take->answer(maybe_record{taken});
+    auto take = x.until_finalize_take(fin_body);
+    take.answer(maybe_record{x.claimed_here(take)});
     x.f.run();
     for (int i = 0; i < 5000 && fin_body.started == 0; ++i)
       std::this_thread::sleep_for(1ms);
