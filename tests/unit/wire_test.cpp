@@ -12,12 +12,13 @@
 
 #include "durable/actors/wire.hpp"
 #include "durable/actors/wire_errors.hpp"
+#include "support/full_record.hpp"
 
 namespace durable::test {
 
 namespace {
 
-const timestamp t0 = from_micros(1'700'000'000'123'456);
+const timestamp t0 = full_record_t0;
 
 /// Serializes `x` with CAF's binary serializer and reads it back.
 template <class T>
@@ -39,45 +40,6 @@ std::uint64_t bits(double d) {
   std::uint64_t b = 0;
   std::memcpy(&b, &d, sizeof b);
   return b;
-}
-
-/// A row with every optional field set and every field off its default.
-execution_record full_record() {
-  execution_record r;
-  r.id = "exec-1";
-  r.task_id = "child";
-  r.kind = task_kind::sleeping;
-  r.parent = parent_link{"parent", "exec-0", 7, true, true};
-  r.root = execution_ref{"root", "exec-r"};
-  r.sleeping_id = "order-42";
-  r.idempotency_key = "key-1";
-  r.retry = retry_options{3, millis{100}, 2.5, millis{4000}, jitter_mode::full};
-  r.sleep_before_run = millis{250};
-  r.timeout = millis{5000};
-  r.input = R"({"x":1})";
-  r.output = "42";
-  r.run_output = R"("spawned")";
-  r.error = execution_error{error_kind::timed_out, "too slow", true, true};
-  r.status = execution_status::finalize_failed;
-  r.version = 17;
-  r.attempt = 2;
-  r.recoveries = 1;
-  r.owner = "incarnation-a";
-  r.lease_expires_at = t0 + millis{6000};
-  r.start_at = t0 + millis{1};
-  r.created_at = t0;
-  r.updated_at = t0 + millis{2};
-  r.started_at = t0 + millis{3};
-  r.expires_at = t0 + millis{4};
-  r.waiting_for_children_started_at = t0 + millis{5};
-  r.waiting_for_finalize_started_at = t0 + millis{6};
-  r.finished_at = t0 + millis{7};
-  r.closed_at = t0 + millis{8};
-  r.children = {{"child", "c-1"}, {"child", "c-2"}};
-  r.finalize = execution_ref{"fin", "f-1"};
-  r.step = 3;
-  r.watched = true;
-  return r;
 }
 
 } // namespace
