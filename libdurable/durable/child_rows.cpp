@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/error.hpp"
+#include "durable/payload.hpp"
 #include "durable/transitions.hpp"
 #include "durable/utf8.hpp"
 
@@ -36,14 +37,11 @@ make_child_row(const execution_record& parent, const task_definition* child_def,
   try {
     auto opts = merge(child_def->options, spec.overrides);
     auto& input = spec.input;
-    if (input.size() > max_input_bytes)
-      throw error::non_retryable(fmt::format(
-        "Serialized data size exceeds maximum allowed size [size={}] "
-        "[maxSize={}]",
-        input.size(), max_input_bytes));
-    if (!utf8::is_storable(input))
-      throw error::non_retryable(*utf8::problem(
-        fmt::format("Input of child task {}", spec.task_id), input));
+    // The name is formatted only for an input that is refused.
+    if (input.size() > max_input_bytes || !utf8::is_storable(input))
+      return *payload_problem(fmt::format("Input of child task {}",
+                                          spec.task_id),
+                              input, max_input_bytes);
     std::optional<std::string> sleeping_id;
     if (child_def->kind == task_kind::sleeping) {
       auto parsed = nlohmann::json::parse(input, nullptr, false);

@@ -17,6 +17,32 @@ execution_error non_retryable(std::string message) {
 
 } // namespace
 
+first_move at_start(const execution_record& row, const task_definition* def,
+                    int max_recoveries) {
+  if (def == nullptr)
+    return fail{execution_status::failed,
+                {error_kind::not_found,
+                 fmt::format("Task not found [taskId={}]", row.task_id)}};
+  if (row.recoveries > max_recoveries)
+    return fail{execution_status::failed,
+                {error_kind::generic,
+                 fmt::format("Task execution recovered too many times "
+                             "[recoveries={}] [maxRecoveries={}]",
+                             row.recoveries, max_recoveries),
+                 false, true}};
+  switch (row.status) {
+    case execution_status::running:
+      if (row.kind == task_kind::sequence || row.kind == task_kind::loop)
+        return start_step{0, row.input};
+      return run_body{};
+    case execution_status::waiting_for_children:
+    case execution_status::waiting_for_finalize:
+      return adopt{};
+    default:
+      return stand_down{};
+  }
+}
+
 move after_children(const execution_record& row, const task_definition& def,
                     std::vector<execution_record> kids) {
   if (row.status == execution_status::waiting_for_finalize) {

@@ -53,6 +53,28 @@ struct wait_for {
 
 using move = std::variant<complete, fail, start_step, finalize, wait_for>;
 
+/// Run the execution's body: a task's or a parent's.
+struct run_body {};
+
+/// Read the children of a parent found waiting (recovered from a node
+/// that is gone): what they did is unknown.
+struct adopt {};
+
+/// Nothing: the row is finished already.
+struct stand_down {};
+
+using first_move = std::variant<fail, run_body, start_step, adopt, stand_down>;
+
+/// What a claimed `row` does first: fail when its task `def` is not
+/// registered here (null: claims filter by registered task, so only a task
+/// that vanished between claim and spawn) or it was taken over from dead
+/// nodes more than `max_recoveries` times (store_rules::claim counts
+/// running bodies and waiting parents alike); otherwise run its body,
+/// start a sequence's or loop's first step on its input, or adopt its
+/// children.
+first_move at_start(const execution_record& row, const task_definition* def,
+                    int max_recoveries);
+
 /// A supervisor whose children `kids` were all read (in order, its
 /// finalize task among them or not): for a parent waiting for its finalize
 /// task, after_finalize_task(); otherwise wait for the unfinished, fail if

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/ids.hpp"
+#include "durable/payload.hpp"
 #include "durable/utf8.hpp"
 
 namespace durable::transitions {
@@ -65,6 +66,19 @@ transition fail_run(execution_record r, execution_error e, timestamp now,
   n.run_output.reset();
   release_lease(n);
   return t;
+}
+
+transition run_returned(execution_record r, std::optional<std::string> output,
+                        std::optional<execution_error> error,
+                        std::size_t max_output_bytes, millis delay,
+                        timestamp now) {
+  if (error)
+    return fail_run(std::move(r), std::move(*error), now, delay);
+  auto out = std::move(output).value_or("null");
+  if (auto e = payload_problem("Output", out, max_output_bytes))
+    return finish(std::move(r), execution_status::failed, std::nullopt,
+                  std::move(e), now);
+  return complete(std::move(r), std::move(out), now);
 }
 
 transition finish(execution_record r, execution_status status,

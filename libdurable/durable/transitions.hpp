@@ -30,6 +30,17 @@ transition complete(execution_record r, std::string output, timestamp now);
 transition fail_run(execution_record r, execution_error e, timestamp now,
                     millis delay);
 
+/// A run of `r`'s body returned (a task's, or a finalize task's run beside
+/// its parent): failed with `error` (fail_run(), after `delay`), or done
+/// with `output` ("null" if none), which completes `r` unless no store may
+/// take it (payload_problem(): over `max_output_bytes` or not storable
+/// text); then `r` fails, never retried, as the same output would fail
+/// again.
+transition run_returned(execution_record r, std::optional<std::string> output,
+                        std::optional<execution_error> error,
+                        std::size_t max_output_bytes, millis delay,
+                        timestamp now);
+
 /// Ends `r` in `status` (an end state) with an output or an error. A parent
 /// that ends not-completed cancels its unfinished descendants.
 transition finish(execution_record r, execution_status status,

@@ -215,6 +215,44 @@ TEST_SUITE("core.next_step") {
           == "Iteration task failed [taskId=it]: boom");
   }
 
+  TEST_CASE("a claimed row runs its body, its first step, or its children") {
+    task_definition def;
+    def.kind = task_kind::task;
+    auto r = row("t", task_kind::task, execution_status::running);
+    CHECK(std::holds_alternative<ns::run_body>(ns::at_start(r, &def, 3)));
+    r.kind = task_kind::sequence;
+    r.input = "7";
+    auto m = ns::at_start(r, &def, 3);
+    REQUIRE(std::holds_alternative<ns::start_step>(m));
+    CHECK(std::get<ns::start_step>(m).index == 0);
+    CHECK(std::get<ns::start_step>(m).input == "7");
+    r.status = execution_status::waiting_for_finalize;
+    CHECK(std::holds_alternative<ns::adopt>(ns::at_start(r, &def, 3)));
+    r.status = execution_status::completed;
+    CHECK(std::holds_alternative<ns::stand_down>(ns::at_start(r, &def, 3)));
+  }
+
+  TEST_CASE("a claimed row fails when its task is unknown or it was recovered "
+            "too often") {
+    task_definition def;
+    auto r = row("t", task_kind::task, execution_status::running);
+    r.task_id = "gone_task";
+    auto m = ns::at_start(r, nullptr, 3);
+    REQUIRE(std::holds_alternative<ns::fail>(m));
+    CHECK(std::get<ns::fail>(m).error.kind == error_kind::not_found);
+    CHECK(std::get<ns::fail>(m).error.message
+          == "Task not found [taskId=gone_task]");
+    r.recoveries = 4;
+    m = ns::at_start(r, &def, 3);
+    REQUIRE(std::holds_alternative<ns::fail>(m));
+    CHECK(std::get<ns::fail>(m).status == execution_status::failed);
+    CHECK(std::get<ns::fail>(m).error.message
+          == "Task execution recovered too many times [recoveries=4] "
+             "[maxRecoveries=3]");
+    CHECK_FALSE(std::get<ns::fail>(m).error.retryable);
+    r.recoveries = 3;
+    CHECK(std::holds_alternative<ns::run_body>(ns::at_start(r, &def, 3)));
+  }
 } // TEST_SUITE
 
 } // namespace durable::test

@@ -88,6 +88,42 @@ TEST_SUITE("core.transitions") {
     CHECK_FALSE(e.retryable);
   }
 
+  TEST_CASE("a run that returned completes, retries or fails by its outcome") {
+    auto row = running_parent();
+    row.retry.max_attempts = 3;
+    SUBCASE("an output completes it; none is null") {
+      auto t = transitions::run_returned(row, std::nullopt, std::nullopt, 64,
+                                         millis{0}, now);
+      CHECK(t.next.status == execution_status::completed);
+      CHECK(t.next.output == "null");
+    }
+    SUBCASE("a retryable error makes it ready after the delay") {
+      execution_error e{error_kind::generic, "boom", true, false};
+      auto t = transitions::run_returned(row, std::string{"1"}, e, 64,
+                                         millis{250}, now);
+      CHECK(t.next.status == execution_status::ready);
+      CHECK(t.next.start_at == now + millis{250});
+      CHECK(t.next.error == e);
+    }
+    SUBCASE("an output over the limit fails it, never retried") {
+      auto t = transitions::run_returned(row, std::string(65, '1'),
+                                         std::nullopt, 64, millis{0}, now);
+      CHECK(t.next.status == execution_status::failed);
+      REQUIRE(t.next.error);
+      CHECK_FALSE(t.next.error->retryable);
+      CHECK(t.next.error->message
+            == "Serialized data size exceeds maximum allowed size "
+               "[size=65] [maxSize=64]");
+    }
+    SUBCASE("an output that is not storable text fails it, never retried") {
+      auto t = transitions::run_returned(row, std::string("\"a\0b\"", 5),
+                                         std::nullopt, 64, millis{0}, now);
+      CHECK(t.next.status == execution_status::failed);
+      REQUIRE(t.next.error);
+      CHECK_FALSE(t.next.error->retryable);
+      CHECK(t.next.error->message.find("Output") == 0);
+    }
+  }
 } // TEST_SUITE
 
 } // namespace durable::test
