@@ -4,62 +4,14 @@
 #include <doctest/doctest.h>
 
 #include "durable/actors/sibling_ends.hpp"
+#include "support/sibling_batches.hpp"
 
 namespace durable::test {
 
 namespace {
 
 using actors::sibling_ends;
-
-const timestamp now = from_micros(1'700'000'000'000'000);
-constexpr std::int64_t t0 = 1'000'000'000;
-const std::string me = "node_a";
-
-execution_record row(std::string id, execution_status status) {
-  task_options o;
-  o.id = "t";
-  auto r = make_execution("t", task_kind::task, o, "null", now);
-  r.id = std::move(id);
-  r.status = status;
-  return r;
-}
-
-execution_record child(std::string id, const std::string& parent,
-                       execution_status status, bool finalize = false) {
-  auto r = row(std::move(id), status);
-  r.parent = parent_link{"p", parent, 0, false, finalize};
-  return r;
-}
-
-execution_record claimed_child(std::string id, const std::string& parent,
-                               const std::string& owner) {
-  auto r = child(std::move(id), parent, execution_status::running);
-  r.owner = owner;
-  return r;
-}
-
-/// The parent's write that stores `n` children claimed by `owner`.
-transition spawn(const std::string& parent, int n,
-                 const std::string& owner = me) {
-  transition t;
-  t.next = row(parent, execution_status::waiting_for_children);
-  for (int i = 0; i < n; ++i)
-    t.children.push_back(
-      claimed_child(parent + "_c" + std::to_string(i), parent, owner));
-  return t;
-}
-
-transition end_of(const std::string& id, const std::string& parent,
-                  execution_status status = execution_status::completed) {
-  transition t;
-  t.next = child(id, parent, status);
-  return t;
-}
-
-std::vector<write_outcome> all_applied(std::size_t n) {
-  return std::vector<write_outcome>(n, write_outcome{write_status::applied,
-                                                     std::nullopt});
-}
+using namespace sibling_batches;
 
 void apply(sibling_ends& s, const std::vector<transition>& batch,
            std::int64_t at = t0) {

@@ -28,10 +28,13 @@
 /// | Concern | Members defined in | Decided by |
 /// |---|---|---|
 /// | messages, start, end | execution_actor.cpp | next_step::at_start |
-/// | a body's run and outcome, an inline finalize function | execution_body.cpp | body_run.hpp, transitions::run_returned |
-/// | children: storing, waiting, reading, what follows | execution_children.cpp | child_tracker.hpp, next_step.hpp, child_rows.hpp |
-/// | a finalize task run beside its parent | execution_finalize_here.cpp | transitions::finalize_ran |
-/// | writes, and writes whose outcome is unknown | execution_writes.cpp | write_recovery.hpp |
+/// | a body's run and outcome, an inline finalize function | execution_body.cpp
+/// | body_run.hpp, transitions::run_returned | | children: storing, waiting,
+/// reading, what follows | execution_children.cpp | child_tracker.hpp,
+/// next_step.hpp, child_rows.hpp | | a finalize task run beside its parent |
+/// execution_finalize_here.cpp | transitions::finalize_ran | | writes, and
+/// writes whose outcome is unknown | execution_writes.cpp | write_recovery.hpp
+/// |
 ///
 /// Threading: an actor, so every member runs on one CAF worker at a time;
 /// a blocking body runs on the worker pool and reports back by message.

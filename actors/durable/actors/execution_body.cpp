@@ -30,14 +30,13 @@ void execution_actor::launch_body(const task_definition_ptr& def,
   // Only a body on another thread can be asked to stop while it runs.
   cancel_ = std::stop_source{};
   timeout_token_ = rt_->new_timer_token();
-  submit_body(rt_,
-              body_job{def,
-                       task_context{row.task_id, row.id, row.attempt, row.error,
-                                    row.parent, row.root, cancel_.get_token(),
-                                    rt_->shutdown.get_token()},
-                       row.input, row.timeout, timeout_token_, lease_,
-                       caf::actor_cast<caf::actor>(this),
-                       slot_.share(dispatcher_)});
+  submit_body(
+    rt_, body_job{def,
+                  task_context{row.task_id, row.id, row.attempt, row.error,
+                               row.parent, row.root, cancel_.get_token(),
+                               rt_->shutdown.get_token()},
+                  row.input, row.timeout, timeout_token_, lease_,
+                  caf::actor_cast<caf::actor>(this), slot_.share(dispatcher_)});
 }
 
 void execution_actor::on_timeout() {
@@ -82,10 +81,9 @@ void execution_actor::on_body_done(body_outcome out) {
   }
   auto delay = out.error ? retry_delay(row_.retry, row_.attempt, rt_->random)
                          : millis{0};
-  end_with(transitions::run_returned(take_row(), std::move(out.output),
-                                     std::move(out.error),
-                                     rt_->options.max_output_bytes, delay,
-                                     now()));
+  end_with(transitions::run_returned(
+    take_row(), std::move(out.output), std::move(out.error),
+    rt_->options.max_output_bytes, delay, now()));
 }
 
 bool execution_actor::body_running() const {

@@ -184,11 +184,10 @@ void execution_actor::on_awaited_row(std::optional<execution_record> child) {
 
 void execution_actor::arm_recheck() {
   if (recheck_token_ == 0)
-    recheck_token_ = rt_->set_timer(
-      caf::actor_cast<caf::actor>(this),
-      std::chrono::duration_cast<caf::timespan>(
-        rt_->options.supervisor_recheck_interval),
-      caf::make_message(recheck_atom::value));
+    recheck_token_ = rt_->set_timer(caf::actor_cast<caf::actor>(this),
+                                    std::chrono::duration_cast<caf::timespan>(
+                                      rt_->options.supervisor_recheck_interval),
+                                    caf::make_message(recheck_atom::value));
 }
 
 } // namespace durable::actors::detail

@@ -29,8 +29,7 @@ void execution_actor::write(transition t, then next) {
   // of them already claimed by this node (runtime::local_claims); it
   // answers as the storage actor does.
   const bool may_take = std::any_of(
-    t.children.begin(), t.children.end(),
-    [](const execution_record& c) {
+    t.children.begin(), t.children.end(), [](const execution_record& c) {
       return c.status == execution_status::ready;
     });
   const auto& target = may_take

@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "durable/actors/commit_policy.hpp"
 #include "durable/actors/messages.hpp"
 #include "durable/actors/requests.hpp"
-#include "durable/actors/sibling_ends.hpp"
 #include "durable/actors/wire_errors.hpp"
 #include "durable/assert.hpp"
 #include "durable/ids.hpp"
@@ -25,14 +25,6 @@ namespace {
 /// by the compound operations (cancel, wake, expire) before giving up.
 constexpr int max_compound_attempts = 16;
 constexpr std::size_t sleeper_batch = 100;
-
-// Holding a batch for siblings' ends (see storage_actor.hpp): only a
-// batch this small (a lightly loaded node; under load batches fill while
-// the previous commit runs), for at most a quarter of the last commit's
-// time and never more than max_hold_ns, in naps of hold_nap.
-constexpr std::size_t max_held_batch = 32;
-constexpr std::int64_t max_hold_ns = 250'000;
-constexpr auto hold_nap = std::chrono::microseconds{25};
 
 struct pending_insert {
   std::vector<execution_record> rows;
@@ -49,14 +41,18 @@ struct storage_state {
   std::vector<transition> applies;
   std::vector<caf::response_promise> apply_promises;
   bool flush_scheduled = false;
-  sibling_ends siblings;
+  /// Whether the open batch waits a little longer (commit_policy.hpp).
+  std::unique_ptr<commit_policy> policy;
   /// Steady nanoseconds the open batch has been held so far, and the
   /// duration of the last store apply.
   std::int64_t held_ns = 0;
   std::int64_t last_apply_ns = 0;
 
   explicit storage_state(runtime_ptr r)
-    : rt(std::move(r)), siblings(rt->incarnation) {}
+    : rt(std::move(r)),
+      // Only a storage actor on a thread of its own may nap.
+      policy(rt->detached_io ? hold_for_siblings(rt->incarnation)
+                             : commit_at_once()) {}
 };
 
 /// The observer's event for store call `op` failing with `e`; for one
@@ -179,21 +175,6 @@ void flush_inserts(storage_state& st) {
   }
 }
 
-/// Whether to hold the open batch a little longer: it ends a child whose
-/// siblings run here and have not all ended yet (sibling_ends), the batch
-/// is small, and the hold so far plus one more nap stays within a quarter
-/// of what the last commit took (so a fast store never waits).
-bool should_hold(const storage_state& st) {
-  if (!st.rt->detached_io || st.applies.empty()
-      || st.applies.size() >= max_held_batch)
-    return false;
-  const auto budget = std::min(max_hold_ns, st.last_apply_ns / 4);
-  const auto nap = std::chrono::nanoseconds{hold_nap}.count();
-  if (st.held_ns + nap > budget)
-    return false;
-  return st.siblings.awaits_more(st.applies, steady_nanos());
-}
-
 void flush_applies(storage_state& st) {
   st.held_ns = 0;
   if (st.applies.empty())
@@ -206,13 +187,13 @@ void flush_applies(storage_state& st) {
   // vector growing (and moving its transitions) step by step.
   st.applies = {};
   st.applies.reserve(ts.size());
-  auto changes = st.siblings.read(ts);
+  st.policy->committing(ts);
   try {
     const auto started = steady_nanos();
     auto outcomes = st.rt->db->apply(std::move(ts));
     const auto ended = steady_nanos();
     st.last_apply_ns = ended - started;
-    st.siblings.apply(changes, outcomes, ended);
+    st.policy->committed(outcomes, ended);
     report_outcomes(*st.rt, outcomes);
     for (std::size_t i = 0; i < st.apply_promises.size(); ++i)
       if (i < outcomes.size())
@@ -360,12 +341,13 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
     [=](caf::flush_atom) {
       st->flush_scheduled = false;
       flush_inserts(*st);
-      if (should_hold(*st)) {
+      if (st->policy->hold(st->applies, st->held_ns, st->last_apply_ns,
+                           steady_nanos())) {
         // This actor has a thread of its own (detached_io): napping on it
         // blocks no other actor. The flush sent now comes after whatever
         // arrived during the nap, which joins the batch first.
         const auto from = steady_nanos();
-        std::this_thread::sleep_for(hold_nap);
+        std::this_thread::sleep_for(commit_policy::nap);
         st->held_ns += steady_nanos() - from;
         schedule_flush(self, *st);
         return;

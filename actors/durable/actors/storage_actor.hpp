@@ -14,13 +14,15 @@ namespace durable::actors {
 /// already queued. Each row keeps its own guard (see durable::store), so
 /// batching never weakens a per-row guarantee.
 ///
-/// **Holding for siblings.** A small batch that ends a child whose
-/// siblings were stored claimed by this node and have not all ended yet
-/// (sibling_ends) is held in naps of 25 µs, up to a quarter of the last
-/// commit's time and at most 250 µs, so that a fan-out's children usually
-/// end in one commit and their parent waits for one instead of two. A
-/// store whose commits take microseconds (memory) is never held, and
-/// neither is a batch of 32 transitions or more.
+/// **Holding.** Before each commit the actor asks its commit policy
+/// (commit_policy.hpp) whether the batch waits one more nap of 25 µs. On
+/// its own thread it holds a small batch that ends a child whose siblings
+/// were stored claimed by this node and have not all ended yet
+/// (hold_for_siblings), up to a quarter of the last commit's time and at
+/// most 250 µs, so that a fan-out's children usually end in one commit
+/// and their parent waits for one instead of two. A store whose commits
+/// take microseconds (memory) is never held, and neither is a batch of 32
+/// transitions or more.
 ///
 /// **Blocking.** Store calls may block on I/O, so the actor runs detached
 /// (its own thread) unless the runtime says otherwise (deterministic tests).
