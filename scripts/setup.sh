@@ -6,7 +6,9 @@
 #   scripts/setup.sh tests        also what the test tiers and the
 #                                 benchmark need: doctest, PostgreSQL (the
 #                                 pg, cluster and chaos tiers start their
-#                                 own servers) and gnuplot (bench plots)
+#                                 own servers), gnuplot (bench plots),
+#                                 Python's jsonschema and yaml (the
+#                                 OpenAPI conformance test)
 #   scripts/setup.sh sanitizers   also what scripts/sanitize.sh and
 #                                 scripts/fuzz.sh (the sanitizer and fuzz
 #                                 stages of .ci/run) need, tests included:
@@ -25,7 +27,8 @@ packages=(
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   libpqxx-dev libcli11-dev libcpp-httplib-dev libboost-dev libjemalloc-dev
 )
-test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git)
+test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
+  python3-jsonschema python3-yaml)
 for group in "$@"; do
   case "$group" in
     tests) packages+=("${test_packages[@]}") ;;

@@ -24,14 +24,14 @@ inline execution_record row(std::string id, execution_status status) {
 }
 
 inline execution_record child(std::string id, const std::string& parent,
-                       execution_status status, bool finalize = false) {
+                              execution_status status, bool finalize = false) {
   auto r = row(std::move(id), status);
   r.parent = parent_link{"p", parent, 0, false, finalize};
   return r;
 }
 
 inline execution_record claimed_child(std::string id, const std::string& parent,
-                               const std::string& owner) {
+                                      const std::string& owner) {
   auto r = child(std::move(id), parent, execution_status::running);
   r.owner = owner;
   return r;
@@ -39,7 +39,7 @@ inline execution_record claimed_child(std::string id, const std::string& parent,
 
 /// The parent's write that stores `n` children claimed by `owner`.
 inline transition spawn(const std::string& parent, int n,
-                 const std::string& owner = me) {
+                        const std::string& owner = me) {
   transition t;
   t.next = row(parent, execution_status::waiting_for_children);
   for (int i = 0; i < n; ++i)
@@ -48,8 +48,9 @@ inline transition spawn(const std::string& parent, int n,
   return t;
 }
 
-inline transition end_of(const std::string& id, const std::string& parent,
-                  execution_status status = execution_status::completed) {
+inline transition
+end_of(const std::string& id, const std::string& parent,
+       execution_status status = execution_status::completed) {
   transition t;
   t.next = child(id, parent, status);
   return t;

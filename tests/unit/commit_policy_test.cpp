@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include "durable/actors/commit_policy.hpp"
-
 #include "support/sibling_batches.hpp"
 
 namespace durable::test {

@@ -28,15 +28,14 @@ public:
   /// Whether to keep `batch` open for one more nap, having held it for
   /// `held` so far, when the last commit took `last_commit`.
   virtual bool hold(const std::vector<transition>& batch, std::int64_t held,
-                    std::int64_t last_commit, std::int64_t now) const
-    = 0;
+                    std::int64_t last_commit, std::int64_t now) const = 0;
 
   /// `batch` is committed next (it is moved into the store afterwards).
   virtual void committing(const std::vector<transition>& batch) = 0;
 
   /// The batch of the last committing() call committed with `outcomes`.
-  virtual void committed(const std::vector<write_outcome>& outcomes,
-                         std::int64_t now)
+  virtual void
+  committed(const std::vector<write_outcome>& outcomes, std::int64_t now)
     = 0;
 };
 

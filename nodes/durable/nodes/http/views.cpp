@@ -8,6 +8,27 @@ namespace durable::nodes::http {
 
 namespace {
 
+const char* jitter_name(jitter_mode m) {
+  switch (m) {
+    case jitter_mode::full:
+      return "full";
+    case jitter_mode::equal:
+      return "equal";
+    case jitter_mode::none:
+      break;
+  }
+  return "none";
+}
+
+/// The record's JSON form (to_json), with the retry's jitter named as the
+/// enqueue options name it, not numbered as the stores keep it.
+nlohmann::json record_json(const execution_record& r) {
+  nlohmann::json j = r;
+  if (auto it = j.find("retry"); it != j.end() && it->is_object())
+    (*it)["jitter"] = jitter_name(r.retry.jitter);
+  return j;
+}
+
 bool can_have_children(const execution_record& r) {
   return r.kind == task_kind::parent || r.kind == task_kind::sequence
          || r.kind == task_kind::loop;
@@ -43,11 +64,11 @@ struct tree_walk {
 } // namespace
 
 nlohmann::json execution_json(const execution_record& r) {
-  return r; // to_json(execution_record)
+  return record_json(r);
 }
 
 nlohmann::json summary_json(const execution_record& r) {
-  nlohmann::json j = r;
+  auto j = record_json(r);
   j.erase("input");
   j.erase("output");
   j.erase("run_output");

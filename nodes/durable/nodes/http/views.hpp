@@ -10,7 +10,8 @@
 
 /// What the HTTP API answers with: executions, summaries, counts and trees
 /// as JSON. Field names and time fields (`*_us`, microseconds since the
-/// epoch) are those of `to_json(execution_record)`.
+/// epoch) are those of `to_json(execution_record)`, except `retry.jitter`,
+/// named ("none", "full", "equal") as the enqueue options name it.
 namespace durable::nodes::http {
 
 /// Every field of an execution, payloads embedded as JSON.

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Every response of a real durable-node agrees with docs/openapi.yaml.
+
+Starts `durable-node` (memory store, a bearer token, the example tasks) on a
+free loopback port, calls every route of the document the way a client
+would, successes and errors alike, and validates each response against the
+schema the document gives for its route, method and status (JSON Schema,
+with OpenAPI 3.0's `nullable` translated). A status the document does not
+list for the route fails, and so does a route of the document that no call
+answered with a success.
+
+Usage: openapi_conformance.py <durable-node> <openapi.yaml>
+"""
+
+import copy
+import http.client
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import jsonschema
+import yaml
+
+TOKEN = "conformance-token"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def to_json_schema(node):
+    """OpenAPI 3.0 schema objects -> JSON Schema: `nullable: true` becomes a
+    null alternative, and keywords JSON Schema does not know are dropped."""
+    if isinstance(node, list):
+        return [to_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: to_json_schema(v) for k, v in node.items()
+           if k not in ("nullable", "example")}
+    if node.get("nullable"):
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+class Document:
+    def __init__(self, path):
+        with open(path) as f:
+            self.doc = yaml.safe_load(f)
+        self.root = to_json_schema(self.doc)
+        self.routes = []
+        for template, ops in self.doc["paths"].items():
+            pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+            for method, op in ops.items():
+                self.routes.append((re.compile(pattern), template,
+                                    method.upper(), op))
+
+    def resolve(self, obj):
+        while isinstance(obj, dict) and "$ref" in obj:
+            node = self.doc
+            for part in obj["$ref"].lstrip("#/").split("/"):
+                node = node[part]
+            obj = node
+        return obj
+
+    def operation(self, method, path):
+        for pattern, template, m, op in self.routes:
+            if m == method and pattern.match(path):
+                return template, op
+        return None, None
+
+    def validator(self, schema):
+        # The whole document is the root, so "#/components/..." resolves.
+        root = dict(self.root)
+        root.update(to_json_schema(schema))
+        return jsonschema.Draft7Validator(root)
+
+
+class Checker:
+    def __init__(self, doc, port):
+        self.doc = doc
+        self.port = port
+        self.failures = []
+        self.answered = set()  # (template, method) answered with a 2xx
+        self.statuses = set()
+
+    def call(self, method, path, body=None, headers=None, token=True,
+             raw=None):
+        h = {"Content-Type": "application/json"}
+        if token:
+            h["Authorization"] = "Bearer " + TOKEN
+        h.update(headers or {})
+        payload = raw if raw is not None else (
+            None if body is None else json.dumps(body))
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request(method, path, body=payload, headers=h)
+        res = conn.getresponse()
+        text = res.read().decode()
+        conn.close()
+        self.check(method, path, res, text)
+        return res.status, (json.loads(text) if text else None)
+
+    def fail(self, what):
+        self.failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+    def check(self, method, path, res, text):
+        where = f"{method} {path} -> {res.status}"
+        template, op = self.doc.operation(method, path.split("?")[0])
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            self.fail(f"{where}: the body is not JSON: {text[:200]!r}")
+            return
+        if op is None:
+            # No such route: the error body is still the document's Error.
+            schema = {"$ref": "#/components/schemas/Error"}
+        else:
+            responses = dict(self.doc.doc.get("x-every-route", {}))
+            responses.update(op.get("responses", {}))
+            spec = responses.get(str(res.status), responses.get("default"))
+            if spec is None:
+                self.fail(f"{where}: status {res.status} is not documented "
+                          f"for {method} {template}")
+                return
+            spec = self.doc.resolve(spec)
+            content = spec.get("content", {}).get("application/json")
+            if content is None:
+                if text:
+                    self.fail(f"{where}: a body the document does not give")
+                return
+            schema = content["schema"]
+            if 200 <= res.status < 300:
+                self.answered.add((template, method))
+        if res.getheader("Content-Type", "").split(";")[0] != \
+                "application/json":
+            self.fail(f"{where}: Content-Type is "
+                      f"{res.getheader('Content-Type')!r}")
+        self.statuses.add(res.status)
+        errors = sorted(self.doc.validator(schema).iter_errors(body),
+                        key=lambda e: list(e.path))
+        for e in errors[:5]:
+            self.fail(f"{where}: at {'/'.join(map(str, e.path)) or '(root)'}:"
+                      f" {e.message[:300]}")
+
+
+def wait_ready(port, proc):
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"durable-node exited early with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("durable-node did not listen within 30 s")
+
+
+def exercise(c):
+    base = "/v1/tasks/{}/executions"
+    ok = lambda status: 200 <= status < 300  # noqa: E731
+
+    def enqueue(task, input, options=None):
+        body = {"input": input}
+        if options:
+            body["options"] = options
+        status, ref = c.call("POST", base.format(task), body)
+        assert ok(status), (task, status, ref)
+        return ref["execution_id"]
+
+    def wait(eid):
+        status, row = c.call("GET", f"/v1/executions/{eid}/wait"
+                                    "?timeout_ms=20000")
+        assert status == 200, (eid, status, row)
+        return row
+
+    # Every kind of task, each with every field a row may carry.
+    retry = {"max_attempts": 2, "base_delay_ms": 10, "multiplier": 2.0,
+             "max_delay_ms": 100, "jitter": "full"}
+    square = enqueue("example_square", {"x": 3}, {"retry": retry,
+                                                  "idempotency_key": "k-1"})
+    fan = enqueue("example_fanout", {"n": 3})
+    pipe = enqueue("example_pipeline", 1)
+    loop = enqueue("example_countdown", 2)
+    failed = enqueue("example_whoami", 1)  # its input does not parse
+    for eid in (square, fan, pipe, loop, failed):
+        wait(eid)
+    for eid in (square, fan, failed):
+        c.call("GET", f"/v1/executions/{eid}")
+        c.call("GET", f"/v1/executions/{eid}/tree")
+    c.call("GET", f"/v1/executions/{fan}/tree?max_depth=0")
+    c.call("GET", f"/v1/executions/{fan}/tree?max_nodes=2")
+
+    # A sleeper woken with an output, one with an error, one cancelled.
+    for sid, wake in (("order-1", {"output": {"ok": True}}),
+                      ("order-2", {"error": "declined"})):
+        eid = enqueue("example_approval", sid)
+        status, _ = c.call("POST", "/v1/tasks/example_approval/wake",
+                           dict(wake, sleeping_id=sid))
+        assert status == 200, status
+    asleep = enqueue("example_approval", "order-3")
+    c.call("GET", f"/v1/executions/{asleep}/wait?timeout_ms=1")
+    c.call("POST", f"/v1/executions/{asleep}/cancel")
+    c.call("POST", f"/v1/executions/{asleep}/cancel")  # cancelled already
+
+    # Listing: a first page, the next one, filters; counts.
+    status, page = c.call("GET", "/v1/executions?limit=2")
+    if page and page.get("next_cursor"):
+        c.call("GET", "/v1/executions?limit=2&cursor=" + page["next_cursor"])
+    c.call("GET", "/v1/executions?status=failed,completed&task_id="
+                  "example_square&parent_id=" + fan + "&created_from_us=0"
+                  "&created_before_us=99999999999999999")
+    c.call("GET", "/v1/stats")
+    c.call("GET", "/v1/stats?status=completed&task_id=example_square")
+    c.call("GET", "/v1/health")
+
+    # Errors, one per documented kind the node can be made to answer.
+    c.call("POST", base.format("example_square"), raw="{not json")
+    c.call("POST", base.format("example_square"), {"input": 1, "bogus": 1})
+    c.call("POST", base.format("example_square"),
+           {"options": {"timeout_ms": -5}})
+    c.call("POST", base.format("no_such_task"), {"input": 1})
+    c.call("POST", base.format("bad-task-id!"), {"input": 1})
+    c.call("POST", base.format("example_square"), raw="x" * (2 << 20 | 1))
+    c.call("GET", "/v1/executions?status=" + "x" * 20000)
+    c.call("GET", "/v1/stats", headers={"X-Big": "y" * 70000})
+    c.call("POST", base.format("example_square"), raw="1",
+           headers={"Content-Type": "text/plain"})
+    c.call("POST", "/v1/tasks/example_approval/wake",
+           {"sleeping_id": "nobody"})
+    c.call("POST", "/v1/tasks/example_approval/wake", {"sleeping_id": "x",
+                                                       "output": 1,
+                                                       "error": "e"})
+    c.call("GET", "/v1/executions/te_doesnotexist")
+    c.call("GET", "/v1/executions/te_doesnotexist/wait?timeout_ms=1")
+    c.call("GET", f"/v1/executions/{square}/wait?timeout_ms=abc")
+    c.call("POST", "/v1/executions/te_doesnotexist/cancel")
+    c.call("GET", "/v1/executions/te_doesnotexist/tree")
+    c.call("GET", f"/v1/executions/{fan}/tree?max_depth=999")
+    c.call("GET", "/v1/executions?limit=0")
+    c.call("GET", "/v1/executions?cursor=garbage")
+    c.call("GET", "/v1/executions?status=sleepy")
+    c.call("GET", "/v1/stats?created_from_us=yesterday")
+    c.call("GET", "/v1/executions", token=False)
+    c.call("GET", "/v1/executions", headers={"Authorization": "Bearer no"})
+    c.call("DELETE", f"/v1/executions/{square}")
+    c.call("GET", "/v1/nowhere")
+
+
+def main():
+    node, spec = sys.argv[1], sys.argv[2]
+    doc = Document(spec)
+    port = free_port()
+    proc = subprocess.Popen(
+        [node, "--store", "memory", "--http-port", str(port),
+         "--http-token", TOKEN, "--name", "conformance"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(port, proc)
+        checker = Checker(doc, port)
+        exercise(checker)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for _, template, method, _ in doc.routes:
+        if (template, method) not in checker.answered:
+            checker.fail(f"{method} {template}: no call was answered with "
+                         "a documented success")
+    print(f"{len(checker.answered)} routes answered, statuses seen: "
+          f"{sorted(checker.statuses)}; {len(checker.failures)} failures")
+    sys.exit(1 if checker.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
