@@ -34,12 +34,19 @@ struct task_definition {
                                                  const std::string&)>;
   using finalize_fn = std::function<std::string(const std::string&)>;
   using pause_fn = std::function<millis(int)>;
+  using input_check_fn = std::function<void(const std::string&)>;
 
   task_kind kind = task_kind::task;
   task_options options;
 
   /// kind task: input JSON -> output JSON. Throws to fail the run.
   run_fn run;
+  /// kind task or parent, typed: throws durable::error (non-retryable,
+  /// "Invalid input to task <id>: <why>") when an input does not parse
+  /// into the body's input type. An untyped enqueue (HTTP, the gateway,
+  /// enqueue_raw) runs it to refuse such an input at once, before a row
+  /// exists; empty for tasks whose input is any JSON.
+  input_check_fn check_input;
   /// kind parent: input JSON -> own output and children.
   run_parent_fn run_parent;
   /// kind parent: an inline finalize (children outcome -> output).

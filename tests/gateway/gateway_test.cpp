@@ -179,18 +179,18 @@ TEST_SUITE("gateway.client") {
     CHECK_EQ(c.enqueue(node.add_one, 2).wait().output, std::optional<int>{3});
   }
 
-  TEST_CASE("malformed input fails its execution without calling the body") {
+  TEST_CASE("malformed input is refused at enqueue without calling the "
+            "body") {
     gateway_node node;
     client c{to(node.port())};
-    auto ids = c.enqueue_raw("checked", {"{not json"});
-    REQUIRE_EQ(ids.size(), 1);
-    auto row = c.wait(ids.front());
-    CHECK_EQ(row.status, execution_status::failed);
-    REQUIRE(row.error.has_value());
-    CHECK_EQ(row.error->kind, error_kind::generic);
-    CHECK_FALSE(row.error->retryable);
-    CHECK(std::string_view{row.error->message}.starts_with(
-      "Invalid input to task checked: "));
+    try {
+      c.enqueue_raw("checked", {"{not json"});
+      FAIL("a malformed input was enqueued");
+    } catch (const durable::error& e) {
+      CHECK_FALSE(e.is_retryable());
+      CHECK(std::string_view{e.what()}.starts_with(
+        "Invalid input to task checked: "));
+    }
     // A body's own non-retryable error arrives the same way.
     auto bad = c.enqueue(node.checked, -1).wait();
     CHECK_EQ(bad.status(), execution_status::failed);

@@ -182,23 +182,45 @@ TEST_SUITE("integration.task") {
     CHECK(r.output == 42);
   }
 
-  TEST_CASE("an input that does not match its schema fails as invalid input") {
+  TEST_CASE("an untyped enqueue of an input that does not match its schema "
+            "is refused, and nothing is stored") {
     durable::executor exec{durable::test::make_store(), fast()};
     std::atomic<int> runs{0};
-    exec.task<person, int>({.id = "schema_person", .timeout = 5s},
-                           [&](durable::task_context&, const person& p) {
-                             ++runs;
-                             return p.age;
-                           });
-    auto ids = exec.enqueue_raw("schema_person", {R"({"name":"x"})"});
-    auto r = exec.wait(ids.at(0), guard);
-    REQUIRE(r.has_value());
-    CHECK(st(r->status) == "failed");
-    REQUIRE(r->error.has_value());
-    CHECK(r->error->message.rfind("Invalid input to task schema_person: ", 0)
+    auto t = exec.task<person, int>({.id = "schema_person", .timeout = 5s},
+                                    [&](durable::task_context&,
+                                        const person& p) {
+                                      ++runs;
+                                      return p.age;
+                                    });
+    exec.sequence("person_steps", t);
+    auto refused = [&](const std::string& task,
+                       std::vector<std::string> inputs) {
+      try {
+        exec.enqueue_raw(task, std::move(inputs));
+      } catch (const durable::error& e) {
+        CHECK_FALSE(e.is_retryable());
+        return std::string{e.what()};
+      }
+      FAIL("the enqueue of " << task << " was not refused");
+      return std::string{};
+    };
+    CHECK(refused("schema_person", {R"({"name":"x"})"})
+            .rfind("Invalid input to task schema_person: ", 0)
           == 0);
-    CHECK_FALSE(r->error->retryable);
-    CHECK(runs == 0);
+    // A sequence's input goes to its first step as it is.
+    CHECK(refused("person_steps", {"42"})
+            .rfind("Invalid input to task schema_person: ", 0)
+          == 0);
+    // In a batch, the bad input is named by its place; none is stored.
+    auto batch = refused("schema_person",
+                         {R"({"name":"a","age":1})", R"({"age":2})"});
+    CHECK(batch.find("[index=1]") != std::string::npos);
+    CHECK(exec.storage()->count_by_status({}).empty());
+    auto ok = exec.enqueue_raw("schema_person", {R"({"name":"a","age":1})"});
+    auto r = exec.wait(ok.at(0), guard);
+    REQUIRE(r.has_value());
+    CHECK(st(r->status) == "completed");
+    CHECK(runs == 1);
   }
 
   // -- errors and retries

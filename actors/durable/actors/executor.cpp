@@ -185,8 +185,15 @@ std::future<std::vector<std::string>>
 executor::enqueue_raw_async(const std::string& task_id,
                             std::vector<std::string> inputs,
                             const enqueue_options& opts) {
+  return enqueue_payloads(task_id, std::move(inputs), opts, true);
+}
+
+std::future<std::vector<std::string>>
+executor::enqueue_payloads(const std::string& task_id,
+                           std::vector<std::string> inputs,
+                           const enqueue_options& opts, bool check_inputs) {
   auto rows = actors::make_enqueue_rows(*impl_->rt, task_id, std::move(inputs),
-                                        opts);
+                                        opts, check_inputs);
   auto promise = std::make_shared<std::promise<std::vector<std::string>>>();
   auto future = promise->get_future();
   auto names = actors::names_of(rows);

@@ -130,6 +130,7 @@ public:
       auto in = parse_input<In>(id, input, validate);
       return to_payload(body(ctx, in));
     };
+    def.check_input = input_check<In>(def.options.id);
     auto id = def.options.id;
     add(std::move(def));
     return task_ref<In, Out>{id};
@@ -233,7 +234,7 @@ public:
   template <class In, class Out>
   handle<Out> enqueue(const task_ref<In, Out>& t, const In& input,
                       enqueue_options opts = {}) {
-    auto ids = enqueue_raw(t.id(), {to_payload(input)}, opts);
+    auto ids = enqueue_payloads(t.id(), {to_payload(input)}, opts, false).get();
     return handle<Out>{this, t.id(), std::move(ids.front())};
   }
 
@@ -246,7 +247,7 @@ public:
     payloads.reserve(inputs.size());
     for (const auto& x : inputs)
       payloads.push_back(to_payload(x));
-    auto ids = enqueue_raw(t.id(), std::move(payloads), opts);
+    auto ids = enqueue_payloads(t.id(), std::move(payloads), opts, false).get();
     std::vector<handle<Out>> result;
     result.reserve(ids.size());
     for (auto& id : ids)
@@ -260,7 +261,7 @@ public:
   std::future<handle<Out>> enqueue_async(const task_ref<In, Out>& t,
                                          const In& input,
                                          enqueue_options opts = {}) {
-    auto ids = enqueue_raw_async(t.id(), {to_payload(input)}, opts);
+    auto ids = enqueue_payloads(t.id(), {to_payload(input)}, opts, false);
     return std::async(std::launch::deferred,
                       [this, id = t.id(), ids = std::move(ids)]() mutable {
                         auto v = ids.get();
@@ -296,7 +297,9 @@ public:
   // -- untyped API (JSON text payloads; for gateways and tools) ---------------
 
   /// Enqueues executions of `task_id`, one per input; returns their ids in
-  /// order (for a repeated idempotency key, the first execution's id).
+  /// order (for a repeated idempotency key, the first execution's id). An
+  /// input that does not parse into a typed task's input type is refused
+  /// here (task_definition::check_input), not failed when it runs.
   std::vector<std::string> enqueue_raw(const std::string& task_id,
                                        std::vector<std::string> inputs,
                                        const enqueue_options& opts = {});
@@ -439,8 +442,25 @@ private:
       return parent_run{to_payload(out.output),
                         std::move(out.children.items())};
     };
+    def.check_input = input_check<In>(def.options.id);
     return def;
   }
+
+  /// task_definition::check_input for input type `In`: the parse of
+  /// parse_input(), without the task's own validation (which may do more
+  /// than parse and runs with the body).
+  template <class In>
+  static task_definition::input_check_fn input_check(std::string id) {
+    return [id = std::move(id)](const std::string& input) {
+      (void)parse_input<In>(id, input, nullptr);
+    };
+  }
+
+  /// enqueue_raw_async(), with `check_inputs` false for the typed enqueues,
+  /// whose payloads were serialized from the input type just before.
+  std::future<std::vector<std::string>>
+  enqueue_payloads(const std::string& task_id, std::vector<std::string> inputs,
+                   const enqueue_options& opts, bool check_inputs);
 
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -44,6 +44,18 @@ error oversize(std::size_t size, std::size_t max) {
                 size, max));
 }
 
+/// The task whose body first receives an execution of `def`'s input as
+/// it is: `def` itself, a sequence's first step, or a loop's iteration
+/// task (null if not registered: its run fails the execution).
+task_definition_ptr first_receiver(const runtime& rt,
+                                   const task_definition_ptr& def) {
+  if (def->kind == task_kind::sequence && !def->steps.empty())
+    return rt.tasks->find(def->steps.front());
+  if (def->kind == task_kind::loop)
+    return rt.tasks->find(def->iteration_task);
+  return def;
+}
+
 } // namespace
 
 task_definition_ptr find_task(const runtime& rt, const std::string& task_id) {
@@ -60,9 +72,13 @@ void check_running(const runtime& rt) {
 
 std::vector<execution_record>
 make_enqueue_rows(const runtime& rt, const std::string& task_id,
-                  std::vector<std::string> inputs, const enqueue_options& o) {
+                  std::vector<std::string> inputs, const enqueue_options& o,
+                  bool check_inputs) {
   check_running(rt);
   auto def = find_task(rt, task_id);
+  task_definition_ptr receiver;
+  if (check_inputs)
+    receiver = first_receiver(rt, def);
   auto opts = merge(def->options, o);
   if (o.idempotency_key)
     refuse_unstorable("Idempotency key", *o.idempotency_key);
@@ -78,6 +94,15 @@ make_enqueue_rows(const runtime& rt, const std::string& task_id,
                           ? fmt::format("Input of task {}", task_id)
                           : fmt::format("Input {} of task {}", i, task_id),
                         input);
+    if (receiver && receiver->check_input) {
+      try {
+        receiver->check_input(input);
+      } catch (const error& e) {
+        if (inputs.size() == 1)
+          throw;
+        throw error::non_retryable(fmt::format("{} [index={}]", e.what(), i));
+      }
+    }
     std::optional<std::string> sleeping_id;
     if (def->kind == task_kind::sleeping) {
       sleeping_id = sleeping_id_of(task_id, input);

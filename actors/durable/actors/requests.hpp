@@ -33,11 +33,15 @@ void check_running(const runtime& rt);
 /// the new rows (one per input). Throws for an unknown task, invalid
 /// overrides, an oversize input, an input, idempotency key or sleeping id
 /// that is not storable text (utf8.hpp: "Input of task t is not valid
-/// UTF-8 [offset=n]"), an invalid sleeping id or after shutdown. One bad
-/// input refuses the whole call, and only that call.
+/// UTF-8 [offset=n]"), an invalid sleeping id or after shutdown; with
+/// `check_inputs`, an input the task's typed body could not parse
+/// (task_definition::check_input: its own, a sequence's first step's, a
+/// loop's iteration task's). One bad input refuses the whole call, and
+/// only that call.
 std::vector<execution_record>
 make_enqueue_rows(const runtime& rt, const std::string& task_id,
-                  std::vector<std::string> inputs, const enqueue_options& opts);
+                  std::vector<std::string> inputs, const enqueue_options& opts,
+                  bool check_inputs = true);
 
 /// What enqueued_ids() needs of the rows it asked to insert, in order.
 struct enqueued_names {
