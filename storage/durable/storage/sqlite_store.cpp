@@ -69,8 +69,8 @@ void sqlite_store::execute(const std::string& sql) {
   try {
     db_->exec(sql);
   } catch (const sqlite_detail::sqlite_error& e) {
-    throw durable::error(
-      fmt::format("sqlite store execute ({}): {}", path_, e.what()));
+    throw store_error(e.failure(), fmt::format("sqlite store execute ({}): {}",
+                                               path_, e.what()));
   }
 }
 

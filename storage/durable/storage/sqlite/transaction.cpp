@@ -24,7 +24,7 @@ sqlite_store::txn::~txn() {
 }
 
 void sqlite_store::txn::commit() {
-  db_.exec("COMMIT");
+  db_.commit();
   done_ = true;
 }
 
