@@ -15,20 +15,13 @@ namespace durable::storage {
 
 namespace {
 
+using store_rules::is_live_sleeper;
+using store_rules::parent_id_of;
 using store_rules::takes_lease;
 
 timestamp lease_key(const execution_record& r) noexcept {
   // No lease at all means claimable at once: order it first.
   return r.lease_expires_at.value_or(timestamp::min());
-}
-
-bool is_live_sleeper(const execution_record& r) noexcept {
-  return r.is_sleeping() && r.status == execution_status::running
-         && r.expires_at.has_value();
-}
-
-std::string parent_id_of(const execution_record& r) {
-  return r.parent ? r.parent->execution_id : std::string{};
 }
 
 } // namespace

@@ -285,7 +285,7 @@ sleeper_scan sqlite_store::scan_sleepers(std::size_t limit) {
                                limit, std::numeric_limits<int>::max())));
       for (auto& r : tx.rows(q))
         // A repaired row is no longer a live sleeper.
-        if (sqlite_detail::is_live_sleeper(r))
+        if (store_rules::is_live_sleeper(r))
           res.expired.push_back(std::move(r));
     }
     auto q = tx.prepare(sqlite_detail::next_deadline_sql);
