@@ -318,36 +318,15 @@ bool sqlite_store::erase(const std::string& id) {
 // -- listeners ----------------------------------------------------------------
 
 std::uint64_t sqlite_store::subscribe(store_listener listener) {
-  std::lock_guard guard{listeners_mutex_};
-  auto token = next_token_++;
-  listeners_.emplace_back(token, std::move(listener));
-  listener_count_.store(listeners_.size());
-  return token;
+  return listeners_.subscribe(std::move(listener));
 }
 
 void sqlite_store::unsubscribe(std::uint64_t token) {
-  // Taking the mutex waits for a notification in progress.
-  std::lock_guard guard{listeners_mutex_};
-  std::erase_if(listeners_,
-                [token](const auto& x) { return x.first == token; });
-  listener_count_.store(listeners_.size());
+  listeners_.unsubscribe(token);
 }
 
 void sqlite_store::notify(std::vector<store_event>&& events) {
-  if (events.empty() || listener_count_.load() == 0)
-    return;
-  std::lock_guard guard{listeners_mutex_};
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    // The commit stands whatever a listener does: an exception escaping
-    // here would tell the caller that nothing was written.
-    try {
-      if (i + 1 == listeners_.size())
-        listeners_[i].second(std::move(events));
-      else
-        listeners_[i].second(events);
-    } catch (...) {
-    }
-  }
+  listeners_.notify(std::move(events));
 }
 
 // -- factory ------------------------------------------------------------------
