@@ -25,6 +25,15 @@ bool is_claimable(const execution_record& r, timestamp now) noexcept {
   return takes_lease(r) && (!r.lease_expires_at || *r.lease_expires_at <= now);
 }
 
+bool is_live_sleeper(const execution_record& r) noexcept {
+  return r.is_sleeping() && r.status == execution_status::running
+         && r.expires_at.has_value();
+}
+
+std::string parent_id_of(const execution_record& r) {
+  return r.parent ? r.parent->execution_id : std::string{};
+}
+
 timestamp renewal_floor(timestamp now, millis lease) noexcept {
   return now + std::chrono::microseconds{lease} * 3 / 4;
 }

@@ -51,6 +51,15 @@ timestamp renewal_floor(timestamp now, millis lease) noexcept;
 bool renewal_due(const execution_record& r, timestamp now,
                  millis lease) noexcept;
 
+/// Whether `r` is a sleeper that scan_sleepers() may still report: a
+/// sleeping execution, still `running`, with a deadline (`expires_at`). A
+/// sleeper that ended, or a corrupt one repaired as failed, is not.
+bool is_live_sleeper(const execution_record& r) noexcept;
+
+/// The parent's execution id, empty for a top-level row: the `parent_id`
+/// of the `finished` event a store announces for `r`.
+std::string parent_id_of(const execution_record& r);
+
 /// The error a descendant is cancelled with when `parent` ends not-completed:
 /// "Parent task failed [parentTaskId=…] [parentExecutionId=…]: <message>".
 execution_error parent_failed_error(const execution_record& parent);

@@ -33,8 +33,7 @@ struct db_file {
   std::string path = dir + "/store.db";
   fake_clock clock;
 
-  std::shared_ptr<sqlite_store> open() const {
-    sqlite_options opts;
+  std::shared_ptr<sqlite_store> open(sqlite_options opts = {}) const {
     opts.clock = clock.function();
     return std::make_shared<sqlite_store>(path, std::move(opts));
   }
@@ -60,6 +59,20 @@ std::string error_of(F&& fn) {
     return e.what();
   }
   return {};
+}
+
+/// How `fn` fails: the failure() of the store_error it throws, "plain
+/// error: <what>" for any other exception, "nothing thrown" otherwise.
+template <class F>
+std::string failure_thrown(F&& fn) {
+  try {
+    fn();
+  } catch (const store_error& e) {
+    return std::string{to_string(e.failure())};
+  } catch (const std::exception& e) {
+    return std::string{"plain error: "} + e.what();
+  }
+  return "nothing thrown";
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -421,6 +434,87 @@ TEST_SUITE("storage.sqlite") {
     CHECK(out[0].status == write_status::rejected);
     check_same_row(p, *s->get("te_p"));
     CHECK_FALSE(s->get("te_c1").has_value());
+  }
+
+  TEST_CASE("SQLite's result codes map to the store's failures") {
+    using durable::storage::sqlite_detail::failure_for;
+    for (int code : {SQLITE_BUSY, SQLITE_BUSY_TIMEOUT, SQLITE_BUSY_SNAPSHOT,
+                     SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR_READ}) {
+      INFO("code ", code);
+      CHECK(failure_for(code, false) == store_failure::unavailable);
+      CHECK(failure_for(code, true)
+            == (code == SQLITE_IOERR_READ ? store_failure::in_doubt
+                                          : store_failure::unavailable));
+    }
+    for (int code : {SQLITE_CORRUPT, SQLITE_CORRUPT_INDEX, SQLITE_NOTADB}) {
+      INFO("code ", code);
+      CHECK(failure_for(code, false) == store_failure::corrupt);
+    }
+    for (int code : {SQLITE_FULL, SQLITE_READONLY, SQLITE_READONLY_DBMOVED,
+                     SQLITE_CANTOPEN, SQLITE_CONSTRAINT_UNIQUE, SQLITE_ERROR}) {
+      INFO("code ", code);
+      CHECK(failure_for(code, false) == store_failure::fatal);
+      CHECK(failure_for(code, true) == store_failure::fatal);
+    }
+  }
+
+  TEST_CASE("a write that finds the file locked past busy_timeout is "
+            "unavailable") {
+    db_file f;
+    sqlite_options patient;
+    patient.busy_timeout = millis{20};
+    auto s = f.open(patient);
+    require_inserted(*s, {f.row("te_1")});
+    // Another connection on the file takes the write lock and keeps it.
+    auto other = f.open();
+    other->execute("BEGIN IMMEDIATE");
+    CHECK(failure_thrown([&] { s->insert({f.row("te_2")}); }) == "unavailable");
+    CHECK(failure_thrown([&] { s->erase("te_1"); }) == "unavailable");
+    // Readers do not wait for the writer (WAL).
+    CHECK(s->get("te_1").has_value());
+    other->execute("COMMIT");
+    // Nothing was written, and the same call succeeds once the lock is free.
+    CHECK_FALSE(s->get("te_2").has_value());
+    require_inserted(*s, {f.row("te_2")});
+  }
+
+  TEST_CASE("a file that is not a database fails as corrupt") {
+    db_file f;
+    {
+      std::ofstream out{f.path, std::ios::binary};
+      out << std::string(8192, 'x');
+    }
+    auto msg = error_of([&] { f.open(); });
+    CHECK(contains(msg, f.path));
+    CHECK(failure_thrown([&] { f.open(); }) == "corrupt");
+  }
+
+  TEST_CASE("a damaged page fails the call that reads it as corrupt") {
+    db_file f;
+    {
+      auto s = f.open();
+      std::vector<execution_record> rows;
+      for (int i = 0; i < 200; ++i)
+        rows.push_back(f.row("te_" + std::to_string(i)));
+      require_inserted(*s, std::move(rows));
+      // Every page in the main file, none in the WAL.
+      s->execute("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    // Page 1 (the header and the schema) stays; the pages after it are
+    // overwritten with bytes no b-tree page has.
+    auto size = std::filesystem::file_size(f.path);
+    REQUIRE(size > 3 * 4096);
+    {
+      std::fstream io{f.path, std::ios::binary | std::ios::in | std::ios::out};
+      io.seekp(4096);
+      io << std::string(static_cast<std::size_t>(size - 4096), '\xff');
+    }
+    CHECK(failure_thrown([&] {
+            auto s = f.open();
+            s->get("te_1");
+            s->size();
+          })
+          == "corrupt");
   }
 
 } // TEST_SUITE

@@ -223,6 +223,34 @@ TEST_SUITE("core.store_rules") {
     CHECK_FALSE(is_claimable(r, later + lease));
   }
 
+  TEST_CASE("a live sleeper is running, sleeping and has a deadline") {
+    using store_rules::is_live_sleeper;
+    auto r = row(execution_status::running, task_kind::sleeping);
+    r.expires_at = now + lease;
+    CHECK(is_live_sleeper(r));
+    auto no_deadline = r;
+    no_deadline.expires_at.reset();
+    CHECK_FALSE(is_live_sleeper(no_deadline));
+    for (auto status :
+         {execution_status::ready, execution_status::completed,
+          execution_status::failed, execution_status::cancelled}) {
+      auto ended = r;
+      ended.status = status;
+      INFO(to_string(status));
+      CHECK_FALSE(is_live_sleeper(ended));
+    }
+    auto body = row(execution_status::running);
+    body.expires_at = now + lease;
+    CHECK_FALSE(is_live_sleeper(body));
+  }
+
+  TEST_CASE("parent_id_of names the parent, or nothing for a top-level row") {
+    auto r = row(execution_status::ready);
+    CHECK_EQ(store_rules::parent_id_of(r), "");
+    r.parent = parent_link{"parent_task", "te_parent", 2, false, false};
+    CHECK_EQ(store_rules::parent_id_of(r), "te_parent");
+  }
+
 } // TEST_SUITE
 
 } // namespace durable::test

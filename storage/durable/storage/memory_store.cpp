@@ -15,20 +15,13 @@ namespace durable::storage {
 
 namespace {
 
+using store_rules::is_live_sleeper;
+using store_rules::parent_id_of;
 using store_rules::takes_lease;
 
 timestamp lease_key(const execution_record& r) noexcept {
   // No lease at all means claimable at once: order it first.
   return r.lease_expires_at.value_or(timestamp::min());
-}
-
-bool is_live_sleeper(const execution_record& r) noexcept {
-  return r.is_sleeping() && r.status == execution_status::running
-         && r.expires_at.has_value();
-}
-
-std::string parent_id_of(const execution_record& r) {
-  return r.parent ? r.parent->execution_id : std::string{};
 }
 
 } // namespace
@@ -79,7 +72,7 @@ memory_store::insert(std::vector<execution_record> rows) {
       out.push_back({insert_outcome::kind::inserted, r.id});
   }
   std::vector<store_event> events;
-  const bool want = listener_count_.load() > 0;
+  const bool want = !listeners_.empty();
   row_room room;
   {
     std::lock_guard guard{mutex_};
@@ -132,7 +125,7 @@ std::vector<write_outcome> memory_store::apply(std::vector<transition> ts) {
   std::vector<write_outcome> out;
   out.reserve(ts.size());
   std::vector<store_event> events;
-  const bool want = listener_count_.load() > 0;
+  const bool want = !listeners_.empty();
   std::size_t children = 0;
   row_room room;
   // Numbers out of range are found before taking the lock (a pure
@@ -492,36 +485,15 @@ bool memory_store::erase(const std::string& id) {
 // -- listeners ----------------------------------------------------------------
 
 std::uint64_t memory_store::subscribe(store_listener listener) {
-  std::lock_guard guard{listeners_mutex_};
-  auto token = next_token_++;
-  listeners_.emplace_back(token, std::move(listener));
-  listener_count_.store(listeners_.size());
-  return token;
+  return listeners_.subscribe(std::move(listener));
 }
 
 void memory_store::unsubscribe(std::uint64_t token) {
-  // Taking the mutex waits for a notification in progress.
-  std::lock_guard guard{listeners_mutex_};
-  std::erase_if(listeners_,
-                [token](const auto& x) { return x.first == token; });
-  listener_count_.store(listeners_.size());
+  listeners_.unsubscribe(token);
 }
 
 void memory_store::notify(std::vector<store_event>&& events) {
-  if (events.empty())
-    return;
-  std::lock_guard guard{listeners_mutex_};
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    // The commit stands whatever a listener does: an exception escaping
-    // here would tell the caller that nothing was written.
-    try {
-      if (i + 1 == listeners_.size())
-        listeners_[i].second(std::move(events));
-      else
-        listeners_[i].second(events);
-    } catch (...) {
-    }
-  }
+  listeners_.notify(std::move(events));
 }
 
 // -- helpers ------------------------------------------------------------------

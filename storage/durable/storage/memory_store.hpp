@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -15,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "durable/listener_set.hpp"
 #include "durable/storage/huge_page_resource.hpp"
 #include "durable/storage/row_table.hpp"
 #include "durable/store.hpp"
@@ -248,13 +248,8 @@ private:
 
   // -- listeners --------------------------------------------------------------
 
-  /// Held while listeners run, so that unsubscribe() waits for a running
-  /// notification and the listener is never called after it returns.
-  std::mutex listeners_mutex_;
-  std::vector<std::pair<std::uint64_t, store_listener>> listeners_;
-  std::uint64_t next_token_ = 1;
-  /// Lets commits skip building events nobody listens to.
-  std::atomic<std::size_t> listener_count_{0};
+  /// Its empty() lets commits skip building events nobody listens to.
+  listener_set listeners_;
 };
 
 /// A new, empty memory_store on the system clock.

@@ -69,8 +69,8 @@ void sqlite_store::execute(const std::string& sql) {
   try {
     db_->exec(sql);
   } catch (const sqlite_detail::sqlite_error& e) {
-    throw durable::error(
-      fmt::format("sqlite store execute ({}): {}", path_, e.what()));
+    throw store_error(e.failure(), fmt::format("sqlite store execute ({}): {}",
+                                               path_, e.what()));
   }
 }
 
@@ -285,7 +285,7 @@ sleeper_scan sqlite_store::scan_sleepers(std::size_t limit) {
                                limit, std::numeric_limits<int>::max())));
       for (auto& r : tx.rows(q))
         // A repaired row is no longer a live sleeper.
-        if (sqlite_detail::is_live_sleeper(r))
+        if (store_rules::is_live_sleeper(r))
           res.expired.push_back(std::move(r));
     }
     auto q = tx.prepare(sqlite_detail::next_deadline_sql);
@@ -318,36 +318,15 @@ bool sqlite_store::erase(const std::string& id) {
 // -- listeners ----------------------------------------------------------------
 
 std::uint64_t sqlite_store::subscribe(store_listener listener) {
-  std::lock_guard guard{listeners_mutex_};
-  auto token = next_token_++;
-  listeners_.emplace_back(token, std::move(listener));
-  listener_count_.store(listeners_.size());
-  return token;
+  return listeners_.subscribe(std::move(listener));
 }
 
 void sqlite_store::unsubscribe(std::uint64_t token) {
-  // Taking the mutex waits for a notification in progress.
-  std::lock_guard guard{listeners_mutex_};
-  std::erase_if(listeners_,
-                [token](const auto& x) { return x.first == token; });
-  listener_count_.store(listeners_.size());
+  listeners_.unsubscribe(token);
 }
 
 void sqlite_store::notify(std::vector<store_event>&& events) {
-  if (events.empty() || listener_count_.load() == 0)
-    return;
-  std::lock_guard guard{listeners_mutex_};
-  for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    // The commit stands whatever a listener does: an exception escaping
-    // here would tell the caller that nothing was written.
-    try {
-      if (i + 1 == listeners_.size())
-        listeners_[i].second(std::move(events));
-      else
-        listeners_[i].second(events);
-    } catch (...) {
-    }
-  }
+  listeners_.notify(std::move(events));
 }
 
 // -- factory ------------------------------------------------------------------

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "durable/listener_set.hpp"
 #include "durable/store.hpp"
 
 namespace durable::storage {
@@ -64,8 +64,11 @@ struct sqlite_options {
 ///
 /// **Durability.** A call that returns has committed what it reports (to
 /// the disk with `synchronous = FULL`, to the OS otherwise). A call that
-/// throws `durable::error` committed nothing: each call is one transaction
-/// and an error rolls it back. A batch (`insert`, `apply`) is one
+/// throws committed nothing (each call is one transaction and an error
+/// rolls it back), unless it throws a store_error whose failure() is
+/// `in_doubt`: the OS failed the COMMIT's write or sync, and the WAL may
+/// still hold the transaction (unlike PostgreSQL's, this store's apply()
+/// does not settle that itself). A batch (`insert`, `apply`) is one
 /// transaction in which each row is still guarded: a duplicate or a version
 /// conflict fails that row only.
 ///
@@ -86,8 +89,15 @@ struct sqlite_options {
 /// decoded) is failed the same way, with "Stored execution is invalid:
 /// <what>" and its fields as they were.
 ///
-/// **Errors.** SQLite failures surface as `durable::error` (generic) whose
-/// message names the operation and SQLite's message.
+/// **Errors.** SQLite failures surface as `store_error` whose message names
+/// the call, the path and SQLite's message, and whose failure() says what
+/// the caller can do (sqlite/README.md has the table): `unavailable` for a
+/// lock another process held past `busy_timeout` (nothing written; the same
+/// call succeeds once it is free), `corrupt` for a file that is not a
+/// database or a damaged page, `in_doubt` for an I/O error during COMMIT
+/// only, `fatal` otherwise (a full disk, a read-only or unopenable file
+/// included). Other refusals (a newer schema, a file that cannot be
+/// switched to WAL) are a plain `durable::error`.
 class sqlite_store final : public durable::store {
 public:
   /// The schema version this binary writes (`PRAGMA user_version`).
@@ -190,13 +200,8 @@ private:
 
   // -- listeners --------------------------------------------------------------
 
-  /// Held while listeners run, so that unsubscribe() waits for a running
-  /// notification and the listener is never called after it returns.
-  std::mutex listeners_mutex_;
-  std::vector<std::pair<std::uint64_t, store_listener>> listeners_;
-  std::uint64_t next_token_ = 1;
-  /// Lets commits skip building events nobody listens to.
-  std::atomic<std::size_t> listener_count_{0};
+  /// Its empty() lets commits skip building events nobody listens to.
+  listener_set listeners_;
 };
 
 /// Opens the SQLite store at `path` (see sqlite_store).

@@ -16,19 +16,14 @@
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/statements.hpp"
 #include "durable/storage/pg/transaction_runner.hpp"
+#include "durable/store_rules.hpp"
 
 namespace durable::storage::pg {
 
 namespace {
 
-std::string parent_id_of(const execution_record& r) {
-  return r.parent ? r.parent->execution_id : std::string{};
-}
-
-bool is_live_sleeper(const execution_record& r) noexcept {
-  return r.is_sleeping() && r.status == execution_status::running
-         && r.expires_at.has_value();
-}
+using store_rules::is_live_sleeper;
+using store_rules::parent_id_of;
 
 /// The stored row after `t` applied as `w` says.
 execution_record row_after(execution_record next, const transition& t,

@@ -125,22 +125,6 @@ void pg_store::impl::prepare(pqxx::connection& c,
       c.prepare_now(name);
 }
 
-void pg_store::impl::notify(std::vector<store_event>&& events) {
-  if (events.empty())
-    return;
-  std::lock_guard guard{listeners_mutex};
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    // The commit stands whatever a listener does.
-    try {
-      if (i + 1 == listeners.size())
-        listeners[i].second(std::move(events));
-      else
-        listeners[i].second(events);
-    } catch (...) {
-    }
-  }
-}
-
 void pg_store::impl::announce(pqxx::transaction_base& tx,
                               const std::vector<store_event>& events,
                               bool prepared) {
@@ -157,7 +141,7 @@ void pg_store::impl::announce(pqxx::transaction_base& tx,
 
 void pg_store::impl::update_inbound() {
   std::lock_guard guard{inbound_mutex};
-  const bool wanted = opts.listen && listener_count.load() > 0;
+  const bool wanted = opts.listen && !listeners.empty();
   if (wanted && !inbound) {
     inbound = std::make_unique<listener>(
       url, channel, sender_id, opts.application_name + " listener",
@@ -461,26 +445,15 @@ bool pg_store::erase(const std::string& id) {
 
 std::uint64_t pg_store::subscribe(store_listener listener) {
   auto& d = *impl_;
-  std::uint64_t token = 0;
-  {
-    std::lock_guard guard{d.listeners_mutex};
-    token = d.next_token++;
-    d.listeners.emplace_back(token, std::move(listener));
-    d.listener_count.store(d.listeners.size());
-  }
-  // Outside listeners_mutex: the listener thread's callback takes it.
+  auto token = d.listeners.subscribe(std::move(listener));
+  // Not while notifying: the listener thread's callback notifies.
   d.update_inbound();
   return token;
 }
 
 void pg_store::unsubscribe(std::uint64_t token) {
   auto& d = *impl_;
-  {
-    std::lock_guard guard{d.listeners_mutex};
-    std::erase_if(d.listeners,
-                  [token](const auto& x) { return x.first == token; });
-    d.listener_count.store(d.listeners.size());
-  }
+  d.listeners.unsubscribe(token);
   d.update_inbound();
 }
 

@@ -12,6 +12,7 @@
 
 #include <pqxx/pqxx>
 
+#include "durable/listener_set.hpp"
 #include "durable/storage/pg/connection_pool.hpp"
 #include "durable/storage/pg/listener.hpp"
 #include "durable/storage/pg/owner_floors.hpp"
@@ -241,12 +242,11 @@ struct pg_store::impl {
 
   // -- listeners --------------------------------------------------------------
 
-  std::mutex listeners_mutex;
-  std::vector<std::pair<std::uint64_t, store_listener>> listeners;
-  std::uint64_t next_token = 1;
-  std::atomic<std::size_t> listener_count{0};
+  listener_set listeners;
 
-  void notify(std::vector<store_event>&& events);
+  void notify(std::vector<store_event>&& events) {
+    listeners.notify(std::move(events));
+  }
 
   // -- cross-node announcements -----------------------------------------------
 
@@ -257,7 +257,7 @@ struct pg_store::impl {
   /// Events are computed when someone may hear them: a local listener or,
   /// through NOTIFY, another node.
   bool wants_events() const {
-    return opts.notify || listener_count.load() > 0;
+    return opts.notify || !listeners.empty();
   }
 
   /// Sends the one NOTIFY of the transaction `tx` for `events`, if any.

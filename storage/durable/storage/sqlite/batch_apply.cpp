@@ -57,7 +57,7 @@ void cascade(Txn& tx, const execution_record& root,
                             now});
         events.push_back({store_event::type::finished,
                           child.id,
-                          sqlite_detail::parent_id_of(child),
+                          store_rules::parent_id_of(child),
                           {},
                           now});
       }
@@ -125,7 +125,7 @@ std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
       if (next.is_finished() && (next.parent || next.watched))
         ev.push_back({store_event::type::finished,
                       next.id,
-                      sqlite_detail::parent_id_of(next),
+                      store_rules::parent_id_of(next),
                       {},
                       next.finished_at.value_or(now),
                       std::make_shared<const execution_record>(next)});
@@ -147,7 +147,7 @@ std::vector<write_outcome> sqlite_store::apply(std::vector<transition> ts) {
                       {},
                       earliest->start_at});
       for (const auto& kid : t.children)
-        if (sqlite_detail::is_live_sleeper(kid) && !cancelled.contains(kid.id))
+        if (store_rules::is_live_sleeper(kid) && !cancelled.contains(kid.id))
           ev.push_back(
             {store_event::type::deadline, kid.id, {}, {}, *kid.expires_at});
       if (next.status == execution_status::cancelled && row->owner)

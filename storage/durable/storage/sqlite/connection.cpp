@@ -8,10 +8,51 @@
 
 namespace durable::storage::sqlite_detail {
 
-void fail(sqlite3* db, int rc, std::string_view context) {
-  throw sqlite_error(
-    rc, fmt::format("{}: {} (SQLite code {})", context,
-                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc));
+store_failure failure_for(int code, bool at_commit) noexcept {
+  switch (code & 0xff) {
+    // Another connection holds the lock past busy_timeout (BUSY, with
+    // BUSY_TIMEOUT, BUSY_RECOVERY, BUSY_SNAPSHOT), or a shared-cache or
+    // WAL lock race (LOCKED, PROTOCOL): nothing was written, and the same
+    // call succeeds once the holder lets go.
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+    // Memory ran out, inside SQLite or its I/O layer: nothing was written.
+    case SQLITE_NOMEM:
+      return store_failure::unavailable;
+    // The operating system failed a read, write, sync or lock. Before the
+    // COMMIT nothing was written. At the COMMIT the WAL may hold the
+    // transaction's frames with their commit mark although the call
+    // failed: the next recovery of the file would keep them.
+    case SQLITE_IOERR:
+      return at_commit ? store_failure::in_doubt : store_failure::unavailable;
+    // The file is not a database, or a page, an index or the header is
+    // damaged.
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return store_failure::corrupt;
+    // The disk is full (FULL), the file or its directory cannot be written
+    // (READONLY and its subcodes: permissions, a read-only mount, a file
+    // moved or replaced), or cannot be opened (CANTOPEN, PERM, AUTH). None
+    // clears while the engine retries; an operator has to act, as for
+    // PostgreSQL's disk_full. Nothing was written.
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    // Constraint failures (batch_apply.cpp acts on those it expects
+    // before they get here), misuse, schema drift, values out of range.
+    default:
+      return store_failure::fatal;
+  }
+}
+
+void fail(sqlite3* db, int rc, std::string_view context, bool at_commit) {
+  throw sqlite_error(rc, at_commit,
+                     fmt::format("{}: {} (SQLite code {})", context,
+                                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+                                 rc));
 }
 
 // -- query --------------------------------------------------------------------
@@ -60,6 +101,13 @@ connection::connection(const std::string& path, const sqlite_options& opts) {
            ? "PRAGMA synchronous = FULL"
            : "PRAGMA synchronous = NORMAL");
     migrate(*this);
+  } catch (const sqlite_error& e) {
+    close();
+    // Keeps its failure: a file that is not a database is `corrupt`, one
+    // another process holds locked past busy_timeout `unavailable`.
+    throw store_error(e.failure(),
+                      fmt::format("cannot open SQLite database \"{}\": {}",
+                                  path, e.what()));
   } catch (const std::exception& e) {
     close();
     throw durable::error(
@@ -91,12 +139,20 @@ connection::query connection::prepare(const std::string& sql) {
 }
 
 void connection::exec(const std::string& sql) {
+  run_sql(sql, false);
+}
+
+void connection::commit() {
+  run_sql("COMMIT", true);
+}
+
+void connection::run_sql(const std::string& sql, bool at_commit) {
   char* msg = nullptr;
   auto rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
   if (rc != SQLITE_OK) {
     std::string text = msg ? msg : sqlite3_errstr(rc);
     sqlite3_free(msg);
-    throw sqlite_error(rc, fmt::format("{}: {}", sql, text));
+    throw sqlite_error(rc, at_commit, fmt::format("{}: {}", sql, text));
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "durable/error.hpp"
 #include "durable/storage/sqlite_store.hpp"
+#include "durable/store.hpp"
 #include "durable/time.hpp"
 
 /// The SQLite store's one connection: opening the file, its prepared
@@ -29,20 +30,28 @@
 /// except the migration at open.
 ///
 /// **Errors.** Every failed SQLite call throws `sqlite_error` with SQLite's
-/// extended result code and message. Nothing is retried here: a writer
-/// that finds the database locked by another process waits inside SQLite,
-/// up to `sqlite_options::busy_timeout` (`sqlite3_busy_timeout`), and then
-/// fails with SQLITE_BUSY like any other error. The store turns
-/// `sqlite_error` into `durable::error` naming the call and the path
-/// (transaction.hpp); only a constraint failure is acted on (a child that
-/// collides rejects its transition, batch_apply.cpp).
+/// extended result code, its message, and what the failure means for the
+/// store call (`failure_for`, the one place that decides it; the table is
+/// in sqlite/README.md). Nothing is retried here: a writer that finds the
+/// database locked by another process waits inside SQLite, up to
+/// `sqlite_options::busy_timeout` (`sqlite3_busy_timeout`), and then fails
+/// with SQLITE_BUSY, `unavailable`. The store rethrows `sqlite_error` as a
+/// `store_error` of the same failure naming the call and the path
+/// (transaction.hpp); only a constraint failure is acted on before that (a
+/// child that collides rejects its transition, batch_apply.cpp).
 namespace durable::storage::sqlite_detail {
 
+/// What a failure with extended result code `code` means for the store
+/// call it fails. `at_commit`: the failing statement was the COMMIT of a
+/// write, which is the only place an I/O error leaves the outcome unknown.
+store_failure failure_for(int code, bool at_commit) noexcept;
+
 /// A failed SQLite call; `code` is the extended result code.
-class sqlite_error : public durable::error {
+class sqlite_error : public durable::store_error {
 public:
-  sqlite_error(int code, std::string message)
-    : durable::error(std::move(message)), code_(code) {}
+  sqlite_error(int code, bool at_commit, std::string message)
+    : durable::store_error(failure_for(code, at_commit), std::move(message)),
+      code_(code) {}
 
   int code() const noexcept {
     return code_;
@@ -59,7 +68,8 @@ private:
 
 /// Throws sqlite_error for `rc`, with `context` (the operation or the SQL
 /// text) and the connection's message (SQLite's text for `rc` without one).
-[[noreturn]] void fail(sqlite3* db, int rc, std::string_view context);
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view context,
+                       bool at_commit = false);
 
 /// One SQLite connection and its prepared statements.
 class connection {
@@ -158,6 +168,7 @@ public:
 
   /// Opens (creating it if needed) the database at `path`, switches it to
   /// WAL mode and migrates its schema (schema.hpp). Throws durable::error
+  /// (a store_error of the SQLite failure's kind if SQLite failed)
   /// "cannot open SQLite database \"<path>\": <why>".
   connection(const std::string& path, const sqlite_options& opts);
 
@@ -173,6 +184,9 @@ public:
   /// Runs statements without parameters.
   void exec(const std::string& sql);
 
+  /// COMMIT. Its failure is classified as a commit's (failure_for).
+  void commit();
+
   /// The first column of the first row of `sql` (0 / empty if none).
   std::int64_t pragma_int(const std::string& sql);
   std::string pragma_text(const std::string& sql);
@@ -186,6 +200,8 @@ private:
   /// with a statement left open only marks the connection a zombie, and
   /// its memory is never freed.
   void close() noexcept;
+
+  void run_sql(const std::string& sql, bool at_commit);
 
   struct cached {
     sqlite3_stmt* stmt = nullptr;

@@ -392,13 +392,4 @@ decoded decode_row(const query& q) {
   return d;
 }
 
-std::string parent_id_of(const execution_record& r) {
-  return r.parent ? r.parent->execution_id : std::string{};
-}
-
-bool is_live_sleeper(const execution_record& r) noexcept {
-  return r.is_sleeping() && r.status == execution_status::running
-         && r.expires_at.has_value();
-}
-
 } // namespace durable::storage::sqlite_detail

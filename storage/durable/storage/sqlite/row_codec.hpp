@@ -218,12 +218,4 @@ struct decoded {
 /// The current row of `q`, a full-row statement.
 decoded decode_row(const query& q);
 
-// The pg store has its own copies of these two (storage/pg).
-
-/// The parent's execution id, empty for a top-level row.
-std::string parent_id_of(const execution_record& r);
-
-/// Whether `r` is a sleeper that scan_sleepers() may still report.
-bool is_live_sleeper(const execution_record& r) noexcept;
-
 } // namespace durable::storage::sqlite_detail

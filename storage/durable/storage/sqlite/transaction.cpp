@@ -24,7 +24,7 @@ sqlite_store::txn::~txn() {
 }
 
 void sqlite_store::txn::commit() {
-  db_.exec("COMMIT");
+  db_.commit();
   done_ = true;
 }
 
@@ -125,7 +125,7 @@ bool sqlite_store::txn::repair(sqlite_detail::decoded& d) {
   if (r.parent || r.watched)
     events_.push_back({store_event::type::finished,
                        r.id,
-                       sqlite_detail::parent_id_of(r),
+                       store_rules::parent_id_of(r),
                        {},
                        now_});
   return true;

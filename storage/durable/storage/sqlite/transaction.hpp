@@ -39,10 +39,11 @@
 /// the caller's code (a get, a listing, a cascade) wherever it met the
 /// row, and none of it may go on with a partial result.
 ///
-/// **Errors.** run() turns a `sqlite_error` into `durable::error` "sqlite
-/// store <call> (<path>): <SQLite's message>"; other exceptions pass
-/// through unchanged. Nothing is retried, except a read re-run as a write
-/// for a repair; SQLite itself waits up to `busy_timeout` for the lock.
+/// **Errors.** run() turns a `sqlite_error` into a `store_error` of the
+/// same failure (connection.hpp's failure_for), "sqlite store <call>
+/// (<path>): <SQLite's message>"; other exceptions pass through unchanged.
+/// Nothing is retried, except a read re-run as a write for a repair;
+/// SQLite itself waits up to `busy_timeout` for the lock.
 namespace durable::storage {
 
 namespace sqlite_detail {
@@ -141,8 +142,8 @@ auto sqlite_store::run(const char* what, bool write, F&& fn) {
         break;
       }
     } catch (const sqlite_detail::sqlite_error& e) {
-      throw durable::error(
-        fmt::format("sqlite store {} ({}): {}", what, path_, e.what()));
+      throw store_error(e.failure(), fmt::format("sqlite store {} ({}): {}",
+                                                 what, path_, e.what()));
     }
   }
   notify(std::move(events));
