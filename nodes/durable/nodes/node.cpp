@@ -1,8 +1,10 @@
 #include "durable/nodes/node.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <pthread.h>
 #include <signal.h>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -46,8 +48,13 @@ int serve(const node_config& cfg, const node_program& program,
   caf::actor_system_config caf_cfg;
   // Middleman, wire types and heartbeats, for the gateway.
   prepare_network_config(caf_cfg);
-  if (cfg.executor.scheduler_threads > 0)
-    caf_cfg.set("scheduler.max-threads", cfg.executor.scheduler_threads);
+  // As the executor's own system: one scheduler thread per core unless
+  // told (CAF's default is at least 4, idle pollers on a small machine).
+  caf_cfg.set(
+    "scheduler.max-threads",
+    cfg.executor.scheduler_threads > 0
+      ? cfg.executor.scheduler_threads
+      : std::size_t{std::max(1u, std::thread::hardware_concurrency())});
   actors::use_engine_scheduler(caf_cfg);
   caf::actor_system sys{caf_cfg};
   auto opts = cfg.executor;

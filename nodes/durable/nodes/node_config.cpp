@@ -105,7 +105,8 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     ->capture_default_str();
   app
     .add_option("--worker-threads", e.worker_threads,
-                "Threads for blocking bodies")
+                "Threads for blocking bodies at most (started as bodies need "
+                "them; idle ones exit after 30 s)")
     ->envname("DURABLE_WORKER_THREADS")
     ->capture_default_str();
   app
