@@ -1,5 +1,7 @@
 #include "durable/actors/scheduler.hpp"
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -12,10 +14,16 @@
 #include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
+#include <caf/settings.hpp>
 
 namespace durable::actors {
 
 namespace {
+
+/// Polls 50 us apart before a thread out of work waits (CAF: 500).
+constexpr std::size_t idle_moderate_polls = 50;
+/// A waiting thread wakes to steal this often (CAF: 10 ms).
+constexpr std::chrono::milliseconds idle_relaxed_sleep{100};
 
 /// CAF's thread-safe clock, minus the exit-time cancel of actors that
 /// never set a timeout. Thread-safe: any scheduler thread may call it.
@@ -109,6 +117,19 @@ private:
 
 void use_engine_scheduler(caf::actor_system_config& cfg) {
   cfg.load<lean_coordinator>();
+  // How an idle scheduler thread waits (docs/design.md, "An idle node
+  // sleeps"). CAF 0.17 spins 100 times, then sleeps 50 us between 500 more
+  // polls (25 ms or more of wake-ups each time a thread runs out of work),
+  // then waits on its condition variable, waking every 10 ms to steal.
+  // Work from outside the scheduler (storage threads, timers, the HTTP
+  // pool) wakes a waiting thread at once, so the short poll and the long
+  // wait only change how soon an idle thread steals work that another
+  // thread queued for itself. A caller's own values win.
+  using namespace std::chrono_literals;
+  caf::put_missing(cfg.content, "work-stealing.moderate-poll-attempts",
+                   std::size_t{idle_moderate_polls});
+  caf::put_missing(cfg.content, "work-stealing.relaxed-sleep-duration",
+                   caf::timespan{idle_relaxed_sleep});
 }
 
 bool runs_engine_scheduler(caf::actor_system& sys) {

@@ -1,8 +1,10 @@
 #include "durable/nodes/node.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <pthread.h>
 #include <signal.h>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -46,8 +48,13 @@ int serve(const node_config& cfg, const node_program& program,
   caf::actor_system_config caf_cfg;
   // Middleman, wire types and heartbeats, for the gateway.
   prepare_network_config(caf_cfg);
-  if (cfg.executor.scheduler_threads > 0)
-    caf_cfg.set("scheduler.max-threads", cfg.executor.scheduler_threads);
+  // As the executor's own system: one scheduler thread per core unless
+  // told (CAF's default is at least 4, idle pollers on a small machine).
+  caf_cfg.set(
+    "scheduler.max-threads",
+    cfg.executor.scheduler_threads > 0
+      ? cfg.executor.scheduler_threads
+      : std::size_t{std::max(1u, std::thread::hardware_concurrency())});
   actors::use_engine_scheduler(caf_cfg);
   caf::actor_system sys{caf_cfg};
   auto opts = cfg.executor;
@@ -74,6 +81,7 @@ int serve(const node_config& cfg, const node_program& program,
       o.bind_address = cfg.http_bind;
       o.port = *cfg.http_port;
       o.token = cfg.http_token;
+      o.public_probes = cfg.http_public_probes;
       o.log = [&log](std::string_view line) { log.info("http {}", line); };
       api = std::make_unique<http::server>(exec, std::move(o));
       api->start();
@@ -102,13 +110,17 @@ int serve(const node_config& cfg, const node_program& program,
   log.info("draining on {} running={} grace_ms={}",
            sig == SIGTERM ? "SIGTERM" : "SIGINT", exec.running_count(),
            cfg.executor.shutdown_grace.count());
-  // Clients get a clear "connection lost" (or a refused connection) rather
-  // than a half-shut node.
+  // While running bodies finish, the API answers 503 with Retry-After (and
+  // readiness "draining"), so that load balancers and clients move to
+  // other nodes; once the executor is down, the API closes and clients get
+  // a refused connection rather than a half-shut node.
   if (api)
-    api->stop();
+    api->drain();
   if (gw)
     gw->close();
   exec.shutdown();
+  if (api)
+    api->stop();
   log.info("stopped");
   return 0;
 }

@@ -98,6 +98,11 @@ void add_node_options(CLI::App& app, node_config& cfg) {
                 "Bearer token the HTTP API requires (required beyond "
                 "loopback; prefer the environment variable)")
     ->envname("DURABLE_HTTP_TOKEN");
+  app
+    .add_flag("--http-public-probes", cfg.http_public_probes,
+              "GET /v1/health and /v1/health/ready answer without the "
+              "bearer token (for load balancers)")
+    ->envname("DURABLE_HTTP_PUBLIC_PROBES");
   auto& e = cfg.executor;
   app
     .add_option("--max-concurrent", e.max_concurrent, "Bodies running at once")
@@ -105,7 +110,8 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     ->capture_default_str();
   app
     .add_option("--worker-threads", e.worker_threads,
-                "Threads for blocking bodies")
+                "Threads for blocking bodies at most (started as bodies need "
+                "them; idle ones exit after 30 s)")
     ->envname("DURABLE_WORKER_THREADS")
     ->capture_default_str();
   app

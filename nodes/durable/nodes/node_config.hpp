@@ -42,6 +42,8 @@ struct node_config {
   std::optional<std::uint16_t> http_port;
   std::string http_bind = "127.0.0.1";
   std::string http_token;
+  /// The health and readiness probes answer without the token.
+  bool http_public_probes = false;
 };
 
 /// Adds the node's flags (with their environment variables) to `app`,

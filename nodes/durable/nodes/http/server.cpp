@@ -4,7 +4,10 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <future>
+#include <mutex>
 #include <regex>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -57,6 +60,61 @@ void send_error(response& res, int status, std::string_view kind,
   res.body = error_body(kind, message);
 }
 
+/// The routes a load balancer or an orchestrator calls: they answer while
+/// the node drains and, with `public_probes`, without the token.
+constexpr std::string_view health_path = "/v1/health";
+constexpr std::string_view ready_path = "/v1/health/ready";
+
+/// Whether a request target (as sent, query and all) names a probe.
+bool is_probe_target(std::string_view target) {
+  auto path = target.substr(0, target.find('?'));
+  return path == health_path || path == ready_path;
+}
+
+/// An id no execution can have (every execution id starts with `te_`), so
+/// that reading it costs the store one lookup by key and finds nothing.
+constexpr const char* ping_id = "durable-ready-probe";
+
+/// Pings a store on a thread of its own, one ping at a time, so that a
+/// store that hangs costs one thread, not one per probe.
+class store_pinger {
+public:
+  /// The store's failure, or nullopt when it answered within `timeout`.
+  std::optional<std::string> ping(std::shared_ptr<store> db, millis timeout) {
+    std::shared_future<void> done;
+    {
+      std::lock_guard guard{mtx_};
+      if (in_flight_.valid()
+          && in_flight_.wait_for(std::chrono::seconds{0})
+               != std::future_status::ready)
+        done = in_flight_; // share the ping in progress
+      else {
+        std::packaged_task<void()> task{
+          [db = std::move(db)] { db->get(ping_id); }};
+        done = task.get_future().share();
+        // Detached: a ping that never returns must not hold a request, the
+        // server's stop() or the process's exit.
+        std::thread{std::move(task)}.detach();
+        in_flight_ = done;
+      }
+    }
+    if (done.wait_for(timeout) != std::future_status::ready)
+      return fmt::format("no answer within {} ms", timeout.count());
+    try {
+      done.get();
+      return std::nullopt;
+    } catch (const std::exception& e) {
+      return std::string{e.what()};
+    } catch (...) {
+      return std::string{"unknown failure"};
+    }
+  }
+
+private:
+  std::mutex mtx_;
+  std::shared_future<void> in_flight_;
+};
+
 } // namespace
 
 void validate(const server_options& opts) {
@@ -100,6 +158,8 @@ void validate(const server_options& opts) {
          "connections");
   if (opts.max_json_depth < 1 || opts.max_json_depth > 1000)
     fail("max JSON depth must be between 1 and 1000");
+  if (opts.ready_timeout < min_wait_slice || opts.ready_timeout > 1min)
+    fail("ready timeout must be between 10 ms and 1 min");
 }
 
 struct server::impl {
@@ -117,7 +177,9 @@ struct server::impl {
   std::unique_ptr<transport> net;
   std::atomic<std::uint16_t> bound_port{0};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};
   std::atomic<std::size_t> waits{0};
+  store_pinger pinger;
   std::atomic<std::uint64_t> next_ref{1};
 
   impl(durable::executor& e, server_options o) : exec(e), opts(std::move(o)) {
@@ -127,7 +189,8 @@ struct server::impl {
       };
     const std::string id = "([^/]+)";
     routes = {
-      {std::regex{"/v1/health"}, "GET", &impl::health},
+      {std::regex{std::string{health_path}}, "GET", &impl::health},
+      {std::regex{std::string{ready_path}}, "GET", &impl::ready},
       {std::regex{"/v1/stats"}, "GET", &impl::stats},
       {std::regex{"/v1/tasks/" + id + "/executions"}, "POST", &impl::enqueue},
       {std::regex{"/v1/tasks/" + id + "/wake"}, "POST", &impl::wake},
@@ -146,9 +209,15 @@ struct server::impl {
   response serve(const request& req) {
     response res;
     try {
-      if (exec.is_shut_down())
+      const auto& handler = routes.at(req.route).handler;
+      const bool probe = handler == &impl::health || handler == &impl::ready;
+      if (!probe && draining.load())
+        throw api_error{503, kind_unavailable,
+                        "The node is draining; send requests to another "
+                        "node"};
+      if (!probe && exec.is_shut_down())
         throw api_error{503, kind_unavailable, "The node is shutting down"};
-      (this->*routes.at(req.route).handler)(req, res);
+      (this->*handler)(req, res);
     } catch (const api_error& e) {
       answer(req, res, e);
     } catch (const durable::error& e) {
@@ -162,7 +231,7 @@ struct server::impl {
   }
 
   void answer(const request& req, response& res, const api_error& e) {
-    if (e.status() == 503 && exec.is_shut_down())
+    if (e.status() == 503 && (draining.load() || exec.is_shut_down()))
       res.set_header("Retry-After", "1");
     if (e.status() >= 500 && e.status() != 503) {
       // The detail goes to the log only, under a reference the client can
@@ -182,7 +251,8 @@ struct server::impl {
   std::optional<response> on_head(request& req) {
     response res;
     try {
-      if (!opts.token.empty()) {
+      if (!opts.token.empty()
+          && !(opts.public_probes && is_probe_target(req.target))) {
         auto token = bearer_token(req.header("Authorization").value_or(""));
         if (!token || !constant_time_equal(*token, opts.token)) {
           res.set_header("WWW-Authenticate", "Bearer");
@@ -368,6 +438,21 @@ struct server::impl {
     check_params(req.params, {});
     send_json(res, 200, {{"status", "ok"}});
   }
+
+  void ready(const request& req, response& res) {
+    check_params(req.params, {});
+    if (draining.load() || exec.is_shut_down()) {
+      res.set_header("Retry-After", "1");
+      send_error(res, 503, kind_unavailable, "draining");
+      return;
+    }
+    if (auto failure = pinger.ping(exec.storage(), opts.ready_timeout)) {
+      res.set_header("Retry-After", "1");
+      send_error(res, 503, kind_unavailable, "store unreachable: " + *failure);
+      return;
+    }
+    send_json(res, 200, {{"status", "ready"}});
+  }
 };
 
 server::server(durable::executor& exec, server_options opts) {
@@ -420,6 +505,14 @@ void server::stop() {
   d.net.reset();
   d.bound_port.store(0);
   d.opts.log("stopped");
+}
+
+void server::drain() noexcept {
+  impl_->draining.store(true);
+}
+
+bool server::draining() const noexcept {
+  return impl_->draining.load();
 }
 
 std::uint16_t server::port() const noexcept {

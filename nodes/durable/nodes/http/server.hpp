@@ -28,6 +28,13 @@ struct server_options {
   /// The bearer token every request must carry; empty for none (loopback
   /// only). Never logged.
   std::string token{};
+  /// Whether the probes (`GET /v1/health` and `GET /v1/health/ready`)
+  /// answer without the token, for load balancers and orchestrators that
+  /// cannot send one. They reveal only whether the node is up and ready.
+  bool public_probes = false;
+  /// How long `GET /v1/health/ready` waits for the store's answer before
+  /// it reports the store unreachable (10 ms..1 min).
+  millis ready_timeout{1'000};
   /// Larger request bodies are refused with 413, whatever their framing:
   /// at once when `Content-Length` says so, as soon as a chunked body
   /// grows past it otherwise.
@@ -87,9 +94,16 @@ struct server_options {
 ///
 /// **Security.** Refuses to be built on a non-loopback address without a
 /// token; with a token, every route requires `Authorization: Bearer`, 401
-/// otherwise (compared in constant time). Error bodies never carry stack
+/// otherwise (compared in constant time), except the probes when
+/// `public_probes` is set. Error bodies never carry stack
 /// traces, SQL or secrets: internal failures are logged with a reference
 /// number and answered with that number only.
+///
+/// **Readiness.** `GET /v1/health/ready` is `200` when the store answers a
+/// ping (a read of one row by key) within `ready_timeout` and the server is
+/// not draining, `503` naming why otherwise. The ping runs on a thread of
+/// its own, one at a time: while one that timed out has not returned, the
+/// store is reported unreachable without another.
 ///
 /// **Threading.** start(), stop() and port() may be called from any thread
 /// but not concurrently with each other; handlers run on the server's own
@@ -119,6 +133,17 @@ public:
   /// Stops accepting, lets requests in progress finish (long polls end
   /// within `wait_slice`) and joins every thread. Idempotent.
   void stop();
+
+  /// Starts draining: from now on every route but the probes is answered
+  /// `503` with `Retry-After` and a JSON error, `GET /v1/health/ready` is
+  /// `503` ("draining") and `GET /v1/health` stays `200`, until stop().
+  /// Requests in progress (long polls included) go on. A node calls it
+  /// before it drains its executor, so that load balancers and clients
+  /// move to other nodes while running bodies finish. Idempotent; any
+  /// thread.
+  void drain() noexcept;
+
+  bool draining() const noexcept;
 
   // -- properties -------------------------------------------------------------
 
