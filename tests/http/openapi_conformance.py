@@ -220,6 +220,7 @@ def exercise(c):
     c.call("GET", "/v1/stats")
     c.call("GET", "/v1/stats?status=completed&task_id=example_square")
     c.call("GET", "/v1/health")
+    c.call("GET", "/v1/health/ready")
 
     # Errors, one per documented kind the node can be made to answer.
     c.call("POST", base.format("example_square"), raw="{not json")
@@ -258,6 +259,37 @@ def exercise(c):
     c.call("GET", "/v1/nowhere")
 
 
+def drain(c, proc):
+    """SIGTERM with a body running: the node drains, and answers 503 with
+    Retry-After on every route but the probes until it stops."""
+    status, ref = c.call("POST", "/v1/tasks/example_square/executions",
+                         {"input": {"x": 2, "ms": 5000}})
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        _, row = c.call("GET", "/v1/executions/" + ref["execution_id"])
+        if row["status"] == "running":
+            break
+        time.sleep(0.02)
+    proc.terminate()
+    for _ in range(200):
+        status, _ = c.call("GET", "/v1/health/ready")
+        if status == 503:
+            break
+        time.sleep(0.01)
+    else:
+        c.fail("readiness never reported the drain")
+    conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=30)
+    conn.request("GET", "/v1/stats",
+                 headers={"Authorization": "Bearer " + TOKEN})
+    res = conn.getresponse()
+    text = res.read().decode()
+    c.check("GET", "/v1/stats", res, text)
+    if res.status != 503 or res.getheader("Retry-After") is None:
+        c.fail(f"a draining node answered {res.status} "
+               f"(Retry-After {res.getheader('Retry-After')!r})")
+    c.call("GET", "/v1/health")
+
+
 def main():
     node, spec = sys.argv[1], sys.argv[2]
     doc = Document(spec)
@@ -270,6 +302,7 @@ def main():
         wait_ready(port, proc)
         checker = Checker(doc, port)
         exercise(checker)
+        drain(checker, proc)
     finally:
         proc.terminate()
         try:
