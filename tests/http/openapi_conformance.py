@@ -222,6 +222,25 @@ def exercise(c):
     c.call("GET", "/v1/health")
     c.call("GET", "/v1/health/ready")
 
+    # A batch, and a batch with one input its task cannot parse.
+    status, batch = c.call("POST", base.format("example_square") + "/batch",
+                           {"inputs": [{"x": i} for i in range(5)],
+                            "options": {"idempotency_key": "batch-1"}})
+    if status != 202 or len(batch["execution_ids"]) != 5:
+        c.fail(f"a batch of 5 answered {status} {batch}")
+    else:
+        wait(batch["execution_ids"][4])
+        _, again = c.call("POST", base.format("example_square") + "/batch",
+                          {"inputs": [{"x": i} for i in range(5)],
+                           "options": {"idempotency_key": "batch-1"}})
+        if again["execution_ids"] != batch["execution_ids"]:
+            c.fail("a retried batch with its key created new executions")
+    status, err = c.call("POST", base.format("example_square") + "/batch",
+                         {"inputs": [{"x": 1}, {"y": 2}]})
+    if status != 400 or "[index=1]" not in err["error"]["message"]:
+        c.fail(f"a batch with a bad input answered {status} {err}")
+    c.call("POST", base.format("example_square") + "/batch", {"inputs": []})
+
     # Errors, one per documented kind the node can be made to answer.
     c.call("POST", base.format("example_square"), raw="{not json")
     c.call("POST", base.format("example_square"), {"input": 1, "bogus": 1})

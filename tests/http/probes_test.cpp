@@ -37,8 +37,8 @@ TEST_SUITE("http.probes") {
     refused(c.Get(("/v1/executions/" + done).c_str()));
     refused(c.Get("/v1/executions"));
     refused(c.Get("/v1/stats"));
-    refused(post_json(c, "/v1/executions/" + blocked + "/cancel",
-                      json::object()));
+    refused(
+      post_json(c, "/v1/executions/" + blocked + "/cancel", json::object()));
     auto ready = c.Get("/v1/health/ready");
     REQUIRE(ready);
     CHECK(ready->get_header_value("Retry-After") == "1");

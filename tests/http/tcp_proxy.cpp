@@ -1,15 +1,14 @@
 #include "http/tcp_proxy.hpp"
 
-#include <cerrno>
-#include <system_error>
-#include <tuple>
-#include <utility>
-
 #include <arpa/inet.h>
+#include <cerrno>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <system_error>
+#include <tuple>
 #include <unistd.h>
+#include <utility>
 
 namespace durable::test::http {
 
@@ -121,8 +120,8 @@ void tcp_proxy::run() {
         if (!open || ev == 0)
           continue;
         auto n = ::read(from, buf, sizeof buf);
-        if (n <= 0 || ::send(to, buf, static_cast<std::size_t>(n),
-                             MSG_NOSIGNAL) != n)
+        if (n <= 0
+            || ::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n)
           open = false;
       }
       if (open)

@@ -1,5 +1,3 @@
-#include "durable/listener_set.hpp"
-
 #include <atomic>
 #include <cstdint>
 #include <future>
@@ -11,6 +9,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+
+#include "durable/listener_set.hpp"
 
 namespace durable::test {
 
@@ -82,7 +82,7 @@ TEST_SUITE("listener_set") {
     }
     CHECK_EQ(tokens.size(), 3u);
     set.unsubscribe(order[1]);
-    set.unsubscribe(order[1]);    // gone already: nothing happens
+    set.unsubscribe(order[1]);        // gone already: nothing happens
     set.unsubscribe(order[2] + 1000); // never handed out
     CHECK_EQ(set.size(), 2u);
     set.notify(events({"te_1"}));

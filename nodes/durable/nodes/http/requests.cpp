@@ -129,6 +129,29 @@ std::optional<std::string> single(const query_params& params,
 
 constexpr std::size_t max_idempotency_key_length = 255;
 
+/// The `options` of an enqueue body, with the `Idempotency-Key` header.
+enqueue_options
+enqueue_options_of(const json& body,
+                   std::optional<std::string> idempotency_header) {
+  enqueue_options out;
+  if (body.contains("options") && !body.at("options").is_null())
+    out = parse_options(body.at("options"));
+  if (idempotency_header) {
+    if (out.idempotency_key && *out.idempotency_key != *idempotency_header)
+      throw api_error::bad_request(
+        "The Idempotency-Key header and options.idempotency_key differ");
+    out.idempotency_key = std::move(idempotency_header);
+  }
+  if (const auto& key = out.idempotency_key) {
+    if (key->empty() || key->size() > max_idempotency_key_length)
+      throw api_error::bad_request(
+        "The idempotency key must have 1 to 255 bytes");
+    if (auto why = utf8::problem("The idempotency key", *key))
+      throw api_error::bad_request(std::move(*why));
+  }
+  return out;
+}
+
 } // namespace
 
 nlohmann::json parse_object(std::string_view body, std::size_t max_depth) {
@@ -171,22 +194,28 @@ enqueue_request parse_enqueue(const json& body,
   enqueue_request out;
   if (body.contains("input"))
     out.input = dump(body.at("input"));
-  if (body.contains("options") && !body.at("options").is_null())
-    out.options = parse_options(body.at("options"));
-  if (idempotency_header) {
-    if (out.options.idempotency_key
-        && *out.options.idempotency_key != *idempotency_header)
-      throw api_error::bad_request(
-        "The Idempotency-Key header and options.idempotency_key differ");
-    out.options.idempotency_key = std::move(idempotency_header);
-  }
-  if (const auto& key = out.options.idempotency_key) {
-    if (key->empty() || key->size() > max_idempotency_key_length)
-      throw api_error::bad_request(
-        "The idempotency key must have 1 to 255 bytes");
-    if (auto why = utf8::problem("The idempotency key", *key))
-      throw api_error::bad_request(std::move(*why));
-  }
+  out.options = enqueue_options_of(body, std::move(idempotency_header));
+  return out;
+}
+
+enqueue_batch_request
+parse_enqueue_batch(const json& body,
+                    std::optional<std::string> idempotency_header,
+                    std::size_t max_inputs) {
+  only_fields(body, "", {"inputs", "options"});
+  const auto it = body.find("inputs");
+  if (it == body.end())
+    throw api_error::bad_request("Field inputs is required");
+  if (!it->is_array())
+    throw api_error::bad_request("Field inputs must be an array");
+  if (it->empty() || it->size() > max_inputs)
+    throw api_error::bad_request(fmt::format(
+      "Field inputs must hold 1 to {} inputs, not {}", max_inputs, it->size()));
+  enqueue_batch_request out;
+  out.inputs.reserve(it->size());
+  for (const auto& input : *it)
+    out.inputs.push_back(dump(input));
+  out.options = enqueue_options_of(body, std::move(idempotency_header));
   return out;
 }
 

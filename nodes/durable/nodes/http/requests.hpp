@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,6 +40,21 @@ struct enqueue_request {
 /// (valid UTF-8, no NUL).
 enqueue_request parse_enqueue(const nlohmann::json& body,
                               std::optional<std::string> idempotency_header);
+
+/// `POST /v1/tasks/{task}/executions/batch`: `{"inputs": [any, ...],
+/// "options": {...}}`, one execution per input (1 to `max_inputs`), every
+/// one with the same options. An idempotency key (option or header, as for
+/// parse_enqueue()) is suffixed `:i` per input by the executor.
+struct enqueue_batch_request {
+  /// The inputs as JSON text, in order.
+  std::vector<std::string> inputs;
+  enqueue_options options;
+};
+
+enqueue_batch_request
+parse_enqueue_batch(const nlohmann::json& body,
+                    std::optional<std::string> idempotency_header,
+                    std::size_t max_inputs);
 
 /// `POST /v1/tasks/{task}/wake`: `{"sleeping_id": s, "output": any}` or
 /// `{"sleeping_id": s, "error": "message"}` (exactly one of the two).

@@ -158,6 +158,8 @@ void validate(const server_options& opts) {
          "connections");
   if (opts.max_json_depth < 1 || opts.max_json_depth > 1000)
     fail("max JSON depth must be between 1 and 1000");
+  if (opts.max_batch_inputs < 1 || opts.max_batch_inputs > 100'000)
+    fail("max batch inputs must be between 1 and 100000");
   if (opts.ready_timeout < min_wait_slice || opts.ready_timeout > 1min)
     fail("ready timeout must be between 10 ms and 1 min");
 }
@@ -193,6 +195,8 @@ struct server::impl {
       {std::regex{std::string{ready_path}}, "GET", &impl::ready},
       {std::regex{"/v1/stats"}, "GET", &impl::stats},
       {std::regex{"/v1/tasks/" + id + "/executions"}, "POST", &impl::enqueue},
+      {std::regex{"/v1/tasks/" + id + "/executions/batch"}, "POST",
+       &impl::enqueue_batch},
       {std::regex{"/v1/tasks/" + id + "/wake"}, "POST", &impl::wake},
       {std::regex{"/v1/executions"}, "GET", &impl::list},
       {std::regex{"/v1/executions/" + id}, "GET", &impl::get},
@@ -337,6 +341,21 @@ struct server::impl {
     const auto& id = ids.at(0);
     res.set_header("Location", "/v1/executions/" + id);
     send_json(res, 202, {{"execution_id", id}, {"task_id", task_id}});
+  }
+
+  void enqueue_batch(const request& req, response& res) {
+    check_params(req.params, {});
+    const auto task_id = req.captures.at(0);
+    if (req.header_count("Idempotency-Key") > 1)
+      throw api_error::bad_request(
+        "The Idempotency-Key header is given more than once");
+    std::optional<std::string> key_header;
+    if (auto key = req.header("Idempotency-Key"))
+      key_header = std::string{*key};
+    auto body = parse_enqueue_batch(body_object(req), std::move(key_header),
+                                    opts.max_batch_inputs);
+    auto ids = exec.enqueue_raw(task_id, std::move(body.inputs), body.options);
+    send_json(res, 202, {{"task_id", task_id}, {"execution_ids", ids}});
   }
 
   void get(const request& req, response& res) {

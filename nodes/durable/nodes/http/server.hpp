@@ -72,6 +72,9 @@ struct server_options {
   /// Open connections from one client address at most
   /// (1..max_connections); one more closes that address's slowest.
   std::size_t max_connections_per_address = 128;
+  /// Inputs in one `POST /v1/tasks/{task}/executions/batch` (1..100,000);
+  /// 400 beyond. The body's size is bounded by `max_body_bytes` too.
+  std::size_t max_batch_inputs = 10'000;
   /// JSON bodies nest at most this deep (1..1,000); 400 beyond. Every
   /// object or array is a level: `{"input": [[1]]}` has three.
   std::size_t max_json_depth = 128;
