@@ -15,30 +15,29 @@
 //
 // One JSON record per run goes to `--json` (bench/results/).
 
+#include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <optional>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <arpa/inet.h>
 #include <fcntl.h>
+#include <fstream>
 #include <netinet/in.h>
+#include <optional>
 #include <signal.h>
-#include <spawn.h>
+#include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <spawn.h>
 
 #include "stats.hpp"
 
@@ -144,8 +143,11 @@ double ms_since(clock_type::time_point t0) {
 }
 
 json distribution_json(const durable::bench::distribution& d) {
-  return {{"count", d.count}, {"p50", d.p50}, {"p90", d.p90},
-          {"p99", d.p99},     {"max", d.max}};
+  return {{"count", d.count},
+          {"p50", d.p50},
+          {"p90", d.p90},
+          {"p99", d.p99},
+          {"max", d.max}};
 }
 
 std::string enqueue_path(const char* suffix = "") {

@@ -210,6 +210,43 @@ def exercise(c):
     c.call("POST", f"/v1/executions/{asleep}/cancel")
     c.call("POST", f"/v1/executions/{asleep}/cancel")  # cancelled already
 
+    # Bulk: cancel sleepers by filter (a dry run first), retry failures.
+    for sid in ("bulk-1", "bulk-2", "bulk-3"):
+        enqueue("example_approval", sid)
+    q = "?status=ready,running&task_id=example_approval"
+    _, dry = c.call("POST", "/v1/executions/cancel" + q + "&dry_run=true")
+    _, done = c.call("POST", "/v1/executions/cancel" + q)
+    if not (dry["matched"] == 3 and dry["acted"] == 0
+            and done["acted"] == 3 and done["execution_ids"] ==
+            dry["execution_ids"]):
+        c.fail(f"bulk cancel: dry run {dry}, then {done}")
+    _, again = c.call("POST", "/v1/executions/cancel" + q)
+    if again["matched"] != 0:
+        c.fail(f"bulk cancel found cancelled executions again: {again}")
+    c.call("POST", "/v1/executions/cancel?status=completed")  # 400
+    held = {"sleep_before_run_ms": 3600000}
+    old = [enqueue("example_square", {"x": x}, held) for x in (5, 6)]
+    _, done = c.call("POST", "/v1/executions/cancel"
+                             "?status=ready&task_id=example_square")
+    if sorted(done["execution_ids"]) != sorted(old):
+        c.fail(f"bulk cancel of held executions: {done}")
+    rq = "/v1/executions/retry?status=cancelled&task_id=example_square"
+    _, first = c.call("POST", rq)
+    _, second = c.call("POST", rq)
+    if first["acted"] != 2 or second["execution_ids"] != \
+            first["execution_ids"]:
+        c.fail(f"bulk retry twice: {first}, then {second}")
+    for new_id in first["execution_ids"]:
+        row = wait(new_id)
+        if not row.get("idempotency_key", "").startswith("retry-of:te_"):
+            c.fail(f"a retried execution does not name its original: {row}")
+    _, sleepers = c.call("POST", "/v1/executions/retry"
+                                 "?task_id=example_approval")
+    if sleepers["acted"] != 0 or sleepers["skipped"] < 3:
+        c.fail(f"bulk retry of sleeping executions: {sleepers}")
+    c.call("POST", "/v1/executions/retry?limit=0")  # 400
+    c.call("POST", "/v1/executions/retry?status=running")  # 400
+
     # Listing: a first page, the next one, filters; counts.
     status, page = c.call("GET", "/v1/executions?limit=2")
     if page and page.get("next_cursor"):

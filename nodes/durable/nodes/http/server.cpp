@@ -16,6 +16,7 @@
 #include "durable/actors/executor.hpp"
 #include "durable/nodes/http/api_error.hpp"
 #include "durable/nodes/http/auth.hpp"
+#include "durable/nodes/http/bulk.hpp"
 #include "durable/nodes/http/requests.hpp"
 #include "durable/nodes/http/transport.hpp"
 #include "durable/nodes/http/url.hpp"
@@ -199,6 +200,8 @@ struct server::impl {
        &impl::enqueue_batch},
       {std::regex{"/v1/tasks/" + id + "/wake"}, "POST", &impl::wake},
       {std::regex{"/v1/executions"}, "GET", &impl::list},
+      {std::regex{"/v1/executions/cancel"}, "POST", &impl::cancel_many},
+      {std::regex{"/v1/executions/retry"}, "POST", &impl::retry_many},
       {std::regex{"/v1/executions/" + id}, "GET", &impl::get},
       {std::regex{"/v1/executions/" + id + "/wait"}, "GET", &impl::wait},
       {std::regex{"/v1/executions/" + id + "/tree"}, "GET", &impl::tree},
@@ -407,6 +410,51 @@ struct server::impl {
     check_params(req.params, {});
     body_object(req); // any body must at least be an object
     send_json(res, 200, execution_json(exec.cancel(req.captures.at(0))));
+  }
+
+  /// The query of a bulk cancel or retry: the listing's filter, `error`
+  /// (text the error message contains), `limit` and `dry_run`.
+  bulk_request bulk_query(const request& req) const {
+    check_params(req.params,
+                 {"status", "task_id", "parent_id", "created_from_us",
+                  "created_before_us", "error", "limit", "dry_run"});
+    body_object(req); // any body must at least be an object
+    bulk_request b;
+    b.filter = parse_filter(req.params);
+    if (auto it = req.params.find("error"); it != req.params.end())
+      b.error_text = it->second;
+    if (auto limit = int_param(req.params, "limit"))
+      b.limit = static_cast<std::size_t>(*limit);
+    if (auto it = req.params.find("dry_run"); it != req.params.end()) {
+      if (it->second != "true" && it->second != "false")
+        throw api_error::bad_request(
+          "Query parameter dry_run must be true or false");
+      b.dry_run = it->second == "true";
+    }
+    return b;
+  }
+
+  static nlohmann::json bulk_json(const bulk_result& r, bool dry_run) {
+    return {{"dry_run", dry_run},
+            {"matched", r.matched},
+            {"acted", r.acted},
+            {"skipped", r.skipped},
+            {"execution_ids", r.execution_ids},
+            {"more", r.more}};
+  }
+
+  // A store failure in a bulk call is the node's (500, logged); a filter
+  // the action cannot take is the client's (400, bulk.hpp).
+  void cancel_many(const request& req, response& res) {
+    auto b = bulk_query(req);
+    const bool dry = b.dry_run;
+    send_json(res, 200, bulk_json(bulk_cancel(exec, std::move(b)), dry));
+  }
+
+  void retry_many(const request& req, response& res) {
+    auto b = bulk_query(req);
+    const bool dry = b.dry_run;
+    send_json(res, 200, bulk_json(bulk_retry(exec, std::move(b)), dry));
   }
 
   void wake(const request& req, response& res) {
