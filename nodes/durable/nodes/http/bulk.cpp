@@ -47,8 +47,8 @@ bulk_result for_each_chosen(
     auto page = exec.storage()->list(page_req);
     for (const auto& r : page.rows) {
       if (req.error_text
-          && (!r.error || r.error->message.find(*req.error_text)
-                            == std::string::npos))
+          && (!r.error
+              || r.error->message.find(*req.error_text) == std::string::npos))
         continue;
       if (out.matched == req.limit) {
         out.more = true;
@@ -89,16 +89,16 @@ bulk_result bulk_cancel(durable::executor& exec, bulk_request req) {
 
 bulk_result bulk_retry(durable::executor& exec, bulk_request req) {
   check_statuses(req.filter, is_errored, "retried");
-  return for_each_chosen(
-    exec, req, [&exec](const execution_record& r, bulk_result& out) {
-      if (r.parent || r.kind == task_kind::sleeping)
-        return false;
-      enqueue_options o;
-      o.idempotency_key = "retry-of:" + r.id;
-      auto ids = exec.enqueue_raw(r.task_id, {r.input}, o);
-      out.execution_ids.push_back(ids.at(0));
-      return true;
-    });
+  return for_each_chosen(exec, req,
+                         [&exec](const execution_record& r, bulk_result& out) {
+                           if (r.parent || r.kind == task_kind::sleeping)
+                             return false;
+                           enqueue_options o;
+                           o.idempotency_key = "retry-of:" + r.id;
+                           auto ids = exec.enqueue_raw(r.task_id, {r.input}, o);
+                           out.execution_ids.push_back(ids.at(0));
+                           return true;
+                         });
 }
 
 } // namespace durable::nodes::http
