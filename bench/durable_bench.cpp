@@ -13,6 +13,7 @@
 #include <chrono>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,9 @@
 #include "ceilings.hpp"
 #include "counting_store.hpp"
 #include "durable/durable.hpp"
+#include "durable/metrics/engine_metrics.hpp"
+#include "durable/metrics/metrics_store.hpp"
+#include "durable/metrics/registry.hpp"
 #include "durable/version.hpp"
 #include "memory_probe.hpp"
 #include "nodes.hpp"
@@ -135,6 +139,13 @@ int run(const settings& s) {
     rep.ceiling = measure_ceiling(s, place, n);
   }
   auto db = place.open();
+  // As durable-node counts, when asked: what metrics cost on the hot path.
+  metrics::registry registry;
+  std::optional<metrics::engine_metrics> engine_counts;
+  if (s.metrics) {
+    db = std::make_shared<metrics::metrics_store>(db, registry);
+    engine_counts.emplace(registry);
+  }
   auto counted = std::make_shared<counting_store>(db);
   std::unique_ptr<pg_monitor> monitor;
   std::mutex monitor_mtx;
@@ -174,7 +185,10 @@ int run(const settings& s) {
   std::size_t expected = 0;
   timestamp t0;
   {
-    executor exec{counted, engine_options(s, "bench-main")};
+    auto opts = engine_options(s, "bench-main");
+    if (engine_counts)
+      opts.observer = engine_counts->observer(std::move(opts.observer));
+    executor exec{counted, std::move(opts)};
     hold_gate gate;
     auto tasks = register_tasks(exec, s, gate);
     progress_bar bar{progress_wanted(s.progress),

@@ -54,6 +54,9 @@ void add_options(CLI::App& app, settings& s) {
   app.add_option("--max-concurrent", s.max_concurrent,
                  "slots per node (default: the engine's)");
   app.add_option("--claim-batch", s.claim_batch, "rows per claim");
+  app.add_flag("--metrics", s.metrics,
+               "count Prometheus metrics as durable-node does (store "
+               "decorator and observer)");
   app.add_option("--worker-threads", s.worker_threads,
                  "threads for blocking bodies per node");
   app.add_option("--scheduler-threads", s.scheduler_threads,

@@ -44,6 +44,9 @@ struct settings {
   std::size_t scheduler_threads = 0; ///< CAF threads per node (0: cores)
   std::chrono::milliseconds poll_interval{500};
   std::chrono::milliseconds recheck_interval{5000};
+  /// Count as durable-node does (durable::metrics): the store wrapped in
+  /// metrics_store, the observer in engine_metrics.
+  bool metrics = false;
 
   // -- stores -----------------------------------------------------------------
   std::string pg_url;      ///< default: DURABLE_PG_URL

@@ -28,7 +28,7 @@ packages=(
   libpqxx-dev libcli11-dev libcpp-httplib-dev libboost-dev libjemalloc-dev
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
-  python3-jsonschema python3-yaml)
+  python3-jsonschema python3-yaml prometheus)
 for group in "$@"; do
   case "$group" in
     tests) packages+=("${test_packages[@]}") ;;

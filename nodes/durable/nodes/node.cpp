@@ -13,6 +13,9 @@
 
 #include "durable/actors/scheduler.hpp"
 #include "durable/error.hpp"
+#include "durable/metrics/engine_metrics.hpp"
+#include "durable/metrics/metrics_store.hpp"
+#include "durable/metrics/registry.hpp"
 #include "durable/nodes/gateway.hpp"
 #include "durable/nodes/http/server.hpp"
 #include "durable/nodes/network_config.hpp"
@@ -38,9 +41,13 @@ sigset_t block_stop_signals() {
 int serve(const node_config& cfg, const node_program& program,
           const sigset_t& stop_signals) {
   node_log log{cfg.name, "-"};
+  // Outlives everything that counts into it (the store, the executor's
+  // observer, the HTTP server). Served as `GET /metrics`.
+  auto registry = std::make_shared<metrics::registry>();
+  metrics::engine_metrics engine_counts{*registry};
   std::shared_ptr<store> db;
   try {
-    db = open_store(cfg);
+    db = std::make_shared<metrics::metrics_store>(open_store(cfg), *registry);
   } catch (const std::exception& e) {
     log.error("cannot open the store: {}", e.what());
     return 1;
@@ -59,8 +66,19 @@ int serve(const node_config& cfg, const node_program& program,
   caf::actor_system sys{caf_cfg};
   auto opts = cfg.executor;
   // `log` outlives `exec`, whose threads call this until it is destroyed.
-  opts.observer = [&log](const engine_event& e) { log.event(e); };
+  opts.observer = engine_counts.observer(
+    [&log](const engine_event& e) { log.event(e); });
   executor exec{sys, db, std::move(opts)};
+  registry->add_gauge_callback(
+    "durable_executions_running", "Execution bodies running on this node",
+    [&exec] { return static_cast<double>(exec.running_count()); });
+  registry->add_gauge_callback(
+    "durable_execution_slots_free",
+    "Executions this node may still run at once (max_concurrent - running)",
+    [&exec, max = exec.options().max_concurrent] {
+      auto running = exec.running_count();
+      return static_cast<double>(running < max ? max - running : 0);
+    });
   log.set_incarnation(exec.incarnation());
   if (program.register_tasks)
     program.register_tasks(exec, cfg);
@@ -82,6 +100,7 @@ int serve(const node_config& cfg, const node_program& program,
       o.port = *cfg.http_port;
       o.token = cfg.http_token;
       o.public_probes = cfg.http_public_probes;
+      o.metrics = registry;
       o.log = [&log](std::string_view line) { log.info("http {}", line); };
       api = std::make_unique<http::server>(exec, std::move(o));
       api->start();

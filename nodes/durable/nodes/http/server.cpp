@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/actors/executor.hpp"
+#include "durable/metrics/registry.hpp"
 #include "durable/nodes/http/api_error.hpp"
 #include "durable/nodes/http/auth.hpp"
 #include "durable/nodes/http/bulk.hpp"
@@ -172,6 +173,10 @@ struct server::impl {
     std::regex pattern;
     std::string method;
     void (impl::*handler)(const request&, response&);
+    /// The route's path as documented, the `route` label of its metrics.
+    std::string name{};
+    /// Its latency series, when the server counts requests.
+    metrics::histogram* latency = nullptr;
   };
 
   durable::executor& exec;
@@ -184,6 +189,8 @@ struct server::impl {
   std::atomic<std::size_t> waits{0};
   store_pinger pinger;
   std::atomic<std::uint64_t> next_ref{1};
+  /// Requests by route and status code; null without `opts.metrics`.
+  metrics::counter_family* requests = nullptr;
 
   impl(durable::executor& e, server_options o) : exec(e), opts(std::move(o)) {
     if (!opts.log)
@@ -191,22 +198,46 @@ struct server::impl {
         fmt::print(stderr, "durable http: {}\n", line);
       };
     const std::string id = "([^/]+)";
+    const std::string execution = "/v1/executions/{execution_id}";
     routes = {
-      {std::regex{std::string{health_path}}, "GET", &impl::health},
-      {std::regex{std::string{ready_path}}, "GET", &impl::ready},
-      {std::regex{"/v1/stats"}, "GET", &impl::stats},
-      {std::regex{"/v1/tasks/" + id + "/executions"}, "POST", &impl::enqueue},
+      {std::regex{std::string{health_path}}, "GET", &impl::health,
+       std::string{health_path}},
+      {std::regex{std::string{ready_path}}, "GET", &impl::ready,
+       std::string{ready_path}},
+      {std::regex{"/v1/stats"}, "GET", &impl::stats, "/v1/stats"},
+      {std::regex{"/v1/tasks/" + id + "/executions"}, "POST", &impl::enqueue,
+       "/v1/tasks/{task_id}/executions"},
       {std::regex{"/v1/tasks/" + id + "/executions/batch"}, "POST",
-       &impl::enqueue_batch},
-      {std::regex{"/v1/tasks/" + id + "/wake"}, "POST", &impl::wake},
-      {std::regex{"/v1/executions"}, "GET", &impl::list},
-      {std::regex{"/v1/executions/cancel"}, "POST", &impl::cancel_many},
-      {std::regex{"/v1/executions/retry"}, "POST", &impl::retry_many},
-      {std::regex{"/v1/executions/" + id}, "GET", &impl::get},
-      {std::regex{"/v1/executions/" + id + "/wait"}, "GET", &impl::wait},
-      {std::regex{"/v1/executions/" + id + "/tree"}, "GET", &impl::tree},
-      {std::regex{"/v1/executions/" + id + "/cancel"}, "POST", &impl::cancel},
+       &impl::enqueue_batch, "/v1/tasks/{task_id}/executions/batch"},
+      {std::regex{"/v1/tasks/" + id + "/wake"}, "POST", &impl::wake,
+       "/v1/tasks/{task_id}/wake"},
+      {std::regex{"/v1/executions"}, "GET", &impl::list, "/v1/executions"},
+      {std::regex{"/v1/executions/cancel"}, "POST", &impl::cancel_many,
+       "/v1/executions/cancel"},
+      {std::regex{"/v1/executions/retry"}, "POST", &impl::retry_many,
+       "/v1/executions/retry"},
+      {std::regex{"/v1/executions/" + id}, "GET", &impl::get, execution},
+      {std::regex{"/v1/executions/" + id + "/wait"}, "GET", &impl::wait,
+       execution + "/wait"},
+      {std::regex{"/v1/executions/" + id + "/tree"}, "GET", &impl::tree,
+       execution + "/tree"},
+      {std::regex{"/v1/executions/" + id + "/cancel"}, "POST", &impl::cancel,
+       execution + "/cancel"},
     };
+    if (opts.metrics) {
+      routes.push_back(
+        {std::regex{"/metrics"}, "GET", &impl::metrics_text, "/metrics"});
+      requests = &opts.metrics->add_counter(
+        "durable_http_requests_total",
+        "HTTP requests answered, by route and status code", {"route", "code"});
+      auto& latency = opts.metrics->add_histogram(
+        "durable_http_request_duration_seconds",
+        "Time from the end of an HTTP request to its response being ready, "
+        "by route",
+        metrics::default_seconds_buckets(), {"route"});
+      for (auto& r : routes)
+        r.latency = &latency.with({r.name});
+    }
   }
 
   // -- plumbing ---------------------------------------------------------------
@@ -214,6 +245,7 @@ struct server::impl {
   /// Runs a request through its route's handler; turns whatever it throws
   /// into an error response.
   response serve(const request& req) {
+    const auto start = steady::now();
     response res;
     try {
       const auto& handler = routes.at(req.route).handler;
@@ -234,7 +266,22 @@ struct server::impl {
     } catch (...) {
       answer(req, res, api_error{500, kind_internal, "unknown exception"});
     }
+    if (requests) {
+      const auto& r = routes.at(req.route);
+      r.latency->observe(
+        std::chrono::duration<double>(steady::now() - start).count());
+      count(r.name, res.status);
+    }
     return res;
+  }
+
+  /// Counts an answered request; never throws (a lost count is better than
+  /// a lost response).
+  void count(const std::string& route, int status) noexcept {
+    try {
+      requests->with({route, std::to_string(status)}).inc();
+    } catch (...) {
+    }
   }
 
   void answer(const request& req, response& res, const api_error& e) {
@@ -256,6 +303,21 @@ struct server::impl {
   /// The target, auth, the route and the method, before any body is read:
   /// a response refuses the request, nullopt lets its body be read.
   std::optional<response> on_head(request& req) {
+    auto refused = refuse_head(req);
+    if (refused && requests)
+      count(routed(req) ? routes[req.route].name : "unmatched",
+            refused->status);
+    return refused;
+  }
+
+  /// Whether route_of() matched `req` (its route and method).
+  bool routed(const request& req) const {
+    const auto method = req.method == "HEAD" ? std::string{"GET"} : req.method;
+    return req.route < routes.size() && routes[req.route].method == method
+           && std::regex_match(req.path, routes[req.route].pattern);
+  }
+
+  std::optional<response> refuse_head(request& req) {
     response res;
     try {
       if (!opts.token.empty()
@@ -499,6 +561,13 @@ struct server::impl {
     auto counts = from_store(
       [&] { return exec.storage()->count_by_status(filter); });
     send_json(res, 200, counts_json(counts));
+  }
+
+  void metrics_text(const request& req, response& res) {
+    check_params(req.params, {});
+    res.status = 200;
+    res.set_header("Content-Type", std::string{metrics::content_type});
+    res.body = opts.metrics->render();
   }
 
   void health(const request& req, response& res) {

@@ -13,6 +13,10 @@ namespace durable {
 class executor;
 } // namespace durable
 
+namespace durable::metrics {
+class registry;
+} // namespace durable::metrics
+
 /// The HTTP/JSON API of a node (docs/http-api.md): web apps in any language
 /// enqueue, read, wait for, cancel and wake executions, list them and read
 /// their trees.
@@ -78,6 +82,16 @@ struct server_options {
   /// JSON bodies nest at most this deep (1..1,000); 400 beyond. Every
   /// object or array is a level: `{"input": [[1]]}` has three.
   std::size_t max_json_depth = 128;
+  /// The metrics `GET /metrics` renders (Prometheus text format 0.0.4),
+  /// and where the server counts its requests
+  /// (`durable_http_requests_total{route, code}`) and their latency
+  /// (`durable_http_request_duration_seconds{route}`, from the end of the
+  /// request to its response being ready). Null: no `/metrics` route
+  /// (404), nothing counted. The server registers its two metrics in it
+  /// (std::invalid_argument if they are registered already).
+  /// `/metrics` requires the token as every other route does:
+  /// `public_probes` does not open it (it names tasks and volumes).
+  std::shared_ptr<metrics::registry> metrics{};
   /// Where the server logs (start, stop, internal errors with their
   /// reference); stderr when empty. Called from any server thread.
   std::function<void(std::string_view)> log{};

@@ -338,7 +338,9 @@ private:
                  version_ == 10 ? 10 : 11);
     for (auto& [name, value] : r.headers)
       out_->set(name, value);
-    if (!r.body.empty())
+    // JSON unless the handler said otherwise (`/metrics` is text).
+    if (!r.body.empty()
+        && out_->find(bhttp::field::content_type) == out_->end())
       out_->set(bhttp::field::content_type,
                 beast::string_view{json_type.data(), json_type.size()});
     out_->body() = std::move(r.body);
