@@ -26,6 +26,7 @@ packages=(
   build-essential cmake pkg-config
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   libpqxx-dev libcli11-dev libcpp-httplib-dev libboost-dev libjemalloc-dev
+  libspdlog-dev
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
   python3-jsonschema python3-yaml prometheus)

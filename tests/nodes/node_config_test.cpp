@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -102,6 +103,53 @@ TEST_SUITE("nodes.config") {
     CHECK(cfg.store == "memory");
     CHECK(cfg.http_port == 8080);
     std::remove(path.c_str());
+  }
+
+  TEST_CASE("the log level and format come from flags, environment and file") {
+    using durable::nodes::log_format;
+    using durable::nodes::log_level;
+    auto defaults = parse({});
+    CHECK(defaults.log.level == log_level::info);
+    CHECK(defaults.log.format == log_format::text);
+    auto flags = parse({"--log-level", "debug", "--log-format", "json"});
+    CHECK(flags.log.level == log_level::debug);
+    CHECK(flags.log.format == log_format::json);
+    {
+      scoped_env level{"DURABLE_LOG_LEVEL", "error"};
+      scoped_env format{"DURABLE_LOG_FORMAT", "json"};
+      auto env = parse({});
+      CHECK(env.log.level == log_level::error);
+      CHECK(env.log.format == log_format::json);
+      // A flag wins over the environment.
+      CHECK(parse({"--log-level", "trace"}).log.level == log_level::trace);
+    }
+    const std::string path = "node_config_test_log.toml";
+    {
+      std::ofstream f{path};
+      f << "log-level = \"warning\"\nlog-format = \"json\"\n";
+    }
+    auto file = parse({"--config", path});
+    std::remove(path.c_str());
+    CHECK(file.log.level == log_level::warning);
+    CHECK(file.log.format == log_format::json);
+  }
+
+  TEST_CASE("a log level or format the node does not know is refused in "
+            "words") {
+    for (auto [flag, bad, names] :
+         {std::tuple{"--log-level", "verbose",
+                     "trace, debug, info, warning, error"},
+          std::tuple{"--log-format", "yaml", "text, json"}}) {
+      INFO(flag << " " << bad);
+      try {
+        parse({flag, bad});
+        FAIL("the value was accepted");
+      } catch (const CLI::ParseError& e) {
+        const std::string what = e.what();
+        CHECK(what.find(std::string{bad} + " is not one of " + names)
+              != std::string::npos);
+      }
+    }
   }
 
 } // TEST_SUITE

@@ -40,7 +40,7 @@ sigset_t block_stop_signals() {
 
 int serve(const node_config& cfg, const node_program& program,
           const sigset_t& stop_signals) {
-  node_log log{cfg.name, "-"};
+  node_log log{cfg.name, "-", cfg.log};
   // Outlives everything that counts into it (the store, the executor's
   // observer, the HTTP server). Served as `GET /metrics`.
   auto registry = std::make_shared<metrics::registry>();
@@ -49,7 +49,7 @@ int serve(const node_config& cfg, const node_program& program,
   try {
     db = std::make_shared<metrics::metrics_store>(open_store(cfg), *registry);
   } catch (const std::exception& e) {
-    log.error("cannot open the store: {}", e.what());
+    log.error("store_unavailable", "cannot open the store: {}", e.what());
     return 1;
   }
   caf::actor_system_config caf_cfg;
@@ -87,7 +87,7 @@ int serve(const node_config& cfg, const node_program& program,
     try {
       gw.emplace(publish_gateway(exec, {cfg.gateway_bind, *cfg.gateway_port}));
     } catch (const std::exception& e) {
-      log.error("cannot publish the gateway: {}", e.what());
+      log.error("gateway_failed", "cannot publish the gateway: {}", e.what());
       exec.shutdown();
       return 1;
     }
@@ -101,18 +101,19 @@ int serve(const node_config& cfg, const node_program& program,
       o.token = cfg.http_token;
       o.public_probes = cfg.http_public_probes;
       o.metrics = registry;
-      o.log = [&log](std::string_view line) { log.info("http {}", line); };
+      o.log = [&log](std::string_view line) { log.info("http", "{}", line); };
       api = std::make_unique<http::server>(exec, std::move(o));
       api->start();
     } catch (const std::exception& e) {
-      log.error("cannot start the HTTP API: {}", e.what());
+      log.error("http_failed", "cannot start the HTTP API: {}", e.what());
       if (gw)
         gw->close();
       exec.shutdown();
       return 1;
     }
   }
-  log.info("started store=\"{}\" max_concurrent={} lease_ms={} gateway={} "
+  log.info("started",
+           "store=\"{}\" max_concurrent={} lease_ms={} gateway={} "
            "http={}",
            describe_store(cfg), cfg.executor.max_concurrent,
            cfg.executor.lease_duration.count(),
@@ -126,7 +127,7 @@ int serve(const node_config& cfg, const node_program& program,
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  log.info("draining on {} running={} grace_ms={}",
+  log.info("draining", "signal={} running={} grace_ms={}",
            sig == SIGTERM ? "SIGTERM" : "SIGINT", exec.running_count(),
            cfg.executor.shutdown_grace.count());
   // While running bodies finish, the API answers 503 with Retry-After (and
@@ -140,7 +141,7 @@ int serve(const node_config& cfg, const node_program& program,
   exec.shutdown();
   if (api)
     api->stop();
-  log.info("stopped");
+  log.info("stopped", "");
   return 0;
 }
 
@@ -172,7 +173,8 @@ int run_node(int argc, char** argv, const node_program& program) {
   try {
     return serve(cfg, program, stop_signals);
   } catch (const std::exception& e) {
-    node_log{cfg.name, "-"}.error("node failed: {}", e.what());
+    node_log{cfg.name, "-", cfg.log}.error("failed", "node failed: {}",
+                                           e.what());
     return 1;
   }
 }

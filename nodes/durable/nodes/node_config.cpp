@@ -43,6 +43,27 @@ void add_ms(CLI::App& app, const std::string& flag, const std::string& env,
     ->check(milliseconds);
 }
 
+/// A `--log-level` or `--log-format` flag: one of `names`, refused in words.
+template <class T, class Parse>
+void add_choice(CLI::App& app, const std::string& flag, const std::string& env,
+                T& target, Parse parse, std::string_view names,
+                const std::string& help) {
+  app
+    .add_option_function<std::string>(
+      flag,
+      [&target, parse](const std::string& text) { target = *parse(text); },
+      fmt::format("{}: {} (default {})", help, names, to_string(target)))
+    ->envname(env)
+    ->type_name("WORD")
+    ->check(CLI::Validator{[parse, names](std::string& text) -> std::string {
+                             if (parse(text))
+                               return {};
+                             return fmt::format("{} is not one of {}", text,
+                                                names);
+                           },
+                           ""});
+}
+
 bool starts_with(const std::string& s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -145,6 +166,12 @@ void add_node_options(CLI::App& app, node_config& cfg) {
          "Safety-net poll interval in ms");
   add_ms(app, "--grace-ms", "DURABLE_GRACE_MS", e.shutdown_grace,
          "How long a drain waits for running bodies, in ms");
+  add_choice(app, "--log-level", "DURABLE_LOG_LEVEL", cfg.log.level,
+             parse_log_level, "trace, debug, info, warning, error",
+             "Lowest level of the lines logged on stderr");
+  add_choice(app, "--log-format", "DURABLE_LOG_FORMAT", cfg.log.format,
+             parse_log_format, "text, json",
+             "Log lines as text or as one JSON object per line");
 }
 
 void finish_config(node_config& cfg) {

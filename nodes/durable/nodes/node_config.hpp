@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "durable/nodes/node_log.hpp"
 #include "durable/options.hpp"
 #include "durable/store.hpp"
 
@@ -44,6 +45,9 @@ struct node_config {
   std::string http_token;
   /// The health and readiness probes answer without the token.
   bool http_public_probes = false;
+
+  /// Lowest level written and line format of the logs on stderr.
+  log_options log;
 };
 
 /// Adds the node's flags (with their environment variables) to `app`,

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -8,45 +11,151 @@
 
 #include "durable/observer.hpp"
 
-/// One-line logs of a node process on stderr:
-/// `2026-11-26T10:00:00.123Z info node=a incarnation=de_… started …`.
-/// Every line names the node and its incarnation, so that the lines of a
-/// restarted node are told apart from its predecessor's.
+namespace spdlog {
+class logger;
+namespace sinks {
+class sink;
+} // namespace sinks
+} // namespace spdlog
+
+/// The logs of a node process, on stderr, written through spdlog.
 ///
-/// The engine's events (executor_options::observer) are lines too:
-/// `… warning node=a incarnation=de_… renewal_failed operation=renew_leases
-/// failure=unavailable lease renewal failed (1 in a row): …`.
+/// Two formats (`--log-format`):
 ///
-/// Threading: safe from any thread (one write per line). Never logs secrets:
-/// callers pass redacted URLs.
+/// - `text`, one line per record:
+///   `2026-11-26T10:00:00.123Z info node=a incarnation=de_… started …`;
+///   engine events as `… warning node=a incarnation=de_… renewal_failed
+///   operation=renew_leases failure="unavailable" execution=te_… lease
+///   renewal failed (1 in a row): …` (tests/chaos counts the events by
+///   their type name between spaces).
+/// - `json`, one object per line: `time` (RFC 3339, UTC, milliseconds),
+///   `level`, `node`, `incarnation`, `event` (the engine event's type name,
+///   or the node's own: `started`, `draining`, `stopped`, …), `message`, and
+///   `execution_id`, `task_id`, `operation`, `failure` when the record has
+///   them.
+///
+/// Every record names the node and its incarnation, so that the records of
+/// a restarted node are told apart from its predecessor's (`-` before the
+/// engine has drawn it: a store that cannot be opened, an event of the
+/// engine's start). Records below the
+/// level (`--log-level`, default info) are not written.
+///
+/// Threading: safe from any thread (one write per line). Errors: writing
+/// never throws; text that is not UTF-8 is written with U+FFFD in JSON.
+/// Never logs secrets: callers pass redacted URLs.
 namespace durable::nodes {
+
+enum class log_level { trace, debug, info, warning, error };
+
+enum class log_format { text, json };
+
+std::string_view to_string(log_level l) noexcept;
+std::string_view to_string(log_format f) noexcept;
+
+/// `trace`, `debug`, `info`, `warning` (or `warn`), `error`; nullopt else.
+std::optional<log_level> parse_log_level(std::string_view text) noexcept;
+
+/// `text` or `json`; nullopt else.
+std::optional<log_format> parse_log_format(std::string_view text) noexcept;
+
+/// How a node logs (node_config::log).
+struct log_options {
+  log_level level = log_level::info;
+  log_format format = log_format::text;
+};
+
+/// One record, as the formatters below lay it out. Empty fields are left
+/// out of JSON lines.
+struct log_record {
+  std::chrono::system_clock::time_point time{};
+  log_level level = log_level::info;
+  std::string_view node{};
+  std::string_view incarnation{};
+  std::string_view event{};
+  std::string_view message{};
+  std::string_view execution_id{};
+  std::string_view task_id{};
+  std::string_view operation{};
+  std::string_view failure{};
+};
+
+/// The record as one JSON object, without the newline.
+std::string format_json_line(const log_record& r);
+
+/// The record as one text line, without the newline (newlines in the
+/// message are written as `\n`, so that a record stays one line).
+std::string format_text_line(const log_record& r);
+
+/// An engine event's severity as a log level.
+log_level level_of(engine_event::severity s) noexcept;
 
 class node_log {
 public:
-  node_log(std::string node, std::string incarnation)
-    : node_(std::move(node)), incarnation_(std::move(incarnation)) {}
+  /// Writes to stderr.
+  node_log(std::string node, std::string incarnation, log_options opts = {});
+
+  /// Writes to `sink` (tests).
+  node_log(std::string node, std::string incarnation, log_options opts,
+           std::shared_ptr<spdlog::sinks::sink> sink);
+
+  ~node_log();
+
+  node_log(const node_log&) = delete;
+  node_log& operator=(const node_log&) = delete;
 
   /// May be called while other threads log (the engine starts before the
   /// incarnation is known to the caller).
   void set_incarnation(std::string incarnation);
 
+  /// Whether records at `l` are written.
+  bool enabled(log_level l) const noexcept {
+    return l >= opts_.level;
+  }
+
+  /// A record of the node itself: `event` is a short name (`started`), the
+  /// message the rest (`store="memory" max_concurrent=…`).
   template <class... Ts>
-  void info(fmt::format_string<Ts...> f, Ts&&... xs) const {
-    write("info", fmt::format(f, std::forward<Ts>(xs)...));
+  void log(log_level l, std::string_view event, fmt::format_string<Ts...> f,
+           Ts&&... xs) const {
+    if (enabled(l))
+      write(l, event, fmt::format(f, std::forward<Ts>(xs)...));
   }
 
   template <class... Ts>
-  void error(fmt::format_string<Ts...> f, Ts&&... xs) const {
-    write("error", fmt::format(f, std::forward<Ts>(xs)...));
+  void
+  debug(std::string_view event, fmt::format_string<Ts...> f, Ts&&... xs) const {
+    log(log_level::debug, event, f, std::forward<Ts>(xs)...);
   }
 
-  /// One line for an event of the engine, at its severity.
+  template <class... Ts>
+  void
+  info(std::string_view event, fmt::format_string<Ts...> f, Ts&&... xs) const {
+    log(log_level::info, event, f, std::forward<Ts>(xs)...);
+  }
+
+  template <class... Ts>
+  void warning(std::string_view event, fmt::format_string<Ts...> f,
+               Ts&&... xs) const {
+    log(log_level::warning, event, f, std::forward<Ts>(xs)...);
+  }
+
+  template <class... Ts>
+  void
+  error(std::string_view event, fmt::format_string<Ts...> f, Ts&&... xs) const {
+    log(log_level::error, event, f, std::forward<Ts>(xs)...);
+  }
+
+  /// One record for an event of the engine, at its severity.
   void event(const engine_event& e) const;
 
 private:
-  void write(std::string_view level, const std::string& msg) const;
+  void write(log_level l, std::string_view event,
+             std::string_view message) const;
+  void write(log_record& r) const;
 
   std::string node_;
+  log_options opts_;
+  std::shared_ptr<spdlog::logger> logger_;
   mutable std::mutex mutex_;
   std::string incarnation_;
 };
