@@ -3,10 +3,12 @@
 // cancel, stats and migrate commands, to PostgreSQL directly (--pg, or
 // DURABLE_PG_URL). Tables for people, --json for scripts; exit codes in
 // durablectl/backend.hpp and docs/http-api.md.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +20,7 @@
 #include "durablectl/http_backend.hpp"
 #include "durablectl/output.hpp"
 #include "durablectl/pg_backend.hpp"
+#include "durablectl/time_arg.hpp"
 
 namespace {
 
@@ -61,6 +64,20 @@ json parse_json_arg(const std::string& what, const std::string& text) {
     throw cli_error(exit_usage,
                     fmt::format("{} is not valid JSON: {}", what, text));
   return j;
+}
+
+/// Turns a time as durablectl accepts it (durablectl/time_arg.hpp) into
+/// microseconds since the epoch, or refuses it in words.
+CLI::Validator time_arg(std::chrono::system_clock::time_point now) {
+  return CLI::Validator{[now](std::string& text) -> std::string {
+                          try {
+                            text = std::to_string(parse_time_arg(text, now));
+                            return {};
+                          } catch (const std::invalid_argument& e) {
+                            return e.what();
+                          }
+                        },
+                        ""};
 }
 
 void print_json(const json& j) {
@@ -145,10 +162,18 @@ int main(int argc, char** argv) {
   list->add_option("--status", status, "statuses, comma-separated");
   list->add_option("--task", list_task, "task id");
   list->add_option("--parent", parent, "parent execution id");
-  list->add_option("--created-from-us", since_us,
-                   "created at or after (µs since the epoch)");
-  list->add_option("--created-before-us", before_us,
-                   "created before (µs since the epoch)");
+  // Relative times count back from one instant, so that `--created-from 2h
+  // --created-before 1h` spans exactly an hour.
+  const auto now = std::chrono::system_clock::now();
+  list
+    ->add_option("--created-from,--created-from-us", since_us,
+                 fmt::format("created at or after this time: {}", time_forms))
+    ->transform(time_arg(now));
+  list
+    ->add_option("--created-before,--created-before-us", before_us,
+                 "created before this time (same forms)")
+    ->transform(time_arg(now))
+    ->type_name("TIME");
   list->add_option("--limit", limit, "rows per page")->capture_default_str();
   list->add_option("--cursor", cursor, "the next page of an earlier list");
 

@@ -1,3 +1,8 @@
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
 #include <doctest/doctest.h>
 
 #include "durable/version.hpp"
@@ -37,6 +42,25 @@ struct ctl_fixture {
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// `micros` as durablectl prints times: 2026-12-07T10:00:00.042Z.
+std::string durablectl_time(std::int64_t micros) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(microseconds{micros});
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{sys_days{day}};
+  const hh_mm_ss hms{ms - day};
+  char text[40];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ",
+                static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()),
+                static_cast<long>(hms.hours().count()),
+                static_cast<long>(hms.minutes().count()),
+                static_cast<long>(hms.seconds().count()),
+                static_cast<long>(hms.subseconds().count()));
+  return text;
 }
 
 std::string trim(std::string s) {
@@ -123,6 +147,32 @@ TEST_SUITE("http.durablectl") {
     CHECK(counts["by_status"]["failed"] == 1);
     CHECK(json::parse(f.ok({"stats", "--task", "echo", "--json"}))["total"]
           == 2);
+  }
+
+  TEST_CASE("durablectl list takes times as ISO-8601, as a time ago or in "
+            "microseconds, and shows them as ISO-8601") {
+    ctl_fixture f;
+    auto c = f.node.client(token);
+    auto x = enqueue(c, "echo", 1);
+    wait_finished(c, x);
+    CHECK(has(f.ok({"list", "--created-from", "1h"}), x));
+    CHECK(has(f.ok({"list", "--created-from", "2000-01-01", "--created-before",
+                    "2999-01-01T01:00:00+01:00"}),
+              x));
+    CHECK_FALSE(
+      has(f.ok({"list", "--created-before", "2000-01-01T00:00Z"}), x));
+    CHECK_FALSE(has(f.ok({"list", "--created-from", "2999-01-01"}), x));
+    CHECK(has(f.ok({"list", "--created-from-us", "0"}), x));
+    CHECK_FALSE(has(f.ok({"list", "--created-before-us", "0"}), x));
+    auto created = json::parse(f.ok({"show", x, "--json"}))["created_at_us"];
+    REQUIRE(created.is_number_integer());
+    // Text shows ISO-8601; JSON keeps microseconds.
+    auto shown = f.ok({"show", x});
+    CHECK(has(shown, durablectl_time(created.get<std::int64_t>())));
+    auto bad = f.ctl({"list", "--created-from", "last tuesday"});
+    CHECK(bad.exit_code == 2);
+    CHECK(has(bad.err, "\"last tuesday\" is not a time"));
+    CHECK(has(bad.err, "2h"));
   }
 
   TEST_CASE("durablectl show draws the tree of a parent") {

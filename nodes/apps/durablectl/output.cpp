@@ -74,8 +74,11 @@ void print_node(std::FILE* out, const json& node, const std::string& indent,
 
 std::string format_time(std::int64_t micros) {
   using namespace std::chrono;
-  sys_time<milliseconds> t{duration_cast<milliseconds>(microseconds{micros})};
-  return fmt::format("{:%Y-%m-%d %H:%M:%S}Z", t);
+  const auto ms = floor<milliseconds>(microseconds{micros});
+  const sys_seconds s{floor<seconds>(ms)};
+  // fmt 9 prints no fraction of a second for a time point: added by hand.
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", s,
+                     (ms - s.time_since_epoch()).count());
 }
 
 void print_execution(std::FILE* out, const json& e) {

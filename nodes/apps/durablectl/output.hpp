@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -10,7 +11,8 @@
 /// is, for scripts.
 namespace durablectl {
 
-/// `t` (microseconds since the epoch) as `YYYY-MM-DD HH:MM:SS.mmmZ`.
+/// `t` (microseconds since the epoch) as ISO-8601 in UTC,
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 std::string format_time(std::int64_t micros);
 
 /// One execution: its fields, one per line, and its children summary.
