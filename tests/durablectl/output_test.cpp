@@ -1,4 +1,4 @@
-// durablectl's text output.
+// durablectl's text output: times and the list table.
 #include <cstdio>
 #include <string>
 
@@ -32,5 +32,41 @@ TEST_SUITE("durablectl.output") {
     CHECK(durablectl::format_time(1'796'637'600'042'999)
           == "2026-12-07T10:00:00.042Z");
     CHECK(durablectl::format_time(0) == "1970-01-01T00:00:00.000Z");
+  }
+
+  TEST_CASE("a list shows the error message of executions that ended in "
+            "one") {
+    json page{
+      {"executions",
+       {{{"execution_id", "te_ok"},
+         {"task_id", "echo"},
+         {"status", "completed"},
+         {"attempt", 1},
+         {"created_at_us", 1'796'637'600'000'000}},
+        {{"execution_id", "te_bad"},
+         {"task_id", "refuse"},
+         {"status", "failed"},
+         {"attempt", 1},
+         {"created_at_us", 1'796'637'600'000'000},
+         {"error",
+          {{"message", "refused:\nno stock"}, {"kind", "non_retryable"}}}},
+        {{"execution_id", "te_long"},
+         {"task_id", "refuse"},
+         {"status", "failed"},
+         {"attempt", 2},
+         {"created_at_us", 1'796'637'600'000'000},
+         {"error", {{"message", std::string(100, 'x')}}}}}}};
+    auto text = printed(
+      [&](std::FILE* out) { durablectl::print_list(out, page); });
+    INFO(text);
+    CHECK(text.find("ERROR") != std::string::npos);
+    CHECK(text.find("2026-12-07T10:00:00.000Z  refused: no stock\n")
+          != std::string::npos);
+    // No padding after the last cell of a row without an error.
+    CHECK(text.find("te_ok      echo    completed  1        "
+                    "2026-12-07T10:00:00.000Z\n")
+          != std::string::npos);
+    CHECK(text.find(std::string(80, 'x') + "…\n") != std::string::npos);
+    CHECK(text.find(std::string(81, 'x')) == std::string::npos);
   }
 }

@@ -139,6 +139,9 @@ TEST_SUITE("http.durablectl") {
     auto failed = f.ok({"list", "--status", "failed"});
     CHECK(has(failed, z));
     CHECK_FALSE(has(failed, x));
+    // The table says why an execution failed ("refused", the body's error).
+    CHECK(has(failed, "ERROR"));
+    CHECK(has(failed, "refused"));
     auto stats = f.ok({"stats"});
     CHECK(has(stats, "completed"));
     CHECK(has(stats, "total"));

@@ -33,6 +33,26 @@ std::string time_field(const json& e, const char* name) {
   return format_time(it->get<std::int64_t>());
 }
 
+/// The error message of an execution that ended in one, on one line and cut
+/// at 80 characters (`show` prints it whole); empty otherwise.
+std::string error_summary(const json& e) {
+  auto it = e.find("error");
+  if (it == e.end() || !it->is_object())
+    return {};
+  std::string message;
+  for (char c : it->value("message", std::string{}))
+    message += c == '\n' || c == '\r' || c == '\t' ? ' ' : c;
+  constexpr std::size_t max_chars = 80;
+  if (message.size() > max_chars) {
+    // Cut on a character boundary: never inside a UTF-8 sequence.
+    std::size_t cut = max_chars;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80)
+      --cut;
+    message = message.substr(0, cut) + "…";
+  }
+  return message;
+}
+
 /// Prints rows as columns padded to their widest cell.
 void print_table(std::FILE* out,
                  const std::vector<std::vector<std::string>>& rows) {
@@ -49,6 +69,9 @@ void print_table(std::FILE* out,
       if (i + 1 < row.size())
         line += std::string(widths[i] - row[i].size() + 2, ' ');
     }
+    // An empty last cell (a list row without an error) leaves no padding.
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
     fmt::print(out, "{}\n", line);
   }
 }
@@ -124,12 +147,12 @@ void print_execution(std::FILE* out, const json& e) {
 
 void print_list(std::FILE* out, const json& page) {
   std::vector<std::vector<std::string>> rows{
-    {"EXECUTION", "TASK", "STATUS", "ATTEMPT", "CREATED"}};
+    {"EXECUTION", "TASK", "STATUS", "ATTEMPT", "CREATED", "ERROR"}};
   const auto executions = page.value("executions", json::array());
   for (const auto& e : executions)
     rows.push_back({field(e, "execution_id"), field(e, "task_id"),
                     field(e, "status"), field(e, "attempt"),
-                    time_field(e, "created_at_us")});
+                    time_field(e, "created_at_us"), error_summary(e)});
   print_table(out, rows);
   if (page.contains("next_cursor") && page["next_cursor"].is_string())
     fmt::print(out, "next page: --cursor {}\n",

@@ -18,8 +18,9 @@ std::string format_time(std::int64_t micros);
 /// One execution: its fields, one per line, and its children summary.
 void print_execution(std::FILE* out, const nlohmann::json& e);
 
-/// A listing as a table (id, task, status, attempt, created) and the cursor
-/// of the next page, if any.
+/// A listing as a table (id, task, status, attempt, created, and the error
+/// message of executions that ended in one) and the cursor of the next
+/// page, if any.
 void print_list(std::FILE* out, const nlohmann::json& page);
 
 /// A tree, one execution per line, indented by depth.
