@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "durable/nodes/cli_numbers.hpp"
 #include "durable/status.hpp"
 #include "durable/version.hpp"
 #include "durablectl/backend.hpp"
@@ -25,6 +26,7 @@
 namespace {
 
 using namespace durablectl;
+using durable::nodes::whole_number;
 
 struct global_flags {
   std::string url;
@@ -131,10 +133,14 @@ int main(int argc, char** argv) {
   bool wait_flag = false;
   enq->add_option("task", task, "task id")->required();
   enq->add_option("input", input, "input as JSON (default null)");
-  enq->add_option("--timeout-ms", timeout_ms, "run timeout");
-  enq->add_option("--sleep-before-run-ms", sleep_ms, "delay the first run");
-  enq->add_option("--retries", retries, "retries after the first run");
-  enq->add_option("--retry-delay-ms", retry_delay_ms, "delay before a retry");
+  enq->add_option("--timeout-ms", timeout_ms, "run timeout")
+    ->check(whole_number());
+  enq->add_option("--sleep-before-run-ms", sleep_ms, "delay the first run")
+    ->check(whole_number());
+  enq->add_option("--retries", retries, "retries after the first run")
+    ->check(whole_number());
+  enq->add_option("--retry-delay-ms", retry_delay_ms, "delay before a retry")
+    ->check(whole_number());
   enq->add_option("--idempotency-key", key, "enqueue at most once per key");
   enq->add_flag("--wait", wait_flag, "wait for the end and print it");
 
@@ -146,8 +152,10 @@ int main(int argc, char** argv) {
   show->add_option("id", id, "execution id")->required();
   show->add_flag("--tree", tree_flag, "show the tree of its descendants");
   show->add_option("--max-depth", max_depth, "tree depth")
+    ->check(whole_number())
     ->capture_default_str();
   show->add_option("--max-nodes", max_nodes, "tree size")
+    ->check(whole_number())
     ->capture_default_str();
 
   // wait
@@ -174,7 +182,10 @@ int main(int argc, char** argv) {
                  "created before this time (same forms)")
     ->transform(time_arg(now))
     ->type_name("TIME");
-  list->add_option("--limit", limit, "rows per page")->capture_default_str();
+  // The API's bounds (docs/http-api.md).
+  list->add_option("--limit", limit, "rows per page")
+    ->check(whole_number(1, 1000))
+    ->capture_default_str();
   list->add_option("--cursor", cursor, "the next page of an earlier list");
 
   // cancel

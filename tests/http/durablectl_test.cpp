@@ -2,6 +2,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -176,6 +178,25 @@ TEST_SUITE("http.durablectl") {
     CHECK(bad.exit_code == 2);
     CHECK(has(bad.err, "\"last tuesday\" is not a time"));
     CHECK(has(bad.err, "2h"));
+  }
+
+  TEST_CASE("durablectl refuses a count out of its range in words") {
+    for (auto [args, said] :
+         {std::pair{std::vector<std::string>{"list", "--limit", "-3"},
+                    "--limit: -3 is not a whole number (1 to 1000)"},
+          std::pair{std::vector<std::string>{"list", "--limit", "1001"},
+                    "--limit: 1001 is not a whole number (1 to 1000)"},
+          std::pair{std::vector<std::string>{"show", "x", "--max-nodes", "-1"},
+                    "--max-nodes: -1 is not a whole number (0 or more)"},
+          std::pair{std::vector<std::string>{"enqueue", "echo", "--retries",
+                                             "1.5"},
+                    "--retries: 1.5 is not a whole number (0 or more)"}}) {
+      auto r = run_process(DURABLECTL, args);
+      INFO("stderr: " << r.err);
+      CHECK(r.exit_code == 2);
+      CHECK(has(r.err, said));
+      CHECK(r.err.size() < 200);
+    }
   }
 
   TEST_CASE("durablectl show draws the tree of a parent") {

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <doctest/doctest.h>
 
+#include "durable/nodes/cli_numbers.hpp"
 #include "durable/nodes/node_config.hpp"
 
 namespace {
@@ -150,6 +152,45 @@ TEST_SUITE("nodes.config") {
               != std::string::npos);
       }
     }
+  }
+
+  TEST_CASE("a count or port out of its range is refused with a readable "
+            "range") {
+    struct bad_value {
+      const char* flag;
+      const char* value;
+      const char* range;
+    };
+    for (auto [flag, value, range] :
+         {bad_value{"--pg-pool", "abc", "(1 to 64)"},
+          bad_value{"--pg-pool", "65", "(1 to 64)"},
+          bad_value{"--pg-pool", "0", "(1 to 64)"},
+          bad_value{"--max-concurrent", "-5", "(0 or more)"},
+          bad_value{"--worker-threads", "many", "(0 or more)"},
+          bad_value{"--max-recoveries", "1.5", "(0 or more)"},
+          bad_value{"--http-port", "70000", "(0 to 65535)"},
+          bad_value{"--gateway-port", "-1", "(0 to 65535)"}}) {
+      INFO(flag << " " << value);
+      try {
+        parse({flag, value});
+        FAIL("the value was accepted");
+      } catch (const CLI::ParseError& e) {
+        const std::string what = e.what();
+        CHECK(what.find(std::string{flag} + ": " + value
+                        + " is not a whole number " + range)
+              != std::string::npos);
+        CHECK(what.size() < 120);
+      }
+    }
+    CHECK(parse({"--pg-pool", "64"}).pg_pool == 64);
+    CHECK(parse({"--http-port", "0"}).http_port == 0);
+  }
+
+  TEST_CASE("a range reads as words") {
+    using durable::nodes::describe_range;
+    CHECK(describe_range(1, 64) == "1 to 64");
+    CHECK(describe_range(0, std::numeric_limits<std::int64_t>::max())
+          == "0 or more");
   }
 
 } // TEST_SUITE

@@ -1,12 +1,13 @@
 #include "durable/nodes/node_config.hpp"
 
-#include <charconv>
 #include <chrono>
+#include <limits>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "durable/error.hpp"
+#include "durable/nodes/cli_numbers.hpp"
 #include "durable/nodes/gateway.hpp"
 #include "durable/storage/memory_store.hpp"
 #include "durable/storage/pg/pg_store.hpp"
@@ -16,21 +17,10 @@ namespace durable::nodes {
 
 namespace {
 
-/// Accepts a whole number of milliseconds, 0 or more; anything else is
-/// refused in words (CLI11's NonNegativeNumber said "Value abc not in
-/// range 0.000000 to 1797…" with three hundred digits).
-const CLI::Validator milliseconds{
-  [](std::string& text) -> std::string {
-    std::int64_t ms = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
-                                     ms);
-    if (ec != std::errc{} || end != text.data() + text.size() || ms < 0)
-      return fmt::format("{} is not a whole number of milliseconds (0 or "
-                         "more)",
-                         text);
-    return {};
-  },
-  "MS"};
+constexpr auto max_count = std::numeric_limits<std::int64_t>::max();
+
+/// A whole number of milliseconds, 0 or more.
+const CLI::Validator milliseconds = whole_number(0, max_count, "milliseconds");
 
 /// A duration flag in milliseconds that writes into a `millis` field.
 void add_ms(CLI::App& app, const std::string& flag, const std::string& env,
@@ -90,7 +80,7 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     ->capture_default_str();
   app.add_option("--pg-pool", cfg.pg_pool, "PostgreSQL connections")
     ->envname("DURABLE_PG_POOL")
-    ->check(CLI::Range(1, 64))
+    ->check(whole_number(1, 64))
     ->capture_default_str();
   app
     .add_flag("--pg-no-listen", cfg.pg_no_listen,
@@ -100,7 +90,8 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     .add_option("--gateway-port", cfg.gateway_port,
                 "Publish the CAF gateway for C++ clients on this port "
                 "(0: any free port; off when not given)")
-    ->envname("DURABLE_GATEWAY_PORT");
+    ->envname("DURABLE_GATEWAY_PORT")
+    ->check(whole_number(0, 65535));
   app
     .add_option("--gateway-bind", cfg.gateway_bind,
                 "Gateway address (loopback only)")
@@ -110,7 +101,8 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     .add_option("--http-port", cfg.http_port,
                 "Serve the HTTP/JSON API on this port (0: any free port; "
                 "off when not given)")
-    ->envname("DURABLE_HTTP_PORT");
+    ->envname("DURABLE_HTTP_PORT")
+    ->check(whole_number(0, 65535));
   app.add_option("--http-bind", cfg.http_bind, "HTTP API address")
     ->envname("DURABLE_HTTP_BIND")
     ->capture_default_str();
@@ -128,23 +120,27 @@ void add_node_options(CLI::App& app, node_config& cfg) {
   app
     .add_option("--max-concurrent", e.max_concurrent, "Bodies running at once")
     ->envname("DURABLE_MAX_CONCURRENT")
+    ->check(whole_number())
     ->capture_default_str();
   app
     .add_option("--worker-threads", e.worker_threads,
                 "Threads for blocking bodies at most (started as bodies need "
                 "them; idle ones exit after 30 s)")
     ->envname("DURABLE_WORKER_THREADS")
+    ->check(whole_number())
     ->capture_default_str();
   app
     .add_option("--max-queued-blocking", e.max_queued_blocking,
                 "Claimed blocking executions that may wait for a worker "
                 "thread (0: claim no more than there are threads)")
     ->envname("DURABLE_MAX_QUEUED_BLOCKING")
+    ->check(whole_number())
     ->capture_default_str();
   app
     .add_option("--scheduler-threads", e.scheduler_threads,
                 "CAF scheduler threads (0: one per core)")
     ->envname("DURABLE_SCHEDULER_THREADS")
+    ->check(whole_number())
     ->capture_default_str();
   app
     .add_option("--claim-on-insert", e.claim_on_insert,
@@ -157,6 +153,7 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     .add_option("--max-recoveries", e.max_recoveries,
                 "Recoveries before an execution fails")
     ->envname("DURABLE_MAX_RECOVERIES")
+    ->check(whole_number())
     ->capture_default_str();
   add_ms(app, "--lease-ms", "DURABLE_LEASE_MS", e.lease_duration,
          "Lease duration in ms");
