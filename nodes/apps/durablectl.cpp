@@ -188,10 +188,65 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   list->add_option("--cursor", cursor, "the next page of an earlier list");
 
+  // cancel and retry many: the executions a filter chooses (bulk_filter)
+  std::string bulk_error;
+  std::size_t bulk_limit = 1000;
+  bool dry_run = false;
+  auto bulk_filter = [&](CLI::App* cmd) {
+    cmd->add_option("--status", status, "statuses, comma-separated");
+    cmd->add_option("--task", list_task, "task id");
+    cmd->add_option("--error", bulk_error, "text the error message contains");
+    cmd
+      ->add_option("--created-from", since_us,
+                   "created at or after this time (as for list)")
+      ->transform(time_arg(now));
+    cmd
+      ->add_option("--created-before", before_us,
+                   "created before this time (as for list)")
+      ->transform(time_arg(now))
+      ->type_name("TIME");
+    cmd->add_option("--limit", bulk_limit, "executions at most")
+      ->check(whole_number(1, 10'000))
+      ->capture_default_str();
+    cmd->add_flag("--dry-run", dry_run, "count and name them, act on none");
+  };
+  const auto bulk_query = [&] {
+    query_params q{{"limit", std::to_string(bulk_limit)}};
+    if (!status.empty())
+      q.emplace("status", status);
+    if (!list_task.empty())
+      q.emplace("task_id", list_task);
+    if (!bulk_error.empty())
+      q.emplace("error", bulk_error);
+    if (since_us)
+      q.emplace("created_from_us", std::to_string(*since_us));
+    if (before_us)
+      q.emplace("created_before_us", std::to_string(*before_us));
+    if (dry_run)
+      q.emplace("dry_run", "true");
+    return q;
+  };
+  // Without an id, a filter chooses: one of its options must be given, so
+  // that a bare `cancel` never cancels everything.
+  const auto is_bulk = [&](const char* command) {
+    if (!id.empty())
+      return false;
+    if (status.empty() && list_task.empty() && bulk_error.empty() && !since_us
+        && !before_us)
+      throw cli_error(exit_usage,
+                      fmt::format("{} needs an execution id, or a filter "
+                                  "(--status, --task, --error, "
+                                  "--created-from, --created-before)",
+                                  command));
+    return true;
+  };
+
   // cancel
   auto* cancel = app.add_subcommand("cancel", "cancel an execution and its "
-                                              "unfinished descendants");
-  cancel->add_option("id", id, "execution id")->required();
+                                              "unfinished descendants, or "
+                                              "those a filter chooses");
+  cancel->add_option("id", id, "execution id");
+  bulk_filter(cancel);
 
   // wake
   auto* wake = app.add_subcommand("wake", "wake a sleeping execution");
@@ -205,8 +260,10 @@ int main(int argc, char** argv) {
 
   // retry
   auto* retry = app.add_subcommand("retry", "enqueue a failed execution "
-                                            "again with the same input");
-  retry->add_option("id", id, "execution id")->required();
+                                            "again with the same input, or "
+                                            "those a filter chooses");
+  retry->add_option("id", id, "execution id");
+  bulk_filter(retry);
   retry->add_option("--idempotency-key", key, "enqueue at most once per key");
   retry->add_flag("--wait", wait_flag, "wait for the end and print it");
 
@@ -227,6 +284,28 @@ int main(int argc, char** argv) {
   auto* cmd = app.get_subcommands().front();
   const auto name = cmd->get_name();
   try {
+    if ((name == "cancel" || name == "retry") && is_bulk(name.c_str())) {
+      auto b = open_backend(g, false);
+      auto r = b->bulk(name, bulk_query());
+      if (g.json) {
+        print_json(r);
+        return exit_ok;
+      }
+      const auto ids = r.value("execution_ids", json::array());
+      const auto done = name == "cancel" ? "cancelled" : "retried";
+      if (r.value("dry_run", false))
+        fmt::print("{} would be {}\n", r.value("matched", 0), done);
+      else
+        fmt::print(
+          "{} {} of {} chosen ({} skipped){}\n", done, r.value("acted", 0),
+          r.value("matched", 0), r.value("skipped", 0),
+          name == "retry" && !ids.empty() ? "; the new executions:" : "");
+      for (const auto& x : ids)
+        fmt::print("{}\n", x.get<std::string>());
+      if (r.value("more", false))
+        fmt::print("more executions match: run it again\n");
+      return exit_ok;
+    }
     if (name == "enqueue" || name == "retry") {
       auto b = open_backend(g, false);
       json body;

@@ -248,6 +248,44 @@ TEST_SUITE("http.durablectl") {
     CHECK(has(r.err, "is completed"));
   }
 
+  TEST_CASE("durablectl cancels and retries the executions a filter "
+            "chooses, after a dry run") {
+    ctl_fixture f;
+    auto c = f.node.client(token);
+    std::vector<std::string> blocked;
+    for (int i = 0; i < 3; ++i)
+      blocked.push_back(enqueue(c, "blocker", i));
+    auto bare = f.ctl({"cancel"});
+    CHECK(bare.exit_code == 2);
+    CHECK(has(bare.err, "needs an execution id, or a filter"));
+    auto dry = f.ok({"cancel", "--task", "blocker", "--dry-run"});
+    CHECK(has(dry, "3 would be cancelled"));
+    for (const auto& id : blocked)
+      CHECK(body_of(c.Get(("/v1/executions/" + id).c_str()))["status"]
+            != "cancelled");
+    auto done = f.ok({"cancel", "--task", "blocker"});
+    CHECK(has(done, "cancelled 3 of 3 chosen (0 skipped)"));
+    for (const auto& id : blocked)
+      CHECK(has(done, id));
+    auto retried = json::parse(
+      f.ok({"retry", "--task", "blocker", "--status", "cancelled", "--json"}));
+    CHECK(retried["acted"] == 3);
+    for (const auto& id : retried["execution_ids"]) {
+      auto row = body_of(
+        c.Get(("/v1/executions/" + id.get<std::string>()).c_str()));
+      CHECK(row["idempotency_key"].get<std::string>().rfind("retry-of:", 0)
+            == 0);
+    }
+    auto again = json::parse(
+      f.ok({"retry", "--task", "blocker", "--status", "cancelled", "--json"}));
+    CHECK(again["execution_ids"] == retried["execution_ids"]);
+    auto wrong = f.ctl({"cancel", "--status", "completed"});
+    CHECK(wrong.exit_code == 2);
+    CHECK(has(wrong.err, "cannot be cancelled"));
+    for (const auto& id : retried["execution_ids"])
+      f.ok({"cancel", id.get<std::string>()});
+  }
+
   TEST_CASE("durablectl reports errors with clear messages and exit codes") {
     ctl_fixture f;
     auto missing = f.ctl({"show", "te_missing"});

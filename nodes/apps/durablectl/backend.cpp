@@ -26,6 +26,10 @@ json backend::wake(const std::string&, const json&) {
   needs_node("wake");
 }
 
+json backend::bulk(const std::string& action, const query_params&) {
+  needs_node((action + " by filter").c_str());
+}
+
 json backend::migrate() {
   throw cli_error(exit_usage, "migrate needs the database: pass --pg (or "
                               "set DURABLE_PG_URL)");

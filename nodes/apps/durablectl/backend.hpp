@@ -70,6 +70,10 @@ public:
 
   virtual json stats(const query_params& query) = 0;
 
+  /// `POST /v1/executions/{action}` (`cancel` or `retry`) with `query`:
+  /// the executions a filter chooses (docs/http-api.md).
+  virtual json bulk(const std::string& action, const query_params& query);
+
   /// `{"applied": n, "version": v}`.
   virtual json migrate();
 };

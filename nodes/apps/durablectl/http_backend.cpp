@@ -119,6 +119,15 @@ public:
       .second;
   }
 
+  json bulk(const std::string& action, const query_params& query) override {
+    httplib::Params params{query.begin(), query.end()};
+    return answer(client_->Post(httplib::append_query_params(
+                                  path("/v1/executions/" + action), params)
+                                  .c_str(),
+                                "{}", "application/json"))
+      .second;
+  }
+
   json stats(const query_params& query) override {
     httplib::Params params{query.begin(), query.end()};
     return answer(client_->Get(path("/v1/stats").c_str(), params, {})).second;
