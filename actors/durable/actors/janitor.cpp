@@ -25,6 +25,9 @@ struct janitor_state {
   // -- retention (only with options.retention.enabled()) --------------------
   /// A sweep tick is set (on a timer or in the mailbox).
   bool sweep_armed = false;
+  /// A sweep's store call is under way (at most one at a time, even when
+  /// leadership went and came back meanwhile).
+  bool sweeping = false;
   /// The calls of the sweep under way, the next one first.
   std::vector<prune_request> sweep_left;
   /// Trees the sweep under way removed, and whether a call filled its
@@ -99,6 +102,7 @@ void end_sweep(caf::event_based_actor* self,
   else
     st->sweep_pause = std::min(st->sweep_pause * 2, opts.sweep_interval * 10);
   st->sweep_left.clear();
+  st->sweeping = false;
   if (st->leading)
     arm_sweep(self, st, st->sweep_pause);
 }
@@ -134,8 +138,10 @@ void sweep_next(caf::event_based_actor* self,
 void sweep(caf::event_based_actor* self,
            const std::shared_ptr<janitor_state>& st) {
   st->sweep_armed = false;
-  if (!st->leading || !st->sweep_left.empty())
+  // A sweep under way arms the next one when it ends.
+  if (!st->leading || st->sweeping)
     return;
+  st->sweeping = true;
   st->sweep_left = retention_requests(st->rt->options.retention, st->rt->now());
   st->swept_roots = 0;
   st->sweep_full = false;
