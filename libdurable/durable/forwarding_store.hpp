@@ -88,6 +88,10 @@ public:
     return inner_->erase(id);
   }
 
+  prune_result prune(const prune_request& req) override {
+    return inner_->prune(req);
+  }
+
   std::uint64_t subscribe(store_listener listener) override {
     return inner_->subscribe(std::move(listener));
   }

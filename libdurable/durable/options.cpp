@@ -140,6 +140,28 @@ task_options merge(const task_options& base, const enqueue_options& o) {
   return result;
 }
 
+millis retention_options::for_status(execution_status s) const noexcept {
+  switch (s) {
+    case execution_status::completed:
+      return completed;
+    case execution_status::failed:
+      return failed;
+    case execution_status::timed_out:
+      return timed_out;
+    case execution_status::finalize_failed:
+      return finalize_failed;
+    case execution_status::cancelled:
+      return cancelled;
+    default:
+      return millis{0};
+  }
+}
+
+bool retention_options::enabled() const noexcept {
+  return completed.count() > 0 || failed.count() > 0 || timed_out.count() > 0
+         || finalize_failed.count() > 0 || cancelled.count() > 0;
+}
+
 void validate(const executor_options& o) {
   auto in = [](auto value, auto lo, auto hi) {
     return value >= lo && value <= hi;
@@ -179,6 +201,16 @@ void validate(const executor_options& o) {
     invalid_options("shutdown_grace must be in 0..600000 ms");
   if (o.node_name.empty())
     invalid_options("node_name must not be empty");
+  const auto& r = o.retention;
+  for (auto d :
+       {r.completed, r.failed, r.timed_out, r.finalize_failed, r.cancelled})
+    if (d.count() < 0)
+      invalid_options("retention durations must be >= 0");
+  // 10000 is prune_request::max_limit (store.hpp, not included here).
+  if (!in(r.batch_size, std::size_t{1}, std::size_t{10'000}))
+    invalid_options("retention.batch_size must be in 1..10000");
+  if (!in(r.sweep_interval, millis{100}, millis{3'600'000}))
+    invalid_options("retention.sweep_interval must be in 100..3600000 ms");
 }
 
 } // namespace durable

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "durable/status.hpp"
 #include "durable/time.hpp"
 
 namespace durable {
@@ -118,6 +119,35 @@ void validate(const retry_options& r, std::string_view task_id);
 /// Applies the overrides of `overrides` to `base`, validating each.
 task_options merge(const task_options& base, const enqueue_options& overrides);
 
+/// How long finished executions are kept (retention), per final status of
+/// the root of their tree. The maintenance leader removes a whole tree (the
+/// root and every descendant) once its root finished longer ago than the
+/// duration of the root's status; 0 keeps trees of that status forever.
+/// All zero (the default): nothing is ever removed, as before.
+struct retention_options {
+  millis completed{0};
+  millis failed{0};
+  millis timed_out{0};
+  millis finalize_failed{0};
+  millis cancelled{0};
+  /// Trees removed per store call (1..prune_request::max_limit, 10000): one
+  /// short transaction each, so the storage actor is never held long and
+  /// the database's cleanup can follow.
+  std::size_t batch_size = 1000;
+  /// How often the leader sweeps while a sweep finds nothing to remove
+  /// (100 ms..1 h). A sweep that fills a batch is followed by the next one
+  /// at once (after the storage actor's queued work); one that removes
+  /// nothing doubles the pause, up to ten times this.
+  millis sweep_interval{5000};
+
+  /// The duration for trees whose root ended in `s` (0 for a status that
+  /// is not final).
+  millis for_status(execution_status s) const noexcept;
+
+  /// True if any status has a duration.
+  bool enabled() const noexcept;
+};
+
 /// Options of one executor (one node). Ranges are checked by validate();
 /// a violation throws "Invalid options: <what>".
 struct executor_options {
@@ -174,6 +204,9 @@ struct executor_options {
   /// stored ready and taken by whichever node claims first (spreads bursts
   /// across a cluster).
   bool claim_on_insert = true;
+  /// Removal of old finished executions by the maintenance leader; off
+  /// by default (see retention_options).
+  retention_options retention{};
   /// Told what the engine survives on its own (see engine_observer); null
   /// drops it. durable-node writes each event as a log line.
   engine_observer observer{};

@@ -1,5 +1,7 @@
 #include "durable/store.hpp"
 
+#include <fmt/format.h>
+
 namespace durable {
 
 std::string_view to_string(store_failure f) noexcept {
@@ -29,6 +31,19 @@ std::optional<store_failure> failure_of(const std::exception& e) noexcept {
   if (const auto* se = dynamic_cast<const store_error*>(&e))
     return se->failure();
   return std::nullopt;
+}
+
+void validate(const prune_request& req) {
+  auto invalid = [](std::string why) {
+    throw error::non_retryable("Invalid prune request: " + why);
+  };
+  if (req.limit < 1 || req.limit > prune_request::max_limit)
+    invalid(fmt::format("limit must be in 1..{}", prune_request::max_limit));
+  if (req.statuses.empty())
+    invalid("no status");
+  for (auto s : req.statuses)
+    if (!is_finished(s))
+      invalid(fmt::format("{} is not a final status", to_string(s)));
 }
 
 store::~store() = default;

@@ -144,6 +144,44 @@ struct sleeper_scan {
   std::optional<timestamp> next_deadline;
 };
 
+/// Which finished trees prune() removes (retention). A tree is a root
+/// execution (no parent) and every execution below it: children, steps,
+/// iterations, finalize tasks and theirs. Once its root is finished, every
+/// execution of a tree is (a root finishes after its children, or cancels
+/// the unfinished ones in the same transition), so a tree is removed whole.
+struct prune_request {
+  /// The most roots one call removes (1..max_limit).
+  static constexpr std::size_t max_limit = 10000;
+
+  /// The root statuses to remove: final statuses only (is_finished()), at
+  /// least one.
+  std::vector<execution_status> statuses{};
+  /// Only roots with `finished_at < finished_before`.
+  timestamp finished_before{};
+  /// Only roots of this task; every task when unset.
+  std::optional<std::string> task_id{};
+  /// Roots removed per call: bounded, so that each call is a short
+  /// transaction and the database's cleanup (autovacuum) can follow.
+  std::size_t limit = 1000;
+  /// Count, remove nothing. A dry run counts every matching tree,
+  /// ignoring `limit`: what calls until none is left would remove, as
+  /// long as nothing else changes meanwhile.
+  bool dry_run = false;
+};
+
+/// Throws durable::error (non-retryable) "Invalid prune request: …" for a
+/// limit out of range, no status or a status that is not final: what every
+/// store's prune() checks before it touches a row.
+void validate(const prune_request& req);
+
+/// What prune() removed (or, for a dry run, would remove).
+struct prune_result {
+  /// Root executions.
+  std::size_t roots = 0;
+  /// Executions in all, roots included.
+  std::size_t rows = 0;
+};
+
 /// Something a store announces after a commit.
 struct store_event {
   enum class type : std::uint8_t {
@@ -307,6 +345,21 @@ public:
 
   /// Removes one execution (tests and retention). True if it existed.
   virtual bool erase(const std::string& id) = 0;
+
+  /// Removes up to `req.limit` finished trees (see prune_request), each
+  /// whole: its root and every descendant, in one transaction per call.
+  /// Within a status, the roots that finished first go first (across
+  /// statuses no order is promised). Ids, sleeping ids and idempotency keys are
+  /// columns of the rows, so they are free for new executions once their
+  /// rows are gone. Announces nothing: nobody waits for a finished row.
+  /// A tree whose root is finished but still holds an unfinished row (only
+  /// a bug or a hand-edited row can make one) is left alone. Meant for the
+  /// maintenance leader and `durablectl prune`, not for hot paths; each
+  /// store finds the roots through an index on finished roots by
+  /// `finished_at` (see its schema), not by a scan.
+  /// @throws durable::error (non-retryable) for a limit out of range, no
+  ///         status or a status that is not final; nothing is removed then.
+  virtual prune_result prune(const prune_request& req) = 0;
 
   /// Registers a listener; returns a token for unsubscribe().
   virtual std::uint64_t subscribe(store_listener listener) = 0;

@@ -1,6 +1,6 @@
 // durablectl: the operator's command line for durable. It talks to a node's
 // HTTP API (--url/--token, or DURABLE_URL/DURABLE_TOKEN) and, for the read,
-// cancel, stats and migrate commands, to PostgreSQL directly (--pg, or
+// cancel, stats, prune and migrate commands, to PostgreSQL directly (--pg, or
 // DURABLE_PG_URL). Tables for people, --json for scripts; exit codes in
 // durablectl/backend.hpp and docs/http-api.md.
 #include <chrono>
@@ -10,10 +10,12 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "durable/duration_text.hpp"
 #include "durable/nodes/cli_numbers.hpp"
 #include "durable/status.hpp"
 #include "durable/version.hpp"
@@ -95,6 +97,34 @@ json wait_until_finished(backend& b, const std::string& id) {
   }
 }
 
+/// `completed,failed`: final statuses by name; all five when empty.
+std::vector<durable::execution_status>
+parse_final_statuses(const std::string& text) {
+  using durable::execution_status;
+  if (text.empty())
+    return {execution_status::completed, execution_status::failed,
+            execution_status::timed_out, execution_status::finalize_failed,
+            execution_status::cancelled};
+  std::vector<execution_status> out;
+  std::size_t pos = 0;
+  for (;;) {
+    auto comma = text.find(',', pos);
+    auto name = text.substr(pos, comma == std::string::npos ? std::string::npos
+                                                            : comma - pos);
+    auto s = durable::parse_status(name);
+    if (!s || !durable::is_finished(*s))
+      throw cli_error(exit_usage,
+                      fmt::format("--status {}: {:?} is not a final status "
+                                  "(completed, failed, timed_out, "
+                                  "finalize_failed, cancelled)",
+                                  text, name));
+    out.push_back(*s);
+    if (comma == std::string::npos)
+      return out;
+    pos = comma + 1;
+  }
+}
+
 int finished_exit_code(const json& e) {
   return e.value("status", "") == "completed" ? exit_ok : exit_unfinished;
 }
@@ -120,7 +150,7 @@ int main(int argc, char** argv) {
                  "(env DURABLE_TOKEN)");
   app.add_option("--pg", g.pg,
                  "PostgreSQL URL, for show, list, cancel, "
-                 "stats and migrate (env DURABLE_PG_URL)");
+                 "stats, prune and migrate (env DURABLE_PG_URL)");
   app.add_option("--schema", g.schema, "PostgreSQL schema (with --pg)")
     ->capture_default_str();
   app.add_flag("--json", g.json, "print the answer as JSON");
@@ -274,6 +304,24 @@ int main(int argc, char** argv) {
   // migrate
   app.add_subcommand("migrate", "apply the PostgreSQL schema (needs --pg)");
 
+  // prune
+  std::string older_than;
+  std::string prune_statuses;
+  std::string prune_task;
+  auto* prune = app.add_subcommand(
+    "prune", "remove finished executions (whole trees, by their root) that "
+             "ended before a cutoff (needs --pg)");
+  prune
+    ->add_option("--older-than", older_than,
+                 "age of the root's end: 90s, 15m, 24h, 7d")
+    ->required();
+  prune->add_option("--status", prune_statuses,
+                    "final statuses of the root, comma-separated (default "
+                    "all: completed,failed,timed_out,finalize_failed,"
+                    "cancelled)");
+  prune->add_option("--task", prune_task, "only roots of this task");
+  prune->add_flag("--dry-run", dry_run, "count, remove nothing");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -425,6 +473,29 @@ int main(int argc, char** argv) {
         q.emplace("task_id", list_task);
       auto counts = b->stats(q);
       g.json ? print_json(counts) : print_stats(stdout, counts);
+      return exit_ok;
+    }
+    if (name == "prune") {
+      prune_args args;
+      auto age = durable::parse_duration(older_than);
+      if (!age || age->count() == 0)
+        throw cli_error(exit_usage,
+                        fmt::format("--older-than {} is not a duration such "
+                                    "as 90s, 15m, 24h or 7d",
+                                    older_than));
+      args.older_than = *age;
+      args.statuses = parse_final_statuses(prune_statuses);
+      if (!prune_task.empty())
+        args.task = prune_task;
+      args.dry_run = dry_run;
+      auto b = open_backend(g, true);
+      auto r = b->prune(args);
+      if (g.json)
+        print_json(r);
+      else
+        fmt::print("{} {} execution(s) in {} tree(s)\n",
+                   dry_run ? "would remove" : "removed", r["rows"].dump(),
+                   r["roots"].dump());
       return exit_ok;
     }
     if (name == "migrate") {

@@ -307,6 +307,10 @@ public:
     return inner_->erase(id);
   }
 
+  durable::prune_result prune(const durable::prune_request& req) override {
+    return inner_->prune(req);
+  }
+
   std::uint64_t subscribe(durable::store_listener listener) override {
     listener = [this, l = std::move(listener)](
                  std::vector<durable::store_event> events) {

@@ -154,6 +154,59 @@ TEST_SUITE("nodes.config") {
     }
   }
 
+  TEST_CASE("a node keeps finished executions 24 h or 7 d unless told") {
+    using namespace std::chrono_literals;
+    auto r = parse({}).executor.retention;
+    CHECK(r.completed == 24h);
+    CHECK(r.cancelled == 24h);
+    CHECK(r.failed == 7 * 24h);
+    CHECK(r.timed_out == 7 * 24h);
+    CHECK(r.finalize_failed == 7 * 24h);
+    // An embedded executor keeps everything.
+    CHECK_FALSE(durable::executor_options{}.retention.enabled());
+  }
+
+  TEST_CASE("retention flags environment variables and config keys take "
+            "durations with units") {
+    using namespace std::chrono_literals;
+    auto r = parse({"--retain-completed", "90s", "--retain-failed", "15m",
+                    "--retain-timed-out", "2h", "--retain-finalize-failed",
+                    "3d", "--retain-cancelled", "0"})
+               .executor.retention;
+    CHECK(r.completed == 90s);
+    CHECK(r.failed == 15min);
+    CHECK(r.timed_out == 2h);
+    CHECK(r.finalize_failed == 3 * 24h);
+    CHECK(r.cancelled == 0ms);
+    {
+      scoped_env env{"DURABLE_RETAIN_CANCELLED", "12h"};
+      CHECK(parse({}).executor.retention.cancelled == 12h);
+    }
+    const std::string path = "node_config_test_retention.ini";
+    {
+      std::ofstream f{path};
+      f << "retain-failed = 1d\nretain-completed = 0\n";
+    }
+    auto cfg = parse({"--config", path});
+    std::remove(path.c_str());
+    CHECK(cfg.executor.retention.failed == 24h);
+    CHECK(cfg.executor.retention.completed == 0ms);
+    CHECK(cfg.executor.retention.cancelled == 24h);
+  }
+
+  TEST_CASE("a retention value without a unit is refused by name") {
+    for (auto bad : {"24", "1w", "-1d", "soon"}) {
+      try {
+        parse({"--retain-completed", bad});
+        FAIL("accepted " << bad);
+      } catch (const CLI::ParseError& e) {
+        std::string what = e.what();
+        CHECK(what.find("--retain-completed") != std::string::npos);
+        CHECK(what.find("is not a duration") != std::string::npos);
+      }
+    }
+  }
+
   TEST_CASE("a count or port out of its range is refused with a readable "
             "range") {
     struct bad_value {

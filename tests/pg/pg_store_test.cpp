@@ -22,6 +22,7 @@
 #include "durable/storage/pg/pg_store_impl.hpp"
 #include "durable/storage/pg/row_codec.hpp"
 #include "durable/storage/pg/schema.hpp"
+#include "durable/storage/pg/statements.hpp"
 #include "durable/transitions.hpp"
 #include "storage_conformance/conformance.hpp"
 #include "support/pg_fixture.hpp"
@@ -484,6 +485,64 @@ TEST_SUITE("pg.sql") {
     CHECK(scan.expired.empty());
     REQUIRE(scan.next_deadline.has_value());
     CHECK(*scan.next_deadline == deadline);
+  }
+
+  TEST_CASE("prune finds roots by the finished roots index and trees by "
+            "the parent index") {
+    // 20,000 rows: 2,000 old finished roots with four finished children
+    // each, and 10,000 unfinished rows. A prune must read neither the
+    // children nor the live rows to find its roots.
+    auto store = tpg::make_store();
+    auto& pg = static_cast<pgs::pg_store&>(*store);
+    const auto now = store->now();
+    std::vector<execution_record> rows;
+    for (int i = 0; i < 2000; ++i) {
+      auto root = make_row(*store, "te_root_" + std::to_string(i));
+      root.status = i % 2 ? execution_status::completed
+                          : execution_status::failed;
+      root.finished_at = now - 2h + std::chrono::seconds{i};
+      for (std::uint32_t k = 0; k < 4; ++k) {
+        auto c = make_row(*store, root.id + "_" + std::to_string(k));
+        c.parent = parent_link{root.task_id, root.id, k, false, false};
+        c.root = root.root;
+        c.status = execution_status::completed;
+        c.finished_at = root.finished_at;
+        rows.push_back(std::move(c));
+      }
+      rows.push_back(std::move(root));
+    }
+    for (int i = 0; i < 10000; ++i)
+      rows.push_back(make_row(*store, "te_live_" + std::to_string(i)));
+    store->insert(std::move(rows));
+    const auto table = pgs::quote_ident(pg.schema()) + ".executions";
+    tpg::exec_admin("ANALYZE " + table);
+    const auto cutoff = std::to_string(to_micros(now - 1h));
+    pqxx::connection c{tpg::url()};
+    pqxx::work tx{c};
+    tx.exec(pgs::prune_settings);
+    for (bool by_task : {false, true}) {
+      auto sql = pgs::prune_statement(table, by_task, false);
+      std::string plan;
+      auto explained = by_task ? tx.exec_params("EXPLAIN " + sql, "completed",
+                                                cutoff, "100", "task_a")
+                               : tx.exec_params("EXPLAIN " + sql, "completed",
+                                                cutoff, "100");
+      for (const auto& row : explained)
+        plan += std::string{row[0].c_str()} + "\n";
+      INFO(plan);
+      CHECK(plan.find("executions_finished_roots") != std::string::npos);
+      CHECK(plan.find("executions_parent") != std::string::npos);
+      CHECK(plan.find("Seq Scan on executions") == std::string::npos);
+    }
+    tx.abort();
+    // And it removes the trees, 100 roots (500 rows) per call.
+    prune_request req;
+    req.statuses = {execution_status::completed};
+    req.finished_before = now - 1h;
+    req.limit = 100;
+    auto out = store->prune(req);
+    CHECK(out.roots == 100);
+    CHECK(out.rows == 500);
   }
 
   TEST_CASE("the claim query uses indexes on a large table") {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "durable/actors/messages.hpp"
+#include "durable/actors/retention.hpp"
 #include "durable/store_rules.hpp"
 
 namespace durable::actors {
@@ -21,6 +22,20 @@ struct janitor_state {
   bool leading = false;
   bool scanning = false;
   bool rescan = false;
+  // -- retention (only with options.retention.enabled()) --------------------
+  /// A sweep tick is set (on a timer or in the mailbox).
+  bool sweep_armed = false;
+  /// A sweep's store call is under way (at most one at a time, even when
+  /// leadership went and came back meanwhile).
+  bool sweeping = false;
+  /// The calls of the sweep under way, the next one first.
+  std::vector<prune_request> sweep_left;
+  /// Trees the sweep under way removed, and whether a call filled its
+  /// batch (more may be left).
+  std::size_t swept_roots = 0;
+  bool sweep_full = false;
+  /// The pause after the last sweep; doubles while sweeps remove nothing.
+  millis sweep_pause{0};
 };
 
 void scan(caf::event_based_actor* self,
@@ -56,6 +71,81 @@ void scan(caf::event_based_actor* self,
         }
       },
       [=](caf::error&) { st->scanning = false; });
+}
+
+caf::timespan to_timespan(millis d);
+
+/// Sets the next sweep tick `delay` from now (at once for zero).
+void arm_sweep(caf::event_based_actor* self,
+               const std::shared_ptr<janitor_state>& st, millis delay) {
+  if (st->sweep_armed)
+    return;
+  st->sweep_armed = true;
+  if (delay.count() == 0)
+    self->send(self, prune_atom::value);
+  else
+    st->rt->set_timer(caf::actor_cast<caf::actor>(self), to_timespan(delay),
+                      caf::make_message(prune_atom::value));
+}
+
+/// Ends a sweep: at once again if a call filled its batch (the next batch
+/// queues behind whatever the storage actor has to do meanwhile), after
+/// the sweep interval if it removed something, and after a pause that
+/// doubles up to ten intervals while sweeps find nothing.
+void end_sweep(caf::event_based_actor* self,
+               const std::shared_ptr<janitor_state>& st) {
+  const auto& opts = st->rt->options.retention;
+  if (st->sweep_full)
+    st->sweep_pause = millis{0};
+  else if (st->swept_roots > 0 || st->sweep_pause.count() == 0)
+    st->sweep_pause = opts.sweep_interval;
+  else
+    st->sweep_pause = std::min(st->sweep_pause * 2, opts.sweep_interval * 10);
+  st->sweep_left.clear();
+  st->sweeping = false;
+  if (st->leading)
+    arm_sweep(self, st, st->sweep_pause);
+}
+
+/// Sends the sweep's next store call, one batch per storage actor turn.
+void sweep_next(caf::event_based_actor* self,
+                const std::shared_ptr<janitor_state>& st) {
+  if (!st->leading || st->sweep_left.empty()) {
+    end_sweep(self, st);
+    return;
+  }
+  auto req = std::move(st->sweep_left.front());
+  st->sweep_left.erase(st->sweep_left.begin());
+  const auto limit = req.limit;
+  self->request(st->rt->storage, caf::infinite, prune_atom::value, req)
+    .then(
+      [=](const prune_result& r) {
+        st->swept_roots += r.roots;
+        if (r.roots >= limit)
+          st->sweep_full = true;
+        sweep_next(self, st);
+      },
+      // The storage actor reported the failure to the observer; the next
+      // sweep after the interval tries again.
+      [=](caf::error&) {
+        st->sweep_full = false;
+        st->swept_roots = 0;
+        st->sweep_pause = millis{0};
+        end_sweep(self, st);
+      });
+}
+
+void sweep(caf::event_based_actor* self,
+           const std::shared_ptr<janitor_state>& st) {
+  st->sweep_armed = false;
+  // A sweep under way arms the next one when it ends.
+  if (!st->leading || st->sweeping)
+    return;
+  st->sweeping = true;
+  st->sweep_left = retention_requests(st->rt->options.retention, st->rt->now());
+  st->swept_roots = 0;
+  st->sweep_full = false;
+  sweep_next(self, st);
 }
 
 /// The leadership lease that lets one node of a cluster run the scans.
@@ -128,7 +218,10 @@ caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt) {
       // A new leader knows no deadlines yet: one scan finds them all.
       if (became)
         scan(self, st);
+      if (became && st->rt->options.retention.enabled())
+        arm_sweep(self, st, millis{0});
     },
+    [=](prune_atom) { sweep(self, st); },
     [=](expire_atom) {
       st->wake_at.reset();
       scan(self, st);

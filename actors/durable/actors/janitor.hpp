@@ -13,6 +13,13 @@ namespace durable::actors {
 /// through the timer service, scans after a resync, and also scans every
 /// `supervisor_recheck_interval` as the safety net. Closing needs no sweep:
 /// finishing a row and cancelling its descendants happen in one transaction.
+///
+/// With retention on (executor_options::retention), the leader also sweeps
+/// old finished trees away: one `(prune, prune_request)` to the storage
+/// actor per batch (retention_requests()), the next batch at once while
+/// batches come back full, else after `retention.sweep_interval`, doubling
+/// up to ten intervals while sweeps remove nothing. A node that stops
+/// leading finishes no sweep; the new leader starts its own.
 caf::behavior janitor(caf::event_based_actor* self, runtime_ptr rt);
 
 /// Renews every lease this node holds, one store call per interval.

@@ -59,6 +59,7 @@ using take_atom = caf::atom_constant<caf::atom("take")>;
 using reread_atom = caf::atom_constant<caf::atom("reread")>;
 using handback_atom = caf::atom_constant<caf::atom("handback")>;
 using reclaimed_atom = caf::atom_constant<caf::atom("reclaimed")>;
+using prune_atom = caf::atom_constant<caf::atom("prune")>;
 
 // -- payload types ----------------------------------------------------------
 
@@ -127,6 +128,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::transition)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::write_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::claim_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::claim_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::prune_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::prune_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::actors::insert_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<durable::store_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(durable::timestamp)

@@ -429,6 +429,9 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt_ptr) {
         return may_name_execution(id) && db.erase(id);
       });
     },
+    [=, &db, &rt](prune_atom, const prune_request& req) {
+      return guarded<prune_result>(rt, "prune", [&] { return db.prune(req); });
+    },
   };
 }
 

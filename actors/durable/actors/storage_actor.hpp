@@ -47,7 +47,9 @@ namespace durable::actors {
 ///   maintenance role if it held it;
 /// - `(handback, ids)` -> `size_t`: hands back those of the rows that this
 ///   node owns and that are unfinished (transitions::hand_back);
-/// - `(erase, id)` -> `bool`.
+/// - `(erase, id)` -> `bool`;
+/// - `(prune, prune_request)` -> `prune_result`: one bounded batch of
+///   retention (store::prune), sent by the maintenance leader's janitor.
 /// A store exception becomes a `caf::error` reply (sec::runtime_error with
 /// the message); the engine leaves the row to lease expiry.
 caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt);

@@ -7,7 +7,7 @@
 namespace durable::metrics {
 
 metrics_store::metrics_store(std::shared_ptr<store> inner, registry& reg)
-  : inner_(std::move(inner)),
+  : forwarding_store(std::move(inner)),
     enqueued_(reg.add_counter("durable_executions_enqueued_total",
                               "Executions this node stored (enqueues and "
                               "children), by task",
@@ -28,10 +28,6 @@ metrics_store::metrics_store(std::shared_ptr<store> inner, registry& reg)
                                   {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000})
                    .with({})) {}
 
-timestamp metrics_store::now() {
-  return inner_->now();
-}
-
 std::vector<insert_outcome>
 metrics_store::insert(std::vector<execution_record> rows) {
   // The outcomes name executions, not tasks: keep the tasks in order.
@@ -39,7 +35,7 @@ metrics_store::insert(std::vector<execution_record> rows) {
   tasks.reserve(rows.size());
   for (const auto& r : rows)
     tasks.push_back(r.task_id);
-  auto out = inner_->insert(std::move(rows));
+  auto out = inner()->insert(std::move(rows));
   for (std::size_t i = 0; i < out.size() && i < tasks.size(); ++i)
     if (out[i].result == insert_outcome::kind::inserted)
       enqueued_.with({tasks[i]}).inc();
@@ -69,7 +65,7 @@ std::vector<write_outcome> metrics_store::apply(std::vector<transition> ts) {
   };
   std::vector<write_outcome> out;
   try {
-    out = inner_->apply(std::move(ts));
+    out = inner()->apply(std::move(ts));
   } catch (...) {
     apply_seconds_.observe(elapsed());
     throw;
@@ -85,66 +81,6 @@ std::vector<write_outcome> metrics_store::apply(std::vector<transition> ts) {
       enqueued_.with({task}).inc();
   }
   return out;
-}
-
-claim_result metrics_store::claim(const claim_request& req) {
-  return inner_->claim(req);
-}
-
-std::vector<std::string> metrics_store::renew_leases(const std::string& owner,
-                                                     millis lease) {
-  return inner_->renew_leases(owner, lease);
-}
-
-std::size_t metrics_store::release_leases(const std::string& owner) {
-  return inner_->release_leases(owner);
-}
-
-bool metrics_store::try_lead(const std::string& role, const std::string& owner,
-                             millis lease) {
-  return inner_->try_lead(role, owner, lease);
-}
-
-std::optional<execution_record> metrics_store::get(const std::string& id) {
-  return inner_->get(id);
-}
-
-std::optional<execution_record>
-metrics_store::get_by_sleeping_id(const std::string& sleeping_id) {
-  return inner_->get_by_sleeping_id(sleeping_id);
-}
-
-std::vector<execution_record>
-metrics_store::children_of(const std::string& parent_id) {
-  return inner_->children_of(parent_id);
-}
-
-sleeper_scan metrics_store::scan_sleepers(std::size_t limit) {
-  return inner_->scan_sleepers(limit);
-}
-
-list_page metrics_store::list(const list_request& req) {
-  return inner_->list(req);
-}
-
-status_counts metrics_store::count_by_status(const execution_filter& f) {
-  return inner_->count_by_status(f);
-}
-
-std::optional<execution_record> metrics_store::watch(const std::string& id) {
-  return inner_->watch(id);
-}
-
-bool metrics_store::erase(const std::string& id) {
-  return inner_->erase(id);
-}
-
-std::uint64_t metrics_store::subscribe(store_listener listener) {
-  return inner_->subscribe(std::move(listener));
-}
-
-void metrics_store::unsubscribe(std::uint64_t token) {
-  inner_->unsubscribe(token);
 }
 
 } // namespace durable::metrics

@@ -35,4 +35,9 @@ json backend::migrate() {
                               "set DURABLE_PG_URL)");
 }
 
+json backend::prune(const prune_args&) {
+  throw cli_error(exit_usage, "prune needs the database: pass --pg (or set "
+                              "DURABLE_PG_URL)");
+}
+
 } // namespace durablectl

@@ -1,13 +1,16 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "durable/nodes/http/requests.hpp"
+#include "durable/status.hpp"
 #include "durable/time.hpp"
 
 /// durablectl's view of where executions live: a node over HTTP, or the
@@ -40,6 +43,16 @@ public:
 
 private:
   int code_;
+};
+
+/// What `durablectl prune` removes: trees whose root ended in one of
+/// `statuses` more than `older_than` ago (by the store's clock), of `task`
+/// only if given.
+struct prune_args {
+  std::vector<durable::execution_status> statuses;
+  durable::millis older_than{0};
+  std::optional<std::string> task;
+  bool dry_run = false;
 };
 
 /// Where commands go. A command a backend cannot serve throws cli_error
@@ -76,6 +89,10 @@ public:
 
   /// `{"applied": n, "version": v}`.
   virtual json migrate();
+
+  /// `{"roots": n, "rows": m, "dry_run": b}`: every matching tree removed
+  /// (or counted), in bounded batches (store::prune).
+  virtual json prune(const prune_args& args);
 };
 
 } // namespace durablectl

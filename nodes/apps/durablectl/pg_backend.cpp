@@ -75,6 +75,27 @@ public:
             {"version", pg::schema_version(c, schema_)}};
   }
 
+  json prune(const prune_args& args) override {
+    auto& s = store();
+    durable::prune_request req;
+    req.statuses = args.statuses;
+    req.finished_before = s.now() - args.older_than;
+    req.task_id = args.task;
+    req.dry_run = args.dry_run;
+    durable::prune_result total;
+    // One batch per transaction, so that autovacuum can follow and no
+    // transaction holds many locks; a dry run counts in one statement.
+    for (;;) {
+      auto r = s.prune(req);
+      total.roots += r.roots;
+      total.rows += r.rows;
+      if (req.dry_run || r.roots < req.limit)
+        break;
+    }
+    return {
+      {"roots", total.roots}, {"rows", total.rows}, {"dry_run", args.dry_run}};
+  }
+
 private:
   static std::string not_found(const std::string& id) {
     return fmt::format("Task execution not found [executionId={}]", id);

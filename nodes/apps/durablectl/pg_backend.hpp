@@ -8,7 +8,7 @@
 namespace durablectl {
 
 /// Commands straight against PostgreSQL (`--pg`, `--schema`): show, tree,
-/// list, cancel, stats and migrate. Opening the store applies missing
+/// list, cancel, stats, prune and migrate. Opening the store applies missing
 /// migrations, as a node's start does. A cancel through the database takes
 /// effect in the store at once; a body running on a node stops when that
 /// node next sees the row.

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "durable/duration_text.hpp"
 #include "durable/error.hpp"
 #include "durable/nodes/cli_numbers.hpp"
 #include "durable/nodes/gateway.hpp"
@@ -52,6 +53,32 @@ void add_choice(CLI::App& app, const std::string& flag, const std::string& env,
                                                 names);
                            },
                            ""});
+}
+
+/// Accepts what parse_duration() reads (`90s`, `15m`, `24h`, `7d`, `0`).
+const CLI::Validator duration_text{
+  [](std::string& text) -> std::string {
+    if (parse_duration(text))
+      return {};
+    return fmt::format("{} is not a duration such as 90s, 15m, 24h or 7d (0 "
+                       "keeps forever)",
+                       text);
+  },
+  "DURATION"};
+
+/// A duration flag with a unit that writes into a `millis` field.
+void add_duration(CLI::App& app, const std::string& flag,
+                  const std::string& env, millis& target,
+                  const std::string& help) {
+  app
+    .add_option_function<std::string>(
+      flag,
+      [&target](const std::string& text) {
+        target = parse_duration(text).value_or(target);
+      },
+      help + fmt::format(" (default {})", format_duration(target)))
+    ->envname(env)
+    ->check(duration_text);
 }
 
 bool starts_with(const std::string& s, std::string_view prefix) {
@@ -169,6 +196,30 @@ void add_node_options(CLI::App& app, node_config& cfg) {
   add_choice(app, "--log-format", "DURABLE_LOG_FORMAT", cfg.log.format,
              parse_log_format, "text, json",
              "Log lines as text or as one JSON object per line");
+  auto& r = e.retention;
+  const std::string keep = "How long finished executions are kept when ";
+  add_duration(app, "--retain-completed", "DURABLE_RETAIN_COMPLETED",
+               r.completed, keep + "their root completed; 0 keeps forever");
+  add_duration(app, "--retain-failed", "DURABLE_RETAIN_FAILED", r.failed,
+               keep + "their root failed; 0 keeps forever");
+  add_duration(app, "--retain-timed-out", "DURABLE_RETAIN_TIMED_OUT",
+               r.timed_out, keep + "their root timed out; 0 keeps forever");
+  add_duration(app, "--retain-finalize-failed",
+               "DURABLE_RETAIN_FINALIZE_FAILED", r.finalize_failed,
+               keep + "their root's finalize failed; 0 keeps forever");
+  add_duration(app, "--retain-cancelled", "DURABLE_RETAIN_CANCELLED",
+               r.cancelled, keep + "their root was cancelled; 0 keeps forever");
+}
+
+executor_options node_executor_defaults() {
+  using namespace std::chrono_literals;
+  executor_options e;
+  e.retention.completed = 24h;
+  e.retention.cancelled = 24h;
+  e.retention.failed = 7 * 24h;
+  e.retention.timed_out = 7 * 24h;
+  e.retention.finalize_failed = 7 * 24h;
+  return e;
 }
 
 void finish_config(node_config& cfg) {

@@ -16,6 +16,13 @@
 /// that order of precedence.
 namespace durable::nodes {
 
+/// The engine's options as durable-node starts with them: those of
+/// executor_options, except retention, which a node turns on (finished
+/// trees kept 24 h when completed or cancelled, 7 d when they failed,
+/// timed out or their finalize failed; see README "Retention"). An
+/// embedded executor keeps them forever unless told otherwise.
+executor_options node_executor_defaults();
+
 struct node_config {
   /// A label for logs and metrics (default: the host name). Leases belong to
   /// the incarnation drawn at each start, never to this name.
@@ -30,8 +37,8 @@ struct node_config {
   /// Poll-only mode, for connection poolers that break LISTEN.
   bool pg_no_listen = false;
 
-  /// The engine's options (concurrency, leases, polls, grace).
-  executor_options executor;
+  /// The engine's options (concurrency, leases, polls, grace, retention).
+  executor_options executor = node_executor_defaults();
 
   /// The CAF gateway for C++ clients (durable::client): off unless a port
   /// is given (0 picks a free one); loopback addresses only.
@@ -51,7 +58,9 @@ struct node_config {
 };
 
 /// Adds the node's flags (with their environment variables) to `app`,
-/// writing into `cfg`. Durations are given in milliseconds.
+/// writing into `cfg`. Durations are given in milliseconds, except the
+/// retention flags (`--retain-<status>`), which take `90s`, `15m`, `24h`,
+/// `7d` (durable/duration_text.hpp), `0` keeping forever.
 void add_node_options(CLI::App& app, node_config& cfg);
 
 /// Fills what the flags left open (the host name) and validates.

@@ -482,6 +482,60 @@ bool memory_store::erase(const std::string& id) {
   return rows_.erase(id);
 }
 
+prune_result memory_store::prune(const prune_request& req) {
+  durable::validate(req);
+  std::lock_guard guard{mutex_};
+  // The oldest matching roots over every requested status.
+  std::vector<entry> roots;
+  for (auto status : req.statuses) {
+    auto it = finished_roots_.find(status);
+    if (it == finished_roots_.end())
+      continue;
+    std::size_t taken = 0;
+    const auto end = it->second.lower_bound(req.finished_before);
+    for (auto e = it->second.begin(); e != end; ++e) {
+      if (req.task_id && e->row->task_id != *req.task_id)
+        continue;
+      roots.push_back(*e);
+      if (!req.dry_run && ++taken == req.limit)
+        break;
+    }
+  }
+  std::sort(roots.begin(), roots.end(), entry_less{});
+  if (!req.dry_run && roots.size() > req.limit)
+    roots.resize(req.limit);
+  prune_result out;
+  std::vector<execution_record*> tree;
+  for (const auto& root : roots) {
+    // The tree, depth first; `seen` guards against a parent link that
+    // loops back (only a corrupt row could make one).
+    tree.assign(1, root.row);
+    std::unordered_set<execution_record*> seen{root.row};
+    bool finished = true;
+    for (std::size_t i = 0; i < tree.size(); ++i) {
+      finished = finished && tree[i]->is_finished();
+      if (auto it = by_parent_.find(tree[i]->id); it != by_parent_.end())
+        for (auto* child : it->second)
+          if (seen.insert(child).second)
+            tree.push_back(child);
+    }
+    if (!finished)
+      continue;
+    ++out.roots;
+    out.rows += tree.size();
+    if (req.dry_run)
+      continue;
+    // Children first: a row's id is copied before its memory is reused.
+    for (auto r = tree.rbegin(); r != tree.rend(); ++r) {
+      auto id = (*r)->id;
+      unindex_state(**r);
+      unindex_identity(**r);
+      rows_.erase(id);
+    }
+  }
+  return out;
+}
+
 // -- listeners ----------------------------------------------------------------
 
 std::uint64_t memory_store::subscribe(store_listener listener) {
@@ -590,6 +644,8 @@ void memory_store::index_state(execution_record& r) {
     sleepers_.insert(entry{*r.expires_at, &r});
   if (is_active(r.status) && r.owner)
     by_owner_[*r.owner].insert(&r);
+  if (!r.parent && r.is_finished() && r.finished_at)
+    finished_roots_[r.status].insert(entry{*r.finished_at, &r});
 }
 
 void memory_store::unindex_state(execution_record& r) {
@@ -610,6 +666,9 @@ void memory_store::unindex_state(execution_record& r) {
         by_owner_.erase(it);
     }
   }
+  if (!r.parent && r.is_finished() && r.finished_at)
+    if (auto it = finished_roots_.find(r.status); it != finished_roots_.end())
+      it->second.erase(entry{*r.finished_at, &r});
 }
 
 void memory_store::cascade(const execution_record& root, timestamp now,

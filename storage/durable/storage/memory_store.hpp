@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <memory_resource>
 #include <mutex>
@@ -118,6 +119,10 @@ public:
   std::optional<execution_record> watch(const std::string& id) override;
 
   bool erase(const std::string& id) override;
+
+  /// Finds roots through an index of finished roots per status, ordered by
+  /// finished_at; reads each tree through the children index.
+  prune_result prune(const prune_request& req) override;
 
   std::uint64_t subscribe(store_listener listener) override;
 
@@ -245,6 +250,9 @@ private:
   by_string<ordered_index> leased_{&pool_};
   /// Running sleepers, ordered by deadline.
   ordered_index sleepers_{&pool_};
+  /// Finished roots (no parent) per final status, ordered by finished_at
+  /// (prune()).
+  std::map<execution_status, ordered_index> finished_roots_;
 
   // -- listeners --------------------------------------------------------------
 

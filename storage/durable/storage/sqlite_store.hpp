@@ -101,7 +101,7 @@ struct sqlite_options {
 class sqlite_store final : public durable::store {
 public:
   /// The schema version this binary writes (`PRAGMA user_version`).
-  static constexpr int schema_version = 3;
+  static constexpr int schema_version = 4;
 
   // -- constructors, destructors, and assignment operators -------------------
 
@@ -175,6 +175,10 @@ public:
   std::optional<execution_record> watch(const std::string& id) override;
 
   bool erase(const std::string& id) override;
+
+  /// One write transaction: the roots through the index of finished roots,
+  /// each tree through the parent index (sqlite/prune.cpp).
+  prune_result prune(const prune_request& req) override;
 
   std::uint64_t subscribe(store_listener listener) override;
 

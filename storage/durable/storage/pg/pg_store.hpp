@@ -204,6 +204,12 @@ public:
 
   bool erase(const std::string& id) override;
 
+  /// One transaction, one statement per status: roots through
+  /// `executions_finished_roots` (locked, SKIP LOCKED, so that concurrent
+  /// prunes take different trees), trees through `executions_parent`
+  /// (pg/prune.cpp).
+  prune_result prune(const prune_request& req) override;
+
   std::uint64_t subscribe(store_listener listener) override;
 
   void unsubscribe(std::uint64_t token) override;

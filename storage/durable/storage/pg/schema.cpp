@@ -197,6 +197,18 @@ CREATE INDEX executions_sleepers ON {schema}.executions (expires_at, id)
     AND expires_at IS NOT NULL;
 )sql";
 
+// Retention (prune()) finds old finished roots through this index: per
+// status, oldest finish first, without reading a child or an unfinished
+// row. Only roots with a finish time are in it, a small fraction of the
+// rows and none that a transition moves again, so it costs the hot path one
+// entry per finished root. The prune's `finished_at < $n` implies the
+// predicate; the trees below are read through `executions_parent`.
+constexpr std::string_view migration_0008 = R"sql(
+CREATE INDEX IF NOT EXISTS executions_finished_roots ON {schema}.executions
+  (status, finished_at, id)
+  WHERE parent_id IS NULL AND finished_at IS NOT NULL;
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -208,6 +220,7 @@ const std::vector<migration>& migrations() {
     {5, "partial_unique_indexes", migration_0005},
     {6, "owner_leases", migration_0006},
     {7, "sleepers_index_only", migration_0007},
+    {8, "finished_roots", migration_0008},
   };
   return all;
 }

@@ -33,7 +33,8 @@ class connection_base;
 /// (children_of, cascade); live sleepers by deadline (scan_sleepers);
 /// unique sleeping id and unique idempotency key; since version 3 every
 /// row by `(created_at, id)`, `(status, created_at, id)` and `(task_id,
-/// created_at, id)` (list, count_by_status).
+/// created_at, id)` (list, count_by_status); since version 8 finished
+/// roots by `(status, finished_at, id)` (prune).
 namespace durable::storage::pg {
 
 /// One migration: its version and the SQL (with `{schema}` standing for the

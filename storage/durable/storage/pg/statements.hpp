@@ -100,6 +100,22 @@ std::string conflicts_statement(const schema_tables& t);
 /// over expired leases (st_claim; st_claim_ready without).
 std::string claim_statement(const schema_tables& t, bool take_over);
 
+/// One status's part of prune() on `table` (schema-qualified): $1 status,
+/// $2 cutoff in microseconds, then $3 the limit (not for a dry run) and the
+/// task id (only if `by_task`). Deletes and returns the root of each row
+/// deleted; a dry run returns (roots, rows) instead. Defined in prune.cpp.
+std::string prune_statement(const std::string& table, bool by_task,
+                            bool dry_run);
+
+/// Run in prune()'s transaction before prune_statement(). The recursive
+/// walk of a tree has no row estimate PostgreSQL can trust (it assumes ten
+/// times the roots per level), so it chose to hash the whole table, a
+/// sequential scan per batch; without hash and merge joins it follows
+/// `executions_parent` and the primary key, reading only the trees.
+inline constexpr const char* prune_settings
+  = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
+    "SET LOCAL enable_seqscan = off";
+
 // -- parameters ---------------------------------------------------------------
 
 /// The JSON rows of an insert: every column of the table.

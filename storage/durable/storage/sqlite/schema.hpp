@@ -23,7 +23,9 @@
 /// parent id (children_of, cascade); live sleepers by deadline
 /// (scan_sleepers); unique sleeping id and unique idempotency key; since
 /// version 3 every row by `(created_at, id)`, `(status, created_at, id)`
-/// and `(task_id, created_at, id)` (list, count_by_status).
+/// and `(task_id, created_at, id)` (list, count_by_status); since version 4
+/// finished roots by `(finished_at, id)` (prune, which reads each tree
+/// through the parent index).
 ///
 /// **Threading.** migrate() runs on a connection the caller owns alone.
 ///

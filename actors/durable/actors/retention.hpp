@@ -1,0 +1,19 @@
+#pragma once
+
+#include <vector>
+
+#include "durable/options.hpp"
+#include "durable/store.hpp"
+
+namespace durable::actors {
+
+/// The store calls of one retention sweep at store time `now`: one
+/// prune_request per distinct duration of `opts` (statuses that share a
+/// duration share a call), each removing up to `opts.batch_size` trees
+/// whose root finished before `now - duration`. Empty when retention is off.
+/// Pure; the janitor sends each to the storage actor as its own message, so
+/// that no turn of that actor removes more than one batch.
+std::vector<prune_request> retention_requests(const retention_options& opts,
+                                              timestamp now);
+
+} // namespace durable::actors
