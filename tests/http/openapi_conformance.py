@@ -12,11 +12,9 @@ answered with a success.
 Usage: openapi_conformance.py <durable-node> <openapi.yaml>
 """
 
-import copy
 import http.client
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,13 +22,10 @@ import time
 import jsonschema
 import yaml
 
+from node_harness import free_port, wait_listening
+
 TOKEN = "conformance-token"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def to_json_schema(node):
@@ -182,19 +177,6 @@ class Checker:
             self.fail(f"{where}: Content-Type is {ctype!r}, not text/plain")
         if not text:
             self.fail(f"{where}: an empty text body")
-
-
-def wait_ready(port, proc):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"durable-node exited early with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit("durable-node did not listen within 30 s")
 
 
 def exercise(c):
@@ -394,7 +376,7 @@ def main():
          "--http-token", TOKEN, "--name", "conformance"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_ready(port, proc)
+        wait_listening(port, proc, "durable-node")
         checker = Checker(doc, port)
         exercise(checker)
         drain(checker, proc)

@@ -18,7 +18,6 @@ Timings are hang guards only.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,14 +26,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from node_harness import free_port, wait_listening
+
 TOKEN = "metrics-token"
 TASK = "example_square"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(method, url, body=None, token=TOKEN):
@@ -49,19 +45,6 @@ def http(method, url, body=None, token=TOKEN):
                                  headers=headers)
     with urllib.request.urlopen(req, timeout=30) as res:
         return res.status, res.headers, res.read().decode()
-
-
-def wait_listening(port, proc, what):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"{what} exited early with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{what} did not listen within 30 s")
 
 
 def run_work(node_url, n):

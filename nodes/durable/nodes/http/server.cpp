@@ -507,16 +507,19 @@ struct server::impl {
 
   // A store failure in a bulk call is the node's (500, logged); a filter
   // the action cannot take is the client's (400, bulk.hpp).
-  void cancel_many(const request& req, response& res) {
+  void bulk(const request& req, response& res,
+            bulk_result (*action)(durable::executor&, bulk_request)) {
     auto b = bulk_query(req);
     const bool dry = b.dry_run;
-    send_json(res, 200, bulk_json(bulk_cancel(exec, std::move(b)), dry));
+    send_json(res, 200, bulk_json(action(exec, std::move(b)), dry));
+  }
+
+  void cancel_many(const request& req, response& res) {
+    bulk(req, res, bulk_cancel);
   }
 
   void retry_many(const request& req, response& res) {
-    auto b = bulk_query(req);
-    const bool dry = b.dry_run;
-    send_json(res, 200, bulk_json(bulk_retry(exec, std::move(b)), dry));
+    bulk(req, res, bulk_retry);
   }
 
   void wake(const request& req, response& res) {
