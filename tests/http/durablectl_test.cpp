@@ -279,6 +279,16 @@ TEST_SUITE("http.durablectl") {
     auto again = json::parse(
       f.ok({"retry", "--task", "blocker", "--status", "cancelled", "--json"}));
     CHECK(again["execution_ids"] == retried["execution_ids"]);
+    // An execution of a task this node does not run is skipped alone.
+    durable::task_options gone_opts;
+    gone_opts.id = "gone_task";
+    auto gone = durable::make_execution("gone_task", durable::task_kind::task,
+                                        gone_opts, "1", f.node.exec().storage()->now());
+    gone.status = durable::execution_status::cancelled;
+    f.node.exec().storage()->insert({gone});
+    auto mixed = json::parse(f.ok({"retry", "--status", "cancelled", "--json"}));
+    CHECK(mixed["skipped"] == 1);
+    CHECK(mixed["acted"] == 3);
     auto wrong = f.ctl({"cancel", "--status", "completed"});
     CHECK(wrong.exit_code == 2);
     CHECK(has(wrong.err, "cannot be cancelled"));

@@ -43,19 +43,13 @@ metrics_store::insert(std::vector<execution_record> rows) {
 }
 
 std::vector<write_outcome> metrics_store::apply(std::vector<transition> ts) {
-  struct counted {
-    std::string task;
-    execution_status status;
-    std::vector<std::string> child_tasks;
-  };
-  std::vector<counted> what;
-  what.reserve(ts.size());
-  for (const auto& t : ts) {
-    counted c{t.next.task_id, t.next.status, {}};
-    for (const auto& child : t.children)
-      c.child_tasks.push_back(child.task_id);
-    what.push_back(std::move(c));
-  }
+  // A finished row is counted from its outcome (the row as stored); only
+  // the children's tasks, which no outcome names, are kept before the
+  // transitions move into the store: (index in the batch, task).
+  std::vector<std::pair<std::size_t, std::string>> children;
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    for (const auto& child : ts[i].children)
+      children.emplace_back(i, child.task_id);
   apply_batch_.observe(static_cast<double>(ts.size()));
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
@@ -71,15 +65,18 @@ std::vector<write_outcome> metrics_store::apply(std::vector<transition> ts) {
     throw;
   }
   apply_seconds_.observe(elapsed());
-  for (std::size_t i = 0; i < out.size() && i < what.size(); ++i) {
-    if (out[i].status != write_status::applied)
-      continue;
-    const auto& c = what[i];
-    if (is_finished(c.status))
-      finished_.with({c.task, std::string{to_string(c.status)}}).inc();
-    for (const auto& task : c.child_tasks)
+  auto applied = [&out](std::size_t i) {
+    return i < out.size() && out[i].status == write_status::applied;
+  };
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (applied(i) && out[i].current && is_finished(out[i].current->status))
+      finished_
+        .with({out[i].current->task_id,
+               std::string{to_string(out[i].current->status)}})
+        .inc();
+  for (const auto& [i, task] : children)
+    if (applied(i))
       enqueued_.with({task}).inc();
-  }
   return out;
 }
 

@@ -40,9 +40,10 @@ struct bulk_result {
   std::size_t matched = 0;
   /// Of those, cancelled or retried by this call (0 for a dry run).
   std::size_t acted = 0;
-  /// Chosen but left alone, with why (a child or a sleeping execution
-  /// cannot be retried; an execution that finished meanwhile is not
-  /// cancelled).
+  /// Chosen but left alone: a child or a sleeping execution, or one whose
+  /// enqueue is refused (its task is not registered on this node, its
+  /// input no longer parses), is not retried; an execution that finished
+  /// meanwhile is not cancelled.
   std::size_t skipped = 0;
   /// The executions acted on: for a cancel their ids, for a retry the new
   /// executions' ids (a dry run: the ids it would act on).
