@@ -282,11 +282,19 @@ TEST_SUITE("http.durablectl") {
     // An execution of a task this node does not run is skipped alone.
     durable::task_options gone_opts;
     gone_opts.id = "gone_task";
+    gone_opts.timeout = durable::millis{1000};
     auto gone = durable::make_execution("gone_task", durable::task_kind::task,
-                                        gone_opts, "1", f.node.exec().storage()->now());
+                                        gone_opts, "1",
+                                        f.node.exec().storage()->now());
     gone.status = durable::execution_status::cancelled;
-    f.node.exec().storage()->insert({gone});
-    auto mixed = json::parse(f.ok({"retry", "--status", "cancelled", "--json"}));
+    gone.finished_at = gone.created_at;
+    gone.closed_at = gone.created_at;
+    auto stored = f.node.exec().storage()->insert({gone});
+    INFO(stored.at(0).reason);
+    REQUIRE(stored.at(0).result == durable::insert_outcome::kind::inserted);
+    auto mixed = json::parse(
+      f.ok({"retry", "--status", "cancelled", "--json"}));
+    INFO(mixed.dump());
     CHECK(mixed["skipped"] == 1);
     CHECK(mixed["acted"] == 3);
     auto wrong = f.ctl({"cancel", "--status", "completed"});

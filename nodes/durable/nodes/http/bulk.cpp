@@ -89,16 +89,25 @@ bulk_result bulk_cancel(durable::executor& exec, bulk_request req) {
 
 bulk_result bulk_retry(durable::executor& exec, bulk_request req) {
   check_statuses(req.filter, is_errored, "retried");
-  return for_each_chosen(exec, req,
-                         [&exec](const execution_record& r, bulk_result& out) {
-                           if (r.parent || r.kind == task_kind::sleeping)
-                             return false;
-                           enqueue_options o;
-                           o.idempotency_key = "retry-of:" + r.id;
-                           auto ids = exec.enqueue_raw(r.task_id, {r.input}, o);
-                           out.execution_ids.push_back(ids.at(0));
-                           return true;
-                         });
+  auto retry = [&exec](const execution_record& r, bulk_result& out) {
+    if (r.parent || r.kind == task_kind::sleeping)
+      return false;
+    enqueue_options o;
+    o.idempotency_key = "retry-of:" + r.id;
+    try {
+      auto ids = exec.enqueue_raw(r.task_id, {r.input}, o);
+      out.execution_ids.push_back(ids.at(0));
+      return true;
+    } catch (const durable::error& e) {
+      // This execution cannot be enqueued again (its task is not
+      // registered here, its input no longer parses): skip it alone. A
+      // failure worth retrying (the store) ends the call.
+      if (e.is_retryable())
+        throw;
+      return false;
+    }
+  };
+  return for_each_chosen(exec, req, retry);
 }
 
 } // namespace durable::nodes::http
