@@ -165,6 +165,7 @@ inline constexpr auto all = [] {
     make("finalize", &r::finalize),
     make("step", &r::step).in(sr::index),
     make("watched", &r::watched).written_by(role::store),
+    make("traceparent", &r::traceparent).written_by(fixed),
   };
 }();
 
@@ -195,6 +196,10 @@ inline constexpr bool is_optional = false;
 
 template <class T>
 inline constexpr bool is_optional<std::optional<T>> = true;
+
+/// A shared_text is an optional string too (left out of JSON when empty).
+template <>
+inline constexpr bool is_optional<shared_text> = true;
 
 // -- the list covers the record ---------------------------------------------
 

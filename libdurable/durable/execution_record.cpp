@@ -156,7 +156,10 @@ void from_json(const nlohmann::json& j, execution_record& r) {
       auto it = j.find(f.json_key);
       if (it == j.end() || it->is_null())
         return;
-      read(f, *it, x.emplace());
+      if constexpr (std::is_same_v<type, shared_text>)
+        x = it->template get<std::string>();
+      else
+        read(f, *it, x.emplace());
     } else {
       read(f, j.at(f.json_key), x);
     }

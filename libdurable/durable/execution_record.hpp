@@ -9,6 +9,7 @@
 
 #include "durable/error.hpp"
 #include "durable/options.hpp"
+#include "durable/shared_text.hpp"
 #include "durable/status.hpp"
 #include "durable/time.hpp"
 
@@ -68,6 +69,10 @@ struct execution_record {
   execution_ref root;
   std::optional<std::string> sleeping_id;
   std::optional<std::string> idempotency_key;
+  /// The W3C trace context of the request that enqueued the tree (given at
+  /// enqueue, copied to every descendant; trace_context.hpp). Shared by the
+  /// copies of the row: the actor of every running execution holds one.
+  shared_text traceparent;
 
   // -- options in force -----------------------------------------------------
   retry_options retry;

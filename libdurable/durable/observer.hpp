@@ -54,6 +54,11 @@ struct engine_event {
   std::string operation{};
   /// The execution concerned, or empty.
   std::string execution_id{};
+  /// Its task, where the engine holds its row (empty otherwise).
+  std::string task_id{};
+  /// Its trace context (trace_context.hpp), where it has one and the
+  /// engine holds its row.
+  std::string traceparent{};
   /// How a store call failed (store_failure, renewal_failed).
   std::optional<store_failure> failure{};
 };

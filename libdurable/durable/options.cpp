@@ -59,6 +59,8 @@ void to_json(nlohmann::json& j, const enqueue_options& o) {
     j["timeout_ms"] = o.timeout->count();
   if (o.idempotency_key)
     j["idempotency_key"] = *o.idempotency_key;
+  if (o.traceparent)
+    j["traceparent"] = *o.traceparent;
 }
 
 void from_json(const nlohmann::json& j, enqueue_options& o) {
@@ -71,6 +73,8 @@ void from_json(const nlohmann::json& j, enqueue_options& o) {
     o.timeout = millis{it->get<std::int64_t>()};
   if (auto it = j.find("idempotency_key"); it != j.end())
     o.idempotency_key = it->get<std::string>();
+  if (auto it = j.find("traceparent"); it != j.end())
+    o.traceparent = it->get<std::string>();
 }
 
 std::optional<std::string_view> task_id_problem(std::string_view id) noexcept {

@@ -93,6 +93,9 @@ struct enqueue_options {
   std::optional<millis> timeout{};
   /// A second enqueue with the same key returns the first execution.
   std::optional<std::string> idempotency_key{};
+  /// A W3C `traceparent` (trace_context.hpp) stored with the execution and
+  /// handed to its descendants; refused at enqueue when malformed.
+  std::optional<std::string> traceparent{};
 };
 
 void to_json(nlohmann::json& j, const enqueue_options& o);

@@ -26,6 +26,9 @@ struct task_context {
   std::optional<execution_error> previous_error;
   std::optional<parent_link> parent;
   execution_ref root;
+  /// The W3C trace context the tree was enqueued with (trace_context.hpp):
+  /// the parent of the spans a body starts, if it traces.
+  std::optional<std::string> traceparent;
   /// Fires when this run should stop: cancellation, timeout, lease loss.
   std::stop_token cancel_token;
   /// Fires when the executor shuts down.

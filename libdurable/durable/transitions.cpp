@@ -216,6 +216,7 @@ make_child(const execution_record& parent, std::string task_id, task_kind kind,
   c.parent = parent_link{parent.task_id, parent.id, index, siblings == 1,
                          is_finalize};
   c.root = parent.root;
+  c.traceparent = parent.traceparent;
   return c;
 }
 

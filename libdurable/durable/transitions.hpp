@@ -100,7 +100,8 @@ transition expire_sleeper(execution_record r, timestamp now);
 /// without an owner).
 transition hand_back(execution_record r, timestamp now);
 
-/// Builds the row of a child of `parent` at position `index`.
+/// Builds the row of a child of `parent` at position `index`; it belongs to
+/// the parent's tree and trace (`root`, `traceparent`).
 execution_record
 make_child(const execution_record& parent, std::string task_id, task_kind kind,
            const task_options& opts, std::string input, std::uint32_t index,

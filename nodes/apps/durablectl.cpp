@@ -172,6 +172,9 @@ int main(int argc, char** argv) {
   enq->add_option("--retry-delay-ms", retry_delay_ms, "delay before a retry")
     ->check(whole_number());
   enq->add_option("--idempotency-key", key, "enqueue at most once per key");
+  std::string traceparent;
+  enq->add_option("--traceparent", traceparent,
+                  "W3C trace context for the execution's tree");
   enq->add_flag("--wait", wait_flag, "wait for the end and print it");
 
   // show
@@ -395,6 +398,8 @@ int main(int argc, char** argv) {
       }
       if (!key.empty())
         body["options"]["idempotency_key"] = key;
+      if (!traceparent.empty())
+        body["options"]["traceparent"] = traceparent;
       auto ref = b->enqueue(target_task, body);
       auto new_id = ref.at("execution_id").get<std::string>();
       if (!wait_flag) {

@@ -252,9 +252,14 @@ TEST_SUITE("http.durablectl") {
             "chooses, after a dry run") {
     ctl_fixture f;
     auto c = f.node.client(token);
-    std::vector<std::string> blocked;
-    for (int i = 0; i < 3; ++i)
+    // The first one carries a trace context, which its retry keeps.
+    const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-"
+                           "00f067aa0ba902b7-01";
+    auto traced = f.ok({"enqueue", "blocker", "0", "--traceparent", tp});
+    std::vector<std::string> blocked{traced.substr(0, traced.find('\n'))};
+    for (int i = 1; i < 3; ++i)
       blocked.push_back(enqueue(c, "blocker", i));
+    CHECK(has(f.ok({"show", blocked[0]}), tp));
     auto bare = f.ctl({"cancel"});
     CHECK(bare.exit_code == 2);
     CHECK(has(bare.err, "needs an execution id, or a filter"));
@@ -270,12 +275,20 @@ TEST_SUITE("http.durablectl") {
     auto retried = json::parse(
       f.ok({"retry", "--task", "blocker", "--status", "cancelled", "--json"}));
     CHECK(retried["acted"] == 3);
+    int traced_retries = 0;
     for (const auto& id : retried["execution_ids"]) {
       auto row = body_of(
         c.Get(("/v1/executions/" + id.get<std::string>()).c_str()));
       CHECK(row["idempotency_key"].get<std::string>().rfind("retry-of:", 0)
             == 0);
+      if (row["idempotency_key"] == "retry-of:" + blocked[0]) {
+        CHECK(row["traceparent"] == tp);
+        ++traced_retries;
+      } else {
+        CHECK_FALSE(row.contains("traceparent"));
+      }
     }
+    CHECK(traced_retries == 1);
     auto again = json::parse(
       f.ok({"retry", "--task", "blocker", "--status", "cancelled", "--json"}));
     CHECK(again["execution_ids"] == retried["execution_ids"]);

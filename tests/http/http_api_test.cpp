@@ -96,6 +96,61 @@ TEST_SUITE("http.api") {
     expect_error(clash, 400, "bad_request");
   }
 
+  TEST_CASE("a traceparent header or option is stored and shown, and a "
+            "malformed "
+            "or conflicting one is refused") {
+    test_node node;
+    auto c = node.client();
+    const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-"
+                           "00f067aa0ba902b7-01";
+    auto post = [&c](const httplib::Headers& h, const json& body) {
+      return c.Post("/v1/tasks/echo/executions", h, body.dump(),
+                    "application/json");
+    };
+    auto by_header = post({{"traceparent", tp}}, {{"input", 1}});
+    REQUIRE(by_header);
+    REQUIRE(by_header->status == 202);
+    auto id = body_of(by_header)["execution_id"].get<std::string>();
+    CHECK(wait_finished(c, id)["traceparent"] == tp);
+
+    auto by_option = enqueue(c, "echo", 2, {{"traceparent", tp}});
+    CHECK(wait_finished(c, by_option)["traceparent"] == tp);
+    // Both, equal: accepted.
+    auto both = post({{"traceparent", tp}},
+                     {{"input", 3}, {"options", {{"traceparent", tp}}}});
+    REQUIRE(both);
+    CHECK(both->status == 202);
+
+    auto batch = c.Post("/v1/tasks/echo/executions/batch",
+                        {{"traceparent", tp}}, json{{"inputs", {4, 5}}}.dump(),
+                        "application/json");
+    REQUIRE(batch);
+    REQUIRE(batch->status == 202);
+    for (const auto& e : body_of(batch)["execution_ids"])
+      CHECK(wait_finished(c, e.get<std::string>())["traceparent"] == tp);
+
+    auto untraced = enqueue(c, "echo", 6);
+    CHECK_FALSE(wait_finished(c, untraced).contains("traceparent"));
+
+    const auto before = body_of(c.Get("/v1/executions?task_id=echo"));
+    auto upper = tp;
+    upper[5] = 'F';
+    CHECK(expect_error(post({{"traceparent", upper}}, {{"input", 7}}), 400,
+                       "bad_request")
+            .starts_with("Invalid traceparent: the trace id"));
+    auto other = tp;
+    other[40] = 'a';
+    expect_error(post({{"traceparent", tp}},
+                      {{"input", 8}, {"options", {{"traceparent", other}}}}),
+                 400, "bad_request");
+    expect_error(post({{"traceparent", tp}, {"traceparent", tp}},
+                      {{"input", 9}}),
+                 400, "bad_request");
+    // Nothing refused was stored.
+    CHECK(body_of(c.Get("/v1/executions?task_id=echo"))["executions"].size()
+          == before["executions"].size());
+  }
+
   TEST_CASE("per-call options override the task's options") {
     test_node node;
     auto c = node.client();

@@ -142,9 +142,28 @@ TEST_SUITE("http.remote_task") {
     CHECK(header("X-Durable-Task-Id") == "remote_echo");
     CHECK(header("X-Durable-Attempt") == "0");
     CHECK(header("Idempotency-Key") == r.id + ":0");
+    CHECK(header("traceparent") == "<none>");
     CHECK(header("Authorization") == "Bearer app-secret");
     CHECK(header("Content-Type") == "application/json");
     CHECK(json::parse(calls[0].body) == json{{"order", 42}});
+  }
+
+  TEST_CASE("a remote procedure call carries the execution's traceparent") {
+    fake_app app;
+    test_node node;
+    add_remote(node.exec(), "remote_traced", app.url("/echo"));
+    const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-"
+                           "00f067aa0ba902b7-01";
+    auto ids = node.exec().enqueue_raw("remote_traced", {"1"},
+                                       {.traceparent = tp});
+    auto r = node.exec().wait(ids.at(0), guard);
+    REQUIRE(r.has_value());
+    CHECK(r->status == durable::execution_status::completed);
+    auto calls = app.calls("/echo");
+    REQUIRE(calls.size() == 1);
+    auto it = calls[0].headers.find("traceparent");
+    REQUIRE(it != calls[0].headers.end());
+    CHECK(it->second == tp);
   }
 
   TEST_CASE("retryable statuses are retried with a new attempt each time") {

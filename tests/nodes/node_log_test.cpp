@@ -112,6 +112,33 @@ TEST_SUITE("nodes.log") {
              "execution=te_7 failed\\ntwice");
   }
 
+  TEST_CASE("an engine event names its execution's task and trace context") {
+    constexpr auto tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"
+                        "01";
+    const engine_event e{.kind = engine_event::type::lease_lost,
+                         .message = "execution te_9 lost its lease",
+                         .execution_id = "te_9",
+                         .task_id = "charge",
+                         .traceparent = tp};
+    captured_log json_log{log_level::info, log_format::json};
+    json_log.log.event(e);
+    auto lines = json_log.lines();
+    REQUIRE(lines.size() == 1);
+    auto j = json::parse(lines[0]);
+    CHECK(j["execution_id"] == "te_9");
+    CHECK(j["task_id"] == "charge");
+    CHECK(j["traceparent"] == tp);
+    CHECK(j["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+
+    captured_log text_log{log_level::info, log_format::text};
+    text_log.log.event(e);
+    REQUIRE(text_log.lines().size() == 1);
+    CHECK(text_log.lines()[0].find(" execution=te_9 task=charge traceparent="
+                                   + std::string{tp}
+                                   + " execution te_9 lost its lease")
+          != std::string::npos);
+  }
+
   TEST_CASE("records below the level are not written") {
     captured_log c{log_level::warning, log_format::text};
     c.log.debug("noise", "debug {}", 1);

@@ -46,6 +46,8 @@ inline execution_record full_record() {
   r.finalize = execution_ref{"fin", "f-1"};
   r.step = 3;
   r.watched = true;
+  r.traceparent = std::string{
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
   return r;
 }
 

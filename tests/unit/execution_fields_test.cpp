@@ -48,7 +48,8 @@ std::string hex(const std::vector<char>& bytes) {
 
 // What to_json() and the CAF serializer made of full_record() and of a
 // default record before they iterated the field list: the forms must not
-// change.
+// change, except by a field appended to the list (`traceparent`, last on
+// the wire, in its key's place in the JSON).
 const std::string full_json
   = R"({"attempt":2,"children":[{"execution_id":"c-1","task_id":"child"},)"
     R"({"execution_id":"c-2","task_id":"child"}],"closed_at_us":170000000)"
@@ -65,9 +66,10 @@ const std::string full_json
     R"(t"},"run_output":"spawned","sleep_before_run_ms":250,"sleeping_id")"
     R"(:"order-42","start_at_us":1700000000124456,"started_at_us":1700000)"
     R"(000126456,"status":"finalize_failed","step":3,"task_id":"child","t)"
-    R"(imeout_ms":5000,"updated_at_us":1700000000125456,"version":17,"wai)"
-    R"(ting_for_children_started_at_us":1700000000128456,"waiting_for_fin)"
-    R"(alize_started_at_us":1700000000129456,"watched":true})";
+    R"(imeout_ms":5000,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736)"
+    R"(-00f067aa0ba902b7-01","updated_at_us":1700000000125456,"version":1)"
+    R"(7,"waiting_for_children_started_at_us":1700000000128456,"waiting_f)"
+    R"(or_finalize_started_at_us":1700000000129456,"watched":true})";
 const std::string empty_json
   = R"({"attempt":0,"children":[],"created_at_us":0,"execution_id":"","in)"
     R"(put":null,"kind":"task","recoveries":0,"retry":{"base_delay_ms":0,)"
@@ -85,7 +87,9 @@ const std::string full_wire
     "20262800060a241820224000060a2418202a100100060a2418202df80100060a"
     "24182031e00100060a24182035c80100060a24182039b00100060a2418203d98"
     "0100060a241820418002056368696c6403632d31056368696c6403632d320103"
-    "66696e03662d310000000301";
+    "66696e03662d3100000003010137"
+    "30302d34626639326633353737623334646136613363653932396430653065"
+    "343733362d303066303637616130626139303262372d3031";
 
 } // namespace
 

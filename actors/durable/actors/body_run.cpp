@@ -54,6 +54,19 @@ bool body_slot::release() noexcept {
   return freed;
 }
 
+task_context context_of(const execution_record& row, std::stop_token cancel,
+                        std::stop_token shutdown) {
+  return task_context{row.task_id,
+                      row.id,
+                      row.attempt,
+                      row.error,
+                      row.parent,
+                      row.root,
+                      row.traceparent.to_optional(),
+                      std::move(cancel),
+                      std::move(shutdown)};
+}
+
 body_outcome run_body(const task_definition& def, task_context& ctx,
                       const std::string& input) {
   body_outcome out;
@@ -87,10 +100,7 @@ body_outcome run_inline(const runtime& rt, const task_definition& def,
     out.skipped = body_outcome::skip::lease;
     return out;
   }
-  task_context ctx{row.task_id,       row.id,
-                   row.attempt,       row.error,
-                   row.parent,        row.root,
-                   std::stop_token{}, rt.shutdown.get_token()};
+  auto ctx = context_of(row, std::stop_token{}, rt.shutdown.get_token());
   auto started = std::chrono::steady_clock::now();
   auto out = run_body(def, ctx, row.input);
   if (std::chrono::steady_clock::now() - started > row.timeout) {

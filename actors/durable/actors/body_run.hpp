@@ -80,6 +80,10 @@ private:
   shared_slot_ptr shared_;
 };
 
+/// What a run of `row`'s body knows about it, with the run's tokens.
+task_context context_of(const execution_record& row, std::stop_token cancel,
+                        std::stop_token shutdown);
+
 /// Runs a body and turns whatever it throws into an execution error.
 body_outcome run_body(const task_definition& def, task_context& ctx,
                       const std::string& input);

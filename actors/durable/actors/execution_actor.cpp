@@ -150,6 +150,8 @@ void execution_actor::report_lease_lost(std::string_view why) const {
   ev.kind = engine_event::type::lease_lost;
   ev.level = engine_event::severity::warning;
   ev.execution_id = row_.id;
+  ev.task_id = row_.task_id;
+  ev.traceparent = std::string{row_.traceparent.value_or("")};
   ev.message = fmt::format("execution {} {}", row_.id, why);
   rt_->report(ev);
 }

@@ -31,12 +31,10 @@ void execution_actor::launch_body(const task_definition_ptr& def,
   cancel_ = std::stop_source{};
   timeout_token_ = rt_->new_timer_token();
   submit_body(
-    rt_, body_job{def,
-                  task_context{row.task_id, row.id, row.attempt, row.error,
-                               row.parent, row.root, cancel_.get_token(),
-                               rt_->shutdown.get_token()},
-                  row.input, row.timeout, timeout_token_, lease_,
-                  caf::actor_cast<caf::actor>(this), slot_.share(dispatcher_)});
+    rt_, body_job{
+           def, context_of(row, cancel_.get_token(), rt_->shutdown.get_token()),
+           row.input, row.timeout, timeout_token_, lease_,
+           caf::actor_cast<caf::actor>(this), slot_.share(dispatcher_)});
 }
 
 void execution_actor::on_timeout() {

@@ -8,6 +8,7 @@
 
 #include "durable/actors/wire_errors.hpp"
 #include "durable/ids.hpp"
+#include "durable/trace_context.hpp"
 #include "durable/utf8.hpp"
 
 namespace durable::actors {
@@ -82,6 +83,13 @@ make_enqueue_rows(const runtime& rt, const std::string& task_id,
   auto opts = merge(def->options, o);
   if (o.idempotency_key)
     refuse_unstorable("Idempotency key", *o.idempotency_key);
+  // One string shared by every row of the call (shared_text).
+  shared_text traceparent;
+  if (o.traceparent) {
+    if (auto why = trace_context::traceparent_problem(*o.traceparent))
+      throw error::non_retryable(std::move(*why));
+    traceparent = trace_context::stored_traceparent(*o.traceparent);
+  }
   auto now = rt.now();
   std::vector<execution_record> rows;
   rows.reserve(inputs.size());
@@ -110,6 +118,7 @@ make_enqueue_rows(const runtime& rt, const std::string& task_id,
     }
     auto row = make_execution(task_id, def->kind, opts, std::move(input), now);
     row.sleeping_id = std::move(sleeping_id);
+    row.traceparent = traceparent;
     if (o.idempotency_key)
       row.idempotency_key = inputs.size() == 1
                               ? *o.idempotency_key

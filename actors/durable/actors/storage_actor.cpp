@@ -55,16 +55,24 @@ struct storage_state {
                              : commit_at_once()) {}
 };
 
+/// Names `row` in `ev`: its id, task and trace context.
+void name_row(engine_event& ev, const execution_record& row) {
+  ev.execution_id = row.id;
+  ev.task_id = row.task_id;
+  ev.traceparent = std::string{row.traceparent.value_or("")};
+}
+
 /// The observer's event for store call `op` failing with `e`; for one
-/// execution's write that the store refused alone, `execution_id` names it.
+/// execution's write that the store refused alone, `row` names it.
 engine_event store_failed(const char* op, std::string_view what,
                           std::optional<store_failure> failure,
-                          std::string execution_id = {}) {
+                          const execution_record* row = nullptr) {
   engine_event ev;
   ev.kind = engine_event::type::store_failure;
   ev.operation = op;
   ev.failure = failure;
-  ev.execution_id = std::move(execution_id);
+  if (row)
+    name_row(ev, *row);
   const bool transient = failure == store_failure::unavailable
                          || failure == store_failure::conflict;
   ev.level = transient ? engine_event::severity::warning
@@ -100,14 +108,14 @@ void report_outcomes(const runtime& rt,
                      const std::vector<write_outcome>& outcomes) {
   for (const auto& out : outcomes) {
     if (out.status == write_status::refused && out.current) {
-      rt.report(store_failed("apply", out.reason, store_failure::fatal,
-                             out.current->id));
+      rt.report(
+        store_failed("apply", out.reason, store_failure::fatal, &*out.current));
     } else if (out.status == write_status::conflict && out.current) {
       engine_event ev;
       ev.kind = engine_event::type::conflict;
       ev.level = engine_event::severity::info;
       ev.operation = "apply";
-      ev.execution_id = out.current->id;
+      name_row(ev, *out.current);
       ev.message = fmt::format(
         "a write of execution {} lost to another writer (now {}, version "
         "{}); re-read",

@@ -93,6 +93,11 @@ struct optional_field {
   std::optional<T>& value;
 };
 
+/// A shared_text as a std::optional<std::string> is sent.
+struct shared_text_field {
+  shared_text& value;
+};
+
 /// The form a member takes on the wire: most types as themselves; an
 /// enumeration only with the overload that knows its largest value.
 template <class T>
@@ -106,6 +111,10 @@ inline time_field field(timestamp& x) noexcept {
 
 template <class T>
 optional_field<T> field(std::optional<T>& x) noexcept {
+  return {x};
+}
+
+inline shared_text_field field(shared_text& x) noexcept {
   return {x};
 }
 
@@ -167,6 +176,19 @@ typename Inspector::result_type inspect(Inspector& f, optional_field<T>& x) {
   }
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_text_field& x) {
+  auto text = x.value.to_optional();
+  optional_field<std::string> as_optional{text};
+  if constexpr (Inspector::reads_state) {
+    return inspect(f, as_optional);
+  } else {
+    auto err = inspect(f, as_optional);
+    x.value = std::move(text);
+    return err;
+  }
+}
+
 } // namespace durable::wire
 
 namespace durable {
@@ -196,7 +218,7 @@ typename Inspector::result_type inspect(Inspector& f, enqueue_options& x) {
   using wire::field;
   return f(caf::meta::type_name("durable::enqueue_options"), field(x.retry),
            field(x.sleep_before_run), field(x.timeout),
-           field(x.idempotency_key));
+           field(x.idempotency_key), field(x.traceparent));
 }
 
 template <class Inspector>

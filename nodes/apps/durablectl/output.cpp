@@ -121,6 +121,8 @@ void print_execution(std::FILE* out, const json& e) {
     rows.push_back({"sleeping id", field(e, "sleeping_id")});
   if (e.contains("idempotency_key"))
     rows.push_back({"idempotency key", field(e, "idempotency_key")});
+  if (e.contains("traceparent"))
+    rows.push_back({"traceparent", field(e, "traceparent")});
   rows.push_back({"input", field(e, "input")});
   if (e.contains("output"))
     rows.push_back({"output", field(e, "output")});

@@ -6,6 +6,8 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "durable/trace_context.hpp"
+
 namespace durable::nodes {
 
 namespace {
@@ -119,6 +121,8 @@ std::string format_json_line(const log_record& r) {
   };
   optional("execution_id", r.execution_id);
   optional("task_id", r.task_id);
+  optional("traceparent", r.traceparent);
+  optional("trace_id", trace_context::trace_id_of(r.traceparent));
   optional("operation", r.operation);
   optional("failure", r.failure);
   // A store's error text may carry bytes that are not UTF-8: replaced
@@ -137,6 +141,8 @@ std::string format_text_line(const log_record& r) {
     line += fmt::format(" execution={}", r.execution_id);
   if (!r.task_id.empty())
     line += fmt::format(" task={}", r.task_id);
+  if (!r.traceparent.empty())
+    line += fmt::format(" traceparent={}", r.traceparent);
   if (!r.message.empty()) {
     line += ' ';
     for (char c : r.message) {
@@ -176,6 +182,8 @@ void node_log::event(const engine_event& e) const {
                .event = to_string(e.kind),
                .message = e.message,
                .execution_id = e.execution_id,
+               .task_id = e.task_id,
+               .traceparent = e.traceparent,
                .operation = e.operation,
                .failure = failure};
   write(r);

@@ -31,8 +31,9 @@ class sink;
 /// - `json`, one object per line: `time` (RFC 3339, UTC, milliseconds),
 ///   `level`, `node`, `incarnation`, `event` (the engine event's type name,
 ///   or the node's own: `started`, `draining`, `stopped`, …), `message`, and
-///   `execution_id`, `task_id`, `operation`, `failure` when the record has
-///   them.
+///   `execution_id`, `task_id`, `traceparent` with its `trace_id` (W3C trace
+///   context, so that a log store joins the record to the trace),
+///   `operation`, `failure` when the record has them.
 ///
 /// Every record names the node and its incarnation, so that the records of
 /// a restarted node are told apart from its predecessor's (`-` before the
@@ -75,6 +76,7 @@ struct log_record {
   std::string_view message{};
   std::string_view execution_id{};
   std::string_view task_id{};
+  std::string_view traceparent{};
   std::string_view operation{};
   std::string_view failure{};
 };

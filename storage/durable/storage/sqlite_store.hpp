@@ -101,7 +101,7 @@ struct sqlite_options {
 class sqlite_store final : public durable::store {
 public:
   /// The schema version this binary writes (`PRAGMA user_version`).
-  static constexpr int schema_version = 4;
+  static constexpr int schema_version = 5;
 
   // -- constructors, destructors, and assignment operators -------------------
 

@@ -94,6 +94,8 @@ bulk_result bulk_retry(durable::executor& exec, bulk_request req) {
       return false;
     enqueue_options o;
     o.idempotency_key = "retry-of:" + r.id;
+    // The redrive continues the trace the failed tree was part of.
+    o.traceparent = r.traceparent.to_optional();
     try {
       auto ids = exec.enqueue_raw(r.task_id, {r.input}, o);
       out.execution_ids.push_back(ids.at(0));

@@ -51,6 +51,8 @@ std::string call(const remote_task_options& opts, const split_url& where,
   headers.emplace("X-Durable-Attempt", std::to_string(ctx.attempt));
   headers.emplace("Idempotency-Key",
                   fmt::format("{}:{}", ctx.execution_id, ctx.attempt));
+  if (ctx.traceparent)
+    headers.emplace("traceparent", *ctx.traceparent);
   headers.emplace("Accept", "application/json");
   // Cancellation, timeout and shutdown shut the socket down, which ends a
   // blocked connect, write or read at once.

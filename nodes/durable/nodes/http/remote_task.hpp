@@ -28,6 +28,7 @@ class executor;
 ///     X-Durable-Execution-Id: <execution id>
 ///     X-Durable-Attempt: <attempt, 0 on the first run>
 ///     Idempotency-Key: <execution id>:<attempt>
+///     traceparent: <the execution's trace context, when it has one>
 ///
 /// and a 2xx response's JSON body is the output (an empty body is `null`).
 /// A run may happen more than once per attempt (a node that dies mid-call

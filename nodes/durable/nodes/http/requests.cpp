@@ -7,6 +7,7 @@
 
 #include "durable/nodes/http/api_error.hpp"
 #include "durable/status.hpp"
+#include "durable/trace_context.hpp"
 #include "durable/utf8.hpp"
 
 namespace durable::nodes::http {
@@ -92,8 +93,8 @@ enqueue_options parse_options(const json& o) {
   if (!o.is_object())
     throw api_error::bad_request("Field options must be an object");
   only_fields(o, where,
-              {"timeout_ms", "sleep_before_run_ms", "retry",
-               "idempotency_key"});
+              {"timeout_ms", "sleep_before_run_ms", "retry", "idempotency_key",
+               "traceparent"});
   enqueue_options out;
   if (o.contains("timeout_ms"))
     out.timeout = millis{integer_field(o, where, "timeout_ms")};
@@ -104,6 +105,8 @@ enqueue_options parse_options(const json& o) {
     out.retry = parse_retry(o.at("retry"));
   if (o.contains("idempotency_key"))
     out.idempotency_key = string_field(o, where, "idempotency_key");
+  if (o.contains("traceparent"))
+    out.traceparent = string_field(o, where, "traceparent");
   return out;
 }
 
@@ -129,19 +132,31 @@ std::optional<std::string> single(const query_params& params,
 
 constexpr std::size_t max_idempotency_key_length = 255;
 
-/// The `options` of an enqueue body, with the `Idempotency-Key` header.
-enqueue_options
-enqueue_options_of(const json& body,
-                   std::optional<std::string> idempotency_header) {
+/// Takes `header` as `option` unless the body gave the option; a body
+/// and a header that differ are an error naming both.
+void merge_header(std::optional<std::string>& option,
+                  std::optional<std::string> header, std::string_view name,
+                  std::string_view option_name) {
+  if (!header)
+    return;
+  if (option && *option != *header)
+    throw api_error::bad_request(
+      fmt::format("The {} header and options.{} differ", name, option_name));
+  option = std::move(header);
+}
+
+/// The `options` of an enqueue body, with the headers that stand for them.
+enqueue_options enqueue_options_of(const json& body, enqueue_headers headers) {
   enqueue_options out;
   if (body.contains("options") && !body.at("options").is_null())
     out = parse_options(body.at("options"));
-  if (idempotency_header) {
-    if (out.idempotency_key && *out.idempotency_key != *idempotency_header)
-      throw api_error::bad_request(
-        "The Idempotency-Key header and options.idempotency_key differ");
-    out.idempotency_key = std::move(idempotency_header);
-  }
+  merge_header(out.idempotency_key, std::move(headers.idempotency_key),
+               "Idempotency-Key", "idempotency_key");
+  merge_header(out.traceparent, std::move(headers.traceparent), "traceparent",
+               "traceparent");
+  if (out.traceparent)
+    if (auto why = trace_context::traceparent_problem(*out.traceparent))
+      throw api_error::bad_request(std::move(*why));
   if (const auto& key = out.idempotency_key) {
     if (key->empty() || key->size() > max_idempotency_key_length)
       throw api_error::bad_request(
@@ -188,20 +203,18 @@ nlohmann::json parse_object(std::string_view body, std::size_t max_depth) {
   return j;
 }
 
-enqueue_request parse_enqueue(const json& body,
-                              std::optional<std::string> idempotency_header) {
+enqueue_request parse_enqueue(const json& body, enqueue_headers headers) {
   only_fields(body, "", {"input", "options"});
   enqueue_request out;
   if (body.contains("input"))
     out.input = dump(body.at("input"));
-  out.options = enqueue_options_of(body, std::move(idempotency_header));
+  out.options = enqueue_options_of(body, std::move(headers));
   return out;
 }
 
-enqueue_batch_request
-parse_enqueue_batch(const json& body,
-                    std::optional<std::string> idempotency_header,
-                    std::size_t max_inputs) {
+enqueue_batch_request parse_enqueue_batch(const json& body,
+                                          enqueue_headers headers,
+                                          std::size_t max_inputs) {
   only_fields(body, "", {"inputs", "options"});
   const auto it = body.find("inputs");
   if (it == body.end())
@@ -215,7 +228,7 @@ parse_enqueue_batch(const json& body,
   out.inputs.reserve(it->size());
   for (const auto& input : *it)
     out.inputs.push_back(dump(input));
-  out.options = enqueue_options_of(body, std::move(idempotency_header));
+  out.options = enqueue_options_of(body, std::move(headers));
   return out;
 }
 

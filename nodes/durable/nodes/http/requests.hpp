@@ -32,29 +32,39 @@ struct enqueue_request {
   enqueue_options options;
 };
 
-/// Options: `timeout_ms`, `sleep_before_run_ms`, `idempotency_key`, `retry`
-/// (`max_attempts`, `base_delay_ms`, `multiplier`, `max_delay_ms`,
-/// `jitter`: "none" | "full" | "equal"). `idempotency_header` (the
-/// `Idempotency-Key` header) is used when the body names no key; naming two
-/// different keys is an error. A key is 1 to 255 bytes of storable text
-/// (valid UTF-8, no NUL).
+/// The headers of an enqueue that stand for options, each given at most
+/// once (the server refuses a repeated one).
+struct enqueue_headers {
+  /// `Idempotency-Key`.
+  std::optional<std::string> idempotency_key;
+  /// `traceparent` (W3C Trace Context).
+  std::optional<std::string> traceparent;
+};
+
+/// Options: `timeout_ms`, `sleep_before_run_ms`, `idempotency_key`,
+/// `traceparent`, `retry` (`max_attempts`, `base_delay_ms`, `multiplier`,
+/// `max_delay_ms`, `jitter`: "none" | "full" | "equal"). A header of
+/// `headers` is used when the body does not give its option; giving both,
+/// different, is an error. A key is 1 to 255 bytes of storable text (valid
+/// UTF-8, no NUL); a traceparent must be valid (trace_context.hpp): a
+/// malformed one is refused, not dropped, so that a broken propagation
+/// shows at once.
 enqueue_request parse_enqueue(const nlohmann::json& body,
-                              std::optional<std::string> idempotency_header);
+                              enqueue_headers headers);
 
 /// `POST /v1/tasks/{task}/executions/batch`: `{"inputs": [any, ...],
 /// "options": {...}}`, one execution per input (1 to `max_inputs`), every
-/// one with the same options. An idempotency key (option or header, as for
-/// parse_enqueue()) is suffixed `:i` per input by the executor.
+/// one with the same options (and headers, as for parse_enqueue()). An
+/// idempotency key is suffixed `:i` per input by the executor.
 struct enqueue_batch_request {
   /// The inputs as JSON text, in order.
   std::vector<std::string> inputs;
   enqueue_options options;
 };
 
-enqueue_batch_request
-parse_enqueue_batch(const nlohmann::json& body,
-                    std::optional<std::string> idempotency_header,
-                    std::size_t max_inputs);
+enqueue_batch_request parse_enqueue_batch(const nlohmann::json& body,
+                                          enqueue_headers headers,
+                                          std::size_t max_inputs);
 
 /// `POST /v1/tasks/{task}/wake`: `{"sleeping_id": s, "output": any}` or
 /// `{"sleeping_id": s, "error": "message"}` (exactly one of the two).

@@ -390,18 +390,25 @@ struct server::impl {
     return parse_object(req.body, opts.max_json_depth);
   }
 
+  /// The enqueue options a request gives as headers, each at most once.
+  static enqueue_headers enqueue_headers_of(const request& req) {
+    auto once = [&req](const char* name) -> std::optional<std::string> {
+      if (req.header_count(name) > 1)
+        throw api_error::bad_request(
+          fmt::format("The {} header is given more than once", name));
+      if (auto value = req.header(name))
+        return std::string{*value};
+      return std::nullopt;
+    };
+    return {once("Idempotency-Key"), once("traceparent")};
+  }
+
   // -- routes -----------------------------------------------------------------
 
   void enqueue(const request& req, response& res) {
     check_params(req.params, {});
     const auto task_id = req.captures.at(0);
-    if (req.header_count("Idempotency-Key") > 1)
-      throw api_error::bad_request(
-        "The Idempotency-Key header is given more than once");
-    std::optional<std::string> key_header;
-    if (auto key = req.header("Idempotency-Key"))
-      key_header = std::string{*key};
-    auto body = parse_enqueue(body_object(req), std::move(key_header));
+    auto body = parse_enqueue(body_object(req), enqueue_headers_of(req));
     auto ids = exec.enqueue_raw(task_id, {std::move(body.input)}, body.options);
     const auto& id = ids.at(0);
     res.set_header("Location", "/v1/executions/" + id);
@@ -411,13 +418,7 @@ struct server::impl {
   void enqueue_batch(const request& req, response& res) {
     check_params(req.params, {});
     const auto task_id = req.captures.at(0);
-    if (req.header_count("Idempotency-Key") > 1)
-      throw api_error::bad_request(
-        "The Idempotency-Key header is given more than once");
-    std::optional<std::string> key_header;
-    if (auto key = req.header("Idempotency-Key"))
-      key_header = std::string{*key};
-    auto body = parse_enqueue_batch(body_object(req), std::move(key_header),
+    auto body = parse_enqueue_batch(body_object(req), enqueue_headers_of(req),
                                     opts.max_batch_inputs);
     auto ids = exec.enqueue_raw(task_id, std::move(body.inputs), body.options);
     send_json(res, 202, {{"task_id", task_id}, {"execution_ids", ids}});

@@ -227,6 +227,10 @@ void put(emitter& e, const std::optional<std::string>& s) {
   e.opt_text(s);
 }
 
+void put(emitter& e, const shared_text& s) {
+  e.opt_text(s.to_optional());
+}
+
 void put(emitter& e, task_kind k) {
   e.integer(static_cast<int>(k));
 }
@@ -320,6 +324,10 @@ void get(const reader& in, std::size_t i, std::string& out) {
 }
 
 void get(const reader& in, std::size_t i, std::optional<std::string>& out) {
+  out = in.opt_text(i);
+}
+
+void get(const reader& in, std::size_t i, shared_text& out) {
   out = in.opt_text(i);
 }
 

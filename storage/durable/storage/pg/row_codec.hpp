@@ -58,6 +58,9 @@ struct layout<std::string> {
 };
 
 template <>
+struct layout<shared_text> : layout<std::string> {};
+
+template <>
 struct layout<task_kind> {
   static constexpr parts<1> columns{{{"", "smallint"}}};
 };

@@ -209,6 +209,13 @@ CREATE INDEX IF NOT EXISTS executions_finished_roots ON {schema}.executions
   WHERE parent_id IS NULL AND finished_at IS NOT NULL;
 )sql";
 
+// The W3C trace context of an execution's tree (trace_context.hpp). Added
+// without a default, so the ALTER rewrites nothing: existing rows read
+// NULL, which is what they were (no trace context).
+constexpr std::string_view migration_0009 = R"sql(
+ALTER TABLE {schema}.executions ADD COLUMN IF NOT EXISTS traceparent text;
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -221,6 +228,7 @@ const std::vector<migration>& migrations() {
     {6, "owner_leases", migration_0006},
     {7, "sleepers_index_only", migration_0007},
     {8, "finished_roots", migration_0008},
+    {9, "traceparent", migration_0009},
   };
   return all;
 }

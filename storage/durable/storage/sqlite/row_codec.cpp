@@ -133,6 +133,10 @@ void bind(query& q, int& i, const std::optional<std::string>& s) {
   q.bind(++i, s);
 }
 
+void bind(query& q, int& i, const shared_text& s) {
+  q.bind(++i, s.to_optional());
+}
+
 void bind(query& q, int& i, task_kind k) {
   q.bind(++i, static_cast<std::int64_t>(k));
 }
@@ -242,6 +246,11 @@ void get(const reader& in, const Field&, int i, std::string& out) {
 template <class Field>
 void get(const reader& in, const Field&, int i,
          std::optional<std::string>& out) {
+  out = in.q.opt_text(i);
+}
+
+template <class Field>
+void get(const reader& in, const Field&, int i, shared_text& out) {
   out = in.q.opt_text(i);
 }
 

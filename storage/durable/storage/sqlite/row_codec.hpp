@@ -70,6 +70,11 @@ struct layout<std::optional<std::string>> {
 };
 
 template <>
+struct layout<shared_text> {
+  static constexpr auto columns = text_column;
+};
+
+template <>
 struct layout<task_kind> {
   static constexpr auto columns = integer_column;
 };

@@ -15,7 +15,7 @@ namespace {
 
 // Append only: a released migration never changes, a new one gets the next
 // version (and sqlite_store::schema_version follows it).
-constexpr std::array<migration, 4> all_migrations{{
+constexpr std::array<migration, 5> all_migrations{{
   {1, "0001_create_executions", R"sql(
 CREATE TABLE executions (
   id TEXT NOT NULL PRIMARY KEY,
@@ -84,6 +84,10 @@ CREATE INDEX executions_task_created ON executions (task_id, created_at, id);
   {4, "0004_finished_roots", R"sql(
 CREATE INDEX executions_finished_roots ON executions (finished_at, id)
   WHERE parent_id IS NULL AND status >= 4;
+)sql"},
+  // The W3C trace context of an execution's tree (trace_context.hpp).
+  {5, "0005_traceparent", R"sql(
+ALTER TABLE executions ADD COLUMN traceparent TEXT;
 )sql"},
 }};
 
