@@ -6,22 +6,41 @@ function(durable_set_warnings target)
   endif()
 endfunction()
 
-# durable_add_component(<name> ALIAS <alias> SOURCES ... DEPS ...)
+# durable_add_component(<name> ALIAS durable::<export> SOURCES ...
+#                        DEPS ... [PUBLIC_HEADERS <file>...])
 # One library per top-level folder; headers are included as
-# "durable/<module>/<file>.hpp" from the folder itself.
+# "durable/<module>/<file>.hpp" from the folder itself. The alias is the
+# name users link, in the build tree and (as the exported name) in the
+# installed package (docs/library.md). PUBLIC_HEADERS, paths relative to
+# the folder, are the headers installed with it; a component without them
+# is internal and neither installed nor exported.
 function(durable_add_component name)
-  cmake_parse_arguments(ARG "" "ALIAS" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "ALIAS" "SOURCES;DEPS;PUBLIC_HEADERS" ${ARGN})
   add_library(${name} ${ARG_SOURCES})
   add_library(${ARG_ALIAS} ALIAS ${name})
-  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  string(REGEX REPLACE "^durable::" "" export_name "${ARG_ALIAS}")
+  set_target_properties(${name} PROPERTIES EXPORT_NAME ${export_name})
+  target_include_directories(${name} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  # Users' code includes headers written in C++20.
+  target_compile_features(${name} PUBLIC cxx_std_20)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   durable_set_warnings(${name})
+  if(ARG_PUBLIC_HEADERS)
+    foreach(header IN LISTS ARG_PUBLIC_HEADERS)
+      get_filename_component(dir "${header}" DIRECTORY)
+      set_property(GLOBAL APPEND PROPERTY DURABLE_PUBLIC_HEADERS
+        "${CMAKE_CURRENT_SOURCE_DIR}/${header}|${dir}")
+    endforeach()
+    set_property(GLOBAL APPEND PROPERTY DURABLE_EXPORTED_TARGETS ${name})
+  endif()
 endfunction()
 
 # durable_link_allocator(<program>)
-# Links a program against jemalloc unless DURABLE_JEMALLOC is OFF.
+# Links a program against jemalloc unless DURABLE_WITH_JEMALLOC is OFF.
 function(durable_link_allocator target)
-  if(DURABLE_JEMALLOC)
+  if(DURABLE_WITH_JEMALLOC)
     target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
   endif()
 endfunction()

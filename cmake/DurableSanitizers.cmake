@@ -11,10 +11,10 @@ set(DURABLE_SANITIZERS "" CACHE STRING
   "Comma-separated sanitizers for every target (e.g. address,undefined)")
 
 if(DURABLE_SANITIZERS)
-  if(DURABLE_JEMALLOC)
+  if(DURABLE_WITH_JEMALLOC)
     # ASan must own malloc; jemalloc would hide heap errors from it.
     message(STATUS "DURABLE_SANITIZERS set: programs link glibc's malloc")
-    set(DURABLE_JEMALLOC OFF CACHE BOOL "" FORCE)
+    set(DURABLE_WITH_JEMALLOC OFF CACHE BOOL "" FORCE)
   endif()
   add_compile_options(-fsanitize=${DURABLE_SANITIZERS}
     -fno-omit-frame-pointer)
