@@ -8,7 +8,9 @@
 #                                 pg, cluster and chaos tiers start their
 #                                 own servers), gnuplot (bench plots),
 #                                 Python's jsonschema and yaml (the
-#                                 OpenAPI conformance test)
+#                                 OpenAPI conformance test), systemd
+#                                 (systemd-analyze and systemd-sysusers
+#                                 check the packaged unit)
 #   scripts/setup.sh sanitizers   also what scripts/sanitize.sh and
 #                                 scripts/fuzz.sh (the sanitizer and fuzz
 #                                 stages of .ci/run) need, tests included:
@@ -26,10 +28,10 @@ packages=(
   build-essential cmake pkg-config
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   libpqxx-dev libcli11-dev libcpp-httplib-dev libboost-dev libjemalloc-dev
-  libspdlog-dev
+  libspdlog-dev libsystemd-dev
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
-  python3-jsonschema python3-yaml prometheus)
+  python3-jsonschema python3-yaml prometheus systemd)
 for group in "$@"; do
   case "$group" in
     tests) packages+=("${test_packages[@]}") ;;

@@ -1,20 +1,31 @@
 // durable-demo: a workflow that uses every task kind, run to completion on
 // the embedded store, with each execution's status, attempts, timings and
-// output printed at the end.
+// output printed at the end; or, with --crash, a worker process killed in
+// the middle of a fan-out and a second one finishing it (demo/crash_demo.hpp).
 //
 //   durable-demo [--db PATH]   SQLite file (default ./durable-demo.db)
 //   durable-demo --memory      the in-memory store (nothing is kept)
+//   durable-demo --crash [--db PATH]
+//                              the crash mode, on a fresh SQLite file
+//                              (default: in a new temporary folder)
+//   durable-demo --crash-worker --db PATH --name NAME [--enqueue | --root ID]
+//                              one worker of the crash mode, which starts
+//                              them (demo/crash_worker.hpp)
 //
 // Re-running on the same file works: every run enqueues new executions, and
 // the sleeping task's unique id carries the run's incarnation id.
 #include <atomic>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "demo/crash_demo.hpp"
+#include "demo/crash_worker.hpp"
 #include "durable/durable.hpp"
 #include "durable/storage/memory_store.hpp"
 #include "durable/storage/sqlite_store.hpp"
@@ -59,8 +70,8 @@ void print(const durable::execution_record& r, int depth = 0) {
              out);
 }
 
-constexpr const char* usage = "durable-demo [--db PATH | --memory] [--help] "
-                              "[--version]";
+constexpr const char* usage = "durable-demo [--db PATH | --memory | --crash "
+                              "[--db PATH]] [--help] [--version]";
 
 std::shared_ptr<durable::store> open_store(int argc, char** argv) {
   std::string db = "durable-demo.db";
@@ -193,6 +204,55 @@ int run(int argc, char** argv) {
   return failures == 0 ? 0 : 1;
 }
 
+bool has_flag(int argc, char** argv, const char* flag) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], flag) == 0)
+      return true;
+  return false;
+}
+
+int crash_demo(int argc, char** argv) {
+  std::optional<std::string> db;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--crash") == 0)
+      continue;
+    if (std::strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+      db = argv[++i];
+    else
+      throw std::invalid_argument(
+        fmt::format("unknown argument {} (usage: {})", argv[i], usage));
+  }
+  return durable::demo::run_crash_demo(db);
+}
+
+int crash_worker(int argc, char** argv) {
+  durable::demo::crash_worker_settings s;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        throw std::invalid_argument(fmt::format("{} needs a value", arg));
+      return argv[++i];
+    };
+    if (arg == "--crash-worker")
+      continue;
+    if (arg == "--db")
+      s.db = value();
+    else if (arg == "--name")
+      s.name = value();
+    else if (arg == "--enqueue")
+      s.enqueue = true;
+    else if (arg == "--root")
+      s.root = value();
+    else
+      throw std::invalid_argument(fmt::format("unknown argument {}", arg));
+  }
+  if (s.db.empty() || s.name.empty() || s.enqueue == !s.root.empty())
+    throw std::invalid_argument("--crash-worker needs --db, --name and one "
+                                "of --enqueue and --root");
+  return durable::demo::run_crash_worker(s);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -203,7 +263,12 @@ int main(int argc, char** argv) {
                  "store and prints each\nexecution's status, attempts, "
                  "timings and output.\nUsage: {}\n  --db PATH   SQLite file "
                  "(default durable-demo.db)\n  --memory    the in-memory "
-                 "store (nothing is kept)\n",
+                 "store (nothing is kept)\n  --crash     instead: start a "
+                 "worker process, kill it (SIGKILL) in the middle\n"
+                 "              of a fan-out and let a second one finish the "
+                 "tree, on a fresh\n              SQLite file (--db PATH, "
+                 "which must not exist; default: a new\n              "
+                 "temporary folder)\n",
                  usage);
       return 0;
     }
@@ -213,6 +278,10 @@ int main(int argc, char** argv) {
     }
   }
   try {
+    if (has_flag(argc, argv, "--crash-worker"))
+      return crash_worker(argc, argv);
+    if (has_flag(argc, argv, "--crash"))
+      return crash_demo(argc, argv);
     return run(argc, argv);
   } catch (const std::exception& e) {
     fmt::print(stderr, "durable-demo: {}\n", e.what());

@@ -250,6 +250,25 @@ TEST_SUITE("nodes.config") {
     CHECK(parse({"--http-port", "0"}).http_port == 0);
   }
 
+  TEST_CASE("an HTTP API beyond loopback without a token is bad "
+            "configuration") {
+    auto open = parse({"--http-port", "8080", "--http-bind", "0.0.0.0"});
+    try {
+      durable::nodes::finish_config(open);
+      FAIL("the configuration was accepted");
+    } catch (const std::exception& e) {
+      CHECK(std::string{e.what()}.find("--http-token") != std::string::npos);
+    }
+    auto with_token = parse({"--http-port", "8080", "--http-bind", "0.0.0.0",
+                             "--http-token", "secret"});
+    CHECK_NOTHROW(durable::nodes::finish_config(with_token));
+    auto loopback = parse({"--http-port", "8080"});
+    CHECK_NOTHROW(durable::nodes::finish_config(loopback));
+    // Without the API, its address is not checked.
+    auto no_api = parse({"--http-bind", "0.0.0.0"});
+    CHECK_NOTHROW(durable::nodes::finish_config(no_api));
+  }
+
   TEST_CASE("a range reads as words") {
     using durable::nodes::describe_range;
     CHECK(describe_range(1, 64) == "1 to 64");

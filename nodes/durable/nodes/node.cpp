@@ -20,6 +20,7 @@
 #include "durable/nodes/http/server.hpp"
 #include "durable/nodes/network_config.hpp"
 #include "durable/nodes/node_log.hpp"
+#include "durable/nodes/service_notify.hpp"
 #include "durable/version.hpp"
 
 namespace durable::nodes {
@@ -38,9 +39,32 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+/// Waits for SIGTERM or SIGINT; returns which. With a systemd watchdog,
+/// pings it meanwhile (service_notify.hpp says what that proves).
+int wait_for_stop(const sigset_t& stop_signals) {
+  const auto period = service::watchdog_period();
+  for (;;) {
+    if (!period) {
+      int sig = 0;
+      if (sigwait(&stop_signals, &sig) == 0)
+        return sig;
+      continue;
+    }
+    const auto us = period->count();
+    timespec ts{static_cast<time_t>(us / 1'000'000),
+                static_cast<long>(us % 1'000'000) * 1000};
+    int sig = sigtimedwait(&stop_signals, nullptr, &ts);
+    if (sig > 0)
+      return sig;
+    // EAGAIN: the period passed; EINTR: another signal, also a sign of life.
+    service::watchdog();
+  }
+}
+
 int serve(const node_config& cfg, const node_program& program,
           const sigset_t& stop_signals) {
   node_log log{cfg.name, "-", cfg.log};
+  service::status("opening the store " + describe_store(cfg));
   // Outlives everything that counts into it (the store, the executor's
   // observer, the HTTP server). Served as `GET /metrics`.
   auto registry = std::make_shared<metrics::registry>();
@@ -50,6 +74,7 @@ int serve(const node_config& cfg, const node_program& program,
     db = std::make_shared<metrics::metrics_store>(open_store(cfg), *registry);
   } catch (const std::exception& e) {
     log.error("store_unavailable", "cannot open the store: {}", e.what());
+    service::status(fmt::format("cannot open the store: {}", e.what()));
     return 1;
   }
   caf::actor_system_config caf_cfg;
@@ -125,10 +150,20 @@ int serve(const node_config& cfg, const node_program& program,
                gw ? static_cast<int>(gw->port()) : -1,
                api ? static_cast<int>(api->port()) : -1);
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  // After the line above: the store is open, the executor claims, the API
+  // listens (start() returns once it accepts connections).
+  service::ready(fmt::format(
+    "serving: store {}, http {}, max_concurrent {}", describe_store(cfg),
+    api ? fmt::format("{}:{}", cfg.http_bind, api->port()) : "off",
+    cfg.executor.max_concurrent));
+  const int sig = wait_for_stop(stop_signals);
+  const auto running = exec.running_count();
+  // First, so that the manager counts its stop timeout from the drain's
+  // start and shows why the node is still there.
+  service::stopping(fmt::format("draining: {} bodies running, grace {} ms",
+                                running, cfg.executor.shutdown_grace.count()));
   log.info("draining", "signal={} running={} grace_ms={}",
-           sig == SIGTERM ? "SIGTERM" : "SIGINT", exec.running_count(),
+           sig == SIGTERM ? "SIGTERM" : "SIGINT", running,
            cfg.executor.shutdown_grace.count());
   // While running bodies finish, the API answers 503 with Retry-After (and
   // readiness "draining"), so that load balancers and clients move to
@@ -158,6 +193,11 @@ int run_node(int argc, char** argv, const node_program& program) {
       throw CLI::Success{};
     },
     "Print the version and exit");
+  bool check_only = false;
+  app.add_flag("--check-config", check_only,
+               "Read and validate the settings (flags, environment, "
+               "--config file), print a summary and exit: 0 if valid, 2 "
+               "if not. Opens nothing");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -168,6 +208,22 @@ int run_node(int argc, char** argv, const node_program& program) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program.name.c_str(), e.what());
     return 2;
+  }
+  if (check_only) {
+    auto port = [](const std::optional<std::uint16_t>& p,
+                   const std::string& bind) {
+      return p ? fmt::format("{}:{}", bind, *p) : std::string{"off"};
+    };
+    fmt::print("configuration valid: name={} store=\"{}\" http={} "
+               "gateway={} max_concurrent={} lease_ms={} grace_ms={} "
+               "log={}/{}\n",
+               cfg.name, describe_store(cfg),
+               port(cfg.http_port, cfg.http_bind),
+               port(cfg.gateway_port, cfg.gateway_bind),
+               cfg.executor.max_concurrent, cfg.executor.lease_duration.count(),
+               cfg.executor.shutdown_grace.count(), to_string(cfg.log.level),
+               to_string(cfg.log.format));
+    return 0;
   }
   const auto stop_signals = block_stop_signals();
   try {

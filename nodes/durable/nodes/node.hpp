@@ -40,9 +40,16 @@ struct node_program {
 /// or -1> http_port=<port or -1>` on stdout once the node claims work (scripts
 /// and tests wait for it); logs go to stderr.
 ///
-/// Returns the process exit code: 0 after a drain, 2 for bad configuration
-/// (the message names the setting), 1 if the node cannot start (e.g. the
-/// store is unreachable).
+/// Under a service manager (systemd, `Type=notify`), sends `READY=1` once
+/// the node serves (after the `ready` line), `STOPPING=1` when the drain
+/// begins, status lines and watchdog keep-alives (service_notify.hpp).
+///
+/// `--check-config` reads and validates the settings, prints a summary
+/// line on stdout and exits without opening anything.
+///
+/// Returns the process exit code: 0 after a drain (or a valid
+/// `--check-config`), 2 for bad configuration (the message names the
+/// setting), 1 if the node cannot start (e.g. the store is unreachable).
 int run_node(int argc, char** argv, const node_program& program);
 
 } // namespace durable::nodes

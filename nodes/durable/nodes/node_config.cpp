@@ -236,6 +236,15 @@ void finish_config(node_config& cfg) {
       "Invalid gateway address {:?}: only loopback addresses are allowed "
       "(CAF's network layer has no authentication)",
       cfg.gateway_bind));
+  // The HTTP server refuses the same when it starts; refused here too, it
+  // stops the node as bad configuration (exit code 2, which a service
+  // manager does not restart) rather than as a failed start.
+  if (cfg.http_port && cfg.http_token.empty()
+      && !is_loopback_address(cfg.http_bind))
+    throw error::non_retryable(fmt::format(
+      "Invalid HTTP address {:?} without a bearer token: beyond loopback "
+      "the API requires --http-token (DURABLE_HTTP_TOKEN)",
+      cfg.http_bind));
   if (cfg.store != "memory" && cfg.store != "postgres"
       && !(starts_with(cfg.store, "sqlite:") && cfg.store.size() > 7))
     throw error::non_retryable(fmt::format(
