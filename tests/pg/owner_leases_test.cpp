@@ -217,8 +217,21 @@ TEST_SUITE("pg.owner_leases") {
     } guard{old};
     pqxx::connection c{tpg::url()};
     REQUIRE(pgs::migrate(c, old, 5) == 5);
-    tpg::exec_admin("INSERT INTO " + pgs::quote_ident(old)
-                    + ".executions SELECT * FROM " + table_of(f, "executions"));
+    // The columns version 5 has: later migrations add more.
+    std::string columns;
+    {
+      pqxx::nontransaction q{c};
+      columns = q.exec_params1("SELECT string_agg(quote_ident(column_name), "
+                               "',' ORDER BY ordinal_position) FROM "
+                               "information_schema.columns WHERE "
+                               "table_schema = $1 AND table_name = "
+                               "'executions'",
+                               old)[0]
+                  .c_str();
+    }
+    tpg::exec_admin("INSERT INTO " + pgs::quote_ident(old) + ".executions ("
+                    + columns + ") SELECT " + columns + " FROM "
+                    + table_of(f, "executions"));
     CHECK(pgs::migrate(c, old, 6) == 1);
     pqxx::nontransaction tx{c};
     std::map<std::string, timestamp> floors;
