@@ -52,13 +52,18 @@ TEST_SUITE("nodes.config") {
 
   TEST_CASE(
     "a claim-on-insert value that is not a boolean is refused by name") {
-    try {
-      parse({"--claim-on-insert", "sometimes"});
-      FAIL("the value was accepted");
-    } catch (const CLI::ParseError& e) {
-      CHECK(std::string{e.what()}.find("--claim-on-insert")
-            != std::string::npos);
+    // CLI11 alone reads any number as a flag value: -5 was taken.
+    for (const char* value : {"sometimes", "-5", "2", ""}) {
+      INFO("value " << value);
+      try {
+        parse({"--claim-on-insert", value});
+        FAIL("the value was accepted");
+      } catch (const CLI::ParseError& e) {
+        CHECK(std::string{e.what()}.find("--claim-on-insert")
+              != std::string::npos);
+      }
     }
+    CHECK_FALSE(parse({"--claim-on-insert", "off"}).executor.claim_on_insert);
   }
 
   TEST_CASE("engine flags reach the executor options") {

@@ -160,7 +160,8 @@ engine_event leadership_changed(bool leading) {
   ev.level = engine_event::severity::info;
   ev.operation = "try_lead";
   ev.message = leading ? "this node is now the maintenance leader (it expires "
-                         "sleepers)"
+                         "sleepers, removes finished trees past their "
+                         "retention and measures the ready backlog)"
                        : "this node is no longer the maintenance leader";
   return ev;
 }

@@ -9,9 +9,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-/// Whole-number flags of durable's programs (durable-node, durablectl),
-/// refused in words: CLI11's own checks said `Value abc not in range
-/// 0.000000 to 1797…` with three hundred digits (NonNegativeNumber), or
+/// Whole-number and true-or-false flags of durable's programs (durable-node,
+/// durablectl), refused in words: CLI11's own checks said `Value abc not in
+/// range 0.000000 to 1797…` with three hundred digits (NonNegativeNumber), or
 /// took `-1` for a size as 18446744073709551615.
 ///
 /// Header-only (durablectl does not link durable::nodes); no state, safe
@@ -45,6 +45,21 @@ whole_number(std::int64_t min = 0,
       return {};
     },
     ""};
+}
+
+/// Accepts `true` or `false` (and CLI11's other words for them: `1`/`0`,
+/// `yes`/`no`, `on`/`off`); anything else is refused as `-5 is not true or
+/// false`, where CLI11 alone would read any number as a flag value.
+inline CLI::Validator true_or_false() {
+  return CLI::Validator{[](std::string& text) -> std::string {
+                          for (std::string_view word :
+                               {"true", "false", "1", "0", "yes", "no", "on",
+                                "off"})
+                            if (text == word)
+                              return {};
+                          return fmt::format("{} is not true or false", text);
+                        },
+                        ""};
 }
 
 } // namespace durable::nodes

@@ -175,6 +175,7 @@ void add_node_options(CLI::App& app, node_config& cfg) {
                 "by it (false: every new row waits for a claim, which "
                 "spreads bursts across the cluster)")
     ->envname("DURABLE_CLAIM_ON_INSERT")
+    ->check(true_or_false())
     ->capture_default_str();
   app
     .add_option("--max-recoveries", e.max_recoveries,
