@@ -131,7 +131,7 @@ trap stop_servers EXIT
 logs=$root/$work/logs
 mkdir -p "$logs"
 start_server() {
-  local log=$logs/$1
+  local name=$1 log=$logs/$1
   shift
   "$@" >"$log.out" 2>"$log.err" &
   server=$!
@@ -140,13 +140,13 @@ start_server() {
     ready=$(grep -m1 '^ready ' "$log.out" || true)
     [ -n "$ready" ] && return 0
     if ! kill -0 "$server" 2>/dev/null; then
-      echo "package-check: $1 exited before it was ready:" >&2
+      echo "package-check: $name ($1) exited before it was ready:" >&2
       cat "$log.err" >&2
       return 1
     fi
     sleep 0.1
   done
-  echo "package-check: $1 not ready within 30 s:" >&2
+  echo "package-check: $name ($1) not ready within 30 s:" >&2
   cat "$log.err" >&2
   return 1
 }
