@@ -133,8 +133,12 @@ struct claim_request {
 /// What a claim took, and when the next ready row becomes due.
 struct claim_result {
   std::vector<execution_record> claimed;
-  /// The earliest `start_at` of a ready row of the requested tasks that was
-  /// not yet due, so the dispatcher can wake exactly then.
+  /// The earliest `start_at` of a ready row of the requested tasks that the
+  /// claim did not take, so the dispatcher can wake exactly then. A store
+  /// whose claim skips rows another transaction holds locked (PostgreSQL's
+  /// SKIP LOCKED) reports such a row here although it is due: the caller
+  /// claims again shortly. A store without row locks reports only rows
+  /// not yet due.
   std::optional<timestamp> next_ready_at;
 };
 

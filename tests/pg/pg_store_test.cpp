@@ -691,6 +691,55 @@ TEST_SUITE("pg.store") {
     CHECK_FALSE(s.get("te_b")->lease_expires_at.has_value());
   }
 
+  TEST_CASE("a due row another transaction holds locked is skipped and "
+            "reported as next ready, so that the engine claims again") {
+    // A waiter marking a new row `watched` holds its lock for a moment;
+    // the claim its announcement started skipped it (SKIP LOCKED) and said
+    // nothing, so it waited for the poll.
+    schema_guard g;
+    pgs::pg_store s{tpg::options(g.name)};
+    auto row = make_row(s, "te_locked");
+    s.insert({row});
+    pqxx::connection other{tpg::url()};
+    pqxx::work hold{other};
+    hold.exec("SELECT 1 FROM " + pgs::quote_ident(g.name)
+              + ".executions WHERE id = 'te_locked' FOR UPDATE");
+    auto skipped = s.claim(claim_req("owner", 10));
+    CHECK(skipped.claimed.empty());
+    REQUIRE(skipped.next_ready_at.has_value());
+    CHECK(*skipped.next_ready_at == row.start_at);
+    CHECK(*skipped.next_ready_at <= s.now());
+    hold.commit();
+    auto taken = s.claim(claim_req("owner", 10));
+    REQUIRE(taken.claimed.size() == 1);
+    CHECK(taken.claimed.front().id == "te_locked");
+    // Nothing left: nothing to report.
+    CHECK_FALSE(taken.next_ready_at.has_value());
+  }
+
+  TEST_CASE("the next ready row is the earliest one the claim did not take") {
+    schema_guard g;
+    pgs::pg_store s{tpg::options(g.name)};
+    auto now = s.now();
+    std::vector<execution_record> rows;
+    for (int i = 0; i < 3; ++i) {
+      rows.push_back(make_row(s, "te_due_" + std::to_string(i)));
+      rows.back().start_at = now - std::chrono::seconds{3 - i};
+    }
+    auto later = make_row(s, "te_later");
+    later.start_at = now + 1h;
+    rows.push_back(later);
+    s.insert(rows);
+    auto first = s.claim(claim_req("owner", 2));
+    CHECK(first.claimed.size() == 2);
+    REQUIRE(first.next_ready_at.has_value());
+    CHECK(*first.next_ready_at == rows[2].start_at); // due, left by the limit
+    auto second = s.claim(claim_req("owner", 2));
+    CHECK(second.claimed.size() == 1);
+    REQUIRE(second.next_ready_at.has_value());
+    CHECK(*second.next_ready_at == later.start_at);
+  }
+
   TEST_CASE("two stores racing claims take every row exactly once") {
     schema_guard g;
     pgs::pg_store a{tpg::options(g.name)};

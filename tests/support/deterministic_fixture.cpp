@@ -39,7 +39,8 @@ executor_options deterministic_fixture::fast_options() {
 }
 
 deterministic_fixture::deterministic_fixture(executor_options opts,
-                                             std::size_t worker_threads)
+                                             std::size_t worker_threads,
+                                             const store_wrapper& wrap)
   : sys(configure(cfg)),
     sched(dynamic_cast<shared_test_coordinator&>(sys.scheduler())),
     origin(sched.clock().now()),
@@ -50,7 +51,7 @@ deterministic_fixture::deterministic_fixture(executor_options opts,
              sched.clock().now() - origin);
   });
   rt = std::make_shared<actors::runtime>();
-  rt->db = db;
+  rt->db = wrap ? wrap(db) : db;
   rt->tasks = std::make_shared<actors::task_registry>();
   rt->options = std::move(opts);
   rt->incarnation = "de_deterministic";

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,8 +37,14 @@ public:
 /// that use them wait for the pool with settle() before run().
 class deterministic_fixture {
 public:
+  /// Puts a decorator (tests/support/faulty_store.hpp, or a test's own)
+  /// between the engine and the memory store `db`.
+  using store_wrapper = std::function<std::shared_ptr<store>(
+    std::shared_ptr<store>)>;
+
   explicit deterministic_fixture(executor_options opts = fast_options(),
-                                 std::size_t worker_threads = 1);
+                                 std::size_t worker_threads = 1,
+                                 const store_wrapper& wrap = {});
   ~deterministic_fixture();
 
   /// Options with intervals far apart, so that only what a test advances

@@ -53,10 +53,13 @@ void claim_loop::claim() {
   claiming_ = true;
   slots_.begin_claim(plan.limit, plan.blocking);
   // The second claim of a round keeps what the first found: work left
-  // behind holds for the round.
-  if (plan.round_start)
+  // behind holds for the round. So does a rerun: the second claim covers
+  // only the other kind of task, and new work of the first kind that came
+  // while the first claim was in flight needs a round of its own.
+  if (plan.round_start) {
     backlog_ = false;
-  rerun_ = false;
+    rerun_ = false;
+  }
   update_hint();
   ++claims_;
   const auto limit = plan.limit;
@@ -71,8 +74,14 @@ void claim_loop::claim() {
           start_claimed(std::move(row), at);
         if (res.claimed.size() >= limit)
           backlog_ = true;
-        if (res.next_ready_at)
-          schedule_wake(*res.next_ready_at);
+        if (res.next_ready_at && *res.next_ready_at <= rt_->now()
+            && !backlog_) {
+          retry_skipped();
+        } else {
+          skipped_in_a_row_ = 0;
+          if (res.next_ready_at)
+            schedule_wake(*res.next_ready_at);
+        }
         check_drained();
         if (backlog_ || rerun_ || rounds_.second_kind_due())
           claim();
@@ -115,6 +124,16 @@ void claim_loop::schedule_wake(timestamp at) {
   wake_at_ = at;
   rt_->set_timer(caf::actor_cast<caf::actor>(self_), rt_->delay_until(at),
                  caf::make_message(rerun_atom::value));
+}
+
+void claim_loop::retry_skipped() {
+  constexpr unsigned max_doublings = 16;
+  const auto gap = std::min<std::chrono::microseconds>(
+    std::chrono::microseconds{std::int64_t{1000}
+                              << std::min(skipped_in_a_row_, max_doublings)},
+    rt_->options.poll_interval);
+  ++skipped_in_a_row_;
+  schedule_wake(rt_->now() + gap);
 }
 
 void claim_loop::on_ready(timestamp at) {

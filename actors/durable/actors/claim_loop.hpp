@@ -170,6 +170,11 @@ public:
 private:
   bool take_over_due() const;
   void schedule_wake(timestamp at);
+  /// A claim passed over a due row that another transaction held locked
+  /// (claim_result::next_ready_at): claims again after 1 ms, doubling on
+  /// each such claim in a row up to the poll interval, so that a row held
+  /// by a long transaction costs a few claims, not a busy loop.
+  void retry_skipped();
 
   caf::event_based_actor* self_;
   runtime_ptr rt_;
@@ -204,6 +209,8 @@ private:
   bool draining_ = false;
   /// The earliest time a wake-up for future work is set for.
   std::optional<timestamp> wake_at_;
+  /// Claims in a row that passed over a due row (retry_skipped()).
+  unsigned skipped_in_a_row_ = 0;
   std::vector<caf::response_promise> drained_;
   std::uint64_t claimed_ = 0;
   std::uint64_t claims_ = 0;
