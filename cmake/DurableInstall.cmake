@@ -89,6 +89,12 @@ foreach(pair IN ITEMS client:durable_client nodes:durable_nodes
 endforeach()
 list(REMOVE_DUPLICATES DURABLE_PACKAGE_COMPONENTS)
 
+# durable::nodes with sd_notify (nodes/CMakeLists.txt) links libsystemd.
+if(TARGET durable_nodes AND DURABLE_WITH_SYSTEMD)
+  set(DURABLE_PACKAGE_WITH_SYSTEMD TRUE)
+else()
+  set(DURABLE_PACKAGE_WITH_SYSTEMD FALSE)
+endif()
 configure_package_config_file(cmake/durableConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/durableConfig.cmake
   INSTALL_DESTINATION ${DURABLE_CMAKE_DIR})
@@ -116,6 +122,9 @@ if(TARGET durable_http)
 endif()
 if(TARGET durable_nodes)
   string(APPEND durable_pc_requires " CLI11 spdlog")
+endif()
+if(DURABLE_PACKAGE_WITH_SYSTEMD)
+  string(APPEND durable_pc_requires " libsystemd")
 endif()
 set(durable_pc_cflags "-I\${includedir}")
 if(NOT CAF_INCLUDE_DIR STREQUAL "/usr/include")

@@ -99,6 +99,9 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 # packages of durable's dependencies.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
   "libcaf-dev, nlohmann-json3-dev, libfmt-dev, libsqlite3-dev, libpqxx-dev, libcpp-httplib-dev, libboost-dev, libcli11-dev, libspdlog-dev")
+if(DURABLE_PACKAGE_WITH_SYSTEMD)
+  string(APPEND CPACK_DEBIAN_DEV_PACKAGE_DEPENDS ", libsystemd-dev")
+endif()
 set(CPACK_DEBIAN_DEV_DESCRIPTION
   "runtime for durable task executions (development files)
 durable runs durable task executions: workflows whose steps survive
