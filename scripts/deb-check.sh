@@ -61,9 +61,9 @@ for package in durable libdurable-dev; do
   fi
 done
 
-step "building what is installed in $build"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   build=$work/durable
+  step "configuring durable without tests in $build"
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DDURABLE_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
 else
@@ -71,6 +71,7 @@ else
   # configuration.
   cmake "$build" >/dev/null
 fi
+step "building what is installed in $build"
 cmake --build "$build" -j"$jobs" --target durable_package >/dev/null
 
 step "cpack -G DEB into $work"
