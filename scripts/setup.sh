@@ -22,6 +22,10 @@
 #                                 which reports have no file:line.
 #   scripts/setup.sh format       clang-format-14, the one version whose
 #                                 layout scripts/check-format.sh accepts
+#   scripts/setup.sh deb          what scripts/deb-check.sh (the deb stage
+#                                 of .ci/run) needs: lintian, dpkg-dev
+#                                 (dpkg-shlibdeps), systemd
+#                                 (systemd-analyze, systemd-sysusers)
 set -euo pipefail
 
 packages=(
@@ -38,6 +42,7 @@ for group in "$@"; do
     sanitizers)
       packages+=("${test_packages[@]}" clang-14 libclang-rt-14-dev llvm-14) ;;
     format) packages+=(clang-format-14 git) ;;
+    deb) packages+=(lintian dpkg-dev systemd) ;;
     *) echo "setup: unknown package group '$group'" >&2; exit 2 ;;
   esac
 done
