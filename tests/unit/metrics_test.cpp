@@ -12,6 +12,8 @@
 #include "durable/observer.hpp"
 #include "durable/options.hpp"
 #include "durable/storage/memory_store.hpp"
+#include "durable/store_rules.hpp"
+#include "durable/transitions.hpp"
 
 namespace durable::test {
 
@@ -28,6 +30,19 @@ execution_record row(std::string id, std::string task) {
   r.id = std::move(id);
   r.root = {r.task_id, r.id};
   return r;
+}
+
+bool has(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+claim_request claim_of(std::vector<std::string> tasks) {
+  claim_request req;
+  req.owner = "node_1";
+  req.lease = 30s;
+  req.limit = 10;
+  req.task_ids = std::move(tasks);
+  return req;
 }
 
 } // namespace
@@ -197,6 +212,119 @@ TEST_SUITE("metrics.store") {
           != std::string::npos);
     CHECK(text.find("durable_store_apply_duration_seconds_count 1\n")
           != std::string::npos);
+  }
+
+  TEST_CASE("claims and rows stored claimed count as started; sleepers do "
+            "not") {
+    metrics::registry reg;
+    auto inner = std::make_shared<storage::memory_store>();
+    metrics::metrics_store db{inner, reg};
+    db.insert({row("te_1", "task_a"), row("te_2", "task_a")});
+    // Stored claimed (claim_on_insert): running with an owner.
+    auto claimed = row("te_3", "task_b");
+    store_rules::claim(claimed, db.now(), "node_1", 30s);
+    // A sleeper is stored running too, but without body or owner.
+    task_options sleep_opts;
+    sleep_opts.id = "task_s";
+    sleep_opts.timeout = 10s;
+    auto sleeper = make_execution("task_s", task_kind::sleeping, sleep_opts,
+                                  "null", system_now());
+    sleeper.id = "te_4";
+    sleeper.root = {sleeper.task_id, sleeper.id};
+    sleeper.sleeping_id = "s_1";
+    REQUIRE(sleeper.status == execution_status::running);
+    db.insert({claimed, sleeper});
+    CHECK(
+      has(reg.render(), "durable_executions_started_total{task=\"task_b\"} 1"));
+    auto got = db.claim(claim_of({"task_a"}));
+    CHECK(got.claimed.size() == 2);
+    auto text = reg.render();
+    CHECK(has(text, "durable_executions_started_total{task=\"task_a\"} 2"));
+    CHECK(has(text, "durable_executions_started_total{task=\"task_s\"} 0"));
+    CHECK(has(text, "durable_store_claim_duration_seconds_count 1"));
+    CHECK(has(text, "durable_store_insert_duration_seconds_count 2"));
+    // Nothing left to claim: a claim is timed, nothing more started.
+    CHECK(db.claim(claim_of({"task_a"})).claimed.empty());
+    text = reg.render();
+    CHECK(has(text, "durable_executions_started_total{task=\"task_a\"} 2"));
+    CHECK(has(text, "durable_store_claim_duration_seconds_count 2"));
+  }
+
+  TEST_CASE("a child stored claimed counts as enqueued and started") {
+    metrics::registry reg;
+    metrics::metrics_store db{std::make_shared<storage::memory_store>(), reg};
+    db.insert({row("te_1", "task_p")});
+    auto parent = db.claim(claim_of({"task_p"})).claimed.at(0);
+    auto child = row("te_2", "task_c");
+    child.parent = parent_link{parent.task_id, parent.id, 0, true, false};
+    child.root = parent.root;
+    store_rules::claim(child, db.now(), "node_1", 30s);
+    auto ready_child = row("te_3", "task_c");
+    ready_child.parent = parent_link{parent.task_id, parent.id, 1, false,
+                                     false};
+    ready_child.root = parent.root;
+    auto t = transitions::wait_for_children(parent, std::nullopt,
+                                            {child, ready_child}, db.now());
+    REQUIRE(db.apply({t}).at(0).status == write_status::applied);
+    auto text = reg.render();
+    CHECK(has(text, "durable_executions_enqueued_total{task=\"task_c\"} 2"));
+    CHECK(has(text, "durable_executions_started_total{task=\"task_c\"} 1"));
+  }
+
+  TEST_CASE("a failed attempt put back to ready counts a retry, a last "
+            "timed-out attempt finishes timed_out") {
+    metrics::registry reg;
+    metrics::metrics_store db{std::make_shared<storage::memory_store>(), reg};
+    auto r = row("te_1", "task_a");
+    r.retry.max_attempts = 1;
+    db.insert({r});
+    auto run = db.claim(claim_of({"task_a"})).claimed.at(0);
+    auto out = db.apply(
+      {transitions::fail_run(run, timed_out_error(), db.now(), 0ms)});
+    REQUIRE(out.at(0).status == write_status::applied);
+    REQUIRE(out.at(0).current->status == execution_status::ready);
+    auto text = reg.render();
+    CHECK(has(text, "durable_execution_retries_total{task=\"task_a\"} 1"));
+    CHECK(text.find("durable_executions_finished_total{") == std::string::npos);
+    run = db.claim(claim_of({"task_a"})).claimed.at(0);
+    out = db.apply(
+      {transitions::fail_run(run, timed_out_error(), db.now(), 0ms)});
+    REQUIRE(out.at(0).current->status == execution_status::timed_out);
+    text = reg.render();
+    CHECK(has(text, "durable_execution_retries_total{task=\"task_a\"} 1"));
+    CHECK(has(text, "durable_executions_finished_total{task=\"task_a\","
+                    "status=\"timed_out\"} 1"));
+    CHECK(has(text, "durable_executions_started_total{task=\"task_a\"} 2"));
+  }
+
+  TEST_CASE("a hand-back counts a recovery; a conflicting one does not") {
+    metrics::registry reg;
+    metrics::metrics_store db{std::make_shared<storage::memory_store>(), reg};
+    db.insert({row("te_1", "task_a")});
+    auto run = db.claim(claim_of({"task_a"})).claimed.at(0);
+    auto stale = transitions::hand_back(run, db.now());
+    stale.expected_version += 7;
+    REQUIRE(db.apply({stale}).at(0).status == write_status::conflict);
+    CHECK(has(reg.render(),
+              "durable_execution_recoveries_total{task=\"task_a\"} 0"));
+    REQUIRE(db.apply({transitions::hand_back(run, db.now())}).at(0).status
+            == write_status::applied);
+    CHECK(has(reg.render(),
+              "durable_execution_recoveries_total{task=\"task_a\"} 1"));
+    // Taken again, the body runs again: a start, not another recovery.
+    CHECK(db.claim(claim_of({"task_a"})).claimed.size() == 1);
+    auto text = reg.render();
+    CHECK(has(text, "durable_execution_recoveries_total{task=\"task_a\"} 1"));
+    CHECK(has(text, "durable_executions_started_total{task=\"task_a\"} 2"));
+  }
+
+  TEST_CASE("successful lease renewals are counted") {
+    metrics::registry reg;
+    metrics::metrics_store db{std::make_shared<storage::memory_store>(), reg};
+    CHECK(has(reg.render(), "durable_lease_renewals_total 0"));
+    db.renew_leases("node_1", 30s);
+    db.renew_leases("node_1", 30s);
+    CHECK(has(reg.render(), "durable_lease_renewals_total 2"));
   }
 }
 
