@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "durable/execution_record.hpp"
+#include "durable/metrics/backlog_metrics.hpp"
 #include "durable/metrics/engine_metrics.hpp"
 #include "durable/metrics/metrics_store.hpp"
 #include "durable/metrics/registry.hpp"
@@ -133,6 +134,28 @@ TEST_SUITE("metrics.registry") {
              "durable_test_g NaN\n");
   }
 
+  TEST_CASE("a gauge family callback renders its samples sorted at each "
+            "render") {
+    metrics::registry reg;
+    std::vector<metrics::gauge_sample> samples{
+      {{"b"}, 2}, {{"a"}, 1.5}, {{"too", "many"}, 9}};
+    reg.add_gauge_family_callback("durable_test_backlog", "Backlog", {"task"},
+                                  [&] { return samples; });
+    CHECK(reg.render()
+          == "# HELP durable_test_backlog Backlog\n"
+             "# TYPE durable_test_backlog gauge\n"
+             "durable_test_backlog{task=\"a\"} 1.5\n"
+             "durable_test_backlog{task=\"b\"} 2\n");
+    samples.clear(); // series that vanish are not rendered
+    CHECK(reg.render()
+          == "# HELP durable_test_backlog Backlog\n"
+             "# TYPE durable_test_backlog gauge\n");
+    CHECK_THROWS_AS(reg.add_gauge_family_callback(
+                      "durable_test_backlog", "x", {"task"},
+                      [] { return std::vector<metrics::gauge_sample>{}; }),
+                    std::invalid_argument);
+  }
+
   TEST_CASE("bad names, duplicates, label counts and bounds are refused") {
     metrics::registry reg;
     reg.add_counter("durable_ok_total", "x", {"a"});
@@ -180,6 +203,76 @@ TEST_SUITE("metrics.engine") {
     e.message = "this node is no longer the maintenance leader";
     observe(e);
     CHECK(reg.render().find("\ndurable_leader 0\n") != std::string::npos);
+  }
+}
+
+TEST_SUITE("metrics.backlog") {
+  TEST_CASE("the leader measures the due ready backlog per task at most "
+            "once per max_age") {
+    auto now = system_now();
+    auto inner = std::make_shared<storage::memory_store>(
+      [&now] { return now; });
+    auto steady = std::chrono::steady_clock::time_point{};
+    bool leader = false;
+    metrics::registry reg;
+    metrics::backlog_metrics backlog{reg, inner, [&leader] { return leader; },
+                                     15s, [&steady] { return steady; }};
+    auto a1 = row("te_1", "task_a");
+    a1.start_at = now - 5s;
+    auto a2 = row("te_2", "task_a");
+    a2.start_at = now;
+    auto later = row("te_3", "task_b");
+    later.start_at = now + 1h; // not due: no backlog
+    inner->insert({a1, a2, later});
+    CHECK(reg.render().find("task=") == std::string::npos); // not leading
+    leader = true;
+    auto text = reg.render();
+    CHECK(has(text, "durable_ready_executions{task=\"task_a\"} 2"));
+    CHECK(has(text, "durable_oldest_ready_age_seconds{task=\"task_a\"} 5"));
+    CHECK(text.find("task_b") == std::string::npos);
+    // Within max_age the measurement stands.
+    auto a3 = row("te_4", "task_a");
+    a3.start_at = now - 1s;
+    inner->insert({a3});
+    steady += 14s;
+    CHECK(has(reg.render(), "durable_ready_executions{task=\"task_a\"} 2"));
+    steady += 1s;
+    now += 2s;
+    text = reg.render();
+    CHECK(has(text, "durable_ready_executions{task=\"task_a\"} 3"));
+    CHECK(has(text, "durable_oldest_ready_age_seconds{task=\"task_a\"} 7"));
+    // Leadership lost: the series go, so that nodes never double count.
+    leader = false;
+    CHECK(reg.render().find("task=") == std::string::npos);
+  }
+
+  TEST_CASE("a failing backlog query renders no series until the next "
+            "measurement") {
+    struct failing_store final : forwarding_store {
+      using forwarding_store::forwarding_store;
+      int calls = 0;
+      bool fail = true;
+      std::vector<ready_backlog_entry> ready_backlog() override {
+        ++calls;
+        if (fail)
+          throw store_error(store_failure::unavailable, "down");
+        return forwarding_store::ready_backlog();
+      }
+    };
+    auto db = std::make_shared<failing_store>(
+      std::make_shared<storage::memory_store>());
+    db->insert({row("te_1", "task_a")});
+    auto steady = std::chrono::steady_clock::time_point{};
+    metrics::registry reg;
+    metrics::backlog_metrics backlog{reg, db, [] { return true; }, 15s,
+                                     [&steady] { return steady; }};
+    CHECK(reg.render().find("task=") == std::string::npos);
+    CHECK(reg.render().find("task=") == std::string::npos);
+    CHECK(db->calls == 1); // not asked again at every render
+    db->fail = false;
+    steady += 15s;
+    CHECK(has(reg.render(), "durable_ready_executions{task=\"task_a\"} 1"));
+    CHECK(db->calls == 2);
   }
 }
 
