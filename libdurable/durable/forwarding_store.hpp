@@ -80,6 +80,10 @@ public:
     return inner_->count_by_status(f);
   }
 
+  std::vector<ready_backlog_entry> ready_backlog() override {
+    return inner_->ready_backlog();
+  }
+
   std::optional<execution_record> watch(const std::string& id) override {
     return inner_->watch(id);
   }

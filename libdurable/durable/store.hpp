@@ -186,6 +186,18 @@ struct prune_result {
   std::size_t rows = 0;
 };
 
+/// The ready executions of one task that are due, for a backlog metric.
+struct ready_backlog_entry {
+  std::string task_id;
+  /// Ready rows with `start_at <= now()`.
+  std::uint64_t count = 0;
+  /// The earliest `start_at` among them: how long the oldest has waited.
+  timestamp oldest_start_at{};
+
+  friend bool operator==(const ready_backlog_entry&, const ready_backlog_entry&)
+    = default;
+};
+
 /// Something a store announces after a commit.
 struct store_event {
   enum class type : std::uint8_t {
@@ -342,6 +354,14 @@ public:
   /// The number of executions per status among those matching `f`.
   /// Read-only; counts every matching row (meant for stats, not hot paths).
   virtual status_counts count_by_status(const execution_filter& f) = 0;
+
+  /// Per task, the ready executions that are due (`start_at <= now()`):
+  /// how many, and the earliest `start_at`. Tasks without one are left
+  /// out; ordered by task id. Read-only. Reads every due ready row through
+  /// the stores' index of ready rows by task and `start_at`, not the whole
+  /// table: meant for the maintenance leader's backlog metrics every few
+  /// seconds, not for hot paths.
+  virtual std::vector<ready_backlog_entry> ready_backlog() = 0;
 
   /// Marks the execution watched, so that its end is announced, and returns
   /// it as stored (nullopt if it does not exist).

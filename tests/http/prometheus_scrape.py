@@ -84,7 +84,11 @@ def check_promtool(node_url):
         print(text, file=sys.stderr)
         sys.exit(f"/metrics does not count {finished} finished executions")
     for name in ("durable_executions_enqueued_total",
+                 "durable_executions_started_total",
                  "durable_store_apply_duration_seconds_bucket",
+                 "durable_store_claim_duration_seconds_bucket",
+                 "durable_store_insert_duration_seconds_bucket",
+                 "durable_lease_renewals_total",
                  "durable_http_request_duration_seconds_bucket",
                  "durable_executions_running", "durable_leader"):
         if f"\n{name}" not in text:

@@ -294,6 +294,10 @@ public:
     return inner_->count_by_status(f);
   }
 
+  std::vector<durable::ready_backlog_entry> ready_backlog() override {
+    return inner_->ready_backlog();
+  }
+
   durable::sleeper_scan scan_sleepers(std::size_t limit) override {
     return inner_->scan_sleepers(limit);
   }

@@ -139,3 +139,33 @@ TEST_SUITE("storage.conformance.queries") {
   }
 
 } // TEST_SUITE
+
+TEST_SUITE("storage.conformance.backlog") {
+  DURABLE_CONFORMANCE_CASE(
+    "ready_backlog counts due ready rows per task with the oldest start") {
+    fixture f{Backend::make};
+    CHECK(f.store->ready_backlog().empty());
+    const auto start = f.clock.now();
+    auto a1 = f.make_row("te_a1", "task_a");
+    a1.start_at = start - 5s;
+    auto a2 = f.make_row("te_a2", "task_a");
+    auto a_later = f.make_row("te_a3", "task_a");
+    a_later.start_at = start + 10s; // not due: no backlog yet
+    auto b1 = f.make_row("te_b1", "task_b");
+    b1.start_at = start - 1s;
+    auto c_later = f.make_row("te_c1", "task_c");
+    c_later.start_at = start + 10s;
+    f.put({a1, a2, a_later, b1, c_later,
+           f.make_sleeper("te_s", "wake_1")}); // running: not ready
+    CHECK(f.store->ready_backlog()
+          == std::vector<ready_backlog_entry>{{"task_a", 2, start - 5s},
+                                              {"task_b", 1, start - 1s}});
+    // A claimed row leaves the backlog; rows falling due join it.
+    auto got = f.claim("owner_a", {"task_b"});
+    REQUIRE(got.claimed.size() == 1);
+    f.clock.advance(10s);
+    CHECK(f.store->ready_backlog()
+          == std::vector<ready_backlog_entry>{{"task_a", 3, start - 5s},
+                                              {"task_c", 1, start + 10s}});
+  }
+}

@@ -32,6 +32,12 @@ public:
 
   void record(const engine_event& e) noexcept;
 
+  /// Whether the last leadership event said this node leads (what
+  /// `durable_leader` shows).
+  bool leader() const noexcept {
+    return leader_.value() == 1;
+  }
+
   /// An observer for executor_options::observer that records each event
   /// and then passes it to `next` (when set), e.g. a logger.
   engine_observer observer(engine_observer next = {});

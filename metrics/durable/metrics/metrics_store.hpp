@@ -1,6 +1,12 @@
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <map>
 #include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
 
 #include "durable/forwarding_store.hpp"
 #include "durable/metrics/registry.hpp"
@@ -12,20 +18,45 @@ namespace durable::metrics {
 /// (forwarding_store), counting:
 /// - `durable_executions_enqueued_total{task}`: rows stored by insert()
 ///   (enqueues) and children stored by applied transitions;
+/// - `durable_executions_started_total{task}`: body runs this node began:
+///   rows a claim() returned `running` (a ready row started, or a running
+///   row taken over from a lost owner, whose body runs again) and rows
+///   stored already claimed by this node (executor_options::
+///   claim_on_insert: an inserted row or a child stored `running` with an
+///   owner). Sleeping executions, stored `running` without a body, are not
+///   counted;
 /// - `durable_executions_finished_total{task, status}`: applied
 ///   transitions whose row finished (completed, failed, cancelled,
 ///   timed_out…). Descendants a cascade cancels inside the store are not
 ///   seen, nor other nodes' commits: each node counts its own writes, so
-///   a cluster's total is the sum over its nodes;
-/// - `durable_store_apply_duration_seconds`: each apply() call, from call
-///   to return (a batch of transitions is one call);
+///   a cluster's total is the sum over its nodes. A body that timed out on
+///   its last attempt, and a sleeper whose deadline passed, finish as
+///   `timed_out`; an attempt that timed out and is retried is a retry;
+/// - `durable_execution_retries_total{task}`: applied transitions that put
+///   a row back to `ready` for another attempt (transitions::fail_run with
+///   attempts left; the only transition that stores `ready`);
+/// - `durable_execution_recoveries_total{task}`: rows this node handed
+///   back (transitions::hand_back: the write that should have moved the
+///   row on failed; the row counts one recovery and the next take-over
+///   claim runs it again). A take-over claim of a row whose owner's lease
+///   expired also counts a recovery in the row, but a claim's result does
+///   not say which rows it took over, so those are not counted here: the
+///   node that lost them counts `durable_leases_lost_total` when it is
+///   still alive;
+/// - `durable_lease_renewals_total`: renew_leases() calls that returned
+///   (failures are the engine's `durable_lease_renewal_failures_total`);
+/// - `durable_store_apply_duration_seconds`,
+///   `durable_store_claim_duration_seconds`,
+///   `durable_store_insert_duration_seconds`: each apply(), claim() and
+///   insert() call, from call to return (a batch is one call);
 /// - `durable_store_apply_batch_size`: transitions per apply() call.
 ///
 /// **Threading, durability, errors.** Those of the wrapped store: every
-/// call is the inner store's, and what it throws passes through (an apply
+/// call is the inner store's, and what it throws passes through (a call
 /// that throws is timed, nothing is counted). Counting costs a few atomic
-/// increments and, per task, one shared-lock lookup of its series per call.
-/// The registry must outlive this store.
+/// increments; a task's series are looked up once per task under a shared
+/// lock and kept, so a call allocates nothing per row beyond one array per
+/// batch. The registry must outlive this store.
 class metrics_store : public forwarding_store {
 public:
   /// Registers the metrics above in `reg`.
@@ -35,12 +66,37 @@ public:
   std::vector<insert_outcome>
   insert(std::vector<execution_record> rows) override;
   std::vector<write_outcome> apply(std::vector<transition> ts) override;
+  claim_result claim(const claim_request& req) override;
+  std::vector<std::string> renew_leases(const std::string& owner,
+                                        millis lease) override;
 
 private:
+  /// The series of one task, created at its first use and kept.
+  struct task_series {
+    counter* enqueued;
+    counter* started;
+    counter* retries;
+    counter* recoveries;
+    /// `durable_executions_finished_total` by status, filled at a
+    /// status's first finish (execution_status values index it).
+    std::array<std::atomic<counter*>, 9> finished{};
+  };
+
+  task_series& series_of(std::string_view task);
+  counter& finished_of(task_series& s, const execution_record& row);
+
   counter_family& enqueued_;
+  counter_family& started_;
   counter_family& finished_;
+  counter_family& retries_;
+  counter_family& recoveries_;
+  counter& renewals_;
   histogram& apply_seconds_;
   histogram& apply_batch_;
+  histogram& claim_seconds_;
+  histogram& insert_seconds_;
+  std::shared_mutex tasks_mtx_;
+  std::map<std::string, task_series, std::less<>> tasks_;
 };
 
 } // namespace durable::metrics

@@ -139,6 +139,9 @@ struct registry::entry {
   /// For a gauge callback: its help and reader.
   std::string help;
   std::function<double()> read;
+  /// For a gauge family callback (with `help`): its labels and reader.
+  std::vector<std::string> label_names{};
+  std::function<std::vector<gauge_sample>()> read_many{};
 };
 
 registry::registry() = default;
@@ -221,6 +224,20 @@ void registry::add_gauge_callback(std::string name, std::string help,
           std::move(read)}));
 }
 
+void registry::add_gauge_family_callback(
+  std::string name, std::string help, std::vector<std::string> label_names,
+  std::function<std::vector<gauge_sample>()> read) {
+  std::unique_lock lock{mtx_};
+  check_new(name, false, label_names);
+  entries_.push_back(
+    std::make_unique<entry>(entry{std::move(name),
+                                  std::unique_ptr<gauge_family>{},
+                                  std::move(help),
+                                  {},
+                                  std::move(label_names),
+                                  std::move(read)}));
+}
+
 std::string registry::render() const {
   // Callbacks run without the registry's lock: they may block (a request
   // to the engine) and must not hold up registrations meanwhile.
@@ -232,6 +249,26 @@ std::string registry::render() const {
   }
   std::string out;
   for (const auto* e : entries) {
+    if (e->read_many) {
+      std::vector<gauge_sample> samples;
+      try {
+        samples = e->read_many();
+      } catch (...) {
+        samples.clear();
+      }
+      // Sorted like the other families' series, so that scrapes compare.
+      std::sort(samples.begin(), samples.end(),
+                [](const gauge_sample& x, const gauge_sample& y) {
+                  return x.label_values < y.label_values;
+                });
+      header(out, e->name, e->help, metric_type::gauge);
+      for (const auto& s : samples)
+        if (s.label_values.size() == e->label_names.size())
+          out += fmt::format("{}{} {}\n", e->name,
+                             label_text(e->label_names, s.label_values),
+                             format_value(s.value));
+      continue;
+    }
     if (e->read) {
       double v;
       try {

@@ -146,6 +146,13 @@ using counter_family = family<counter>;
 using gauge_family = family<gauge>;
 using histogram_family = family<histogram>;
 
+/// One series of a gauge read at render time: its label values (in the
+/// order of the metric's label names) and its value.
+struct gauge_sample {
+  std::vector<std::string> label_values;
+  double value = 0;
+};
+
 /// Every metric of a process, in the order registered.
 class registry {
 public:
@@ -173,6 +180,17 @@ public:
   /// it throws is rendered as NaN.
   void add_gauge_callback(std::string name, std::string help,
                           std::function<double()> read);
+
+  /// A labelled gauge whose series are read by calling `read` at each
+  /// render(): for values another component measures now and then (the
+  /// ready backlog per task), whose series may come and go. `read` is
+  /// called as add_gauge_callback()'s is; a sample whose label count does
+  /// not match `label_names` is left out, and when `read` throws the
+  /// metric renders without series.
+  void
+  add_gauge_family_callback(std::string name, std::string help,
+                            std::vector<std::string> label_names,
+                            std::function<std::vector<gauge_sample>()> read);
 
   /// Every metric in the text exposition format 0.0.4: `# HELP` and
   /// `# TYPE` lines, then one line per series (histograms: cumulative

@@ -13,6 +13,7 @@
 
 #include "durable/actors/scheduler.hpp"
 #include "durable/error.hpp"
+#include "durable/metrics/backlog_metrics.hpp"
 #include "durable/metrics/engine_metrics.hpp"
 #include "durable/metrics/metrics_store.hpp"
 #include "durable/metrics/registry.hpp"
@@ -104,6 +105,10 @@ int serve(const node_config& cfg, const node_program& program,
       auto running = exec.running_count();
       return static_cast<double>(running < max ? max - running : 0);
     });
+  // The cluster's backlog, measured by the maintenance leader alone.
+  metrics::backlog_metrics backlog{*registry, db, [&engine_counts] {
+                                     return engine_counts.leader();
+                                   }};
   log.set_incarnation(exec.incarnation());
   if (program.register_tasks)
     program.register_tasks(exec, cfg);

@@ -448,6 +448,22 @@ status_counts memory_store::count_by_status(const execution_filter& f) {
   return counts;
 }
 
+std::vector<ready_backlog_entry> memory_store::ready_backlog() {
+  std::vector<ready_backlog_entry> out;
+  std::lock_guard guard{mutex_};
+  const auto now = read_clock();
+  // Each task's ready rows are ordered by start_at: its first entry is the
+  // oldest, and the due ones run up to upper_bound(now).
+  for (const auto& [task, index] : ready_) {
+    const auto due = std::distance(index.begin(), index.upper_bound(now));
+    if (due > 0)
+      out.push_back({task, static_cast<std::uint64_t>(due), index.begin()->at});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& x, const auto& y) { return x.task_id < y.task_id; });
+  return out;
+}
+
 sleeper_scan memory_store::scan_sleepers(std::size_t limit) {
   sleeper_scan res;
   std::lock_guard guard{mutex_};

@@ -108,4 +108,25 @@ status_counts pg_store::count_by_status(const execution_filter& filter) {
     });
 }
 
+std::vector<ready_backlog_entry> pg_store::ready_backlog() {
+  auto& d = *impl_;
+  // Served by the partial index executions_ready (task_id, start_at, id)
+  // WHERE status = 'ready' (an index-only scan once vacuumed).
+  auto sql = fmt::format("SELECT e.task_id, count(*), min(e.start_at) FROM {} "
+                         "e WHERE e.status = 'ready' AND e.start_at <= {} "
+                         "GROUP BY e.task_id ORDER BY e.task_id",
+                         d.table, now_expr(1));
+  std::vector<param> ps{d.now_param()};
+  return d.run<pqxx::nontransaction>(
+    "ready_backlog", impl::mode::idempotent, [&](pqxx::nontransaction& tx) {
+      std::vector<ready_backlog_entry> out;
+      auto ptrs = pointers(ps);
+      for (const auto& row :
+           tx.exec_params(sql, pqxx::prepare::make_dynamic_params(ptrs)))
+        out.push_back({row[0].as<std::string>(), row[1].as<std::uint64_t>(),
+                       from_micros(row[2].as<std::int64_t>())});
+      return out;
+    });
+}
+
 } // namespace durable::storage::pg

@@ -199,6 +199,7 @@ public:
   list_page list(const list_request& req) override;
 
   status_counts count_by_status(const execution_filter& f) override;
+  std::vector<ready_backlog_entry> ready_backlog() override;
 
   std::optional<execution_record> watch(const std::string& id) override;
 

@@ -120,4 +120,20 @@ status_counts sqlite_store::count_by_status(const execution_filter& filter) {
   });
 }
 
+std::vector<ready_backlog_entry> sqlite_store::ready_backlog() {
+  // Served by the partial index executions_ready (task_id, start_at, id)
+  // WHERE status = 0: no table row is read.
+  return run("ready_backlog", false, [&](txn& tx) {
+    std::vector<ready_backlog_entry> out;
+    auto q = tx.prepare("SELECT task_id, COUNT(*), MIN(start_at) FROM "
+                        "executions WHERE status = 0 AND start_at <= ?1 "
+                        "GROUP BY task_id ORDER BY task_id");
+    q.bind(1, tx.now());
+    while (q.step())
+      out.push_back({q.text(0), static_cast<std::uint64_t>(q.int64(1)),
+                     from_micros(q.int64(2))});
+    return out;
+  });
+}
+
 } // namespace durable::storage
