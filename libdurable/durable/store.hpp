@@ -227,6 +227,9 @@ struct store_event {
   std::shared_ptr<const execution_record> row{};
   /// What a `corrupt` row had wrong; empty otherwise.
   std::string detail{};
+  /// Learned from another process's commit (a PostgreSQL NOTIFY), not from
+  /// this store's own write or finding: how the store heard of it (metrics).
+  bool from_other_process = false;
 };
 
 using store_listener = std::function<void(std::vector<store_event>)>;

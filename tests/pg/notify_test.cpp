@@ -189,11 +189,14 @@ TEST_SUITE("notify") {
     auto e = n.heard_by_b.wait_for(is(store_event::type::work_ready));
     REQUIRE(e.has_value());
     CHECK(e->execution_id == "te_new");
+    CHECK(e->from_other_process);
     // The committing store heard its own commit once, in-process.
     auto own = n.heard_by_a.snapshot();
     CHECK(
       std::count_if(own.begin(), own.end(), is(store_event::type::work_ready))
       == 1);
+    for (const auto& mine : own)
+      CHECK_FALSE(mine.from_other_process);
   }
 
   TEST_CASE("another store hears a child finish and a cancel with its owner") {

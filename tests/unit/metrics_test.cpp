@@ -411,6 +411,46 @@ TEST_SUITE("metrics.store") {
     CHECK(has(text, "durable_executions_started_total{task=\"task_a\"} 2"));
   }
 
+  TEST_CASE("announcements from other processes and resyncs are counted as "
+            "they reach the listener") {
+    // Keeps the listener, so that the test delivers what a store would.
+    struct held_listener final : forwarding_store {
+      using forwarding_store::forwarding_store;
+      store_listener listener;
+      std::uint64_t subscribe(store_listener l) override {
+        listener = std::move(l);
+        return 1;
+      }
+    };
+    auto inner = std::make_shared<held_listener>(
+      std::make_shared<storage::memory_store>());
+    metrics::registry reg;
+    metrics::metrics_store db{inner, reg};
+    std::vector<store_event> heard;
+    db.subscribe([&heard](std::vector<store_event> events) {
+      heard.insert(heard.end(), events.begin(), events.end());
+    });
+    REQUIRE(inner->listener);
+    using t = store_event::type;
+    auto event = [](t kind, bool other) {
+      store_event e;
+      e.kind = kind;
+      e.from_other_process = other;
+      return e;
+    };
+    // This store's own commit: not an announcement received.
+    inner->listener({event(t::work_ready, false), event(t::finished, false)});
+    // Two NOTIFYs of other nodes, the second one too big to list.
+    inner->listener({event(t::work_ready, true), event(t::finished, true)});
+    inner->listener({event(t::resync, true)});
+    // The listener's own link broke.
+    inner->listener({event(t::resync, false)});
+    CHECK(heard.size() == 6);
+    auto text = reg.render();
+    CHECK(has(text, "durable_notifications_received_total 2"));
+    CHECK(has(text, "durable_resyncs_total 2"));
+  }
+
   TEST_CASE("successful lease renewals are counted") {
     metrics::registry reg;
     metrics::metrics_store db{std::make_shared<storage::memory_store>(), reg};

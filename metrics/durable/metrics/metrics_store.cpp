@@ -75,6 +75,16 @@ metrics_store::metrics_store(std::shared_ptr<store> inner, registry& reg)
                 .add_counter("durable_lease_renewals_total",
                              "Lease renewals of this node that succeeded")
                 .with({})),
+    notifications_(reg
+                     .add_counter("durable_notifications_received_total",
+                                  "Announcements of other nodes' commits "
+                                  "this node received (PostgreSQL NOTIFY)")
+                     .with({})),
+    resyncs_(reg
+               .add_counter("durable_resyncs_total",
+                            "Times announcements may have been lost and the "
+                            "engine re-checked what it waits for")
+               .with({})),
     apply_seconds_(
       reg
         .add_histogram("durable_store_apply_duration_seconds",
@@ -219,6 +229,25 @@ std::vector<std::string> metrics_store::renew_leases(const std::string& owner,
   auto out = inner()->renew_leases(owner, lease);
   renewals_.inc();
   return out;
+}
+
+std::uint64_t metrics_store::subscribe(store_listener listener) {
+  // The counters, not `this`: the registry outlives the store, and a store
+  // may call its listeners until unsubscribe() returned.
+  return inner()->subscribe(
+    [&notifications = notifications_, &resyncs = resyncs_,
+     next = std::move(listener)](std::vector<store_event> events) {
+      bool from_other = false;
+      for (const auto& e : events) {
+        from_other = from_other || e.from_other_process;
+        if (e.kind == store_event::type::resync)
+          resyncs.inc();
+      }
+      // One delivery from the listener is one announcement.
+      if (from_other)
+        notifications.inc();
+      next(std::move(events));
+    });
 }
 
 } // namespace durable::metrics

@@ -49,7 +49,18 @@ namespace durable::metrics {
 ///   `durable_store_claim_duration_seconds`,
 ///   `durable_store_insert_duration_seconds`: each apply(), claim() and
 ///   insert() call, from call to return (a batch is one call);
-/// - `durable_store_apply_batch_size`: transitions per apply() call.
+/// - `durable_store_apply_batch_size`: transitions per apply() call;
+/// - `durable_notifications_received_total`: announcements of other
+///   processes' commits delivered to this node's listener (on PostgreSQL,
+///   each a NOTIFY from another node; stores without cross-process
+///   announcements leave it at 0);
+/// - `durable_resyncs_total`: announcements that may have been lost (the
+///   listener's connection broke, or a commit did too much to list), after
+///   which the engine re-checks everything it waits for.
+///
+/// The last two are counted as they reach the listener subscribed through
+/// this store: a node's engine is its one listener (two listeners would
+/// count each announcement twice).
 ///
 /// **Threading, durability, errors.** Those of the wrapped store: every
 /// call is the inner store's, and what it throws passes through (a call
@@ -69,6 +80,7 @@ public:
   claim_result claim(const claim_request& req) override;
   std::vector<std::string> renew_leases(const std::string& owner,
                                         millis lease) override;
+  std::uint64_t subscribe(store_listener listener) override;
 
 private:
   /// The series of one task, created at its first use and kept.
@@ -91,6 +103,8 @@ private:
   counter_family& retries_;
   counter_family& recoveries_;
   counter& renewals_;
+  counter& notifications_;
+  counter& resyncs_;
   histogram& apply_seconds_;
   histogram& apply_batch_;
   histogram& claim_seconds_;

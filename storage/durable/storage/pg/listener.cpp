@@ -139,6 +139,8 @@ void listener::deliver(const std::string& payload) {
     events = std::move(n->events);
   if (events.empty())
     return;
+  for (auto& e : events)
+    e.from_other_process = true;
   try {
     cb_(std::move(events));
   } catch (...) {
