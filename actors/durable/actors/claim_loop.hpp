@@ -171,9 +171,9 @@ private:
   bool take_over_due() const;
   void schedule_wake(timestamp at);
   /// A claim passed over a due row that another transaction held locked
-  /// (claim_result::next_ready_at): claims again after 1 ms, doubling on
-  /// each such claim in a row up to the poll interval, so that a row held
-  /// by a long transaction costs a few claims, not a busy loop.
+  /// (claim_result::next_ready_at): claims again after 1 ms, 16 times in
+  /// a row, then doubling the gap up to the poll interval, so that a row
+  /// held by a long transaction costs a few claims, not a busy loop.
   void retry_skipped();
 
   caf::event_based_actor* self_;
