@@ -126,7 +126,8 @@ TEST_SUITE("http.api") {
                         "application/json");
     REQUIRE(batch);
     REQUIRE(batch->status == 202);
-    for (const auto& e : body_of(batch)["execution_ids"])
+    const auto batch_ids = body_of(batch)["execution_ids"];
+    for (const auto& e : batch_ids)
       CHECK(wait_finished(c, e.get<std::string>())["traceparent"] == tp);
 
     auto untraced = enqueue(c, "echo", 6);
