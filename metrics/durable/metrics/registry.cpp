@@ -21,8 +21,9 @@ bool valid_name(std::string_view s, bool colons) {
   return first(s[0]) && std::all_of(s.begin() + 1, s.end(), rest);
 }
 
-/// HELP text: backslash and newline escaped (double quotes are not).
-std::string escape_help(std::string_view s) {
+/// Backslash and newline escaped, and double quotes when `quotes`: the
+/// text format escapes label values so, HELP text without the quotes.
+std::string escape(std::string_view s, bool quotes) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -30,10 +31,16 @@ std::string escape_help(std::string_view s) {
       out += "\\\\";
     else if (c == '\n')
       out += "\\n";
+    else if (quotes && c == '"')
+      out += "\\\"";
     else
       out += c;
   }
   return out;
+}
+
+std::string escape_help(std::string_view s) {
+  return escape(s, false);
 }
 
 /// `{a="x",b="y"}` (with `extra` last, for `le`), or nothing without
@@ -68,19 +75,7 @@ void header(std::string& out, const std::string& name, const std::string& help,
 } // namespace
 
 std::string escape_label_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
+  return escape(value, true);
 }
 
 std::string format_value(double v) {
