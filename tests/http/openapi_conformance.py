@@ -22,7 +22,7 @@ import time
 import jsonschema
 import yaml
 
-from node_harness import free_port, wait_listening
+from node_harness import start_memory_node
 
 TOKEN = "conformance-token"
 
@@ -370,13 +370,8 @@ def drain(c, proc):
 def main():
     node, spec = sys.argv[1], sys.argv[2]
     doc = Document(spec)
-    port = free_port()
-    proc = subprocess.Popen(
-        [node, "--store", "memory", "--http-port", str(port),
-         "--http-token", TOKEN, "--name", "conformance"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc, port = start_memory_node(node, TOKEN, "conformance")
     try:
-        wait_listening(port, proc, "durable-node")
         checker = Checker(doc, port)
         exercise(checker)
         drain(checker, proc)

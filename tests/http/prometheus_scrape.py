@@ -26,7 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from node_harness import free_port, wait_listening
+from node_harness import free_port, start_memory_node, wait_listening
 
 TOKEN = "metrics-token"
 TASK = "example_square"
@@ -161,13 +161,8 @@ scrape_configs:
 
 def main():
     mode, node = sys.argv[1], sys.argv[2]
-    port = free_port()
-    proc = subprocess.Popen(
-        [node, "--store", "memory", "--http-port", str(port),
-         "--http-token", TOKEN, "--name", "metrics"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc, port = start_memory_node(node, TOKEN, "metrics")
     try:
-        wait_listening(port, proc, "durable-node")
         url = f"http://127.0.0.1:{port}"
         if mode == "promtool":
             check_promtool(url)
