@@ -26,6 +26,8 @@
 #                                 of .ci/run) needs: lintian, dpkg-dev
 #                                 (dpkg-shlibdeps), systemd
 #                                 (systemd-analyze, systemd-sysusers)
+#   scripts/setup.sh docs         doxygen, for scripts/api-docs.sh (the
+#                                 api-docs stage of .ci/run)
 set -euo pipefail
 
 packages=(
@@ -43,6 +45,7 @@ for group in "$@"; do
       packages+=("${test_packages[@]}" clang-14 libclang-rt-14-dev llvm-14) ;;
     format) packages+=(clang-format-14 git) ;;
     deb) packages+=(lintian dpkg-dev systemd) ;;
+    docs) packages+=(doxygen) ;;
     *) echo "setup: unknown package group '$group'" >&2; exit 2 ;;
   esac
 done
