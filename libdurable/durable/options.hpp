@@ -30,15 +30,22 @@ using engine_observer = std::function<void(const engine_event&)>;
 /// as well (stored_ranges.hpp), so they are stated once, here.
 namespace option_limits {
 
+/// The most retries retry_options::max_attempts allows.
 inline constexpr int max_retry_attempts = 1000;
+/// The longest retry_options::base_delay: one hour, in ms.
 inline constexpr std::int64_t max_base_delay_ms = 3'600'000;
+/// The longest retry_options::max_delay: 24 hours, in ms.
 inline constexpr std::int64_t max_max_delay_ms = 86'400'000;
+/// The smallest retry_options::multiplier.
 inline constexpr double min_multiplier = 0.1;
+/// The largest retry_options::multiplier.
 inline constexpr double max_multiplier = 10.0;
 // The reference gives timeouts and sleeps no maximum. One year keeps every
 // time a store computes from them (now + timeout, in microseconds) far
 // inside a 64-bit integer, and is longer than any task waits.
+/// The longest task_options::timeout: one year, in ms.
 inline constexpr std::int64_t max_timeout_ms = 31'536'000'000;
+/// The longest task_options::sleep_before_run: one year, in ms.
 inline constexpr std::int64_t max_sleep_before_run_ms = 31'536'000'000;
 /// A lease is stored as `now + lease_duration`: one year at most too.
 inline constexpr std::int64_t max_lease_ms = 31'536'000'000;
@@ -56,17 +63,28 @@ enum class jitter_mode : std::uint8_t { none = 0, full = 1, equal = 2 };
 /// Ranges (checked by validate()): max_attempts 0..1000, base_delay
 /// 0..1 h, multiplier 0.1..10, max_delay 0..24 h and >= base_delay.
 struct retry_options {
+  /// Retries after the first run; 0 (the default) never retries.
   int max_attempts = 0;
+  /// The delay before the first retry.
   millis base_delay{0};
+  /// What each further delay is multiplied by.
   double multiplier = 1.0;
+  /// The cap on a delay; unset: no cap but the 24 h of option_limits.
   std::optional<millis> max_delay{};
+  /// How the delay is randomised; none by default.
   jitter_mode jitter = jitter_mode::none;
 
+  /// Equal when every field is.
   friend bool operator==(const retry_options&, const retry_options&) = default;
 };
 
+/// JSON form of retry_options: `max_attempts` (required when read),
+/// `base_delay_ms`, `multiplier`, `jitter` (as its number), and
+/// `max_delay_ms` when set (null reads as unset).
+///@{
 void to_json(nlohmann::json& j, const retry_options& r);
 void from_json(const nlohmann::json& j, retry_options& r);
+///@}
 
 /// The options every task kind shares. `timeout` is required (1 ms to one
 /// year, 31,536,000,000 ms) and covers one run of the body (for a parent:
@@ -74,9 +92,14 @@ void from_json(const nlohmann::json& j, retry_options& r);
 /// one year) delays the first start only. The reference sets no maximum;
 /// ours keeps every time a store computes from them inside 64 bits.
 struct task_options {
+  /// The task's id (is_valid_task_id()): how executions and other nodes
+  /// name it.
   std::string id{};
+  /// How long one run of the body may take; required, 1 ms to one year.
   millis timeout{0};
+  /// What happens after a failed run; by default nothing: no retries.
   retry_options retry{};
+  /// How long after enqueue the first run starts; 0 to one year.
   millis sleep_before_run{0};
   /// Whether the body may block. Blocking bodies run on the executor's
   /// worker pool and are timed out at their deadline. Non-blocking ones run
@@ -88,8 +111,11 @@ struct task_options {
 
 /// Per-enqueue overrides of a task's options.
 struct enqueue_options {
+  /// Replaces task_options::retry when set.
   std::optional<retry_options> retry{};
+  /// Replaces task_options::sleep_before_run when set.
   std::optional<millis> sleep_before_run{};
+  /// Replaces task_options::timeout when set.
   std::optional<millis> timeout{};
   /// A second enqueue with the same key returns the first execution.
   std::optional<std::string> idempotency_key{};
@@ -98,8 +124,13 @@ struct enqueue_options {
   std::optional<std::string> traceparent{};
 };
 
+/// JSON form of enqueue_options, as the HTTP API takes them: `retry`,
+/// `sleep_before_run_ms`, `timeout_ms`, `idempotency_key` and
+/// `traceparent`, each only when set.
+///@{
 void to_json(nlohmann::json& j, const enqueue_options& o);
 void from_json(const nlohmann::json& j, enqueue_options& o);
+///@}
 
 /// Task ids: 1..255 characters from [A-Za-z0-9_].
 bool is_valid_task_id(std::string_view id) noexcept;
@@ -128,10 +159,15 @@ task_options merge(const task_options& base, const enqueue_options& overrides);
 /// duration of the root's status; 0 keeps trees of that status forever.
 /// All zero (the default): nothing is ever removed, as before.
 struct retention_options {
+  /// How long trees whose root completed are kept; 0: forever.
   millis completed{0};
+  /// How long trees whose root failed are kept; 0: forever.
   millis failed{0};
+  /// How long trees whose root timed out are kept; 0: forever.
   millis timed_out{0};
+  /// How long trees whose root's finalize failed are kept; 0: forever.
   millis finalize_failed{0};
+  /// How long trees whose root was cancelled are kept; 0: forever.
   millis cancelled{0};
   /// Trees removed per store call (1..prune_request::max_limit, 10000): one
   /// short transaction each, so the storage actor is never held long and

@@ -25,6 +25,8 @@ enum class store_failure : std::uint8_t {
   fatal,       ///< any other error (a bug, schema drift, refused data)
 };
 
+/// The failure's name: "conflict", "unavailable", "in_doubt", "corrupt",
+/// "fatal".
 std::string_view to_string(store_failure f) noexcept;
 
 /// What a store throws when a call fails. A `durable::error` (generic,
@@ -32,8 +34,10 @@ std::string_view to_string(store_failure f) noexcept;
 /// committed nothing), so that code that catches those keeps working.
 class store_error : public error {
 public:
+  /// An error for `failure` with `message`; the failure sets its flags.
   store_error(store_failure failure, std::string message);
 
+  /// What the caller must do: retry, re-read, or give up.
   store_failure failure() const noexcept {
     return failure_;
   }
@@ -50,6 +54,7 @@ std::optional<store_failure> failure_of(const std::exception& e) noexcept;
 
 /// The outcome of inserting one new execution.
 struct insert_outcome {
+  /// What happened to the row.
   enum class kind : std::uint8_t {
     inserted,              ///< the row is stored
     duplicate_key,         ///< `execution_id` names the existing execution
@@ -58,7 +63,10 @@ struct insert_outcome {
     refused,               ///< a number is out of range (stored_ranges.hpp):
                            ///< nothing stored, `reason` says which
   };
+  /// What happened to the row.
   kind result = kind::inserted;
+  /// The inserted row's id, or for `duplicate_key` the existing
+  /// execution's.
   std::string execution_id;
   /// For `duplicate_key`: the task of the existing execution (a key is
   /// unique across tasks; the engine refuses a key another task holds).
@@ -83,7 +91,10 @@ struct insert_outcome {
 /// created_at) must equal the stored row's: a store may leave them as
 /// they are instead of writing them again.
 struct transition {
+  /// The row as it is after the write (its version is set by the store).
   execution_record next;
+  /// The version of the row the engine read; the write applies only if
+  /// the stored row still has it.
   std::uint64_t expected_version = 0;
   /// New rows inserted in the same transaction, only if the write applies.
   std::vector<execution_record> children;
@@ -106,8 +117,12 @@ enum class write_status : std::uint8_t {
              ///< stored row if it could be read
 };
 
+/// What became of one transition of store::apply().
 struct write_outcome {
+  /// Whether it was written, and if not why.
   write_status status = write_status::not_found;
+  /// The stored row after the call, as write_status says for each status;
+  /// unset for `not_found`.
   std::optional<execution_record> current;
   /// Why a `refused` transition was not written; empty otherwise.
   std::string reason{};
@@ -117,7 +132,9 @@ struct write_outcome {
 struct claim_request {
   /// The incarnation that takes the leases.
   std::string owner;
+  /// How long the leases of the claimed rows last: `now + lease`.
   millis lease{0};
+  /// The most rows one claim takes.
   std::size_t limit = 0;
   /// Only executions of these tasks are claimed (the tasks this node runs).
   std::vector<std::string> task_ids;
@@ -132,6 +149,7 @@ struct claim_request {
 
 /// What a claim took, and when the next ready row becomes due.
 struct claim_result {
+  /// The rows taken, as stored after the claim (owner, lease, version).
   std::vector<execution_record> claimed;
   /// The earliest `start_at` of a ready row of the requested tasks that the
   /// claim did not take, so the dispatcher can wake exactly then. A store
@@ -144,7 +162,9 @@ struct claim_result {
 
 /// Sleeping executions whose deadline passed, and the next deadline.
 struct sleeper_scan {
+  /// Sleeping rows still `running` whose deadline passed, oldest first.
   std::vector<execution_record> expired;
+  /// The earliest deadline not yet passed; unset when no sleeper is left.
   std::optional<timestamp> next_deadline;
 };
 
@@ -188,18 +208,22 @@ struct prune_result {
 
 /// The ready executions of one task that are due, for a backlog metric.
 struct ready_backlog_entry {
+  /// The task.
   std::string task_id;
   /// Ready rows with `start_at <= now()`.
   std::uint64_t count = 0;
   /// The earliest `start_at` among them: how long the oldest has waited.
   timestamp oldest_start_at{};
 
+  /// Equal when every field is.
   friend bool operator==(const ready_backlog_entry&, const ready_backlog_entry&)
     = default;
 };
 
 /// Something a store announces after a commit.
 struct store_event {
+  /// What happened; the class comment of store lists which call
+  /// announces what.
   enum class type : std::uint8_t {
     work_ready, ///< ready rows became (or become at `at`) claimable
     finished,   ///< a watched or child execution finished
@@ -213,12 +237,17 @@ struct store_event {
                 ///< or skips it if even that failed; never sent to other
                 ///< processes
   };
+  /// What happened.
   type kind = type::work_ready;
+  /// The execution concerned; empty for a `work_ready` or `resync` that
+  /// names none.
   std::string execution_id;
   /// The parent of a finished child; empty otherwise.
   std::string parent_id;
   /// The owner a cancelled execution had; empty otherwise.
   std::string owner;
+  /// For `work_ready`, when the rows become claimable; for `deadline`, the
+  /// sleeper's deadline; not meaningful for the other types.
   timestamp at{};
   /// A `finished` execution as its transition stored it, when the store
   /// announces its own commit (null for other processes' commits and for
@@ -232,6 +261,9 @@ struct store_event {
   bool from_other_process = false;
 };
 
+/// What store::subscribe() registers: called with the events of one
+/// commit, outside the store's locks, on the committing thread. It must
+/// return quickly and must not call back into the store.
 using store_listener = std::function<void(std::vector<store_event>)>;
 
 // -- the interface ------------------------------------------------------------
@@ -333,8 +365,12 @@ public:
   try_lead(const std::string& role, const std::string& owner, millis lease)
     = 0;
 
+  /// The execution `id` as committed; unset when there is none (or it
+  /// was removed by retention).
   virtual std::optional<execution_record> get(const std::string& id) = 0;
 
+  /// The sleeping execution woken by `sleeping_id`; unset when there is
+  /// none.
   virtual std::optional<execution_record>
   get_by_sleeping_id(const std::string& sleeping_id) = 0;
 
