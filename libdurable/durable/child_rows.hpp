@@ -16,13 +16,18 @@ namespace durable {
 
 /// One child to be built: its task, its input (JSON text) and its place.
 struct child_spec {
+  /// The child's task id.
   std::string task_id;
+  /// The child's input, as JSON text.
   std::string input;
   /// The enqueue options the parent asked for (a loop's pause, too).
   enqueue_options overrides{};
   /// Position among the parent's children (step, iteration).
   std::uint32_t index = 0;
+  /// How many children the parent asked for: 1 makes the child
+  /// parent_link::is_only_child.
   std::size_t siblings = 1;
+  /// The child is the parent's finalize task (parent_link::is_finalize).
   bool is_finalize = false;
 };
 

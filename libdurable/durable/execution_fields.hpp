@@ -56,46 +56,55 @@ enum class role : std::uint8_t {
 /// One field: its names, its member and what its type does not say.
 template <class T>
 struct field {
+  /// The member's C++ type: what decides how each codec encodes it.
   using type = T;
 
   /// The column name in both stores; a composite's columns start with it
   /// where a store flattens it (`parent` -> `parent_task_id`, ...).
   std::string_view name;
+  /// The member of execution_record the field is.
   T execution_record::*member;
   /// The key in the record's JSON (to_json).
   std::string_view json_key;
   /// A string holding JSON text (input, output): embedded in the record's
   /// JSON as parsed JSON where it parses.
   bool payload = false;
+  /// Who writes it after insert; a transition unless said otherwise.
   role writer = role::transition;
   /// The range every store keeps the number in (stored_ranges.hpp), for
   /// the numbers that have one.
   std::optional<stored_ranges::range> range;
 
+  /// This field with JSON key `key` instead of its name.
   constexpr field json(std::string_view key) const {
     auto f = *this;
     f.json_key = key;
     return f;
   }
 
+  /// This field marked as a JSON payload.
   constexpr field json_payload() const {
     auto f = *this;
     f.payload = true;
     return f;
   }
 
+  /// This field written by `r` instead of by transitions.
   constexpr field written_by(role r) const {
     auto f = *this;
     f.writer = r;
     return f;
   }
 
+  /// This field with its number kept in `r`.
   constexpr field in(stored_ranges::range r) const {
     auto f = *this;
     f.range = r;
     return f;
   }
 
+  /// The field of `r`.
+  ///@{
   T& of(execution_record& r) const noexcept {
     return r.*member;
   }
@@ -103,6 +112,7 @@ struct field {
   const T& of(const execution_record& r) const noexcept {
     return r.*member;
   }
+  ///@}
 };
 
 /// A field named `name` in every form.
@@ -255,9 +265,12 @@ static_assert(detail::unique_names(),
 /// A column name made of a field's name and a suffix, held by value so that
 /// codecs can build their column tables as constants.
 struct column_name {
+  /// The characters; only the first #size count (not NUL-terminated).
   std::array<char, 48> text{};
+  /// The name's length, below 48.
   std::size_t size = 0;
 
+  /// The name.
   constexpr std::string_view view() const noexcept {
     return {text.data(), size};
   }

@@ -16,9 +16,11 @@ namespace durable {
 /// directly, so announcements reach them as `inner` makes them.
 class forwarding_store : public store {
 public:
+  /// Forwards to `inner`, which must not be null.
   explicit forwarding_store(std::shared_ptr<store> inner)
     : inner_(std::move(inner)) {}
 
+  /// The store every call goes to.
   const std::shared_ptr<store>& inner() const noexcept {
     return inner_;
   }

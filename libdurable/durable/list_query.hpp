@@ -26,7 +26,9 @@ namespace durable {
 /// Which executions a list or count covers; every field that is set must
 /// match (an empty `statuses` matches every status).
 struct execution_filter {
+  /// Only executions in one of these statuses; empty: any status.
   std::vector<execution_status> statuses{};
+  /// Only executions of this task; unset: any task.
   std::optional<std::string> task_id{};
   /// Only children (and the finalize) of this execution.
   std::optional<std::string> parent_id{};
@@ -44,6 +46,7 @@ struct list_request {
   /// The largest page a store returns; larger limits are refused.
   static constexpr std::size_t max_limit = 1000;
 
+  /// Which executions are listed.
   execution_filter filter{};
   /// Rows per page, 1..max_limit.
   std::size_t limit = 50;
@@ -62,7 +65,9 @@ struct list_page {
 
 /// A position in a listing: the `(created_at, id)` of the last row seen.
 struct list_position {
+  /// The last row's execution_record::created_at.
   timestamp created_at{};
+  /// The last row's execution id, which breaks ties of created_at.
   std::string id;
 };
 

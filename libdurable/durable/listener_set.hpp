@@ -48,6 +48,8 @@ public:
     return count_.load() == 0;
   }
 
+  /// How many listeners are subscribed (for tests and metrics); like
+  /// empty(), it may miss a racing subscribe() or unsubscribe().
   std::size_t size() const noexcept {
     return count_.load();
   }

@@ -21,6 +21,7 @@ namespace durable::next_step {
 
 /// End the execution `completed` with `output` (JSON text).
 struct complete {
+  /// The execution's output, as JSON text.
   std::string output;
   /// The output was built here (a parent's children's outcome), not read
   /// from a stored child: it must still pass max_output_bytes and the
@@ -30,27 +31,35 @@ struct complete {
 
 /// End the execution in `status` (failed or finalize_failed) with `error`.
 struct fail {
+  /// The final status: failed or finalize_failed.
   execution_status status;
+  /// The error stored with it (the reference's message).
   execution_error error;
 };
 
 /// Store child `index` of a sequence or loop with `input`, and wait for it.
 struct start_step {
+  /// The step's or iteration's position, from 0.
   std::uint32_t index;
+  /// Its input, as JSON text: for a sequence the previous step's output
+  /// (the first step: the sequence's input), for a loop the loop's input.
   std::string input;
 };
 
 /// Run the parent's finalize (its function, or its task) on `input`, the
 /// children's outcome (transitions::children_outcome).
 struct finalize {
+  /// The finalize_input, as JSON text.
   std::string input;
 };
 
 /// Wait longer: the awaited children are not all finished (their ids).
 struct wait_for {
+  /// The execution ids of the children not yet finished.
   std::vector<std::string> unfinished;
 };
 
+/// What a supervisor does once children it waited for ended.
 using move = std::variant<complete, fail, start_step, finalize, wait_for>;
 
 /// Run the execution's body: a task's or a parent's.
@@ -63,6 +72,7 @@ struct adopt {};
 /// Nothing: the row is finished already.
 struct stand_down {};
 
+/// What a claimed execution does first (at_start()).
 using first_move = std::variant<fail, run_body, start_step, adopt, stand_down>;
 
 /// What a claimed `row` does first: fail when its task `def` is not

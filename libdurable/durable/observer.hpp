@@ -17,7 +17,11 @@
 /// moment. None of them asks for an answer.
 namespace durable {
 
+/// One moment of the engine's life worth an operator's attention: what
+/// happened, how bad it is, and what it concerns. Handed to the
+/// engine_observer by const reference: copy what outlives the call.
 struct engine_event {
+  /// What happened.
   enum class type : std::uint8_t {
     /// A store call failed. `operation` names it ("apply", "claim",
     /// "insert", …), `failure` says how; with an `execution_id`, the store
@@ -44,9 +48,17 @@ struct engine_event {
     corrupt_row,
   };
 
-  enum class severity : std::uint8_t { info, warning, error };
+  /// How bad it is, as a log level.
+  enum class severity : std::uint8_t {
+    info,    ///< news, nothing lost (a renewal restored, leadership moved)
+    warning, ///< the engine copes (a transient store failure, a lost lease)
+    error,   ///< something is lost or broken: a corrupt row, a store failure
+             ///< that is not transient
+  };
 
+  /// What happened.
   type kind = type::store_failure;
+  /// How bad it is.
   severity level = severity::warning;
   /// One line for a log, naming what happened and what the engine does.
   std::string message;
@@ -63,7 +75,10 @@ struct engine_event {
   std::optional<store_failure> failure{};
 };
 
+/// The type's name as spelled in the enumeration: "store_failure",
+/// "renewal_failed", …, "corrupt_row".
 std::string_view to_string(engine_event::type t) noexcept;
+/// The severity's name: "info", "warning", "error".
 std::string_view to_string(engine_event::severity s) noexcept;
 
 } // namespace durable

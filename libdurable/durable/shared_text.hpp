@@ -22,22 +22,28 @@ namespace durable {
 /// string is immutable; the count is atomic).
 class shared_text {
 public:
+  /// No text.
   shared_text() noexcept = default;
 
+  /// No text, as `std::optional` spells it.
   shared_text(std::nullopt_t) noexcept {}
 
+  /// Holds `text` (one allocation; copies share it).
   shared_text(std::string text)
     : text_(std::make_shared<const std::string>(std::move(text))) {}
 
+  /// Holds `text`'s string, or nothing when it is empty.
   shared_text(std::optional<std::string> text) {
     if (text)
       text_ = std::make_shared<const std::string>(std::move(*text));
   }
 
+  /// True when it holds text (possibly an empty string).
   bool has_value() const noexcept {
     return text_ != nullptr;
   }
 
+  /// has_value().
   explicit operator bool() const noexcept {
     return has_value();
   }
@@ -47,6 +53,7 @@ public:
     return *text_;
   }
 
+  /// The text; null when there is none.
   const std::string* operator->() const noexcept {
     return text_.get();
   }
@@ -61,6 +68,7 @@ public:
     return text_ ? std::optional<std::string>{*text_} : std::nullopt;
   }
 
+  /// Drops the text (this copy only; others keep it).
   void reset() noexcept {
     text_.reset();
   }
@@ -72,10 +80,12 @@ public:
     return a.text_ == b.text_ || *a.text_ == *b.text_;
   }
 
+  /// True when `a` holds no text.
   friend bool operator==(const shared_text& a, std::nullopt_t) noexcept {
     return !a.text_;
   }
 
+  /// True when `a` holds text equal to `b`.
   friend bool operator==(const shared_text& a, std::string_view b) noexcept {
     return a.text_ && *a.text_ == b;
   }

@@ -37,17 +37,26 @@ namespace durable::stored_ranges {
 
 /// An inclusive range of a stored integer.
 struct range {
+  /// The smallest value allowed.
   std::int64_t min;
+  /// The largest value allowed.
   std::int64_t max;
 };
 
+/// execution_record::timeout, in ms: 1 ms to one year.
 inline constexpr range timeout_ms{1, option_limits::max_timeout_ms};
+/// execution_record::sleep_before_run, in ms: 0 to one year.
 inline constexpr range sleep_before_run_ms{
   0, option_limits::max_sleep_before_run_ms};
+/// retry_options::max_attempts.
 inline constexpr range retry_max_attempts{0, option_limits::max_retry_attempts};
+/// retry_options::base_delay, in ms: 0 to one hour.
 inline constexpr range retry_base_delay_ms{0, option_limits::max_base_delay_ms};
+/// retry_options::max_delay, in ms: 0 to 24 hours.
 inline constexpr range retry_max_delay_ms{0, option_limits::max_max_delay_ms};
+/// retry_options::jitter, as its number (jitter_mode).
 inline constexpr range retry_jitter{0, static_cast<int>(jitter_mode::equal)};
+/// execution_record::kind, as its number (task_kind).
 inline constexpr range kind{0, static_cast<int>(task_kind::sleeping)};
 
 /// Earlier retries: a retry is taken only while `attempt < max_attempts`

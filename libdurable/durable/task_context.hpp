@@ -18,13 +18,17 @@ namespace durable {
 /// Threading: the context belongs to one run of one body; the stop tokens
 /// may be polled from any thread.
 struct task_context {
+  /// The task this body belongs to.
   std::string task_id;
+  /// The running execution's id (execution_record::id).
   std::string execution_id;
   /// Earlier retries: 0 on the first run, 1 on the first retry, ...
   int attempt = 0;
   /// The error of the previous attempt, if this is a retry.
   std::optional<execution_error> previous_error;
+  /// The execution's parent; unset for a top-level execution.
   std::optional<parent_link> parent;
+  /// The root of the execution's tree; itself when it has no parent.
   execution_ref root;
   /// The W3C trace context the tree was enqueued with (trace_context.hpp):
   /// the parent of the spans a body starts, if it traces.

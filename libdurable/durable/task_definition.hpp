@@ -14,14 +14,21 @@ namespace durable {
 /// One child a parent body asks for: which task, with what input (JSON
 /// text) and which per-child enqueue overrides.
 struct child_request {
+  /// The child's task id.
   std::string task_id;
+  /// The child's input, as JSON text.
   std::string input;
+  /// Overrides of the child task's options for this child alone.
   enqueue_options options;
 };
 
 /// What a parent body returns: its own output and its children.
 struct parent_run {
+  /// The parent's own output, as JSON text (execution_record::run_output
+  /// while it waits).
   std::string output = "null";
+  /// The children to start, in order; none finishes the parent (or starts
+  /// its finalize) at once.
   std::vector<child_request> children;
 };
 
@@ -29,14 +36,22 @@ struct parent_run {
 /// these from user functions. Immutable once registered, so it is shared
 /// freely between threads.
 struct task_definition {
+  /// A body: input JSON text to output JSON text.
   using run_fn = std::function<std::string(task_context&, const std::string&)>;
+  /// A parent's body: input JSON text to its own output and children.
   using run_parent_fn = std::function<parent_run(task_context&,
                                                  const std::string&)>;
+  /// An inline finalize: the finalize_input as JSON text to the parent's
+  /// output.
   using finalize_fn = std::function<std::string(const std::string&)>;
+  /// A loop's pause before iteration k (k from 0).
   using pause_fn = std::function<millis(int)>;
+  /// Throws to refuse an input (JSON text) before a row exists.
   using input_check_fn = std::function<void(const std::string&)>;
 
+  /// What kind of task it is; decides which members below are used.
   task_kind kind = task_kind::task;
+  /// The id, timeout, retry policy and sleep every execution starts with.
   task_options options;
 
   /// kind task: input JSON -> output JSON. Throws to fail the run.
@@ -59,14 +74,19 @@ struct task_definition {
   /// iteration k (k from 0; the first iteration uses the task's own
   /// sleep_before_run when no pause function is given).
   std::string iteration_task;
+  /// kind loop: the most iterations; the loop ends unsuccessful
+  /// (loop_result::is_success false) when they ran out.
   int max_iterations = 0;
+  /// kind loop: the pause before each iteration; empty for none.
   pause_fn iteration_pause;
 
+  /// True for a parent with an inline finalize or a finalize task.
   bool has_finalize() const noexcept {
     return static_cast<bool>(finalize_function) || !finalize_task.empty();
   }
 };
 
+/// How registries hold a task_definition: shared, immutable.
 using task_definition_ptr = std::shared_ptr<const task_definition>;
 
 } // namespace durable
