@@ -46,8 +46,10 @@ struct pg_options {
   /// failure and tries again at its next renewal.
   std::chrono::milliseconds reconnect_timeout{30'000};
 
-  /// First and largest pause between attempts (doubled each time).
+  /// First pause between reconnect or conflict attempts (doubled each
+  /// time, up to `backoff_max`).
   std::chrono::milliseconds backoff_initial{10};
+  /// Largest pause between attempts.
   std::chrono::milliseconds backoff_max{1'000};
 
   /// Server-side limits every session of the store sets, so that no call
@@ -58,6 +60,8 @@ struct pg_options {
   /// of a node frozen in the middle of a transaction (SIGSTOP, a stalled
   /// VM) are freed for the other nodes instead of stalling them.
   std::chrono::milliseconds statement_timeout{60'000};
+  /// The server's `idle_in_transaction_session_timeout` (see above); zero
+  /// for none.
   std::chrono::milliseconds idle_in_transaction_timeout{10'000};
 
   /// TCP keepalive of every connection, added to the connection string
@@ -66,7 +70,11 @@ struct pg_options {
   /// idle + interval × count instead of the system's two hours. Zero
   /// `keepalive_idle` leaves libpq's defaults.
   std::chrono::seconds keepalive_idle{10};
+  /// Between unanswered keepalive probes (libpq's
+  /// `keepalives_interval`).
   std::chrono::seconds keepalive_interval{5};
+  /// Unanswered probes before the connection is declared dead (libpq's
+  /// `keepalives_count`).
   int keepalive_count = 3;
 
   /// The `application_name` of the store's sessions (pg_stat_activity).
