@@ -29,7 +29,8 @@ template <class Out>
 class handle {
 public:
   /// A handle on `execution_id` of `task_id`, served by `exec`. Built by
-  /// executor::enqueue() and executor::get_handle(), which check the pair.
+  /// executor::enqueue() and executor::get_handle() (which checks that the
+  /// execution belongs to the task); nothing is checked here.
   handle(executor* exec, std::string task_id, std::string execution_id)
     : exec_(exec),
       task_id_(std::move(task_id)),

@@ -72,9 +72,9 @@ struct log_record {
   std::string_view task_id{};
   /// The execution's W3C `traceparent`; JSON lines add its `trace_id`.
   std::string_view traceparent{};
-  /// The store operation that failed (`renew_leases`, …).
+  /// The store call concerned (`apply`, `renew_leases`, …).
   std::string_view operation{};
-  /// How it failed (a store_failure's name, `unavailable`, …).
+  /// How that call failed (a store_failure's name: `unavailable`, …).
   std::string_view failure{};
 };
 
