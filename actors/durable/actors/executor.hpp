@@ -28,15 +28,20 @@ class executor;
 template <class Out>
 class handle {
 public:
+  /// A handle on `execution_id` of `task_id`, served by `exec`. Built by
+  /// executor::enqueue() and executor::get_handle() (which checks that the
+  /// execution belongs to the task); nothing is checked here.
   handle(executor* exec, std::string task_id, std::string execution_id)
     : exec_(exec),
       task_id_(std::move(task_id)),
       execution_id_(std::move(execution_id)) {}
 
+  /// The id of the execution's task.
   const std::string& task_id() const noexcept {
     return task_id_;
   }
 
+  /// The execution's id (`te_…`).
   const std::string& execution_id() const noexcept {
     return execution_id_;
   }
@@ -304,6 +309,10 @@ public:
                                        std::vector<std::string> inputs,
                                        const enqueue_options& opts = {});
 
+  /// Like enqueue_raw(), without blocking for the store: the future holds
+  /// the ids once the executions are stored, or the store's error. A
+  /// refusal found before the write (unknown task, invalid options or
+  /// input, oversize input) throws here.
   std::future<std::vector<std::string>>
   enqueue_raw_async(const std::string& task_id, std::vector<std::string> inputs,
                     const enqueue_options& opts = {});
@@ -349,6 +358,8 @@ public:
   /// error, as soon as shutdown begins.
   void shutdown();
 
+  /// Whether shutdown() has begun (true from its first call on, also while
+  /// it still waits for running bodies). Any thread.
   bool is_shut_down() const noexcept;
 
   /// Bodies running on this node now.
@@ -361,8 +372,11 @@ public:
   /// This start's incarnation id (the owner of its leases).
   const std::string& incarnation() const noexcept;
 
+  /// The options the executor was built with, as validated.
   const executor_options& options() const noexcept;
 
+  /// The actor system the executor's actors run in (the constructor's
+  /// `sys`).
   caf::actor_system& system() noexcept;
 
   /// The executor as a typed actor (executor_actor.hpp): the same calls as
@@ -378,6 +392,7 @@ private:
   /// bounds the (instant) move to the first step.
   static constexpr millis sequence_timeout{30'000};
 
+  /// @cond INTERNAL
   /// The parameter type of a one-argument callable (a non-generic lambda).
   template <class F>
   struct first_arg : first_arg<decltype(&F::operator())> {};
@@ -396,6 +411,7 @@ private:
   struct first_arg<R (*)(A)> {
     using type = A;
   };
+  /// @endcond
 
   template <class Prev, class... Rest>
   struct chain {

@@ -47,16 +47,22 @@ namespace durable::actors {
 
 // -- atoms of the executor actor (at most 10 characters in CAF 0.17) --------
 
+/// Tags a request to enqueue executions (executor::enqueue_raw()).
 using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+/// Tags a request to wait for an execution's end (executor::wait()).
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
+/// Tags a request to cancel an execution (executor::cancel()).
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+/// Tags a request to wake a sleeping execution (executor::wake_raw()).
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 // -- request and reply types ------------------------------------------------
 
 /// How a sleeping execution is woken from outside.
 struct wake_request {
+  /// The task the sleeping execution belongs to.
   std::string task_id;
+  /// The sleeping execution's unique id: the input it was enqueued with.
   std::string sleeping_id;
   /// The output JSON for a completed wake-up; unset for a failed one.
   std::optional<std::string> output;
@@ -67,6 +73,7 @@ struct wake_request {
 /// What waiting on an execution with a timeout gives: the finished
 /// execution, or nothing when it had not finished in time.
 struct wait_reply {
+  /// The finished execution; nullopt on timeout.
   std::optional<execution_record> record;
 };
 
@@ -76,13 +83,16 @@ namespace durable::wire {
 
 /// A timestamp as microseconds since the epoch.
 struct time_field {
+  /// The timestamp written or loaded.
   timestamp& value;
 };
 
 /// An enumeration as its underlying integer, checked against `max` on load.
 template <class E>
 struct enum_field {
+  /// The enumerator written or loaded.
   E& value;
+  /// The largest valid enumerator; a larger loaded value is an error.
   E max;
 };
 
@@ -90,11 +100,13 @@ struct enum_field {
 /// caf::optional).
 template <class T>
 struct optional_field {
+  /// The optional written or loaded (its value in its own wire form).
   std::optional<T>& value;
 };
 
 /// A shared_text as a std::optional<std::string> is sent.
 struct shared_text_field {
+  /// The text written or loaded.
   shared_text& value;
 };
 
@@ -105,32 +117,39 @@ requires(!std::is_enum_v<T>) T& field(T& x) noexcept {
   return x;
 }
 
+/// A timestamp as microseconds since the epoch.
 inline time_field field(timestamp& x) noexcept {
   return {x};
 }
 
+/// A std::optional as a flag and the value.
 template <class T>
 optional_field<T> field(std::optional<T>& x) noexcept {
   return {x};
 }
 
+/// A shared_text as an optional string.
 inline shared_text_field field(shared_text& x) noexcept {
   return {x};
 }
 
+/// An enumeration checked against `max`, its largest enumerator.
 template <class E>
 enum_field<E> field(E& x, E max) noexcept {
   return {x, max};
 }
 
+/// A task_kind, `sleeping` being the largest.
 inline enum_field<task_kind> field(task_kind& x) noexcept {
   return {x, task_kind::sleeping};
 }
 
+/// An execution_status, `cancelled` being the largest.
 inline enum_field<execution_status> field(execution_status& x) noexcept {
   return {x, execution_status::cancelled};
 }
 
+/// Writes or loads the timestamp as an int64 of microseconds.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, time_field& x) {
   auto us = to_micros(x.value);
@@ -140,6 +159,8 @@ typename Inspector::result_type inspect(Inspector& f, time_field& x) {
            }));
 }
 
+/// Writes or loads the underlying integer; a loaded value above `max`
+/// fails with caf::sec::invalid_argument.
 template <class Inspector, class E>
 typename Inspector::result_type inspect(Inspector& f, enum_field<E>& x) {
   using underlying = std::underlying_type_t<E>;
@@ -153,6 +174,7 @@ typename Inspector::result_type inspect(Inspector& f, enum_field<E>& x) {
            }));
 }
 
+/// Writes or loads a presence flag, then the value when present.
 template <class Inspector, class T>
 typename Inspector::result_type inspect(Inspector& f, optional_field<T>& x) {
   if constexpr (Inspector::reads_state) {
@@ -176,6 +198,7 @@ typename Inspector::result_type inspect(Inspector& f, optional_field<T>& x) {
   }
 }
 
+/// Writes or loads the text as an optional_field of std::string.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shared_text_field& x) {
   auto text = x.value.to_optional();
@@ -193,6 +216,8 @@ typename Inspector::result_type inspect(Inspector& f, shared_text_field& x) {
 
 namespace durable {
 
+/// An execution_error: kind (checked up to `cancelled`), message,
+/// retryable and internal flags.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, execution_error& x) {
   using wire::field;
@@ -201,6 +226,8 @@ typename Inspector::result_type inspect(Inspector& f, execution_error& x) {
            x.internal);
 }
 
+/// Retry options, the multiplier as its IEEE-754 bits (see above) and the
+/// jitter checked up to `equal`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, retry_options& x) {
   using wire::field;
@@ -213,6 +240,8 @@ typename Inspector::result_type inspect(Inspector& f, retry_options& x) {
            field(x.max_delay), field(x.jitter, jitter_mode::equal));
 }
 
+/// Enqueue options: retry, sleep before run, timeout, idempotency key and
+/// traceparent, each optional.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, enqueue_options& x) {
   using wire::field;
@@ -221,12 +250,15 @@ typename Inspector::result_type inspect(Inspector& f, enqueue_options& x) {
            field(x.idempotency_key), field(x.traceparent));
 }
 
+/// An execution_ref: task id and execution id.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, execution_ref& x) {
   return f(caf::meta::type_name("durable::execution_ref"), x.task_id,
            x.execution_id);
 }
 
+/// A parent_link: the parent's task and execution ids, the child's index
+/// and its two flags.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, parent_link& x) {
   return f(caf::meta::type_name("durable::parent_link"), x.task_id,
@@ -248,6 +280,7 @@ typename Inspector::result_type inspect(Inspector& f, execution_record& x) {
 
 namespace durable::actors {
 
+/// A wake_request, field by field.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wake_request& x) {
   using wire::field;
@@ -255,6 +288,7 @@ typename Inspector::result_type inspect(Inspector& f, wake_request& x) {
            x.sleeping_id, field(x.output), x.error_message);
 }
 
+/// A wait_reply: its record as an optional_field.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wait_reply& x) {
   using wire::field;

@@ -22,15 +22,19 @@ class client;
 template <class Out>
 class remote_handle {
 public:
+  /// A handle on `execution_id` of `task_id`, served through `c`. Built by
+  /// client::enqueue() and client::get_handle(); nothing is checked.
   remote_handle(client* c, std::string task_id, std::string execution_id)
     : client_(c),
       task_id_(std::move(task_id)),
       execution_id_(std::move(execution_id)) {}
 
+  /// The id of the execution's task.
   const std::string& task_id() const noexcept {
     return task_id_;
   }
 
+  /// The execution's id (`te_…`).
   const std::string& execution_id() const noexcept {
     return execution_id_;
   }
@@ -55,7 +59,10 @@ private:
 
 /// Where a client connects.
 struct client_options {
+  /// The node's gateway address (gateway_options::bind_address).
   std::string host = "127.0.0.1";
+  /// The gateway's port (gateway::port(), the node's `ready` line);
+  /// the default 0 must be replaced.
   std::uint16_t port = 0;
   /// How long connecting (TCP and CAF's handshake) may take.
   millis connect_timeout{10000};
@@ -88,6 +95,12 @@ struct client_options {
 /// loopback only.
 class client {
 public:
+  /// Starts the client's actor system and connects to the node's gateway,
+  /// blocking for at most `opts.connect_timeout`.
+  /// @throws durable::error "Cannot connect to durable node …": nothing is
+  ///         published on the port, or not a durable executor of this
+  ///         version (non-retryable), or the node cannot be reached
+  ///         (retryable).
   explicit client(client_options opts);
 
   /// Disconnects and stops the client's actor system. Calls must have
@@ -99,6 +112,8 @@ public:
 
   // -- typed API --------------------------------------------------------------
 
+  /// Persists a new execution of `t` on the node and returns its handle
+  /// (executor::enqueue(), remotely).
   template <class In, class Out>
   remote_handle<Out> enqueue(const task_ref<In, Out>& t, const In& input,
                              enqueue_options opts = {}) {
@@ -106,6 +121,8 @@ public:
     return remote_handle<Out>{this, t.id(), std::move(ids.front())};
   }
 
+  /// Persists one execution of `t` per input, in one batch; the handles
+  /// are in the order of `inputs`.
   template <class In, class Out>
   std::vector<remote_handle<Out>> enqueue_many(const task_ref<In, Out>& t,
                                                const std::vector<In>& inputs,
@@ -129,6 +146,9 @@ public:
     return remote_handle<Out>{this, t.id(), std::move(execution_id)};
   }
 
+  /// Completes the sleeping execution of `t` known by `sleeping_id` with
+  /// `outcome`'s output; returns it as finished. Waking one that already
+  /// finished returns it unchanged (executor::wake()).
   template <class Out>
   execution_record wake(const task_ref<std::string, Out>& t,
                         const std::string& sleeping_id,
@@ -136,6 +156,7 @@ public:
     return wake_raw(t.id(), sleeping_id, to_payload(outcome.output), {});
   }
 
+  /// Fails the sleeping execution with `outcome`'s message, non-retryable.
   template <class Out>
   execution_record wake(const task_ref<std::string, Out>& t,
                         const std::string& sleeping_id, wake_failed outcome) {
@@ -144,10 +165,13 @@ public:
 
   // -- untyped API (JSON text payloads) ---------------------------------------
 
+  /// Enqueues executions of `task_id`, one per JSON input; returns their
+  /// ids in order (executor::enqueue_raw(): the node checks the inputs).
   std::vector<std::string> enqueue_raw(const std::string& task_id,
                                        std::vector<std::string> inputs,
                                        const enqueue_options& opts = {});
 
+  /// The execution as stored now; throws not-found.
   execution_record get(const std::string& execution_id);
 
   /// Waits until the execution finished.
@@ -157,12 +181,16 @@ public:
   std::optional<execution_record> wait_for(const std::string& execution_id,
                                            millis timeout);
 
+  /// Cancels the execution; returns it as stored afterwards.
   execution_record cancel(const std::string& execution_id);
 
+  /// Wakes a sleeping execution with `output` (JSON text) or, when it is
+  /// nullopt, fails it with `error_message` (executor::wake_raw()).
   execution_record
   wake_raw(const std::string& task_id, const std::string& sleeping_id,
            std::optional<std::string> output, const std::string& error_message);
 
+  /// The options the client was built with.
   const client_options& options() const noexcept;
 
 private:

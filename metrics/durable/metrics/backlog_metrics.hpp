@@ -36,6 +36,8 @@ namespace durable::metrics {
 /// this object, and this object every render of the registry.
 class backlog_metrics {
 public:
+  /// The monotonic clock that times `max_age` (steady_clock::now unless
+  /// a test injects one).
   using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
 
   /// Registers the gauges above in `reg`. `is_leader` is called at each

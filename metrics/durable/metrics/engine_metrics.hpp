@@ -30,6 +30,10 @@ public:
   /// @throws std::invalid_argument if one of them is registered already.
   explicit engine_metrics(registry& reg);
 
+  /// Counts `e` into its metric, or sets `durable_leader` for a
+  /// leadership event (read from its message: "no longer" means lost).
+  /// Events of other kinds (`renewal_restored`) count nothing. A failure
+  /// to record (std::bad_alloc) is swallowed: the event is not counted.
   void record(const engine_event& e) noexcept;
 
   /// Whether the last leadership event said this node leads (what

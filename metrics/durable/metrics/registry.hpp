@@ -33,9 +33,11 @@ namespace durable::metrics {
 /// A value that only goes up (`…_total`).
 class counter {
 public:
+  /// Adds `n`.
   void inc(std::uint64_t n = 1) noexcept {
     value_.fetch_add(n, std::memory_order_relaxed);
   }
+  /// The total so far, 0 at first.
   std::uint64_t value() const noexcept {
     return value_.load(std::memory_order_relaxed);
   }
@@ -47,12 +49,15 @@ private:
 /// A value that goes up and down.
 class gauge {
 public:
+  /// Replaces the value with `v`.
   void set(double v) noexcept {
     value_.store(v, std::memory_order_relaxed);
   }
+  /// Adds `d` (negative to subtract).
   void add(double d) noexcept {
     value_.fetch_add(d, std::memory_order_relaxed);
   }
+  /// The current value, 0 at first.
   double value() const noexcept {
     return value_.load(std::memory_order_relaxed);
   }
@@ -68,8 +73,11 @@ public:
   /// `+Inf` is implied.
   explicit histogram(std::vector<double> bounds);
 
+  /// Counts `v` into the first bucket whose upper bound is at least `v`
+  /// (`+Inf` past the last) and adds it to the sum.
   void observe(double v) noexcept;
 
+  /// The buckets' upper bounds as constructed, without `+Inf`.
   const std::vector<double>& bounds() const noexcept {
     return bounds_;
   }
@@ -78,9 +86,11 @@ public:
   std::uint64_t bucket_count(std::size_t i) const noexcept {
     return buckets_[i].load(std::memory_order_relaxed);
   }
+  /// The sum of every observed value.
   double sum() const noexcept {
     return sum_.load(std::memory_order_relaxed);
   }
+  /// The number of observations.
   std::uint64_t count() const noexcept {
     return count_.load(std::memory_order_relaxed);
   }
@@ -95,14 +105,18 @@ private:
 /// Buckets for durations in seconds, 1 ms to 10 s.
 std::vector<double> default_seconds_buckets();
 
+/// The kind of a metric, as its `# TYPE` line names it.
 enum class metric_type : std::uint8_t { counter, gauge, histogram };
 
+/// `counter`, `gauge` or `histogram`, as in a `# TYPE` line.
 std::string_view to_string(metric_type t) noexcept;
 
 /// The series of one metric, one per label set.
 template <class T>
 class family {
 public:
+  /// A family without series; `make` creates each new one. The registry
+  /// builds families (add_counter(), …) and checks the names first.
   family(std::string name, std::string help,
          std::vector<std::string> label_names,
          std::function<std::unique_ptr<T>()> make)
@@ -115,12 +129,15 @@ public:
   /// label names), created at first use.
   T& with(const std::vector<std::string>& values);
 
+  /// The metric's name, as rendered (`durable_…`).
   const std::string& name() const noexcept {
     return name_;
   }
+  /// The text of its `# HELP` line.
   const std::string& help() const noexcept {
     return help_;
   }
+  /// The names of its labels, in the order with() takes their values.
   const std::vector<std::string>& label_names() const noexcept {
     return label_names_;
   }
@@ -142,14 +159,19 @@ private:
   std::map<std::vector<std::string>, std::unique_ptr<T>> series_;
 };
 
+/// The series of a counter (registry::add_counter()).
 using counter_family = family<counter>;
+/// The series of a gauge (registry::add_gauge()).
 using gauge_family = family<gauge>;
+/// The series of a histogram (registry::add_histogram()).
 using histogram_family = family<histogram>;
 
 /// One series of a gauge read at render time: its label values (in the
 /// order of the metric's label names) and its value.
 struct gauge_sample {
+  /// In the order of the metric's label names.
   std::vector<std::string> label_values;
+  /// The series' value now.
   double value = 0;
 };
 
@@ -166,6 +188,8 @@ public:
   counter_family& add_counter(std::string name, std::string help,
                               std::vector<std::string> label_names = {});
 
+  /// As add_counter(): a family without labels starts with its one
+  /// series at 0.
   gauge_family& add_gauge(std::string name, std::string help,
                           std::vector<std::string> label_names = {});
 

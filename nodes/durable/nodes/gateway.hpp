@@ -47,12 +47,19 @@ struct gateway_options {
 /// cannot be bound.
 class gateway {
 public:
+  /// Publishes `exec`'s actor on `opts.bind_address`:`opts.port`; returns
+  /// once the port accepts connections.
+  /// @throws durable::error (non-retryable) as described above.
   gateway(executor& exec, const gateway_options& opts);
 
   /// Closes (see close()).
   ~gateway();
 
+  /// Takes over the other gateway's publication; the moved-from gateway
+  /// is left closed (port() 0).
   gateway(gateway&&) noexcept;
+  /// Takes over the other gateway's publication, leaving it closed. A
+  /// publication this gateway still held is not closed: close() it first.
   gateway& operator=(gateway&&) noexcept;
 
   /// The TCP port the gateway listens on.

@@ -22,9 +22,12 @@
 ///     }
 namespace durable::nodes {
 
+/// What a program built on durable::nodes adds to the node: its name and
+/// its tasks. Passed to run_node().
 struct node_program {
   /// The program's name in --help.
   std::string name = "durable-node";
+  /// The one-line description at the top of --help.
   std::string description = "A durable node: runs the registered tasks.";
   /// Registers the program's tasks on the node's executor (before it
   /// starts claiming, so a rolling deploy with a new task set never claims

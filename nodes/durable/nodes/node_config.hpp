@@ -11,9 +11,6 @@
 #include "durable/options.hpp"
 #include "durable/store.hpp"
 
-/// What a node process is told: from flags, environment variables
-/// (`DURABLE_*`) and a configuration file (`--config`, INI or TOML), in
-/// that order of precedence.
 namespace durable::nodes {
 
 /// The engine's options as durable-node starts with them: those of
@@ -23,6 +20,12 @@ namespace durable::nodes {
 /// embedded executor keeps them forever unless told otherwise.
 executor_options node_executor_defaults();
 
+/// What a node process is told: from flags, environment variables
+/// (`DURABLE_*`) and a configuration file (`--config`, INI or TOML), in
+/// that order of precedence.
+///
+/// Filled by add_node_options() and finish_config(); read by run_node()
+/// (node.hpp) and the program's `register_tasks`.
 struct node_config {
   /// A label for logs and metrics (default: the host name). Leases belong to
   /// the incarnation drawn at each start, never to this name.
@@ -31,8 +34,14 @@ struct node_config {
   /// `sqlite:PATH`, `postgres` (with `pg_url`) or `memory`.
   std::string store = "sqlite:durable.db";
 
+  /// `--pg-url`: the PostgreSQL connection string or URL (pg_options::url;
+  /// empty: `DURABLE_PG_URL`, then libpq's defaults). Never logged whole:
+  /// describe_store() redacts the password.
   std::string pg_url;
+  /// `--pg-schema`: the schema that holds the tables (pg_options::schema).
   std::string pg_schema = "durable";
+  /// `--pg-pool`: connections the store opens at most, 1..64
+  /// (pg_options::pool_size).
   std::size_t pg_pool = 4;
   /// Poll-only mode, for connection poolers that break LISTEN.
   bool pg_no_listen = false;
@@ -43,12 +52,18 @@ struct node_config {
   /// The CAF gateway for C++ clients (durable::client): off unless a port
   /// is given (0 picks a free one); loopback addresses only.
   std::optional<std::uint16_t> gateway_port;
+  /// `--gateway-bind`: the gateway's address; finish_config() refuses
+  /// anything but loopback (CAF's network layer has no authentication).
   std::string gateway_bind = "127.0.0.1";
 
   /// The HTTP/JSON API (docs/http-api.md): off unless a port is given.
   /// Beyond loopback a bearer token is required.
   std::optional<std::uint16_t> http_port;
+  /// `--http-bind`: the HTTP API's address.
   std::string http_bind = "127.0.0.1";
+  /// `--http-token` (better `DURABLE_HTTP_TOKEN`, kept out of `ps`): the
+  /// bearer token of the HTTP API; empty for none, which finish_config()
+  /// refuses when `http_bind` is not a loopback address. Never logged.
   std::string http_token;
   /// The health and readiness probes answer without the token.
   bool http_public_probes = false;

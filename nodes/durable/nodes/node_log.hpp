@@ -18,6 +18,76 @@ class sink;
 } // namespace sinks
 } // namespace spdlog
 
+namespace durable::nodes {
+
+/// How severe a record is; records below log_options::level are not
+/// written. Ordered: `trace` < `debug` < `info` < `warning` < `error`.
+enum class log_level { trace, debug, info, warning, error };
+
+/// How records are laid out on stderr (see node_log).
+enum class log_format { text, json };
+
+/// The level's name as parse_log_level() reads it and the records show it
+/// (`trace`, …, `warning`, `error`).
+std::string_view to_string(log_level l) noexcept;
+/// The format's name as parse_log_format() reads it: `text` or `json`.
+std::string_view to_string(log_format f) noexcept;
+
+/// `trace`, `debug`, `info`, `warning` (or `warn`), `error`; nullopt else.
+std::optional<log_level> parse_log_level(std::string_view text) noexcept;
+
+/// `text` or `json`; nullopt else.
+std::optional<log_format> parse_log_format(std::string_view text) noexcept;
+
+/// How a node logs (node_config::log).
+struct log_options {
+  /// Records below it are not written (`--log-level`).
+  log_level level = log_level::info;
+  /// Text lines or JSON objects (`--log-format`).
+  log_format format = log_format::text;
+};
+
+/// One record, as the formatters below lay it out. Empty fields are left
+/// out of JSON lines.
+///
+/// The fields are views: the record does not own its text, and is meant to
+/// be formatted while the viewed strings live.
+struct log_record {
+  /// When it was written (set by node_log); RFC 3339, UTC, milliseconds.
+  std::chrono::system_clock::time_point time{};
+  /// Its severity.
+  log_level level = log_level::info;
+  /// The node's name (`node_config::name`).
+  std::string_view node{};
+  /// The engine's incarnation, `-` before it is known.
+  std::string_view incarnation{};
+  /// The event's type name: an engine event's (`renewal_failed`) or the
+  /// node's own (`started`, `draining`, `stopped`, …).
+  std::string_view event{};
+  /// Free text; newlines are escaped as `\n` in text lines.
+  std::string_view message{};
+  /// The execution the record is about (`execution=` in text lines).
+  std::string_view execution_id{};
+  /// That execution's task (`task=` in text lines).
+  std::string_view task_id{};
+  /// The execution's W3C `traceparent`; JSON lines add its `trace_id`.
+  std::string_view traceparent{};
+  /// The store call concerned (`apply`, `renew_leases`, …).
+  std::string_view operation{};
+  /// How that call failed (a store_failure's name: `unavailable`, …).
+  std::string_view failure{};
+};
+
+/// The record as one JSON object, without the newline.
+std::string format_json_line(const log_record& r);
+
+/// The record as one text line, without the newline (newlines in the
+/// message are written as `\n`, so that a record stays one line).
+std::string format_text_line(const log_record& r);
+
+/// An engine event's severity as a log level.
+log_level level_of(engine_event::severity s) noexcept;
+
 /// The logs of a node process, on stderr, written through spdlog.
 ///
 /// Two formats (`--log-format`):
@@ -44,53 +114,6 @@ class sink;
 /// Threading: safe from any thread (one write per line). Errors: writing
 /// never throws; text that is not UTF-8 is written with U+FFFD in JSON.
 /// Never logs secrets: callers pass redacted URLs.
-namespace durable::nodes {
-
-enum class log_level { trace, debug, info, warning, error };
-
-enum class log_format { text, json };
-
-std::string_view to_string(log_level l) noexcept;
-std::string_view to_string(log_format f) noexcept;
-
-/// `trace`, `debug`, `info`, `warning` (or `warn`), `error`; nullopt else.
-std::optional<log_level> parse_log_level(std::string_view text) noexcept;
-
-/// `text` or `json`; nullopt else.
-std::optional<log_format> parse_log_format(std::string_view text) noexcept;
-
-/// How a node logs (node_config::log).
-struct log_options {
-  log_level level = log_level::info;
-  log_format format = log_format::text;
-};
-
-/// One record, as the formatters below lay it out. Empty fields are left
-/// out of JSON lines.
-struct log_record {
-  std::chrono::system_clock::time_point time{};
-  log_level level = log_level::info;
-  std::string_view node{};
-  std::string_view incarnation{};
-  std::string_view event{};
-  std::string_view message{};
-  std::string_view execution_id{};
-  std::string_view task_id{};
-  std::string_view traceparent{};
-  std::string_view operation{};
-  std::string_view failure{};
-};
-
-/// The record as one JSON object, without the newline.
-std::string format_json_line(const log_record& r);
-
-/// The record as one text line, without the newline (newlines in the
-/// message are written as `\n`, so that a record stays one line).
-std::string format_text_line(const log_record& r);
-
-/// An engine event's severity as a log level.
-log_level level_of(engine_event::severity s) noexcept;
-
 class node_log {
 public:
   /// Writes to stderr.
@@ -100,6 +123,7 @@ public:
   node_log(std::string node, std::string incarnation, log_options opts,
            std::shared_ptr<spdlog::sinks::sink> sink);
 
+  /// Nothing is left to flush: every line is flushed as it is written.
   ~node_log();
 
   node_log(const node_log&) = delete;
@@ -123,24 +147,28 @@ public:
       write(l, event, fmt::format(f, std::forward<Ts>(xs)...));
   }
 
+  /// log() at `debug`.
   template <class... Ts>
   void
   debug(std::string_view event, fmt::format_string<Ts...> f, Ts&&... xs) const {
     log(log_level::debug, event, f, std::forward<Ts>(xs)...);
   }
 
+  /// log() at `info`.
   template <class... Ts>
   void
   info(std::string_view event, fmt::format_string<Ts...> f, Ts&&... xs) const {
     log(log_level::info, event, f, std::forward<Ts>(xs)...);
   }
 
+  /// log() at `warning`.
   template <class... Ts>
   void warning(std::string_view event, fmt::format_string<Ts...> f,
                Ts&&... xs) const {
     log(log_level::warning, event, f, std::forward<Ts>(xs)...);
   }
 
+  /// log() at `error`.
   template <class... Ts>
   void
   error(std::string_view event, fmt::format_string<Ts...> f, Ts&&... xs) const {

@@ -31,7 +31,11 @@ namespace durable::storage {
 /// memory left; stock_up() never throws (it stocks less instead).
 class huge_page_resource final : public std::pmr::memory_resource {
 public:
+  /// The size of one huge page (2 MiB, x86-64's): the unit of the stock
+  /// and of every mapping.
   static constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+  /// Allocations smaller than this (1 MiB), or aligned beyond a huge page,
+  /// go to the global `operator new` instead of huge pages.
   static constexpr std::size_t huge_threshold = std::size_t{1} << 20;
 
   huge_page_resource() = default;

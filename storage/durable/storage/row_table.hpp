@@ -28,6 +28,8 @@ namespace durable::storage {
 /// **Threading.** None: the memory store calls it under its mutex.
 class row_table {
 public:
+  /// An empty table whose slots and row chunks come from `memory`, which
+  /// must outlive the table.
   explicit row_table(std::pmr::memory_resource* memory);
 
   ~row_table();
@@ -35,6 +37,7 @@ public:
   row_table(const row_table&) = delete;
   row_table& operator=(const row_table&) = delete;
 
+  /// The number of rows stored.
   std::size_t size() const noexcept {
     return size_;
   }

@@ -33,7 +33,7 @@ struct sqlite_options {
   /// every commit, so a commit survives a power loss; `NORMAL` survives a
   /// process crash only, and is faster.
   enum class sync_mode : std::uint8_t { full, normal } synchronous
-    = sync_mode::full;
+    = sync_mode::full; ///< The durability of a commit (see sync_mode).
   /// The store's clock. Tests inject a fake clock so that leases, start
   /// times and deadlines move without sleeping. Called with the store's
   /// mutex held, from any thread.

@@ -160,6 +160,8 @@ public:
   /// thread.
   void drain() noexcept;
 
+  /// Whether drain() was called (it stays so until destruction). Any
+  /// thread.
   bool draining() const noexcept;
 
   // -- properties -------------------------------------------------------------
@@ -168,8 +170,10 @@ public:
   /// 0 before start().
   std::uint16_t port() const noexcept;
 
+  /// Whether the server serves: true from start() returning until stop().
   bool running() const noexcept;
 
+  /// The options the server was built with.
   const server_options& options() const noexcept;
 
 private:

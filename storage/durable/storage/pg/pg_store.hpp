@@ -46,18 +46,24 @@ struct pg_options {
   /// failure and tries again at its next renewal.
   std::chrono::milliseconds reconnect_timeout{30'000};
 
-  /// First and largest pause between attempts (doubled each time).
+  /// First pause before a call's transaction is run again (after a
+  /// conflict or a broken connection), doubled each time up to
+  /// `backoff_max`.
   std::chrono::milliseconds backoff_initial{10};
+  /// Largest pause between attempts.
   std::chrono::milliseconds backoff_max{1'000};
 
   /// Server-side limits every session of the store sets, so that no call
-  /// waits without end (zero leaves the server's default, which is none).
+  /// waits without end (zero turns a limit off for the store's sessions,
+  /// whatever the server's configuration says).
   /// A statement running longer than `statement_timeout` is cancelled and
   /// its call fails. A session idle inside a transaction for longer than
   /// `idle_in_transaction_timeout` is ended by the server: the row locks
   /// of a node frozen in the middle of a transaction (SIGSTOP, a stalled
   /// VM) are freed for the other nodes instead of stalling them.
   std::chrono::milliseconds statement_timeout{60'000};
+  /// The sessions' `idle_in_transaction_session_timeout` (see above);
+  /// zero for none.
   std::chrono::milliseconds idle_in_transaction_timeout{10'000};
 
   /// TCP keepalive of every connection, added to the connection string
@@ -66,7 +72,11 @@ struct pg_options {
   /// idle + interval × count instead of the system's two hours. Zero
   /// `keepalive_idle` leaves libpq's defaults.
   std::chrono::seconds keepalive_idle{10};
+  /// Between unanswered keepalive probes (libpq's
+  /// `keepalives_interval`).
   std::chrono::seconds keepalive_interval{5};
+  /// Unanswered probes before the connection is declared dead (libpq's
+  /// `keepalives_count`).
   int keepalive_count = 3;
 
   /// The `application_name` of the store's sessions (pg_stat_activity).
