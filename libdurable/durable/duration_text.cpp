@@ -11,10 +11,10 @@ namespace durable {
 
 namespace {
 
-constexpr std::int64_t one_year_ms = 31'536'000'000;
-
-// Largest unit first, so that format_duration() picks the shortest text.
-constexpr std::array<std::pair<std::string_view, std::int64_t>, 5> units{{
+// Largest unit first, so that format_duration() picks the shortest text
+// (weeks excepted: it starts at days).
+constexpr std::array<std::pair<std::string_view, std::int64_t>, 6> units{{
+  {"w", 7 * 86'400'000},
   {"d", 86'400'000},
   {"h", 3'600'000},
   {"m", 60'000},
@@ -24,7 +24,8 @@ constexpr std::array<std::pair<std::string_view, std::int64_t>, 5> units{{
 
 } // namespace
 
-std::optional<millis> parse_duration(std::string_view text) noexcept {
+std::optional<millis> parse_duration(std::string_view text,
+                                     millis max) noexcept {
   if (text == "0")
     return millis{0};
   std::int64_t n = 0;
@@ -36,7 +37,7 @@ std::optional<millis> parse_duration(std::string_view text) noexcept {
   const std::string_view unit{end, static_cast<std::size_t>(last - end)};
   for (const auto& [name, ms] : units)
     if (unit == name) {
-      if (n > one_year_ms / ms)
+      if (n > max.count() / ms)
         return std::nullopt;
       return millis{n * ms};
     }
@@ -48,7 +49,7 @@ std::string format_duration(millis d) {
   if (ms == 0)
     return "0";
   for (const auto& [name, size] : units)
-    if (ms % size == 0)
+    if (name != "w" && ms % size == 0)
       return fmt::format("{}{}", ms / size, name);
   return fmt::format("{}ms", ms);
 }

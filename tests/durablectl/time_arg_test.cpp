@@ -45,6 +45,8 @@ TEST_SUITE("durablectl.time_arg") {
     CHECK(parse("2h") == ten_us - 2LL * 3600'000'000);
     CHECK(parse("7d") == ten_us - 7LL * 86400'000'000);
     CHECK(parse("2w") == ten_us - 14LL * 86400'000'000);
+    // The grammar of every duration (durable/duration_text.hpp).
+    CHECK(parse("250ms") == ten_us - 250'000);
     CHECK(parse("0s") == ten_us);
   }
 

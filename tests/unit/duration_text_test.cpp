@@ -19,11 +19,19 @@ TEST_SUITE("core.duration_text") {
     CHECK(parse_duration("0") == millis{0});
     CHECK(parse_duration("0d") == millis{0});
     CHECK(parse_duration("365d") == millis{365 * 24h});
+    CHECK(parse_duration("2w") == millis{14 * 24h});
+  }
+
+  TEST_CASE("the bound is a year unless the caller names another") {
+    CHECK_FALSE(parse_duration("53w").has_value());
+    CHECK(parse_duration("53w", millis{400 * 24h}) == millis{371 * 24h});
+    CHECK_FALSE(parse_duration("2h", millis{1h}).has_value());
+    CHECK(parse_duration("60m", millis{1h}) == millis{1h});
   }
 
   TEST_CASE("a duration without a known unit or out of range is refused") {
     for (auto text : {"", "7", "60", "d", "7x", "7 d", " 7d", "7d ", "-1h",
-                      "+1h", "1.5h", "7D", "1w", "366d", "99999999999999d"})
+                      "+1h", "1.5h", "7D", "1W", "366d", "99999999999999d"})
       CHECK_MESSAGE(!parse_duration(text).has_value(), text);
   }
 
@@ -31,6 +39,7 @@ TEST_SUITE("core.duration_text") {
     CHECK(format_duration(millis{0}) == "0");
     CHECK(format_duration(7 * 24h) == "7d");
     CHECK(format_duration(24h) == "1d");
+    CHECK(format_duration(14 * 24h) == "14d");
     CHECK(format_duration(90s) == "90s");
     CHECK(format_duration(millis{1500}) == "1500ms");
     for (auto d : {millis{1}, millis{60'000}, millis{3'600'001}, millis{25h}})

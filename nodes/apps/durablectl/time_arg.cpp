@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "durable/duration_text.hpp"
+
 namespace durablectl {
 
 const std::string_view time_forms
@@ -49,37 +51,15 @@ std::optional<std::int64_t> whole_number(std::string_view s) {
   return value;
 }
 
-/// `90s`, `30m`, `2h`, `7d`, `2w`: that long before `now`.
+/// A duration (`90s`, `30m`, `2h`, `7d`, `2w`): that long before `now`. A
+/// hundred years back is plenty, and keeps the arithmetic in range.
 std::optional<std::int64_t> time_ago(std::string_view s,
                                      system_clock::time_point now) {
-  if (s.size() < 2)
+  constexpr durable::millis a_century{100LL * 366 * 86'400'000};
+  auto ago = durable::parse_duration(s, a_century);
+  if (!ago)
     return std::nullopt;
-  std::int64_t unit_s = 0;
-  switch (s.back()) {
-    case 's':
-      unit_s = 1;
-      break;
-    case 'm':
-      unit_s = 60;
-      break;
-    case 'h':
-      unit_s = 3600;
-      break;
-    case 'd':
-      unit_s = 86400;
-      break;
-    case 'w':
-      unit_s = 7 * 86400;
-      break;
-    default:
-      return std::nullopt;
-  }
-  auto n = whole_number(s.substr(0, s.size() - 1));
-  // A hundred years back is plenty, and keeps the arithmetic in range.
-  if (!n || *n > 100LL * 366 * 86400 / unit_s)
-    return std::nullopt;
-  return duration_cast<microseconds>(now.time_since_epoch()).count()
-         - *n * unit_s * 1'000'000;
+  return duration_cast<microseconds>(now.time_since_epoch() - *ago).count();
 }
 
 /// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS[.f…]](Z|±HH:MM|±HHMM)`.

@@ -55,13 +55,14 @@ void add_choice(CLI::App& app, const std::string& flag, const std::string& env,
                            ""});
 }
 
-/// Accepts what parse_duration() reads (`90s`, `15m`, `24h`, `7d`, `0`).
+/// Accepts what parse_duration() reads (`90s`, `15m`, `24h`, `7d`, `2w`,
+/// `0`).
 const CLI::Validator duration_text{
   [](std::string& text) -> std::string {
     if (parse_duration(text))
       return {};
-    return fmt::format("{} is not a duration such as 90s, 15m, 24h or 7d (0 "
-                       "keeps forever)",
+    return fmt::format("{} is not a duration such as 90s, 15m, 24h, 7d or 2w "
+                       "(at most a year; 0 keeps forever)",
                        text);
   },
   "DURATION"};
