@@ -73,6 +73,9 @@ struct engine_event {
   std::string traceparent{};
   /// How a store call failed (store_failure, renewal_failed).
   std::optional<store_failure> failure{};
+  /// `leadership` only: true when this node became the maintenance leader,
+  /// false when it stopped being it.
+  bool leading = false;
 };
 
 /// The type's name as spelled in the enumeration: "store_failure",

@@ -166,10 +166,16 @@ TEST_SUITE("integration.observer") {
     auto became = rec.wait_for(type::leadership);
     REQUIRE(became.has_value());
     CHECK(contains(became->message, "now the maintenance leader"));
+    CHECK(became->leading);
     // A node that cannot renew does not know it still leads.
     db->fail_renewals(true);
     REQUIRE(eventually([&] { return rec.count(type::leadership) >= 2; }));
     CHECK(rec.count(type::leadership) == 2);
+    auto ceased = rec.wait_for([](const engine_event& e) {
+      return e.kind == type::leadership && !e.leading;
+    });
+    REQUIRE(ceased.has_value());
+    CHECK(contains(ceased->message, "no longer the maintenance leader"));
   }
 
   TEST_CASE("a row taken over by another node is reported as a lost lease") {

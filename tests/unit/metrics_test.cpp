@@ -186,8 +186,7 @@ TEST_SUITE("metrics.engine") {
     observe(e);
     observe(e);
     e.kind = engine_event::type::leadership;
-    e.message = "this node is now the maintenance leader (it expires "
-                "sleepers)";
+    e.leading = true;
     observe(e);
     e.kind = engine_event::type::conflict;
     observe(e);
@@ -200,7 +199,7 @@ TEST_SUITE("metrics.engine") {
     CHECK(text.find("\ndurable_conflicts_total 1\n") != std::string::npos);
     CHECK(text.find("\ndurable_leases_lost_total 0\n") != std::string::npos);
     e.kind = engine_event::type::leadership;
-    e.message = "this node is no longer the maintenance leader";
+    e.leading = false;
     observe(e);
     CHECK(reg.render().find("\ndurable_leader 0\n") != std::string::npos);
   }

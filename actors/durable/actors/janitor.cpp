@@ -159,6 +159,7 @@ engine_event leadership_changed(bool leading) {
   ev.kind = engine_event::type::leadership;
   ev.level = engine_event::severity::info;
   ev.operation = "try_lead";
+  ev.leading = leading;
   ev.message = leading ? "this node is now the maintenance leader (it expires "
                          "sleepers, removes finished trees past their "
                          "retention and measures the ready backlog)"

@@ -52,9 +52,7 @@ void engine_metrics::record(const engine_event& e) noexcept {
         leases_lost_.inc();
         break;
       case t::leadership:
-        // The event carries no flag: its message says "now" on gaining the
-        // leadership and "no longer" on losing it (actors/janitor.cpp).
-        leader_.set(e.message.find("no longer") == std::string::npos ? 1 : 0);
+        leader_.set(e.leading ? 1 : 0);
         break;
       case t::conflict:
         conflicts_.inc();
