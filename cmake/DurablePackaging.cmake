@@ -2,7 +2,8 @@
 # install rules:
 #
 #   durable          the programs (durable-node, durablectl, durable-bench)
-#                    in /usr/bin, durable-node.service in
+#                    in /usr/bin with their manual pages
+#                    (DurableManPages.cmake), durable-node.service in
 #                    /usr/lib/systemd/system, the user it runs as in
 #                    /usr/lib/sysusers.d/durable.conf, the sample
 #                    configuration as the conffile /etc/durable/node.conf;
@@ -21,6 +22,8 @@ set(DURABLE_DEB_MAINTAINER "durable maintainers <maintainers@durable.invalid>"
   CACHE STRING "Maintainer field of durable's Debian packages")
 
 set(DURABLE_DEB_DIR ${PROJECT_SOURCE_DIR}/packaging/deb)
+
+include(DurableManPages)
 
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/durable-node.service
   DESTINATION lib/systemd/system COMPONENT runtime EXCLUDE_FROM_ALL)

@@ -10,6 +10,7 @@
 #   2. runs lintian on each: any error (E:) fails, warnings are shown;
 #   3. installs both with apt-get, runs durable-node --version,
 #      durablectl --version and durable-bench --help from /usr/bin,
+#      checks that each has its manual page,
 #      checks the user durable, the conffile and its permissions, and the
 #      installed unit with systemd-analyze verify; builds and runs
 #      examples/retries_sqlite against the installed libdurable-dev (no
@@ -104,6 +105,12 @@ for program in durable-node durablectl; do
   "/usr/bin/$program" --version
 done
 /usr/bin/durable-bench --help >/dev/null
+for program in durable-node durablectl durable-bench; do
+  page=/usr/share/man/man1/$program.1.gz
+  [ -f "$page" ] || fail "$page is missing"
+  # The page names the program's options as its --help does.
+  zcat "$page" | grep -q -- 'help' || fail "$page describes no option"
+done
 getent passwd durable >/dev/null || fail "the user durable was not created"
 [ "$(stat -c %a:%G /etc/durable/node.conf)" = 640:durable ] ||
   fail "/etc/durable/node.conf is $(stat -c %a:%G /etc/durable/node.conf)," \
@@ -133,6 +140,7 @@ step "purging"
 trap - EXIT
 "${apt_get[@]}" purge durable libdurable-dev >/dev/null
 for gone in /usr/bin/durable-node /usr/bin/durablectl /usr/bin/durable-bench \
+    /usr/share/man/man1/durable-node.1.gz \
     /usr/lib/systemd/system/durable-node.service /etc/durable/node.conf \
     /usr/include/durable; do
   [ ! -e "$gone" ] || fail "$gone is left after the purge"

@@ -44,7 +44,7 @@ for group in "$@"; do
     sanitizers)
       packages+=("${test_packages[@]}" clang-14 libclang-rt-14-dev llvm-14) ;;
     format) packages+=(clang-format-14 git) ;;
-    deb) packages+=(lintian dpkg-dev systemd) ;;
+    deb) packages+=(lintian dpkg-dev systemd help2man) ;;
     docs) packages+=(doxygen) ;;
     *) echo "setup: unknown package group '$group'" >&2; exit 2 ;;
   esac
