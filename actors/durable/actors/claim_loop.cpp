@@ -128,9 +128,9 @@ void claim_loop::schedule_wake(timestamp at) {
 
 void claim_loop::retry_skipped() {
   // The usual holder is a waiter marking a new row `watched`, for one
-  // commit (milliseconds with fsync on): retried every millisecond, the
-  // row starts soon after the lock goes. A row held longer (a long
-  // transaction of someone else's) backs off.
+  // short commit (it does not wait for the disk): retried every
+  // millisecond, the row starts soon after the lock goes. A row held
+  // longer (a long transaction of someone else's) backs off.
   constexpr unsigned quick_retries = 16;
   constexpr unsigned max_doublings = 16;
   const unsigned doublings = skipped_in_a_row_ < quick_retries

@@ -426,9 +426,10 @@ sleeper_scan pg_store::scan_sleepers(std::size_t limit) {
 }
 
 std::optional<execution_record> pg_store::watch(const std::string& id) {
-  return impl_->run<pqxx::nontransaction>(
+  return impl_->run<pqxx::work>(
     "watch", impl::mode::idempotent,
-    [&](pqxx::nontransaction& tx) -> std::optional<execution_record> {
+    [&](pqxx::work& tx) -> std::optional<execution_record> {
+      tx.exec(watch_settings);
       auto r = exec(tx, st_watch, {id});
       if (r.empty())
         return std::nullopt;

@@ -116,6 +116,15 @@ inline constexpr const char* prune_settings
   = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
     "SET LOCAL enable_seqscan = off";
 
+/// Run in watch()'s transaction before st_watch: its commit does not wait
+/// for the WAL to reach the disk. The mark only decides whether a row's end
+/// is announced; a waiter whose mark a crash of the server lost is answered
+/// by its re-check of watched rows instead (dispatcher_waiters.hpp). A
+/// durable commit here cost a waiter one more disk flush, and held the
+/// row's lock through it, so that a claim of the new row skipped it.
+inline constexpr const char* watch_settings
+  = "SET LOCAL synchronous_commit = off";
+
 // -- parameters ---------------------------------------------------------------
 
 /// The JSON rows of an insert: every column of the table.
