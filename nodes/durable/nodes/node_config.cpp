@@ -280,13 +280,14 @@ void add_node_options(CLI::App& app, node_config& cfg) {
       "finalize-failed, cancelled); statuses not given keep the general "
       "duration, 0 keeps forever. Repeatable, or comma-separated")
     ->envname("DURABLE_RETAIN_TASK")
+    ->type_name("TASK[:STATUS]=DURATION")
     ->allow_extra_args(false)
     ->delimiter(',')
     ->check(CLI::Validator{[](std::string& text) -> std::string {
                              retain_task_value v;
                              return read_retain_task(text, v);
                            },
-                           "TASK[:STATUS]=DURATION"});
+                           ""});
 }
 
 std::string describe_retention(const retention_options& r) {
