@@ -161,9 +161,68 @@ millis retention_options::for_status(execution_status s) const noexcept {
   }
 }
 
+std::optional<millis>
+task_retention::for_status(execution_status s) const noexcept {
+  switch (s) {
+    case execution_status::completed:
+      return completed;
+    case execution_status::failed:
+      return failed;
+    case execution_status::timed_out:
+      return timed_out;
+    case execution_status::finalize_failed:
+      return finalize_failed;
+    case execution_status::cancelled:
+      return cancelled;
+    default:
+      return std::nullopt;
+  }
+}
+
+void task_retention::set(execution_status s, millis d) noexcept {
+  switch (s) {
+    case execution_status::completed:
+      completed = d;
+      break;
+    case execution_status::failed:
+      failed = d;
+      break;
+    case execution_status::timed_out:
+      timed_out = d;
+      break;
+    case execution_status::finalize_failed:
+      finalize_failed = d;
+      break;
+    case execution_status::cancelled:
+      cancelled = d;
+      break;
+    default:
+      break;
+  }
+}
+
+void task_retention::set_all(millis d) noexcept {
+  completed = failed = timed_out = finalize_failed = cancelled = d;
+}
+
+millis retention_options::for_task(std::string_view task_id,
+                                   execution_status s) const noexcept {
+  if (auto it = tasks.find(task_id); it != tasks.end())
+    if (auto d = it->second.for_status(s))
+      return *d;
+  return for_status(s);
+}
+
 bool retention_options::enabled() const noexcept {
-  return completed.count() > 0 || failed.count() > 0 || timed_out.count() > 0
-         || finalize_failed.count() > 0 || cancelled.count() > 0;
+  if (completed.count() > 0 || failed.count() > 0 || timed_out.count() > 0
+      || finalize_failed.count() > 0 || cancelled.count() > 0)
+    return true;
+  for (const auto& [task, t] : tasks)
+    for (const auto& d :
+         {t.completed, t.failed, t.timed_out, t.finalize_failed, t.cancelled})
+      if (d && d->count() > 0)
+        return true;
+  return false;
 }
 
 void validate(const executor_options& o) {
@@ -215,6 +274,27 @@ void validate(const executor_options& o) {
     invalid_options("retention.batch_size must be in 1..10000");
   if (!in(r.sweep_interval, millis{100}, millis{3'600'000}))
     invalid_options("retention.sweep_interval must be in 100..3600000 ms");
+  if (r.tasks.size() > retention_options::max_task_overrides)
+    invalid_options(fmt::format("retention.tasks has {} overrides, at most {}",
+                                r.tasks.size(),
+                                retention_options::max_task_overrides));
+  for (const auto& [task, t] : r.tasks) {
+    // An invalid id stays out of the message: it may be any bytes.
+    if (auto why = task_id_problem(task))
+      invalid_options(fmt::format(
+        "retention.tasks: a task override's id is invalid: {}", *why));
+    bool any = false;
+    for (const auto& d :
+         {t.completed, t.failed, t.timed_out, t.finalize_failed, t.cancelled}) {
+      any = any || d.has_value();
+      if (d && d->count() < 0)
+        invalid_options(
+          fmt::format("retention.tasks[{}]: durations must be >= 0", task));
+    }
+    if (!any)
+      invalid_options(
+        fmt::format("retention.tasks[{}]: the override sets no status", task));
+  }
 }
 
 } // namespace durable

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -153,12 +154,36 @@ void validate(const retry_options& r, std::string_view task_id);
 /// Applies the overrides of `overrides` to `base`, validating each.
 task_options merge(const task_options& base, const enqueue_options& overrides);
 
+/// One task's own retention durations (retention_options::tasks), for the
+/// trees whose root is an execution of that task. A status left unset falls
+/// back to the general duration of retention_options; 0 keeps that task's
+/// trees of that status forever, whatever the general duration.
+struct task_retention {
+  std::optional<millis> completed{};
+  std::optional<millis> failed{};
+  std::optional<millis> timed_out{};
+  std::optional<millis> finalize_failed{};
+  std::optional<millis> cancelled{};
+
+  /// The duration set for `s`; nullopt if unset or `s` is not final.
+  std::optional<millis> for_status(execution_status s) const noexcept;
+  /// Sets the duration of `s` (a final status; others are ignored).
+  void set(execution_status s, millis d) noexcept;
+  /// Sets every final status to `d`.
+  void set_all(millis d) noexcept;
+};
+
 /// How long finished executions are kept (retention), per final status of
 /// the root of their tree. The maintenance leader removes a whole tree (the
 /// root and every descendant) once its root finished longer ago than the
 /// duration of the root's status; 0 keeps trees of that status forever.
-/// All zero (the default): nothing is ever removed, as before.
+/// All zero (the default): nothing is ever removed, as before. `tasks`
+/// overrides the durations for the trees of some root tasks.
 struct retention_options {
+  /// The most per-task overrides (`tasks`): each is excluded by name from
+  /// the general sweep (prune_request::max_except_tasks).
+  static constexpr std::size_t max_task_overrides = 1000;
+
   /// How long trees whose root completed are kept; 0: forever.
   millis completed{0};
   /// How long trees whose root failed are kept; 0: forever.
@@ -178,12 +203,20 @@ struct retention_options {
   /// at once (after the storage actor's queued work); one that removes
   /// nothing doubles the pause, up to ten times this.
   millis sweep_interval{5000};
+  /// Per-task overrides by root task id (at most max_task_overrides): the
+  /// statuses an override sets replace the durations above for that
+  /// task's trees, the others fall back to them.
+  std::map<std::string, task_retention, std::less<>> tasks{};
 
   /// The duration for trees whose root ended in `s` (0 for a status that
-  /// is not final).
+  /// is not final), without the per-task overrides.
   millis for_status(execution_status s) const noexcept;
 
-  /// True if any status has a duration.
+  /// The duration for trees of root task `task_id` that ended in `s`: its
+  /// override if it sets `s`, otherwise for_status(s).
+  millis for_task(std::string_view task_id, execution_status s) const noexcept;
+
+  /// True if any status has a duration, in general or for some task.
   bool enabled() const noexcept;
 };
 

@@ -44,6 +44,16 @@ void validate(const prune_request& req) {
   for (auto s : req.statuses)
     if (!is_finished(s))
       invalid(fmt::format("{} is not a final status", to_string(s)));
+  if (req.except_tasks.size() > prune_request::max_except_tasks)
+    invalid(fmt::format("{} excluded tasks, at most {}",
+                        req.except_tasks.size(),
+                        prune_request::max_except_tasks));
+  for (const auto& t : req.except_tasks) {
+    if (t.empty())
+      invalid("an excluded task id is empty");
+    if (req.task_id && *req.task_id == t)
+      invalid("the task to prune is also excluded");
+  }
 }
 
 store::~store() = default;

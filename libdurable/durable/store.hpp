@@ -176,6 +176,8 @@ struct sleeper_scan {
 struct prune_request {
   /// The most roots one call removes (1..max_limit).
   static constexpr std::size_t max_limit = 10000;
+  /// The most ids in `except_tasks` (retention_options::max_task_overrides).
+  static constexpr std::size_t max_except_tasks = 1000;
 
   /// The root statuses to remove: final statuses only (is_finished()), at
   /// least one.
@@ -184,6 +186,11 @@ struct prune_request {
   timestamp finished_before{};
   /// Only roots of this task; every task when unset.
   std::optional<std::string> task_id{};
+  /// Never roots of these tasks (nor anything in their trees): what the
+  /// general retention sweep leaves to the per-task overrides. At most
+  /// max_except_tasks ids, none empty, and not the one `task_id` names
+  /// (that request could remove nothing). Empty: no task is excluded.
+  std::vector<std::string> except_tasks{};
   /// Roots removed per call: bounded, so that each call is a short
   /// transaction and the database's cleanup (autovacuum) can follow.
   std::size_t limit = 1000;
@@ -194,8 +201,9 @@ struct prune_request {
 };
 
 /// Throws durable::error (non-retryable) "Invalid prune request: …" for a
-/// limit out of range, no status or a status that is not final: what every
-/// store's prune() checks before it touches a row.
+/// limit out of range, no status or a status that is not final, more than
+/// max_except_tasks excluded tasks, an empty one, or `task_id` among them:
+/// what every store's prune() checks before it touches a row.
 void validate(const prune_request& req);
 
 /// What prune() removed (or, for a dry run, would remove).

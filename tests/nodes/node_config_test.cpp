@@ -221,6 +221,67 @@ TEST_SUITE("nodes.config") {
     }
   }
 
+  TEST_CASE("retain-task overrides one task's durations from flags the "
+            "environment and the config file") {
+    using namespace std::chrono_literals;
+    using durable::execution_status;
+    auto r = parse({"--retain-completed", "1h", "--retain-task", "billing=30d",
+                    "--retain-task", "billing:failed=0", "--retain-task",
+                    "scratch:timed-out=15m,scratch:finalize_failed=2h"})
+               .executor.retention;
+    CHECK(r.completed == 1h);
+    REQUIRE(r.tasks.size() == 2);
+    // Later values win; statuses not given fall back to the general ones.
+    CHECK(r.for_task("billing", execution_status::completed) == 30 * 24h);
+    CHECK(r.for_task("billing", execution_status::cancelled) == 30 * 24h);
+    CHECK(r.for_task("billing", execution_status::failed) == 0ms);
+    CHECK(r.for_task("scratch", execution_status::timed_out) == 15min);
+    CHECK(r.for_task("scratch", execution_status::finalize_failed) == 2h);
+    CHECK(r.for_task("scratch", execution_status::completed) == 1h);
+    CHECK(r.for_task("scratch", execution_status::failed) == 7 * 24h);
+    CHECK(parse({}).executor.retention.tasks.empty());
+    CHECK(durable::nodes::describe_retention(r).find(
+            "retain-task=billing:completed=30d,")
+          != std::string::npos);
+    {
+      scoped_env env{"DURABLE_RETAIN_TASK", "audit=0,report:failed=1d"};
+      auto e = parse({}).executor.retention;
+      REQUIRE(e.tasks.size() == 2);
+      CHECK(e.for_task("audit", execution_status::completed) == 0ms);
+      CHECK(e.for_task("report", execution_status::failed) == 24h);
+      CHECK(e.for_task("report", execution_status::completed) == 24h);
+    }
+    const std::string path = "node_config_test_retain_task.ini";
+    {
+      std::ofstream f{path};
+      f << "retain-task = billing=90d\nretain-task = audit:cancelled=1h\n";
+    }
+    auto cfg = parse({"--config", path});
+    std::remove(path.c_str());
+    CHECK_NOTHROW(durable::nodes::finish_config(cfg));
+    const auto& c = cfg.executor.retention;
+    REQUIRE(c.tasks.size() == 2);
+    CHECK(c.for_task("billing", execution_status::failed) == 90 * 24h);
+    CHECK(c.for_task("audit", execution_status::cancelled) == 1h);
+    CHECK(c.for_task("audit", execution_status::completed) == 24h);
+  }
+
+  TEST_CASE("a bad retain-task value is refused naming the value") {
+    for (auto bad :
+         {"billing", "billing=24", "billing=soon", "bil ling=1d", "=1d",
+          "billing:running=1d", "billing:done=1d", "billing:=1d"}) {
+      INFO("value " << bad);
+      try {
+        parse({"--retain-task", bad});
+        FAIL("accepted " << bad);
+      } catch (const CLI::ParseError& e) {
+        std::string what = e.what();
+        CHECK(what.find("--retain-task") != std::string::npos);
+        CHECK(what.find(bad) != std::string::npos);
+      }
+    }
+  }
+
   TEST_CASE("a count or port out of its range is refused with a readable "
             "range") {
     struct bad_value {

@@ -145,6 +145,117 @@ TEST_SUITE("storage.conformance.prune") {
     CHECK_FALSE(exists(f, "te_b"));
   }
 
+  DURABLE_CONFORMANCE_CASE("prune leaves the whole trees of excluded tasks") {
+    fixture f{Backend::make};
+    const auto t0 = f.clock.now();
+    f.clock.advance(3h);
+    using st = execution_status;
+    // Old completed trees of three tasks, each with a child and a grandchild.
+    std::vector<execution_record> rows;
+    for (std::string task : {"task_a", "task_b", "task_c"}) {
+      auto r = ended(f.make_row("te_" + task, task), st::completed, t0);
+      auto c = ended(f.make_child(r, "te_" + task + "_1", 0), st::completed,
+                     t0);
+      auto g = ended(f.make_child(c, "te_" + task + "_1x", 0), st::completed,
+                     t0);
+      rows.insert(rows.end(), {r, c, g});
+    }
+    f.put(rows);
+    auto req = older_than(f, 1h, {st::completed});
+    req.except_tasks = {"task_b", "task_c"};
+    auto out = f.store->prune(req);
+    CHECK(out.roots == 1);
+    CHECK(out.rows == 3);
+    for (auto id : {"te_task_a", "te_task_a_1", "te_task_a_1x"})
+      CHECK_MESSAGE(!exists(f, id), id);
+    for (auto id : {"te_task_b", "te_task_b_1", "te_task_b_1x", "te_task_c",
+                    "te_task_c_1", "te_task_c_1x"})
+      CHECK_MESSAGE(exists(f, id), id);
+    CHECK(f.store->prune(req).roots == 0);
+    // A task that is not excluded any more goes.
+    req.except_tasks = {"task_c"};
+    out = f.store->prune(req);
+    CHECK(out.roots == 1);
+    CHECK(out.rows == 3);
+    CHECK_FALSE(exists(f, "te_task_b_1x"));
+    CHECK(exists(f, "te_task_c_1x"));
+  }
+
+  DURABLE_CONFORMANCE_CASE(
+    "an exclusion combines with statuses finished_before and a task") {
+    fixture f{Backend::make};
+    const auto t0 = f.clock.now();
+    f.clock.advance(3h);
+    using st = execution_status;
+    const auto recent = f.clock.now() - 10min;
+    f.put({
+      ended(f.make_row("te_a_old", "task_a"), st::completed, t0),
+      ended(f.make_row("te_a_failed", "task_a"), st::failed, t0),
+      ended(f.make_row("te_a_new", "task_a"), st::completed, recent),
+      ended(f.make_row("te_b_old", "task_b"), st::completed, t0),
+      ended(f.make_row("te_b_failed", "task_b"), st::failed, t0),
+      ended(f.make_row("te_c_old", "task_c"), st::cancelled, t0),
+      ended(f.make_row("te_c_new", "task_c"), st::cancelled, recent),
+    });
+    auto req = older_than(f, 1h, {st::completed, st::cancelled});
+    req.except_tasks = {"task_b"};
+    auto out = f.store->prune(req);
+    CHECK(out.roots == 2);
+    for (auto id : {"te_a_old", "te_c_old"})
+      CHECK_MESSAGE(!exists(f, id), id);
+    for (auto id :
+         {"te_a_failed", "te_a_new", "te_b_old", "te_b_failed", "te_c_new"})
+      CHECK_MESSAGE(exists(f, id), id);
+    // Named and excluded tasks together: the named one, minus the others.
+    req = older_than(f, 1h, {st::failed});
+    req.task_id = "task_b";
+    req.except_tasks = {"task_a"};
+    out = f.store->prune(req);
+    CHECK(out.roots == 1);
+    CHECK_FALSE(exists(f, "te_b_failed"));
+    CHECK(exists(f, "te_a_failed"));
+    // Naming an excluded task is refused.
+    req.except_tasks = {"task_a", "task_b"};
+    CHECK_THROWS_AS(f.store->prune(req), durable::error);
+    CHECK(exists(f, "te_b_old"));
+  }
+
+  DURABLE_CONFORMANCE_CASE("a dry run counts without the excluded tasks") {
+    fixture f{Backend::make};
+    const auto t0 = f.clock.now();
+    f.clock.advance(2h);
+    std::vector<execution_record> rows;
+    for (int i = 0; i < 4; ++i) {
+      const std::string task = i % 2 == 0 ? "task_even" : "task_odd";
+      auto r = ended(f.make_row("te_r" + std::to_string(i), task),
+                     execution_status::timed_out, t0);
+      for (int k = 0; k <= i; ++k)
+        rows.push_back(ended(
+          f.make_child(r, "te_r" + std::to_string(i) + "_" + std::to_string(k),
+                       static_cast<std::uint32_t>(k)),
+          execution_status::cancelled, t0));
+      rows.push_back(r);
+    }
+    f.put(rows);
+    // task_odd: roots 1 and 3, with 2 and 4 children.
+    auto req = older_than(f, 1h, {execution_status::timed_out}, 1);
+    req.dry_run = true;
+    req.except_tasks = {"task_even"};
+    auto counted = f.store->prune(req);
+    CHECK(counted.roots == 2);
+    CHECK(counted.rows == 8);
+    for (const auto& r : rows)
+      CHECK_MESSAGE(exists(f, r.id), r.id);
+    req.dry_run = false;
+    req.limit = 100;
+    auto removed = f.store->prune(req);
+    CHECK(removed.roots == counted.roots);
+    CHECK(removed.rows == counted.rows);
+    CHECK(exists(f, "te_r0"));
+    CHECK(exists(f, "te_r2_2"));
+    CHECK_FALSE(exists(f, "te_r3_3"));
+  }
+
   DURABLE_CONFORMANCE_CASE(
     "pruned ids sleeping ids and idempotency keys can be used again") {
     fixture f{Backend::make};

@@ -69,6 +69,150 @@ TEST_SUITE("actors.retention") {
     }
   }
 
+  TEST_CASE("a task override longer than the general duration gets its own "
+            "call and is excluded from the general one") {
+    durable::retention_options r;
+    r.completed = 24h;
+    r.failed = 7 * 24h;
+    r.batch_size = 300;
+    r.tasks["billing"].completed = 30 * 24h;
+    const auto now = durable::system_now();
+    auto reqs = durable::actors::retention_requests(r, now);
+    REQUIRE(reqs.size() == 4);
+    // The general calls leave the billing trees alone.
+    for (int i : {0, 1}) {
+      CHECK_FALSE(reqs[i].task_id.has_value());
+      CHECK(reqs[i].except_tasks == std::vector<std::string>{"billing"});
+    }
+    CHECK(reqs[0].statuses == std::vector{execution_status::completed});
+    CHECK(reqs[0].finished_before == now - 24h);
+    CHECK(reqs[1].statuses == std::vector{execution_status::failed});
+    CHECK(reqs[1].finished_before == now - 7 * 24h);
+    // Billing: 30 d when completed; failed falls back to the general 7 d.
+    for (int i : {2, 3}) {
+      CHECK(reqs[i].task_id == "billing");
+      CHECK(reqs[i].except_tasks.empty());
+    }
+    CHECK(reqs[2].statuses == std::vector{execution_status::completed});
+    CHECK(reqs[2].finished_before == now - 30 * 24h);
+    CHECK(reqs[3].statuses == std::vector{execution_status::failed});
+    CHECK(reqs[3].finished_before == now - 7 * 24h);
+    for (const auto& q : reqs) {
+      CHECK(q.limit == 300);
+      CHECK_NOTHROW(durable::validate(q));
+    }
+  }
+
+  TEST_CASE("a task override shorter than the general duration and statuses "
+            "sharing a duration share a call") {
+    durable::retention_options r;
+    r.completed = 24h;
+    r.cancelled = 24h;
+    r.tasks["scratch"].completed = 1h;
+    r.tasks["scratch"].cancelled = 1h;
+    r.tasks["scratch"].failed = 1h;
+    const auto now = durable::system_now();
+    auto reqs = durable::actors::retention_requests(r, now);
+    REQUIRE(reqs.size() == 2);
+    CHECK(
+      reqs[0].statuses
+      == std::vector{execution_status::completed, execution_status::cancelled});
+    CHECK(reqs[0].finished_before == now - 24h);
+    CHECK(reqs[0].except_tasks == std::vector<std::string>{"scratch"});
+    CHECK(reqs[1].task_id == "scratch");
+    CHECK(reqs[1].statuses
+          == std::vector{execution_status::completed, execution_status::failed,
+                         execution_status::cancelled});
+    CHECK(reqs[1].finished_before == now - 1h);
+  }
+
+  TEST_CASE("a task override of 0 keeps that task's trees forever and an "
+            "unnamed status falls back to the general duration") {
+    durable::retention_options r;
+    r.completed = 24h;
+    r.failed = 7 * 24h;
+    r.tasks["audit"].set_all(0ms);
+    r.tasks["report"].failed = 0ms;
+    const auto now = durable::system_now();
+    auto reqs = durable::actors::retention_requests(r, now);
+    REQUIRE(reqs.size() == 3);
+    const std::vector<std::string> both{"audit", "report"};
+    CHECK(reqs[0].except_tasks == both);
+    CHECK(reqs[1].except_tasks == both);
+    // Nothing for audit; report keeps its failed trees, and its completed
+    // ones follow the general 24 h.
+    CHECK(reqs[2].task_id == "report");
+    CHECK(reqs[2].statuses == std::vector{execution_status::completed});
+    CHECK(reqs[2].finished_before == now - 24h);
+    CHECK(r.for_task("report", execution_status::completed) == 24h);
+    CHECK(r.for_task("report", execution_status::failed) == 0ms);
+    CHECK(r.for_task("other", execution_status::failed) == 7 * 24h);
+    // An override alone turns retention on, for that task only.
+    durable::retention_options only;
+    only.tasks["scratch"].timed_out = 1h;
+    CHECK(only.enabled());
+    reqs = durable::actors::retention_requests(only, now);
+    REQUIRE(reqs.size() == 1);
+    CHECK(reqs[0].task_id == "scratch");
+    CHECK(reqs[0].statuses == std::vector{execution_status::timed_out});
+    // Kept forever is not "on".
+    durable::retention_options forever;
+    forever.tasks["audit"].set_all(0ms);
+    CHECK_FALSE(forever.enabled());
+    CHECK(durable::actors::retention_requests(forever, now).empty());
+  }
+
+  TEST_CASE("task overrides that are invalid are refused naming the task") {
+    auto refused = [](const durable::executor_options& o) -> std::string {
+      try {
+        durable::validate(o);
+      } catch (const durable::error& e) {
+        return e.what();
+      }
+      return "";
+    };
+    durable::executor_options o;
+    o.retention.tasks["billing"].failed = -1ms;
+    auto what = refused(o);
+    CHECK(what.find("Invalid options") != std::string::npos);
+    CHECK(what.find("billing") != std::string::npos);
+    o.retention.tasks["billing"].failed = 1h;
+    CHECK(refused(o).empty());
+    o.retention.tasks["idle"];
+    what = refused(o);
+    CHECK(what.find("idle") != std::string::npos);
+    CHECK(what.find("sets no status") != std::string::npos);
+    o.retention.tasks.erase("idle");
+    o.retention.tasks[""].completed = 1h;
+    what = refused(o);
+    CHECK(what.find("Task id cannot be empty") != std::string::npos);
+    o.retention.tasks.erase("");
+    o.retention.tasks["no spaces"].completed = 1h;
+    CHECK(refused(o).find("alphanumeric") != std::string::npos);
+    o.retention.tasks.erase("no spaces");
+    for (std::size_t i = 0; i <= durable::retention_options::max_task_overrides;
+         ++i)
+      o.retention.tasks["t" + std::to_string(i)].completed = 1h;
+    CHECK(refused(o).find("at most 1000") != std::string::npos);
+  }
+
+  TEST_CASE("prune requests refuse too many empty or contradicting "
+            "exclusions") {
+    durable::prune_request q;
+    q.statuses = {execution_status::completed};
+    q.except_tasks = {"a", "b"};
+    CHECK_NOTHROW(durable::validate(q));
+    q.task_id = "c";
+    CHECK_NOTHROW(durable::validate(q));
+    q.task_id = "b";
+    CHECK_THROWS_AS(durable::validate(q), durable::error);
+    q.task_id.reset();
+    q.except_tasks.push_back("");
+    CHECK_THROWS_AS(durable::validate(q), durable::error);
+    q.except_tasks.assign(durable::prune_request::max_except_tasks + 1, "a");
+    CHECK_THROWS_AS(durable::validate(q), durable::error);
+  }
+
   TEST_CASE("retention options out of range are refused") {
     durable::executor_options o;
     o.retention.completed = -1ms;
@@ -154,6 +298,33 @@ TEST_SUITE("actors.retention") {
     CHECK(exists(f, failed.id));
     CHECK(f.get(sleeper.id).status == execution_status::running);
     CHECK(f.db->size() == 2);
+  }
+
+  TEST_CASE("the maintenance leader keeps a task's trees as long as its "
+            "override says") {
+    auto opts = deterministic_fixture::fast_options();
+    opts.retention.completed = 10s;
+    opts.retention.sweep_interval = 1s;
+    opts.retention.tasks["keep"].completed = 1h;
+    opts.retention.tasks["brief"].completed = 2s;
+    deterministic_fixture f{opts};
+    for (const char* id : {"plain", "keep", "brief"})
+      f.add(inline_task(id, [](auto&, const std::string& in) { return in; }));
+    auto plain = f.enqueue("plain", "1");
+    auto keep = f.enqueue("keep", "1");
+    auto brief = f.enqueue("brief", "1");
+    for (const auto* r : {&plain, &keep, &brief})
+      REQUIRE(f.get(r->id).status == execution_status::completed);
+    f.run();
+    for (int i = 0; i < 6; ++i)
+      f.advance(1s);
+    CHECK_FALSE(exists(f, brief.id));
+    CHECK(exists(f, plain.id));
+    CHECK(exists(f, keep.id));
+    for (int i = 0; i < 40; ++i)
+      f.advance(1s);
+    CHECK_FALSE(exists(f, plain.id));
+    CHECK(exists(f, keep.id));
   }
 
   TEST_CASE("only the maintenance leader sweeps") {

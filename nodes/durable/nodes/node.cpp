@@ -221,13 +221,14 @@ int run_node(int argc, char** argv, const node_program& program) {
     };
     fmt::print("configuration valid: name={} store=\"{}\" http={} "
                "gateway={} max_concurrent={} lease_ms={} grace_ms={} "
-               "log={}/{}\n",
+               "log={}/{} retain={}\n",
                cfg.name, describe_store(cfg),
                port(cfg.http_port, cfg.http_bind),
                port(cfg.gateway_port, cfg.gateway_bind),
                cfg.executor.max_concurrent, cfg.executor.lease_duration.count(),
                cfg.executor.shutdown_grace.count(), to_string(cfg.log.level),
-               to_string(cfg.log.format));
+               to_string(cfg.log.format),
+               describe_retention(cfg.executor.retention));
     return 0;
   }
   const auto stop_signals = block_stop_signals();

@@ -1,5 +1,7 @@
 #include "durable/nodes/node_config.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <limits>
 #include <unistd.h>
@@ -80,6 +82,52 @@ void add_duration(CLI::App& app, const std::string& flag,
       help + fmt::format(" (default {})", format_duration(target)))
     ->envname(env)
     ->check(duration_text);
+}
+
+/// One `--retain-task` value: TASK=DURATION (every final status of the
+/// task) or TASK:STATUS=DURATION.
+struct retain_task_value {
+  std::string task;
+  std::optional<execution_status> status;
+  millis keep{0};
+};
+
+/// The final status `name` names (`timed-out` or `timed_out`).
+std::optional<execution_status> final_status(std::string_view name) {
+  std::string text{name};
+  std::replace(text.begin(), text.end(), '-', '_');
+  auto s = parse_status(text);
+  if (s && is_finished(*s))
+    return s;
+  return std::nullopt;
+}
+
+/// Reads a `--retain-task` value into `out`; the error (empty if none)
+/// names the value.
+std::string read_retain_task(const std::string& text, retain_task_value& out) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos)
+    return fmt::format("{} is not TASK=DURATION or TASK:STATUS=DURATION", text);
+  std::string_view head{text.data(), eq};
+  const auto colon = head.find(':');
+  out.task = std::string{head.substr(0, colon)};
+  if (auto why = task_id_problem(out.task))
+    return fmt::format("{}: {}", text, *why);
+  out.status.reset();
+  if (colon != std::string_view::npos) {
+    out.status = final_status(head.substr(colon + 1));
+    if (!out.status)
+      return fmt::format("{}: {} is not one of completed, failed, timed-out, "
+                         "finalize-failed, cancelled",
+                         text, head.substr(colon + 1));
+  }
+  auto keep = parse_duration(text.substr(eq + 1));
+  if (!keep)
+    return fmt::format("{}: {} is not a duration such as 90s, 15m, 24h or 7d "
+                       "(0 keeps forever)",
+                       text, text.substr(eq + 1));
+  out.keep = *keep;
+  return {};
 }
 
 bool starts_with(const std::string& s, std::string_view prefix) {
@@ -211,6 +259,65 @@ void add_node_options(CLI::App& app, node_config& cfg) {
                keep + "their root's finalize failed; 0 keeps forever");
   add_duration(app, "--retain-cancelled", "DURABLE_RETAIN_CANCELLED",
                r.cancelled, keep + "their root was cancelled; 0 keeps forever");
+  app
+    .add_option_function<std::vector<std::string>>(
+      "--retain-task",
+      [&r](const std::vector<std::string>& values) {
+        // Later values win: `t=30d` then `t:failed=0`.
+        for (const auto& text : values) {
+          retain_task_value v;
+          if (!read_retain_task(text, v).empty())
+            continue; // refused by the check below
+          auto& t = r.tasks[v.task];
+          if (v.status)
+            t.set(*v.status, v.keep);
+          else
+            t.set_all(v.keep);
+        }
+      },
+      "How long the trees of one root task are kept, instead of the "
+      "--retain-<status> durations: TASK=DURATION for every final status, "
+      "TASK:STATUS=DURATION for one (completed, failed, timed-out, "
+      "finalize-failed, cancelled); statuses not given keep the general "
+      "duration, 0 keeps forever. Repeatable, or comma-separated")
+    ->envname("DURABLE_RETAIN_TASK")
+    ->type_name("TASK[:STATUS]=DURATION")
+    ->allow_extra_args(false)
+    ->delimiter(',')
+    ->check(CLI::Validator{[](std::string& text) -> std::string {
+                             retain_task_value v;
+                             return read_retain_task(text, v);
+                           },
+                           ""});
+}
+
+std::string describe_retention(const retention_options& r) {
+  constexpr std::array finals{
+    execution_status::completed, execution_status::failed,
+    execution_status::timed_out, execution_status::finalize_failed,
+    execution_status::cancelled,
+  };
+  auto name = [](execution_status s) {
+    std::string text{to_string(s)};
+    std::replace(text.begin(), text.end(), '_', '-');
+    return text;
+  };
+  std::string out;
+  for (auto s : finals)
+    out += fmt::format("{}{}={}", out.empty() ? "" : ",", name(s),
+                       format_duration(r.for_status(s)));
+  out += " retain-task=";
+  if (r.tasks.empty())
+    return out + "none";
+  bool first = true;
+  for (const auto& [task, t] : r.tasks)
+    for (auto s : finals)
+      if (auto d = t.for_status(s)) {
+        out += fmt::format("{}{}:{}={}", first ? "" : ",", task, name(s),
+                           format_duration(*d));
+        first = false;
+      }
+  return out;
 }
 
 executor_options node_executor_defaults() {

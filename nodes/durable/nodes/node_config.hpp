@@ -75,8 +75,17 @@ struct node_config {
 /// Adds the node's flags (with their environment variables) to `app`,
 /// writing into `cfg`. Durations are given in milliseconds, except the
 /// retention flags (`--retain-<status>`), which take `90s`, `15m`, `24h`,
-/// `7d` (durable/duration_text.hpp), `0` keeping forever.
+/// `7d` (durable/duration_text.hpp), `0` keeping forever. The repeatable
+/// `--retain-task TASK=DURATION` or `TASK:STATUS=DURATION` (environment
+/// `DURABLE_RETAIN_TASK`, comma-separated; config key `retain-task`,
+/// repeated or an array) overrides them for the trees of one root task
+/// (retention_options::tasks); later values win.
 void add_node_options(CLI::App& app, node_config& cfg);
+
+/// The retention durations as `--check-config` prints them:
+/// `completed=24h,failed=7d,… retain-task=billing:completed=30d,…` (or
+/// `retain-task=none`).
+std::string describe_retention(const retention_options& r);
 
 /// Fills what the flags left open (the host name) and validates.
 /// @throws durable::error naming the bad setting.

@@ -500,6 +500,8 @@ bool memory_store::erase(const std::string& id) {
 
 prune_result memory_store::prune(const prune_request& req) {
   durable::validate(req);
+  const std::unordered_set<std::string_view> excluded(req.except_tasks.begin(),
+                                                      req.except_tasks.end());
   std::lock_guard guard{mutex_};
   // The oldest matching roots over every requested status.
   std::vector<entry> roots;
@@ -511,6 +513,8 @@ prune_result memory_store::prune(const prune_request& req) {
     const auto end = it->second.lower_bound(req.finished_before);
     for (auto e = it->second.begin(); e != end; ++e) {
       if (req.task_id && e->row->task_id != *req.task_id)
+        continue;
+      if (!excluded.empty() && excluded.contains(e->row->task_id))
         continue;
       roots.push_back(*e);
       if (!req.dry_run && ++taken == req.limit)

@@ -28,16 +28,22 @@ constexpr const char* unfinished
 } // namespace
 
 std::string prune_statement(const std::string& table, bool by_task,
-                            bool dry_run) {
+                            bool dry_run, bool except_tasks) {
+  // $1 status, $2 cutoff, then in this order what the call has: the limit,
+  // the task id, the excluded task ids.
+  int next = dry_run ? 3 : 4;
+  std::string filters;
+  if (by_task)
+    filters += fmt::format(" AND r.task_id = ${}::text", next++);
+  if (except_tasks)
+    filters += fmt::format(" AND r.task_id <> ALL(${}::text[])", next++);
   // Locked and SKIP LOCKED: two prunes at once (the leader and durablectl)
   // take different trees instead of waiting for each other.
   auto roots = fmt::format(
     "SELECT r.id FROM {0} r WHERE r.parent_id IS NULL AND r.status = "
     "$1::text AND r.finished_at < $2::bigint{1} ORDER BY r.finished_at, r.id"
     "{2}",
-    table,
-    by_task ? fmt::format(" AND r.task_id = ${}::text", dry_run ? 3 : 4) : "",
-    dry_run ? "" : " LIMIT $3::bigint FOR UPDATE SKIP LOCKED");
+    table, filters, dry_run ? "" : " LIMIT $3::bigint FOR UPDATE SKIP LOCKED");
   auto tree = fmt::format(
     "WITH RECURSIVE roots AS ({0}), "
     "tree AS (SELECT r.id, r.id AS root, $1::text AS status FROM roots r "
@@ -59,7 +65,10 @@ prune_result pg_store::prune(const prune_request& req) {
   durable::validate(req);
   auto& d = *impl_;
   const auto sql = prune_statement(d.table, req.task_id.has_value(),
-                                   req.dry_run);
+                                   req.dry_run, !req.except_tasks.empty());
+  const auto excluded = req.except_tasks.empty()
+                          ? std::string{}
+                          : to_array_literal(req.except_tasks);
   auto body = [&](pqxx::transaction_base& tx) {
     tx.exec(prune_settings);
     prune_result out;
@@ -75,6 +84,8 @@ prune_result pg_store::prune(const prune_request& req) {
           str(static_cast<std::int64_t>(req.limit - out.roots)));
       if (req.task_id)
         values.emplace_back(*req.task_id);
+      if (!req.except_tasks.empty())
+        values.emplace_back(excluded);
       auto ptrs = pointers(values);
       auto r = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(ptrs));
       if (req.dry_run) {

@@ -101,11 +101,12 @@ std::string conflicts_statement(const schema_tables& t);
 std::string claim_statement(const schema_tables& t, bool take_over);
 
 /// One status's part of prune() on `table` (schema-qualified): $1 status,
-/// $2 cutoff in microseconds, then $3 the limit (not for a dry run) and the
-/// task id (only if `by_task`). Deletes and returns the root of each row
-/// deleted; a dry run returns (roots, rows) instead. Defined in prune.cpp.
+/// $2 cutoff in microseconds, then $3 the limit (not for a dry run), the
+/// task id (only if `by_task`) and the excluded task ids as a text[] (only
+/// if `except_tasks`). Deletes and returns the root of each row deleted; a
+/// dry run returns (roots, rows) instead. Defined in prune.cpp.
 std::string prune_statement(const std::string& table, bool by_task,
-                            bool dry_run);
+                            bool dry_run, bool except_tasks = false);
 
 /// Run in prune()'s transaction before prune_statement(). The recursive
 /// walk of a tree has no row estimate PostgreSQL can trust (it assumes ten

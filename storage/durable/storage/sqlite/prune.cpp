@@ -43,11 +43,17 @@ prune_result sqlite_store::prune(const prune_request& req) {
   for (auto s : req.statuses)
     statuses += fmt::format("{}{}", statuses.empty() ? "" : ", ",
                             static_cast<int>(s));
+  // The excluded tasks are bound one parameter each, from ?3 on (at most
+  // prune_request::max_except_tasks, well under SQLite's limit of 32766).
+  std::string excluded;
+  for (std::size_t i = 0; i < req.except_tasks.size(); ++i)
+    excluded += fmt::format("{}?{}", i == 0 ? "" : ", ", i + 3);
   auto roots_sql = fmt::format(
     "SELECT id FROM executions INDEXED BY executions_finished_roots "
     "WHERE parent_id IS NULL AND status >= 4 AND status IN ({}) "
-    "AND finished_at < ?1{} ORDER BY finished_at, id{}",
+    "AND finished_at < ?1{}{} ORDER BY finished_at, id{}",
     statuses, req.task_id ? " AND task_id = ?2" : "",
+    excluded.empty() ? "" : fmt::format(" AND task_id NOT IN ({})", excluded),
     req.dry_run ? "" : fmt::format(" LIMIT {}", req.limit));
   return run("prune", !req.dry_run, [&](txn& tx) {
     std::vector<std::string> roots;
@@ -56,6 +62,8 @@ prune_result sqlite_store::prune(const prune_request& req) {
       q.bind(1, req.finished_before);
       if (req.task_id)
         q.bind(2, *req.task_id);
+      for (std::size_t i = 0; i < req.except_tasks.size(); ++i)
+        q.bind(static_cast<int>(i + 3), req.except_tasks[i]);
       while (q.step())
         roots.push_back(q.text(0));
     }
