@@ -158,6 +158,12 @@ struct claim_result {
   /// claims again shortly. A store without row locks reports only rows
   /// not yet due.
   std::optional<timestamp> next_ready_at;
+  /// The rows of `claimed` taken over from an owner whose lease ran out
+  /// (a row that was not `ready` and still had an owner: the claim counted
+  /// one of its `recoveries`), as ascending indexes into `claimed`. Ready
+  /// rows and rows whose owner released them (drained or handed back) are
+  /// not listed. Usually empty: only a dead or stalled node's rows are.
+  std::vector<std::size_t> taken_over;
 };
 
 /// Sleeping executions whose deadline passed, and the next deadline.
@@ -344,7 +350,8 @@ public:
   ///   `expires_at = now + timeout`);
   /// - if `req.take_over`, rows whose lease expired (`running`
   ///   non-sleeping, or waiting for children or finalize) are taken over;
-  ///   each counts a recovery (`recoveries + 1`) if it had an owner.
+  ///   each counts a recovery (`recoveries + 1`) if it had an owner, and
+  ///   is listed in `claim_result::taken_over`.
   /// Each claimed row gets `owner`, `lease_expires_at = now + lease` and a
   /// version bump. Two concurrent claims never take the same row.
   virtual claim_result claim(const claim_request& req) = 0;

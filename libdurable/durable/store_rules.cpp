@@ -43,7 +43,7 @@ bool renewal_due(const execution_record& r, timestamp now,
   return !r.lease_expires_at || *r.lease_expires_at < renewal_floor(now, lease);
 }
 
-void claim(execution_record& r, timestamp now, const std::string& owner,
+bool claim(execution_record& r, timestamp now, const std::string& owner,
            millis lease) {
   // No store hands out a row out of range (stored_ranges.hpp), so the sums
   // below cannot overflow.
@@ -70,6 +70,7 @@ void claim(execution_record& r, timestamp now, const std::string& owner,
   r.lease_expires_at = now + lease;
   r.version += 1;
   r.updated_at = now;
+  return lost;
 }
 
 void lease_from_write(execution_record& r, timestamp now) noexcept {

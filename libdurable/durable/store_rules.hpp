@@ -19,7 +19,9 @@ bool is_claimable(const execution_record& r, timestamp now) noexcept;
 /// the move to `running` (`started_at`, `expires_at`); a row whose lease
 /// expired (running, or a waiting parent) counts one recovery, unless it
 /// has no owner (its owner released it with `store::release_leases`).
-void claim(execution_record& r, timestamp now, const std::string& owner,
+/// Returns whether it counted one: the row was taken over from an owner
+/// whose lease ran out (claim_result::taken_over).
+bool claim(execution_record& r, timestamp now, const std::string& owner,
            millis lease);
 
 /// A row stored already claimed (executor_options::claim_on_insert: a new

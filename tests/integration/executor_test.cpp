@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include "durable/metrics/metrics_store.hpp"
+#include "durable/metrics/registry.hpp"
 #include "durable/transitions.hpp"
 #include "engine_test_support.hpp"
 
@@ -511,6 +513,31 @@ TEST_SUITE("integration.executor") {
     CHECK(r.execution.attempt == 1);
     CHECK(seen_attempt == 1);
     CHECK(runs == 1);
+  }
+
+  TEST_CASE("the node that takes over a dead node's execution counts its "
+            "recovery") {
+    auto db = durable::test::make_store();
+    auto dead = crash_row(*db, "recoverable", "5", 1);
+    REQUIRE(dead.owner == "dead-node");
+    durable::metrics::registry reg;
+    auto counted = std::make_shared<durable::metrics::metrics_store>(db, reg);
+    durable::executor exec{counted, test_options()};
+    auto task = exec.task<int, int>({.id = "recoverable", .timeout = 10s},
+                                    [](durable::task_context&, int x) {
+                                      return x + 100;
+                                    });
+    auto r = await(exec.get_handle(task, dead.id));
+    REQUIRE(r.ok());
+    CHECK(r.execution.recoveries == 1);
+    const auto text = reg.render();
+    CHECK(
+      text.find("\ndurable_execution_recoveries_total{task=\"recoverable\"} "
+                "1\n")
+      != std::string::npos);
+    CHECK(text.find("\ndurable_executions_started_total{task=\"recoverable\"} "
+                    "1\n")
+          != std::string::npos);
   }
 
   TEST_CASE("an execution recovered more than max_recoveries times fails") {

@@ -199,6 +199,52 @@ TEST_SUITE("storage.conformance.claim") {
   }
 
   DURABLE_CONFORMANCE_CASE(
+    "a claim reports the rows it took over from an expired lease, not the "
+    "ready ones") {
+    fixture f{Backend::make};
+    f.put(f.make_row("te_lost"));
+    f.put(f.make_row("te_waiting"));
+    auto held = f.claim("owner_a", {"task_a"}, 10, 1s);
+    REQUIRE(held.claimed.size() == 2);
+    CHECK(held.taken_over.empty()); // ready rows
+    auto t = f.touch(f.must_get("te_waiting"));
+    t.next.kind = task_kind::parent;
+    t.next.status = execution_status::waiting_for_finalize;
+    REQUIRE(f.apply(t).status == write_status::applied);
+    f.clock.advance(500ms);
+    // Due between the two: te_lost's lease expires after it is due.
+    auto ready = f.make_row("te_ready");
+    f.put(ready);
+    f.clock.advance(1s);
+    auto res = f.claim("owner_b", {"task_a"}, 10, 2s);
+    REQUIRE(res.claimed.size() == 3);
+    std::vector<std::string> took;
+    for (auto i : res.taken_over) {
+      REQUIRE(i < res.claimed.size());
+      took.push_back(res.claimed[i].id);
+      CHECK(res.claimed[i].recoveries == 1);
+    }
+    std::sort(took.begin(), took.end());
+    CHECK(took == std::vector<std::string>{"te_lost", "te_waiting"});
+    CHECK(std::is_sorted(res.taken_over.begin(), res.taken_over.end()));
+    for (const auto& r : res.claimed)
+      if (r.id == "te_ready")
+        CHECK(r.recoveries == 0);
+  }
+
+  DURABLE_CONFORMANCE_CASE(
+    "a released row claimed again is not reported as taken over") {
+    fixture f{Backend::make};
+    f.put(f.make_row("te_x"));
+    f.claim("owner_a", {"task_a"}, 10, 1min);
+    REQUIRE(f.store->release_leases("owner_a") == 1);
+    auto res = f.claim("owner_b");
+    REQUIRE(res.claimed.size() == 1);
+    CHECK(res.claimed[0].recoveries == 0);
+    CHECK(res.taken_over.empty());
+  }
+
+  DURABLE_CONFORMANCE_CASE(
     "an expired lease of a waiting parent is taken over with a recovery") {
     // Its node died supervising it: as for a running row, so that a parent
     // whose inline finalize crashes every node that adopts it fails once it

@@ -410,6 +410,37 @@ TEST_SUITE("metrics.store") {
     CHECK(has(text, "durable_executions_started_total{task=\"task_a\"} 2"));
   }
 
+  TEST_CASE("a claim that takes rows over from expired leases counts a "
+            "recovery for each row's task") {
+    metrics::registry reg;
+    // Ahead of the rows' start times, so that every row is due.
+    auto now = std::make_shared<timestamp>(system_now() + 1min);
+    metrics::metrics_store db{
+      std::make_shared<storage::memory_store>([now] { return *now; }), reg};
+    db.insert(
+      {row("te_1", "task_a"), row("te_2", "task_a"), row("te_3", "task_b")});
+    auto lost_node = claim_of({"task_a", "task_b"});
+    lost_node.owner = "node_0";
+    lost_node.lease = 1s;
+    auto first = db.claim(lost_node);
+    REQUIRE(first.claimed.size() == 3);
+    CHECK(first.taken_over.empty());
+    auto text = reg.render();
+    CHECK(has(text, "durable_execution_recoveries_total{task=\"task_a\"} 0"));
+    CHECK(has(text, "durable_execution_recoveries_total{task=\"task_b\"} 0"));
+    // node_0 stops renewing; a ready row is claimed with the taken ones.
+    db.insert({row("te_4", "task_b")});
+    *now += 2s;
+    auto got = db.claim(claim_of({"task_a", "task_b"}));
+    REQUIRE(got.claimed.size() == 4);
+    CHECK(got.taken_over.size() == 3);
+    text = reg.render();
+    CHECK(has(text, "durable_execution_recoveries_total{task=\"task_a\"} 2"));
+    CHECK(has(text, "durable_execution_recoveries_total{task=\"task_b\"} 1"));
+    CHECK(has(text, "durable_executions_started_total{task=\"task_a\"} 4"));
+    CHECK(has(text, "durable_executions_started_total{task=\"task_b\"} 3"));
+  }
+
   TEST_CASE("announcements from other processes and resyncs are counted as "
             "they reach the listener") {
     // Keeps the listener, so that the test delivers what a store would.

@@ -69,7 +69,8 @@ metrics_store::metrics_store(std::shared_ptr<store> inner, registry& reg)
                              {"task"})),
     recoveries_(reg.add_counter("durable_execution_recoveries_total",
                                 "Executions this node handed back to the "
-                                "cluster after a failed write, by task",
+                                "cluster after a failed write or took over "
+                                "from a node whose lease expired, by task",
                                 {"task"})),
     renewals_(reg
                 .add_counter("durable_lease_renewals_total",
@@ -221,6 +222,9 @@ claim_result metrics_store::claim(const claim_request& req) {
     }
     series->started->inc();
   }
+  for (auto i : out.taken_over)
+    if (i < out.claimed.size())
+      series_of(out.claimed[i].task_id).recoveries->inc();
   return out;
 }
 

@@ -35,14 +35,14 @@ namespace durable::metrics {
 /// - `durable_execution_retries_total{task}`: applied transitions that put
 ///   a row back to `ready` for another attempt (transitions::fail_run with
 ///   attempts left; the only transition that stores `ready`);
-/// - `durable_execution_recoveries_total{task}`: rows this node handed
-///   back (transitions::hand_back: the write that should have moved the
-///   row on failed; the row counts one recovery and the next take-over
-///   claim runs it again). A take-over claim of a row whose owner's lease
-///   expired also counts a recovery in the row, but a claim's result does
-///   not say which rows it took over, so those are not counted here: the
-///   node that lost them counts `durable_leases_lost_total` when it is
-///   still alive;
+/// - `durable_execution_recoveries_total{task}`: each recovery this node
+///   counted in a row: rows it handed back (transitions::hand_back: the
+///   write that should have moved the row on failed; the row counts one
+///   recovery and the next take-over claim runs it again), and rows its
+///   claims took over from an owner whose lease expired (claim_result::
+///   taken_over; the node that lost them counts `durable_leases_lost_total`
+///   when it is still alive). A handed-back or released row claimed again
+///   counts nothing more;
 /// - `durable_lease_renewals_total`: renew_leases() calls that returned
 ///   (failures are the engine's `durable_lease_renewal_failures_total`);
 /// - `durable_store_apply_duration_seconds`,

@@ -291,7 +291,8 @@ claim_result memory_store::claim(const claim_request& req) {
   res.claimed.reserve(picked.size());
   for (auto* r : picked) {
     unindex_state(*r);
-    store_rules::claim(*r, now, req.owner, req.lease);
+    if (store_rules::claim(*r, now, req.owner, req.lease))
+      res.taken_over.push_back(res.claimed.size());
     index_state(*r);
     res.claimed.push_back(*r);
   }

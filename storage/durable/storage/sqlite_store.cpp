@@ -183,9 +183,11 @@ claim_result sqlite_store::claim(const claim_request& req) {
       if (!r || !store_rules::is_claimable(*r, now))
         continue;
       auto old_version = r->version;
-      store_rules::claim(*r, now, req.owner, req.lease);
+      const bool lost = store_rules::claim(*r, now, req.owner, req.lease);
       if (!tx.update(*r, old_version))
         throw durable::error("claim lost the row " + id);
+      if (lost)
+        res.taken_over.push_back(res.claimed.size());
       res.claimed.push_back(std::move(*r));
     }
     for (const auto& task : tasks) {

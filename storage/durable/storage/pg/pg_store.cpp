@@ -265,7 +265,14 @@ claim_result pg_store::claim(const claim_request& req) {
         corrupt.push_back(std::move(found));
       };
       auto rows = exec(tx, req.take_over ? st_claim : st_claim_ready, ps);
-      std::vector<std::pair<std::int64_t, execution_record>> taken;
+      // Columns: the next ready time, then per claimed row its due time,
+      // whether it was taken over from a lost owner, and the row.
+      struct taken_row {
+        std::int64_t due;
+        bool took;
+        execution_record r;
+      };
+      std::vector<taken_row> taken;
       for (const auto& row : rows) {
         if (!row[0].is_null())
           out.next_ready_at = time_of(row[0]);
@@ -273,11 +280,11 @@ claim_result pg_store::claim(const claim_request& req) {
           continue;
         execution_record r;
         try {
-          r = decode(row, 2);
+          r = decode(row, 3);
         } catch (const std::exception& e) {
           // Fail the damaged row (its id is the first decoded column) in the
           // same transaction; the other rows of the claim go on.
-          fail_row(row[2].c_str(),
+          fail_row(row[3].c_str(),
                    fmt::format("Corrupt stored execution: {}", e.what()),
                    e.what(), true);
           continue;
@@ -285,7 +292,7 @@ claim_result pg_store::claim(const claim_request& req) {
         // A number out of range (written behind the store's back): the
         // claim bounded what it computed from it, the row is failed.
         if (auto problem = stored_ranges::problem(r)) {
-          fail_row(row[2].c_str(), stored_ranges::invalid_message(*problem),
+          fail_row(row[3].c_str(), stored_ranges::invalid_message(*problem),
                    *problem, false);
           if (r.parent || r.watched)
             ended.push_back({store_event::type::finished,
@@ -295,15 +302,19 @@ claim_result pg_store::claim(const claim_request& req) {
                              d.now()});
           continue;
         }
-        taken.emplace_back(row[1].as<std::int64_t>(), std::move(r));
+        taken.push_back(
+          {row[1].as<std::int64_t>(), row[2].as<bool>(false), std::move(r)});
       }
       d.announce(tx, ended, true);
       std::sort(taken.begin(), taken.end(), [](const auto& x, const auto& y) {
-        return std::tie(x.first, x.second.id) < std::tie(y.first, y.second.id);
+        return std::tie(x.due, x.r.id) < std::tie(y.due, y.r.id);
       });
       out.claimed.reserve(taken.size());
-      for (auto& [due, r] : taken)
-        out.claimed.push_back(std::move(r));
+      for (auto& t : taken) {
+        if (t.took)
+          out.taken_over.push_back(out.claimed.size());
+        out.claimed.push_back(std::move(t.r));
+      }
       return out;
     });
   corrupt.insert(corrupt.end(), std::make_move_iterator(ended.begin()),

@@ -502,6 +502,11 @@ std::string conflicts_statement(const schema_tables& t) {
 // announcement started, and waited for the poll (about 1% of executions
 // in a sequential enqueue-and-wait loop). The claim loop claims again
 // shortly after such an answer (claim_loop::retry_skipped).
+// `took` tells the rows taken over from an owner whose lease ran out
+// (claim_result::taken_over): read from the row as `lost` and `freed`
+// locked it, before the update, so it is exactly the rows whose
+// `recoveries` the update counts (not ready, an owner); ready rows never
+// are, nor released ones (`freed`: no owner).
 std::string claim_statement(const schema_tables& t, bool take_over) {
   const auto leased_pred = std::string{
     "((e.status = 'running' AND e.kind <> 4) OR e.status IN "
@@ -516,7 +521,8 @@ std::string claim_statement(const schema_tables& t, bool take_over) {
   return fmt::format(
     "WITH n AS (SELECT {now} AS now), "
     "tk AS (SELECT DISTINCT unnest($1::text[]) AS task_id), "
-    "ready AS (SELECT x.id, x.due FROM tk CROSS JOIN LATERAL ("
+    "ready AS (SELECT x.id, x.due, false AS took FROM tk CROSS JOIN "
+    "  LATERAL ("
     "  SELECT e.id, e.start_at AS due FROM {t} e"
     "  WHERE e.task_id = tk.task_id AND e.status = 'ready'"
     "    AND e.start_at <= (SELECT now FROM n)"
@@ -529,7 +535,7 @@ std::string claim_statement(const schema_tables& t, bool take_over) {
     "  ON CONFLICT (owner) DO UPDATE SET expires_at = "
     "    least(l.expires_at, excluded.expires_at)), "
     "{leased}"
-    "c AS (SELECT id, due FROM (SELECT * FROM ready UNION ALL "
+    "c AS (SELECT id, due, took FROM (SELECT * FROM ready UNION ALL "
     "  SELECT * FROM leased) a ORDER BY due, id LIMIT $2::bigint), "
     "u AS (UPDATE {t} e SET"
     "  status = CASE WHEN e.status = 'ready' THEN 'running' ELSE e.status "
@@ -547,7 +553,8 @@ std::string claim_statement(const schema_tables& t, bool take_over) {
     "  SELECT e.start_at FROM {t} e WHERE e.task_id = tk.task_id"
     "  AND e.status = 'ready' AND e.id <> ALL(ARRAY(SELECT id FROM c))"
     "  ORDER BY e.start_at LIMIT 1) f) "
-    "SELECT nr.next, c.due, u.* FROM nr LEFT JOIN (u JOIN c ON c.id = u.id) "
+    "SELECT nr.next, c.due, c.took, u.* FROM nr LEFT JOIN (u JOIN c ON "
+    "c.id = u.id) "
     "ON true",
     fmt::arg("now", now_expr(5)), fmt::arg("t", t.executions),
     fmt::arg("ol", t.owner_leases), fmt::arg("ecols", column_list("e")),
@@ -557,16 +564,18 @@ std::string claim_statement(const schema_tables& t, bool take_over) {
     fmt::arg("version", bounded_increment("e.version", stored_ranges::version)),
     fmt::arg("leased",
              take_over ? fmt::format(
-               "lost AS (SELECT x.id, x.due FROM {ol} o CROSS JOIN "
-               "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
+               "lost AS (SELECT x.id, x.due, x.took FROM {ol} o CROSS JOIN "
+               "LATERAL (SELECT e.id, {lk} AS due, e.owner IS NOT NULL AS "
+               "took FROM {t} e"
                "  WHERE e.owner = o.owner AND {lp_owned}"
                "    AND e.task_id = ANY($1::text[])"
                "    AND {lk} <= (SELECT now FROM n)"
                "  ORDER BY {lk}, e.id LIMIT $2::bigint"
                "  FOR UPDATE OF e SKIP LOCKED) x"
                "  WHERE o.expires_at <= (SELECT now FROM n)), "
-               "freed AS (SELECT x.id, x.due FROM tk CROSS JOIN "
-               "LATERAL (SELECT e.id, {lk} AS due FROM {t} e"
+               "freed AS (SELECT x.id, x.due, x.took FROM tk CROSS JOIN "
+               "LATERAL (SELECT e.id, {lk} AS due, e.owner IS NOT NULL AS "
+               "took FROM {t} e"
                "  WHERE e.task_id = tk.task_id AND e.owner IS NULL"
                "    AND {lp} AND {lk} <= (SELECT now FROM n)"
                "  ORDER BY {lk}, e.id LIMIT $2::bigint"
@@ -583,7 +592,8 @@ std::string claim_statement(const schema_tables& t, bool take_over) {
                fmt::arg("grace", owner_lease_grace_us),
                fmt::arg("now", now_expr(5)), fmt::arg("act", active_statuses))
                        : std::string{"leased AS (SELECT NULL::text AS id, "
-                                     "NULL::bigint AS due WHERE false), "}));
+                                     "NULL::bigint AS due, NULL::boolean AS "
+                                     "took WHERE false), "}));
 }
 
 json_rows all_columns() {
