@@ -159,10 +159,16 @@ task_options merge(const task_options& base, const enqueue_options& overrides);
 /// back to the general duration of retention_options; 0 keeps that task's
 /// trees of that status forever, whatever the general duration.
 struct task_retention {
+  /// How long the task's completed trees are kept; unset: the general one.
   std::optional<millis> completed{};
+  /// How long its failed trees are kept; unset: the general one.
   std::optional<millis> failed{};
+  /// How long its timed-out trees are kept; unset: the general one.
   std::optional<millis> timed_out{};
+  /// How long its trees whose finalize failed are kept; unset: the general
+  /// one.
   std::optional<millis> finalize_failed{};
+  /// How long its cancelled trees are kept; unset: the general one.
   std::optional<millis> cancelled{};
 
   /// The duration set for `s`; nullopt if unset or `s` is not final.
