@@ -123,8 +123,8 @@ inline constexpr const char* prune_settings
 /// by its re-check of watched rows instead (dispatcher_waiters.hpp). A
 /// durable commit here cost a waiter one more disk flush, and held the
 /// row's lock through it, so that a claim of the new row skipped it.
-inline constexpr const char* watch_settings
-  = "SET LOCAL synchronous_commit = off";
+inline constexpr const char* watch_settings = "SET LOCAL synchronous_commit = "
+                                              "off";
 
 // -- parameters ---------------------------------------------------------------
 
