@@ -209,7 +209,7 @@ TEST_SUITE("nodes.config") {
   }
 
   TEST_CASE("a retention value without a unit is refused by name") {
-    for (auto bad : {"24", "1w", "-1d", "soon"}) {
+    for (auto bad : {"24", "1y", "53w", "-1d", "soon"}) {
       try {
         parse({"--retain-completed", bad});
         FAIL("accepted " << bad);
