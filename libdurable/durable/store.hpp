@@ -63,7 +63,7 @@ struct insert_outcome {
     refused,               ///< a number is out of range (stored_ranges.hpp):
                            ///< nothing stored, `reason` says which
   };
-  /// What happened to the row.
+  /// Which of the kinds above the insert came to.
   kind result = kind::inserted;
   /// The inserted row's id, or for `duplicate_key` the existing
   /// execution's.
