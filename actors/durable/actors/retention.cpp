@@ -53,7 +53,9 @@ std::vector<prune_request> retention_requests(const retention_options& opts,
     general.except_tasks.push_back(task);
   append_requests(out, general, now,
                   [&](execution_status s) { return opts.for_status(s); });
-  for (const auto& [task, _] : opts.tasks) {
+  for (const auto& entry : opts.tasks) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const auto& task = entry.first;
     prune_request mine;
     mine.limit = opts.batch_size;
     mine.task_id = task;
