@@ -144,61 +144,46 @@ task_options merge(const task_options& base, const enqueue_options& o) {
   return result;
 }
 
-millis retention_options::for_status(execution_status s) const noexcept {
+namespace {
+
+/// The field of `d` (retention_options or task_retention, const or not)
+/// that holds the duration of final status `s`; null for any other status.
+/// The one place that maps statuses to those fields.
+template <class Durations>
+auto duration_field(Durations& d, execution_status s) noexcept
+  -> decltype(&d.completed) {
   switch (s) {
     case execution_status::completed:
-      return completed;
+      return &d.completed;
     case execution_status::failed:
-      return failed;
+      return &d.failed;
     case execution_status::timed_out:
-      return timed_out;
+      return &d.timed_out;
     case execution_status::finalize_failed:
-      return finalize_failed;
+      return &d.finalize_failed;
     case execution_status::cancelled:
-      return cancelled;
+      return &d.cancelled;
     default:
-      return millis{0};
+      return nullptr;
   }
+}
+
+} // namespace
+
+millis retention_options::for_status(execution_status s) const noexcept {
+  const auto* d = duration_field(*this, s);
+  return d ? *d : millis{0};
 }
 
 std::optional<millis>
 task_retention::for_status(execution_status s) const noexcept {
-  switch (s) {
-    case execution_status::completed:
-      return completed;
-    case execution_status::failed:
-      return failed;
-    case execution_status::timed_out:
-      return timed_out;
-    case execution_status::finalize_failed:
-      return finalize_failed;
-    case execution_status::cancelled:
-      return cancelled;
-    default:
-      return std::nullopt;
-  }
+  const auto* d = duration_field(*this, s);
+  return d ? *d : std::nullopt;
 }
 
 void task_retention::set(execution_status s, millis d) noexcept {
-  switch (s) {
-    case execution_status::completed:
-      completed = d;
-      break;
-    case execution_status::failed:
-      failed = d;
-      break;
-    case execution_status::timed_out:
-      timed_out = d;
-      break;
-    case execution_status::finalize_failed:
-      finalize_failed = d;
-      break;
-    case execution_status::cancelled:
-      cancelled = d;
-      break;
-    default:
-      break;
-  }
+  if (auto* field = duration_field(*this, s))
+    *field = d;
 }
 
 void task_retention::set_all(millis d) noexcept {
