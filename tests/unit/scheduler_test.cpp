@@ -1,9 +1,13 @@
 // The engine's scheduler (actors/scheduler.hpp) on real threads and the
 // real clock: CAF's timeouts and delayed messages still work on it, while
 // actors that never set a timeout exit without the clock.
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -118,6 +122,48 @@ TEST_SUITE("scheduler") {
     });
     CHECK(arrives(f));
     CHECK(receive_timeout_fires(*engine.sys));
+  }
+
+  // An idle worker stops polling and waits; CAF wakes it for work from
+  // outside the scheduler only. Work an actor queues on its own worker
+  // (here: actors it spawns) must still reach the waiting worker at once,
+  // not after a relaxed sleep (60 s here, so that only the wake counts).
+  TEST_CASE("a waiting worker wakes to take work a busy worker queued") {
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-threads", 2);
+    cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{60s});
+    durable::actors::use_engine_scheduler(cfg);
+    caf::actor_system sys{cfg};
+    // Both workers poll out and wait.
+    std::this_thread::sleep_for(200ms);
+    constexpr int jobs = 200;
+    std::mutex mtx;
+    std::set<std::thread::id> threads;
+    std::atomic<int> left{jobs};
+    std::promise<void> all_ran;
+    auto f = all_ran.get_future();
+    auto job = [&] {
+      // Long enough that one worker alone takes 100 ms for all of them.
+      const auto until = std::chrono::steady_clock::now() + 500us;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      {
+        std::lock_guard guard{mtx};
+        threads.insert(std::this_thread::get_id());
+      }
+      if (left.fetch_sub(1) == 1)
+        all_ran.set_value();
+    };
+    sys.spawn([&job](caf::event_based_actor* self) {
+      for (int i = 0; i < jobs; ++i)
+        self->spawn([&job](caf::event_based_actor* worker) {
+          job();
+          worker->quit();
+        });
+    });
+    REQUIRE(arrives(f));
+    std::lock_guard guard{mtx};
+    CHECK(threads.size() == 2);
   }
 
 } // TEST_SUITE
