@@ -98,6 +98,19 @@ public:
     return inner_->prune(req);
   }
 
+  void report_node(const node_report& r) override {
+    inner_->report_node(r);
+  }
+
+  std::vector<node_info> nodes() override {
+    return inner_->nodes();
+  }
+
+  std::vector<finished_count> finished_by_minute(timestamp from,
+                                                 timestamp to) override {
+    return inner_->finished_by_minute(from, to);
+  }
+
   std::uint64_t subscribe(store_listener listener) override {
     return inner_->subscribe(std::move(listener));
   }

@@ -44,6 +44,16 @@ bool matches(const execution_filter& f, const execution_record& r) {
     return false;
   if (f.created_before && r.created_at >= *f.created_before)
     return false;
+  if (f.root_id && r.root.execution_id != *f.root_id)
+    return false;
+  if (f.idempotency_key && r.idempotency_key != *f.idempotency_key)
+    return false;
+  if (f.sleeping_id && r.sleeping_id != *f.sleeping_id)
+    return false;
+  if (f.error_contains
+      && (!r.error
+          || r.error->message.find(*f.error_contains) == std::string::npos))
+    return false;
   return true;
 }
 
@@ -98,11 +108,12 @@ std::optional<list_position> validate(const list_request& req) {
   return decode_cursor(req.cursor);
 }
 
-bool is_after(const list_position& p, timestamp created_at,
-              std::string_view id) {
+bool is_after(const list_position& p, timestamp created_at, std::string_view id,
+              bool oldest_first) {
   if (created_at != p.created_at)
-    return created_at < p.created_at;
-  return id < std::string_view{p.id};
+    return oldest_first ? created_at > p.created_at : created_at < p.created_at;
+  return oldest_first ? id > std::string_view{p.id}
+                      : id < std::string_view{p.id};
 }
 
 } // namespace durable

@@ -36,6 +36,19 @@ struct execution_filter {
   std::optional<timestamp> created_from{};
   /// `created_at < created_before`.
   std::optional<timestamp> created_before{};
+  /// Only the executions of the tree of this root (the root included).
+  /// Stores have no index by root: a listing reads the rows the other
+  /// conditions select (the HTTP API adds the root's creation time as
+  /// `created_from`, since no descendant is older than its root).
+  std::optional<std::string> root_id{};
+  /// Only the execution with this idempotency key (unique index).
+  std::optional<std::string> idempotency_key{};
+  /// Only the execution with this sleeping id (unique index).
+  std::optional<std::string> sleeping_id{};
+  /// Only executions with an error whose message contains this text
+  /// (byte for byte, case-sensitive). No index: it reads the rows the other
+  /// conditions select.
+  std::optional<std::string> error_contains{};
 };
 
 /// True if `r` passes every condition of `f` (stores without SQL use it).
@@ -51,13 +64,17 @@ struct list_request {
   /// Rows per page, 1..max_limit.
   std::size_t limit = 50;
   /// Empty for the first page, else the `next_cursor` of the previous one
-  /// (opaque to callers; see encode_cursor()).
+  /// (opaque to callers; see encode_cursor()), listed in the same order.
   std::string cursor{};
+  /// Oldest first (`created_at`, then `id`, ascending) instead of newest
+  /// first.
+  bool oldest_first = false;
 };
 
 /// What list() returns.
 struct list_page {
-  /// Newest first: `created_at` descending, then `id` descending.
+  /// In the request's order: newest first (`created_at` descending, then
+  /// `id` descending), or oldest first.
   std::vector<execution_record> rows;
   /// The cursor of the next page; empty when this page is the last.
   std::string next_cursor;
@@ -84,10 +101,11 @@ list_position decode_cursor(std::string_view cursor);
 /// @throws durable::error (non-retryable) naming what is wrong.
 std::optional<list_position> validate(const list_request& req);
 
-/// True if the row at `(created_at, id)` sorts after `p` in a listing, i.e.
-/// strictly older, or as old with a smaller id.
-bool is_after(const list_position& p, timestamp created_at,
-              std::string_view id);
+/// True if the row at `(created_at, id)` sorts after `p` in a listing:
+/// newest first, strictly older, or as old with a smaller id; oldest
+/// first, the other way round.
+bool is_after(const list_position& p, timestamp created_at, std::string_view id,
+              bool oldest_first = false);
 
 /// Executions per status; statuses without executions are absent.
 using status_counts = std::map<execution_status, std::uint64_t>;

@@ -11,6 +11,7 @@
 #include "durable/error.hpp"
 #include "durable/execution_record.hpp"
 #include "durable/list_query.hpp"
+#include "durable/node_registry.hpp"
 
 namespace durable {
 
@@ -416,6 +417,30 @@ public:
   /// table: meant for the maintenance leader's backlog metrics every few
   /// seconds, not for hot paths.
   virtual std::vector<ready_backlog_entry> ready_backlog() = 0;
+
+  /// Records a node's report in the cluster's registry (node_registry.hpp):
+  /// creates or replaces the node's entry, with `heartbeat_at` = now(),
+  /// and adds `r.finished` to the cluster's counts of the current minute
+  /// (minute_of(now())). Removes the entries of nodes that have not
+  /// reported for node_registry_keep and the minutes older than that. One
+  /// transaction; idempotent but for the counts (a report retried after
+  /// an in-doubt commit may count its executions twice: they are for
+  /// charts, not for bookkeeping).
+  /// @throws durable::error (non-retryable) for an empty incarnation or a
+  ///         non-final status in `r.finished`; nothing is written then.
+  virtual void report_node(const node_report& r) = 0;
+
+  /// Every node in the registry, by name, then newest start first.
+  /// Read-only.
+  virtual std::vector<node_info> nodes() = 0;
+
+  /// The cluster's finished executions per minute and status, for the
+  /// minutes in `[from, to)`, oldest first (then by status); minutes
+  /// without any are left out. Read-only; reads only the registry's
+  /// counts (at most one row per minute, node and status), never the
+  /// executions.
+  virtual std::vector<finished_count>
+  finished_by_minute(timestamp from, timestamp to) = 0;
 
   /// Marks the execution watched, so that its end is announced, and returns
   /// it as stored (nullopt if it does not exist).

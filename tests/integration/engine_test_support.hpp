@@ -315,6 +315,19 @@ public:
     return inner_->prune(req);
   }
 
+  void report_node(const durable::node_report& r) override {
+    inner_->report_node(r);
+  }
+
+  std::vector<durable::node_info> nodes() override {
+    return inner_->nodes();
+  }
+
+  std::vector<durable::finished_count>
+  finished_by_minute(durable::timestamp from, durable::timestamp to) override {
+    return inner_->finished_by_minute(from, to);
+  }
+
   std::uint64_t subscribe(durable::store_listener listener) override {
     listener = [this, l = std::move(listener)](
                  std::vector<durable::store_event> events) {

@@ -8,9 +8,10 @@ namespace {
 
 /// Pages through a listing `limit` rows at a time; returns every page's ids.
 std::vector<std::vector<std::string>>
-pages_of(durable::store& s, execution_filter filter, std::size_t limit) {
+pages_of(durable::store& s, execution_filter filter, std::size_t limit,
+         bool oldest_first = false) {
   std::vector<std::vector<std::string>> pages;
-  list_request req{std::move(filter), limit, {}};
+  list_request req{std::move(filter), limit, {}, oldest_first};
   for (int guard = 0; guard < 100; ++guard) {
     auto page = s.list(req);
     pages.push_back(ids_of(page.rows));
@@ -152,6 +153,80 @@ TEST_SUITE("storage.conformance.list") {
           == status_counts{{execution_status::completed, 1}});
     CHECK(f.store->count_by_status({.created_before = start + 1s})
           == status_counts{{execution_status::completed, 1}});
+  }
+
+  DURABLE_CONFORMANCE_CASE("list filters by root and key and sleeping id and "
+                           "error text") {
+    fixture f{Backend::make};
+    auto keyed = f.make_row("te_keyed");
+    keyed.idempotency_key = "order-42";
+    f.put(keyed);
+    f.clock.advance(1s);
+    auto p = f.put(f.make_row("te_p"));
+    f.clock.advance(1s);
+    f.put({f.make_child(p, "te_c0", 0), f.make_child(p, "te_c1", 1)});
+    f.put(f.make_sleeper("te_sleeper", "approval-7"));
+    f.put(f.make_row("te_other", "task_b"));
+    // Two finished with errors, one of them with markup in its message.
+    auto b = f.claim_one("te_keyed");
+    auto a = f.claim_one("te_p");
+    REQUIRE(f.apply(f.finish(a, execution_status::failed,
+                             "card declined: <b>insufficient</b> funds"))
+              .status
+            == write_status::applied);
+    REQUIRE(f.apply(f.finish(b, execution_status::failed,
+                             "timeout talking to "
+                             "the bank"))
+              .status
+            == write_status::applied);
+
+    auto ids = [&](execution_filter filter) {
+      return ids_of(f.store->list({std::move(filter), 100, {}}).rows);
+    };
+    CHECK(ids({.root_id = "te_p"})
+          == std::vector<std::string>{"te_c1", "te_c0", "te_p"});
+    CHECK(ids({.root_id = "te_other"}) == std::vector<std::string>{"te_other"});
+    CHECK(ids({.root_id = "te_none"}).empty());
+    CHECK(ids({.idempotency_key = "order-42"})
+          == std::vector<std::string>{"te_keyed"});
+    CHECK(ids({.idempotency_key = "order-43"}).empty());
+    CHECK(ids({.sleeping_id = "approval-7"})
+          == std::vector<std::string>{"te_sleeper"});
+    CHECK(ids({.sleeping_id = "approval-8"}).empty());
+    CHECK(ids({.error_contains = "declined"})
+          == std::vector<std::string>{"te_p"});
+    CHECK(ids({.error_contains = "<b>insufficient</b>"})
+          == std::vector<std::string>{"te_p"});
+    CHECK(ids({.error_contains = "bank"})
+          == std::vector<std::string>{"te_keyed"});
+    // Case-sensitive, and rows without an error never match.
+    CHECK(ids({.error_contains = "Bank"}).empty());
+    CHECK(ids({.statuses = {execution_status::failed}, .error_contains = "a"})
+          == std::vector<std::string>{"te_p", "te_keyed"});
+    CHECK(f.store->count_by_status({.error_contains = "card"})
+          == status_counts{{execution_status::failed, 1}});
+    CHECK(f.store->count_by_status({.root_id = "te_p"})
+          == status_counts{{execution_status::ready, 2},
+                           {execution_status::failed, 1}});
+  }
+
+  DURABLE_CONFORMANCE_CASE("list pages oldest first when asked") {
+    fixture f{Backend::make};
+    f.put(f.make_row("te_old"));
+    f.clock.advance(1s);
+    f.put(
+      {f.make_row("te_mid_a"), f.make_row("te_mid_c"), f.make_row("te_mid_b")});
+    f.clock.advance(1s);
+    f.put(f.make_row("te_new"));
+    CHECK(pages_of(*f.store, {}, 2, true)
+          == std::vector<std::vector<std::string>>{
+            {"te_old", "te_mid_a"}, {"te_mid_b", "te_mid_c"}, {"te_new"}});
+    // Filters hold in either order.
+    CHECK(
+      ids_of(f.store->list({{.created_from = f.clock.now() - 1s}, 10, {}, true})
+               .rows)
+      == std::vector<std::string>{"te_mid_a", "te_mid_b", "te_mid_c",
+                                  "te_new"});
   }
 
 } // TEST_SUITE

@@ -343,6 +343,47 @@ bool memory_store::try_lead(const std::string& role, const std::string& owner,
   return true;
 }
 
+void memory_store::report_node(const node_report& r) {
+  validate(r);
+  std::lock_guard guard{mutex_};
+  const auto now = read_clock();
+  auto& n = nodes_[r.node.incarnation];
+  n = r.node;
+  n.heartbeat_at = now;
+  const auto minute = minute_of(now);
+  for (const auto& [status, count] : r.finished)
+    if (count > 0)
+      finished_[{minute, status}] += count;
+  const auto horizon = now - node_registry_keep;
+  std::erase_if(nodes_, [&](const auto& kv) {
+    return kv.second.heartbeat_at < horizon;
+  });
+  finished_.erase(
+    finished_.begin(),
+    finished_.lower_bound({minute_of(horizon), execution_status::ready}));
+}
+
+std::vector<node_info> memory_store::nodes() {
+  std::vector<node_info> out;
+  {
+    std::lock_guard guard{mutex_};
+    for (const auto& [incarnation, n] : nodes_)
+      out.push_back(n);
+  }
+  std::sort(out.begin(), out.end(), registry_order);
+  return out;
+}
+
+std::vector<finished_count> memory_store::finished_by_minute(timestamp from,
+                                                             timestamp to) {
+  std::vector<finished_count> out;
+  std::lock_guard guard{mutex_};
+  for (auto it = finished_.lower_bound({from, execution_status::ready});
+       it != finished_.end() && it->first.first < to; ++it)
+    out.push_back({it->first.first, it->first.second, it->second});
+  return out;
+}
+
 std::size_t memory_store::release_leases(const std::string& owner) {
   std::lock_guard guard{mutex_};
   auto it = by_owner_.find(owner);
@@ -410,14 +451,25 @@ list_page memory_store::list(const list_request& req) {
   std::vector<const execution_record*> hits;
   list_page page;
   std::lock_guard guard{mutex_};
+  const bool oldest_first = req.oldest_first;
   auto consider = [&](const execution_record& r) {
     if (matches(req.filter, r)
-        && (!after || is_after(*after, r.created_at, r.id)))
+        && (!after || is_after(*after, r.created_at, r.id, oldest_first)))
       hits.push_back(&r);
   };
-  // Children come from their index; anything else is a scan (this store
-  // is for tests and single processes, not for large listings).
-  if (req.filter.parent_id) {
+  // Children, keys and sleeping ids come from their index; anything else
+  // is a scan (this store is for tests and single processes, not for
+  // large listings).
+  auto by_identity = [&](const by_string<execution_record*>& index,
+                         const std::string& value) {
+    if (auto it = index.find(value); it != index.end())
+      consider(*it->second);
+  };
+  if (req.filter.idempotency_key) {
+    by_identity(by_key_, *req.filter.idempotency_key);
+  } else if (req.filter.sleeping_id) {
+    by_identity(by_sleeping_id_, *req.filter.sleeping_id);
+  } else if (req.filter.parent_id) {
     if (auto it = by_parent_.find(*req.filter.parent_id);
         it != by_parent_.end())
       for (auto* r : it->second)
@@ -425,12 +477,15 @@ list_page memory_store::list(const list_request& req) {
   } else {
     rows_.for_each(consider);
   }
-  auto newest_first = [](const execution_record* x, const execution_record* y) {
-    return std::tie(x->created_at, x->id) > std::tie(y->created_at, y->id);
+  auto in_order = [oldest_first](const execution_record* x,
+                                 const execution_record* y) {
+    return oldest_first
+             ? std::tie(x->created_at, x->id) < std::tie(y->created_at, y->id)
+             : std::tie(x->created_at, x->id) > std::tie(y->created_at, y->id);
   };
   auto n = std::min(hits.size(), req.limit + 1);
   std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(n),
-                    hits.end(), newest_first);
+                    hits.end(), in_order);
   for (std::size_t i = 0; i < n && i < req.limit; ++i)
     page.rows.push_back(*hits[i]);
   if (n > req.limit)

@@ -125,6 +125,13 @@ public:
   /// finished_at; reads each tree through the children index.
   prune_result prune(const prune_request& req) override;
 
+  void report_node(const node_report& r) override;
+
+  std::vector<node_info> nodes() override;
+
+  std::vector<finished_count> finished_by_minute(timestamp from,
+                                                 timestamp to) override;
+
   std::uint64_t subscribe(store_listener listener) override;
 
   void unsubscribe(std::uint64_t token) override;
@@ -244,6 +251,10 @@ private:
     timestamp until{};
   };
   std::unordered_map<std::string, leader> leaders_;
+  /// The node registry (report_node()), by incarnation.
+  std::map<std::string, node_info> nodes_;
+  /// Finished counts by (minute, status), summed over the nodes.
+  std::map<std::pair<timestamp, execution_status>, std::uint64_t> finished_;
   /// Ready rows by task, ordered by start_at.
   by_string<ordered_index> ready_{&pool_};
   /// Rows a claim may take over once their lease expires (running bodies,

@@ -101,7 +101,7 @@ struct sqlite_options {
 class sqlite_store final : public durable::store {
 public:
   /// The schema version this binary writes (`PRAGMA user_version`).
-  static constexpr int schema_version = 5;
+  static constexpr int schema_version = 6;
 
   // -- constructors, destructors, and assignment operators -------------------
 
@@ -180,6 +180,13 @@ public:
   /// One write transaction: the roots through the index of finished roots,
   /// each tree through the parent index (sqlite/prune.cpp).
   prune_result prune(const prune_request& req) override;
+
+  void report_node(const node_report& r) override;
+
+  std::vector<node_info> nodes() override;
+
+  std::vector<finished_count> finished_by_minute(timestamp from,
+                                                 timestamp to) override;
 
   std::uint64_t subscribe(store_listener listener) override;
 

@@ -53,6 +53,15 @@ struct filter_sql {
     if (f.created_before)
       where += " AND e.created_at < "
                + add(str(to_micros(*f.created_before)), "bigint");
+    if (f.root_id)
+      where += " AND e.root_id = " + add(*f.root_id, "text");
+    if (f.idempotency_key)
+      where += " AND e.idempotency_key = " + add(*f.idempotency_key, "text");
+    if (f.sleeping_id)
+      where += " AND e.sleeping_id = " + add(*f.sleeping_id, "text");
+    if (f.error_contains)
+      where += " AND strpos(e.error_message, " + add(*f.error_contains, "text")
+               + ") > 0";
   }
 
   pqxx::result exec(pqxx::transaction_base& tx, const std::string& sql) {
@@ -70,12 +79,14 @@ list_page pg_store::list(const list_request& req) {
   if (after) {
     auto at = f.add(str(to_micros(after->created_at)), "bigint");
     auto id = f.add(after->id, "text");
-    f.where += fmt::format(" AND (e.created_at, e.id) < ({}, {})", at, id);
+    f.where += fmt::format(" AND (e.created_at, e.id) {} ({}, {})",
+                           req.oldest_first ? ">" : "<", at, id);
   }
   auto limit = f.add(str(static_cast<std::int64_t>(req.limit + 1)), "bigint");
-  auto sql = fmt::format("SELECT {} FROM {} e {} ORDER BY e.created_at DESC, "
-                         "e.id DESC LIMIT {}",
-                         column_list("e"), d.table, f.where, limit);
+  const char* dir = req.oldest_first ? "ASC" : "DESC";
+  auto sql = fmt::format("SELECT {} FROM {} e {} ORDER BY e.created_at {}, "
+                         "e.id {} LIMIT {}",
+                         column_list("e"), d.table, f.where, dir, dir, limit);
   return d.run<pqxx::nontransaction>(
     "list", impl::mode::idempotent, [&](pqxx::nontransaction& tx) {
       list_page page;

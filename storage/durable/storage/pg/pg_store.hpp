@@ -221,6 +221,13 @@ public:
   /// (pg/prune.cpp).
   prune_result prune(const prune_request& req) override;
 
+  void report_node(const node_report& r) override;
+
+  std::vector<node_info> nodes() override;
+
+  std::vector<finished_count> finished_by_minute(timestamp from,
+                                                 timestamp to) override;
+
   std::uint64_t subscribe(store_listener listener) override;
 
   void unsubscribe(std::uint64_t token) override;

@@ -216,6 +216,32 @@ constexpr std::string_view migration_0009 = R"sql(
 ALTER TABLE {schema}.executions ADD COLUMN IF NOT EXISTS traceparent text;
 )sql";
 
+// The node registry (node_registry.hpp): one row per node incarnation,
+// rewritten by its reports every few seconds (small, HOT updates), and the
+// cluster's finished executions per minute, node and status, read by
+// minute range through the primary key.
+constexpr std::string_view migration_0010 = R"sql(
+CREATE TABLE IF NOT EXISTS {schema}.nodes (
+  incarnation text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL,
+  version text NOT NULL,
+  started_at bigint NOT NULL,
+  heartbeat_at bigint NOT NULL,
+  running integer NOT NULL,
+  slots integer NOT NULL,
+  leader boolean NOT NULL,
+  state text NOT NULL
+) WITH (fillfactor = 50);
+
+CREATE TABLE IF NOT EXISTS {schema}.finished_minutes (
+  minute bigint NOT NULL,
+  incarnation text COLLATE "C" NOT NULL,
+  status text NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (minute, incarnation, status)
+);
+)sql";
+
 } // namespace
 
 const std::vector<migration>& migrations() {
@@ -229,6 +255,7 @@ const std::vector<migration>& migrations() {
     {7, "sleepers_index_only", migration_0007},
     {8, "finished_roots", migration_0008},
     {9, "traceparent", migration_0009},
+    {10, "node_registry", migration_0010},
   };
   return all;
 }

@@ -59,6 +59,23 @@ struct filter_sql {
       add("created_at >=", to_micros(*f.created_from));
     if (f.created_before)
       add("created_at <", to_micros(*f.created_before));
+    if (f.root_id)
+      add("root_execution_id =", *f.root_id);
+    if (f.idempotency_key)
+      add("idempotency_key =", *f.idempotency_key);
+    if (f.sleeping_id)
+      add("sleeping_id =", *f.sleeping_id);
+    if (f.error_contains) {
+      // CASE keeps json_extract() off a row whose error is not JSON (a
+      // damaged row must not fail the listing of the others).
+      auto p = next();
+      where += fmt::format(" AND error IS NOT NULL AND CASE WHEN "
+                           "json_valid(error) THEN instr(json_extract(error, "
+                           "'$.message'), {0}) > 0 ELSE instr(error, {0}) > 0 "
+                           "END",
+                           p);
+      values.emplace_back(*f.error_contains);
+    }
   }
 
   template <class Query>
@@ -79,12 +96,15 @@ list_page sqlite_store::list(const list_request& req) {
     f.values.emplace_back(to_micros(after->created_at));
     auto b = f.next();
     f.values.emplace_back(after->id);
-    f.where += fmt::format(" AND (created_at < {0} OR (created_at = {0} AND "
-                           "id < {1}))",
-                           a, b);
+    const char* op = req.oldest_first ? ">" : "<";
+    f.where += fmt::format(" AND (created_at {2} {0} OR (created_at = {0} AND "
+                           "id {2} {1}))",
+                           a, b, op);
   }
-  auto sql = fmt::format("{}{} ORDER BY created_at DESC, id DESC LIMIT {}",
-                         sqlite_detail::select_sql(), f.where, f.next());
+  const char* dir = req.oldest_first ? "ASC" : "DESC";
+  auto sql = fmt::format("{}{} ORDER BY created_at {}, id {} LIMIT {}",
+                         sqlite_detail::select_sql(), f.where, dir, dir,
+                         f.next());
   f.values.emplace_back(static_cast<std::int64_t>(req.limit + 1));
   auto rows = run("list", false, [&](txn& tx) {
     auto q = tx.prepare(sql);

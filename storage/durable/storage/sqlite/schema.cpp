@@ -15,7 +15,7 @@ namespace {
 
 // Append only: a released migration never changes, a new one gets the next
 // version (and sqlite_store::schema_version follows it).
-constexpr std::array<migration, 5> all_migrations{{
+constexpr std::array<migration, 6> all_migrations{{
   {1, "0001_create_executions", R"sql(
 CREATE TABLE executions (
   id TEXT NOT NULL PRIMARY KEY,
@@ -88,6 +88,28 @@ CREATE INDEX executions_finished_roots ON executions (finished_at, id)
   // The W3C trace context of an execution's tree (trace_context.hpp).
   {5, "0005_traceparent", R"sql(
 ALTER TABLE executions ADD COLUMN traceparent TEXT;
+)sql"},
+  // The node registry (node_registry.hpp): one row per node incarnation,
+  // and the cluster's finished executions per minute, node and status.
+  {6, "0006_node_registry", R"sql(
+CREATE TABLE nodes (
+  incarnation TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL,
+  running INTEGER NOT NULL,
+  slots INTEGER NOT NULL,
+  leader INTEGER NOT NULL,
+  state TEXT NOT NULL
+);
+CREATE TABLE finished_minutes (
+  minute INTEGER NOT NULL,
+  incarnation TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (minute, incarnation, status)
+) WITHOUT ROWID;
 )sql"},
 }};
 
