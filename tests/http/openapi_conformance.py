@@ -269,8 +269,29 @@ def exercise(c):
     c.call("GET", "/v1/executions?status=failed,completed&task_id="
                   "example_square&parent_id=" + fan + "&created_from_us=0"
                   "&created_before_us=99999999999999999")
+    status, page = c.call("GET", "/v1/executions?order=oldest&root_id=" + fan)
+    if status != 200 or not page["executions"] \
+            or page["executions"][0]["execution_id"] != fan:
+        c.fail(f"the oldest row of a tree is its root: {status} {page}")
+    c.call("GET", "/v1/executions?idempotency_key=batch-1&sleeping_id=x"
+                  "&error=boom")
+    c.call("GET", "/v1/executions?order=sideways")  # 400
     c.call("GET", "/v1/stats")
     c.call("GET", "/v1/stats?status=completed&task_id=example_square")
+    c.call("GET", "/v1/stats?root_id=" + fan)
+
+    # The cluster: nodes, tasks, finished executions over time.
+    status, nodes = c.call("GET", "/v1/nodes")
+    if status != 200 or nodes["this_incarnation"] not in [
+            n["incarnation"] for n in nodes["nodes"]]:
+        c.fail(f"the answering node is not in /v1/nodes: {nodes}")
+    status, tasks = c.call("GET", "/v1/tasks")
+    if status != 200 or "example_square" not in [
+            t["task_id"] for t in tasks["tasks"] if t["registered"]]:
+        c.fail(f"a registered task is missing from /v1/tasks: {tasks}")
+    c.call("GET", "/v1/stats/series")
+    c.call("GET", "/v1/stats/series?step_s=900&from_us=0")  # 400: too many
+    c.call("GET", "/v1/stats/series?step_s=90")  # 400
     c.call("GET", "/v1/health")
     c.call("GET", "/v1/health/ready")
     status, text = c.call("GET", "/metrics")

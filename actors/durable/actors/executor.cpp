@@ -1,5 +1,6 @@
 #include "durable/actors/executor.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -380,6 +381,12 @@ std::size_t executor::running_count() {
 
 std::size_t executor::waiter_count() {
   return impl_->stats().waiters;
+}
+
+std::vector<std::string> executor::task_ids() const {
+  auto ids = impl_->rt->tasks->ids();
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 const std::string& executor::incarnation() const noexcept {

@@ -369,6 +369,10 @@ public:
   /// waiting now. A timed wait stops counting when it gives up.
   std::size_t waiter_count();
 
+  /// The ids of the tasks added to this executor (add() and the typed
+  /// registrations), sorted. Any thread.
+  std::vector<std::string> task_ids() const;
+
   /// This start's incarnation id (the owner of its leases).
   const std::string& incarnation() const noexcept;
 

@@ -254,4 +254,16 @@ std::uint64_t metrics_store::subscribe(store_listener listener) {
     });
 }
 
+status_counts metrics_store::finished_by_status() const {
+  status_counts out;
+  // Labels: task, status.
+  finished_.each(
+    [&out](const std::vector<std::string>& labels, const counter& c) {
+      if (labels.size() == 2)
+        if (auto status = parse_status(labels[1]))
+          out[*status] += c.value();
+    });
+  return out;
+}
+
 } // namespace durable::metrics

@@ -82,6 +82,11 @@ public:
                                         millis lease) override;
   std::uint64_t subscribe(store_listener listener) override;
 
+  /// `durable_executions_finished_total` summed over tasks: what this
+  /// node finished since it started, by final status (the node registry's
+  /// per-minute counts, nodes::node_reporter). Any thread.
+  status_counts finished_by_status() const;
+
 private:
   /// The series of one task, created at its first use and kept.
   struct task_series {

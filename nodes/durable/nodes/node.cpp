@@ -21,6 +21,7 @@
 #include "durable/nodes/http/server.hpp"
 #include "durable/nodes/network_config.hpp"
 #include "durable/nodes/node_log.hpp"
+#include "durable/nodes/node_reporter.hpp"
 #include "durable/nodes/service_notify.hpp"
 #include "durable/version.hpp"
 
@@ -70,7 +71,7 @@ int serve(const node_config& cfg, const node_program& program,
   // observer, the HTTP server). Served as `GET /metrics`.
   auto registry = std::make_shared<metrics::registry>();
   metrics::engine_metrics engine_counts{*registry};
-  std::shared_ptr<store> db;
+  std::shared_ptr<metrics::metrics_store> db;
   try {
     db = std::make_shared<metrics::metrics_store>(open_store(cfg), *registry);
   } catch (const std::exception& e) {
@@ -142,6 +143,35 @@ int serve(const node_config& cfg, const node_program& program,
       return 1;
     }
   }
+  // The cluster's registry: every node shows every other one
+  // (GET /v1/nodes, the console).
+  node_reporter reporter{
+    db,
+    {.describe =
+       [&, started = db->now()] {
+         node_info n;
+         n.incarnation = exec.incarnation();
+         n.name = cfg.name;
+         n.version = std::string{durable::version()};
+         n.started_at = started;
+         // The executor's actor answers until shutdown() begins (the last
+         // report, `stopped`, comes after it, and a report may race with
+         // its start): a stopped executor runs nothing.
+         try {
+           n.running = exec.is_shut_down()
+                         ? 0
+                         : static_cast<std::uint32_t>(exec.running_count());
+         } catch (const std::exception&) {
+           n.running = 0;
+         }
+         n.slots = static_cast<std::uint32_t>(exec.options().max_concurrent);
+         n.leader = engine_counts.leader();
+         return n;
+       },
+     .finished_total = [&db] { return db->finished_by_status(); }},
+    [&log](std::string_view why) {
+      log.warning("registry_failed", "{}", why);
+    }};
   log.info("started",
            "store=\"{}\" max_concurrent={} lease_ms={} gateway={} "
            "http={}",
@@ -176,9 +206,11 @@ int serve(const node_config& cfg, const node_program& program,
   // a refused connection rather than a half-shut node.
   if (api)
     api->drain();
+  reporter.set_state(node_state::draining);
   if (gw)
     gw->close();
   exec.shutdown();
+  reporter.stop();
   if (api)
     api->stop();
   log.info("stopped", "");

@@ -46,10 +46,6 @@ bulk_result for_each_chosen(
   for (;;) {
     auto page = exec.storage()->list(page_req);
     for (const auto& r : page.rows) {
-      if (req.error_text
-          && (!r.error
-              || r.error->message.find(*req.error_text) == std::string::npos))
-        continue;
       if (out.matched == req.limit) {
         out.more = true;
         return out;

@@ -11,8 +11,8 @@
 /// Cancel or retry many executions at once, chosen by a filter: what
 /// `POST /v1/executions/cancel` and `POST /v1/executions/retry` do.
 ///
-/// The executions are those a listing with `filter` finds (newest first),
-/// whose error message contains `error_text` when given, up to `limit`.
+/// The executions are those a listing with `filter` finds (newest first;
+/// `filter.error_contains` chooses by error message), up to `limit`.
 /// Each is acted on alone through the executor, as single calls are: a
 /// cancel cascades to the execution's unfinished descendants; a retry
 /// enqueues the same task with the same input, with the idempotency key
@@ -27,7 +27,6 @@ namespace durable::nodes::http {
 
 struct bulk_request {
   execution_filter filter;
-  std::optional<std::string> error_text;
   std::size_t limit = 1000;
   bool dry_run = false;
 };

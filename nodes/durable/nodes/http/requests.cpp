@@ -292,17 +292,37 @@ execution_filter parse_filter(const query_params& params) {
     f.created_from = from_micros(*x);
   if (auto x = int_param(params, "created_before_us"))
     f.created_before = from_micros(*x);
+  f.root_id = single(params, "root_id");
+  f.idempotency_key = single(params, "idempotency_key");
+  f.sleeping_id = single(params, "sleeping_id");
+  f.error_contains = single(params, "error");
   return f;
 }
 
+void check_params(const query_params& params,
+                  std::initializer_list<std::string_view> allowed,
+                  std::span<const std::string_view> also_allowed) {
+  for (const auto& [key, value] : params)
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()
+        && std::find(also_allowed.begin(), also_allowed.end(), key)
+             == also_allowed.end())
+      throw api_error::bad_request(
+        fmt::format("Unknown query parameter {}", key));
+}
+
 list_request parse_list(const query_params& params) {
-  check_params(params, {"status", "task_id", "parent_id", "created_from_us",
-                        "created_before_us", "limit", "cursor"});
+  check_params(params, {"limit", "cursor", "order"}, filter_params);
   list_request req;
   req.filter = parse_filter(params);
   if (auto limit = int_param(params, "limit"))
     req.limit = static_cast<std::size_t>(*limit);
   req.cursor = single(params, "cursor").value_or("");
+  if (auto order = single(params, "order")) {
+    if (*order != "newest" && *order != "oldest")
+      throw api_error::bad_request(
+        "Query parameter order must be newest or oldest");
+    req.oldest_first = *order == "oldest";
+  }
   return req;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,11 +79,21 @@ struct wake_request {
 
 wake_request parse_wake(const nlohmann::json& body);
 
-/// `GET /v1/executions`: `status` (comma-separated), `task_id`,
-/// `parent_id`, `created_from_us`, `created_before_us`, `limit`, `cursor`.
+/// The query parameters of an execution_filter: `status` (comma-separated),
+/// `task_id`, `parent_id`, `created_from_us`, `created_before_us`,
+/// `root_id`, `idempotency_key`, `sleeping_id` and `error` (text the error
+/// message contains).
+inline constexpr std::array<std::string_view, 9> filter_params{
+  "status",          "task_id",           "parent_id",
+  "created_from_us", "created_before_us", "root_id",
+  "idempotency_key", "sleeping_id",       "error"};
+
+/// `GET /v1/executions`: the filter_params, `limit`, `cursor` and `order`
+/// (`newest`, the default, or `oldest`).
 list_request parse_list(const query_params& params);
 
-/// `GET /v1/stats`: the filter parameters of parse_list() without paging.
+/// `GET /v1/stats` and the bulk calls: the filter_params (not checked
+/// here; callers check_params() for the parameters they take).
 execution_filter parse_filter(const query_params& params);
 
 /// An optional non-negative integer query parameter, or nullopt if absent.
@@ -91,5 +103,10 @@ std::optional<std::int64_t> int_param(const query_params& params,
 /// Refuses any parameter not in `allowed`.
 void check_params(const query_params& params,
                   std::initializer_list<std::string_view> allowed);
+
+/// Refuses any parameter in neither `allowed` nor `also_allowed`.
+void check_params(const query_params& params,
+                  std::initializer_list<std::string_view> allowed,
+                  std::span<const std::string_view> also_allowed);
 
 } // namespace durable::nodes::http

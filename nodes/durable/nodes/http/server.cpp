@@ -18,6 +18,7 @@
 #include "durable/nodes/http/api_error.hpp"
 #include "durable/nodes/http/auth.hpp"
 #include "durable/nodes/http/bulk.hpp"
+#include "durable/nodes/http/cluster_views.hpp"
 #include "durable/nodes/http/requests.hpp"
 #include "durable/nodes/http/transport.hpp"
 #include "durable/nodes/http/url.hpp"
@@ -205,6 +206,10 @@ struct server::impl {
       {std::regex{std::string{ready_path}}, "GET", &impl::ready,
        std::string{ready_path}},
       {std::regex{"/v1/stats"}, "GET", &impl::stats, "/v1/stats"},
+      {std::regex{"/v1/stats/series"}, "GET", &impl::series,
+       "/v1/stats/series"},
+      {std::regex{"/v1/nodes"}, "GET", &impl::nodes, "/v1/nodes"},
+      {std::regex{"/v1/tasks"}, "GET", &impl::tasks, "/v1/tasks"},
       {std::regex{"/v1/tasks/" + id + "/executions"}, "POST", &impl::enqueue,
        "/v1/tasks/{task_id}/executions"},
       {std::regex{"/v1/tasks/" + id + "/executions/batch"}, "POST",
@@ -478,14 +483,10 @@ struct server::impl {
   /// The query of a bulk cancel or retry: the listing's filter, `error`
   /// (text the error message contains), `limit` and `dry_run`.
   bulk_request bulk_query(const request& req) const {
-    check_params(req.params,
-                 {"status", "task_id", "parent_id", "created_from_us",
-                  "created_before_us", "error", "limit", "dry_run"});
+    check_params(req.params, {"limit", "dry_run"}, filter_params);
     body_object(req); // any body must at least be an object
     bulk_request b;
     b.filter = parse_filter(req.params);
-    if (auto it = req.params.find("error"); it != req.params.end())
-      b.error_text = it->second;
     if (auto limit = int_param(req.params, "limit"))
       b.limit = static_cast<std::size_t>(*limit);
     if (auto it = req.params.find("dry_run"); it != req.params.end()) {
@@ -531,10 +532,26 @@ struct server::impl {
     send_json(res, 200, execution_json(r));
   }
 
+  /// Bounds a filter by root with the root's creation time (no descendant
+  /// is older than its root), so that a listing reads only the rows
+  /// created since. False when the root does not exist (nothing matches).
+  bool bound_by_root(execution_filter& f) {
+    if (!f.root_id)
+      return true;
+    auto root = from_store([&] { return exec.storage()->get(*f.root_id); });
+    if (!root)
+      return false;
+    if (!f.created_from || *f.created_from < root->created_at)
+      f.created_from = root->created_at;
+    return true;
+  }
+
   void list(const request& req, response& res) {
     auto query = parse_list(req.params);
     durable::validate(query); // a bad limit or cursor is the client's fault
-    auto page = from_store([&] { return exec.storage()->list(query); });
+    list_page page;
+    if (bound_by_root(query.filter))
+      page = from_store([&] { return exec.storage()->list(query); });
     auto rows = nlohmann::json::array();
     for (const auto& r : page.rows)
       rows.push_back(summary_json(r));
@@ -559,12 +576,60 @@ struct server::impl {
   }
 
   void stats(const request& req, response& res) {
-    check_params(req.params, {"status", "task_id", "parent_id",
-                              "created_from_us", "created_before_us"});
+    check_params(req.params, {}, filter_params);
     auto filter = parse_filter(req.params);
-    auto counts = from_store(
-      [&] { return exec.storage()->count_by_status(filter); });
+    status_counts counts;
+    if (bound_by_root(filter))
+      counts = from_store(
+        [&] { return exec.storage()->count_by_status(filter); });
     send_json(res, 200, counts_json(counts));
+  }
+
+  void series(const request& req, response& res) {
+    check_params(req.params, {"from_us", "to_us", "step_s"});
+    using std::chrono::minutes;
+    const auto now = exec.storage()->now();
+    series_range range;
+    if (auto step = int_param(req.params, "step_s")) {
+      if (*step < 60 || *step % 60 != 0 || *step > 86'400)
+        throw api_error::bad_request("Query parameter step_s must be a "
+                                     "multiple of 60 from 60 to 86400");
+      range.step = minutes{*step / 60};
+    }
+    auto to = int_param(req.params, "to_us");
+    range.to = to ? from_micros(*to) : now;
+    // Whole steps, the last one holding `to`.
+    range.to = minute_of(range.to) + minutes{1};
+    auto from = int_param(req.params, "from_us");
+    range.from = from ? minute_of(from_micros(*from))
+                      : range.to - range.step * 60;
+    if (range.from >= range.to)
+      throw api_error::bad_request("Query parameter from_us must be before "
+                                   "to_us");
+    auto steps = (range.to - range.from + range.step - minutes{1}) / range.step;
+    if (steps > static_cast<std::int64_t>(series_range::max_points))
+      throw api_error::bad_request(
+        fmt::format("A series has at most {} points: widen step_s or "
+                    "narrow the range",
+                    series_range::max_points));
+    range.from = range.to - range.step * steps;
+    auto counts = from_store(
+      [&] { return exec.storage()->finished_by_minute(range.from, range.to); });
+    send_json(res, 200, series_json(counts, range));
+  }
+
+  void nodes(const request& req, response& res) {
+    check_params(req.params, {});
+    auto all = from_store([&] { return exec.storage()->nodes(); });
+    send_json(res, 200,
+              nodes_json(all, exec.storage()->now(), exec.incarnation()));
+  }
+
+  void tasks(const request& req, response& res) {
+    check_params(req.params, {});
+    auto backlog = from_store([&] { return exec.storage()->ready_backlog(); });
+    send_json(res, 200,
+              tasks_json(exec.task_ids(), backlog, exec.storage()->now()));
   }
 
   void metrics_text(const request& req, response& res) {
