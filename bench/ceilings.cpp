@@ -40,13 +40,28 @@ ceiling_result cycle_result(const char* store, std::string method,
   return out;
 }
 
+void print_ceiling_forms(const ceiling_result& c) {
+  const auto& d = c.details;
+  if (!d.contains("per_s_by_connections"))
+    return;
+  std::string forms;
+  for (const auto& [n, per_s] : d["per_s_by_connections"].items())
+    forms += fmt::format("{}{}: {:.0f}/s", forms.empty() ? "" : ", ", n,
+                         per_s.get<double>());
+  fmt::print(stderr,
+             "ceiling by connections: {}; one connection, inserts first "
+             "(the former ceiling): {:.0f}/s\n",
+             forms, d.value("single_connection_per_s", 0.0));
+}
+
 namespace {
 
 ceiling_result measure_here(const settings& s, const store_place& place,
                             std::size_t executions) {
   if (place.kind() == "postgres")
     return pg_ceiling(place.pg_url(), place.pg_schema() + "_ceiling",
-                      executions, s.batch, s.claim_batch);
+                      executions, s.batch, s.claim_batch,
+                      s.ceiling_connections);
   if (place.kind() == "sqlite") {
     // Without this the SQLite cycle spends over half its time in madvise
     // and TLB flushes (perf): each transaction frees the top of the heap

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,13 +33,19 @@ ceiling_result caf_ceiling(std::size_t executions, std::size_t window,
                            std::size_t threads);
 
 /// PostgreSQL on the PostgreSQL store's own table (a sibling schema that
-/// the store's migrations create, dropped after): batched inserts, then
-/// batched claims with `FOR UPDATE SKIP LOCKED` and a batched complete of
-/// the claimed rows, each its own durable transaction, on one connection
-/// (the engine's storage actor also writes through one thread).
+/// the store's migrations create, dropped after), every transaction
+/// durable. The ceiling is the best of `connections` (e.g. 1, 2, 4, 8)
+/// concurrent connections, each inserting `claim_batch` rows per
+/// transaction and then claiming (`FOR UPDATE SKIP LOCKED`) and completing
+/// a batch, so that new rows arrive while others complete, as in the
+/// engine; `details` has each count's rate. The form measured before
+/// (one connection, every insert first, then claim and complete batch by
+/// batch) is kept in `details` as `single_connection_per_s`, and is the
+/// ceiling when it is faster (small runs); `best_form` says which won.
 ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
                           std::size_t executions, std::size_t insert_batch,
-                          std::size_t claim_batch);
+                          std::size_t claim_batch,
+                          const std::vector<std::size_t>& connections);
 
 /// SQLite: the same cycle on a file with the SQLite store's table and
 /// pragmas (WAL, synchronous FULL unless `normal_sync`), one row per
@@ -55,6 +62,11 @@ ceiling_result cycle_result(const char* store, std::string method,
                             double insert_seconds, double cycle_seconds,
                             std::size_t insert_batch, std::size_t claim_batch,
                             std::size_t claims);
+
+/// Prints on stderr the rate of each form a ceiling tried (the PostgreSQL
+/// ceiling's connection counts and its single-connection form), when it
+/// tried several.
+void print_ceiling_forms(const ceiling_result& c);
 
 /// Seconds since `t0` (steady clock); the harness times its phases with it.
 double seconds_since(std::chrono::steady_clock::time_point t0);

@@ -137,6 +137,7 @@ int run(const settings& s) {
   if (s.ceiling) {
     auto n = s.ceiling_executions ? s.ceiling_executions : rows_per_round(s);
     rep.ceiling = measure_ceiling(s, place, n);
+    print_ceiling_forms(*rep.ceiling);
   }
   auto db = place.open();
   // As durable-node counts, when asked: what metrics cost on the hot path.

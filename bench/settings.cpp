@@ -85,6 +85,11 @@ void add_options(CLI::App& app, settings& s) {
                  "rows of the ceiling run (default: as many as the workload)");
   app.add_option("--caf-window", s.caf_window,
                  "in-flight window of the bare-CAF ceiling");
+  app
+    .add_option("--ceiling-connections", s.ceiling_connections,
+                "PostgreSQL ceiling: connection counts run at once, "
+                "comma-separated; the best is the ceiling")
+    ->delimiter(',');
   app.add_flag("--progress", s.progress,
                "show the progress bar even when stderr is not a terminal");
   app.add_flag("!--no-validate", s.validate,
@@ -148,6 +153,13 @@ void check(const settings& s) {
   positive(s.batch, "--batch");
   positive(s.claim_batch, "--claim-batch");
   positive(s.caf_window, "--caf-window");
+  if (s.ceiling_connections.empty())
+    throw std::invalid_argument("--ceiling-connections needs at least one "
+                                "count");
+  for (auto n : s.ceiling_connections)
+    if (n < 1 || n > 64)
+      throw std::invalid_argument(
+        "--ceiling-connections counts must be within 1..64");
   if (s.nodes > 1 && s.store != "postgres")
     throw std::invalid_argument(
       "--nodes above 1 needs --store postgres (the only store several "

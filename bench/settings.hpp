@@ -62,6 +62,9 @@ struct settings {
   bool ceiling = true;     ///< measure the store's ceiling first
   std::size_t ceiling_executions = 0; ///< 0: as many rows as the workload
   std::size_t caf_window = 1000;      ///< in-flight window of the CAF ceiling
+  /// PostgreSQL ceiling: the connection counts tried at once; the best is
+  /// the ceiling.
+  std::vector<std::size_t> ceiling_connections{1, 2, 4, 8};
   bool progress = false; ///< force the progress bar (else: TTY only)
   bool validate = true;  ///< check every row's status and output
   std::string json_path;
