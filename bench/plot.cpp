@@ -19,9 +19,18 @@ double num(const nlohmann::json& j, const char* p) {
   return j.contains(at) && j.at(at).is_number() ? j.at(at).get<double>() : 0;
 }
 
+// A peer's record (bench/peers) names the peer and whether its enqueue
+// overlapped processing, so that it never replaces durable's run of the
+// same workload, store and nodes.
 std::string key_of(const nlohmann::json& j) {
-  return fmt::format("{}/{}/{}", j.value("workload", "?"),
-                     j.value("store", "?"), j.value("nodes", 0));
+  auto key = fmt::format("{}/{}/{}", j.value("workload", "?"),
+                         j.value("store", "?"), j.value("nodes", 0));
+  if (j.contains("peer"))
+    key = fmt::format("{} {} {}", j.value("peer", "?"), key,
+                      j.value("enqueue_overlaps_processing", false)
+                        ? "overlapped"
+                        : "processing");
+  return key;
 }
 
 constexpr const char* script = R"gp(

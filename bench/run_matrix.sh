@@ -3,19 +3,36 @@
 # record per run to $OUT (default bench/results/latest.json), then draws
 # the charts into bench/results/plots.
 #
-#   DURABLE_PG_URL=... bench/run_matrix.sh [build dir]
+#   DURABLE_PG_URL=... bench/run_matrix.sh [--peers] [build dir]
+#
+# --peers also runs the peers of bench/peers (pg-boss, graphile-worker) on
+# the same server, each in a database of its own, and appends their records
+# to the same $OUT: bench/peers/install.sh first (npm ci, Node 22 if the
+# machine's is older), then, after the 1-node and 3-node simple runs, each
+# peer on PEER_EXECUTIONS jobs (default 30000, as those runs), enqueue
+# overlapping processing (as durable-bench's simple) and processing only.
 #
 # PostgreSQL should run with durable settings (fsync and synchronous_commit
 # on), e.g. PG_DIR=/tmp/durable-pg-bench PG_PORT=5434 PG_DURABLE=1
 # scripts/pg-start.sh; the test server of scripts/test.sh turns them off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PEERS=0
+if [ "${1:-}" = --peers ]; then PEERS=1; shift; fi
 BUILD=${1:-build}
 B="$BUILD/bench/durable-bench"
 OUT=${OUT:-bench/results/latest.json}
 : "${DURABLE_PG_URL:?set DURABLE_PG_URL (a server with durable settings)}"
 export DURABLE_PG_URL
 run() { echo "+ durable-bench $*" >&2; "$B" --json "$OUT" "$@"; }
+# The peers are installed before anything runs, so that a failed install
+# stops the matrix at once.
+[ "$PEERS" = 0 ] || bench/peers/install.sh
+peer() {
+  echo "+ bench/peers/$1.mjs --mode $2" >&2
+  bench/peers/node.sh "bench/peers/$1.mjs" --pg-url "$DURABLE_PG_URL" \
+    --executions "${PEER_EXECUTIONS:-30000}" --mode "$2" --json "$OUT"
+}
 
 # Memory: the engine against bare CAF, each with 1000 executions in flight
 # (the ceiling's --caf-window).
@@ -45,6 +62,13 @@ run --workload retry --store postgres --executions 5000
 run --workload sleepers --store postgres --executions 5000
 run --workload simple --store postgres --executions 30000 --nodes 1
 run --workload simple --store postgres --executions 30000 --nodes 3
+# The peers on the same server, beside the 1-node simple run.
+if [ "$PEERS" = 1 ]; then
+  for p in pgboss graphile; do
+    peer "$p" overlapped
+    peer "$p" processing
+  done
+fi
 # Ten minutes of rounds of 20,000 (the next enqueued when one is half
 # done): does throughput decay as the table grows?
 run --workload simple --store postgres --duration 600 --executions 20000

@@ -10,7 +10,13 @@
 #                                 Python's jsonschema and yaml (the
 #                                 OpenAPI conformance test), systemd
 #                                 (systemd-analyze and systemd-sysusers
-#                                 check the packaged unit)
+#                                 check the packaged unit), and the peer
+#                                 benchmarks' pinned npm packages
+#                                 (bench/peers/install.sh: npm ci, and
+#                                 Node 22 into bench/peers/.node when the
+#                                 machine's Node is older; about 20 s on a
+#                                 cold npm cache, Debian's nodejs and npm
+#                                 first when there is no npm)
 #   scripts/setup.sh sanitizers   also what scripts/sanitize.sh and
 #                                 scripts/fuzz.sh (the sanitizer and fuzz
 #                                 stages of .ci/run) need, tests included:
@@ -38,11 +44,16 @@ packages=(
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
   python3-jsonschema python3-yaml prometheus systemd)
+# The peer benchmarks (bench/peers) need npm; a Node.js installed another
+# way (NodeSource's package brings its own npm) is kept.
+command -v npm >/dev/null || test_packages+=(nodejs npm)
+peers=0
 for group in "$@"; do
   case "$group" in
-    tests) packages+=("${test_packages[@]}") ;;
+    tests) packages+=("${test_packages[@]}"); peers=1 ;;
     sanitizers)
-      packages+=("${test_packages[@]}" clang-14 libclang-rt-14-dev llvm-14) ;;
+      packages+=("${test_packages[@]}" clang-14 libclang-rt-14-dev llvm-14)
+      peers=1 ;;
     format) packages+=(clang-format-14 git) ;;
     deb) packages+=(lintian dpkg-dev systemd help2man) ;;
     docs) packages+=(doxygen) ;;
@@ -62,4 +73,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+# The peer benchmarks' packages, pinned by bench/peers/package-lock.json
+# (the pg tier's bench:peer:* tests run them).
+if [ "$peers" = 1 ]; then
+  "$(dirname "$0")/../bench/peers/install.sh"
 fi
