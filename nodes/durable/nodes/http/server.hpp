@@ -36,6 +36,10 @@ struct server_options {
   /// answer without the token, for load balancers and orchestrators that
   /// cannot send one. They reveal only whether the node is up and ready.
   bool public_probes = false;
+  /// Whether the server serves the web console (docs/console.md) under
+  /// `/ui/` (and redirects `/` there). Its files answer without the token
+  /// (the page shows a login form); the API it calls requires it as ever.
+  bool console = true;
   /// How long `GET /v1/health/ready` waits for the store's answer before
   /// it reports the store unreachable (10 ms..1 min).
   millis ready_timeout{1'000};
