@@ -43,6 +43,18 @@ export function svg(tag, attrs, ...children) {
 
 export const clear = (el) => el.replaceChildren();
 
+/// Replaces `el`'s content with `nodes`, keeping the keyboard focus: an
+/// element focused inside it is focused again in the new content when one
+/// there has the same `data-key` (a refresh must not throw the user out of
+/// the page's tab order every 2 s).
+export function swap(el, ...nodes) {
+  const active = document.activeElement;
+  const key = active && el.contains(active) ? active.dataset.key : undefined;
+  el.replaceChildren(...nodes);
+  if (key !== undefined)
+    el.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
+}
+
 /// The statuses of an execution, in their lifecycle's order.
 export const STATUSES = ['ready', 'running', 'waiting_for_children',
   'waiting_for_finalize', 'completed', 'failed', 'timed_out',

@@ -29,7 +29,7 @@ function clock(us, withDate) {
 
 /// The chart of a series ({from_us, to_us, step_s, points}), as a <figure>.
 export function throughputChart(series, title) {
-  const W = 720, H = 200, L = 44, R = 8, T = 10, B = 26;
+  const W = 1160, H = 170, L = 44, R = 8, T = 10, B = 24;
   const points = series.points || [];
   const step = (series.step_s || 60) * 1e6;
   const from = series.from_us;

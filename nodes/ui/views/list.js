@@ -67,10 +67,10 @@ function filterForm(f, taskNames) {
       h('option', { value: 'newest', selected: f.order !== 'oldest' },
         'Newest first'),
       h('option', { value: 'oldest', selected: f.order === 'oldest' },
-        'Oldest first')))),
-  h('div', { class: 'form-buttons' },
-    h('button', { type: 'submit', class: 'primary', id: 'apply' }, 'Apply'),
-    h('a', { href: '#/executions', class: 'button ghost' }, 'Clear')));
+        'Oldest first'))),
+    h('div', { class: 'form-buttons' },
+      h('button', { type: 'submit', class: 'primary', id: 'apply' }, 'Apply'),
+      h('a', { href: '#/executions', class: 'button ghost' }, 'Clear'))));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const data = new FormData(form);

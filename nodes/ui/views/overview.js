@@ -5,8 +5,8 @@
 // node) says so and the others go on.
 
 import { get } from '../api.js';
-import { h, badge, poll, failure, note, formatDuration, time, STATUSES,
-  FINISHED } from '../dom.js';
+import { h, swap, poll, failure, note, formatDuration, formatTime, ago,
+  STATUSES, FINISHED } from '../dom.js';
 import { listHash } from '../router.js';
 import { throughputChart } from './chart.js';
 
@@ -16,8 +16,10 @@ const RANGES = {
 };
 
 function panel(title, id, ...extra) {
-  const body = h('div', { class: 'panel-body', id: id + '-body',
-    'aria-live': 'polite' }, note('Loading…'));
+  // Not a live region: it refreshes every 2 s, a screen reader would
+  // never stop reading it.
+  const body = h('div', { class: 'panel-body', id: id + '-body' },
+    note('Loading…'));
   const section = h('section', { class: 'panel', id, 'aria-labelledby':
     id + '-title' }, h('div', { class: 'panel-head' },
     h('h2', { id: id + '-title' }, title), ...extra), body);
@@ -26,13 +28,14 @@ function panel(title, id, ...extra) {
 
 function countsView(stats) {
   const by = stats.by_status || {};
-  const cards = [h('a', { class: 'count total', href: '#/executions' },
+  const cards = [h('a', { class: 'count total', href: '#/executions',
+    dataset: { key: 'total' } },
     h('span', { class: 'n', id: 'count-total' }, String(stats.total ?? 0)),
     h('span', { class: 'label' }, 'total'))];
   for (const s of STATUSES) {
     const n = by[s] || 0;
     cards.push(h('a', { class: 'count s-' + s + (n ? '' : ' zero'),
-      href: listHash({ status: s }), id: 'count-' + s,
+      href: listHash({ status: s }), id: 'count-' + s, dataset: { key: s },
       title: `List the ${s.replaceAll('_', ' ')} executions` },
     h('span', { class: 'n' }, String(n)),
     h('span', { class: 'label' }, s.replaceAll('_', ' '))));
@@ -52,10 +55,12 @@ function tasksView(tasks) {
       h('th', { scope: 'col' }, 'Registered'))),
     h('tbody', null, sorted.map((t) => h('tr', null,
       h('td', null, h('a', { href: listHash({ task_id: t.task_id }),
-        class: 'mono' }, t.task_id)),
+        class: 'mono', dataset: { key: 'task:' + t.task_id } },
+      String(t.task_id))),
       h('td', { class: 'num' }, t.ready ? h('a', {
         href: listHash({ task_id: t.task_id, status: 'ready',
-          order: 'oldest' }) }, String(t.ready)) : '0'),
+          order: 'oldest' }), dataset: { key: 'ready:' + t.task_id } },
+      String(t.ready)) : '0'),
       h('td', { class: 'num' }, t.oldest_ready_at_us
         ? formatDuration(now - t.oldest_ready_at_us) : '—'),
       h('td', null, t.registered ? 'yes'
@@ -64,7 +69,7 @@ function tasksView(tasks) {
 
 function nodesView(nodes) {
   if (!nodes.length) return note('No node has registered.');
-  return h('table', { class: 'table', id: 'nodes-table' },
+  return h('table', { class: 'table nowrap', id: 'nodes-table' },
     h('thead', null, h('tr', null,
       ['Node', 'State', 'Incarnation', 'Version', 'Started', 'Heartbeat',
         'Running', 'Free slots', 'Maintenance'].map((c) =>
@@ -75,11 +80,12 @@ function nodesView(nodes) {
         String(n.state ?? ''))),
       h('td', { class: 'mono small' }, String(n.incarnation ?? '')),
       h('td', null, String(n.version ?? '')),
-      h('td', null, time(n.started_at_us)),
+      h('td', { title: formatTime(n.started_at_us) }, n.started_at_us
+        ? ago(n.started_at_us) : '—'),
       h('td', null, n.heartbeat_at_us
         ? formatDuration(Date.now() * 1000 - n.heartbeat_at_us) + ' ago' : '—'),
       h('td', { class: 'num' }, String(n.running ?? 0)),
-      h('td', { class: 'num' }, `${n.free_slots ?? 0} of ${n.slots ?? 0}`),
+      h('td', { class: 'num' }, `${n.free_slots ?? 0} / ${n.slots ?? 0}`),
       h('td', null, n.leader ? h('span', { class: 'leader' }, 'leader') : '')))));
 }
 
@@ -112,8 +118,7 @@ export function renderOverview(main) {
   const nodes = panel('Nodes', 'nodes');
   const summary = h('p', { class: 'muted', id: 'overview-summary' });
   main.replaceChildren(h('h1', null, 'Overview'), summary, counts.section,
-    chart.section, h('div', { class: 'columns' }, tasks.section,
-      nodes.section));
+    chart.section, nodes.section, tasks.section);
 
   const controller = new AbortController();
   const opts = { signal: controller.signal };
@@ -139,18 +144,18 @@ export function renderOverview(main) {
     const jobs = [
       guard(counts.body, 'The counts', async () => {
         const s = await get('/v1/stats', null, opts);
-        counts.body.replaceChildren(countsView(s));
+        swap(counts.body, countsView(s));
         const f = finishedCounts(s);
         summary.textContent = `${s.total ?? 0} executions stored, ${f.done} `
           + `finished, ${f.bad} of them failed or timed out.`;
       }),
       guard(tasks.body, 'The task backlog', async () => {
         const t = await get('/v1/tasks', null, opts);
-        tasks.body.replaceChildren(tasksView(t.tasks || []));
+        swap(tasks.body, tasksView(t.tasks || []));
       }),
       guard(nodes.body, 'The node list', async () => {
         const n = await get('/v1/nodes', null, opts);
-        nodes.body.replaceChildren(nodesView(n.nodes || []));
+        swap(nodes.body, nodesView(n.nodes || []));
       }),
     ];
     // The series moves by whole steps: every 5th refresh is enough.

@@ -144,6 +144,32 @@ export function treeView(rootId, { expanded = new Set(), signal } = {}) {
     showMore();
   }
 
+  // Arrow keys walk the rows drawn (as in a file tree): up and down move,
+  // right opens a branch, left closes it or goes to its parent.
+  element.addEventListener('keydown', (ev) => {
+    const row = ev.target instanceof Element && ev.target.closest('.tree-row');
+    if (!row || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const toggle = row.querySelector('button.toggle');
+    const focusRow = (r) => r && (r.querySelector('button.toggle')
+      || r.querySelector('a'))?.focus();
+    const visible = () => [...element.querySelectorAll('.tree-row')]
+      .filter((r) => r.offsetParent !== null);
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      const rows = visible();
+      const i = rows.indexOf(row) + (ev.key === 'ArrowDown' ? 1 : -1);
+      if (i >= 0 && i < rows.length) focusRow(rows[i]);
+    } else if (ev.key === 'ArrowRight') {
+      if (toggle && toggle.getAttribute('aria-expanded') === 'false')
+        toggle.click();
+    } else if (ev.key === 'ArrowLeft') {
+      if (toggle && toggle.getAttribute('aria-expanded') === 'true')
+        toggle.click();
+      else focusRow(row.parentElement.parentElement
+        .closest('li.tree-node')?.querySelector(':scope > .tree-row'));
+    } else return;
+    ev.preventDefault();
+  });
+
   async function reload() {
     const gen = ++generation;
     let root;
