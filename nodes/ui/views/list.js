@@ -137,14 +137,18 @@ export function renderList(main, route) {
       results.replaceChildren(failure(e, 'The list'));
   });
 
-  // The count matching, where /v1/stats takes the same filter.
-  const { error: _e, idempotency_key: _k, sleeping_id: _s, ...countable } =
-    filter;
-  const exact = Object.keys(countable).length === Object.keys(filter).length;
-  get('/v1/stats', countable, opts).then((s) => {
-    count.textContent = exact ? `${s.total} matching`
-      : `${s.total} before the text filters`;
-  }).catch(() => {});
+  // The count matching: /v1/stats takes the list's filter; an older node
+  // that refuses the text filters counts without them, and says so.
+  const { error: _e, idempotency_key: _k, sleeping_id: _s, root_id: _r,
+    ...basic } = filter;
+  get('/v1/stats', filter, opts).then((s) => {
+    count.textContent = `${s.total} matching`;
+  }, (e) => {
+    if (!e.unavailable) return;
+    get('/v1/stats', basic, opts).then((s) => {
+      count.textContent = `${s.total} before the text and root filters`;
+    }).catch(() => {});
+  });
 
   return () => controller.abort();
 }

@@ -5,7 +5,7 @@
 // node) says so and the others go on.
 
 import { get } from '../api.js';
-import { h, swap, poll, failure, note, formatDuration, formatTime, ago,
+import { h, swap, poll, failure, note, formatDuration, formatTime,
   STATUSES, FINISHED } from '../dom.js';
 import { listHash } from '../router.js';
 import { throughputChart } from './chart.js';
@@ -43,9 +43,14 @@ function countsView(stats) {
   return h('div', { class: 'counts' }, cards);
 }
 
-function tasksView(tasks) {
+/// The node's clock when it answered (`now_us`), else this browser's:
+/// ages are the cluster's, whatever the browser's clock says.
+const nowOf = (answer) => answer.now_us || Date.now() * 1000;
+
+function tasksView(answer) {
+  const tasks = answer.tasks || [];
   if (!tasks.length) return note('No task is registered or stored.');
-  const now = Date.now() * 1000;
+  const now = nowOf(answer);
   const sorted = [...tasks].sort((a, b) => (b.ready || 0) - (a.ready || 0)
     || String(a.task_id).localeCompare(String(b.task_id)));
   return h('table', { class: 'table', id: 'tasks-table' },
@@ -67,7 +72,9 @@ function tasksView(tasks) {
         : h('span', { class: 'warn' }, 'no (stored only)'))))));
 }
 
-function nodesView(nodes) {
+function nodesView(answer) {
+  const nodes = answer.nodes || [];
+  const now = nowOf(answer);
   if (!nodes.length) return note('No node has registered.');
   return h('table', { class: 'table nowrap', id: 'nodes-table' },
     h('thead', null, h('tr', null,
@@ -75,15 +82,17 @@ function nodesView(nodes) {
         'Running', 'Free slots', 'Maintenance'].map((c) =>
         h('th', { scope: 'col' }, c)))),
     h('tbody', null, nodes.map((n) => h('tr', { class: 'node-' + n.state },
-      h('td', { class: 'node-name' }, String(n.name ?? '')),
+      h('td', { class: 'node-name' }, String(n.name ?? ''),
+        n.incarnation === answer.this_incarnation
+          ? h('span', { class: 'muted' }, ' (this node)') : null),
       h('td', null, h('span', { class: 'badge n-' + n.state },
         String(n.state ?? ''))),
       h('td', { class: 'mono small' }, String(n.incarnation ?? '')),
       h('td', null, String(n.version ?? '')),
       h('td', { title: formatTime(n.started_at_us) }, n.started_at_us
-        ? ago(n.started_at_us) : '—'),
+        ? formatDuration(now - n.started_at_us) + ' ago' : '—'),
       h('td', null, n.heartbeat_at_us
-        ? formatDuration(Date.now() * 1000 - n.heartbeat_at_us) + ' ago' : '—'),
+        ? formatDuration(now - n.heartbeat_at_us) + ' ago' : '—'),
       h('td', { class: 'num' }, String(n.running ?? 0)),
       h('td', { class: 'num' }, `${n.free_slots ?? 0} / ${n.slots ?? 0}`),
       h('td', null, n.leader ? h('span', { class: 'leader' }, 'leader') : '')))));
@@ -151,11 +160,11 @@ export function renderOverview(main) {
       }),
       guard(tasks.body, 'The task backlog', async () => {
         const t = await get('/v1/tasks', null, opts);
-        swap(tasks.body, tasksView(t.tasks || []));
+        swap(tasks.body, tasksView(t));
       }),
       guard(nodes.body, 'The node list', async () => {
         const n = await get('/v1/nodes', null, opts);
-        swap(nodes.body, nodesView(n.nodes || []));
+        swap(nodes.body, nodesView(n));
       }),
     ];
     // The series moves by whole steps: every 5th refresh is enough.
