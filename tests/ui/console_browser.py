@@ -14,6 +14,8 @@ asserts on what the page shows:
   filter      the list filtered by status and task shows only matching
               rows, from a deep link and from the filter form; Enter on a
               row opens it; back returns to the list
+  text filters  the error-text and root filters list only what they
+              match (on nodes that take them)
   xss         an execution whose input and error hold <img onerror> and
               <script> shows them as text in the list and the detail, and
               no script ran (window.__xss stays undefined)
@@ -26,7 +28,8 @@ asserts on what the page shows:
               its output shown
   bulk        bulk retry of the failures of one task: the confirmation
               shows the count the API gives, then the node retries them
-  search      "/" focuses the search box; an execution id opens it
+  search      "/" focuses the search box; an execution id opens it, and
+              so does a sleeping id (on nodes that filter by it)
   login       the node with a token: the login form, a wrong token
               refused, the right one accepted, the token in no URL and
               kept in sessionStorage only
@@ -137,8 +140,11 @@ class Node:
         return parsed
 
     def has_route(self, path):
+        """Whether the node serves `path` (a query parameter it does not
+        know, as a route it lacks, means an older node)."""
         res, data = self.request("GET", path)
-        return not (res.status == 404 and b"No route" in data)
+        return not ((res.status == 404 and b"No route" in data)
+                    or (res.status == 400 and b"Unknown query" in data))
 
     def enqueue(self, task, payload):
         return self.call("POST", f"/v1/tasks/{task}/executions",
@@ -404,6 +410,20 @@ def step_filter(s, a):
            "back returned to the filtered list")
 
 
+def step_text_filters(s, a, big):
+    """The error-text and root filters, on nodes that take them."""
+    s.open(a.base, "#/executions?error=boom")
+    s.wait(lambda: sorted(r[7] for r in rows(s)) == ["boom 0", "boom 1",
+                                                     "boom 2"],
+           "the error filter lists the three 'boom' failures only")
+    s.check(s.text("#match-count").startswith("3 "),
+            f"the error filter counts {s.text('#match-count')!r}")
+    s.open(a.base, f"#/executions?root_id={big}&status=waiting_for_children")
+    s.wait(lambda: len(rows(s)) == 6 and all(
+        r[2] in ("ui_tree", "ui_branch") for r in rows(s)),
+        "the root filter lists the big tree's root and 5 branches")
+
+
 def step_xss(s, a, xss_id):
     s.open(a.base, "#/executions?task_id=ui_fail&status=failed")
     s.wait(lambda: any(XSS_IMG in r[7] for r in rows(s)),
@@ -551,6 +571,14 @@ def step_search(s, a, target):
            "the search opened the execution")
 
 
+def step_search_sleeping(s, a, sleeper, sleeping_id):
+    box = s.one("#search-box")
+    box.clear()
+    box.send_keys(sleeping_id + Keys.ENTER)
+    s.wait(lambda: s.text("#detail-id") == sleeper,
+           "the search by sleeping id opened the execution")
+
+
 def step_login(s, b):
     s.open(b.base, "#/executions")
     field = s.one("#token")
@@ -663,6 +691,11 @@ def main():
         step_overview(s, a, has)
         s.begin("filter")
         step_filter(s, a)
+        if a.has_route("/v1/executions?error=x&root_id=x"):
+            s.begin("text filters")
+            step_text_filters(s, a, big)
+        else:
+            print("note: this node has no error or root filter", flush=True)
         s.begin("xss")
         step_xss(s, a, xss)
         s.begin("tree")
@@ -675,6 +708,8 @@ def main():
         step_bulk(s, a)
         s.begin("search")
         step_search(s, a, xss)
+        if a.has_route("/v1/executions?sleeping_id=x"):
+            step_search_sleeping(s, a, sleeper, tag + "-approval")
         s.begin("login")
         step_login(s, b)
         s.begin("theme")
