@@ -126,6 +126,11 @@ export function note(text, kind = 'muted') {
 
 /// The message a failed call shows in its panel.
 export function failure(e, what) {
+  const param = e && e.status === 400
+    && /^Unknown query parameter (.+)$/.exec(e.message || '');
+  if (param)
+    return note(`${what}: this node does not filter by ${param[1]}.`,
+      'unavailable');
   if (e && e.unavailable)
     return note(`${what} is not available on this node.`, 'unavailable');
   if (e && e.status === 401)
