@@ -12,8 +12,9 @@ asserts on what the page shows:
   overview    the counts match the API; the nodes table names both nodes
               (or says the route is not available on an older node)
   filter      the list filtered by status and task shows only matching
-              rows, from a deep link and from the filter form; Enter on a
-              row opens it; back returns to the list
+              rows, from a deep link and from the filter form; the next
+              page holds other rows; oldest first is in creation order;
+              Enter on a row opens it; back returns to the list
   text filters  the error-text and root filters list only what they
               match (on nodes that take them)
   xss         an execution whose input and error hold <img onerror> and
@@ -387,6 +388,21 @@ def step_filter(s, a):
     s.open(a.base, "#/executions")
     s.wait(lambda: len(rows(s)) == 50 and s.css("#next-page"),
            "the unfiltered list's first page, and a next one")
+    # Keyset pages: the next one holds other executions, its cursor in the
+    # hash.
+    first_page = {tr.get_attribute("data-id")
+                  for tr in s.css("#executions-table tbody tr")}
+    s.click(s.one("#next-page"))
+    s.wait(lambda: "cursor=" in s.d.current_url and len(rows(s)) == 50
+           and not first_page & {tr.get_attribute("data-id") for tr in
+                                 s.css("#executions-table tbody tr")},
+           "the next page lists 50 other executions")
+    # Oldest first: creation times never go down the page.
+    s.open(a.base, "#/executions?order=oldest")
+    s.wait(lambda: len(rows(s)) == 50, "the oldest-first list")
+    created = [r[5] for r in rows(s)]
+    s.check(created == sorted(created),
+            f"oldest first is not in creation order: {created[:5]}…")
     s.click(s.one("#filters input[value=completed]"))
     task = s.one("#f-task_id")
     task.clear()
