@@ -282,6 +282,8 @@ export function renderDetail(main, route) {
           h('p', { class: 'mono' }, id));
         errorSlot.replaceChildren(failure(e, 'This execution'));
       }
+      // None such (or removed by retention): nothing more to read.
+      if (e.status === 404) gone = true;
       return;
     }
     const changed = !last || last.status !== r.status
@@ -291,15 +293,17 @@ export function renderDetail(main, route) {
       show(r);
       if (focused) document.getElementById(focused)?.focus();
     }
-    if (!last || force || (changed && last.status !== r.status))
+    const branch = ['parent', 'sequence', 'loop'].includes(r.kind);
+    if (branch && (!last || force || (changed && last.status !== r.status)))
       tree.reload();
     last = r;
   }
 
+  let gone = false;
   const stopPoll = poll(async () => {
     await refresh();
     // A finished execution changes no more: stop reading it.
-    if (last && FINISHED.has(last.status)) stopPoll && stopPoll();
+    if (gone || (last && FINISHED.has(last.status))) stopPoll();
   }, 2000);
 
   return () => {
