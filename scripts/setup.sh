@@ -8,7 +8,9 @@
 #                                 pg, cluster and chaos tiers start their
 #                                 own servers), gnuplot (bench plots),
 #                                 Python's jsonschema and yaml (the
-#                                 OpenAPI conformance test), systemd
+#                                 OpenAPI conformance test), Chromium,
+#                                 its driver and Python's Selenium (the
+#                                 web console's browser test), systemd
 #                                 (systemd-analyze and systemd-sysusers
 #                                 check the packaged unit), and the peer
 #                                 benchmarks' pinned npm packages
@@ -43,7 +45,8 @@ packages=(
   libspdlog-dev libsystemd-dev
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
-  python3-jsonschema python3-yaml prometheus systemd)
+  python3-jsonschema python3-yaml prometheus systemd
+  chromium chromium-driver python3-selenium)
 # The peer benchmarks (bench/peers) need npm; a Node.js installed another
 # way (NodeSource's package brings its own npm) is kept.
 command -v npm >/dev/null || test_packages+=(nodejs npm)

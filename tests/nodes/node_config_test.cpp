@@ -66,6 +66,17 @@ TEST_SUITE("nodes.config") {
     CHECK_FALSE(parse({"--claim-on-insert", "off"}).executor.claim_on_insert);
   }
 
+  TEST_CASE("the web console is served unless the node is told not to") {
+    CHECK(parse({}).http_console);
+    CHECK_FALSE(parse({"--http-console", "false"}).http_console);
+    CHECK(parse({"--http-console", "true"}).http_console);
+    {
+      scoped_env env{"DURABLE_HTTP_CONSOLE", "false"};
+      CHECK_FALSE(parse({}).http_console);
+    }
+    CHECK_THROWS_AS(parse({"--http-console", "maybe"}), CLI::ParseError);
+  }
+
   TEST_CASE("engine flags reach the executor options") {
     auto cfg = parse({"--max-concurrent", "7", "--lease-ms", "2500"});
     CHECK(cfg.executor.max_concurrent == 7);

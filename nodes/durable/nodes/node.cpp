@@ -131,6 +131,7 @@ int serve(const node_config& cfg, const node_program& program,
       o.port = *cfg.http_port;
       o.token = cfg.http_token;
       o.public_probes = cfg.http_public_probes;
+      o.console = cfg.http_console;
       o.metrics = registry;
       o.log = [&log](std::string_view line) { log.info("http", "{}", line); };
       api = std::make_unique<http::server>(exec, std::move(o));

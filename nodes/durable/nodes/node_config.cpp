@@ -192,6 +192,13 @@ void add_node_options(CLI::App& app, node_config& cfg) {
               "GET /v1/health and /v1/health/ready answer without the "
               "bearer token (for load balancers)")
     ->envname("DURABLE_HTTP_PUBLIC_PROBES");
+  app
+    .add_option("--http-console", cfg.http_console,
+                "Serve the web console under /ui/ with the HTTP API (its "
+                "pages need no token; the API it calls does)")
+    ->envname("DURABLE_HTTP_CONSOLE")
+    ->check(true_or_false())
+    ->capture_default_str();
   auto& e = cfg.executor;
   app
     .add_option("--max-concurrent", e.max_concurrent, "Bodies running at once")

@@ -67,6 +67,9 @@ struct node_config {
   std::string http_token;
   /// The health and readiness probes answer without the token.
   bool http_public_probes = false;
+  /// `--http-console`: the web console under `/ui/` (docs/console.md),
+  /// on by default wherever the API is.
+  bool http_console = true;
 
   /// Lowest level written and line format of the logs on stderr.
   log_options log;

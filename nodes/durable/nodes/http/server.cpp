@@ -19,6 +19,7 @@
 #include "durable/nodes/http/auth.hpp"
 #include "durable/nodes/http/bulk.hpp"
 #include "durable/nodes/http/cluster_views.hpp"
+#include "durable/nodes/http/console.hpp"
 #include "durable/nodes/http/requests.hpp"
 #include "durable/nodes/http/transport.hpp"
 #include "durable/nodes/http/url.hpp"
@@ -308,6 +309,10 @@ struct server::impl {
   /// The target, auth, the route and the method, before any body is read:
   /// a response refuses the request, nullopt lets its body be read.
   std::optional<response> on_head(request& req) {
+    // The console's files need no token (console.hpp); the API does.
+    if (opts.console)
+      if (auto page = console_response(req))
+        return page;
     auto refused = refuse_head(req);
     if (refused && requests)
       count(routed(req) ? routes[req.route].name : "unmatched",

@@ -36,6 +36,10 @@ struct server_options {
   /// answer without the token, for load balancers and orchestrators that
   /// cannot send one. They reveal only whether the node is up and ready.
   bool public_probes = false;
+  /// Whether the server serves the web console (docs/console.md) under
+  /// `/ui/` (and redirects `/` there). Its files answer without the token
+  /// (the page shows a login form); the API it calls requires it as ever.
+  bool console = true;
   /// How long `GET /v1/health/ready` waits for the store's answer before
   /// it reports the store unreachable (10 ms..1 min).
   millis ready_timeout{1'000};
@@ -112,9 +116,10 @@ struct server_options {
 /// **Security.** Refuses to be built on a non-loopback address without a
 /// token; with a token, every route requires `Authorization: Bearer`, 401
 /// otherwise (compared in constant time), except the probes when
-/// `public_probes` is set. Error bodies never carry stack
-/// traces, SQL or secrets: internal failures are logged with a reference
-/// number and answered with that number only.
+/// `public_probes` is set and the web console's files (`console`), which
+/// hold no data and must load to ask for the token. Error bodies never
+/// carry stack traces, SQL or secrets: internal failures are logged with a
+/// reference number and answered with that number only.
 ///
 /// **Readiness.** `GET /v1/health/ready` is `200` when the store answers a
 /// ping (a read of one row by key) within `ready_timeout` and the server is
