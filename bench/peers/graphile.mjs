@@ -20,7 +20,7 @@ import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import pg from "pg";
 import {
   checkRuns, createDatabase, makeRecord, nowMs, packageVersion, parseCli,
-  pgSettings, report, sleep, within,
+  pgSettings, report, runWindow, sleep,
 } from "./record.mjs";
 
 const PEER = "graphile-worker";
@@ -93,18 +93,10 @@ try {
     }
   };
 
-  let t0;
-  if (args.mode === "overlapped") {
-    await startWorker();
-    t0 = nowMs();
-    await enqueue();
-  } else {
-    await enqueue();
-    t0 = nowMs();
-    await startWorker();
-  }
-  await within(handledAll, args["timeout-s"],
-    () => `${handled} of ${N} jobs ran in ${args["timeout-s"]} s`);
+  const t0 = await runWindow(args.mode, {
+    startWorkers: startWorker, enqueue, handledAll, timeoutS: args["timeout-s"],
+    what: () => `${handled} of ${N} jobs ran in ${args["timeout-s"]} s`,
+  });
 
   // Every handler ran; completions are batched: wait for the table to empty.
   const c = new pg.Client({ connectionString: db.url });

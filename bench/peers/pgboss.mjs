@@ -14,7 +14,7 @@ import { PgBoss } from "pg-boss";
 import pg from "pg";
 import {
   checkRuns, createDatabase, makeRecord, nowMs, packageVersion,
-  parseCli, pgSettings, report, sleep, within,
+  parseCli, pgSettings, report, runWindow, sleep,
 } from "./record.mjs";
 
 const PEER = "pg-boss";
@@ -83,18 +83,10 @@ try {
     }
   };
 
-  let t0;
-  if (args.mode === "overlapped") {
-    await startWorkers();
-    t0 = nowMs();
-    await enqueue();
-  } else {
-    await enqueue();
-    t0 = nowMs();
-    await startWorkers();
-  }
-  await within(handledAll, args["timeout-s"],
-    () => `${handled} of ${N} jobs ran in ${args["timeout-s"]} s`);
+  const t0 = await runWindow(args.mode, {
+    startWorkers: startWorkers, enqueue, handledAll, timeoutS: args["timeout-s"],
+    what: () => `${handled} of ${N} jobs ran in ${args["timeout-s"]} s`,
+  });
 
   // Every handler ran; the last batch's completion may not have committed.
   const c = new pg.Client({ connectionString: db.url });

@@ -189,6 +189,27 @@ export function checkRuns(seen) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Starts the workers and enqueues in the order `mode` names, then waits
+// until `handledAll` resolves (at most `timeoutS`); returns when the
+// measured window began (ms): the first insert when the two overlap
+// ("overlapped", as durable-bench's simple), the workers' start when
+// everything was enqueued first ("processing").
+export async function runWindow(mode, { startWorkers, enqueue, handledAll,
+                                        timeoutS, what }) {
+  let t0;
+  if (mode === "overlapped") {
+    await startWorkers();
+    t0 = nowMs();
+    await enqueue();
+  } else {
+    await enqueue();
+    t0 = nowMs();
+    await startWorkers();
+  }
+  await within(handledAll, timeoutS, what);
+  return t0;
+}
+
 // Resolves with `promise`, or rejects with what() after `seconds`; the
 // timer does not keep the process alive.
 export async function within(promise, seconds, what) {
