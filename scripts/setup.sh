@@ -6,7 +6,8 @@
 #   scripts/setup.sh tests        also what the test tiers and the
 #                                 benchmark need: doctest, PostgreSQL (the
 #                                 pg, cluster and chaos tiers start their
-#                                 own servers), gnuplot (bench plots),
+#                                 own servers), MariaDB and its C client
+#                                 (the mysql tier, scripts/mysql-start.sh), gnuplot (bench plots),
 #                                 Python's jsonschema and yaml (the
 #                                 OpenAPI conformance test), systemd
 #                                 (systemd-analyze and systemd-sysusers
@@ -37,7 +38,8 @@ packages=(
   libspdlog-dev libsystemd-dev
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
-  python3-jsonschema python3-yaml prometheus systemd)
+  python3-jsonschema python3-yaml prometheus systemd mariadb-server
+  mariadb-client libmariadb-dev)
 for group in "$@"; do
   case "$group" in
     tests) packages+=("${test_packages[@]}") ;;
