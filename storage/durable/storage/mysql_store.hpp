@@ -1,0 +1,186 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "durable/listener_set.hpp"
+#include "durable/store.hpp"
+
+namespace durable::storage {
+
+// The internals live in mysql/ (mysql/README.md). No header here names a
+// MariaDB type: users of this one neither see nor need Connector/C.
+namespace mysql_detail {
+
+class connection;
+struct url_parts;
+
+} // namespace mysql_detail
+
+/// How a MySQL store connects.
+struct mysql_options {
+  /// `mysql://user[:password]@host[:port]/database[?socket=/path]`. Empty:
+  /// the environment variable `DURABLE_MYSQL_URL`.
+  std::string url;
+  /// How long a connect may take.
+  millis connect_timeout{5000};
+  /// How long a read or a write on the socket may take before the
+  /// connection counts as lost.
+  millis io_timeout{60000};
+  /// How long a call keeps reconnecting to a server it lost before it
+  /// fails with `store_failure::unavailable`.
+  millis reconnect_timeout{10000};
+  /// `innodb_lock_wait_timeout` of the store's sessions (whole seconds,
+  /// rounded up): a row lock not granted in time is a conflict, retried.
+  millis lock_wait_timeout{5000};
+  /// How often a call runs again after a deadlock or a lock wait timeout
+  /// before it fails with `store_failure::conflict`.
+  int max_conflict_retries = 10;
+  /// The store's clock. Tests inject a fake clock so that leases, start
+  /// times and deadlines move without sleeping. Called with the store's
+  /// mutex held, from any thread.
+  std::function<timestamp()> clock = durable::system_now;
+};
+
+/// A `durable::store` in a MySQL or MariaDB database (InnoDB, utf8mb4),
+/// which several nodes share: MariaDB 10.11 as Debian 12 ships it, through
+/// MariaDB Connector/C; the SQL keeps to what MySQL 8.0 accepts too where
+/// that costs nothing.
+///
+/// Every execution is one row of the table `executions`; times are BIGINT
+/// microseconds, statuses and kinds their stored integers (as in the
+/// SQLite store), ids and keys VARBINARY (compared byte by byte, as the
+/// memory store compares them), payloads LONGBLOB (any bytes, exactly),
+/// sub-objects JSON text. The schema is versioned (table
+/// `durable_migrations`) and migrated at open under `GET_LOCK`.
+///
+/// **Threading.** Every member function is safe to call from any thread;
+/// calls from one store are serialized on its one connection (a pool is a
+/// next step, mysql/README.md). Listeners run after the commit, on the
+/// calling thread, outside the store's mutex.
+///
+/// **Concurrency.** Transactions run at READ COMMITTED; a claim locks the
+/// rows it takes with `FOR UPDATE SKIP LOCKED`, every other write locks
+/// the rows it reads (`FOR UPDATE`) and writes them guarded by version, so
+/// nodes sharing the database never take the same row twice.
+///
+/// **Errors.** Failures surface as `store_error`: deadlocks and lock wait
+/// timeouts are retried (`max_conflict_retries`, then `conflict`), a lost
+/// connection is reconnected and the call retried (up to
+/// `reconnect_timeout`, then `unavailable`), a COMMIT whose answer was
+/// lost is `in_doubt`, anything else `fatal`.
+class mysql_store final : public durable::store {
+public:
+  /// The schema version this binary writes.
+  static constexpr int schema_version = 1;
+
+  /// Connects and migrates. Throws durable::error (a store_error when the
+  /// server failed) naming the server, and "database schema version N is
+  /// newer than this binary supports (M)".
+  explicit mysql_store(mysql_options opts = {});
+
+  ~mysql_store() override;
+
+  mysql_store(const mysql_store&) = delete;
+  mysql_store& operator=(const mysql_store&) = delete;
+
+  /// Replaces the clock; every later call uses it.
+  void set_clock(std::function<timestamp()> clock);
+
+  /// The schema version stored in the database (tests and tools).
+  int stored_schema_version();
+
+  /// Runs SQL text as it is, outside any transaction of the store: for
+  /// maintenance and tests. The text must never be built from values.
+  void execute(const std::string& sql);
+
+  // -- durable::store ---------------------------------------------------------
+
+  timestamp now() override;
+
+  std::vector<insert_outcome>
+  insert(std::vector<execution_record> rows) override;
+
+  std::vector<write_outcome> apply(std::vector<transition> ts) override;
+
+  claim_result claim(const claim_request& req) override;
+
+  std::vector<std::string> renew_leases(const std::string& owner,
+                                        millis lease) override;
+
+  std::size_t release_leases(const std::string& owner) override;
+
+  bool try_lead(const std::string& role, const std::string& owner,
+                millis lease) override;
+
+  std::optional<execution_record> get(const std::string& id) override;
+
+  std::optional<execution_record>
+  get_by_sleeping_id(const std::string& sleeping_id) override;
+
+  std::vector<execution_record>
+  children_of(const std::string& parent_id) override;
+
+  sleeper_scan scan_sleepers(std::size_t limit) override;
+
+  list_page list(const list_request& req) override;
+
+  status_counts count_by_status(const execution_filter& f) override;
+
+  std::vector<ready_backlog_entry> ready_backlog() override;
+
+  std::optional<execution_record> watch(const std::string& id) override;
+
+  bool erase(const std::string& id) override;
+
+  prune_result prune(const prune_request& req) override;
+
+  void report_node(const node_report& r) override;
+
+  std::vector<node_info> nodes() override;
+
+  std::vector<finished_count> finished_by_minute(timestamp from,
+                                                 timestamp to) override;
+
+  std::uint64_t subscribe(store_listener listener) override;
+
+  void unsubscribe(std::uint64_t token) override;
+
+private:
+  class txn;
+
+  /// Runs `fn(txn&)` in one transaction and commits, retrying deadlocks,
+  /// lock wait timeouts and lost connections (mysql/transaction.hpp).
+  /// Events collected by `fn` are announced after commit.
+  template <class F>
+  auto run(const char* what, bool write, F&& fn);
+
+  /// The connection, reconnected if the last call lost it.
+  mysql_detail::connection& conn();
+
+  /// The server and database, without the password (for messages).
+  std::string redacted_url() const;
+
+  void notify(std::vector<store_event>&& events);
+
+  // -- state ------------------------------------------------------------------
+
+  mysql_options opts_;
+  std::unique_ptr<mysql_detail::url_parts> where_;
+  std::mutex mutex_;
+  std::unique_ptr<mysql_detail::connection> db_;
+  listener_set listeners_;
+};
+
+/// Opens a MySQL store (see mysql_store).
+std::shared_ptr<durable::store> mysql(mysql_options opts = {});
+
+} // namespace durable::storage
