@@ -112,6 +112,47 @@ std::vector<insert_outcome>
 mysql_store::insert(std::vector<execution_record> rows) {
   if (rows.empty())
     return {};
+  try {
+    return insert_batch(rows);
+  } catch (const mysql_detail::call_error& e) {
+    if (e.failure() == store_failure::fatal && rows.size() > 1) {
+      // One row the server refused (a value too long for its column)
+      // fails alone: one row at a time.
+      std::vector<insert_outcome> out;
+      for (const auto& r : rows) {
+        try {
+          out.push_back(insert({r}).front());
+        } catch (const mysql_detail::call_error& one) {
+          if (one.failure() != store_failure::fatal)
+            throw;
+          out.push_back({insert_outcome::kind::refused,
+                         r.id,
+                         {},
+                         fmt::format("the MySQL store refused this row "
+                                     "(MySQL error {})",
+                                     one.code())});
+        }
+      }
+      return out;
+    }
+    if (e.failure() != store_failure::in_doubt)
+      throw;
+  }
+  // The COMMIT is in doubt. Ids are the caller's, so inserting again
+  // settles it: a row the first attempt stored comes back as a duplicate
+  // of itself (its own id, key or sleeping id) and was inserted; the
+  // others are stored now. If this fails too, insert() is in doubt.
+  auto out = insert_batch(rows);
+  using kind = insert_outcome::kind;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (out[i].result != kind::inserted && out[i].result != kind::refused
+        && out[i].execution_id == rows[i].id)
+      out[i] = {kind::inserted, rows[i].id};
+  return out;
+}
+
+std::vector<insert_outcome>
+mysql_store::insert_batch(const std::vector<execution_record>& rows) {
   return run("insert", true, [&rows](txn& tx) {
     using kind = insert_outcome::kind;
     std::vector<insert_outcome> out;

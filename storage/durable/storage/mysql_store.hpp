@@ -163,6 +163,18 @@ private:
   template <class F>
   auto run(const char* what, bool write, F&& fn);
 
+  /// One batch of transitions in one transaction (mysql/batch_apply.cpp).
+  std::vector<write_outcome> apply_batch(const std::vector<transition>& ts);
+
+  /// What became of `ts` after a COMMIT in doubt: each row read back (one
+  /// that carries its transition was written, one still at its expected
+  /// version is written again, any other lost), and a `resync`.
+  std::vector<write_outcome> settle_in_doubt(const std::vector<transition>& ts);
+
+  /// The rows of one insert in one transaction.
+  std::vector<insert_outcome>
+  insert_batch(const std::vector<execution_record>& rows);
+
   /// The connection, reconnected if the last call lost it.
   mysql_detail::connection& conn();
 

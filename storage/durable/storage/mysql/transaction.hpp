@@ -49,6 +49,22 @@ namespace mysql_detail {
 /// re-run as a write, which may repair it.
 struct needs_repair {};
 
+/// What run() throws for a failed call: a store_error naming the call and
+/// the server, with the MySQL error code (0 for none) for the callers that
+/// act on it without quoting the server's message.
+class call_error : public store_error {
+public:
+  call_error(store_failure f, std::string message, unsigned code)
+    : store_error(f, std::move(message)), code_(code) {}
+
+  unsigned code() const noexcept {
+    return code_;
+  }
+
+private:
+  unsigned code_;
+};
+
 } // namespace mysql_detail
 
 /// One transaction of one store call: START TRANSACTION in the
@@ -159,8 +175,11 @@ auto mysql_store::run(const char* what, bool write, F&& fn) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
           continue;
         }
-        throw store_error(f, fmt::format("mysql store {} ({}): {}", what,
-                                         redacted_url(), e.what()));
+        throw mysql_detail::call_error(f,
+                                       fmt::format("mysql store {} ({}): {}",
+                                                   what, redacted_url(),
+                                                   e.what()),
+                                       e.code());
       }
     }
   }
