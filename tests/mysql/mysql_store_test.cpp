@@ -1,3 +1,6 @@
+#include <chrono>
+#include <thread>
+
 #include <doctest/doctest.h>
 
 #include "durable/error.hpp"
@@ -68,4 +71,49 @@ TEST_CASE("mysql: a server that cannot be reached fails as unavailable") {
   } catch (const durable::store_error& e) {
     CHECK(e.failure() == durable::store_failure::unavailable);
   }
+}
+
+TEST_CASE("mysql: a store on the server's clock measures its offset") {
+  auto db = durable::test::mysql::unique_database();
+  {
+    auto o = durable::test::mysql::options(db);
+    o.clock = {};
+    durable::storage::mysql_store s{o};
+    // Same machine: the offset is the round trip's error, far below 1 s.
+    CHECK(std::chrono::abs(s.server_clock_offset()) < std::chrono::seconds{1});
+    auto now = s.now();
+    CHECK(std::chrono::abs(now - durable::system_now())
+          < std::chrono::seconds{1});
+  }
+  durable::test::mysql::exec_admin("DROP DATABASE `" + db + "`");
+}
+
+TEST_CASE("mysql: a store whose connection was killed reconnects") {
+  auto db = durable::test::mysql::unique_database();
+  {
+    durable::storage::mysql_store s{durable::test::mysql::options(db)};
+    CHECK_FALSE(s.get("nothing"));
+    // Kill every session on the store's database, as a server restart or
+    // a proxy would.
+    durable::storage::mysql_options ao;
+    detail::connection admin{detail::parse_url(durable::test::mysql::url()),
+                             ao};
+    auto sessions = "SELECT COUNT(*) FROM information_schema.processlist "
+                    "WHERE db = '"
+                    + db + "'";
+    CHECK(admin.scalar(sessions) == "1");
+    durable::test::mysql::exec_admin(
+      "BEGIN NOT ATOMIC FOR c IN (SELECT id FROM "
+      "information_schema.processlist WHERE db = '"
+      + db
+      + "' AND id <> CONNECTION_ID()) DO KILL CONNECTION c.id; END FOR; "
+        "END");
+    for (int i = 0; i < 50 && admin.scalar(sessions) != "0"; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(admin.scalar(sessions) == "0");
+    CHECK_FALSE(s.get("nothing"));
+    CHECK(s.try_lead("role", "me", durable::millis{1000}));
+    CHECK(admin.scalar(sessions) == "1");
+  }
+  durable::test::mysql::exec_admin("DROP DATABASE `" + db + "`");
 }

@@ -37,8 +37,6 @@ constexpr std::int64_t no_lease = std::numeric_limits<std::int64_t>::min();
 // -- constructors, destructors, and assignment operators ----------------------
 
 mysql_store::mysql_store(mysql_options opts) : opts_(std::move(opts)) {
-  if (!opts_.clock)
-    opts_.clock = durable::system_now;
   if (opts_.url.empty()) {
     const char* env = std::getenv("DURABLE_MYSQL_URL");
     if (env == nullptr || *env == '\0')
@@ -62,9 +60,37 @@ mysql_store::~mysql_store() = default;
 mysql_detail::connection& mysql_store::conn() {
   if (db_ && !db_->healthy())
     db_.reset();
-  if (!db_)
+  if (!db_) {
     db_ = std::make_unique<mysql_detail::connection>(*where_, opts_);
+    measure_clock(*db_);
+  } else if (std::chrono::steady_clock::now() - measured_at_
+             >= opts_.clock_refresh) {
+    measure_clock(*db_);
+  }
   return *db_;
+}
+
+void mysql_store::measure_clock(mysql_detail::connection& db) {
+  // The midpoint of the round trip; NOW(6) is UTC (the session's
+  // time_zone is +00:00), UNIX_TIMESTAMP converts it to the epoch.
+  auto before = durable::system_now();
+  auto server = db.scalar("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS "
+                          "SIGNED)");
+  auto after = durable::system_now();
+  measured_at_ = std::chrono::steady_clock::now();
+  if (!server)
+    return;
+  auto local = to_micros(before) + (to_micros(after) - to_micros(before)) / 2;
+  offset_us_.store(std::stoll(*server) - local);
+}
+
+timestamp mysql_store::clock_now() {
+  {
+    std::lock_guard guard{clock_mutex_};
+    if (opts_.clock)
+      return opts_.clock();
+  }
+  return durable::system_now() + std::chrono::microseconds{offset_us_.load()};
 }
 
 std::string mysql_store::redacted_url() const {
@@ -78,7 +104,7 @@ std::string mysql_store::redacted_url() const {
 // -- properties ---------------------------------------------------------------
 
 void mysql_store::set_clock(std::function<timestamp()> clock) {
-  std::lock_guard guard{mutex_};
+  std::lock_guard guard{clock_mutex_};
   opts_.clock = std::move(clock);
 }
 
@@ -100,10 +126,9 @@ void mysql_store::execute(const std::string& sql) {
 }
 
 timestamp mysql_store::now() {
-  // Never blocks on I/O (store.hpp): the clock is local (a server clock
-  // offset is a next step, mysql/README.md).
-  std::lock_guard guard{mutex_};
-  return opts_.clock();
+  // Never blocks on I/O (store.hpp): the injected clock, or this machine's
+  // plus the server's offset as the calls last measured it.
+  return clock_now();
 }
 
 // -- writes -------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -44,10 +45,16 @@ struct mysql_options {
   /// How often a call runs again after a deadlock or a lock wait timeout
   /// before it fails with `store_failure::conflict`.
   int max_conflict_retries = 10;
-  /// The store's clock. Tests inject a fake clock so that leases, start
-  /// times and deadlines move without sleeping. Called with the store's
-  /// mutex held, from any thread.
-  std::function<timestamp()> clock = durable::system_now;
+  /// How often the store measures the server's clock again (when it has
+  /// no `clock` of its own), on the next call that uses the connection.
+  millis clock_refresh{30000};
+  /// The store's clock. Empty (the default): the server's, as this
+  /// machine's clock plus an offset measured at each connect (the midpoint
+  /// of a round trip reading `NOW(6)`) and every `clock_refresh`, so that
+  /// every node of a cluster agrees on leases and deadlines. Tests inject
+  /// a fake clock so that leases, start times and deadlines move without
+  /// sleeping. Called from any thread, never with a call's I/O pending.
+  std::function<timestamp()> clock{};
 };
 
 /// A `durable::store` in a MySQL or MariaDB database (InnoDB, utf8mb4),
@@ -92,8 +99,14 @@ public:
   mysql_store(const mysql_store&) = delete;
   mysql_store& operator=(const mysql_store&) = delete;
 
-  /// Replaces the clock; every later call uses it.
+  /// Replaces the clock; every later call uses it (empty: the server's).
   void set_clock(std::function<timestamp()> clock);
+
+  /// The server's clock minus this machine's, as last measured (tests and
+  /// tools).
+  std::chrono::microseconds server_clock_offset() const noexcept {
+    return std::chrono::microseconds{offset_us_.load()};
+  }
 
   /// The schema version stored in the database (tests and tools).
   int stored_schema_version();
@@ -175,8 +188,15 @@ private:
   std::vector<insert_outcome>
   insert_batch(const std::vector<execution_record>& rows);
 
-  /// The connection, reconnected if the last call lost it.
+  /// The connection, reconnected if the last call lost it; the server's
+  /// clock measured again after a connect or every `clock_refresh`.
   mysql_detail::connection& conn();
+
+  /// now() without the I/O lock.
+  timestamp clock_now();
+
+  /// Measures the server's clock offset on `db`.
+  void measure_clock(mysql_detail::connection& db);
 
   /// The server and database, without the password (for messages).
   std::string redacted_url() const;
@@ -187,7 +207,12 @@ private:
 
   mysql_options opts_;
   std::unique_ptr<mysql_detail::url_parts> where_;
+  /// Guards the connection for the whole of a call.
   std::mutex mutex_;
+  /// Guards opts_.clock only: now() never waits for a call's I/O.
+  std::mutex clock_mutex_;
+  std::atomic<std::int64_t> offset_us_{0};
+  std::chrono::steady_clock::time_point measured_at_{};
   std::unique_ptr<mysql_detail::connection> db_;
   listener_set listeners_;
 };

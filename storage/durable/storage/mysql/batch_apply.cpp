@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstddef>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -75,7 +77,27 @@ void cascade(Txn& tx, const execution_record& root,
 
 std::vector<write_outcome>
 mysql_store::apply_batch(const std::vector<transition>& ts) {
-  return run("apply", true, [&ts](txn& tx) {
+  // The batch's rows are locked first, in id order (the primary key's), so
+  // that two batches sharing rows wait for each other instead of
+  // deadlocking; a deadlock with a cascade or a claim is still retried.
+  std::vector<std::string> ids;
+  ids.reserve(ts.size());
+  for (const auto& t : ts)
+    ids.push_back(t.next.id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::string lock_sql = "SELECT id FROM executions WHERE id IN (";
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    lock_sql += fmt::format("{}?{}", i == 0 ? "" : ", ", i + 1);
+  lock_sql += ") ORDER BY id FOR UPDATE";
+  return run("apply", true, [&](txn& tx) {
+    if (ids.size() > 1) {
+      auto q = tx.prepare(lock_sql);
+      for (std::size_t i = 0; i < ids.size(); ++i)
+        q.bind(static_cast<int>(i + 1), ids[i]);
+      while (q.step()) {
+      }
+    }
     const auto now = tx.now();
     std::vector<write_outcome> out;
     out.reserve(ts.size());

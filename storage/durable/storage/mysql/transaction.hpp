@@ -148,7 +148,8 @@ auto mysql_store::run(const char* what, bool write, F&& fn) {
     int conflicts = 0;
     for (bool w = write;;) {
       try {
-        txn tx{conn(), opts_.clock(), w};
+        auto& db = conn();
+        txn tx{db, clock_now(), w};
         try {
           result.emplace(fn(tx));
         } catch (const mysql_detail::needs_repair&) {
