@@ -194,3 +194,40 @@ TEST_SUITE("storage.mysql") {
     CHECK_FALSE(db.store->get("te_c1").has_value());
   }
 }
+
+TEST_CASE("mysql: a row locked past the lock wait timeout fails the call as "
+          "a conflict and nothing else") {
+  database db;
+  auto r = db.row("te_l");
+  db.put({r});
+  // Another session holds the row's lock.
+  storage::mysql_options o;
+  storage::mysql_detail::connection holder{
+    storage::mysql_detail::parse_url(durable::test::mysql::url_for(db.name)),
+    o};
+  holder.exec("START TRANSACTION");
+  holder.exec("SELECT id FROM executions WHERE id = 'te_l' FOR UPDATE");
+  auto so = durable::test::mysql::options(db.name);
+  so.clock = db.clock.function();
+  so.lock_wait_timeout = durable::millis{1000};
+  so.max_conflict_retries = 1;
+  storage::mysql_store s{so};
+  transition t;
+  t.next = r;
+  t.expected_version = r.version;
+  t.next.step = 2;
+  try {
+    s.apply({t});
+    FAIL("the locked row was written");
+  } catch (const store_error& e) {
+    CHECK(e.failure() == store_failure::conflict);
+    CHECK(contains(e.what(), "1205"));
+  }
+  // A claim skips the locked row instead of waiting for it.
+  claim_request req{"owner_a", std::chrono::seconds{30}, 10, {"task_a"}};
+  CHECK(s.claim(req).claimed.empty());
+  holder.exec("ROLLBACK");
+  auto out = s.apply({t});
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].status == write_status::applied);
+}
