@@ -47,8 +47,8 @@ mysql_store::mysql_store(mysql_options opts) : opts_(std::move(opts)) {
   where_ = std::make_unique<mysql_detail::url_parts>(
     mysql_detail::parse_url(opts_.url));
   try {
-    auto& db = conn();
-    mysql_detail::migrate(db);
+    std::lock_guard guard{main_.mutex};
+    mysql_detail::migrate(conn(main_));
   } catch (const mysql_detail::mysql_error& e) {
     throw store_error(e.failure(), fmt::format("mysql store open ({}): {}",
                                                redacted_url(), e.what()));
@@ -57,27 +57,27 @@ mysql_store::mysql_store(mysql_options opts) : opts_(std::move(opts)) {
 
 mysql_store::~mysql_store() = default;
 
-mysql_detail::connection& mysql_store::conn() {
-  if (db_ && !db_->healthy())
-    db_.reset();
-  if (!db_) {
-    db_ = std::make_unique<mysql_detail::connection>(*where_, opts_);
-    measure_clock(*db_);
-  } else if (std::chrono::steady_clock::now() - measured_at_
+mysql_detail::connection& mysql_store::conn(lane& l) {
+  if (l.db && !l.db->healthy())
+    l.db.reset();
+  if (!l.db) {
+    l.db = std::make_unique<mysql_detail::connection>(*where_, opts_);
+    measure_clock(l);
+  } else if (std::chrono::steady_clock::now() - l.measured_at
              >= opts_.clock_refresh) {
-    measure_clock(*db_);
+    measure_clock(l);
   }
-  return *db_;
+  return *l.db;
 }
 
-void mysql_store::measure_clock(mysql_detail::connection& db) {
+void mysql_store::measure_clock(lane& l) {
   // The midpoint of the round trip; NOW(6) is UTC (the session's
   // time_zone is +00:00), UNIX_TIMESTAMP converts it to the epoch.
   auto before = durable::system_now();
-  auto server = db.scalar("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS "
-                          "SIGNED)");
+  auto server = l.db->scalar("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 "
+                             "AS SIGNED)");
   auto after = durable::system_now();
-  measured_at_ = std::chrono::steady_clock::now();
+  l.measured_at = std::chrono::steady_clock::now();
   if (!server)
     return;
   auto local = to_micros(before) + (to_micros(after) - to_micros(before)) / 2;
@@ -116,9 +116,9 @@ int mysql_store::stored_schema_version() {
 }
 
 void mysql_store::execute(const std::string& sql) {
-  std::lock_guard guard{mutex_};
+  std::lock_guard guard{main_.mutex};
   try {
-    conn().exec(sql);
+    conn(main_).exec(sql);
   } catch (const mysql_detail::mysql_error& e) {
     throw store_error(e.failure(), fmt::format("mysql store execute ({}): {}",
                                                redacted_url(), e.what()));
@@ -309,7 +309,7 @@ claim_result mysql_store::claim(const claim_request& req) {
 
 std::vector<std::string> mysql_store::renew_leases(const std::string& owner,
                                                    millis lease) {
-  return run("renew_leases", true, [&](txn& tx) {
+  return run(leases_, "renew_leases", true, [&](txn& tx) {
     // Rows whose lease is not due keep it (store_rules::renewal_due) and
     // are returned too. MariaDB has no UPDATE ... RETURNING: the ids are
     // read (and locked) first.
@@ -334,7 +334,7 @@ std::vector<std::string> mysql_store::renew_leases(const std::string& owner,
 
 bool mysql_store::try_lead(const std::string& role, const std::string& owner,
                            millis lease) {
-  return run("try_lead", true, [&](txn& tx) {
+  return run(leases_, "try_lead", true, [&](txn& tx) {
     const auto now = tx.now();
     {
       auto q = tx.prepare(mysql_detail::lead_insert_sql);
@@ -351,7 +351,7 @@ bool mysql_store::try_lead(const std::string& role, const std::string& owner,
 std::size_t mysql_store::release_leases(const std::string& owner) {
   // Clearing the owner (without a version bump, like an expiry) is what
   // tells the next claim that this was a hand-over, not a recovery.
-  return run("release_leases", true, [&](txn& tx) {
+  return run(leases_, "release_leases", true, [&](txn& tx) {
     auto q = tx.prepare(mysql_detail::release_leases_sql);
     q.bind(1, tx.now()).bind(2, owner);
     return q.run();

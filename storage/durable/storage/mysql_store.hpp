@@ -69,10 +69,11 @@ struct mysql_options {
 /// sub-objects JSON text. The schema is versioned (table
 /// `durable_migrations`) and migrated at open under `GET_LOCK`.
 ///
-/// **Threading.** Every member function is safe to call from any thread;
-/// calls from one store are serialized on its one connection (a pool is a
-/// next step, mysql/README.md). Listeners run after the commit, on the
-/// calling thread, outside the store's mutex.
+/// **Threading.** Every member function is safe to call from any thread.
+/// A store has two connections: one for lease renewals, their release and
+/// leadership, one for every other call; the calls of each are serialized
+/// (a pool is a next step, mysql/README.md). Listeners run after the commit, on
+/// the calling thread, outside the store's mutex.
 ///
 /// **Concurrency.** Transactions run at READ COMMITTED; a claim locks the
 /// rows it takes with `FOR UPDATE SKIP LOCKED`, every other write locks
@@ -170,11 +171,22 @@ public:
 private:
   class txn;
 
-  /// Runs `fn(txn&)` in one transaction and commits, retrying deadlocks,
-  /// lock wait timeouts and lost connections (mysql/transaction.hpp).
-  /// Events collected by `fn` are announced after commit.
+  /// A connection and the mutex that guards it for a whole call.
+  struct lane {
+    std::mutex mutex;
+    std::unique_ptr<mysql_detail::connection> db;
+    /// When the server's clock was last measured on `db`.
+    std::chrono::steady_clock::time_point measured_at{};
+  };
+
+  /// Runs `fn(txn&)` in one transaction on `l` and commits, retrying
+  /// deadlocks, lock wait timeouts and lost connections
+  /// (mysql/transaction.hpp). Events collected by `fn` are announced
+  /// after commit.
   template <class F>
   auto run(const char* what, bool write, F&& fn);
+  template <class F>
+  auto run(lane& l, const char* what, bool write, F&& fn);
 
   /// One batch of transitions in one transaction (mysql/batch_apply.cpp).
   std::vector<write_outcome> apply_batch(const std::vector<transition>& ts);
@@ -188,15 +200,16 @@ private:
   std::vector<insert_outcome>
   insert_batch(const std::vector<execution_record>& rows);
 
-  /// The connection, reconnected if the last call lost it; the server's
-  /// clock measured again after a connect or every `clock_refresh`.
-  mysql_detail::connection& conn();
+  /// The connection of `l`, reconnected if the last call lost it; the
+  /// server's clock measured again after a connect or every
+  /// `clock_refresh`. The caller holds `l.mutex`.
+  mysql_detail::connection& conn(lane& l);
 
   /// now() without the I/O lock.
   timestamp clock_now();
 
-  /// Measures the server's clock offset on `db`.
-  void measure_clock(mysql_detail::connection& db);
+  /// Measures the server's clock offset on `l`'s connection.
+  void measure_clock(lane& l);
 
   /// The server and database, without the password (for messages).
   std::string redacted_url() const;
@@ -207,13 +220,14 @@ private:
 
   mysql_options opts_;
   std::unique_ptr<mysql_detail::url_parts> where_;
-  /// Guards the connection for the whole of a call.
-  std::mutex mutex_;
+  /// Every call but the lease keeper's.
+  lane main_;
+  /// renew_leases, release_leases and try_lead: a renewal never waits
+  /// behind a long claim, apply or listing of the same store.
+  lane leases_;
   /// Guards opts_.clock only: now() never waits for a call's I/O.
   std::mutex clock_mutex_;
   std::atomic<std::int64_t> offset_us_{0};
-  std::chrono::steady_clock::time_point measured_at_{};
-  std::unique_ptr<mysql_detail::connection> db_;
   listener_set listeners_;
 };
 

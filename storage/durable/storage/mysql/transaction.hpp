@@ -21,8 +21,10 @@
 /// How every call of the MySQL store runs: one transaction (`txn`), run,
 /// committed and retried by `mysql_store::run`. Internal to storage/mysql.
 ///
-/// **Threading.** run() takes the store's mutex for the whole call, so a
-/// txn is only ever used by the thread that holds it. Listeners are called
+/// **Threading.** run() takes its lane's mutex (the main connection's, or
+/// the lease connection's for renewals, their release and leadership) for
+/// the whole call, so a txn is only ever used by the thread that holds
+/// it. Listeners are called
 /// after the mutex is released (mysql_store::notify).
 ///
 /// **Durability.** Every call is one transaction at READ COMMITTED. A
@@ -138,17 +140,22 @@ private:
 
 template <class F>
 auto mysql_store::run(const char* what, bool write, F&& fn) {
+  return run(main_, what, write, std::forward<F>(fn));
+}
+
+template <class F>
+auto mysql_store::run(lane& l, const char* what, bool write, F&& fn) {
   using result_type = decltype(fn(std::declval<txn&>()));
   std::optional<result_type> result;
   std::vector<store_event> events;
   {
-    std::lock_guard guard{mutex_};
+    std::lock_guard guard{l.mutex};
     const auto give_up = std::chrono::steady_clock::now()
                          + opts_.reconnect_timeout;
     int conflicts = 0;
     for (bool w = write;;) {
       try {
-        auto& db = conn();
+        auto& db = conn(l);
         txn tx{db, clock_now(), w};
         try {
           result.emplace(fn(tx));
