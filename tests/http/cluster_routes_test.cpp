@@ -140,6 +140,10 @@ TEST_SUITE("http.cluster") {
     CHECK(get(c, "/v1/stats/series?step_s=90", 400)["error"]["message"]
           == "Query parameter step_s must be a multiple of 60 from 60 to "
              "86400");
+    CHECK(get(c, "/v1/stats/series?to_us=9223372036854775807",
+              400)["error"]["message"]
+          == "Query parameter to_us must be at most 253402300799999999 (the "
+             "year 9999)");
     CHECK(get(c, "/v1/stats/series?from_us=0", 400)["error"]["message"]
           == "A series has at most 1440 points: widen step_s or narrow the "
              "range");

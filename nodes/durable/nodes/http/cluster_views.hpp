@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct series_range {
 
   /// The most points one series has.
   static constexpr std::size_t max_points = 1'440;
+  /// The latest time a series may name (9999-12-31T23:59:59.999999Z), so
+  /// that rounding up to whole minutes cannot overflow.
+  static constexpr std::int64_t max_time_us = 253'402'300'799'999'999;
 };
 
 /// `{"from_us", "to_us", "step_s", "points": [{"at_us", "completed",

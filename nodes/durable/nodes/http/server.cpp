@@ -601,11 +601,19 @@ struct server::impl {
                                      "multiple of 60 from 60 to 86400");
       range.step = minutes{*step / 60};
     }
-    auto to = int_param(req.params, "to_us");
+    auto time_param = [&req](const char* name) {
+      auto x = int_param(req.params, name);
+      if (x && *x > series_range::max_time_us)
+        throw api_error::bad_request(
+          fmt::format("Query parameter {} must be at most {} (the year 9999)",
+                      name, series_range::max_time_us));
+      return x;
+    };
+    auto to = time_param("to_us");
     range.to = to ? from_micros(*to) : now;
     // Whole steps, the last one holding `to`.
     range.to = minute_of(range.to) + minutes{1};
-    auto from = int_param(req.params, "from_us");
+    auto from = time_param("from_us");
     range.from = from ? minute_of(from_micros(*from))
                       : range.to - range.step * 60;
     if (range.from >= range.to)
