@@ -73,6 +73,7 @@ set(DURABLE_PACKAGE_COMPONENTS "")
 set(durable_pc_libs "")
 foreach(pair IN ITEMS client:durable_client nodes:durable_nodes
     http:durable_http pg:durable_storage_pg_outbox pg:durable_storage_pg
+    mysql:durable_storage_mysql
     sqlite:durable_storage_sqlite memory:durable_storage_memory
     metrics:durable_metrics actors:durable_actors core:durable_core)
   string(REPLACE ":" ";" pair "${pair}")
@@ -116,6 +117,9 @@ install(FILES
 set(durable_pc_requires "nlohmann_json fmt sqlite3")
 if(TARGET durable_storage_pg)
   string(APPEND durable_pc_requires " libpqxx")
+endif()
+if(TARGET durable_storage_mysql)
+  string(APPEND durable_pc_requires " libmariadb")
 endif()
 if(TARGET durable_http)
   string(APPEND durable_pc_requires " cpp-httplib")

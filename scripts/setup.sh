@@ -6,7 +6,9 @@
 #   scripts/setup.sh tests        also what the test tiers and the
 #                                 benchmark need: doctest, PostgreSQL (the
 #                                 pg, cluster and chaos tiers start their
-#                                 own servers), gnuplot (bench plots),
+#                                 own servers), MariaDB and its C client
+#                                 (the mysql tier, scripts/mysql-start.sh),
+#                                 gnuplot (bench plots),
 #                                 Python's jsonschema and yaml (the
 #                                 OpenAPI conformance test), Chromium,
 #                                 its driver and Python's Selenium (the
@@ -46,7 +48,8 @@ packages=(
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
   python3-jsonschema python3-yaml prometheus systemd
-  chromium chromium-driver python3-selenium)
+  chromium chromium-driver python3-selenium
+  mariadb-server mariadb-client libmariadb-dev)
 # The peer benchmarks (bench/peers) need npm; a Node.js installed another
 # way (NodeSource's package brings its own npm) is kept.
 command -v npm >/dev/null || test_packages+=(nodejs npm)

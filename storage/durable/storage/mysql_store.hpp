@@ -1,0 +1,237 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "durable/listener_set.hpp"
+#include "durable/store.hpp"
+
+namespace durable::storage {
+
+// The internals live in mysql/ (mysql/README.md). No header here names a
+// MariaDB type: users of this one neither see nor need Connector/C.
+namespace mysql_detail {
+
+class connection;
+struct url_parts;
+
+} // namespace mysql_detail
+
+/// How a MySQL store connects.
+struct mysql_options {
+  /// `mysql://user[:password]@host[:port]/database[?socket=/path]`. Empty:
+  /// the environment variable `DURABLE_MYSQL_URL`.
+  std::string url;
+  /// How long a connect may take.
+  millis connect_timeout{5000};
+  /// How long a read or a write on the socket may take before the
+  /// connection counts as lost.
+  millis io_timeout{60000};
+  /// How long a call keeps reconnecting to a server it lost before it
+  /// fails with `store_failure::unavailable`.
+  millis reconnect_timeout{10000};
+  /// `innodb_lock_wait_timeout` of the store's sessions (whole seconds,
+  /// rounded up): a row lock not granted in time is a conflict, retried.
+  millis lock_wait_timeout{5000};
+  /// How often a call runs again after a deadlock or a lock wait timeout
+  /// before it fails with `store_failure::conflict`.
+  int max_conflict_retries = 10;
+  /// How often the store measures the server's clock again (when it has
+  /// no `clock` of its own), on the next call that uses the connection.
+  millis clock_refresh{30000};
+  /// The store's clock. Empty (the default): the server's, as this
+  /// machine's clock plus an offset measured at each connect (the midpoint
+  /// of a round trip reading `NOW(6)`) and every `clock_refresh`, so that
+  /// every node of a cluster agrees on leases and deadlines. Tests inject
+  /// a fake clock so that leases, start times and deadlines move without
+  /// sleeping. Called from any thread, never with a call's I/O pending.
+  std::function<timestamp()> clock{};
+};
+
+/// A `durable::store` in a MySQL or MariaDB database (InnoDB, utf8mb4),
+/// which several nodes share: MariaDB 10.11 as Debian 12 ships it, through
+/// MariaDB Connector/C; the SQL keeps to what MySQL 8.0 accepts too where
+/// that costs nothing.
+///
+/// Every execution is one row of the table `executions`; times are BIGINT
+/// microseconds, statuses and kinds their stored integers (as in the
+/// SQLite store), ids and keys VARBINARY (compared byte by byte, as the
+/// memory store compares them), payloads LONGBLOB (any bytes, exactly),
+/// sub-objects JSON text. The schema is versioned (table
+/// `durable_migrations`) and migrated at open under `GET_LOCK`.
+///
+/// **Threading.** Every member function is safe to call from any thread.
+/// A store has two connections: one for lease renewals, their release and
+/// leadership, one for every other call; the calls of each are serialized
+/// (a pool is a next step, mysql/README.md). Listeners run after the commit, on
+/// the calling thread, outside the store's mutex.
+///
+/// **Concurrency.** Transactions run at READ COMMITTED; a claim locks the
+/// rows it takes with `FOR UPDATE SKIP LOCKED`, every other write locks
+/// the rows it reads (`FOR UPDATE`) and writes them guarded by version, so
+/// nodes sharing the database never take the same row twice.
+///
+/// **Errors.** Failures surface as `store_error`: deadlocks and lock wait
+/// timeouts are retried (`max_conflict_retries`, then `conflict`), a lost
+/// connection is reconnected and the call retried (up to
+/// `reconnect_timeout`, then `unavailable`), a COMMIT whose answer was
+/// lost is `in_doubt`, anything else `fatal`.
+class mysql_store final : public durable::store {
+public:
+  /// The schema version this binary writes.
+  static constexpr int schema_version = 1;
+
+  /// Connects and migrates. Throws durable::error (a store_error when the
+  /// server failed) naming the server, and "database schema version N is
+  /// newer than this binary supports (M)".
+  explicit mysql_store(mysql_options opts = {});
+
+  ~mysql_store() override;
+
+  mysql_store(const mysql_store&) = delete;
+  mysql_store& operator=(const mysql_store&) = delete;
+
+  /// Replaces the clock; every later call uses it (empty: the server's).
+  void set_clock(std::function<timestamp()> clock);
+
+  /// The server's clock minus this machine's, as last measured (tests and
+  /// tools).
+  std::chrono::microseconds server_clock_offset() const noexcept {
+    return std::chrono::microseconds{offset_us_.load()};
+  }
+
+  /// The schema version stored in the database (tests and tools).
+  int stored_schema_version();
+
+  /// Runs SQL text as it is, outside any transaction of the store: for
+  /// maintenance and tests. The text must never be built from values.
+  void execute(const std::string& sql);
+
+  // -- durable::store ---------------------------------------------------------
+
+  timestamp now() override;
+
+  std::vector<insert_outcome>
+  insert(std::vector<execution_record> rows) override;
+
+  std::vector<write_outcome> apply(std::vector<transition> ts) override;
+
+  claim_result claim(const claim_request& req) override;
+
+  std::vector<std::string> renew_leases(const std::string& owner,
+                                        millis lease) override;
+
+  std::size_t release_leases(const std::string& owner) override;
+
+  bool try_lead(const std::string& role, const std::string& owner,
+                millis lease) override;
+
+  std::optional<execution_record> get(const std::string& id) override;
+
+  std::optional<execution_record>
+  get_by_sleeping_id(const std::string& sleeping_id) override;
+
+  std::vector<execution_record>
+  children_of(const std::string& parent_id) override;
+
+  sleeper_scan scan_sleepers(std::size_t limit) override;
+
+  list_page list(const list_request& req) override;
+
+  status_counts count_by_status(const execution_filter& f) override;
+
+  std::vector<ready_backlog_entry> ready_backlog() override;
+
+  std::optional<execution_record> watch(const std::string& id) override;
+
+  bool erase(const std::string& id) override;
+
+  prune_result prune(const prune_request& req) override;
+
+  void report_node(const node_report& r) override;
+
+  std::vector<node_info> nodes() override;
+
+  std::vector<finished_count> finished_by_minute(timestamp from,
+                                                 timestamp to) override;
+
+  std::uint64_t subscribe(store_listener listener) override;
+
+  void unsubscribe(std::uint64_t token) override;
+
+private:
+  class txn;
+
+  /// A connection and the mutex that guards it for a whole call.
+  struct lane {
+    std::mutex mutex;
+    std::unique_ptr<mysql_detail::connection> db;
+    /// When the server's clock was last measured on `db`.
+    std::chrono::steady_clock::time_point measured_at{};
+  };
+
+  /// Runs `fn(txn&)` in one transaction on `l` and commits, retrying
+  /// deadlocks, lock wait timeouts and lost connections
+  /// (mysql/transaction.hpp). Events collected by `fn` are announced
+  /// after commit.
+  template <class F>
+  auto run(const char* what, bool write, F&& fn);
+  template <class F>
+  auto run(lane& l, const char* what, bool write, F&& fn);
+
+  /// One batch of transitions in one transaction (mysql/batch_apply.cpp).
+  std::vector<write_outcome> apply_batch(const std::vector<transition>& ts);
+
+  /// What became of `ts` after a COMMIT in doubt: each row read back (one
+  /// that carries its transition was written, one still at its expected
+  /// version is written again, any other lost), and a `resync`.
+  std::vector<write_outcome> settle_in_doubt(const std::vector<transition>& ts);
+
+  /// The rows of one insert in one transaction.
+  std::vector<insert_outcome>
+  insert_batch(const std::vector<execution_record>& rows);
+
+  /// The connection of `l`, reconnected if the last call lost it; the
+  /// server's clock measured again after a connect or every
+  /// `clock_refresh`. The caller holds `l.mutex`.
+  mysql_detail::connection& conn(lane& l);
+
+  /// now() without the I/O lock.
+  timestamp clock_now();
+
+  /// Measures the server's clock offset on `l`'s connection.
+  void measure_clock(lane& l);
+
+  /// The server and database, without the password (for messages).
+  std::string redacted_url() const;
+
+  void notify(std::vector<store_event>&& events);
+
+  // -- state ------------------------------------------------------------------
+
+  mysql_options opts_;
+  std::unique_ptr<mysql_detail::url_parts> where_;
+  /// Every call but the lease keeper's.
+  lane main_;
+  /// renew_leases, release_leases and try_lead: a renewal never waits
+  /// behind a long claim, apply or listing of the same store.
+  lane leases_;
+  /// Guards opts_.clock only: now() never waits for a call's I/O.
+  std::mutex clock_mutex_;
+  std::atomic<std::int64_t> offset_us_{0};
+  listener_set listeners_;
+};
+
+/// Opens a MySQL store (see mysql_store).
+std::shared_ptr<durable::store> mysql(mysql_options opts = {});
+
+} // namespace durable::storage
