@@ -17,7 +17,7 @@
 /// `fields::all` names every field of execution_record, in the one order
 /// every form of a record follows: its JSON (execution_record.cpp), its CAF
 /// wire form (actors/wire.hpp), the columns of both SQL stores
-/// (storage/pg/row_codec.hpp, storage/sqlite/row_codec.hpp) and the range
+/// (storage/pg/row_codec.hpp, storage/sql/row_codec.hpp) and the range
 /// checks (stored_ranges.cpp). Each of them iterates this list and encodes
 /// a field by its C++ type, one overload per type; what the list says per
 /// field is what the type cannot: its names, whether a string is a JSON

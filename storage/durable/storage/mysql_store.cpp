@@ -4,35 +4,30 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <limits>
-#include <string_view>
-#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "durable/error.hpp"
+#include "durable/node_registry.hpp"
 #include "durable/storage/mysql/connection.hpp"
-#include "durable/storage/mysql/row_codec.hpp"
 #include "durable/storage/mysql/schema.hpp"
 #include "durable/storage/mysql/statements.hpp"
 #include "durable/storage/mysql/transaction.hpp"
+#include "durable/storage/sql/calls.hpp"
+#include "durable/storage/sql/listing.hpp"
+#include "durable/storage/sql/prune.hpp"
+#include "durable/storage/sql/registry.hpp"
 #include "durable/store_rules.hpp"
-#include "durable/stored_ranges.hpp"
 
-// The MySQL store's public class: connecting, the calls that are one
-// statement or a few, and the listeners. The rest is in mysql/ (its
-// README.md): apply in batch_apply.cpp, list and count_by_status in
-// listing.cpp, prune in prune.cpp, the node registry in registry.cpp.
+// The MySQL store's public class: connecting, the server's clock, and the
+// calls. Each call runs one transaction (mysql/transaction.hpp); its body
+// is the code the MySQL and the SQLite store share (sql/: calls.hpp,
+// listing.hpp, prune.hpp, registry.hpp), except renewals and leadership,
+// whose SQL is MySQL's, and apply, whose commit in doubt is settled here
+// (mysql/batch_apply.cpp).
 
 namespace durable::storage {
-
-namespace {
-
-/// Due time of a claim candidate; a missing lease is due at once.
-constexpr std::int64_t no_lease = std::numeric_limits<std::int64_t>::min();
-
-} // namespace
 
 // -- constructors, destructors, and assignment operators ----------------------
 
@@ -178,133 +173,16 @@ mysql_store::insert(std::vector<execution_record> rows) {
 
 std::vector<insert_outcome>
 mysql_store::insert_batch(const std::vector<execution_record>& rows) {
-  return run("insert", true, [&rows](txn& tx) {
-    using kind = insert_outcome::kind;
-    std::vector<insert_outcome> out;
-    out.reserve(rows.size());
-    const execution_record* earliest = nullptr;
-    for (const auto& r : rows) {
-      if (auto refused = stored_ranges::refused_insert(r)) {
-        out.push_back(std::move(*refused));
-        continue;
-      }
-      // Same order of checks as memory_store::check_new_row.
-      if (r.idempotency_key)
-        if (auto id = tx.id_where(mysql_detail::id_by_key_sql,
-                                  *r.idempotency_key)) {
-          auto task = tx.id_where(mysql_detail::task_by_id_sql, *id);
-          out.push_back(
-            {kind::duplicate_key, std::move(*id), task.value_or("")});
-          continue;
-        }
-      if (tx.id_where(mysql_detail::id_by_id_sql, r.id)) {
-        out.push_back({kind::duplicate_id, r.id});
-        continue;
-      }
-      if (r.sleeping_id)
-        if (auto id = tx.id_where(mysql_detail::id_by_sleeping_sql,
-                                  *r.sleeping_id)) {
-          out.push_back({kind::duplicate_sleeping_id, std::move(*id)});
-          continue;
-        }
-      try {
-        tx.insert(r);
-      } catch (const mysql_detail::mysql_error& e) {
-        // Another node inserted the same id, key or sleeping id since the
-        // checks above read: run the call again, which finds it.
-        if (!e.is_duplicate())
-          throw;
-        throw mysql_detail::mysql_error(1213, false,
-                                        fmt::format("insert raced another "
-                                                    "writer: {}",
-                                                    e.what()));
-      }
-      out.push_back({kind::inserted, r.id});
-      if (r.status == execution_status::ready
-          && (!earliest || r.start_at < earliest->start_at))
-        earliest = &r;
-      if (r.is_sleeping())
-        tx.events().push_back({store_event::type::deadline,
-                               r.id,
-                               {},
-                               {},
-                               r.expires_at.value_or(r.start_at)});
-    }
-    if (earliest)
-      tx.events().push_back({store_event::type::work_ready,
-                             earliest->id,
-                             {},
-                             {},
-                             earliest->start_at});
-    return out;
-  });
+  return run("insert", true,
+             [&rows](txn& tx) { return sql_detail::insert_rows(tx, rows); });
 }
 
 claim_result mysql_store::claim(const claim_request& req) {
-  std::vector<std::string> tasks(req.task_ids.begin(), req.task_ids.end());
-  std::sort(tasks.begin(), tasks.end());
-  tasks.erase(std::unique(tasks.begin(), tasks.end()), tasks.end());
+  auto tasks = sql_detail::claimed_tasks(req);
   if (tasks.empty())
     return {};
-  return run("claim", true, [&](txn& tx) {
-    claim_result res;
-    const auto now = tx.now();
-    const auto limit = static_cast<std::int64_t>(
-      std::min<std::size_t>(req.limit, std::numeric_limits<int>::max()));
-    // Oldest first across every requested task: the best `limit` of each
-    // task's ready and expired rows (each read in index order), merged.
-    std::vector<std::pair<std::int64_t, std::string>> due;
-    if (limit > 0) {
-      for (const auto& task : tasks) {
-        {
-          auto q = tx.prepare(mysql_detail::ready_sql);
-          q.bind(1, task).bind(2, now).bind(3, limit);
-          while (q.step())
-            due.emplace_back(q.int64(0), q.text(1));
-        }
-        if (!req.take_over)
-          continue;
-        {
-          auto q = tx.prepare(mysql_detail::expired_sql);
-          q.bind(1, task).bind(2, now).bind(3, limit);
-          while (q.step())
-            due.emplace_back(q.int64(0), q.text(1));
-        }
-        {
-          auto q = tx.prepare(mysql_detail::unleased_sql);
-          q.bind(1, task).bind(2, limit);
-          while (q.step())
-            due.emplace_back(no_lease, q.text(0));
-        }
-      }
-    }
-    std::sort(due.begin(), due.end());
-    if (due.size() > static_cast<std::size_t>(limit))
-      due.resize(static_cast<std::size_t>(limit));
-    for (auto& [at, id] : due) {
-      auto r = tx.row_by_id(id);
-      // A corrupt row was just marked failed by row_by_id: not claimable.
-      if (!r || !store_rules::is_claimable(*r, now))
-        continue;
-      auto old_version = r->version;
-      const bool lost = store_rules::claim(*r, now, req.owner, req.lease);
-      if (!tx.update(*r, old_version))
-        throw durable::error("claim lost the row " + id);
-      if (lost)
-        res.taken_over.push_back(res.claimed.size());
-      res.claimed.push_back(std::move(*r));
-    }
-    for (const auto& task : tasks) {
-      auto q = tx.prepare(mysql_detail::next_ready_sql);
-      q.bind(1, task).bind(2, now);
-      if (q.step() && !q.is_null(0)) {
-        auto at = from_micros(q.int64(0));
-        if (!res.next_ready_at || at < *res.next_ready_at)
-          res.next_ready_at = at;
-      }
-    }
-    return res;
-  });
+  return run("claim", true,
+             [&](txn& tx) { return sql_detail::claim_rows(tx, tasks, req); });
 }
 
 std::vector<std::string> mysql_store::renew_leases(const std::string& owner,
@@ -352,7 +230,7 @@ std::size_t mysql_store::release_leases(const std::string& owner) {
   // Clearing the owner (without a version bump, like an expiry) is what
   // tells the next claim that this was a hand-over, not a recovery.
   return run(leases_, "release_leases", true, [&](txn& tx) {
-    auto q = tx.prepare(mysql_detail::release_leases_sql);
+    auto q = tx.prepare(sql_detail::release_leases_sql);
     q.bind(1, tx.now()).bind(2, owner);
     return q.run();
   });
@@ -366,73 +244,80 @@ std::optional<execution_record> mysql_store::get(const std::string& id) {
 
 std::optional<execution_record>
 mysql_store::get_by_sleeping_id(const std::string& sleeping_id) {
-  return run("get_by_sleeping_id", false,
-             [&](txn& tx) -> std::optional<execution_record> {
-               auto q = tx.prepare(mysql_detail::by_sleeping_id_sql());
-               q.bind(1, sleeping_id);
-               auto found = tx.rows(q);
-               if (found.empty())
-                 return std::nullopt;
-               return std::move(found.front());
-             });
+  return run("get_by_sleeping_id", false, [&](txn& tx) {
+    return sql_detail::row_by_sleeping_id(tx, sleeping_id);
+  });
 }
 
 std::vector<execution_record>
 mysql_store::children_of(const std::string& parent_id) {
   auto out = run("children_of", false, [&](txn& tx) {
-    auto q = tx.prepare(mysql_detail::children_sql());
-    q.bind(1, parent_id);
-    return tx.rows(q);
+    return sql_detail::children_rows(tx, parent_id);
   });
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
-    auto key = [](const execution_record& r) {
-      return std::make_tuple(r.parent ? r.parent->is_finalize : false,
-                             r.parent ? r.parent->index : 0u,
-                             std::string_view{r.id});
-    };
-    return key(x) < key(y);
-  });
+  sql_detail::sort_children(out);
   return out;
 }
 
 sleeper_scan mysql_store::scan_sleepers(std::size_t limit) {
-  return run("scan_sleepers", false, [&](txn& tx) {
-    sleeper_scan res;
-    const auto now = tx.now();
-    if (limit > 0) {
-      auto q = tx.prepare(mysql_detail::sleepers_due_sql());
-      q.bind(1, now).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(
-                               limit, std::numeric_limits<int>::max())));
-      for (auto& r : tx.rows(q))
-        // A repaired row is no longer a live sleeper.
-        if (store_rules::is_live_sleeper(r))
-          res.expired.push_back(std::move(r));
-    }
-    auto q = tx.prepare(mysql_detail::next_deadline_sql);
-    q.bind(1, now);
-    if (q.step() && !q.is_null(0))
-      res.next_deadline = from_micros(q.int64(0));
-    return res;
-  });
+  return run("scan_sleepers", false,
+             [&](txn& tx) { return sql_detail::scan_sleepers(tx, limit); });
+}
+
+list_page mysql_store::list(const list_request& req) {
+  sql_detail::list_statement s{req, mysql_detail::connection::dialect};
+  return s.page(run("list", false, [&](txn& tx) { return s.read(tx); }));
+}
+
+status_counts mysql_store::count_by_status(const execution_filter& filter) {
+  sql_detail::count_statement s{filter, mysql_detail::connection::dialect};
+  return run("count_by_status", false, [&](txn& tx) { return s.read(tx); });
+}
+
+std::vector<ready_backlog_entry> mysql_store::ready_backlog() {
+  // The index executions_ready (status, task_id, start_at, id) serves it.
+  return run("ready_backlog", false,
+             [](txn& tx) { return sql_detail::ready_backlog_rows(tx); });
 }
 
 // -- store-managed fields -----------------------------------------------------
 
 std::optional<execution_record> mysql_store::watch(const std::string& id) {
-  return run("watch", true, [&](txn& tx) {
-    auto q = tx.prepare(mysql_detail::watch_sql);
-    q.bind(1, id);
-    q.run();
-    return tx.row_by_id(id);
-  });
+  return run("watch", true,
+             [&](txn& tx) { return sql_detail::watch_row(tx, id); });
 }
 
 bool mysql_store::erase(const std::string& id) {
-  return run("erase", true, [&](txn& tx) {
-    auto q = tx.prepare(mysql_detail::erase_sql);
-    q.bind(1, id);
-    return q.run() == 1;
+  return run("erase", true,
+             [&](txn& tx) { return sql_detail::erase_row(tx, id); });
+}
+
+prune_result mysql_store::prune(const prune_request& req) {
+  sql_detail::prune_statement s{req, mysql_detail::connection::dialect};
+  return run("prune", s.writes(), [&](txn& tx) { return s.run(tx); });
+}
+
+// -- the node registry (tables `nodes` and `finished_minutes`)
+// -----------------
+
+void mysql_store::report_node(const node_report& r) {
+  validate(r);
+  run("report_node", true, [&](txn& tx) {
+    sql_detail::report_node_rows(tx, r);
+    return true;
   });
+}
+
+std::vector<node_info> mysql_store::nodes() {
+  auto out = run("nodes", false,
+                 [](txn& tx) { return sql_detail::node_rows(tx); });
+  std::sort(out.begin(), out.end(), registry_order);
+  return out;
+}
+
+std::vector<finished_count> mysql_store::finished_by_minute(timestamp from,
+                                                            timestamp to) {
+  return run("finished_by_minute", false,
+             [&](txn& tx) { return sql_detail::finished_rows(tx, from, to); });
 }
 
 // -- listeners ----------------------------------------------------------------

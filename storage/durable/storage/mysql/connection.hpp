@@ -16,6 +16,8 @@
 
 #include "durable/error.hpp"
 #include "durable/storage/mysql_store.hpp"
+#include "durable/storage/sql/binds.hpp"
+#include "durable/storage/sql/dialect.hpp"
 #include "durable/store.hpp"
 #include "durable/time.hpp"
 
@@ -77,8 +79,9 @@ public:
     return code_;
   }
 
-  /// A unique key (1062, ER_DUP_ENTRY) refused the row.
-  bool is_duplicate() const noexcept {
+  /// A unique key (1062, ER_DUP_ENTRY) refused the row. (Other refusals,
+  /// a NULL or a value too long for its column, are `fatal` failures.)
+  bool is_constraint() const noexcept {
     return code_ == 1062;
   }
 
@@ -100,9 +103,15 @@ struct statement {
 /// One MySQL connection and its prepared statements.
 class connection {
 public:
+  using error = mysql_error;
+
+  /// The SQL in which this store differs from the SQLite one
+  /// (statements.cpp).
+  static const sql_detail::dialect dialect;
+
   /// A prepared statement in use: bind, run, read. Frees its result (and
   /// gives the statement back to the cache) when done.
-  class query {
+  class query : public sql_detail::binds<query> {
   public:
     query(connection& db, std::shared_ptr<statement> st);
 
@@ -111,31 +120,18 @@ public:
 
     ~query();
 
-    // -- binding --------------------------------------------------------------
+    // -- binding (the overloads are binds.hpp's) -----------------------------
 
-    query& bind(int i, std::int64_t x) {
+    void bind_int64(int i, std::int64_t x) {
       slot(i) = x;
-      return *this;
     }
 
-    query& bind(int i, const std::string& x) {
+    void bind_text(int i, const std::string& x) {
       slot(i) = x;
-      return *this;
     }
 
-    query& bind(int i, std::nullopt_t) {
+    void bind_null(int i) {
       slot(i) = std::monostate{};
-      return *this;
-    }
-
-    /// Times are stored as BIGINT microseconds since the epoch.
-    query& bind(int i, timestamp t) {
-      return bind(i, to_micros(t));
-    }
-
-    template <class T>
-    query& bind(int i, const std::optional<T>& x) {
-      return x ? bind(i, *x) : bind(i, std::nullopt);
     }
 
     // -- running --------------------------------------------------------------
@@ -164,18 +160,6 @@ public:
     std::string text(int i) const {
       const auto& c = cols_[static_cast<std::size_t>(i)];
       return c.null ? std::string{} : std::string(c.buf.data(), c.length);
-    }
-
-    std::optional<std::string> opt_text(int i) const {
-      if (is_null(i))
-        return std::nullopt;
-      return text(i);
-    }
-
-    std::optional<timestamp> opt_time(int i) const {
-      if (is_null(i))
-        return std::nullopt;
-      return from_micros(int64(i));
     }
 
   private:
@@ -221,6 +205,21 @@ public:
 
   /// The first column of the first row of `sql` (nullopt if none or NULL).
   std::optional<std::string> scalar(const std::string& sql);
+
+  /// A duplicate key that failed an insert the call had checked: another
+  /// node inserted the same id, key or sleeping id since the check read.
+  /// Thrown as a deadlock (1213), a conflict, so that the call runs again
+  /// and finds that row.
+  [[noreturn]] static void raced(const mysql_error& e) {
+    throw mysql_error(1213, false,
+                      std::string{"insert raced another writer: "} + e.what());
+  }
+
+  /// START TRANSACTION (READ ONLY for a read), at the session's READ
+  /// COMMITTED.
+  void begin(bool write) {
+    exec(write ? "START TRANSACTION" : "START TRANSACTION READ ONLY");
+  }
 
   /// COMMIT. A lost connection here is `in_doubt` (failure_for).
   void commit();

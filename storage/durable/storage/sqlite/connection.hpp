@@ -11,6 +11,8 @@
 #include <sqlite3.h>
 
 #include "durable/error.hpp"
+#include "durable/storage/sql/binds.hpp"
+#include "durable/storage/sql/dialect.hpp"
 #include "durable/storage/sqlite_store.hpp"
 #include "durable/store.hpp"
 #include "durable/time.hpp"
@@ -74,8 +76,13 @@ private:
 /// One SQLite connection and its prepared statements.
 class connection {
 public:
+  using error = sqlite_error;
+
+  /// The SQL in which this store differs from the MySQL one (statements.cpp).
+  static const sql_detail::dialect dialect;
+
   /// A prepared statement in use; resets it (and its bindings) when done.
-  class query {
+  class query : public sql_detail::binds<query> {
   public:
     query(sqlite3* db, sqlite3_stmt* stmt, bool* busy)
       : db_(db), stmt_(stmt), busy_(busy) {}
@@ -86,32 +93,19 @@ public:
     /// Returns a cached statement to the cache, finalizes a temporary one.
     ~query();
 
-    // -- binding --------------------------------------------------------------
+    // -- binding (the overloads are binds.hpp's) -----------------------------
 
-    query& bind(int i, std::int64_t x) {
+    void bind_int64(int i, std::int64_t x) {
       check(sqlite3_bind_int64(stmt_, i, x));
-      return *this;
     }
 
-    query& bind(int i, const std::string& x) {
+    void bind_text(int i, const std::string& x) {
       check(sqlite3_bind_text(stmt_, i, x.data(), static_cast<int>(x.size()),
                               SQLITE_TRANSIENT));
-      return *this;
     }
 
-    query& bind(int i, std::nullopt_t) {
+    void bind_null(int i) {
       check(sqlite3_bind_null(stmt_, i));
-      return *this;
-    }
-
-    /// Times are stored as INTEGER microseconds since the epoch.
-    query& bind(int i, timestamp t) {
-      return bind(i, to_micros(t));
-    }
-
-    template <class T>
-    query& bind(int i, const std::optional<T>& x) {
-      return x ? bind(i, *x) : bind(i, std::nullopt);
     }
 
     // -- stepping -------------------------------------------------------------
@@ -140,18 +134,6 @@ public:
       auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
       auto n = sqlite3_column_bytes(stmt_, i);
       return p ? std::string(p, static_cast<std::size_t>(n)) : std::string{};
-    }
-
-    std::optional<std::string> opt_text(int i) const {
-      if (is_null(i))
-        return std::nullopt;
-      return text(i);
-    }
-
-    std::optional<timestamp> opt_time(int i) const {
-      if (is_null(i))
-        return std::nullopt;
-      return from_micros(int64(i));
     }
 
   private:
@@ -183,6 +165,19 @@ public:
 
   /// Runs statements without parameters.
   void exec(const std::string& sql);
+
+  /// A constraint that failed an insert the call had checked: not a race
+  /// (the write lock has been held since the check), so rethrown as it is.
+  [[noreturn]] static void raced(const sqlite_error& e) {
+    throw e;
+  }
+
+  /// BEGIN IMMEDIATE for a write (SQLite's write lock, taken at once, so
+  /// that what the transaction reads stays true until its COMMIT, even with
+  /// other processes on the file), a plain BEGIN for a read.
+  void begin(bool write) {
+    exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
 
   /// COMMIT. Its failure is classified as a commit's (failure_for).
   void commit();

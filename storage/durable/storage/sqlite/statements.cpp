@@ -1,133 +1,35 @@
 #include "durable/storage/sqlite/statements.hpp"
 
-#include <cstddef>
-
-#include <fmt/format.h>
+#include "durable/storage/sqlite/connection.hpp"
 
 namespace durable::storage::sqlite_detail {
 
-// -- full rows ----------------------------------------------------------------
-
-const std::string& select_sql() {
-  static const std::string sql = "SELECT " + column_list()
-                                 + " FROM executions ";
-  return sql;
-}
-
-const std::string& insert_sql() {
-  static const std::string sql = [] {
-    std::string params;
-    for (std::size_t i = 1; i <= columns.size(); ++i)
-      params += fmt::format("{}?{}", i > 1 ? ", " : "", i);
-    return "INSERT INTO executions (" + column_list() + ") VALUES (" + params
-           + ")";
-  }();
-  return sql;
-}
-
-const std::string& update_sql() {
-  static const std::string sql = [] {
-    std::string sets;
-    for (std::size_t i = 2; i <= columns.size(); ++i)
-      sets += fmt::format("{}{} = ?{}", i > 2 ? ", " : "", columns[i - 1], i);
-    return fmt::format("UPDATE executions SET {} WHERE id = ?1", sets);
-  }();
-  return sql;
-}
-
-const std::string& guarded_update_sql() {
-  static const std::string sql = update_sql()
-                                 + fmt::format(" AND version = ?{}",
-                                               version_param);
-  return sql;
-}
-
-const std::string& by_id_sql() {
-  static const std::string sql = select_sql() + "WHERE id = ?1";
-  return sql;
-}
-
-const std::string& children_sql() {
-  static const std::string sql = select_sql() + "WHERE parent_id = ?1";
-  return sql;
-}
-
-const std::string& by_sleeping_id_sql() {
-  static const std::string sql = select_sql() + "WHERE sleeping_id = ?1";
-  return sql;
-}
-
-const std::string& sleepers_due_sql() {
-  static const std::string sql = select_sql()
-                                 + "WHERE kind = 4 AND status = 1 AND "
-                                   "expires_at <= ?1 "
-                                   "ORDER BY expires_at, id LIMIT ?2";
-  return sql;
-}
-
-// -- single columns -----------------------------------------------------------
-
-const char* const id_by_key_sql = "SELECT id FROM executions WHERE "
-                                  "idempotency_key = ?1";
-const char* const task_by_id_sql = "SELECT task_id FROM executions WHERE id = "
-                                   "?1";
-const char* const id_by_id_sql = "SELECT id FROM executions WHERE id = ?1";
-const char* const id_by_sleeping_sql = "SELECT id FROM executions WHERE "
-                                       "sleeping_id = ?1";
-
-const char* const schema_version_sql = "PRAGMA user_version";
-const char* const count_sql = "SELECT COUNT(*) FROM executions";
-
-// -- apply --------------------------------------------------------------------
-
-const char* const savepoint_sql = "SAVEPOINT transition";
-const char* const rollback_to_savepoint_sql = "ROLLBACK TO transition";
-const char* const release_savepoint_sql = "RELEASE transition";
-
-// -- claim --------------------------------------------------------------------
-
-const char* const ready_sql = "SELECT start_at, id FROM executions "
-                              "WHERE status = 0 AND task_id = ?1 AND start_at "
-                              "<= ?2 "
-                              "ORDER BY start_at, id LIMIT ?3";
-const char* const expired_sql
-  = "SELECT lease_expires_at, id, kind, status FROM executions "
-    "WHERE status IN (1, 2, 3) AND task_id = ?1 AND lease_expires_at <= ?2 "
-    "AND NOT (status = 1 AND kind = 4) "
-    "ORDER BY lease_expires_at, id LIMIT ?3";
-const char* const unleased_sql = "SELECT id FROM executions "
-                                 "WHERE status IN (1, 2, 3) AND task_id = ?1 "
-                                 "AND lease_expires_at IS NULL "
-                                 "AND NOT (status = 1 AND kind = 4) "
-                                 "ORDER BY id LIMIT ?2";
-const char* const next_ready_sql = "SELECT MIN(start_at) FROM executions "
-                                   "WHERE status = 0 AND task_id = ?1 AND "
-                                   "start_at > ?2";
-
-// -- leases and leadership ----------------------------------------------------
-
-const char* const renew_sql = "UPDATE executions SET lease_expires_at = "
-                              "CASE WHEN lease_expires_at IS NULL OR "
-                              "lease_expires_at < ?3 THEN ?1 ELSE "
-                              "lease_expires_at "
-                              "END WHERE owner = ?2 AND status IN (0, 1, 2, 3) "
-                              "RETURNING id";
-const char* const release_leases_sql
-  = "UPDATE executions "
-    "SET lease_expires_at = ?1, owner = NULL "
-    "WHERE owner = ?2 AND status IN (0, 1, 2, 3)";
-const char* const lead_sql
-  = "INSERT INTO leaders (role, owner, expires_at) VALUES (?1, ?2, ?3) "
-    "ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, "
-    "expires_at = excluded.expires_at "
-    "WHERE leaders.owner = excluded.owner OR leaders.expires_at <= ?4";
-
-// -- scans and store-managed fields -------------------------------------------
-
-const char* const next_deadline_sql = "SELECT MIN(expires_at) FROM executions "
-                                      "WHERE kind = 4 AND status = 1 AND "
-                                      "expires_at > ?1";
-const char* const watch_sql = "UPDATE executions SET watched = 1 WHERE id = ?1";
-const char* const erase_sql = "DELETE FROM executions WHERE id = ?1";
+const sql_detail::dialect connection::dialect{
+  // A write transaction holds the database (BEGIN IMMEDIATE): nothing to
+  // lock row by row, nothing to skip.
+  .lock_rows = "",
+  .skip_locked = "",
+  // `status >= 4` in the query restates the partial index's condition;
+  // SQLite still needs the index named to use it for an IN list.
+  .finished_roots_index = "INDEXED BY executions_finished_roots ",
+  .rollback_to_savepoint = "ROLLBACK TO transition",
+  .release_savepoint = "RELEASE transition",
+  // CASE keeps json_extract() off a row whose error is not JSON.
+  .error_contains = "CASE WHEN json_valid(error) THEN instr(json_extract("
+                    "error, '$.message'), {0}) > 0 ELSE instr(error, {0}) > "
+                    "0 END",
+  .report_node = "INSERT INTO nodes (incarnation, name, version, started_at, "
+                 "heartbeat_at, running, slots, leader, state) VALUES (?1, "
+                 "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (incarnation) "
+                 "DO UPDATE SET name = excluded.name, version = "
+                 "excluded.version, started_at = excluded.started_at, "
+                 "heartbeat_at = excluded.heartbeat_at, running = "
+                 "excluded.running, slots = excluded.slots, leader = "
+                 "excluded.leader, state = excluded.state",
+  .add_finished = "INSERT INTO finished_minutes (minute, incarnation, "
+                  "status, count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
+                  "(minute, incarnation, status) DO UPDATE SET count = count "
+                  "+ excluded.count",
+};
 
 } // namespace durable::storage::sqlite_detail
