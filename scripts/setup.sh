@@ -6,8 +6,9 @@
 #   scripts/setup.sh tests        also what the test tiers and the
 #                                 benchmark need: doctest, PostgreSQL (the
 #                                 pg, cluster and chaos tiers start their
-#                                 own servers), MariaDB and its C client
-#                                 (the mysql tier, scripts/mysql-start.sh),
+#                                 own servers), MariaDB's server and
+#                                 client (the mysql tier starts its own,
+#                                 scripts/mysql-start.sh),
 #                                 gnuplot (bench plots),
 #                                 Python's jsonschema and yaml (the
 #                                 OpenAPI conformance test), Chromium,
@@ -44,12 +45,12 @@ packages=(
   build-essential cmake pkg-config
   libcaf-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   libpqxx-dev libcli11-dev libcpp-httplib-dev libboost-dev libjemalloc-dev
-  libspdlog-dev libsystemd-dev
+  libspdlog-dev libsystemd-dev libmariadb-dev
 )
 test_packages=(doctest-dev postgresql postgresql-client gnuplot-nox git
   python3-jsonschema python3-yaml prometheus systemd
   chromium chromium-driver python3-selenium
-  mariadb-server mariadb-client libmariadb-dev)
+  mariadb-server mariadb-client)
 # The peer benchmarks (bench/peers) need npm; a Node.js installed another
 # way (NodeSource's package brings its own npm) is kept.
 command -v npm >/dev/null || test_packages+=(nodejs npm)

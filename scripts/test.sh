@@ -18,6 +18,12 @@ if [ -z "${DURABLE_PG_URL:-}" ]; then
   DURABLE_PG_URL=$(scripts/pg-start.sh)
 fi
 export DURABLE_PG_URL
+# The mysql tier likewise: a throwaway MariaDB server (reused when running),
+# unless DURABLE_MYSQL_URL names one already.
+if [ -z "${DURABLE_MYSQL_URL:-}" ]; then
+  DURABLE_MYSQL_URL=$(scripts/mysql-start.sh)
+fi
+export DURABLE_MYSQL_URL
 cd build
 ctest --output-on-failure --no-tests=error -LE "${DURABLE_TEST_EXCLUDE:-chaos}" \
   -j2 --timeout 600
