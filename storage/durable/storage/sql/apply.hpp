@@ -4,6 +4,7 @@
 #include <iterator>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -21,11 +22,12 @@
 /// children it inserts and the cascade that cancels descendants. Internal
 /// to storage/sql.
 ///
-/// **Durability.** The batch's rows are locked first in id order (the
-/// dialect's `lock_rows`; SQLite's write lock already holds them), so that
-/// two batches that share rows wait for each other instead of
-/// deadlocking. A child that collides on a unique index rejects its own
-/// transition only: the savepoint undoes that transition and nothing else.
+/// **Durability.** The batch's rows are read first in one statement, in id
+/// order and locked (the dialect's `lock_rows`; SQLite's write lock already
+/// holds them), so that two batches that share rows wait for each other
+/// instead of deadlocking. A child that collides on a unique index rejects
+/// its own transition only: the savepoint undoes that transition and
+/// nothing else.
 ///
 /// **Errors.** A failure that is not the row's (`Tx::error` other than
 /// `fatal`: a lost connection, a deadlock) leaves the whole call to the
@@ -84,20 +86,29 @@ apply_transitions(Tx& tx, const std::vector<transition>& ts) {
     Tx::sql_dialect().rollback_to_savepoint};
   static const std::string release_savepoint{
     Tx::sql_dialect().release_savepoint};
-  if (!Tx::sql_dialect().lock_rows.empty()) {
+  // Every row of the batch in one read (locked in id order where rows are
+  // locked one by one), kept up to date as the batch writes them.
+  std::unordered_map<std::string, execution_record> current;
+  {
     std::vector<std::string> ids;
     ids.reserve(ts.size());
     for (const auto& t : ts)
       ids.push_back(t.next.id);
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    tx.lock_in_order(ids);
+    current = tx.rows_by_ids(ids);
   }
+  auto stored = [&](const std::string& id) -> std::optional<execution_record> {
+    if (auto it = current.find(id); it != current.end())
+      return it->second;
+    // Not read with the batch, or changed by a cascade since: read now.
+    return tx.row_by_id(id);
+  };
   const auto now = tx.now();
   std::vector<write_outcome> out;
   out.reserve(ts.size());
   for (auto& t : ts) {
-    auto row = tx.row_by_id(t.next.id);
+    auto row = stored(t.next.id);
     if (auto reason = stored_ranges::refused_write(t)) {
       out.push_back(
         {write_status::refused, std::move(row), std::move(*reason)});
@@ -120,10 +131,16 @@ apply_transitions(Tx& tx, const std::vector<transition>& ts) {
       next.lease_expires_at = row->lease_expires_at;
     next.version = t.expected_version + 1;
     next.watched = row->watched;
-    // A child that collides fails its insert on a unique index; the
-    // savepoint undoes the whole transition and nothing else.
+    // A child that collides fails its insert on a unique index, and so
+    // would a row whose own unique key changed: a savepoint then undoes
+    // the whole transition and nothing else. A transition that can meet
+    // no unique index runs without one (two statements fewer).
+    const bool guarded = !t.children.empty()
+                         || next.sleeping_id != row->sleeping_id
+                         || next.idempotency_key != row->idempotency_key;
     std::vector<store_event> events;
-    tx.prepare(savepoint_sql).run();
+    if (guarded)
+      tx.prepare(savepoint_sql).run();
     try {
       if (!tx.update(next, t.expected_version))
         throw durable::error("version moved under the row lock");
@@ -133,7 +150,7 @@ apply_transitions(Tx& tx, const std::vector<transition>& ts) {
         cascade(tx, next, events);
     } catch (const typename Tx::error& e) {
       // A lost connection or a deadlock: the whole call runs again.
-      if (e.failure() != store_failure::fatal)
+      if (e.failure() != store_failure::fatal || !guarded)
         throw;
       tx.prepare(rollback_to_savepoint).run();
       tx.prepare(release_savepoint).run();
@@ -142,7 +159,12 @@ apply_transitions(Tx& tx, const std::vector<transition>& ts) {
       out.push_back({write_status::rejected, std::move(row)});
       continue;
     }
-    tx.prepare(release_savepoint).run();
+    if (guarded)
+      tx.prepare(release_savepoint).run();
+    current.insert_or_assign(next.id, next);
+    // Rows the cascade changed are read again if the batch meets them.
+    for (const auto& e : events)
+      current.erase(e.execution_id);
     auto& ev = tx.events();
     // Events describe the state after the whole transition, cascade
     // included, so a child the cascade cancelled is not announced ready.

@@ -138,18 +138,29 @@ claim_result claim_rows(Tx& tx, const std::vector<std::string>& tasks,
   std::sort(due.begin(), due.end());
   if (due.size() > static_cast<std::size_t>(limit))
     due.resize(static_cast<std::size_t>(limit));
+  // The candidates in one read (locked in id order where rows are locked
+  // one by one), then taken oldest first.
+  std::vector<std::string> ids;
+  ids.reserve(due.size());
+  for (const auto& d : due)
+    ids.push_back(d.second);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  auto rows = tx.rows_by_ids(ids);
   for (auto& [at, id] : due) {
-    auto r = tx.row_by_id(id);
-    // A corrupt row was just marked failed by row_by_id: not claimable.
-    if (!r || !store_rules::is_claimable(*r, now))
+    auto it = rows.find(id);
+    // A corrupt row was just marked failed by rows_by_ids: not claimable.
+    if (it == rows.end() || !store_rules::is_claimable(it->second, now))
       continue;
-    auto old_version = r->version;
-    const bool lost = store_rules::claim(*r, now, req.owner, req.lease);
-    if (!tx.update(*r, old_version))
+    auto r = std::move(it->second);
+    rows.erase(it);
+    auto old_version = r.version;
+    const bool lost = store_rules::claim(r, now, req.owner, req.lease);
+    if (!tx.update(r, old_version))
       throw durable::error("claim lost the row " + id);
     if (lost)
       res.taken_over.push_back(res.claimed.size());
-    res.claimed.push_back(std::move(*r));
+    res.claimed.push_back(std::move(r));
   }
   for (const auto& task : tasks) {
     auto q = tx.prepare(next_ready_sql);

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -142,22 +144,36 @@ public:
     return std::nullopt;
   }
 
-  /// Locks the rows `ids` (sorted, without repeats) in that order, where
-  /// the dialect locks rows one by one: two batches that share rows then
-  /// wait for each other instead of deadlocking.
-  void lock_in_order(const std::vector<std::string>& ids) {
-    if (Db::dialect.lock_rows.empty() || ids.size() < 2)
-      return;
-    std::string sql = "SELECT id FROM executions WHERE id IN (";
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      sql += fmt::format("{}?{}", i == 0 ? "" : ", ", i + 1);
-    sql += fmt::format(") ORDER BY id{}", Db::dialect.lock_rows);
-    auto q = prepare(sql);
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      q.bind(static_cast<int>(i + 1), ids[i]);
-    while (q.step()) {
+  /// The rows `ids` (sorted, without repeats) that exist, by id, read in
+  /// as few statements as a batch allows (one per `ids_per_read`). In a
+  /// write they are locked in id order (`lock_rows`), so two batches that
+  /// share rows wait for each other instead of deadlocking. Corrupt rows
+  /// come back repaired, as from rows().
+  std::unordered_map<std::string, execution_record>
+  rows_by_ids(const std::vector<std::string>& ids) {
+    std::unordered_map<std::string, execution_record> out;
+    out.reserve(ids.size());
+    for (std::size_t from = 0; from < ids.size(); from += ids_per_read) {
+      const auto n = std::min(ids_per_read, ids.size() - from);
+      // Parameters come in powers of two, so that a few texts serve every
+      // batch size (each text is a prepared statement kept by the
+      // connection); the unused ones repeat the last id.
+      std::size_t width = 1;
+      while (width < n)
+        width *= 2;
+      auto q = prepare(by_ids_sql(width));
+      for (std::size_t i = 0; i < width; ++i)
+        q.bind(static_cast<int>(i + 1), ids[from + std::min(i, n - 1)]);
+      for (auto& r : rows(q)) {
+        auto id = r.id;
+        out.insert_or_assign(std::move(id), std::move(r));
+      }
     }
+    return out;
   }
+
+  /// The most ids one statement of rows_by_ids() reads.
+  static constexpr std::size_t ids_per_read = 256;
 
   // -- writing rows -----------------------------------------------------------
 
@@ -200,6 +216,26 @@ public:
   }
 
 private:
+  /// The rows with ids ?1..?width, in id order; locked in a write.
+  const std::string& by_ids_sql(std::size_t width) const {
+    // One text per power of two up to ids_per_read, built once.
+    static const auto texts = [] {
+      std::vector<std::string> out;
+      for (std::size_t w = 1; w <= ids_per_read; w *= 2) {
+        std::string sql = select_sql() + "WHERE id IN (";
+        for (std::size_t i = 1; i <= w; ++i)
+          sql += fmt::format("{}?{}", i == 1 ? "" : ", ", i);
+        out.push_back(sql + ") ORDER BY id");
+        out.push_back(out.back() + std::string{Db::dialect.lock_rows});
+      }
+      return out;
+    }();
+    std::size_t slot = 0;
+    while ((std::size_t{1} << slot) < width)
+      ++slot;
+    return texts[2 * slot + (write_ ? 1 : 0)];
+  }
+
   /// Rewrites a corrupt row as failed. False if the row cannot be written
   /// either (it is then skipped by whoever read it).
   bool repair(decoded& d) {
