@@ -92,7 +92,9 @@ struct mysql_options {
 /// A store has two connections: one for lease renewals, their release and
 /// leadership, one for every other call; the calls of each are serialized
 /// (a pool is a next step, mysql/README.md). Listeners run after the commit, on
-/// the calling thread, outside the store's mutex.
+/// the calling thread, outside the store's mutex; other nodes' events reach
+/// them on the thread of the store's announcement reader, which has a third
+/// connection (`announce`).
 ///
 /// **Concurrency.** Transactions run at READ COMMITTED; a claim locks the
 /// rows it takes with `FOR UPDATE SKIP LOCKED`, every other write locks
