@@ -475,6 +475,43 @@ TEST_SUITE("storage.mysql.announcements") {
     CHECK_FALSE(heard_b.heard(is_resync));
   }
 
+  TEST_CASE("the reader's statements read events by its primary key") {
+    database db;
+    durable::storage::mysql_store a{db.opts}; // migrates
+    auto hand = hand_announcer(db);
+    auto c = db.connect();
+    for (int i = 0; i < 300; ++i)
+      hand.publish(*c, {finished(fmt::format("e{}", i))});
+    c->exec("ANALYZE TABLE events");
+    struct plan {
+      std::string type, key;
+    };
+    auto explain = [&](const std::string& sql, int params) {
+      auto q = c->prepare("EXPLAIN " + sql);
+      q.bind(1, std::int64_t{150});
+      if (params > 1)
+        q.bind(2, std::int64_t{500});
+      plan p;
+      // id, select_type, table, type, possible_keys, key, ...
+      if (q.step()) {
+        p.type = q.text(3);
+        p.key = q.text(5);
+      }
+      while (q.step()) {
+      }
+      return p;
+    };
+    auto poll = explain(detail::events_poll_sql(), 2);
+    CHECK(poll.key == "PRIMARY");
+    CHECK(poll.type == "range");
+    auto one = explain(detail::events_by_seq_sql(), 1);
+    CHECK(one.key == "PRIMARY");
+    CHECK(one.type == "const");
+    auto prune = explain(detail::events_prune_sql(), 1);
+    CHECK(prune.key == "PRIMARY");
+    CHECK(prune.type == "range");
+  }
+
   TEST_CASE("cross-node latency: commit on A until B's listener hears it") {
     // Prints p50/p99 (ctest -L mysql -R latency -V); fails only when an
     // event is lost or far slower than the poll interval explains.

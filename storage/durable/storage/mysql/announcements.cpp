@@ -68,21 +68,9 @@ const char* const insert_head = "INSERT INTO events (sender, created_at, "
 constexpr const char* columns = "seq, sender, created_at, kind, at_time, "
                                 "execution_id, parent_id, owner";
 
-const std::string& poll_sql() {
-  static const std::string sql = fmt::format(
-    "SELECT {} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", columns);
-  return sql;
-}
-
-const std::string& by_seq_sql() {
-  static const std::string sql = fmt::format(
-    "SELECT {} FROM events WHERE seq = ?1", columns);
-  return sql;
-}
-
-constexpr const char* prune_sql = "DELETE FROM events WHERE seq <= ?1 "
-                                  "ORDER BY seq LIMIT 1000";
-static_assert(prune_batch == 1000);
+/// The reader's reads are small: a server that stops answering is given
+/// up on (and the destructor's wait bounded) well before `io_timeout`.
+constexpr millis max_reader_io_timeout{10000};
 
 announcement_row read_row(connection::query& q) {
   announcement_row r;
@@ -109,6 +97,24 @@ store_event resync_event() {
 }
 
 } // namespace
+
+const std::string& events_poll_sql() {
+  static const std::string sql = fmt::format(
+    "SELECT {} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", columns);
+  return sql;
+}
+
+const std::string& events_by_seq_sql() {
+  static const std::string sql = fmt::format(
+    "SELECT {} FROM events WHERE seq = ?1", columns);
+  return sql;
+}
+
+const std::string& events_prune_sql() {
+  static const std::string sql = fmt::format(
+    "DELETE FROM events WHERE seq <= ?1 ORDER BY seq LIMIT {}", prune_batch);
+  return sql;
+}
 
 std::optional<std::string>
 announcement_insert_sql(std::uint64_t sender, timestamp now,
@@ -180,6 +186,7 @@ announcements::announcements(url_parts where, mysql_options opts,
     opts_(std::move(opts)),
     clock_(std::move(clock)),
     cb_(std::move(cb)) {
+  opts_.io_timeout = std::min(opts_.io_timeout, max_reader_io_timeout);
   // A random id per store instance (never 0): its own rows are skipped.
   std::random_device rd;
   std::mt19937_64 gen{(static_cast<std::uint64_t>(rd()) << 32) ^ rd()};
@@ -283,7 +290,7 @@ bool announcements::poll() {
   std::vector<store_event> out;
   std::size_t n = 0;
   {
-    auto q = db_->prepare(poll_sql());
+    auto q = db_->prepare(events_poll_sql());
     q.bind(1, high_).bind(2, static_cast<std::int64_t>(poll_rows));
     while (q.step()) {
       ++n;
@@ -366,7 +373,7 @@ void announcements::check_watched(std::vector<store_event>& out) {
       auto one = rest.substr(0, comma);
       std::int64_t seq = 0;
       std::from_chars(one.data(), one.data() + one.size(), seq);
-      auto q = db_->prepare(by_seq_sql());
+      auto q = db_->prepare(events_by_seq_sql());
       q.bind(1, seq);
       if (q.step()) {
         take(read_row(q), out);
@@ -411,7 +418,7 @@ void announcements::prune(timestamp now) {
     return;
   std::uint64_t removed = 0;
   for (int i = 0; i < prune_statements; ++i) {
-    auto q = db_->prepare(prune_sql);
+    auto q = db_->prepare(events_prune_sql());
     q.bind(1, *cutoff);
     auto n = q.run();
     removed += n;

@@ -64,7 +64,8 @@
 /// caller's connection). start() is safe from any thread and idempotent.
 /// The callback runs on the reader's thread, never two at once. The
 /// destructor stops and joins the reader (a poll in flight finishes
-/// first, bounded by `io_timeout`); after it returns the callback is never
+/// first, bounded by `io_timeout` capped at 10 s); after it returns the
+/// callback is never
 /// called again.
 namespace durable::storage::mysql_detail {
 
@@ -92,6 +93,12 @@ constexpr std::size_t max_field_bytes = 255;
 std::optional<std::string>
 announcement_insert_sql(std::uint64_t sender, timestamp now,
                         const std::vector<store_event>& events);
+
+/// The reader's statements (exposed for the plan test: each reads
+/// `events` by its primary key). `?1` is a seq; the poll's `?2` its limit.
+const std::string& events_poll_sql();
+const std::string& events_by_seq_sql();
+const std::string& events_prune_sql();
 
 /// One row of `events`, as read.
 struct announcement_row {
@@ -173,6 +180,8 @@ private:
   bool sleep(millis d);
 
   url_parts where_;
+  /// The store's options, `io_timeout` capped for the reader (its reads
+  /// are small; the destructor waits at most that long for one in flight).
   mysql_options opts_;
   std::function<timestamp()> clock_;
   callback cb_;
