@@ -252,10 +252,10 @@ TEST_SUITE("storage.mysql.announcements") {
     // The column list, then finished, cancelled, the earliest ready and
     // the earliest deadline.
     CHECK(std::count(sql->begin(), sql->end(), '(') == 1 + 4);
-    CHECK(sql->find("X'62'") != std::string::npos);      // "b"
-    CHECK(sql->find("X'7332'") != std::string::npos);    // "s2"
-    CHECK(sql->find("X'6f0127'") != std::string::npos);  // bytes, hex
-    CHECK(sql->find("X'61'") == std::string::npos);      // "a" coalesced
+    CHECK(sql->find("X'62'") != std::string::npos);     // "b"
+    CHECK(sql->find("X'7332'") != std::string::npos);   // "s2"
+    CHECK(sql->find("X'6f0127'") != std::string::npos); // bytes, hex
+    CHECK(sql->find("X'61'") == std::string::npos);     // "a" coalesced
     // Too many rows, or a resync: one resync row.
     std::vector<store_event> many(detail::max_rows_per_commit + 1,
                                   {type::finished, "c", "p", {}, t});
@@ -280,8 +280,8 @@ TEST_SUITE("storage.mysql.announcements") {
     // A heard its own commit once, in-process, not again from its reader.
     std::this_thread::sleep_for(100ms);
     CHECK(heard_a.count(ready_of(id)) == 1);
-    CHECK_FALSE(heard_a.heard(
-      [](const store_event& e) { return e.from_other_process; }));
+    CHECK_FALSE(
+      heard_a.heard([](const store_event& e) { return e.from_other_process; }));
     CHECK(heard_b.count(ready_of(id)) == 1);
     CHECK_FALSE(heard_b.heard(is_resync));
     // A transition's events travel too: a cancel of an owned row.
@@ -469,8 +469,8 @@ TEST_SUITE("storage.mysql.announcements") {
          ++i)
       std::this_thread::sleep_for(20ms);
     CHECK(db.count("SELECT COUNT(*) FROM events") == 1);
-    CHECK(db.count("SELECT COUNT(*) FROM events WHERE execution_id = '"
-                   + young + "'")
+    CHECK(db.count("SELECT COUNT(*) FROM events WHERE execution_id = '" + young
+                   + "'")
           == 1);
     CHECK_FALSE(heard_b.heard(is_resync));
   }
@@ -518,7 +518,8 @@ TEST_SUITE("storage.mysql.announcements") {
     for (auto interval : {10ms, 2ms}) {
       auto l = measure_latency(interval, 300);
       CHECK(l.lost == 0);
-      CHECK(l.after_commit_p50_ms < 10.0 * static_cast<double>(interval.count()));
+      CHECK(l.after_commit_p50_ms
+            < 10.0 * static_cast<double>(interval.count()));
     }
   }
 }

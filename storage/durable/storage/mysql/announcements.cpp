@@ -305,8 +305,7 @@ bool announcements::poll() {
           marks_.push_back({row.seq, row.created_at, row.created_at});
       } else {
         marks_.back().seq = row.seq;
-        marks_.back().latest = std::max(marks_.back().latest,
-                                        row.created_at);
+        marks_.back().latest = std::max(marks_.back().latest, row.created_at);
       }
       take(row, out);
     }
@@ -364,8 +363,8 @@ void announcements::check_watched(std::vector<store_event>& out) {
        ++it, ++k)
     fmt::format_to(std::back_inserter(in), "{}{}", k == 0 ? "" : ",",
                    it->first);
-  auto found = db_->scalar(fmt::format(
-    "SELECT GROUP_CONCAT(seq) FROM events WHERE seq IN ({})", in));
+  auto found = db_->scalar(
+    fmt::format("SELECT GROUP_CONCAT(seq) FROM events WHERE seq IN ({})", in));
   if (found) {
     std::string_view rest = *found;
     while (!rest.empty()) {
@@ -403,8 +402,7 @@ void announcements::check_watched(std::vector<store_event>& out) {
 }
 
 void announcements::prune(timestamp now) {
-  const auto every = std::max<millis>(opts_.announce_retention / 6,
-                                      millis{1});
+  const auto every = std::max<millis>(opts_.announce_retention / 6, millis{1});
   if (last_prune_ && now - *last_prune_ < every)
     return;
   last_prune_ = now;

@@ -121,7 +121,8 @@ public:
     std::uint64_t resyncs = 0;
     std::uint64_t reconnects = 0;
     std::uint64_t pruned = 0;
-    std::uint64_t late = 0; ///< watched numbers that appeared and were delivered
+    std::uint64_t late = 0; ///< watched numbers that appeared and were
+                            ///< delivered
   };
 
   /// `clock` is the store's (created_at, pruning); `cb` gets the other
