@@ -10,6 +10,7 @@
 
 #include "durable/error.hpp"
 #include "durable/node_registry.hpp"
+#include "durable/storage/mysql/announcements.hpp"
 #include "durable/storage/mysql/connection.hpp"
 #include "durable/storage/mysql/schema.hpp"
 #include "durable/storage/mysql/statements.hpp"
@@ -48,6 +49,12 @@ mysql_store::mysql_store(mysql_options opts) : opts_(std::move(opts)) {
     throw store_error(e.failure(), fmt::format("mysql store open ({}): {}",
                                                redacted_url(), e.what()));
   }
+  if (opts_.announce)
+    announce_ = std::make_unique<mysql_detail::announcements>(
+      *where_, opts_, [this] { return clock_now(); },
+      [this](std::vector<store_event> events) {
+        listeners_.notify(std::move(events));
+      });
 }
 
 mysql_store::~mysql_store() = default;
@@ -323,7 +330,10 @@ std::vector<finished_count> mysql_store::finished_by_minute(timestamp from,
 // -- listeners ----------------------------------------------------------------
 
 std::uint64_t mysql_store::subscribe(store_listener listener) {
-  return listeners_.subscribe(std::move(listener));
+  auto token = listeners_.subscribe(std::move(listener));
+  if (announce_)
+    announce_->start();
+  return token;
 }
 
 void mysql_store::unsubscribe(std::uint64_t token) {

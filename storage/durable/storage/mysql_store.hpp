@@ -21,6 +21,7 @@ namespace durable::storage {
 // MariaDB type: users of this one neither see nor need Connector/C.
 namespace mysql_detail {
 
+class announcements;
 class connection;
 struct url_parts;
 
@@ -55,6 +56,24 @@ struct mysql_options {
   /// a fake clock so that leases, start times and deadlines move without
   /// sleeping. Called from any thread, never with a call's I/O pending.
   std::function<timestamp()> clock{};
+  /// Cross-node announcements (mysql/README.md, "Announcements"): each
+  /// write commit that announces something also inserts its events into
+  /// the table `events`, and a reader per store (a thread and a connection
+  /// of its own, started by the first subscribe) polls that table and
+  /// hands the other stores' events to this store's listeners. false:
+  /// poll-only, the table is neither written nor read, and the engine's
+  /// polls alone find other nodes' work (as pg_options::listen = false).
+  bool announce = true;
+  /// How often the reader polls `events`: the cross-node latency is about
+  /// half of it plus a round trip.
+  millis announce_interval{10};
+  /// How long the reader waits for a number `events` skipped (a commit
+  /// that took it and has not finished) before it tells the listeners
+  /// `resync`; it still delivers the row if it appears later.
+  millis announce_gap_timeout{2000};
+  /// How long `events` rows are kept (by the store's clock): the readers
+  /// delete older ones, at most 1000 rows per statement.
+  millis announce_retention{60000};
 };
 
 /// A `durable::store` in a MySQL or MariaDB database (InnoDB, utf8mb4),
@@ -73,7 +92,9 @@ struct mysql_options {
 /// A store has two connections: one for lease renewals, their release and
 /// leadership, one for every other call; the calls of each are serialized
 /// (a pool is a next step, mysql/README.md). Listeners run after the commit, on
-/// the calling thread, outside the store's mutex.
+/// the calling thread, outside the store's mutex; other nodes' events reach
+/// them on the thread of the store's announcement reader, which has a third
+/// connection (`announce`).
 ///
 /// **Concurrency.** Transactions run at READ COMMITTED; a claim locks the
 /// rows it takes with `FOR UPDATE SKIP LOCKED`, every other write locks
@@ -88,7 +109,7 @@ struct mysql_options {
 class mysql_store final : public durable::store {
 public:
   /// The schema version this binary writes.
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   /// Connects and migrates. Throws durable::error (a store_error when the
   /// server failed) naming the server, and "database schema version N is
@@ -229,6 +250,10 @@ private:
   std::mutex clock_mutex_;
   std::atomic<std::int64_t> offset_us_{0};
   listener_set listeners_;
+  /// `events` written in each write commit and read by a thread of its
+  /// own; null when `opts_.announce` is false. Declared last: destroyed
+  /// (its reader stopped) before the listeners it calls.
+  std::unique_ptr<mysql_detail::announcements> announce_;
 };
 
 /// Opens a MySQL store (see mysql_store).

@@ -18,7 +18,7 @@ namespace {
 // Append only: a released migration never changes, a new one gets the next
 // version (and mysql_store::schema_version follows it). Statements are
 // separated by a line holding only ';'.
-constexpr std::array<migration, 1> all_migrations{{
+constexpr std::array<migration, 2> all_migrations{{
   {1, "0001_create_tables", R"sql(
 CREATE TABLE IF NOT EXISTS executions (
   id VARBINARY(255) NOT NULL,
@@ -94,6 +94,21 @@ CREATE TABLE IF NOT EXISTS finished_minutes (
   status BIGINT NOT NULL,
   count BIGINT NOT NULL,
   PRIMARY KEY (minute, incarnation, status)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
+)sql"},
+  // Cross-node announcements (announcements.hpp): rows written in the
+  // announcing commit, read by seq, pruned by seq range.
+  {2, "0002_events", R"sql(
+CREATE TABLE IF NOT EXISTS events (
+  seq BIGINT NOT NULL AUTO_INCREMENT,
+  sender BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  kind BINARY(1) NOT NULL,
+  at_time BIGINT NOT NULL,
+  execution_id VARBINARY(255) NOT NULL,
+  parent_id VARBINARY(255) NOT NULL,
+  owner VARBINARY(255) NOT NULL,
+  PRIMARY KEY (seq)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin
 )sql"},
 }};

@@ -14,7 +14,9 @@
 /// (times BIGINT microseconds since the epoch, statuses and kinds their
 /// numbers, ids and keys VARBINARY, payloads LONGBLOB, sub-objects JSON
 /// text); `leaders`, one row per leadership role; `nodes` and
-/// `finished_minutes`, the node registry.
+/// `finished_minutes`, the node registry; `events` (migration 2), the
+/// cross-node announcements of recent commits (announcements.hpp), read
+/// and pruned by its AUTO_INCREMENT primary key `seq`.
 ///
 /// Indexes, one per query (MySQL has no partial indexes, so the status
 /// leads where PostgreSQL and SQLite filter by it): the primary key (get,

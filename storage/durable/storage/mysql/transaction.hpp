@@ -13,6 +13,7 @@
 
 #include "durable/error.hpp"
 #include "durable/execution_record.hpp"
+#include "durable/storage/mysql/announcements.hpp"
 #include "durable/storage/mysql/connection.hpp"
 #include "durable/storage/mysql_store.hpp"
 #include "durable/storage/sql/transaction.hpp"
@@ -94,6 +95,8 @@ auto mysql_store::run(lane& l, const char* what, bool write, F&& fn) {
           w = true;
           continue; // ~txn rolls back; run again as a write
         }
+        if (announce_ && tx.writing())
+          announce_->publish(db, tx.events()); // exists iff committed
         tx.commit();
         events = std::move(tx.events());
         break;
