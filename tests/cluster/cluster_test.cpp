@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -76,6 +77,11 @@ public:
     return {"--store", "mysql", "--mysql-url", opts_.url};
   }
 
+  /// durablectl's flags for this store.
+  std::vector<std::string> ctl_args() const {
+    return {"--mysql", opts_.url};
+  }
+
   std::shared_ptr<durable::store> open() const {
     return durable::storage::mysql(opts_);
   }
@@ -119,6 +125,11 @@ public:
   std::vector<std::string> node_args() const {
     return {"--store",     "postgres", "--pg-url",  tpg::url(),
             "--pg-schema", schema_,    "--pg-pool", "3"};
+  }
+
+  /// durablectl's flags for this store.
+  std::vector<std::string> ctl_args() const {
+    return {"--pg", tpg::url(), "--schema", schema_};
   }
 
   std::shared_ptr<durable::store> open() const {
@@ -231,6 +242,19 @@ public:
   /// Ids of the rows `owner` holds with a running body now.
   std::vector<std::string> running_on(const std::string& owner) {
     return db_.running_on(owner);
+  }
+
+  /// Runs durablectl straight against the store with `args`; returns its
+  /// exit code and its output (stderr merged).
+  std::pair<int, std::string> durablectl(std::vector<std::string> args) {
+    auto all = db_.ctl_args();
+    all.insert(all.end(), args.begin(), args.end());
+    child_process ctl{DURABLECTL, std::move(all),
+                      durable::test::child_stderr{.merge = true}};
+    std::string out;
+    for (const auto& line : ctl.rest(clock_type::now() + hang_guard))
+      out += line + "\n";
+    return {ctl.join(), out};
   }
 
   /// Waits until `owner` runs at least one body; returns their ids.
@@ -477,6 +501,32 @@ TEST_SUITE(CLUSTER_SUITE) {
                          durable::test::child_stderr{.merge = true}};
     denied.rest(clock_type::now() + hang_guard);
     CHECK(denied.join() == 4);
+  }
+
+  TEST_CASE("durablectl reads, cancels and prunes straight from the store") {
+    cluster c;
+    // No node: the execution stays ready until durablectl cancels it.
+    auto h = c.client().enqueue(c.tasks().square, ex::work_input{3, 0});
+    const auto id = h.execution_id();
+    auto [shown_rc, shown] = c.durablectl({"--json", "show", id});
+    REQUIRE_MESSAGE(shown_rc == 0, shown);
+    CHECK(nlohmann::json::parse(shown).at("status") == "ready");
+    auto [cancel_rc, cancelled] = c.durablectl({"--json", "cancel", id});
+    REQUIRE_MESSAGE(cancel_rc == 0, cancelled);
+    CHECK(nlohmann::json::parse(cancelled).at("status") == "cancelled");
+    CHECK(wait(h).status() == durable::execution_status::cancelled);
+    auto [stats_rc, stats] = c.durablectl({"--json", "stats"});
+    REQUIRE_MESSAGE(stats_rc == 0, stats);
+    CHECK(nlohmann::json::parse(stats).at("total") == 1);
+    auto [prune_rc, pruned] = c.durablectl(
+      {"--json", "prune", "--older-than", "1h", "--dry-run"});
+    REQUIRE_MESSAGE(prune_rc == 0, pruned);
+    CHECK(nlohmann::json::parse(pruned).at("rows") == 0);
+    auto [migrate_rc, migrated] = c.durablectl({"--json", "migrate"});
+    REQUIRE_MESSAGE(migrate_rc == 0, migrated);
+    CHECK(nlohmann::json::parse(migrated).at("version") >= 1);
+    auto [missing_rc, missing] = c.durablectl({"show", "te_missing"});
+    CHECK_MESSAGE(missing_rc == 3, missing);
   }
 
 } // TEST_SUITE
