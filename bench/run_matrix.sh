@@ -86,7 +86,7 @@ if [ -n "${DURABLE_MYSQL_URL:-}" ] \
   run --workload chain --store mysql --chains 1000 --chain-length 5
 else
   echo "run_matrix: no MySQL rows (no DURABLE_MYSQL_URL, a server that" \
-    "does not answer, or a build without -DDURABLE_WITH_MYSQL=ON)" >&2
+    "does not answer, or a build with -DDURABLE_WITH_MYSQL=OFF)" >&2
 fi
 # Ten minutes of rounds of 20,000 (the next enqueued when one is half
 # done): does throughput decay as the table grows?
