@@ -1,8 +1,8 @@
 // The MySQL/MariaDB ceiling (see ceilings.hpp): the insert, claim and
-// complete statements of the MySQL store (storage/mysql/statements.cpp,
-// batch_apply.cpp) reduced to the columns one batch needs, on the store's
-// own table, on one connection and on several at once, as ceiling_pg.cpp
-// does for PostgreSQL.
+// complete statements of the MySQL store (storage/sql/statements.hpp and
+// apply.hpp with mysql/statements.cpp's dialect) reduced to the columns one
+// batch needs, on the store's own table, on one connection and on several
+// at once, as ceiling_pg.cpp does for PostgreSQL.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
