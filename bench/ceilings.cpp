@@ -62,6 +62,10 @@ ceiling_result measure_here(const settings& s, const store_place& place,
     return pg_ceiling(place.pg_url(), place.pg_schema() + "_ceiling",
                       executions, s.batch, s.claim_batch,
                       s.ceiling_connections);
+  if (place.kind() == "mysql")
+    return mysql_ceiling(place.mysql_url(), place.mysql_database() + "_ceiling",
+                         executions, s.batch, s.claim_batch,
+                         s.ceiling_connections);
   if (place.kind() == "sqlite") {
     // Without this the SQLite cycle spends over half its time in madvise
     // and TLB flushes (perf): each transaction frees the top of the heap

@@ -47,6 +47,21 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
                           std::size_t claim_batch,
                           const std::vector<std::size_t>& connections);
 
+/// MySQL/MariaDB on the MySQL store's own table (the database `database`
+/// on the server of `url`, which the store's migrations fill, dropped
+/// after), every transaction durable: the same concurrent form as
+/// pg_ceiling, with the statements the MySQL store uses (one INSERT per
+/// row; a claim's `SELECT … FOR UPDATE SKIP LOCKED` on executions_ready
+/// then a version-guarded UPDATE per row; a completion's `SELECT … IN (…)
+/// ORDER BY id FOR UPDATE` then a guarded UPDATE per row). Each count's
+/// rate and the single-connection form are in `details`, as for
+/// PostgreSQL.
+ceiling_result mysql_ceiling(const std::string& url,
+                             const std::string& database,
+                             std::size_t executions, std::size_t insert_batch,
+                             std::size_t claim_batch,
+                             const std::vector<std::size_t>& connections);
+
 /// SQLite: the same cycle on a file with the SQLite store's table and
 /// pragmas (WAL, synchronous FULL unless `normal_sync`), one row per
 /// statement as the store writes them.
@@ -64,8 +79,8 @@ ceiling_result cycle_result(const char* store, std::string method,
                             std::size_t claims);
 
 /// Prints on stderr the rate of each form a ceiling tried (the PostgreSQL
-/// ceiling's connection counts and its single-connection form), when it
-/// tried several.
+/// and MySQL ceilings' connection counts and their single-connection
+/// form), when it tried several.
 void print_ceiling_forms(const ceiling_result& c);
 
 /// Seconds since `t0` (steady clock); the harness times its phases with it.

@@ -12,6 +12,11 @@
 # peer on PEER_EXECUTIONS jobs (default 30000, as those runs), enqueue
 # overlapping processing (as durable-bench's simple) and processing only.
 #
+# MySQL/MariaDB rows (durable-bench --store mysql) run too when the build
+# has the MySQL store and DURABLE_MYSQL_URL names a server that answers,
+# e.g. MYSQL_DIR=/tmp/durable-mysql-bench MYSQL_PORT=3308 scripts/mysql-start.sh
+# (every commit flushed, MYSQL_DURABLE=1, the default).
+#
 # PostgreSQL should run with durable settings (fsync and synchronous_commit
 # on), e.g. PG_DIR=/tmp/durable-pg-bench PG_PORT=5434 PG_DURABLE=1
 # scripts/pg-start.sh; the test server of scripts/test.sh turns them off.
@@ -68,6 +73,20 @@ if [ "$PEERS" = 1 ]; then
     peer "$p" overlapped
     peer "$p" processing
   done
+fi
+# MySQL/MariaDB, one node (no announcements across nodes yet): only when
+# the build has the store and the server answers (a quick run decides).
+if [ -n "${DURABLE_MYSQL_URL:-}" ] \
+  && "$B" --workload simple --store mysql --executions 10 --no-ceiling \
+    --no-validate >/dev/null 2>&1; then
+  run --workload simple --store mysql --executions 20000
+  run --workload simple --store mysql --executions 2000 --batch 1 --serial \
+    --label "idle latency: one execution at a time"
+  run --workload fanout --store mysql --parents 100 --children 50
+  run --workload chain --store mysql --chains 1000 --chain-length 5
+else
+  echo "run_matrix: no MySQL rows (no DURABLE_MYSQL_URL, a server that" \
+    "does not answer, or a build with -DDURABLE_WITH_MYSQL=OFF)" >&2
 fi
 # Ten minutes of rounds of 20,000 (the next enqueued when one is half
 # done): does throughput decay as the table grows?

@@ -33,8 +33,12 @@ void add_options(CLI::App& app, settings& s) {
     .add_option("--workload", s.workload,
                 "simple | fanout | chain | retry | sleepers | mixed | hold")
     ->check(CLI::IsMember(workload_names()));
-  app.add_option("--store", s.store, "memory | sqlite | postgres")
-    ->check(CLI::IsMember({"memory", "sqlite", "postgres"}));
+  app
+    .add_option(
+      "--store", s.store,
+      "memory | sqlite | postgres | mysql (mysql: in a build with the "
+      "MySQL store)")
+    ->check(CLI::IsMember({"memory", "sqlite", "postgres", "mysql"}));
   app.add_option("--nodes", s.nodes,
                  "executor processes (more than 1 needs postgres)");
   app.add_option("--executions", s.executions,
@@ -68,6 +72,10 @@ void add_options(CLI::App& app, settings& s) {
   app.add_option("--pg-url", s.pg_url,
                  "PostgreSQL URL (default DURABLE_PG_URL)");
   app.add_option("--pg-pool", s.pg_pool, "PostgreSQL connections per node");
+  app.add_option("--mysql-url", s.mysql_url,
+                 "MySQL/MariaDB URL mysql://user[:password]@host[:port]/db: "
+                 "each run makes a database of its own on that server "
+                 "(default DURABLE_MYSQL_URL)");
   app.add_option("--pg-schema", s.pg_schema)->group("");
   app.add_option("--sqlite-path", s.sqlite_path,
                  "SQLite file (default: a fresh temp file, removed after)");
@@ -87,7 +95,8 @@ void add_options(CLI::App& app, settings& s) {
                  "in-flight window of the bare-CAF ceiling");
   app
     .add_option("--ceiling-connections", s.ceiling_connections,
-                "PostgreSQL ceiling: connection counts run at once, "
+                "PostgreSQL and MySQL ceilings: connection counts run at "
+                "once, "
                 "comma-separated; the best is the ceiling")
     ->delimiter(',');
   app.add_flag("--progress", s.progress,
@@ -162,8 +171,9 @@ void check(const settings& s) {
         "--ceiling-connections counts must be within 1..64");
   if (s.nodes > 1 && s.store != "postgres")
     throw std::invalid_argument(
-      "--nodes above 1 needs --store postgres (the only store several "
-      "processes share)");
+      "--nodes above 1 needs --store postgres (several processes' runs "
+      "count finished rows with the PostgreSQL monitor; memory and SQLite "
+      "are one process's, MySQL runs are one node for now)");
   if (s.retry_failures < 0 || s.retry_failures > 1000)
     throw std::invalid_argument("--retry-failures must be within 0..1000");
   if (s.interval_s <= 0)

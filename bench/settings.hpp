@@ -50,6 +50,7 @@ struct settings {
 
   // -- stores -----------------------------------------------------------------
   std::string pg_url;      ///< default: DURABLE_PG_URL
+  std::string mysql_url;   ///< default: DURABLE_MYSQL_URL
   std::string pg_schema;   ///< workers: the schema the main process made
   std::size_t pg_pool = 4; ///< connections per node
   std::string sqlite_path; ///< workers/debugging: default a temp file
@@ -62,8 +63,8 @@ struct settings {
   bool ceiling = true;     ///< measure the store's ceiling first
   std::size_t ceiling_executions = 0; ///< 0: as many rows as the workload
   std::size_t caf_window = 1000;      ///< in-flight window of the CAF ceiling
-  /// PostgreSQL ceiling: the connection counts tried at once; the best is
-  /// the ceiling.
+  /// PostgreSQL and MySQL ceilings: the connection counts tried at once;
+  /// the best is the ceiling.
   std::vector<std::size_t> ceiling_connections{1, 2, 4, 8};
   bool progress = false; ///< force the progress bar (else: TTY only)
   bool validate = true;  ///< check every row's status and output

@@ -10,9 +10,11 @@
 namespace durable::bench {
 
 /// Where a run's store lives: a fresh PostgreSQL schema (`pg_options::
-/// schema`, dropped by the destructor), a fresh SQLite temp file (removed
-/// with its WAL by the destructor), or memory. A `--worker` process joins
-/// the main process's schema and removes nothing.
+/// schema`, dropped by the destructor), a fresh MySQL/MariaDB database
+/// (in a build with the MySQL store; dropped by the destructor), a fresh
+/// SQLite temp file (removed with its WAL by the destructor), or memory. A
+/// `--worker` process joins the main process's schema and removes
+/// nothing.
 ///
 /// Threading: one thread. Durability: whatever the store promises; the
 /// place itself is thrown away at the end.
@@ -28,7 +30,7 @@ public:
   /// engine; memory gets a new empty store each time).
   std::shared_ptr<durable::store> open() const;
 
-  /// "memory", "sqlite" or "postgres".
+  /// "memory", "sqlite", "postgres" or "mysql".
   const std::string& kind() const noexcept {
     return kind_;
   }
@@ -41,6 +43,17 @@ public:
   /// PostgreSQL: the run's schema.
   const std::string& pg_schema() const noexcept {
     return pg_schema_;
+  }
+
+  /// MySQL: the server's URL as given (never printed: it may hold a
+  /// password).
+  const std::string& mysql_url() const noexcept {
+    return mysql_url_;
+  }
+
+  /// MySQL: the run's database on that server.
+  const std::string& mysql_database() const noexcept {
+    return mysql_database_;
   }
 
   /// SQLite: the database file.
@@ -57,9 +70,23 @@ private:
   std::string pg_url_;
   std::string pg_schema_;
   std::size_t pg_pool_ = 4;
+  std::string mysql_url_;
+  std::string mysql_database_;
   std::string sqlite_path_;
   bool normal_sync_ = false;
   bool owned_ = false; ///< created here, so removed here
 };
+
+/// Whether this build has the MySQL store (`--store mysql`).
+bool has_mysql_store() noexcept;
+
+/// `url` (`mysql://user[:password]@host[:port]/database[?query]`) with its
+/// database replaced by `database`.
+std::string mysql_url_for(const std::string& url, const std::string& database);
+
+/// Runs `sql` on the server of `url`, outside any store: creating and
+/// dropping the run's databases. Throws std::runtime_error (also when the
+/// build has no MySQL store).
+void mysql_admin(const std::string& url, const std::string& sql);
 
 } // namespace durable::bench

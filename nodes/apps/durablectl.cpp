@@ -1,8 +1,9 @@
 // durablectl: the operator's command line for durable. It talks to a node's
 // HTTP API (--url/--token, or DURABLE_URL/DURABLE_TOKEN) and, for the read,
-// cancel, stats, prune and migrate commands, to PostgreSQL directly (--pg, or
-// DURABLE_PG_URL). Tables for people, --json for scripts; exit codes in
-// durablectl/backend.hpp and docs/http-api.md.
+// cancel, stats, prune and migrate commands, to the database directly:
+// PostgreSQL (--pg, or DURABLE_PG_URL) or, in a build with the MySQL store,
+// MySQL/MariaDB (--mysql, or DURABLE_MYSQL_URL). Tables for people, --json
+// for scripts; exit codes in durablectl/backend.hpp and docs/http-api.md.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +22,12 @@
 #include "durable/version.hpp"
 #include "durablectl/backend.hpp"
 #include "durablectl/http_backend.hpp"
+#ifdef DURABLE_WITH_MYSQL
+#include "durablectl/mysql_backend.hpp"
+#endif
 #include "durablectl/output.hpp"
 #include "durablectl/pg_backend.hpp"
+#include "durablectl/store_backend.hpp"
 #include "durablectl/time_arg.hpp"
 
 namespace {
@@ -35,6 +40,7 @@ struct global_flags {
   std::string token;
   std::string pg;
   std::string schema = "durable";
+  std::string mysql;
   bool json = false;
 };
 
@@ -43,21 +49,40 @@ std::string env(const char* name) {
   return v ? std::string{v} : std::string{};
 }
 
-/// The backend for a command: `--pg` when given (or when only the database
-/// is configured), else the node.
+/// The environment variables that name a database, for messages.
+std::string database_env() {
+#ifdef DURABLE_WITH_MYSQL
+  return "DURABLE_PG_URL or DURABLE_MYSQL_URL";
+#else
+  return "DURABLE_PG_URL";
+#endif
+}
+
+/// The backend for a command: `--pg` or `--mysql` when given (or when only
+/// a database is configured, PostgreSQL first), else the node.
 std::unique_ptr<backend> open_backend(const global_flags& g, bool pg_allowed) {
   auto url = !g.url.empty() ? g.url : env("DURABLE_URL");
   auto pg = !g.pg.empty() ? g.pg : env("DURABLE_PG_URL");
-  const bool use_pg = pg_allowed
+  if (pg_allowed && !g.pg.empty() && !g.mysql.empty())
+    throw cli_error(exit_usage, "--pg and --mysql name two databases: pass "
+                                "one of them");
+  const bool use_pg = pg_allowed && g.mysql.empty()
                       && (!g.pg.empty() || (url.empty() && !pg.empty()));
   if (use_pg)
     return make_pg_backend(pg, g.schema);
+#ifdef DURABLE_WITH_MYSQL
+  auto mysql = !g.mysql.empty() ? g.mysql : env("DURABLE_MYSQL_URL");
+  if (pg_allowed && !mysql.empty() && (!g.mysql.empty() || url.empty()))
+    return make_mysql_backend(mysql);
+#endif
   if (url.empty())
     throw cli_error(exit_usage,
-                    pg_allowed ? "no node or database given: pass --url or "
-                                 "--pg (or set DURABLE_URL or DURABLE_PG_URL)"
-                               : "no node given: pass --url (or set "
-                                 "DURABLE_URL)");
+                    pg_allowed ? fmt::format("no node or database given: pass "
+                                             "--url or {} (or set DURABLE_URL "
+                                             "or {})",
+                                             database_flags(), database_env())
+                               : std::string{"no node given: pass --url (or "
+                                             "set DURABLE_URL)"});
   auto token = !g.token.empty() ? g.token : env("DURABLE_TOKEN");
   return make_http_backend(url, token);
 }
@@ -153,6 +178,12 @@ int main(int argc, char** argv) {
                  "stats, prune and migrate (env DURABLE_PG_URL)");
   app.add_option("--schema", g.schema, "PostgreSQL schema (with --pg)")
     ->capture_default_str();
+#ifdef DURABLE_WITH_MYSQL
+  app.add_option("--mysql", g.mysql,
+                 "MySQL/MariaDB URL mysql://user[:password]@host[:port]/db, "
+                 "for show, list, cancel, stats, prune and migrate (env "
+                 "DURABLE_MYSQL_URL)");
+#endif
   app.add_flag("--json", g.json, "print the answer as JSON");
   app.fallthrough();
 
@@ -305,7 +336,8 @@ int main(int argc, char** argv) {
   stats->add_option("--task", list_task, "task id");
 
   // migrate
-  app.add_subcommand("migrate", "apply the PostgreSQL schema (needs --pg)");
+  app.add_subcommand("migrate", "apply the database schema (needs "
+                                  + database_flags() + ")");
 
   // prune
   std::string older_than;
@@ -313,7 +345,8 @@ int main(int argc, char** argv) {
   std::string prune_task;
   auto* prune = app.add_subcommand(
     "prune", "remove finished executions (whole trees, by their root) that "
-             "ended before a cutoff (needs --pg)");
+             "ended before a cutoff (needs "
+               + database_flags() + ")");
   prune
     ->add_option("--older-than", older_than,
                  "age of the root's end: 90s, 15m, 24h, 7d")
@@ -504,13 +537,22 @@ int main(int argc, char** argv) {
       return exit_ok;
     }
     if (name == "migrate") {
-      if (g.pg.empty() && env("DURABLE_PG_URL").empty())
-        throw cli_error(exit_usage, "migrate needs the database: pass --pg "
-                                    "(or set DURABLE_PG_URL)");
+      if (g.pg.empty() && env("DURABLE_PG_URL").empty() && g.mysql.empty()
+#ifdef DURABLE_WITH_MYSQL
+          && env("DURABLE_MYSQL_URL").empty()
+#endif
+      )
+        throw cli_error(exit_usage,
+                        fmt::format("migrate needs the database: pass {} (or "
+                                    "set {})",
+                                    database_flags(), database_env()));
       auto b = open_backend(g, true);
       auto r = b->migrate();
       if (g.json)
         print_json(r);
+      else if (r.contains("database"))
+        fmt::print("database {} at version {}\n",
+                   r["database"].get<std::string>(), r["version"].dump());
       else
         fmt::print("schema {} at version {} ({} migration(s) applied)\n",
                    r["schema"].get<std::string>(), r["version"].dump(),

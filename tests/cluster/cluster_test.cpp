@@ -1,6 +1,13 @@
-// Several durable-node processes on one PostgreSQL schema, driven by this
-// test process as a client (an executor that claims nothing). Real
-// processes, real signals: SIGKILL, SIGSTOP/SIGCONT, SIGTERM.
+// Several durable-node processes on one PostgreSQL schema (or, built with
+// DURABLE_CLUSTER_MYSQL, one MySQL/MariaDB database), driven by this test
+// process as a client (an executor that claims nothing). Real processes,
+// real signals: SIGKILL, SIGSTOP/SIGCONT, SIGTERM.
+//
+// The MySQL store announces no other process's commits yet: there, nodes
+// and the client find each other's work through their polls only. The
+// cases check what was done (nothing lost, nothing run twice, work
+// finished after a kill or a freeze), never how fast, so they hold on
+// both stores.
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -9,18 +16,29 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 
 #include "durable/durable.hpp"
-#include "durable/storage/pg/pg_store.hpp"
 #include "example_tasks.hpp"
 #include "support/child_process.hpp"
-#include "support/pg_fixture.hpp"
 #include "support/temp_dir.hpp"
+
+#ifdef DURABLE_CLUSTER_MYSQL
+#include "durable/storage/mysql/connection.hpp"
+#include "durable/storage/mysql_store.hpp"
+#include "support/mysql_fixture.hpp"
+#define CLUSTER_SUITE "cluster.mysql"
+#else
+#include <pqxx/pqxx>
+
+#include "durable/storage/pg/pg_store.hpp"
+#include "support/pg_fixture.hpp"
+#define CLUSTER_SUITE "cluster"
+#endif
 
 #ifndef DURABLE_NODE_BINARY
 #error "DURABLE_NODE_BINARY must name the durable-node binary"
@@ -32,54 +50,133 @@ using namespace std::chrono_literals;
 using durable::test::child_process;
 using durable::test::clock_type;
 namespace ex = durable::examples;
-namespace tpg = durable::test::pg;
 
 /// Hang guard for anything a test waits on: generous for a loaded machine.
 constexpr auto hang_guard = 180s;
 
-/// One schema, the nodes on it, and a client executor.
-class cluster {
+#ifdef DURABLE_CLUSTER_MYSQL
+
+namespace tmy = durable::test::mysql;
+
+/// A MySQL/MariaDB database of the cluster's own on the server of
+/// DURABLE_MYSQL_URL, dropped at the end.
+class cluster_store {
 public:
-  cluster() : schema_(tpg::unique_schema()) {
-    dir_ = durable::test::make_temp_dir("durable-cluster-");
+  cluster_store()
+    : database_(tmy::unique_database()), opts_(tmy::options(database_)) {}
+
+  ~cluster_store() {
+    try {
+      tmy::exec_admin("DROP DATABASE IF EXISTS `" + database_ + "`");
+    } catch (...) {
+    }
   }
 
-  ~cluster() {
-    client_.reset();
-    nodes_.clear();
+  /// durable-node's flags for this store.
+  std::vector<std::string> node_args() const {
+    return {"--store", "mysql", "--mysql-url", opts_.url};
+  }
+
+  /// durablectl's flags for this store.
+  std::vector<std::string> ctl_args() const {
+    return {"--mysql", opts_.url};
+  }
+
+  std::shared_ptr<durable::store> open() const {
+    return durable::storage::mysql(opts_);
+  }
+
+  /// Ids of the rows `owner` holds with a running body now.
+  std::vector<std::string> running_on(const std::string& owner) const {
+    namespace detail = durable::storage::mysql_detail;
+    detail::connection c{detail::parse_url(opts_.url), opts_};
+    auto q = c.prepare("SELECT id FROM executions WHERE owner = ?1 AND "
+                       "status = 1 AND kind = 0");
+    q.bind(1, owner);
+    std::vector<std::string> ids;
+    while (q.step())
+      ids.push_back(q.text(0));
+    return ids;
+  }
+
+private:
+  std::string database_;
+  durable::storage::mysql_options opts_;
+};
+
+#else
+
+namespace tpg = durable::test::pg;
+
+/// A PostgreSQL schema of the cluster's own on the server of
+/// DURABLE_PG_URL, dropped at the end.
+class cluster_store {
+public:
+  cluster_store() : schema_(tpg::unique_schema()) {}
+
+  ~cluster_store() {
     try {
       tpg::drop_schema(schema_);
     } catch (...) {
     }
   }
 
+  /// durable-node's flags for this store.
+  std::vector<std::string> node_args() const {
+    return {"--store",     "postgres", "--pg-url",  tpg::url(),
+            "--pg-schema", schema_,    "--pg-pool", "3"};
+  }
+
+  /// durablectl's flags for this store.
+  std::vector<std::string> ctl_args() const {
+    return {"--pg", tpg::url(), "--schema", schema_};
+  }
+
+  std::shared_ptr<durable::store> open() const {
+    return durable::storage::pg::postgres(tpg::options(schema_));
+  }
+
+  /// Ids of the rows `owner` holds with a running body now.
+  std::vector<std::string> running_on(const std::string& owner) const {
+    pqxx::connection c{tpg::url()};
+    pqxx::nontransaction tx{c};
+    auto r = tx.exec_params(
+      "SELECT id FROM " + c.quote_name(schema_)
+        + ".executions WHERE owner = $1 AND status = 'running' AND kind = 0",
+      owner);
+    std::vector<std::string> ids;
+    for (const auto& row : r)
+      ids.emplace_back(row[0].c_str());
+    return ids;
+  }
+
+private:
+  std::string schema_;
+};
+
+#endif
+
+/// One store, the nodes on it, and a client executor.
+class cluster {
+public:
+  cluster() {
+    dir_ = durable::test::make_temp_dir("durable-cluster-");
+  }
+
+  ~cluster() {
+    client_.reset();
+    store_.reset();
+    nodes_.clear();
+  }
+
   /// Starts a node and waits for its ready line; returns its incarnation.
   std::string start_node(const std::string& name,
                          std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--name",
-                                  name,
-                                  "--store",
-                                  "postgres",
-                                  "--pg-url",
-                                  tpg::url(),
-                                  "--pg-schema",
-                                  schema_,
-                                  "--pg-pool",
-                                  "3",
-                                  "--max-concurrent",
-                                  "6",
-                                  "--worker-threads",
-                                  "8",
-                                  "--scheduler-threads",
-                                  "2",
-                                  "--lease-ms",
-                                  "2000",
-                                  "--renew-ms",
-                                  "400",
-                                  "--poll-ms",
-                                  "250",
-                                  "--grace-ms",
-                                  "20000"};
+    std::vector<std::string> args = db_.node_args();
+    args.insert(args.end(), {"--name", name, "--max-concurrent", "6",
+                             "--worker-threads", "8", "--scheduler-threads",
+                             "2", "--lease-ms", "2000", "--renew-ms", "400",
+                             "--poll-ms", "250", "--grace-ms", "20000"});
     // `extra` is flag/value pairs; a flag given there replaces its default.
     for (std::size_t i = 0; i + 1 < extra.size(); i += 2) {
       auto it = std::find(args.begin(), args.end(), extra[i]);
@@ -123,8 +220,7 @@ public:
   /// but runs none of them.
   durable::executor& client() {
     if (!client_) {
-      durable::storage::pg::pg_options o = tpg::options(schema_);
-      store_ = durable::storage::pg::postgres(o);
+      store_ = db_.open();
       client_ = std::make_unique<durable::executor>(
         store_,
         durable::executor_options{.scheduler_threads = 2, .run_tasks = false});
@@ -145,16 +241,20 @@ public:
 
   /// Ids of the rows `owner` holds with a running body now.
   std::vector<std::string> running_on(const std::string& owner) {
-    pqxx::connection c{tpg::url()};
-    pqxx::nontransaction tx{c};
-    auto r = tx.exec_params(
-      "SELECT id FROM " + c.quote_name(schema_)
-        + ".executions WHERE owner = $1 AND status = 'running' AND kind = 0",
-      owner);
-    std::vector<std::string> ids;
-    for (const auto& row : r)
-      ids.emplace_back(row[0].c_str());
-    return ids;
+    return db_.running_on(owner);
+  }
+
+  /// Runs durablectl straight against the store with `args`; returns its
+  /// exit code and its output (stderr merged).
+  std::pair<int, std::string> durablectl(std::vector<std::string> args) {
+    auto all = db_.ctl_args();
+    all.insert(all.end(), args.begin(), args.end());
+    child_process ctl{DURABLECTL, std::move(all),
+                      durable::test::child_stderr{.merge = true}};
+    std::string out;
+    for (const auto& line : ctl.rest(clock_type::now() + hang_guard))
+      out += line + "\n";
+    return {ctl.join(), out};
   }
 
   /// Waits until `owner` runs at least one body; returns their ids.
@@ -170,7 +270,8 @@ public:
   }
 
 private:
-  std::string schema_;
+  // Declared first, destroyed last: after the nodes and the client.
+  cluster_store db_;
   std::string dir_;
   std::map<std::string, std::unique_ptr<child_process>> nodes_;
   std::map<std::string, int> gateway_ports_;
@@ -190,7 +291,7 @@ durable::finished<Out> wait(const durable::handle<Out>& h) {
 
 } // namespace
 
-TEST_SUITE("cluster") {
+TEST_SUITE(CLUSTER_SUITE) {
   TEST_CASE("three nodes finish a mixed workload although one is killed") {
     cluster c;
     const auto doomed = c.start_node("node-a");
@@ -400,6 +501,32 @@ TEST_SUITE("cluster") {
                          durable::test::child_stderr{.merge = true}};
     denied.rest(clock_type::now() + hang_guard);
     CHECK(denied.join() == 4);
+  }
+
+  TEST_CASE("durablectl reads, cancels and prunes straight from the store") {
+    cluster c;
+    // No node: the execution stays ready until durablectl cancels it.
+    auto h = c.client().enqueue(c.tasks().square, ex::work_input{3, 0});
+    const auto id = h.execution_id();
+    auto [shown_rc, shown] = c.durablectl({"--json", "show", id});
+    REQUIRE_MESSAGE(shown_rc == 0, shown);
+    CHECK(nlohmann::json::parse(shown).at("status") == "ready");
+    auto [cancel_rc, cancelled] = c.durablectl({"--json", "cancel", id});
+    REQUIRE_MESSAGE(cancel_rc == 0, cancelled);
+    CHECK(nlohmann::json::parse(cancelled).at("status") == "cancelled");
+    CHECK(wait(h).status() == durable::execution_status::cancelled);
+    auto [stats_rc, stats] = c.durablectl({"--json", "stats"});
+    REQUIRE_MESSAGE(stats_rc == 0, stats);
+    CHECK(nlohmann::json::parse(stats).at("total") == 1);
+    auto [prune_rc, pruned] = c.durablectl(
+      {"--json", "prune", "--older-than", "1h", "--dry-run"});
+    REQUIRE_MESSAGE(prune_rc == 0, pruned);
+    CHECK(nlohmann::json::parse(pruned).at("rows") == 0);
+    auto [migrate_rc, migrated] = c.durablectl({"--json", "migrate"});
+    REQUIRE_MESSAGE(migrate_rc == 0, migrated);
+    CHECK(nlohmann::json::parse(migrated).at("version") >= 1);
+    auto [missing_rc, missing] = c.durablectl({"show", "te_missing"});
+    CHECK_MESSAGE(missing_rc == 3, missing);
   }
 
 } // TEST_SUITE

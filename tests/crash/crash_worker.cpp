@@ -1,6 +1,7 @@
 // durable-crash-worker: one node of the crash test (crash_test.cpp).
 //
-//   durable-crash-worker --store sqlite:PATH [--enqueue] [--wait]
+//   durable-crash-worker --store sqlite:PATH|pg:SCHEMA|mysql://URL
+//                        [--enqueue] [--wait]
 //                        [--lease-ms N] [--log FILE] [--children N]
 //                        [--max-concurrent N]
 //
@@ -30,6 +31,9 @@
 
 #include "durable/durable.hpp"
 #include "durable/storage/memory_store.hpp"
+#ifdef DURABLE_WITH_MYSQL
+#include "durable/storage/mysql_store.hpp"
+#endif
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/sqlite_store.hpp"
 
@@ -38,8 +42,16 @@ using namespace std::chrono_literals;
 namespace {
 
 /// Opens the store a URL names: `sqlite:PATH`, `pg:SCHEMA` (the server of
-/// DURABLE_PG_URL, that schema) or `memory:`.
+/// DURABLE_PG_URL, that schema), `mysql://user@host:port/database` (in a
+/// build with the MySQL store) or `memory:`.
 std::shared_ptr<durable::store> open_store(std::string_view url) {
+#ifdef DURABLE_WITH_MYSQL
+  if (url.starts_with("mysql://") || url.starts_with("mariadb://")) {
+    durable::storage::mysql_options opts;
+    opts.url = std::string{url};
+    return durable::storage::mysql(opts);
+  }
+#endif
   constexpr std::string_view pg_scheme = "pg:";
   if (url.starts_with(pg_scheme)) {
     durable::storage::pg::pg_options opts;
@@ -59,7 +71,8 @@ std::shared_ptr<durable::store> open_store(std::string_view url) {
   if (url == "memory:")
     return durable::storage::memory();
   throw std::invalid_argument(fmt::format(
-    "unsupported store URL \"{}\" (expected sqlite:PATH, pg:SCHEMA or memory:)",
+    "unsupported store URL \"{}\" (expected sqlite:PATH, pg:SCHEMA, "
+    "mysql://URL or memory:)",
     url));
 }
 

@@ -346,6 +346,67 @@ TEST_SUITE("nodes.config") {
     CHECK_NOTHROW(durable::nodes::finish_config(no_api));
   }
 
+  TEST_CASE("the mysql store is accepted only in a build that has it") {
+    using durable::nodes::finish_config;
+    using durable::nodes::has_mysql_store;
+    auto cfg = parse({"--store", "mysql"});
+    CHECK(cfg.store == "mysql");
+    if (has_mysql_store()) {
+      CHECK_NOTHROW(finish_config(cfg));
+    } else {
+      try {
+        finish_config(cfg);
+        FAIL("the mysql store was accepted without it");
+      } catch (const std::exception& e) {
+        CHECK(std::string{e.what()}.find("DURABLE_WITH_MYSQL")
+              != std::string::npos);
+      }
+    }
+    // A store the node does not know is refused, listing what it knows.
+    auto bad = parse({"--store", "oracle"});
+    try {
+      finish_config(bad);
+      FAIL("an unknown store was accepted");
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      CHECK(what.find("postgres") != std::string::npos);
+      CHECK((what.find("mysql") != std::string::npos) == has_mysql_store());
+    }
+  }
+
+  TEST_CASE("the mysql URL comes from the flag, the environment or the file "
+            "and is never described whole") {
+    if (!durable::nodes::has_mysql_store()) {
+      // Without the store there is no flag: a typo-proof refusal.
+      CHECK_THROWS(parse({"--mysql-url", "mysql://u@h/db"}));
+      return;
+    }
+    CHECK(parse({"--mysql-url", "mysql://u@h/db"}).mysql_url
+          == "mysql://u@h/db");
+    {
+      scoped_env env{"DURABLE_MYSQL_URL", "mysql://env@h:3307/db"};
+      CHECK(parse({}).mysql_url == "mysql://env@h:3307/db");
+      // The flag wins over the environment.
+      CHECK(parse({"--mysql-url", "mysql://flag@h/db"}).mysql_url
+            == "mysql://flag@h/db");
+    }
+    const auto path = std::string{"node-config-mysql-test.toml"};
+    {
+      std::ofstream f{path};
+      f << "store = \"mysql\"\nmysql-url = \"mysql://file@h/db\"\n";
+    }
+    auto from_file = parse({"--config", path});
+    std::remove(path.c_str());
+    CHECK(from_file.store == "mysql");
+    CHECK(from_file.mysql_url == "mysql://file@h/db");
+
+    auto cfg = parse({"--store", "mysql", "--mysql-url",
+                      "mysql://durable:s3cret@db.example:3306/jobs"});
+    const auto described = durable::nodes::describe_store(cfg);
+    CHECK(described == "mysql mysql://durable:***@db.example:3306/jobs");
+    CHECK(described.find("s3cret") == std::string::npos);
+  }
+
   TEST_CASE("a range reads as words") {
     using durable::nodes::describe_range;
     CHECK(describe_range(1, 64) == "1 to 64");

@@ -1,5 +1,7 @@
 #include "durablectl/backend.hpp"
 
+#include "durablectl/store_backend.hpp"
+
 namespace durablectl {
 
 namespace {
@@ -31,13 +33,13 @@ json backend::bulk(const std::string& action, const query_params&) {
 }
 
 json backend::migrate() {
-  throw cli_error(exit_usage, "migrate needs the database: pass --pg (or "
-                              "set DURABLE_PG_URL)");
+  throw cli_error(exit_usage, "migrate needs the database: pass "
+                                + database_flags() + " (not --url)");
 }
 
 json backend::prune(const prune_args&) {
-  throw cli_error(exit_usage, "prune needs the database: pass --pg (or set "
-                              "DURABLE_PG_URL)");
+  throw cli_error(exit_usage, "prune needs the database: pass "
+                                + database_flags() + " (not --url)");
 }
 
 } // namespace durablectl

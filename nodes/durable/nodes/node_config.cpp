@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <limits>
 #include <unistd.h>
 
@@ -13,6 +14,9 @@
 #include "durable/nodes/cli_numbers.hpp"
 #include "durable/nodes/gateway.hpp"
 #include "durable/storage/memory_store.hpp"
+#ifdef DURABLE_WITH_MYSQL
+#include "durable/storage/mysql_store.hpp"
+#endif
 #include "durable/storage/pg/pg_store.hpp"
 #include "durable/storage/sqlite_store.hpp"
 
@@ -146,7 +150,10 @@ void add_node_options(CLI::App& app, node_config& cfg) {
   app.add_option("--name", cfg.name, "Node name for logs (default: host name)")
     ->envname("DURABLE_NODE_NAME");
   app
-    .add_option("--store", cfg.store, "Store: sqlite:PATH, postgres or memory")
+    .add_option("--store", cfg.store,
+                has_mysql_store() ? "Store: sqlite:PATH, postgres, mysql or "
+                                    "memory"
+                                  : "Store: sqlite:PATH, postgres or memory")
     ->envname("DURABLE_STORE")
     ->capture_default_str();
   app.add_option("--pg-url", cfg.pg_url, "PostgreSQL URL (postgres store)")
@@ -162,6 +169,12 @@ void add_node_options(CLI::App& app, node_config& cfg) {
     .add_flag("--pg-no-listen", cfg.pg_no_listen,
               "Poll only: no LISTEN (behind transaction poolers)")
     ->envname("DURABLE_PG_NO_LISTEN");
+  if (has_mysql_store())
+    app
+      .add_option("--mysql-url", cfg.mysql_url,
+                  "MySQL/MariaDB URL mysql://user[:password]@host[:port]/db "
+                  "(mysql store)")
+      ->envname("DURABLE_MYSQL_URL");
   app
     .add_option("--gateway-port", cfg.gateway_port,
                 "Publish the CAF gateway for C++ clients on this port "
@@ -361,11 +374,23 @@ void finish_config(node_config& cfg) {
       "Invalid HTTP address {:?} without a bearer token: beyond loopback "
       "the API requires --http-token (DURABLE_HTTP_TOKEN)",
       cfg.http_bind));
-  if (cfg.store != "memory" && cfg.store != "postgres"
+  if (cfg.store == "mysql" && !has_mysql_store())
+    throw error::non_retryable(
+      "Invalid store \"mysql\": this durable-node was built without the "
+      "MySQL store (configure with -DDURABLE_WITH_MYSQL=ON)");
+  if (cfg.store != "memory" && cfg.store != "postgres" && cfg.store != "mysql"
       && !(starts_with(cfg.store, "sqlite:") && cfg.store.size() > 7))
     throw error::non_retryable(fmt::format(
-      "Invalid store {:?}: expected sqlite:PATH, postgres or memory",
-      cfg.store));
+      "Invalid store {:?}: expected sqlite:PATH, postgres, {}memory", cfg.store,
+      has_mysql_store() ? "mysql or " : "or "));
+}
+
+bool has_mysql_store() noexcept {
+#ifdef DURABLE_WITH_MYSQL
+  return true;
+#else
+  return false;
+#endif
 }
 
 std::shared_ptr<store> open_store(const node_config& cfg) {
@@ -380,10 +405,27 @@ std::shared_ptr<store> open_store(const node_config& cfg) {
     o.application_name = "durable-node " + cfg.name;
     return storage::pg::postgres(std::move(o));
   }
+#ifdef DURABLE_WITH_MYSQL
+  if (cfg.store == "mysql") {
+    storage::mysql_options o;
+    o.url = cfg.mysql_url;
+    return storage::mysql(std::move(o));
+  }
+#endif
   return storage::sqlite(cfg.store.substr(7));
 }
 
 std::string describe_store(const node_config& cfg) {
+  if (cfg.store == "mysql") {
+    // The store reads DURABLE_MYSQL_URL itself when no URL is given.
+    auto url = cfg.mysql_url;
+    if (const char* env = std::getenv("DURABLE_MYSQL_URL");
+        url.empty() && env != nullptr)
+      url = env;
+    // pg::redact masks the password of any scheme://user:password@ URL.
+    return fmt::format("mysql {}", url.empty() ? std::string{"(no URL)"}
+                                               : storage::pg::redact(url));
+  }
   if (cfg.store != "postgres")
     return cfg.store;
   storage::pg::pg_options o;

@@ -31,7 +31,9 @@ struct node_config {
   /// the incarnation drawn at each start, never to this name.
   std::string name;
 
-  /// `sqlite:PATH`, `postgres` (with `pg_url`) or `memory`.
+  /// `sqlite:PATH`, `postgres` (with `pg_url`), `mysql` (with `mysql_url`;
+  /// only in a build with the MySQL store, `DURABLE_WITH_MYSQL`) or
+  /// `memory`.
   std::string store = "sqlite:durable.db";
 
   /// `--pg-url`: the PostgreSQL connection string or URL (pg_options::url;
@@ -45,6 +47,13 @@ struct node_config {
   std::size_t pg_pool = 4;
   /// Poll-only mode, for connection poolers that break LISTEN.
   bool pg_no_listen = false;
+
+  /// `--mysql-url`: `mysql://user[:password]@host[:port]/database`
+  /// (mysql_options::url; empty: `DURABLE_MYSQL_URL`). Never logged
+  /// whole: describe_store() redacts the password. The MySQL store
+  /// announces no other node's commits yet, so a node on it finds their
+  /// work every `--poll-ms`.
+  std::string mysql_url;
 
   /// The engine's options (concurrency, leases, polls, grace, retention).
   executor_options executor = node_executor_defaults();
@@ -93,6 +102,9 @@ std::string describe_retention(const retention_options& r);
 /// Fills what the flags left open (the host name) and validates.
 /// @throws durable::error naming the bad setting.
 void finish_config(node_config& cfg);
+
+/// Whether this build has the MySQL store (`--store mysql`).
+bool has_mysql_store() noexcept;
 
 /// Opens the configured store. @throws durable::error naming the store.
 std::shared_ptr<store> open_store(const node_config& cfg);
