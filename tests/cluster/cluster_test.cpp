@@ -3,11 +3,10 @@
 // process as a client (an executor that claims nothing). Real processes,
 // real signals: SIGKILL, SIGSTOP/SIGCONT, SIGTERM.
 //
-// The MySQL store announces no other process's commits yet: there, nodes
-// and the client find each other's work through their polls only. The
-// cases check what was done (nothing lost, nothing run twice, work
+// The cases check what was done (nothing lost, nothing run twice, work
 // finished after a kill or a freeze), never how fast, so they hold on
-// both stores.
+// both stores (MySQL announces commits across processes through a polled
+// events table, PostgreSQL through NOTIFY).
 #include <algorithm>
 #include <chrono>
 #include <csignal>

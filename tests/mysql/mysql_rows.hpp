@@ -9,6 +9,7 @@
 
 #include "durable/storage/mysql/connection.hpp"
 #include "durable/storage/mysql_store.hpp"
+#include "mysql/mysql_backend.hpp"
 #include "storage_conformance/conformance.hpp"
 #include "support/mysql_fixture.hpp"
 
@@ -57,6 +58,9 @@ struct database {
 
 /// The fixture of tests/sql_stores/.
 struct fixture : database {
+  /// Makes stores for a conformance::fixture.
+  using backend = conformance::mysql_backend;
+
   std::vector<std::string> table_columns() const {
     storage::mysql_options o;
     storage::mysql_detail::connection c{

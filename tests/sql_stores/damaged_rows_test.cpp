@@ -9,7 +9,7 @@
 // on a fake clock: `F f;` then `f.store` (its shared_ptr, with execute()),
 // `f.clock`, `f.row(id[, task])` (a ready row), `f.put(rows)` (inserted,
 // required), and `f.table_columns()` (the columns of `executions`, in the
-// table's order).
+// table's order), and `F::backend` makes stores for a conformance::fixture.
 #include <algorithm>
 #include <chrono>
 #include <string>

@@ -344,46 +344,6 @@ TEST_SUITE("storage.conformance.apply") {
     CHECK(c.version == 0);
   }
 
-  DURABLE_CONFORMANCE_CASE(
-    "a transition of a row an earlier cascade of its batch cancelled "
-    "conflicts with the cancelled row") {
-    fixture f{Backend::make};
-    auto p = waiting_parent(f, "te_p");
-    f.put(f.make_child(p, "te_c", 0));
-    auto c = f.claim_one("te_c", "owner_b");
-    auto fail = f.finish(p, execution_status::failed);
-    fail.cancel_descendants = true;
-    auto done = f.finish(c, execution_status::completed);
-    auto out = f.store->apply({fail, done});
-    REQUIRE(out.size() == 2);
-    CHECK(out[0].status == write_status::applied);
-    CHECK(out[1].status == write_status::conflict);
-    REQUIRE(out[1].current.has_value());
-    CHECK(out[1].current->status == execution_status::cancelled);
-    CHECK(out[1].current->version == c.version + 1);
-    CHECK(f.must_get("te_c").status == execution_status::cancelled);
-  }
-
-  DURABLE_CONFORMANCE_CASE(
-    "a transition of a child an earlier transition of its batch inserted "
-    "applies") {
-    fixture f{Backend::make};
-    auto p = f.put(f.make_row("te_p"));
-    p = f.claim_one("te_p");
-    auto spawn = f.touch(p);
-    spawn.next.kind = task_kind::parent;
-    spawn.next.status = execution_status::waiting_for_children;
-    auto child = f.make_child(spawn.next, "te_k", 0);
-    spawn.children = {child};
-    auto touch_child = f.touch(child);
-    touch_child.next.step = 4;
-    auto out = f.store->apply({spawn, touch_child});
-    REQUIRE(out.size() == 2);
-    CHECK(out[0].status == write_status::applied);
-    CHECK(out[1].status == write_status::applied);
-    CHECK(f.must_get("te_k").step == 4);
-  }
-
   DURABLE_CONFORMANCE_CASE("a conflicting transition does not cascade") {
     fixture f{Backend::make};
     auto p = waiting_parent(f, "te_p");

@@ -10,6 +10,7 @@
 #include "durable/storage/sqlite/connection.hpp"
 #include "durable/storage/sqlite_store.hpp"
 #include "storage_conformance/conformance.hpp"
+#include "storage_sqlite/sqlite_backend.hpp"
 #include "support/temp_dir.hpp"
 
 /// SQLite stores for the SQLite store's own cases and for the cases it
@@ -44,6 +45,9 @@ struct db_file {
 
 /// The fixture of tests/sql_stores/: a fresh file, opened.
 struct fixture {
+  /// Makes stores for a conformance::fixture.
+  using backend = conformance::sqlite_backend;
+
   db_file file;
   fake_clock clock = file.clock;
   std::shared_ptr<storage::sqlite_store> store = file.open();

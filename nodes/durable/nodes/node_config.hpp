@@ -50,9 +50,7 @@ struct node_config {
 
   /// `--mysql-url`: `mysql://user[:password]@host[:port]/database`
   /// (mysql_options::url; empty: `DURABLE_MYSQL_URL`). Never logged
-  /// whole: describe_store() redacts the password. The MySQL store
-  /// announces no other node's commits yet, so a node on it finds their
-  /// work every `--poll-ms`.
+  /// whole: describe_store() redacts the password.
   std::string mysql_url;
 
   /// The engine's options (concurrency, leases, polls, grace, retention).
