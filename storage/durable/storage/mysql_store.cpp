@@ -42,9 +42,14 @@ mysql_store::mysql_store(mysql_options opts) : opts_(std::move(opts)) {
   }
   where_ = std::make_unique<mysql_detail::url_parts>(
     mysql_detail::parse_url(opts_.url));
+  if (opts_.pool_size == 0)
+    throw durable::error("mysql store: pool_size must be at least 1");
+  for (std::size_t i = 0; i < opts_.pool_size; ++i)
+    pool_.push_back(std::make_unique<lane>());
   try {
-    std::lock_guard guard{main_.mutex};
-    mysql_detail::migrate(conn(main_));
+    auto& first = *pool_.front();
+    std::lock_guard guard{first.mutex};
+    mysql_detail::migrate(conn(first));
   } catch (const mysql_detail::mysql_error& e) {
     throw store_error(e.failure(), fmt::format("mysql store open ({}): {}",
                                                redacted_url(), e.what()));
@@ -58,6 +63,20 @@ mysql_store::mysql_store(mysql_options opts) : opts_(std::move(opts)) {
 }
 
 mysql_store::~mysql_store() = default;
+
+std::pair<mysql_store::lane*, std::unique_lock<std::mutex>>
+mysql_store::take_lane() {
+  const auto n = pool_.size();
+  const auto start = next_lane_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& l = *pool_[(start + i) % n];
+    std::unique_lock guard{l.mutex, std::try_to_lock};
+    if (guard.owns_lock())
+      return {&l, std::move(guard)};
+  }
+  auto& l = *pool_[start % n];
+  return {&l, std::unique_lock{l.mutex}};
+}
 
 mysql_detail::connection& mysql_store::conn(lane& l) {
   if (l.db && !l.db->healthy())
@@ -118,9 +137,10 @@ int mysql_store::stored_schema_version() {
 }
 
 void mysql_store::execute(const std::string& sql) {
-  std::lock_guard guard{main_.mutex};
+  auto& first = *pool_.front();
+  std::lock_guard guard{first.mutex};
   try {
-    conn(main_).exec(sql);
+    conn(first).exec(sql);
   } catch (const mysql_detail::mysql_error& e) {
     throw store_error(e.failure(), fmt::format("mysql store execute ({}): {}",
                                                redacted_url(), e.what()));
@@ -188,6 +208,7 @@ claim_result mysql_store::claim(const claim_request& req) {
   auto tasks = sql_detail::claimed_tasks(req);
   if (tasks.empty())
     return {};
+  std::lock_guard one_claim{claim_mutex_};
   return run("claim", true,
              [&](txn& tx) { return sql_detail::claim_rows(tx, tasks, req); });
 }

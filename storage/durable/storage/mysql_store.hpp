@@ -40,6 +40,12 @@ struct mysql_options {
   /// How long a call keeps reconnecting to a server it lost before it
   /// fails with `store_failure::unavailable`.
   millis reconnect_timeout{10000};
+  /// Connections the calls run on, at most (each opened when first
+  /// needed). A call takes a free one, or waits for one when all are
+  /// busy; 1 runs every call of the store one after the other. Renewals
+  /// and leadership have one more of their own, the announcement reader
+  /// another.
+  std::size_t pool_size = 4;
   /// `innodb_lock_wait_timeout` of the store's sessions (whole seconds,
   /// rounded up): a row lock not granted in time is a conflict, retried.
   millis lock_wait_timeout{5000};
@@ -89,11 +95,12 @@ struct mysql_options {
 /// `durable_migrations`) and migrated at open under `GET_LOCK`.
 ///
 /// **Threading.** Every member function is safe to call from any thread.
-/// A store has two connections: one for lease renewals, their release and
-/// leadership, one for every other call; the calls of each are serialized
-/// (a pool is a next step, mysql/README.md). Listeners run after the commit, on
-/// the calling thread, outside the store's mutex; other nodes' events reach
-/// them on the thread of the store's announcement reader, which has a third
+/// A call runs on one of `pool_size` connections, each used by one call at a
+/// time (a call waits when all are busy); lease renewals, their release and
+/// leadership have a connection of their own, so a renewal never waits
+/// behind a claim. Listeners run after the commit, on the calling thread,
+/// outside the connection's mutex; other nodes' events reach them on the
+/// thread of the store's announcement reader, which has one more
 /// connection (`announce`).
 ///
 /// **Concurrency.** Transactions run at READ COMMITTED; a claim locks the
@@ -208,6 +215,13 @@ private:
   auto run(const char* what, bool write, F&& fn);
   template <class F>
   auto run(lane& l, const char* what, bool write, F&& fn);
+  template <class F>
+  auto run_locked(lane& l, std::unique_lock<std::mutex> guard, const char* what,
+                  bool write, F&& fn);
+
+  /// A lane of the pool with its mutex held: the first free one from a
+  /// rotating start, or, when all are busy, the start's once it is free.
+  std::pair<lane*, std::unique_lock<std::mutex>> take_lane();
 
   /// One batch of transitions in one transaction (mysql/batch_apply.cpp).
   std::vector<write_outcome> apply_batch(const std::vector<transition>& ts);
@@ -241,8 +255,17 @@ private:
 
   mysql_options opts_;
   std::unique_ptr<mysql_detail::url_parts> where_;
-  /// Every call but the lease keeper's.
-  lane main_;
+  /// Every call but the lease keeper's (opts_.pool_size lanes; the first
+  /// also migrates and runs execute()).
+  std::vector<std::unique_ptr<lane>> pool_;
+  /// Where take_lane() starts looking.
+  std::atomic<std::size_t> next_lane_{0};
+  /// Held for a whole claim: two claims of one store on two connections
+  /// would skip each other's locked rows (`SKIP LOCKED`), and one of them
+  /// could come back empty while the other holds every due row. Claims of
+  /// other stores (other nodes) still may; the engine's next poll or
+  /// announcement takes what they leave.
+  std::mutex claim_mutex_;
   /// renew_leases, release_leases and try_lead: a renewal never waits
   /// behind a long claim, apply or listing of the same store.
   lane leases_;

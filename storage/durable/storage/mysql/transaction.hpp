@@ -70,16 +70,23 @@ public:
 
 template <class F>
 auto mysql_store::run(const char* what, bool write, F&& fn) {
-  return run(main_, what, write, std::forward<F>(fn));
+  auto [l, guard] = take_lane();
+  return run_locked(*l, std::move(guard), what, write, std::forward<F>(fn));
 }
 
 template <class F>
 auto mysql_store::run(lane& l, const char* what, bool write, F&& fn) {
+  return run_locked(l, std::unique_lock{l.mutex}, what, write,
+                    std::forward<F>(fn));
+}
+
+template <class F>
+auto mysql_store::run_locked(lane& l, std::unique_lock<std::mutex> guard,
+                             const char* what, bool write, F&& fn) {
   using result_type = decltype(fn(std::declval<txn&>()));
   std::optional<result_type> result;
   std::vector<store_event> events;
   {
-    std::lock_guard guard{l.mutex};
     const auto give_up = std::chrono::steady_clock::now()
                          + opts_.reconnect_timeout;
     int conflicts = 0;
@@ -123,6 +130,7 @@ auto mysql_store::run(lane& l, const char* what, bool write, F&& fn) {
       }
     }
   }
+  guard.unlock();
   notify(std::move(events));
   return std::move(*result);
 }
