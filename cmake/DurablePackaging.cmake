@@ -105,6 +105,9 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
 if(DURABLE_PACKAGE_WITH_SYSTEMD)
   string(APPEND CPACK_DEBIAN_DEV_PACKAGE_DEPENDS ", libsystemd-dev")
 endif()
+if(TARGET durable_storage_mysql)
+  string(APPEND CPACK_DEBIAN_DEV_PACKAGE_DEPENDS ", libmariadb-dev")
+endif()
 set(CPACK_DEBIAN_DEV_DESCRIPTION
   "runtime for durable task executions (development files)
 durable runs durable task executions: workflows whose steps survive
