@@ -197,63 +197,22 @@ std::size_t claim_and_complete(detail::connection& c, std::size_t claim_batch,
   });
 }
 
-/// As pg_ceiling's concurrent form: `connections` connections at once on
-/// an empty table, each inserting its share `claim_batch` rows per
-/// transaction and, after each insert, claiming and completing a batch
-/// (any connection's rows: SKIP LOCKED), until every row completed.
-/// Returns executions per second. Deadlocks and lock wait timeouts are
-/// retried, as the store retries them.
+/// interleaved_cycle() with `connections` connections on the store's
+/// table, emptied first. Deadlocks and lock wait timeouts are retried, as
+/// the store retries them. Returns executions per second.
 double concurrent_cycle(const std::string& url, std::size_t executions,
                         std::size_t claim_batch, std::size_t connections) {
   connect(url)->exec("TRUNCATE TABLE executions");
-  std::atomic<std::size_t> completed_rows{0};
-  std::atomic<bool> failed{false};
-  std::mutex mtx;
-  std::string failure;
   std::vector<std::unique_ptr<detail::connection>> conns;
   for (std::size_t i = 0; i < connections; ++i)
     conns.push_back(connect(url));
-  auto work = [&](std::size_t k) {
-    try {
-      auto& c = *conns[k];
-      const auto share = executions / connections
-                         + (k < executions % connections ? 1 : 0);
-      const auto tag = fmt::format("{}_", k);
-      const auto owner = fmt::format("ceiling-owner-{}", k);
-      std::size_t inserted = 0;
-      while (completed_rows.load() < executions && !failed.load()) {
-        if (inserted < share) {
-          const auto next = std::min(share, inserted + claim_batch);
-          insert_rows(c, inserted, next, tag);
-          inserted = next;
-        }
-        const auto done = claim_and_complete(c, claim_batch, owner);
-        completed_rows += done;
-        // Every row of its own is in: what is left is held by others.
-        if (done == 0 && inserted == share)
-          std::this_thread::yield();
-      }
-    } catch (const std::exception& e) {
-      std::lock_guard guard{mtx};
-      failure = e.what();
-      failed = true;
-    }
-  };
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (std::size_t k = 0; k < connections; ++k)
-    threads.emplace_back(work, k);
-  for (auto& t : threads)
-    t.join();
-  const double seconds = seconds_since(t0);
-  if (failed)
-    throw std::runtime_error(fmt::format(
-      "MySQL ceiling with {} connections: {}", connections, failure));
-  if (completed_rows.load() != executions)
-    throw std::runtime_error(
-      fmt::format("MySQL ceiling with {} connections: {} of {} rows completed",
-                  connections, completed_rows.load(), executions));
-  return static_cast<double>(executions) / seconds;
+  return interleaved_cycle(
+    "MySQL", executions, claim_batch, connections,
+    [&](std::size_t k, std::size_t first, std::size_t last,
+        const std::string& tag) { insert_rows(*conns[k], first, last, tag); },
+    [&](std::size_t k, std::size_t batch, const std::string& owner) {
+      return claim_and_complete(*conns[k], batch, owner);
+    });
 }
 
 } // namespace
@@ -296,39 +255,18 @@ ceiling_result mysql_ceiling(const std::string& url,
   single.details["transactions"] = (executions + insert_batch - 1)
                                      / insert_batch
                                    + 2 * claims + 1;
-  ceiling_result out;
-  out.method = fmt::format(
-    "MySQL: the best of {} concurrent connections, each inserting {} rows "
-    "per transaction (one statement per row) then claiming (FOR UPDATE SKIP "
-    "LOCKED) and completing a batch, and of one connection inserting every "
-    "row first, on the store's table",
-    fmt::join(connections, ", "), claim_batch);
-  out.executions = executions;
-  auto by = nlohmann::json::object();
-  std::size_t best = 0;
-  for (auto n : connections) {
-    auto per_s = concurrent_cycle(db_url, executions, claim_batch, n);
-    by[std::to_string(n)] = per_s;
-    if (per_s > out.per_s) {
-      out.per_s = per_s;
-      best = n;
-    }
-  }
-  std::string best_form = fmt::format("{} connections", best);
-  if (single.per_s > out.per_s) {
-    out.per_s = single.per_s;
-    best_form = "one connection, inserts first";
-  }
-  out.seconds = static_cast<double>(executions) / out.per_s;
-  out.details = {
-    {"claim_batch", claim_batch},
-    {"per_s_by_connections", std::move(by)},
-    {"best_connections", best},
-    {"best_form", best_form},
-    {"single_connection_per_s", single.per_s},
-    {"single_connection", single.details},
-  };
-  return out;
+  return best_ceiling_form(
+    fmt::format("MySQL: the best of {} concurrent connections, each "
+                "inserting {} rows per transaction (one statement per row) "
+                "then claiming (FOR UPDATE SKIP LOCKED) and completing a "
+                "batch, and of one connection inserting every row first, on "
+                "the store's table",
+                fmt::join(connections, ", "), claim_batch),
+    executions, claim_batch, connections,
+    [&](std::size_t n) {
+      return concurrent_cycle(db_url, executions, claim_batch, n);
+    },
+    single);
 }
 
 #else

@@ -138,12 +138,8 @@ std::size_t claim_and_complete(pqxx::connection& c, std::size_t claim_batch,
   return static_cast<std::size_t>(r.affected_rows());
 }
 
-/// `connections` connections at once on an empty table, each inserting
-/// its share of `executions` `claim_batch` rows per transaction and, after
-/// each insert, claiming and completing a batch (any connection's rows:
-/// SKIP LOCKED), until every row completed. New rows arrive while others
-/// complete, as in the engine, whose inserts, claims and commits overlap.
-/// Returns executions per second.
+/// interleaved_cycle() with `connections` connections on `table`, emptied
+/// first. Returns executions per second.
 double concurrent_cycle(const std::string& url, const std::string& table,
                         std::size_t executions, std::size_t claim_batch,
                         std::size_t connections) {
@@ -152,59 +148,22 @@ double concurrent_cycle(const std::string& url, const std::string& table,
     pqxx::nontransaction tx{c};
     tx.exec("TRUNCATE " + table);
   }
-  std::atomic<std::size_t> completed{0};
-  std::atomic<bool> failed{false};
-  std::mutex mtx;
-  std::string failure;
   std::vector<std::unique_ptr<pqxx::connection>> conns;
   for (std::size_t i = 0; i < connections; ++i) {
     conns.push_back(std::make_unique<pqxx::connection>(url));
     prepare_cycle(*conns.back(), table);
   }
-  auto work = [&](std::size_t k) {
-    try {
-      auto& c = *conns[k];
-      const auto share = executions / connections
-                         + (k < executions % connections ? 1 : 0);
-      const auto tag = fmt::format("{}_", k);
-      const auto owner = fmt::format("ceiling-owner-{}", k);
-      std::size_t inserted = 0;
-      while (completed.load() < executions && !failed.load()) {
-        if (inserted < share) {
-          const auto next = std::min(share, inserted + claim_batch);
-          pqxx::work tx{c};
-          insert_rows(tx, inserted, next, tag);
-          tx.commit();
-          inserted = next;
-        }
-        const auto done = claim_and_complete(c, claim_batch, owner);
-        completed += done;
-        // Every row of its own is in: what is left is held by others.
-        if (done == 0 && inserted == share)
-          std::this_thread::yield();
-      }
-    } catch (const std::exception& e) {
-      std::lock_guard guard{mtx};
-      failure = e.what();
-      failed = true;
-    }
-  };
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (std::size_t k = 0; k < connections; ++k)
-    threads.emplace_back(work, k);
-  for (auto& t : threads)
-    t.join();
-  const double seconds = seconds_since(t0);
-  if (failed)
-    throw std::runtime_error("PostgreSQL ceiling with "
-                             + std::to_string(connections)
-                             + " connections: " + failure);
-  if (completed.load() != executions)
-    throw std::runtime_error(fmt::format(
-      "PostgreSQL ceiling with {} connections: {} of {} rows completed",
-      connections, completed.load(), executions));
-  return static_cast<double>(executions) / seconds;
+  return interleaved_cycle(
+    "PostgreSQL", executions, claim_batch, connections,
+    [&](std::size_t k, std::size_t first, std::size_t last,
+        const std::string& tag) {
+      pqxx::work tx{*conns[k]};
+      insert_rows(tx, first, last, tag);
+      tx.commit();
+    },
+    [&](std::size_t k, std::size_t batch, const std::string& owner) {
+      return claim_and_complete(*conns[k], batch, owner);
+    });
 }
 
 } // namespace
@@ -247,44 +206,17 @@ ceiling_result pg_ceiling(const std::string& url, const std::string& schema,
                                      / insert_batch
                                    + 2 * claims + 1;
   // The ceiling: the best of the concurrent forms (and of the one above).
-  ceiling_result out;
-  out.method = fmt::format(
-    "PostgreSQL: the best of {} concurrent connections, each inserting {} "
-    "rows per transaction then claiming (FOR UPDATE SKIP LOCKED) and "
-    "completing a batch, and of one connection inserting every row first, "
-    "on the store's table",
-    fmt::join(connections, ", "), claim_batch);
-  out.executions = executions;
-  auto by = nlohmann::json::object();
-  std::size_t best = 0;
-  for (auto n : connections) {
-    auto per_s = concurrent_cycle(url, t, executions, claim_batch, n);
-    by[std::to_string(n)] = per_s;
-    if (per_s > out.per_s) {
-      out.per_s = per_s;
-      best = n;
-    }
-  }
-  // A ceiling the engine can pass is none: on a small run the former form
-  // (no contention at all) can be the faster one, and then it is the
-  // ceiling.
-  std::string best_form = fmt::format("{} connections", best);
-  if (single.per_s > out.per_s) {
-    out.per_s = single.per_s;
-    best_form = "one connection, inserts first";
-  }
-  out.seconds = static_cast<double>(executions) / out.per_s;
-  out.details = {
-    {"claim_batch", claim_batch},
-    {"per_s_by_connections", std::move(by)},
-    {"best_connections", best},
-    {"best_form", best_form},
-    // The form this harness called its ceiling before: one connection,
-    // every insert first, then claim and complete batch by batch.
-    {"single_connection_per_s", single.per_s},
-    {"single_connection", single.details},
-  };
-  return out;
+  return best_ceiling_form(
+    fmt::format("PostgreSQL: the best of {} concurrent connections, each "
+                "inserting {} rows per transaction then claiming (FOR UPDATE "
+                "SKIP LOCKED) and completing a batch, and of one connection "
+                "inserting every row first, on the store's table",
+                fmt::join(connections, ", "), claim_batch),
+    executions, claim_batch, connections,
+    [&](std::size_t n) {
+      return concurrent_cycle(url, t, executions, claim_batch, n);
+    },
+    single);
 }
 
 } // namespace durable::bench

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,33 @@ ceiling_result cycle_result(const char* store, std::string method,
                             double insert_seconds, double cycle_seconds,
                             std::size_t insert_batch, std::size_t claim_batch,
                             std::size_t claims);
+
+/// The concurrent form of the PostgreSQL and MySQL ceilings: `connections`
+/// workers at once on an empty table, worker k inserting its share of
+/// `executions` rows `claim_batch` at a time (`insert(k, first, last,
+/// tag)`: rows [first, last), ids tagged `tag`) and, after each insert,
+/// claiming and completing a batch of any worker's rows (`claim(k, batch,
+/// owner)`, returning how many), until every row completed. New rows
+/// arrive while others complete, as in the engine, whose inserts, claims
+/// and commits overlap. Returns executions per second; throws
+/// std::runtime_error naming `store` if a worker failed or rows were left.
+double interleaved_cycle(
+  const char* store, std::size_t executions, std::size_t claim_batch,
+  std::size_t connections,
+  const std::function<void(std::size_t, std::size_t, std::size_t,
+                           const std::string&)>& insert,
+  const std::function<std::size_t(std::size_t, std::size_t,
+                                  const std::string&)>& claim);
+
+/// The ceiling of a server store: the best of interleaved_cycle() with
+/// each count of `connections` (`concurrent(n)` runs it with n) and of the
+/// single-connection form `single`, with every rate in `details`.
+ceiling_result
+best_ceiling_form(std::string method, std::size_t executions,
+                  std::size_t claim_batch,
+                  const std::vector<std::size_t>& connections,
+                  const std::function<double(std::size_t)>& concurrent,
+                  const ceiling_result& single);
 
 /// Prints on stderr the rate of each form a ceiling tried (the PostgreSQL
 /// and MySQL ceilings' connection counts and their single-connection
