@@ -8,47 +8,11 @@
 
 #include <fmt/format.h>
 
+#include "durable/storage/event_codes.hpp"
+
 namespace durable::storage::mysql_detail {
 
 namespace {
-
-// `kind` is one letter, as in PostgreSQL's NOTIFY payload.
-char kind_char(store_event::type t) {
-  switch (t) {
-    case store_event::type::work_ready:
-      return 'r';
-    case store_event::type::finished:
-      return 'f';
-    case store_event::type::cancelled:
-      return 'c';
-    case store_event::type::deadline:
-      return 'd';
-    case store_event::type::resync:
-      return 's';
-    case store_event::type::corrupt: // never written
-      break;
-  }
-  return 's';
-}
-
-std::optional<store_event::type> kind_of(std::string_view s) {
-  if (s.size() != 1)
-    return std::nullopt;
-  switch (s[0]) {
-    case 'r':
-      return store_event::type::work_ready;
-    case 'f':
-      return store_event::type::finished;
-    case 'c':
-      return store_event::type::cancelled;
-    case 'd':
-      return store_event::type::deadline;
-    case 's':
-      return store_event::type::resync;
-    default:
-      return std::nullopt;
-  }
-}
 
 /// Any bytes as a hexadecimal literal: nothing from a row is ever quoted.
 void append_hex(std::string& out, std::string_view s) {
@@ -77,7 +41,7 @@ announcement_row read_row(connection::query& q) {
   r.seq = q.int64(0);
   r.sender = static_cast<std::uint64_t>(q.int64(1));
   r.created_at = from_micros(q.int64(2));
-  if (auto k = kind_of(q.text(3))) {
+  if (auto k = event_codes::kind_of(q.text(3))) {
     store_event e;
     e.kind = *k;
     e.at = from_micros(q.int64(4));
@@ -165,8 +129,8 @@ announcement_insert_sql(std::uint64_t sender, timestamp now,
   bool first = true;
   for (const auto* e : rows) {
     fmt::format_to(std::back_inserter(sql), "{}({}, {}, '{}', {}, ",
-                   first ? "" : ", ", sender_sql, now_us, kind_char(e->kind),
-                   to_micros(e->at));
+                   first ? "" : ", ", sender_sql, now_us,
+                   event_codes::code_of(e->kind), to_micros(e->at));
     append_hex(sql, e->execution_id);
     sql += ", ";
     append_hex(sql, e->parent_id);

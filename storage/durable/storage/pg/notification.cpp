@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "durable/storage/event_codes.hpp"
+
 namespace durable::storage::pg {
 
 namespace {
@@ -14,41 +16,6 @@ namespace {
 //   <kind> <at, microseconds since the epoch> <id> <parent or -> <owner or ->
 // An overflow payload is the header followed by " *".
 constexpr std::string_view magic = "d1";
-
-char kind_char(store_event::type t) {
-  switch (t) {
-    case store_event::type::work_ready:
-      return 'r';
-    case store_event::type::finished:
-      return 'f';
-    case store_event::type::cancelled:
-      return 'c';
-    case store_event::type::deadline:
-      return 'd';
-    case store_event::type::resync:
-      return 's';
-    case store_event::type::corrupt: // never sent (encode_notification)
-      break;
-  }
-  return '?';
-}
-
-std::optional<store_event::type> kind_of(std::string_view s) {
-  if (s.size() != 1)
-    return std::nullopt;
-  switch (s[0]) {
-    case 'r':
-      return store_event::type::work_ready;
-    case 'f':
-      return store_event::type::finished;
-    case 'c':
-      return store_event::type::cancelled;
-    case 'd':
-      return store_event::type::deadline;
-    default:
-      return std::nullopt;
-  }
-}
 
 /// A field must be one non-empty token: no blanks, no line breaks.
 bool is_token(const std::string& s) {
@@ -95,8 +62,8 @@ encode_notification(const std::string& sender,
         || (!e.owner.empty() && !is_token(e.owner)))
       return false;
     fmt::format_to(std::back_inserter(out), "\n{} {} {} {} {}",
-                   kind_char(e.kind), to_micros(e.at), field(e.execution_id),
-                   field(e.parent_id), field(e.owner));
+                   event_codes::code_of(e.kind), to_micros(e.at),
+                   field(e.execution_id), field(e.parent_id), field(e.owner));
     return true;
   };
   for (const auto& e : events) {
@@ -144,7 +111,7 @@ std::optional<notification> decode_notification(const std::string& payload) {
     auto f = split(lines[i], ' ');
     if (f.size() != 5)
       return std::nullopt;
-    auto kind = kind_of(f[0]);
+    auto kind = event_codes::kind_of(f[0]);
     std::int64_t us = 0;
     auto [end, ec] = std::from_chars(f[1].data(), f[1].data() + f[1].size(),
                                      us);
