@@ -60,6 +60,15 @@ TEST_CASE("mysql: a store migrates a new database to its schema version") {
   durable::test::mysql::exec_admin("DROP DATABASE `" + db + "`");
 }
 
+TEST_CASE("mysql: a pool of no connections is refused before connecting") {
+  durable::storage::mysql_options o;
+  o.url = "mysql://root@127.0.0.1:1/none"; // never reached
+  o.pool_size = 0;
+  CHECK_THROWS_WITH_AS(durable::storage::mysql_store{o},
+                       "mysql store: pool_size must be at least 1",
+                       durable::error);
+}
+
 TEST_CASE("mysql: a server that cannot be reached fails as unavailable") {
   durable::storage::mysql_options o;
   o.url = "mysql://root@127.0.0.1:1/none";

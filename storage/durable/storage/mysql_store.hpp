@@ -42,7 +42,8 @@ struct mysql_options {
   millis reconnect_timeout{10000};
   /// Connections the calls run on, at most (each opened when first
   /// needed). A call takes a free one, or waits for one when all are
-  /// busy; 1 runs every call of the store one after the other. Renewals
+  /// busy; 1 runs every call of the store one after the other, 0 is
+  /// refused (durable::error from the constructor). Renewals
   /// and leadership have one more of their own, the announcement reader
   /// another.
   std::size_t pool_size = 4;
