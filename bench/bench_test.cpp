@@ -103,9 +103,41 @@ TEST_SUITE("bench.validation") {
     CHECK_FALSE(validate({r}, {"s"}, 1, s).ok());
   }
 
+  TEST_CASE("validate counts the trees retention removed, and only those") {
+    auto s = fanout_settings();
+    s.parents = 2;
+    auto rows = fanout_rows(); // tree "p"; tree "q" was removed
+    CHECK(validate(rows, {"p", "q"}, rows_per_round(s), s, {1, 4}).ok());
+    // Without the removal counted, the tree is missing.
+    CHECK(validate(rows, {"p", "q"}, rows_per_round(s), s).problem_count == 2);
+    // A row lost beside the removed tree is still found.
+    rows.pop_back();
+    CHECK(validate(rows, {"p", "q"}, rows_per_round(s), s, {1, 4}).problem_count
+          == 1);
+  }
+
 } // TEST_SUITE
 
 TEST_SUITE("bench.settings") {
+  TEST_CASE("--retain-completed is refused with several nodes and for hold") {
+    settings s;
+    s.store = "postgres";
+    s.retain_completed_s = 60;
+    CHECK_NOTHROW(check(s));
+    s.nodes = 2;
+    CHECK_THROWS_WITH_AS(check(s), doctest::Contains("--nodes 1"),
+                         std::invalid_argument);
+    s.nodes = 1;
+    s.workload = "hold";
+    s.max_concurrent = s.executions;
+    CHECK_THROWS_WITH_AS(check(s), doctest::Contains("hold"),
+                         std::invalid_argument);
+    s.workload = "simple";
+    s.retain_completed_s = -1;
+    CHECK_THROWS_WITH_AS(check(s), doctest::Contains("0..86400"),
+                         std::invalid_argument);
+  }
+
   TEST_CASE("--serial is refused for workloads that finish only after every "
             "enqueue") {
     for (const char* w : {"sleepers", "hold", "mixed"}) {

@@ -11,6 +11,7 @@
 // and latencies from the store's own timestamps, validate every row, then
 // report (stdout table, --json record, --plot charts). See README.md.
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,7 @@
 #include "progress.hpp"
 #include "readback.hpp"
 #include "report.hpp"
+#include "sampler.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
 #include "stores.hpp"
@@ -67,6 +69,9 @@ executor_options engine_options(const settings& s, const char* name) {
   o.scheduler_threads = s.scheduler_threads;
   o.poll_interval = s.poll_interval;
   o.supervisor_recheck_interval = s.recheck_interval;
+  if (s.retain_completed_s > 0)
+    o.retention.completed = millis{
+      static_cast<long long>(std::llround(s.retain_completed_s * 1000))};
   o.node_name = name;
   return o;
 }
@@ -88,6 +93,16 @@ void wait_for(const std::function<std::size_t()>& done, std::size_t target,
         target, stall_limit.count()));
     }
   }
+}
+
+/// Rows finished between consecutive readings of `{"finished": n}`.
+std::vector<std::size_t>
+finished_per_reading(const std::vector<nlohmann::json>& readings) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 1; i < readings.size(); ++i)
+    out.push_back(readings[i].at("finished").get<std::size_t>()
+                  - readings[i - 1].at("finished").get<std::size_t>());
+  return out;
 }
 
 /// `--worker`: one more node on the main process's store, until stdin
@@ -174,9 +189,9 @@ int run(const settings& s) {
   if (monitor)
     commits_before = monitor->commits();
   // Sustained PostgreSQL runs: what grows while it runs.
-  std::unique_ptr<pg_sampler> sampler;
+  std::unique_ptr<sampler> pg_counters;
   if (monitor && s.duration_s > 0)
-    sampler = std::make_unique<pg_sampler>(
+    pg_counters = std::make_unique<sampler>(
       [&] {
         std::lock_guard lock{monitor_mtx};
         return monitor->counters();
@@ -185,6 +200,8 @@ int run(const settings& s) {
   std::vector<std::string> top_ids;
   std::size_t expected = 0;
   timestamp t0;
+  std::vector<std::size_t> finished_series;
+  double wall_seconds = 0;
   {
     auto opts = engine_options(s, "bench-main");
     if (engine_counts)
@@ -197,6 +214,16 @@ int run(const settings& s) {
     bar.set_total(rows_per_round(s));
     t0 = db->now();
     const auto start = std::chrono::steady_clock::now();
+    // With retention the oldest rows are gone before the read back: the
+    // series counts rows as they finish instead.
+    std::optional<sampler> finished_counts;
+    if (s.retain_completed_s > 0)
+      finished_counts.emplace(
+        [&done] {
+          return nlohmann::json{{"finished", done()}};
+        },
+        std::chrono::milliseconds{
+          static_cast<long long>(std::llround(s.interval_s * 1000))});
     do {
       round r;
       if (s.workload == "hold") {
@@ -220,11 +247,15 @@ int run(const settings& s) {
       wait_for(done, more ? expected - r.expected_rows / 2 : expected, poll);
     } while (seconds_since(start) < s.duration_s);
     wait_for(done, expected, poll);
-    if (sampler)
-      rep.pg_trend = pg_trend(sampler->finish(), top_statements);
+    if (pg_counters)
+      rep.pg_trend = pg_trend(pg_counters->finish(), top_statements);
+    if (finished_counts)
+      finished_series = finished_per_reading(finished_counts->finish());
     bar.stop();
     exec.shutdown();
+    wall_seconds = seconds_since(start);
   }
+  const auto pruned = counted->pruned();
   const int failed_nodes = nodes.stop();
   rep.peak_rss_bytes = peak_rss_bytes();
   std::vector<row_sample> rows;
@@ -244,8 +275,18 @@ int run(const settings& s) {
   if (rep.rows.last_finished)
     rep.seconds = std::chrono::duration<double>(*rep.rows.last_finished - t0)
                     .count();
+  if (s.retain_completed_s > 0) {
+    // Retention keeps the newest rows, so the last finished_at is still
+    // stored; counts include what it removed.
+    rep.pruned = pruned;
+    rep.rows.rows += pruned.rows;
+    rep.rows.top_level += pruned.roots;
+    rep.rows.finished_per_interval = std::move(finished_series);
+    if (!rep.rows.last_finished)
+      rep.seconds = wall_seconds;
+  }
   if (s.validate) {
-    rep.checked = validate(rows, top_ids, expected, s);
+    rep.checked = validate(rows, top_ids, expected, s, pruned);
     rep.validated = true;
   }
   if (failed_nodes > 0) {
@@ -257,6 +298,9 @@ int run(const settings& s) {
   if (!s.json_path.empty())
     append_json(s.json_path, record);
   print_table({record});
+  if (rep.pruned)
+    fmt::print("retention removed {} trees ({} rows) during the run\n",
+               rep.pruned->roots, rep.pruned->rows);
   if (record.contains("pg_trend"))
     print_trend(record["pg_trend"]);
   if (!s.plot_dir.empty())

@@ -74,6 +74,7 @@ nlohmann::json options_json(const settings& s) {
           {"duration_s", s.duration_s},
           {"interval_s", s.interval_s},
           {"pg_sample_s", s.pg_sample_s},
+          {"retain_completed_s", s.retain_completed_s},
           {"caf_window", s.caf_window}};
 }
 
@@ -149,6 +150,10 @@ nlohmann::json to_json(const run_report& r) {
     j["pg_statements"] = r.pg_statements;
     if (!r.pg_trend.is_null())
       j["pg_trend"] = r.pg_trend;
+  }
+  if (r.pruned) {
+    j["pruned_roots"] = r.pruned->roots;
+    j["pruned_rows"] = r.pruned->rows;
   }
   if (s.duration_s > 0 || r.rows.finished_per_interval.size() > 1) {
     std::vector<double> rates;

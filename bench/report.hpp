@@ -37,6 +37,9 @@ struct run_report {
   nlohmann::json pg_statements;
   /// PostgreSQL, sustained runs: what changed per interval (pg_trend.hpp).
   nlohmann::json pg_trend;
+  /// Runs with retention: what it removed during the run (counted in
+  /// rows.rows and rows.top_level).
+  std::optional<prune_result> pruned;
   validation checked;
   bool validated = false;
 };

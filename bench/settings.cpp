@@ -88,6 +88,10 @@ void add_options(CLI::App& app, settings& s) {
   app.add_option("--pg-sample", s.pg_sample_s,
                  "sustained PostgreSQL runs: read the server's statement and "
                  "table counters every this many seconds");
+  app.add_option("--retain-completed", s.retain_completed_s,
+                 "retention on: keep completed trees this many seconds "
+                 "(one node; rates counted as rows finish, latencies of "
+                 "the rows still stored)");
   app.add_flag("!--no-ceiling", s.ceiling, "skip measuring the ceiling");
   app.add_option("--ceiling-executions", s.ceiling_executions,
                  "rows of the ceiling run (default: as many as the workload)");
@@ -180,6 +184,17 @@ void check(const settings& s) {
     throw std::invalid_argument("--interval must be positive");
   if (s.duration_s < 0)
     throw std::invalid_argument("--duration must not be negative");
+  if (s.retain_completed_s < 0 || s.retain_completed_s > 86400)
+    throw std::invalid_argument(
+      "--retain-completed must be within 0..86400 seconds");
+  if (s.retain_completed_s > 0 && s.nodes > 1)
+    throw std::invalid_argument(
+      "--retain-completed needs --nodes 1: several nodes' runs count "
+      "finished rows in the table, which retention empties");
+  if (s.retain_completed_s > 0 && s.workload == "hold")
+    throw std::invalid_argument(
+      "--retain-completed cannot run --workload hold (it measures memory "
+      "per running execution, not a sustained rate)");
   if (!(s.pg_sample_s > 0))
     throw std::invalid_argument("--pg-sample must be positive");
   if (s.workload == "hold" && s.max_concurrent < s.executions)

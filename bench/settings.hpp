@@ -60,7 +60,11 @@ struct settings {
   double duration_s = 0;   ///< > 0: repeat the workload this long
   double interval_s = 10;  ///< bucket width of the sustained series
   double pg_sample_s = 60; ///< sustained PostgreSQL runs: counters period
-  bool ceiling = true;     ///< measure the store's ceiling first
+  /// > 0: retention on, completed trees kept this many seconds (the
+  /// engine's retention_options::completed, its other defaults); rows
+  /// finished are then counted as they finish, not read back.
+  double retain_completed_s = 0;
+  bool ceiling = true;                ///< measure the store's ceiling first
   std::size_t ceiling_executions = 0; ///< 0: as many rows as the workload
   std::size_t caf_window = 1000;      ///< in-flight window of the CAF ceiling
   /// PostgreSQL and MySQL ceilings: the connection counts tried at once;

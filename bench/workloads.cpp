@@ -277,7 +277,8 @@ void wake_all(executor& exec, const task_set& t, const round& r) {
 
 validation validate(const std::vector<row_sample>& rows,
                     const std::vector<std::string>& top_ids,
-                    std::size_t expected_rows, const settings& s) {
+                    std::size_t expected_rows, const settings& s,
+                    const prune_result& pruned) {
   validation v;
   v.rows = rows.size();
   auto problem = [&v](std::string what) {
@@ -285,9 +286,10 @@ validation validate(const std::vector<row_sample>& rows,
       v.problems.push_back(std::move(what));
     ++v.problem_count;
   };
-  if (rows.size() != expected_rows)
-    problem(
-      fmt::format("{} rows stored, {} expected", rows.size(), expected_rows));
+  if (rows.size() + pruned.rows != expected_rows)
+    problem(fmt::format("{} rows stored and {} removed by retention, {} "
+                        "expected",
+                        rows.size(), pruned.rows, expected_rows));
   std::unordered_set<std::string> ids;
   ids.reserve(rows.size());
   for (const auto& r : rows)
@@ -296,8 +298,10 @@ validation validate(const std::vector<row_sample>& rows,
   for (const auto& id : top_ids)
     if (!ids.contains(id))
       ++missing;
-  if (missing > 0)
-    problem(fmt::format("{} enqueued executions are not stored", missing));
+  if (missing != pruned.roots)
+    problem(fmt::format("{} enqueued executions are not stored, {} removed "
+                        "by retention",
+                        missing, pruned.roots));
   for (const auto& r : rows) {
     ++v.checked;
     if (r.status != execution_status::completed) {

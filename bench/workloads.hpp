@@ -98,12 +98,14 @@ struct validation {
   }
 };
 
-/// Checks that there are exactly `expected_rows` rows, that `top_ids` are
-/// all among them, and that every row finished `completed` with the output
-/// its task must produce for its input (and, for `bench_flaky`, after
-/// exactly `retry_failures` failed runs).
+/// Checks that there are exactly `expected_rows` rows less those
+/// retention removed (`pruned`), that `top_ids` are all among them but as
+/// many as `pruned.roots`, and that every row finished `completed` with
+/// the output its task must produce for its input (and, for
+/// `bench_flaky`, after exactly `retry_failures` failed runs).
 validation validate(const std::vector<row_sample>& rows,
                     const std::vector<std::string>& top_ids,
-                    std::size_t expected_rows, const settings& s);
+                    std::size_t expected_rows, const settings& s,
+                    const prune_result& pruned = {});
 
 } // namespace durable::bench
