@@ -1,9 +1,12 @@
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "durable/forwarding_store.hpp"
 #include "engine_test_support.hpp"
 
 // Retention on a running engine, on the backend this executable links: the
@@ -14,6 +17,58 @@ using namespace std::chrono_literals;
 using engine_test::await;
 using engine_test::eventually;
 using engine_test::test_options;
+
+namespace {
+
+/// A store whose prune() calls wait until open() (or twice the hang guard),
+/// so that a test can keep a removal in progress.
+class held_prunes final : public durable::forwarding_store {
+public:
+  using forwarding_store::forwarding_store;
+
+  ~held_prunes() override {
+    open();
+  }
+
+  durable::prune_result prune(const durable::prune_request& req) override {
+    {
+      std::unique_lock lock{mtx_};
+      ++entered_;
+      ++held_;
+      opened_.wait_for(lock, 2 * engine_test::hang_guard,
+                       [this] { return open_; });
+      --held_;
+    }
+    return forwarding_store::prune(req);
+  }
+
+  /// prune() calls so far, and those waiting now.
+  int entered() {
+    std::lock_guard lock{mtx_};
+    return entered_;
+  }
+  int held() {
+    std::lock_guard lock{mtx_};
+    return held_;
+  }
+
+  void open() {
+    {
+      std::lock_guard lock{mtx_};
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable opened_;
+  int entered_ = 0;
+  int held_ = 0;
+  bool open_ = false;
+};
+
+} // namespace
 
 TEST_SUITE("integration.retention") {
   TEST_CASE("a task override keeps its trees longer or removes them sooner "
@@ -68,6 +123,32 @@ TEST_SUITE("integration.retention") {
     for (const auto& k : kids)
       CHECK_FALSE(gone(k.id));
     CHECK(db->children_of(kept_id).size() == 3);
+    exec.shutdown();
+  }
+
+  TEST_CASE("a removal in progress does not hold back the engine's commits") {
+    // A sweep of a large backlog takes tens of milliseconds per batch on
+    // PostgreSQL; executions must keep finishing meanwhile.
+    auto db = std::make_shared<held_prunes>(durable::test::make_store());
+    auto opts = test_options();
+    opts.retention.completed = 1h;
+    opts.retention.sweep_interval = 100ms;
+    durable::executor exec{db, opts};
+    auto echo = exec.task<int, int>(
+      {.id = "echo", .timeout = 10s, .may_block = false},
+      [](durable::task_context&, int x) { return x; });
+    // The leader's first sweep starts at once and now waits in prune().
+    REQUIRE(eventually([&] { return db->entered() > 0; }));
+    for (int i = 0; i < 3; ++i) {
+      auto run = exec.enqueue(echo, i).wait_for(engine_test::hang_guard);
+      REQUIRE_MESSAGE(run.has_value(),
+                      "an execution did not finish while a removal ran");
+      CHECK(run->output == i);
+      // It finished while the removal was still held, not after it.
+      CHECK(db->held() == 1);
+    }
+    CHECK(db->entered() == 1); // one batch at a time: still the first
+    db->open();
     exec.shutdown();
   }
 }

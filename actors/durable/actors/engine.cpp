@@ -37,10 +37,14 @@ std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
     rt->storage = sys.spawn<caf::detached>(storage_actor, rt);
     rt->inserter = sys.spawn<caf::detached>(storage_actor, rt);
     rt->claimer = sys.spawn<caf::detached>(claim_actor, rt);
+    if (rt->options.retention.enabled())
+      rt->pruner = sys.spawn<caf::detached>(prune_actor, rt);
   } else {
     rt->storage = sys.spawn(storage_actor, rt);
     rt->inserter = sys.spawn(storage_actor, rt);
     rt->claimer = sys.spawn(claim_actor, rt);
+    if (rt->options.retention.enabled())
+      rt->pruner = sys.spawn(prune_actor, rt);
   }
   rt->janitor = sys.spawn<caf::lazy_init>(janitor, rt);
   rt->dispatcher = sys.spawn<caf::lazy_init>(dispatcher, rt);
@@ -70,8 +74,9 @@ std::uint64_t start_engine(caf::actor_system& sys, const runtime_ptr& rt) {
 
 void stop_engine(const runtime_ptr& rt, std::uint64_t listener_token) {
   rt->db->unsubscribe(listener_token);
-  for (auto* a : {&rt->dispatcher, &rt->janitor, &rt->lease_keeper,
-                  &rt->storage, &rt->inserter, &rt->claimer, &rt->timers}) {
+  for (auto* a :
+       {&rt->dispatcher, &rt->janitor, &rt->lease_keeper, &rt->storage,
+        &rt->inserter, &rt->claimer, &rt->pruner, &rt->timers}) {
     // Handles stay set: actors that are still finishing may read them.
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);

@@ -349,6 +349,8 @@ void executor::shutdown() {
                                      rt->lease_keeper, rt->storage,
                                      rt->inserter,     rt->claimer,
                                      rt->timers};
+    if (rt->pruner)
+      services.push_back(rt->pruner);
     for (auto& a : services)
       self->monitor(a);
     actors::stop_engine(rt, impl_->listener);
@@ -367,6 +369,7 @@ void executor::shutdown() {
   rt->storage = nullptr;
   rt->inserter = nullptr;
   rt->claimer = nullptr;
+  rt->pruner = nullptr;
   rt->lease_keeper = nullptr;
   impl_->own_sys.reset(); // joins every actor of our own system
 }

@@ -88,8 +88,8 @@ void arm_sweep(caf::event_based_actor* self,
                       caf::make_message(prune_atom::value));
 }
 
-/// Ends a sweep: at once again if a call filled its batch (the next batch
-/// queues behind whatever the storage actor has to do meanwhile), after
+/// Ends a sweep: at once again if a call filled its batch (on the prune
+/// actor, beside the storage actor's commits), after
 /// the sweep interval if it removed something, and after a pause that
 /// doubles up to ten intervals while sweeps find nothing.
 void end_sweep(caf::event_based_actor* self,
@@ -107,7 +107,7 @@ void end_sweep(caf::event_based_actor* self,
     arm_sweep(self, st, st->sweep_pause);
 }
 
-/// Sends the sweep's next store call, one batch per storage actor turn.
+/// Sends the sweep's next store call, one batch per prune actor turn.
 void sweep_next(caf::event_based_actor* self,
                 const std::shared_ptr<janitor_state>& st) {
   if (!st->leading || st->sweep_left.empty()) {
@@ -117,7 +117,7 @@ void sweep_next(caf::event_based_actor* self,
   auto req = std::move(st->sweep_left.front());
   st->sweep_left.erase(st->sweep_left.begin());
   const auto limit = req.limit;
-  self->request(st->rt->storage, caf::infinite, prune_atom::value, req)
+  self->request(st->rt->pruner, caf::infinite, prune_atom::value, req)
     .then(
       [=](const prune_result& r) {
         st->swept_roots += r.roots;

@@ -15,8 +15,9 @@ namespace durable::actors {
 /// finishing a row and cancelling its descendants happen in one transaction.
 ///
 /// With retention on (executor_options::retention), the leader also sweeps
-/// old finished trees away: one `(prune, prune_request)` to the storage
-/// actor per batch (retention_requests()), the next batch at once while
+/// old finished trees away: one `(prune, prune_request)` to the prune
+/// actor per batch (retention_requests(); beside the storage actor, so
+/// that removals never hold commits back), the next batch at once while
 /// batches come back full, else after `retention.sweep_interval`, doubling
 /// up to ten intervals while sweeps remove nothing. A node that stops
 /// leading finishes no sweep; the new leader starts its own.

@@ -16,7 +16,7 @@ namespace durable::actors {
 /// (`task_id`). Each removes up to `opts.batch_size` trees whose root
 /// finished before `now - duration`; a duration of 0 (kept forever) makes
 /// no request. Empty when retention is off. Pure; the janitor sends each to
-/// the storage actor as its own message, so that no turn of that actor
+/// the prune actor as its own message, so that no turn of that actor
 /// removes more than one batch.
 std::vector<prune_request> retention_requests(const retention_options& opts,
                                               timestamp now);

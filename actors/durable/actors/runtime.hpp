@@ -75,6 +75,9 @@ struct runtime {
   caf::actor inserter;
   /// Claims run on their own actor (see claim_actor), beside `storage`.
   caf::actor claimer;
+  /// Retention's removals run on their own actor (see prune_actor),
+  /// beside `storage`; unset when retention is off.
+  caf::actor pruner;
   caf::actor timers;
   caf::actor dispatcher;
   caf::actor janitor;

@@ -452,4 +452,13 @@ caf::behavior claim_actor(caf::event_based_actor*, runtime_ptr rt) {
   };
 }
 
+caf::behavior prune_actor(caf::event_based_actor*, runtime_ptr rt) {
+  return {
+    [rt](prune_atom, const prune_request& req) {
+      return guarded<prune_result>(*rt, "prune",
+                                   [&] { return rt->db->prune(req); });
+    },
+  };
+}
+
 } // namespace durable::actors

@@ -49,7 +49,8 @@ namespace durable::actors {
 ///   node owns and that are unfinished (transitions::hand_back);
 /// - `(erase, id)` -> `bool`;
 /// - `(prune, prune_request)` -> `prune_result`: one bounded batch of
-///   retention (store::prune), sent by the maintenance leader's janitor.
+///   retention (store::prune); the janitor sends its sweeps to
+///   prune_actor instead, this stays for callers with one handle.
 /// A store exception becomes a `caf::error` reply (sec::runtime_error with
 /// the message); the engine leaves the row to lease expiry.
 caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt);
@@ -63,5 +64,17 @@ caf::behavior storage_actor(caf::event_based_actor* self, runtime_ptr rt);
 /// the write's reply, which the sender sees only after the commit.
 /// Detached like the storage actor; errors as there.
 caf::behavior claim_actor(caf::event_based_actor* self, runtime_ptr rt);
+
+/// Runs retention's removals: `(prune, prune_request)` -> `prune_result`
+/// (store::prune, one bounded batch per message).
+///
+/// A batch of a thousand trees takes tens of milliseconds on PostgreSQL;
+/// on the storage actor it held every transition back meanwhile, and a
+/// node finishing executions faster than one sweep removes them fell
+/// behind (the table grew and throughput decayed). On its own actor, and
+/// on PostgreSQL its own pooled connection, removals run beside the
+/// commits. Spawned only when retention is on. Detached like the storage
+/// actor; errors as there.
+caf::behavior prune_actor(caf::event_based_actor* self, runtime_ptr rt);
 
 } // namespace durable::actors
