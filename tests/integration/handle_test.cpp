@@ -1,8 +1,10 @@
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -12,6 +14,7 @@
 
 #include "common.hpp"
 #include "durable/durable.hpp"
+#include "durable/forwarding_store.hpp"
 #include "durable/storage/memory_store.hpp"
 #include "support/store_factory.hpp"
 
@@ -50,6 +53,56 @@ struct gated {
   ~gated() {
     release = true;
   }
+};
+
+/// A store whose apply() calls wait, once hold() is called, until open()
+/// (or a long guard): a commit that takes as long as a test wants.
+class held_applies final : public durable::forwarding_store {
+public:
+  using forwarding_store::forwarding_store;
+
+  ~held_applies() override {
+    open();
+  }
+
+  std::vector<durable::write_outcome>
+  apply(std::vector<durable::transition> ts) override {
+    {
+      std::unique_lock lock{mtx_};
+      if (holding_) {
+        ++held_;
+        changed_.notify_all();
+        changed_.wait_for(lock, 60s, [this] { return !holding_; });
+        --held_;
+      }
+    }
+    return forwarding_store::apply(std::move(ts));
+  }
+
+  void hold() {
+    std::lock_guard lock{mtx_};
+    holding_ = true;
+  }
+
+  void open() {
+    {
+      std::lock_guard lock{mtx_};
+      holding_ = false;
+    }
+    changed_.notify_all();
+  }
+
+  /// apply() calls waiting now.
+  int held() {
+    std::lock_guard lock{mtx_};
+    return held_;
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable changed_;
+  bool holding_ = false;
+  int held_ = 0;
 };
 
 } // namespace
@@ -160,6 +213,24 @@ TEST_SUITE("integration.handle") {
     auto r = finish(h);
     CHECK(st(r.status()) == "completed");
     CHECK(r.output == 2);
+  }
+
+  TEST_CASE("a timed wait gives up on time while a commit hangs") {
+    // The engine's store calls queue behind a commit that takes long (a
+    // slow disk, a lock, a large batch); a wait_for() must still return
+    // when its time is up, not when the commit ends.
+    auto db = std::make_shared<held_applies>(durable::test::make_store());
+    durable::executor exec{db, fast()};
+    gated g{exec, "held_commit"};
+    auto h = exec.enqueue(g.ref, 1);
+    REQUIRE(eventually([&] { return g.started.load(); }));
+    db->hold();
+    g.release = true; // its end is the commit that hangs
+    REQUIRE(eventually([&] { return db->held() == 1; }));
+    CHECK_FALSE(h.wait_for(100ms).has_value());
+    CHECK(db->held() == 1); // given up while the commit still hung
+    db->open();
+    CHECK(finish(h).output == 2);
   }
 
   TEST_CASE("waits that run out leave no waiter behind") {

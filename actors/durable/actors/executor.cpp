@@ -241,9 +241,13 @@ std::optional<execution_record> executor::wait(const std::string& execution_id,
     throw actors::shut_down_while_waiting(execution_id);
   }
   // Not-found before waiting; a finished execution is returned at once,
-  // whatever the timeout (even zero).
+  // whatever the timeout (even zero). Read from the store on this thread,
+  // not through the storage actor: a timed wait must not queue behind
+  // commits that take long (a slow disk, a lock, a large batch).
   try {
-    if (auto current = get(execution_id); current.is_finished())
+    auto current = actors::found_record(
+      actors::read_execution(*impl_->rt->db, execution_id), execution_id);
+    if (current.is_finished())
       return current;
   } catch (const error& e) {
     if (e.kind() != error_kind::not_found && impl_->shut.load())

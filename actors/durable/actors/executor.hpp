@@ -68,7 +68,9 @@ public:
   finished<Out> wait() const;
 
   /// Like wait() (same bound, same errors), but gives up after `timeout`
-  /// and returns nullopt.
+  /// and returns nullopt, also while the engine's commits hang: its first
+  /// read (not found, or finished already) goes to the store from the
+  /// calling thread, and only that read can take longer than `timeout`.
   std::optional<finished<Out>> wait_for(millis timeout) const;
 
   /// Cancels the execution and its unfinished descendants. A no-op on a
