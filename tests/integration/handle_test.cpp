@@ -1,10 +1,8 @@
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -14,8 +12,8 @@
 
 #include "common.hpp"
 #include "durable/durable.hpp"
-#include "durable/forwarding_store.hpp"
 #include "durable/storage/memory_store.hpp"
+#include "support/held_applies.hpp"
 #include "support/store_factory.hpp"
 
 using namespace std::chrono_literals;
@@ -53,56 +51,6 @@ struct gated {
   ~gated() {
     release = true;
   }
-};
-
-/// A store whose apply() calls wait, once hold() is called, until open()
-/// (or a long guard): a commit that takes as long as a test wants.
-class held_applies final : public durable::forwarding_store {
-public:
-  using forwarding_store::forwarding_store;
-
-  ~held_applies() override {
-    open();
-  }
-
-  std::vector<durable::write_outcome>
-  apply(std::vector<durable::transition> ts) override {
-    {
-      std::unique_lock lock{mtx_};
-      if (holding_) {
-        ++held_;
-        changed_.notify_all();
-        changed_.wait_for(lock, 60s, [this] { return !holding_; });
-        --held_;
-      }
-    }
-    return forwarding_store::apply(std::move(ts));
-  }
-
-  void hold() {
-    std::lock_guard lock{mtx_};
-    holding_ = true;
-  }
-
-  void open() {
-    {
-      std::lock_guard lock{mtx_};
-      holding_ = false;
-    }
-    changed_.notify_all();
-  }
-
-  /// apply() calls waiting now.
-  int held() {
-    std::lock_guard lock{mtx_};
-    return held_;
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable changed_;
-  bool holding_ = false;
-  int held_ = 0;
 };
 
 } // namespace
@@ -219,7 +167,8 @@ TEST_SUITE("integration.handle") {
     // The engine's store calls queue behind a commit that takes long (a
     // slow disk, a lock, a large batch); a wait_for() must still return
     // when its time is up, not when the commit ends.
-    auto db = std::make_shared<held_applies>(durable::test::make_store());
+    auto db = std::make_shared<durable::test::held_applies>(
+      durable::test::make_store());
     durable::executor exec{db, fast()};
     gated g{exec, "held_commit"};
     auto h = exec.enqueue(g.ref, 1);

@@ -22,6 +22,7 @@
 #include "durable/actors/wire_errors.hpp"
 #include "durable/durable.hpp"
 #include "engine_test_support.hpp"
+#include "support/held_applies.hpp"
 #include "support/store_factory.hpp"
 
 using namespace std::chrono_literals;
@@ -229,6 +230,43 @@ TEST_SUITE("integration.wait") {
     CHECK(r->output == 2);
     auto fut = wait_on_thread([h = s.h] { h.wait(); });
     check_shut_down(fut, s.h.execution_id());
+  }
+
+  TEST_CASE("a timed wait sent to the executor actor gives up on time "
+            "while a commit hangs") {
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-threads", 2);
+    caf::actor_system sys{cfg};
+    auto db = std::make_shared<durable::test::held_applies>(
+      durable::test::make_store());
+    durable::executor exec{sys, db, test_options()};
+    auto echo = exec.task<int, int>(
+      {.id = "echo", .timeout = 10s, .may_block = false},
+      [](durable::task_context&, int x) { return x; });
+    db->hold();
+    auto h = exec.enqueue(echo, 7); // its end is the commit that hangs
+    REQUIRE(eventually([&] { return db->held() == 1; }));
+    auto target = exec.actor();
+    auto id = h.execution_id();
+    auto reply = std::make_shared<std::promise<std::string>>();
+    auto fut = reply->get_future();
+    sys.spawn([=](caf::event_based_actor* self) {
+      self
+        ->request(target, caf::infinite, durable::actors::wait_atom::value, id,
+                  caf::timespan{100ms})
+        .then(
+          [=](durable::actors::wait_reply& r) {
+            reply->set_value(r.record ? "finished" : "timed out");
+          },
+          [=](caf::error& err) { reply->set_value(caf::to_string(err)); });
+    });
+    REQUIRE(fut.wait_for(hang_guard) == std::future_status::ready);
+    CHECK(fut.get() == "timed out");
+    CHECK(db->held() == 1); // given up while the commit still hung
+    db->open();
+    auto done = h.wait_for(hang_guard);
+    REQUIRE(done.has_value());
+    CHECK(done->output == 7);
   }
 
   TEST_CASE("shutdown() fails a wait sent to the executor actor") {

@@ -1,6 +1,7 @@
 #include "durable/actors/executor_actor.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 #include <caf/all.hpp>
@@ -44,9 +45,13 @@ using waits_ptr = std::shared_ptr<waiter_registry>;
 
 /// Waits for `id` to finish, then delivers `finish(record)`; on timeout
 /// delivers `finish(nullopt)`. The same steps as executor::wait(): not-found
-/// first, a finished execution at once (whatever the timeout), then the
-/// dispatcher's watch, which answers when the store announces the end (or
-/// its re-check finds it).
+/// first, a finished execution at once, then the dispatcher's watch, which
+/// answers when the store announces the end (or its re-check finds it).
+/// A positive timeout bounds the whole wait, the first read included, so
+/// that it gives up on time while the storage actor's commits hang (this
+/// actor cannot read the store itself, as the facade does, without
+/// blocking a scheduler thread); a zero timeout still reads once, however
+/// long that takes.
 template <class T, class Finish>
 void await_end(executor_actor::pointer self, const runtime_ptr& rt,
                const waits_ptr& waits, const std::string& id,
@@ -62,7 +67,13 @@ void await_end(executor_actor::pointer self, const runtime_ptr& rt,
     if (waits->remove(id, seq))
       rp.deliver(to_caf_error(engine_failure(self->system(), err)));
   };
-  self->request(rt->storage, caf::infinite, fetch_atom::value, id)
+  const bool bounded = timeout.valid() && timeout.count > 0;
+  const auto deadline = bounded ? std::chrono::steady_clock::now()
+                                    + to_timespan(timeout)
+                                : std::chrono::steady_clock::time_point{};
+  self
+    ->request(rt->storage, bounded ? timeout : caf::infinite, fetch_atom::value,
+              id)
     .then(
       [=](maybe_record& r) mutable {
         if (!r.record) {
@@ -77,10 +88,17 @@ void await_end(executor_actor::pointer self, const runtime_ptr& rt,
         }
         // A timed wait tells the dispatcher its deadline, so that a
         // wait that gives up leaves nothing behind.
-        auto msg = timeout.valid() ? caf::make_message(watch_atom::value, id,
-                                                       to_timespan(timeout))
-                                   : caf::make_message(watch_atom::value, id);
-        self->request(rt->dispatcher, timeout, std::move(msg))
+        // What the read left of the wait's time.
+        auto left = timeout;
+        if (bounded)
+          left = caf::duration{
+            std::max(std::chrono::duration_cast<caf::timespan>(
+                       deadline - std::chrono::steady_clock::now()),
+                     caf::timespan{0})};
+        auto msg = left.valid() ? caf::make_message(watch_atom::value, id,
+                                                    to_timespan(left))
+                                : caf::make_message(watch_atom::value, id);
+        self->request(rt->dispatcher, left, std::move(msg))
           .then(
             [=](maybe_record& w) mutable {
               if (!waits->remove(id, seq))
@@ -100,7 +118,15 @@ void await_end(executor_actor::pointer self, const runtime_ptr& rt,
                 rp.deliver(to_caf_error(engine_failure(self->system(), err)));
             });
       },
-      fail);
+      [=](caf::error& err) mutable {
+        // The first read did not come back within the wait's time.
+        if (err == caf::sec::request_timeout) {
+          if (waits->remove(id, seq))
+            settle(rp, [&] { return finish(std::nullopt); });
+          return;
+        }
+        fail(err);
+      });
 }
 
 /// Answers with the row a storage request returns (not-found if none).
