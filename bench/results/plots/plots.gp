@@ -27,4 +27,4 @@ set title 'sustained runs: executions/s per interval'
 set xlabel 'seconds since the first enqueue'
 set ylabel 'executions/s'
 set yrange [0:*]
-plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-11-28T01:25:04Z', 'sustained-1.dat' using 1:2 title 'simple/postgres/1 2026-11-28T01:36:18Z'
+plot 'sustained-0.dat' using 1:2 title 'simple/postgres/1 2026-12-08T00:10:06Z', 'sustained-1.dat' using 1:2 title 'simple/postgres/1 2026-12-08T00:23:05Z', 'sustained-2.dat' using 1:2 title 'simple/postgres/1 2026-12-08T01:10:56Z'
