@@ -133,9 +133,13 @@ TEST_SUITE("bench.settings") {
     CHECK_THROWS_WITH_AS(check(s), doctest::Contains("hold"),
                          std::invalid_argument);
     s.workload = "simple";
-    s.retain_completed_s = -1;
-    CHECK_THROWS_WITH_AS(check(s), doctest::Contains("0..86400"),
-                         std::invalid_argument);
+    for (double bad : {-1.0, 0.0004, 86401.0}) {
+      s.retain_completed_s = bad;
+      CHECK_THROWS_WITH_AS(check(s), doctest::Contains("0.001..86400"),
+                           std::invalid_argument);
+    }
+    s.retain_completed_s = 0; // off
+    CHECK_NOTHROW(check(s));
   }
 
   TEST_CASE("--serial is refused for workloads that finish only after every "

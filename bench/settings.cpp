@@ -184,9 +184,11 @@ void check(const settings& s) {
     throw std::invalid_argument("--interval must be positive");
   if (s.duration_s < 0)
     throw std::invalid_argument("--duration must not be negative");
-  if (s.retain_completed_s < 0 || s.retain_completed_s > 86400)
+  // 0 is off; anything else must be at least the engine's unit, 1 ms.
+  if (s.retain_completed_s != 0
+      && !(s.retain_completed_s >= 0.001 && s.retain_completed_s <= 86400))
     throw std::invalid_argument(
-      "--retain-completed must be within 0..86400 seconds");
+      "--retain-completed must be 0 (off) or within 0.001..86400 seconds");
   if (s.retain_completed_s > 0 && s.nodes > 1)
     throw std::invalid_argument(
       "--retain-completed needs --nodes 1: several nodes' runs count "
